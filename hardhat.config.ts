@@ -1,0 +1,58 @@
+import { createRequire } from "node:module";
+import path from "node:path";
+
+import hardhatToolboxViemPlugin from "@nomicfoundation/hardhat-toolbox-viem";
+import { configVariable, defineConfig } from "hardhat/config";
+
+const require = createRequire(import.meta.url);
+
+/**
+ * The Solidity compiler comes from the npm `solc` package (its `soljson.js` WASM build), so a
+ * build never downloads a compiler. `SOLC_VERSION` must equal that package's version: Hardhat
+ * treats a non-binary `path` as a WASM build of exactly `version`.
+ */
+export const SOLC_VERSION = "0.8.37";
+const solcPackageVersion = (require("solc/package.json") as { version: string }).version;
+if (solcPackageVersion !== SOLC_VERSION) {
+  throw new Error(`hardhat.config.ts names solc ${SOLC_VERSION} but node_modules/solc is ${solcPackageVersion}`);
+}
+const soljson = path.join(path.dirname(require.resolve("solc/package.json")), "soljson.js");
+
+/**
+ * EVM version: "cancun". Ethereum mainnet and every major L2 (OP Stack chains such as Base and
+ * Optimism, Arbitrum One, Scroll, Linea, zkSync's EVM interpreter aside) execute Cancun opcodes
+ * (PUSH0, MCOPY, transient storage). Prague is not yet live on all of them, so we do not emit
+ * anything newer. See README "Compiler settings".
+ */
+export const SOLIDITY_SETTINGS = {
+  evmVersion: "cancun",
+  optimizer: { enabled: true, runs: 10_000 },
+  metadata: { bytecodeHash: "none" },
+} as const;
+
+export default defineConfig({
+  plugins: [hardhatToolboxViemPlugin],
+  solidity: {
+    version: SOLC_VERSION,
+    path: soljson,
+    settings: SOLIDITY_SETTINGS,
+  },
+  paths: {
+    tests: { solidity: "contracts" },
+  },
+  networks: {
+    hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
+    sepolia: {
+      type: "http",
+      chainType: "l1",
+      url: configVariable("SEPOLIA_RPC_URL"),
+      accounts: [configVariable("KMS_REGISTRY_PRIVATE_KEY")],
+    },
+    baseSepolia: {
+      type: "http",
+      chainType: "op",
+      url: configVariable("BASE_SEPOLIA_RPC_URL"),
+      accounts: [configVariable("KMS_REGISTRY_PRIVATE_KEY")],
+    },
+  },
+});

@@ -1,0 +1,86 @@
+/**
+ * `kms-registry` entry point: a thin shell over the library. `main` never calls process.exit and
+ * never throws; it returns the exit code (0 ok, 1 verification failed / rejected, 2 usage/input).
+ */
+import { commands } from "./commands/index.js";
+import {
+  EXIT_OK,
+  EXIT_USAGE,
+  commandHelp,
+  errorJson,
+  errorLine,
+  exitCodeFor,
+  parseCommandArgs,
+  printJson,
+  type CliIO,
+  type Command,
+} from "./framework.js";
+import { packageVersion } from "./version.js";
+
+export function topLevelHelp(): string {
+  const w = Math.max(...commands.map((c) => c.name.length));
+  return [
+    `kms-registry ${packageVersion()} — verify a dstack KMS's TDX attestation and publish its identity on chain`,
+    "",
+    "Usage: kms-registry <command> [options]",
+    "       kms-registry <command> --help",
+    "",
+    "Commands:",
+    ...commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+    "",
+    "Options:",
+    "  -h, --help     show this help",
+    "  -V, --version  print the version",
+    "",
+    "Exit codes: 0 success, 1 verification failed or rejected, 2 usage or input error.",
+    "",
+  ].join("\n");
+}
+
+export function findCommand(name: string): Command | undefined {
+  return commands.find((c) => c.name === name);
+}
+
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "-h" || first === "--help" || first === "help") {
+    if (first === "help" && rest[0]) {
+      const cmd = findCommand(rest[0]);
+      if (!cmd) return unknown(rest[0], io);
+      io.stdout(commandHelp(cmd));
+      return EXIT_OK;
+    }
+    io.stdout(topLevelHelp());
+    return first === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (first === "-V" || first === "--version") {
+    io.stdout(`${packageVersion()}\n`);
+    return EXIT_OK;
+  }
+  if (first.startsWith("-")) {
+    io.stderr(`kms-registry: unknown option ${JSON.stringify(first)} (see kms-registry --help)\n`);
+    return EXIT_USAGE;
+  }
+  const cmd = findCommand(first);
+  if (!cmd) return unknown(first, io);
+
+  const wantsJson = cmd.json === true && rest.includes("--json");
+  try {
+    const { values, positionals } = parseCommandArgs(cmd, rest);
+    if (values.help) {
+      io.stdout(commandHelp(cmd));
+      return EXIT_OK;
+    }
+    return await cmd.run({ values, positionals, io, json: values.json === true });
+  } catch (e) {
+    if (wantsJson) printJson(io, { ok: false, error: errorJson(e) });
+    io.stderr(`kms-registry: ${cmd.name}: ${errorLine(e)}\n`);
+    if (io.env.KMS_REGISTRY_DEBUG && e instanceof Error && e.stack) io.stderr(e.stack + "\n");
+    return exitCodeFor(e);
+  }
+}
+
+function unknown(name: string, io: CliIO): number {
+  io.stderr(`kms-registry: unknown command ${JSON.stringify(name)} (see kms-registry --help)\n`);
+  return EXIT_USAGE;
+}

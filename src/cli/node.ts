@@ -1,0 +1,37 @@
+/** Binds the CLI to the real process: stdio, environment, signals, exit code. */
+import { main } from "./main.js";
+import type { CliIO } from "./framework.js";
+
+export function processIO(): CliIO {
+  return {
+    stdout: (t) => void process.stdout.write(t),
+    stderr: (t) => void process.stderr.write(t),
+    env: process.env,
+    cwd: process.cwd(),
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return new Uint8Array(Buffer.concat(chunks));
+    },
+    onSignal: (handler) => {
+      process.on("SIGINT", handler);
+      process.on("SIGTERM", handler);
+      return () => {
+        process.off("SIGINT", handler);
+        process.off("SIGTERM", handler);
+      };
+    },
+  };
+}
+
+export async function run(argv = process.argv.slice(2)): Promise<void> {
+  let code: number;
+  try {
+    code = await main(argv, processIO());
+  } catch (e) {
+    // main() never throws by contract; this is the last line of defence against a stack trace.
+    process.stderr.write(`kms-registry: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    code = 1;
+  }
+  process.exitCode = code;
+}
