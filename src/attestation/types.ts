@@ -1,0 +1,84 @@
+/**
+ * Shared types of the attestation module. Owned jointly: the parser/verifier, the collateral
+ * sources, the test forge and the KMS module all code against these.
+ */
+import type { Hex } from "../encoding/index.js";
+
+/**
+ * Quote collateral, the in-memory form of dcap-qvl's `QuoteCollateralV3` JSON (§3.1 of the spec).
+ * `tcbInfo` / `qeIdentity` are the exact signed JSON texts; never re-serialise them.
+ */
+export interface Collateral {
+  pckCrlIssuerChain: string;
+  rootCaCrl: Uint8Array;
+  pckCrl: Uint8Array;
+  tcbInfoIssuerChain: string;
+  tcbInfo: string;
+  tcbInfoSignature: Uint8Array;
+  qeIdentityIssuerChain: string;
+  qeIdentity: string;
+  qeIdentitySignature: Uint8Array;
+  /** PEM, leaf first; when present it overrides the chain embedded in the quote. */
+  pckCertificateChain?: string;
+}
+
+export const TCB_STATUSES = [
+  "UpToDate",
+  "SWHardeningNeeded",
+  "ConfigurationNeeded",
+  "ConfigurationAndSWHardeningNeeded",
+  "OutOfDate",
+  "OutOfDateConfigurationNeeded",
+  "Revoked",
+] as const;
+export type TcbStatus = (typeof TCB_STATUSES)[number];
+
+/** Default policy: statuses accepted without an explicit `--accept`. */
+export const DEFAULT_ACCEPTED_STATUSES: readonly TcbStatus[] = ["UpToDate", "SWHardeningNeeded"];
+
+/** One named verification step, in the order performed. */
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export type ReportType = "td10" | "td15" | "sgx";
+
+/** The verified workload report, hex as `0x` lower case (JSON-ready). */
+export interface ReportJson {
+  type: ReportType;
+  [field: string]: string | number | ReportType;
+}
+
+export interface PckInfoJson {
+  fmspc: Hex;
+  pceId: Hex;
+  ca: "platform" | "processor";
+  ppid?: Hex;
+  cpuSvn?: Hex;
+  pceSvn?: number;
+  sgxType?: number;
+}
+
+/** Result of a successful verification (statuses other than accepted ones are still "ok"). */
+export interface VerifiedQuote {
+  status: Exclude<TcbStatus, "Revoked">;
+  advisoryIds: string[];
+  /** true only when the chain ended at the pinned Intel SGX Root CA. */
+  genuine: boolean;
+  warnings: string[];
+  checks: Check[];
+  report: ReportJson;
+  pck: PckInfoJson;
+  platformStatus: { status: TcbStatus; advisoryIds: string[] };
+  qeStatus: { status: TcbStatus; advisoryIds: string[] };
+  collateral: {
+    tcbInfoIssueDate: string;
+    tcbInfoNextUpdate: string;
+    qeIdentityIssueDate: string;
+    qeIdentityNextUpdate: string;
+    pckCrlNextUpdate: string;
+    rootCaCrlNextUpdate: string;
+  };
+}
