@@ -7,3 +7,4 @@
  */
 export * from "./errors.js";
 export * from "./encoding/index.js";
+export * from "./attestation/index.js";

@@ -1,0 +1,24 @@
+/**
+ * Attestation module: TDX/SGX quote parsing, DCAP verification to the pinned Intel root, collateral
+ * files, TCB evaluation. Other parts (collateral from a PCCS, the test forge, key binding, event log)
+ * add their exports below.
+ */
+export * from "./types.js";
+export { parseQuote, QuoteParseError, isTdxQuote, INTEL_QE_VENDOR_ID, TEE_TYPE_SGX, TEE_TYPE_TDX, MAX_LENGTH_FIELD } from "./quote.js";
+export type { Quote, QuoteHeader, QuoteBody, EnclaveReport, TdReport10, TdReport15 } from "./quote.js";
+export {
+  verifyQuote,
+  checkQuote,
+  verifyQuoteSignatures,
+  QuoteVerificationError,
+  reportToJson,
+  requireNow,
+  createVerificationCache,
+} from "./verify.js";
+export type { VerifyOptions, VerificationCache, SignatureCheckResult } from "./verify.js";
+export { parseCollateralJson, collateralToJson, collateralFromObject } from "./collateral.js";
+export { INTEL_SGX_ROOT_CA_DER, INTEL_SGX_ROOT_CA_SHA256 } from "./intel-root.js";
+export { parseTcbInfo, parseQeIdentity, convergeStatus, matchPlatformLevel, checkTdxModule, checkQeIdentity, tdAttributesProblem, parseRfc3339 } from "./tcb.js";
+export type { TcbInfo, QeIdentity, TcbLevel, StatusWithAdvisories } from "./tcb.js";
+export { parseCertificate, parseCrl, pemBlocks, parseSgxExtension, certificateDerFromFile } from "./x509.js";
+export type { Certificate, Crl, SgxExtension } from "./x509.js";

@@ -1,0 +1,457 @@
+/**
+ * DCAP quote verification (spec §2), synchronous, with `node:crypto` for P-256.
+ *
+ * Steps, each recorded as a `Check` (name, ok, detail) in the order performed:
+ *   quote.parse, quote.header, root-ca.crl, tcb-info.validity, tcb-info.chain, tcb-info.signature,
+ *   qe-identity.validity, qe-identity.chain, qe-identity.signature, qe-identity.id, pck.chain,
+ *   pck.extension, qe-report.signature, qe-report.binding, qe-identity.policy, quote.signature,
+ *   tcb.fmspc, tcb.level, tcb.tdx-module, tcb.status, report.policy
+ * The first failing step throws `QuoteVerificationError` with a stable `code` and `checks` = the
+ * passed steps plus the failing one. Stricter than dcap-qvl (project decisions): `now` is a required
+ * whole number of seconds, CRL `thisUpdate` is checked, `root_ca_crl` must be issued by the root and
+ * `pck_crl` by the PCK leaf's issuer, the QE report's `report_data[32..64)` must be zero, and Intel's
+ * rules replace dcap-qvl's where they differ (see `tcb.ts`).
+ */
+import { createHash } from "node:crypto";
+
+import { bytesEqual, bytesToHex, type Hex } from "../encoding/index.js";
+import { KmsRegistryError, UsageError, VerificationError } from "../errors.js";
+import { bytesKey, createVerificationCache, memo, type VerificationCache } from "./cache.js";
+import { INTEL_SGX_ROOT_CA_DER } from "./intel-root.js";
+import { INTEL_QE_VENDOR_ID, parseQuote, TEE_TYPE_SGX, TEE_TYPE_TDX, type Quote, type QuoteBody } from "./quote.js";
+import { checkQeIdentity, checkTdxModule, convergeStatus, matchPlatformLevel, parseQeIdentity, parseTcbInfo, tdAttributesProblem, type StatusWithAdvisories } from "./tcb.js";
+import type { Check, Collateral, PckInfoJson, ReportJson, VerifiedQuote } from "./types.js";
+import {
+  cachedCertificate,
+  cachedCrl,
+  checkCrl,
+  isoSeconds,
+  nameToString,
+  parseSgxExtension,
+  pemBlocks,
+  verifyP256,
+  verifyPath,
+  spkiFromRawP256,
+  type Certificate,
+  type NamedCrl,
+  type PathContext,
+  type SgxExtension,
+} from "./x509.js";
+
+export type { VerificationCache } from "./cache.js";
+export { createVerificationCache } from "./cache.js";
+
+export interface VerifyOptions {
+  collateral: Collateral;
+  /** unix seconds, required, a whole number */
+  now: number;
+  /** trust anchor (DER); default the pinned Intel SGX Root CA. Any other root → `genuine: false`. */
+  rootCaDer?: Uint8Array;
+  /** accept a DEBUG workload (TD or enclave). The QE must never be debug. */
+  allowDebug?: boolean;
+  /** accept a non-zero `mr_service_td` in TD 1.5 reports */
+  allowServiceTd?: boolean;
+  /** memo of byte-only work (parsed certs/CRLs/JSON, signature outcomes); results are identical without it */
+  cache?: VerificationCache;
+}
+
+/** A failed verification step. `checks` lists the steps that passed, then the failing one. */
+export class QuoteVerificationError extends VerificationError {
+  readonly checks: Check[];
+  constructor(code: string, message: string, checks: Check[], options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(code, message, options);
+    this.checks = checks;
+  }
+}
+
+/** Validate `now`: a finite whole number of seconds, else `UsageError`. */
+export function requireNow(now: unknown): number {
+  if (typeof now !== "number" || !Number.isSafeInteger(now) || now < 0) {
+    throw new UsageError(`now must be a whole, non-negative number of unix seconds, got ${now === undefined ? "undefined" : JSON.stringify(now) ?? String(now)}`);
+  }
+  return now;
+}
+
+class Steps {
+  readonly checks: Check[] = [];
+  run<T>(name: string, malformedCode: string, fn: () => [T, string]): T {
+    let out: [T, string];
+    try {
+      out = fn();
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.checks.push({ name, ok: false, detail: message });
+      if (e instanceof QuoteVerificationError) throw e;
+      const code = e instanceof VerificationError ? e.code : e instanceof KmsRegistryError ? malformedCode : "INTERNAL";
+      const details = e instanceof KmsRegistryError ? e.details : undefined;
+      throw new QuoteVerificationError(code, `${name}: ${message}`, this.checks.slice(), { cause: e, ...(details ? { details } : {}) });
+    }
+    this.checks.push({ name, ok: true, detail: out[1] });
+    return out[0];
+  }
+}
+
+function fail(code: string, message: string): never {
+  throw new VerificationError(code, message);
+}
+
+const hx = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+
+function sha256(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+function utf8Bytes(text: string, cache: VerificationCache | undefined): Uint8Array {
+  return memo(cache, "utf8", text, () => new Uint8Array(Buffer.from(text, "utf8")));
+}
+
+function certsFromPem(text: string, what: string, cache: VerificationCache | undefined): Certificate[] {
+  return memo(cache, "pem", text, () => pemBlocks(text, what).map((der, i) => cachedCertificate(der, `${what} certificate ${i + 1}`, cache)));
+}
+
+function cnOf(c: Certificate): string {
+  const m = /(?:^|, )CN=([^,]*)/.exec(nameToString(c.subject));
+  return m ? m[1]! : nameToString(c.subject);
+}
+
+/** Report fields as JSON (`0x` lower-case hex, numbers for integers). */
+export function reportToJson(body: QuoteBody): ReportJson {
+  const out: ReportJson = { type: body.type };
+  for (const [k, v] of Object.entries(body)) {
+    if (k === "type") continue;
+    out[k] = v instanceof Uint8Array ? bytesToHex(v) : (v as number);
+  }
+  return out;
+}
+
+function pckInfo(leaf: Certificate, ext: SgxExtension): PckInfoJson {
+  const issuer = nameToString(leaf.issuer);
+  return {
+    fmspc: bytesToHex(ext.fmspc),
+    pceId: bytesToHex(ext.pceId),
+    ca: issuer.includes("Platform") ? "platform" : "processor",
+    ppid: bytesToHex(ext.ppid),
+    cpuSvn: bytesToHex(ext.cpuSvn),
+    pceSvn: ext.pceSvn,
+    sgxType: ext.sgxType,
+  };
+}
+
+interface Prepared {
+  quote: Quote;
+  root: Certificate;
+  genuine: boolean;
+  now: number;
+  cache: VerificationCache;
+  steps: Steps;
+}
+
+function prepare(input: Uint8Array | Quote, opts: { rootCaDer?: Uint8Array; now: number; cache?: VerificationCache }): Prepared {
+  if (typeof opts !== "object" || opts === null) throw new UsageError("verification options are required ({ collateral, now })");
+  const now = requireNow(opts.now);
+  const cache = opts.cache ?? createVerificationCache();
+  const rootDer = opts.rootCaDer ?? INTEL_SGX_ROOT_CA_DER;
+  if (!(rootDer instanceof Uint8Array)) throw new UsageError("rootCaDer must be a Uint8Array (DER)");
+  const root = cachedCertificate(rootDer, "root CA certificate", cache);
+  const genuine = bytesEqual(rootDer, INTEL_SGX_ROOT_CA_DER);
+  const steps = new Steps();
+  let quote: Quote;
+  if (input instanceof Uint8Array) {
+    try {
+      quote = parseQuote(input);
+    } catch (e) {
+      steps.checks.push({ name: "quote.parse", ok: false, detail: e instanceof Error ? e.message : String(e) });
+      throw e;
+    }
+  } else if (typeof input === "object" && input !== null && input.raw instanceof Uint8Array) {
+    quote = input;
+  } else throw new UsageError("quote must be bytes or a parsed Quote");
+  const b = quote.body;
+  steps.checks.push({
+    name: "quote.parse",
+    ok: true,
+    detail: `v${quote.header.version} ${quote.header.teeType === TEE_TYPE_TDX ? "TDX" : "SGX"} quote, ${b.type} body, signed length ${quote.signedLength}`,
+  });
+  steps.run("quote.header", "QUOTE_HEADER_INVALID", () => {
+    const h = quote.header;
+    if (!bytesEqual(h.qeVendorId, INTEL_QE_VENDOR_ID)) fail("QUOTE_HEADER_INVALID", `QE vendor id ${hx(h.qeVendorId)} is not Intel's ${hx(INTEL_QE_VENDOR_ID)}`);
+    if (h.attestationKeyType !== 2) fail("QUOTE_HEADER_INVALID", `attestation key type ${h.attestationKeyType} is not supported (only 2 = ECDSA P-256)`);
+    if (h.teeType === TEE_TYPE_SGX && h.version !== 3) fail("QUOTE_HEADER_INVALID", `SGX quotes must be version 3, got ${h.version}`);
+    if (h.teeType === TEE_TYPE_TDX && h.version !== 4 && h.version !== 5) fail("QUOTE_HEADER_INVALID", `TDX quotes must be version 4 or 5, got ${h.version}`);
+    if (h.teeType !== TEE_TYPE_SGX && h.teeType !== TEE_TYPE_TDX) fail("QUOTE_HEADER_INVALID", `unknown TEE type 0x${h.teeType.toString(16)}`);
+    return [undefined, "Intel QE vendor id, ECDSA P-256 attestation key"];
+  });
+  return { quote, root, genuine, now, cache, steps };
+}
+
+/** The PCK chain (collateral override or the quote's PEM), verified to the root. */
+function pckChain(p: Prepared, collateral: Collateral | undefined, crls: NamedCrl[] | undefined): { leaf: Certificate; path: Certificate[] } {
+  const { quote, steps, cache } = p;
+  return steps.run("pck.chain", "PCK_CHAIN_MALFORMED", () => {
+    let pem: string;
+    let source: string;
+    if (collateral?.pckCertificateChain !== undefined) {
+      pem = collateral.pckCertificateChain;
+      source = "collateral pck_certificate_chain";
+    } else {
+      if (quote.certificationType !== 5) fail("PCK_CERT_TYPE_UNSUPPORTED", `certification data type ${quote.certificationType} is not supported (need 5 = PEM PCK chain, or pck_certificate_chain in the collateral)`);
+      const cd = quote.certificationData;
+      pem = Buffer.from(cd.buffer, cd.byteOffset, cd.byteLength).toString("latin1");
+      source = "the quote";
+    }
+    const certs = certsFromPem(pem, "PCK chain", cache);
+    if (!certs.length) fail("PCK_CHAIN_EMPTY", `no certificate in the PCK chain from ${source}`);
+    const leaf = certs[0]!;
+    if (crls) {
+      const pckCrl = crls[1]!.crl;
+      if (pckCrl.issuerKey !== leaf.issuerKey) {
+        fail("PCK_CRL_ISSUER_MISMATCH", `pck_crl is issued by "${nameToString(pckCrl.issuer)}", but the PCK certificate's issuer is "${nameToString(leaf.issuer)}"`);
+      }
+    }
+    const ctx: PathContext = { root: p.root, now: p.now, cache, crls };
+    const path = verifyPath(certs, ctx, "PCK", "PCK chain");
+    return [
+      { leaf, path },
+      `${path.map(cnOf).join(" ← ")} ← ${cnOf(p.root)}${crls ? "; valid, not revoked" : "; valid (revocation not checked)"}`,
+    ];
+  });
+}
+
+function qeAndQuoteSignatures(p: Prepared, leaf: Certificate): void {
+  const { quote, steps, cache } = p;
+  steps.run("qe-report.signature", "QE_REPORT_SIGNATURE_INVALID", () => {
+    if (!verifyP256(leaf.spki, quote.qeReportRaw, quote.qeReportSignature, "raw", cache)) {
+      fail("QE_REPORT_SIGNATURE_INVALID", "the QE report signature does not verify with the PCK certificate key");
+    }
+    return [undefined, "QE report signed by the PCK key"];
+  });
+  steps.run("qe-report.binding", "QE_REPORT_BINDING_MISMATCH", () => {
+    if (quote.qeAuthData.length !== 32) fail("QE_AUTH_DATA_INVALID", `QE authentication data must be 32 bytes, got ${quote.qeAuthData.length}`);
+    const h = sha256(quote.attestationKey, quote.qeAuthData);
+    const rd = quote.qeReport.reportData;
+    if (!bytesEqual(h, rd.subarray(0, 32))) fail("QE_REPORT_BINDING_MISMATCH", `QE report_data[0..32) ${hx(rd.subarray(0, 32))} ≠ SHA-256(attestation key ‖ QE auth data) ${hx(h)}`);
+    for (let i = 32; i < 64; i++) if (rd[i] !== 0) fail("QE_REPORT_BINDING_MISMATCH", "QE report_data[32..64) is not zero");
+    return [undefined, "QE report_data = SHA-256(attestation key ‖ QE auth data) ‖ zeros"];
+  });
+}
+
+function quoteSignature(p: Prepared): void {
+  const { quote, steps, cache } = p;
+  steps.run("quote.signature", "QUOTE_SIGNATURE_INVALID", () => {
+    const signed = quote.raw.subarray(0, quote.signedLength);
+    if (!verifyP256(spkiFromRawP256(quote.attestationKey), signed, quote.signature, "raw", cache)) {
+      fail("QUOTE_SIGNATURE_INVALID", `the quote signature over bytes [0, ${quote.signedLength}) does not verify with the attestation key`);
+    }
+    return [undefined, `bytes [0, ${quote.signedLength}) signed by the attestation key`];
+  });
+}
+
+function reportPolicy(p: Prepared, opts: { allowDebug?: boolean; allowServiceTd?: boolean }): void {
+  const { quote, steps } = p;
+  steps.run("report.policy", "REPORT_POLICY", () => {
+    const b = quote.body;
+    if (b.type === "sgx") {
+      if (b.attributes[0]! & 0x02 && !opts.allowDebug) fail("ENCLAVE_DEBUG", "the enclave is in DEBUG mode (attributes bit 1)");
+      return [undefined, b.attributes[0]! & 0x02 ? "DEBUG enclave (allowed by option)" : "not DEBUG"];
+    }
+    if (b.type === "td15" && !opts.allowServiceTd && b.mrServiceTd.some((x) => x !== 0)) {
+      fail("TD_SERVICE_TD_INVALID", `mr_service_td ${hx(b.mrServiceTd)} is not zero (allowServiceTd not set)`);
+    }
+    const problem = tdAttributesProblem(b.tdAttributes, opts);
+    if (problem) fail(problem.code, problem.message);
+    return [undefined, `TD attributes ${hx(b.tdAttributes)} acceptable${b.type === "td15" ? ", mr_service_td checked" : ""}`];
+  });
+}
+
+/**
+ * Verify a quote against collateral at `now` (§2.3). Returns the status and report, or throws
+ * `QuoteVerificationError` (failing step), `QuoteParseError` (undecodable quote) or `UsageError` (bad options).
+ */
+export function verifyQuote(quoteInput: Uint8Array | Quote, opts: VerifyOptions): VerifiedQuote {
+  const p = prepare(quoteInput, opts);
+  const { quote, steps, cache, now, root } = p;
+  const c = opts.collateral;
+  if (typeof c !== "object" || c === null) throw new UsageError("collateral is required");
+  const tdx = quote.header.teeType === TEE_TYPE_TDX;
+
+  // 1. CRLs and the root
+  const crls = steps.run("root-ca.crl", "CRL_MALFORMED", () => {
+    let rootCrl, pckCrl;
+    try {
+      rootCrl = cachedCrl(c.rootCaCrl, "root_ca_crl", cache);
+    } catch (e) {
+      throw new VerificationError("ROOT_CA_CRL_INVALID", e instanceof Error ? e.message : String(e));
+    }
+    try {
+      pckCrl = cachedCrl(c.pckCrl, "pck_crl", cache);
+    } catch (e) {
+      throw new VerificationError("PCK_CRL_INVALID", e instanceof Error ? e.message : String(e));
+    }
+    const named: NamedCrl[] = [
+      { crl: rootCrl, field: "root_ca_crl", code: "ROOT_CA_CRL" },
+      { crl: pckCrl, field: "pck_crl", code: "PCK_CRL" },
+    ];
+    if (rootCrl.issuerKey !== root.subjectKey) {
+      fail("ROOT_CA_CRL_ISSUER_MISMATCH", `root_ca_crl is issued by "${nameToString(rootCrl.issuer)}", not by the trusted root "${nameToString(root.subject)}"`);
+    }
+    checkCrl(named[0]!, root, now, cache);
+    if (rootCrl.revoked.has(root.serial)) fail("ROOT_CA_REVOKED", `the root CA (serial ${root.serial}) is listed in root_ca_crl`);
+    return [named, `root_ca_crl signed by ${cnOf(root)}, valid until ${isoSeconds(rootCrl.nextUpdate!)}, root not revoked`];
+  });
+  const ctx: PathContext = { root, now, cache, crls };
+
+  // 2. TCB info
+  const tcbInfo = steps.run("tcb-info.validity", "TCB_INFO_INVALID", () => {
+    const info = memo(cache, "tcbinfo", c.tcbInfo, () => parseTcbInfo(c.tcbInfo));
+    if (now < info.issueDate) fail("TCB_INFO_NOT_YET_VALID", `tcb_info issueDate ${info.issueDateText} is after the verification time ${isoSeconds(now)}`);
+    if (now > info.nextUpdate) fail("TCB_INFO_EXPIRED", `tcb_info expired at nextUpdate ${info.nextUpdateText} (verification time ${isoSeconds(now)})`);
+    return [info, `${info.id} v${info.version}, FMSPC ${hx(info.fmspc).toUpperCase()}, ${info.issueDateText} … ${info.nextUpdateText}`];
+  });
+  const tcbSigner = steps.run("tcb-info.chain", "TCB_INFO_CHAIN_MALFORMED", () => {
+    const certs = certsFromPem(c.tcbInfoIssuerChain, "tcb_info_issuer_chain", cache);
+    if (!certs.length) fail("TCB_INFO_CHAIN_EMPTY", "tcb_info_issuer_chain has no certificate");
+    const path = verifyPath(certs, ctx, "TCB_INFO_CHAIN", "tcb_info_issuer_chain");
+    return [path[0]!, `${path.map(cnOf).join(" ← ")} ← ${cnOf(root)}; valid, not revoked`];
+  });
+  steps.run("tcb-info.signature", "TCB_INFO_SIGNATURE_INVALID", () => {
+    if (!verifyP256(tcbSigner.spki, utf8Bytes(c.tcbInfo, cache), c.tcbInfoSignature, "raw", cache)) {
+      fail("TCB_INFO_SIGNATURE_INVALID", `tcb_info_signature does not verify over tcb_info with the key of "${cnOf(tcbSigner)}"`);
+    }
+    return [undefined, `signed by ${cnOf(tcbSigner)}`];
+  });
+
+  // 3. QE identity
+  const qeId = steps.run("qe-identity.validity", "QE_IDENTITY_INVALID", () => {
+    const qi = memo(cache, "qeid", c.qeIdentity, () => parseQeIdentity(c.qeIdentity));
+    if (now < qi.issueDate) fail("QE_IDENTITY_NOT_YET_VALID", `qe_identity issueDate ${qi.issueDateText} is after the verification time ${isoSeconds(now)}`);
+    if (now > qi.nextUpdate) fail("QE_IDENTITY_EXPIRED", `qe_identity expired at nextUpdate ${qi.nextUpdateText} (verification time ${isoSeconds(now)})`);
+    return [qi, `${qi.id} v${qi.version}, ${qi.issueDateText} … ${qi.nextUpdateText}`];
+  });
+  const qeSigner = steps.run("qe-identity.chain", "QE_IDENTITY_CHAIN_MALFORMED", () => {
+    const certs = certsFromPem(c.qeIdentityIssuerChain, "qe_identity_issuer_chain", cache);
+    if (!certs.length) fail("QE_IDENTITY_CHAIN_EMPTY", "qe_identity_issuer_chain has no certificate");
+    const path = verifyPath(certs, ctx, "QE_IDENTITY_CHAIN", "qe_identity_issuer_chain");
+    return [path[0]!, `${path.map(cnOf).join(" ← ")} ← ${cnOf(root)}; valid, not revoked`];
+  });
+  steps.run("qe-identity.signature", "QE_IDENTITY_SIGNATURE_INVALID", () => {
+    if (!verifyP256(qeSigner.spki, utf8Bytes(c.qeIdentity, cache), c.qeIdentitySignature, "raw", cache)) {
+      fail("QE_IDENTITY_SIGNATURE_INVALID", `qe_identity_signature does not verify over qe_identity with the key of "${cnOf(qeSigner)}"`);
+    }
+    return [undefined, `signed by ${cnOf(qeSigner)}`];
+  });
+  steps.run("qe-identity.id", "QE_IDENTITY_MISMATCH", () => {
+    const ok = tdx ? qeId.id === "TD_QE" && (qeId.version === 2 || qeId.version === 3) : qeId.id === "QE" && qeId.version === 2;
+    if (!ok) fail("QE_IDENTITY_MISMATCH", `qe_identity is ${qeId.id} v${qeId.version}, a ${tdx ? "TDX quote needs TD_QE v2/v3" : "SGX quote needs QE v2"}`);
+    return [undefined, `${qeId.id} v${qeId.version} matches a ${tdx ? "TDX" : "SGX"} quote`];
+  });
+
+  // 4. PCK chain, QE report, quote signature
+  const { leaf } = pckChain(p, c, crls);
+  const ext = steps.run("pck.extension", "PCK_SGX_EXTENSION_INVALID", () => {
+    const e = memo(cache, "sgxext", bytesKey(leaf.der), () => parseSgxExtension(leaf));
+    return [e, `FMSPC ${hx(e.fmspc).toUpperCase()}, PCE-ID ${hx(e.pceId)}, PCESVN ${e.pceSvn}, CPUSVN ${hx(e.cpuSvn)}`];
+  });
+  qeAndQuoteSignatures(p, leaf);
+  const qeStatus = steps.run("qe-identity.policy", "QE_IDENTITY_POLICY", () => {
+    const s = checkQeIdentity(qeId, quote.qeReport);
+    return [s, `QE ISVSVN ${quote.qeReport.isvSvn} → ${s.status}${s.advisoryIds.length ? ` ${s.advisoryIds.join(",")}` : ""}`];
+  });
+  quoteSignature(p);
+
+  // 5. platform TCB
+  steps.run("tcb.fmspc", "FMSPC_MISMATCH", () => {
+    if (!bytesEqual(ext.fmspc, tcbInfo.fmspc)) fail("FMSPC_MISMATCH", `PCK FMSPC ${hx(ext.fmspc).toUpperCase()} differs from tcb_info's ${hx(tcbInfo.fmspc).toUpperCase()}`);
+    if (tdx && !(tcbInfo.id === "TDX" && tcbInfo.version >= 3)) fail("TCB_INFO_TEE_MISMATCH", `TDX quote with non-TDX TCB info (${tcbInfo.id} v${tcbInfo.version})`);
+    if (!tdx && !(tcbInfo.id === "SGX" && tcbInfo.version >= 2)) fail("TCB_INFO_TEE_MISMATCH", `SGX quote with non-SGX TCB info (${tcbInfo.id} v${tcbInfo.version})`);
+    return [undefined, `FMSPC ${hx(ext.fmspc).toUpperCase()} matches ${tcbInfo.id} TCB info`];
+  });
+  const teeTcbSvn = quote.body.type === "sgx" ? undefined : quote.body.teeTcbSvn;
+  const level = steps.run("tcb.level", "TCB_LEVEL_NOT_FOUND", () => {
+    const l = matchPlatformLevel(tcbInfo, ext.cpuSvn, ext.pceSvn, teeTcbSvn);
+    return [l, `level ${l.tcbDate} → ${l.status}${l.advisoryIds.length ? ` ${l.advisoryIds.join(",")}` : ""}`];
+  });
+  let platform: StatusWithAdvisories = { status: level.status, advisoryIds: level.advisoryIds };
+  if (quote.body.type !== "sgx") {
+    const body = quote.body;
+    platform = steps.run("tcb.tdx-module", "TDX_MODULE_INVALID", () => {
+      const m = checkTdxModule(tcbInfo, body.teeTcbSvn, body.mrSignerSeam, body.seamAttributes);
+      const merged = m ? convergeStatus(platform, m) : platform;
+      return [merged, m ? `TDX module SVN ${body.teeTcbSvn[0]} (TDX_${hx(body.teeTcbSvn.subarray(1, 2)).toUpperCase()}) → ${m.status}` : "module MRSIGNER and attributes match; no module TCB levels"];
+    });
+  }
+  const final = steps.run("tcb.status", "TCB_REVOKED", () => {
+    const f = convergeStatus(platform, qeStatus);
+    if (f.status === "Revoked") fail("TCB_REVOKED", "the TCB status is Revoked");
+    return [f, `${f.status}${f.advisoryIds.length ? ` ${f.advisoryIds.join(",")}` : ""} (platform ${platform.status}, QE ${qeStatus.status})`];
+  });
+
+  // 6. report policy
+  reportPolicy(p, opts);
+
+  const warnings: string[] = [];
+  if (!p.genuine) warnings.push(`NOT GENUINE: verified against a non-Intel root "${nameToString(root.subject)}"`);
+  if (quote.trailingBytes > 0) warnings.push(`${quote.trailingBytes} bytes after the signature data were ignored`);
+  return {
+    status: final.status as VerifiedQuote["status"],
+    advisoryIds: final.advisoryIds,
+    genuine: p.genuine,
+    warnings,
+    checks: steps.checks,
+    report: reportToJson(quote.body),
+    pck: pckInfo(leaf, ext),
+    platformStatus: platform,
+    qeStatus,
+    collateral: {
+      tcbInfoIssueDate: tcbInfo.issueDateText,
+      tcbInfoNextUpdate: tcbInfo.nextUpdateText,
+      qeIdentityIssueDate: qeId.issueDateText,
+      qeIdentityNextUpdate: qeId.nextUpdateText,
+      pckCrlNextUpdate: isoSeconds(crls[1]!.crl.nextUpdate ?? 0),
+      rootCaCrlNextUpdate: isoSeconds(crls[0]!.crl.nextUpdate ?? 0),
+    },
+  };
+}
+
+/** Like `verifyQuote` but never throws on bad data: returns the result or the error and the checks so far. */
+export function checkQuote(
+  quote: Uint8Array,
+  opts: VerifyOptions,
+): { ok: true; result: VerifiedQuote } | { ok: false; error: { code: string; message: string }; checks: Check[] } {
+  try {
+    return { ok: true, result: verifyQuote(quote, opts) };
+  } catch (e) {
+    if (e instanceof QuoteVerificationError) return { ok: false, error: { code: e.code, message: e.message }, checks: e.checks };
+    if (e instanceof KmsRegistryError) {
+      return { ok: false, error: { code: e.code, message: e.message }, checks: e.code === "USAGE" ? [] : [{ name: "quote.parse", ok: false, detail: e.message }] };
+    }
+    return { ok: false, error: { code: "INTERNAL", message: e instanceof Error ? e.message : String(e) }, checks: [] };
+  }
+}
+
+export interface SignatureCheckResult {
+  genuine: boolean;
+  checks: Check[];
+  report: ReportJson;
+  pck: PckInfoJson;
+  /** hex of the attestation key (x‖y) */
+  attestationKey: Hex;
+}
+
+/**
+ * Collateral-free checks: parse, header, the PCK chain's signatures and validity at `now` up to the
+ * root (no CRLs), the QE report signature and binding, and the quote signature. Useful when no
+ * collateral is at hand; it does not establish TCB status or revocation. Throws like `verifyQuote`.
+ */
+export function verifyQuoteSignatures(quoteInput: Uint8Array | Quote, opts: { now: number; rootCaDer?: Uint8Array; cache?: VerificationCache }): SignatureCheckResult {
+  const p = prepare(quoteInput, opts);
+  const { leaf } = pckChain(p, undefined, undefined);
+  const ext = p.steps.run("pck.extension", "PCK_SGX_EXTENSION_INVALID", () => {
+    const e = parseSgxExtension(leaf);
+    return [e, `FMSPC ${hx(e.fmspc).toUpperCase()}, PCE-ID ${hx(e.pceId)}, PCESVN ${e.pceSvn}`];
+  });
+  qeAndQuoteSignatures(p, leaf);
+  quoteSignature(p);
+  return { genuine: p.genuine, checks: p.steps.checks, report: reportToJson(p.quote.body), pck: pckInfo(leaf, ext), attestationKey: bytesToHex(p.quote.attestationKey) };
+}
