@@ -205,6 +205,8 @@ export interface ForgeWorldOptions {
    * the forge's clearly labelled ones. Default false: names say "Forged … (not Intel)".
    */
   intelNames?: boolean;
+  /** CRL distribution point URI written into the root, PCK CA and TCB Signing certificates. */
+  rootCrlUri?: string;
 
   // --- PCK leaf SGX extension -----------------------------------------------------------
   /** 6 bytes. Default `B0C06F000000` (TDX) / `00906ED50000` (SGX). */
@@ -706,7 +708,7 @@ export async function createForgeWorld(opts: ForgeWorldOptions = {}): Promise<Fo
   const caV = validity(opts.pckCaValidity, now - 365 * DAY, now + 10 * 365 * DAY);
   const leafV = validity(opts.pckLeafValidity, now - 180 * DAY, now + 7 * 365 * DAY);
   const tcbV = validity(opts.tcbSigningValidity, now - 365 * DAY, now + 7 * 365 * DAY);
-  const rootCrlUri = intel ? "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der" : "https://forge.invalid/IntelSGXRootCA.der";
+  const rootCrlUri = opts.rootCrlUri ?? (intel ? "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der" : "https://forge.invalid/IntelSGXRootCA.der");
   const pcsBase = intel ? "https://api.trustedservices.intel.com" : "https://forge.invalid";
 
   const root = makeCert({

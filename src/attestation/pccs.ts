@@ -1,0 +1,508 @@
+/**
+ * Online collateral (spec §3.2): fetch the PCK CRL, TCB Info, QE Identity and root CA CRL for a
+ * quote from a PCCS or from Intel's PCS, with an optional on-disk cache.
+ *
+ * - FMSPC and the PCK CA type (`platform` / `processor`) come from the PCK leaf embedded in the
+ *   quote (certification data type 5).
+ * - `tcb_info` / `qe_identity` are cut out of the response body as raw text (never re-serialised),
+ *   so the TCB Signing signature stays valid whatever the server's JSON formatting.
+ * - Issuer-chain headers are percent-decoded.
+ * - Root CA CRL: a PCCS serves it at `…/rootcacrl` (hex text, DER tolerated); for Intel's PCS, or
+ *   when that call fails, it is downloaded from the CRL distribution point of the root
+ *   certificate (last certificate of the QE Identity issuer chain).
+ * - Cache: one file per requested URL (SHA-256 of the URL), storing the body and the relevant
+ *   headers. An entry is served only while `now ≤ nextUpdate` of what it holds (TCB Info / QE
+ *   Identity `nextUpdate`, CRL `nextUpdate`); otherwise it is fetched again.
+ *
+ * Errors: `NetworkError` with `code` `PCCS_HTTP_STATUS` (details: status, url, path),
+ * `PCCS_TIMEOUT`, `PCCS_UNREACHABLE`, `PCCS_BAD_RESPONSE` (what was missing or malformed);
+ * `InputError` `PCCS_NO_PCK_CHAIN` when the quote carries no usable PCK chain;
+ * `UsageError` for a bad base URL or `now`.
+ */
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+import { sha256 } from "@noble/hashes/sha2.js";
+
+import { bytesToPlainHex, hexToBytes, isHexText } from "../encoding/index.js";
+import { InputError, KmsRegistryError, NetworkError, UsageError } from "../errors.js";
+import { parseQuote } from "./quote.js";
+import type { Collateral } from "./types.js";
+import { children, nameToString, oidToString, parseCertificate, parseCrl, pemBlocks, readTlv, OID_SGX_EXTENSION } from "./x509.js";
+
+export interface FetchCollateralOptions {
+  /** PCCS or PCS base URL, e.g. `https://pccs.phala.network` or `https://api.trustedservices.intel.com`. */
+  pccsUrl: string;
+  /** Directory of the on-disk cache; no caching when absent. See `defaultCollateralCacheDir`. */
+  cacheDir?: string;
+  /** Unix seconds; decides whether cached entries are still fresh. */
+  now: number;
+  /** Per request. Default 30 000 ms. */
+  timeoutMs?: number;
+  /** Injected fetch (defaults to the global one). */
+  fetch?: typeof fetch;
+}
+
+/** What was read from the quote to know what to ask for. */
+export interface CollateralRequestInfo {
+  tee: "tdx" | "sgx";
+  /** 12 upper-case hex digits. */
+  fmspc: string;
+  ca: "platform" | "processor";
+}
+
+export const INTEL_PCS_URL = "https://api.trustedservices.intel.com";
+export const DEFAULT_PCCS_URL = "https://pccs.phala.network";
+
+const CACHE_FORMAT = 1;
+const OID_FMSPC = `${OID_SGX_EXTENSION}.4`;
+
+/** `$XDG_CACHE_HOME/dstack-kms-registry/collateral`, or `~/.cache/dstack-kms-registry/collateral`. */
+export function defaultCollateralCacheDir(env: Record<string, string | undefined> = process.env): string {
+  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.length > 0 ? env.XDG_CACHE_HOME : join(env.HOME ?? homedir(), ".cache");
+  return join(base, "dstack-kms-registry", "collateral");
+}
+
+/**
+ * Normalise a user-supplied base URL: http(s) only; strip query/fragment, trailing `/`, and a
+ * trailing `/sgx/certification/v4` or `/tdx/certification/v4`.
+ */
+export function normalizePccsBase(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError(`--pccs: not a URL: ${JSON.stringify(url)}`, { details: { url } });
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    throw new UsageError(`--pccs: only http and https URLs are supported, got ${u.protocol}`, { details: { url } });
+  }
+  let path = u.pathname.replace(/\/+$/, "");
+  path = path.replace(/\/(sgx|tdx)\/certification\/v4$/i, "").replace(/\/+$/, "");
+  return `${u.protocol}//${u.host}${path}`;
+}
+
+export function isIntelPcs(base: string): boolean {
+  try {
+    return new URL(base).hostname.toLowerCase() === "api.trustedservices.intel.com";
+  } catch {
+    return false;
+  }
+}
+
+/** FMSPC, CA type and TEE of a quote, from its embedded PCK leaf (spec §3.2 step 1). */
+export function collateralRequestInfo(quote: Uint8Array): CollateralRequestInfo {
+  const q = parseQuote(quote);
+  const tee = q.header.teeType === 0x81 ? "tdx" : "sgx";
+  if (q.certificationType !== 5) {
+    throw new InputError(
+      "PCCS_NO_PCK_CHAIN",
+      `the quote carries certification data type ${q.certificationType}, not a PEM PCK chain (type 5); fetching PCK certificates for encrypted-PPID quotes is not supported — supply collateral with pck_certificate_chain via --collateral`,
+      { details: { certificationType: q.certificationType } },
+    );
+  }
+  const blocks = pemBlocks(new TextDecoder("latin1").decode(q.certificationData), "quote PCK chain");
+  const leafDer = blocks[0];
+  if (leafDer === undefined) throw new InputError("PCCS_NO_PCK_CHAIN", "the quote's PCK chain holds no certificate");
+  const leaf = parseCertificate(leafDer, "PCK leaf certificate");
+  const issuer = nameToString(leaf.issuer);
+  const ca = issuer.includes("Processor") ? "processor" : issuer.includes("Platform") ? "platform" : "processor";
+  const ext = leaf.extensions.find((e) => e.oid === OID_SGX_EXTENSION);
+  if (ext === undefined) throw new InputError("PCCS_NO_PCK_CHAIN", "the PCK leaf certificate has no Intel SGX extension (1.2.840.113741.1.13.1), so its FMSPC is unknown");
+  const v = ext.value;
+  const top = readTlv(v, 0, v.length, "SGX extension");
+  let fmspc: Uint8Array | undefined;
+  for (const item of children(v, top, "SGX extension")) {
+    const [oidT, valT] = children(v, item, "SGX extension entry");
+    if (oidT?.tag === 0x06 && valT?.tag === 0x04 && oidToString(v, oidT) === OID_FMSPC) fmspc = v.subarray(valT.cStart, valT.end);
+  }
+  if (fmspc === undefined || fmspc.length !== 6) {
+    throw new InputError("PCCS_NO_PCK_CHAIN", `the PCK leaf's SGX extension has no 6-byte FMSPC (${OID_FMSPC})`);
+  }
+  return { tee, fmspc: bytesToPlainHex(fmspc).toUpperCase(), ca };
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP + cache
+// ---------------------------------------------------------------------------------------------
+
+interface Fetched {
+  url: string;
+  body: Uint8Array;
+  headers: Record<string, string>;
+  fromCache: boolean;
+}
+
+interface CacheEntry {
+  format: number;
+  url: string;
+  fetchedAt: number;
+  nextUpdate: number;
+  headers: Record<string, string>;
+  body: string; // base64
+}
+
+const RELEVANT_HEADERS = [
+  "content-type",
+  "sgx-pck-crl-issuer-chain",
+  "tcb-info-issuer-chain",
+  "sgx-tcb-info-issuer-chain",
+  "sgx-enclave-identity-issuer-chain",
+  "enclave-identity-issuer-chain",
+];
+
+const HEADER_DISPLAY: Record<string, string> = {
+  "sgx-pck-crl-issuer-chain": "SGX-PCK-CRL-Issuer-Chain",
+  "tcb-info-issuer-chain": "TCB-Info-Issuer-Chain",
+  "sgx-tcb-info-issuer-chain": "SGX-TCB-Info-Issuer-Chain",
+  "sgx-enclave-identity-issuer-chain": "SGX-Enclave-Identity-Issuer-Chain",
+  "enclave-identity-issuer-chain": "Enclave-Identity-Issuer-Chain",
+};
+
+function cacheFile(dir: string, url: string): string {
+  return join(dir, `${bytesToPlainHex(sha256(new TextEncoder().encode(url)))}.json`);
+}
+
+async function readCache(dir: string, url: string, now: number): Promise<Fetched | undefined> {
+  let entry: CacheEntry;
+  try {
+    entry = JSON.parse(await readFile(cacheFile(dir, url), "utf8")) as CacheEntry;
+  } catch {
+    return undefined; // absent or unreadable: a miss
+  }
+  if (entry.format !== CACHE_FORMAT || entry.url !== url || typeof entry.nextUpdate !== "number" || typeof entry.body !== "string") return undefined;
+  if (entry.nextUpdate < now) return undefined; // stale: refetch
+  return { url, body: new Uint8Array(Buffer.from(entry.body, "base64")), headers: entry.headers ?? {}, fromCache: true };
+}
+
+async function writeCache(dir: string, f: Fetched, nextUpdate: number, now: number): Promise<void> {
+  const entry: CacheEntry = { format: CACHE_FORMAT, url: f.url, fetchedAt: now, nextUpdate, headers: f.headers, body: Buffer.from(f.body).toString("base64") };
+  const file = cacheFile(dir, f.url);
+  try {
+    await mkdir(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(tmp, JSON.stringify(entry));
+    await rename(tmp, file);
+  } catch {
+    // A cache that cannot be written is not an error: the collateral was fetched.
+  }
+}
+
+function pathOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.pathname + u.search;
+  } catch {
+    return url;
+  }
+}
+
+async function httpGet(url: string, opts: FetchCollateralOptions, what: string): Promise<Fetched> {
+  const doFetch = opts.fetch ?? globalThis.fetch;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  let res: Response;
+  try {
+    res = await doFetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "*/*" } });
+  } catch (e) {
+    const name = (e as { name?: string } | undefined)?.name;
+    if (name === "TimeoutError" || name === "AbortError") {
+      throw new NetworkError("PCCS_TIMEOUT", `${what}: no answer from ${url} within ${timeoutMs} ms`, { cause: e, details: { url, path: pathOf(url), timeoutMs } });
+    }
+    const cause = (e as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+    const reason = cause?.code ?? cause?.message ?? (e as Error)?.message ?? String(e);
+    throw new NetworkError("PCCS_UNREACHABLE", `${what}: cannot reach ${url} (${reason})`, { cause: e, details: { url, path: pathOf(url) } });
+  }
+  let body: Uint8Array;
+  try {
+    body = new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    const name = (e as { name?: string } | undefined)?.name;
+    const code = name === "TimeoutError" || name === "AbortError" ? "PCCS_TIMEOUT" : "PCCS_UNREACHABLE";
+    throw new NetworkError(code, `${what}: the response body from ${url} did not arrive (${(e as Error)?.message ?? String(e)})`, { cause: e, details: { url, path: pathOf(url) } });
+  }
+  if (res.status < 200 || res.status > 299) {
+    const snippet = new TextDecoder().decode(body.subarray(0, 200)).replace(/\s+/g, " ").trim();
+    throw new NetworkError("PCCS_HTTP_STATUS", `${what}: HTTP ${res.status} for ${pathOf(url)}${snippet ? ` (${snippet})` : ""}`, {
+      details: { status: res.status, url, path: pathOf(url) },
+    });
+  }
+  const headers: Record<string, string> = {};
+  for (const h of RELEVANT_HEADERS) {
+    const v = res.headers.get(h);
+    if (v !== null) headers[h] = v;
+  }
+  return { url, body, headers, fromCache: false };
+}
+
+/** GET through the cache; `decode` validates the body and returns its `nextUpdate` and value. */
+async function getCached<T>(
+  url: string,
+  opts: FetchCollateralOptions,
+  what: string,
+  decode: (f: Fetched) => { value: T; nextUpdate: number | undefined },
+): Promise<T> {
+  if (opts.cacheDir !== undefined) {
+    const hit = await readCache(opts.cacheDir, url, opts.now);
+    if (hit !== undefined) {
+      try {
+        return decode(hit).value;
+      } catch {
+        // a corrupt cache entry is a miss
+      }
+    }
+  }
+  const fetched = await httpGet(url, opts, what);
+  const { value, nextUpdate } = decode(fetched);
+  if (opts.cacheDir !== undefined && nextUpdate !== undefined && nextUpdate >= opts.now) {
+    await writeCache(opts.cacheDir, fetched, nextUpdate, opts.now);
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Body decoding
+// ---------------------------------------------------------------------------------------------
+
+function bad(what: string, f: Fetched, message: string): NetworkError {
+  return new NetworkError("PCCS_BAD_RESPONSE", `${what}: ${message} (from ${pathOf(f.url)})`, { details: { url: f.url, path: pathOf(f.url) } });
+}
+
+function header(f: Fetched, what: string, names: string[]): string {
+  for (const n of names) {
+    const v = f.headers[n];
+    if (v !== undefined) {
+      try {
+        return decodeURIComponent(v);
+      } catch {
+        throw bad(what, f, `header ${n} is not valid percent-encoding`);
+      }
+    }
+  }
+  throw bad(what, f, `missing header ${names.map((n) => HEADER_DISPLAY[n] ?? n).join(" / ")}`);
+}
+
+/** A CRL body: DER, hex text, or PEM (`X509 CRL`). */
+function crlBytes(f: Fetched, what: string): Uint8Array {
+  const b = f.body;
+  let der: Uint8Array;
+  if (b[0] === 0x30) der = b;
+  else {
+    const text = new TextDecoder("latin1").decode(b).trim();
+    const pemMatch = /-----BEGIN X509 CRL-----([^-]*)-----END X509 CRL-----/.exec(text);
+    if (pemMatch) der = new Uint8Array(Buffer.from(pemMatch[1]!.replace(/\s+/g, ""), "base64"));
+    else if (text.length > 0 && isHexText(text)) der = hexToBytes(text, what);
+    else throw bad(what, f, "body is not a CRL (neither DER, hex nor PEM)");
+  }
+  try {
+    parseCrl(der, what);
+  } catch (e) {
+    throw bad(what, f, `body is not a parsable CRL: ${(e as Error).message}`);
+  }
+  return der;
+}
+
+function skipWs(t: string, i: number): number {
+  while (i < t.length && (t[i] === " " || t[i] === "\n" || t[i] === "\r" || t[i] === "\t")) i++;
+  return i;
+}
+
+function scanString(t: string, i: number): number {
+  // t[i] === '"'; returns the index after the closing quote
+  for (let j = i + 1; j < t.length; j++) {
+    if (t[j] === "\\") j++;
+    else if (t[j] === '"') return j + 1;
+  }
+  return -1;
+}
+
+function scanValue(t: string, i: number): number {
+  const c = t[i];
+  if (c === '"') return scanString(t, i);
+  if (c === "{" || c === "[") {
+    let depth = 0;
+    for (let j = i; j < t.length; j++) {
+      const d = t[j];
+      if (d === '"') {
+        j = scanString(t, j) - 1;
+        if (j < 0) return -1;
+      } else if (d === "{" || d === "[") depth++;
+      else if (d === "}" || d === "]") {
+        depth--;
+        if (depth === 0) return j + 1;
+      }
+    }
+    return -1;
+  }
+  let j = i;
+  while (j < t.length && !/[\s,}\]]/.test(t[j]!)) j++;
+  return j;
+}
+
+/**
+ * The exact source text of top-level member `key` of the JSON object `text` (the body must
+ * already have been checked with `JSON.parse`). Returns undefined when absent.
+ */
+export function rawJsonMember(text: string, key: string): string | undefined {
+  let i = skipWs(text, 0);
+  if (text[i] !== "{") return undefined;
+  i = skipWs(text, i + 1);
+  while (i < text.length && text[i] !== "}") {
+    if (text[i] !== '"') return undefined;
+    const keyEnd = scanString(text, i);
+    if (keyEnd < 0) return undefined;
+    const k = JSON.parse(text.slice(i, keyEnd)) as string;
+    i = skipWs(text, keyEnd);
+    if (text[i] !== ":") return undefined;
+    i = skipWs(text, i + 1);
+    const vEnd = scanValue(text, i);
+    if (vEnd < 0) return undefined;
+    if (k === key) return text.slice(i, vEnd);
+    i = skipWs(text, vEnd);
+    if (text[i] === ",") i = skipWs(text, i + 1);
+  }
+  return undefined;
+}
+
+function signedJson(f: Fetched, what: string, key: "tcbInfo" | "enclaveIdentity"): { text: string; signature: Uint8Array; nextUpdate: number } {
+  const body = new TextDecoder("utf-8", { fatal: false }).decode(f.body);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw bad(what, f, "body is not JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw bad(what, f, "body is not a JSON object");
+  const obj = parsed as Record<string, unknown>;
+  const inner = obj[key];
+  if (typeof inner !== "object" || inner === null || Array.isArray(inner)) throw bad(what, f, `body has no "${key}" object`);
+  const text = rawJsonMember(body, key);
+  if (text === undefined) throw bad(what, f, `could not locate the raw "${key}" text`);
+  const sigHex = obj.signature;
+  if (typeof sigHex !== "string" || !isHexText(sigHex) || sigHex.replace(/^0x/i, "").length !== 128) {
+    throw bad(what, f, `body has no 64-byte hex "signature"`);
+  }
+  const nu = (inner as Record<string, unknown>).nextUpdate;
+  const nextUpdate = typeof nu === "string" ? Date.parse(nu) / 1000 : NaN;
+  if (!Number.isFinite(nextUpdate)) throw bad(what, f, `"${key}.nextUpdate" is missing or not a date`);
+  return { text, signature: hexToBytes(sigHex, `${what} signature`), nextUpdate: Math.floor(nextUpdate) };
+}
+
+function crlNextUpdate(der: Uint8Array, what: string): number | undefined {
+  return parseCrl(der, what).nextUpdate;
+}
+
+// ---------------------------------------------------------------------------------------------
+// fetchCollateral
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Fetch the collateral for `quote` from a PCCS / Intel PCS (spec §3.2). The result is in the same
+ * in-memory form as a collateral JSON file (`Collateral`), ready for `verifyQuote`.
+ */
+export async function fetchCollateral(quote: Uint8Array, opts: FetchCollateralOptions): Promise<Collateral> {
+  if (typeof opts.now !== "number" || !Number.isSafeInteger(opts.now)) {
+    throw new UsageError(`now must be an integer number of unix seconds, got ${String(opts.now)}`);
+  }
+  const base = normalizePccsBase(opts.pccsUrl);
+  const info = collateralRequestInfo(quote);
+  const v4 = (tee: string): string => `${base}/${tee}/certification/v4`;
+
+  const pckCrlUrl = `${v4("sgx")}/pckcrl?ca=${info.ca}&encoding=der`;
+  const tcbUrl = `${v4(info.tee)}/tcb?fmspc=${info.fmspc}`;
+  const qeUrl = `${v4(info.tee)}/qe/identity?update=standard`;
+  const rootCrlUrl = `${v4("sgx")}/rootcacrl`;
+  const pcs = isIntelPcs(base);
+
+  const pckCrlP = getCached(pckCrlUrl, opts, "PCK CRL", (f) => {
+    const der = crlBytes(f, "PCK CRL");
+    const chain = header(f, "PCK CRL", ["sgx-pck-crl-issuer-chain"]);
+    return { value: { der, chain }, nextUpdate: crlNextUpdate(der, "PCK CRL") };
+  });
+  const tcbP = getCached(tcbUrl, opts, "TCB Info", (f) => {
+    const j = signedJson(f, "TCB Info", "tcbInfo");
+    const chain = header(f, "TCB Info", ["tcb-info-issuer-chain", "sgx-tcb-info-issuer-chain"]);
+    return { value: { ...j, chain }, nextUpdate: j.nextUpdate };
+  });
+  const qeP = getCached(qeUrl, opts, "QE Identity", (f) => {
+    const j = signedJson(f, "QE Identity", "enclaveIdentity");
+    const chain = header(f, "QE Identity", ["sgx-enclave-identity-issuer-chain", "enclave-identity-issuer-chain"]);
+    return { value: { ...j, chain }, nextUpdate: j.nextUpdate };
+  });
+  const decodeRootCrl = (f: Fetched): { value: Uint8Array; nextUpdate: number | undefined } => {
+    const der = crlBytes(f, "root CA CRL");
+    return { value: der, nextUpdate: crlNextUpdate(der, "root CA CRL") };
+  };
+  const rootFromPccsP: Promise<Uint8Array | KmsRegistryError> = pcs
+    ? Promise.resolve(new NetworkError("PCCS_HTTP_STATUS", "Intel PCS has no rootcacrl endpoint"))
+    : getCached(rootCrlUrl, opts, "root CA CRL", decodeRootCrl).catch((e: unknown) => {
+        if (e instanceof KmsRegistryError) return e;
+        throw e;
+      });
+
+  // Settle everything before throwing, so no request is left dangling.
+  const [pckCrlR, tcbR, qeR, rootR] = await Promise.allSettled([pckCrlP, tcbP, qeP, rootFromPccsP]);
+  for (const r of [pckCrlR, tcbR, qeR, rootR]) if (r.status === "rejected") throw r.reason;
+  const pckCrl = (pckCrlR as PromiseFulfilledResult<Awaited<typeof pckCrlP>>).value;
+  const tcb = (tcbR as PromiseFulfilledResult<Awaited<typeof tcbP>>).value;
+  const qe = (qeR as PromiseFulfilledResult<Awaited<typeof qeP>>).value;
+  let rootCrl = (rootR as PromiseFulfilledResult<Uint8Array | KmsRegistryError>).value;
+
+  if (rootCrl instanceof KmsRegistryError) {
+    const pccsError = rootCrl;
+    const rootDer = pemBlocks(qe.chain, "QE Identity issuer chain").at(-1);
+    const cdp = rootDer === undefined ? undefined : crlDistributionPoint(rootDer);
+    if (cdp === undefined) {
+      throw new NetworkError(
+        "PCCS_BAD_RESPONSE",
+        `root CA CRL: ${pcs ? "" : `the PCCS call failed (${pccsError.message}) and `}the root certificate of the QE Identity issuer chain has no CRL distribution point`,
+        { details: { url: rootCrlUrl } },
+      );
+    }
+    rootCrl = await getCached(cdp, opts, "root CA CRL", decodeRootCrl);
+  }
+
+  return {
+    pckCrlIssuerChain: pckCrl.chain,
+    rootCaCrl: rootCrl,
+    pckCrl: pckCrl.der,
+    tcbInfoIssuerChain: tcb.chain,
+    tcbInfo: tcb.text,
+    tcbInfoSignature: tcb.signature,
+    qeIdentityIssuerChain: qe.chain,
+    qeIdentity: qe.text,
+    qeIdentitySignature: qe.signature,
+  };
+}
+
+/** First URI of the certificate's CRL distribution points extension, if any. */
+function crlDistributionPoint(certDer: Uint8Array): string | undefined {
+  let cert;
+  try {
+    cert = parseCertificate(certDer, "root certificate");
+  } catch {
+    return undefined;
+  }
+  const ext = cert.extensions.find((e) => e.oid === "2.5.29.31");
+  if (ext === undefined) return undefined;
+  // Walk the structure, returning the first [6] uniformResourceIdentifier.
+  const v = ext.value;
+  const walk = (start: number, end: number): string | undefined => {
+    let p = start;
+    while (p < end) {
+      const t = readTlv(v, p, end, "CRL distribution points");
+      if (t.tag === 0x86) return new TextDecoder().decode(v.subarray(t.cStart, t.end));
+      if (t.tag & 0x20) {
+        const found = walk(t.cStart, t.end);
+        if (found !== undefined) return found;
+      }
+      p = t.end;
+    }
+    return undefined;
+  };
+  try {
+    return walk(0, v.length);
+  } catch {
+    return undefined;
+  }
+}

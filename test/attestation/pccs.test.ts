@@ -1,0 +1,417 @@
+/**
+ * Online collateral against a real local HTTP server (node:http on 127.0.0.1, ephemeral port)
+ * that serves the REAL Intel-signed fixture collateral split back into PCCS responses: DER CRL
+ * bodies, `{"tcbInfo":…,"signature":…}` bodies built from the exact stored text, URL-encoded
+ * issuer-chain headers, and the content types a PCCS sends.
+ */
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { parseCollateralJson } from "../../src/attestation/collateral.js";
+import { createForgeWorld, forgeQuote } from "../../src/attestation/forge.js";
+import {
+  collateralRequestInfo,
+  defaultCollateralCacheDir,
+  fetchCollateral,
+  normalizePccsBase,
+  rawJsonMember,
+  type FetchCollateralOptions,
+} from "../../src/attestation/pccs.js";
+import type { Collateral } from "../../src/attestation/types.js";
+import { bytesToPlainHex } from "../../src/encoding/index.js";
+import { KmsRegistryError, NetworkError } from "../../src/errors.js";
+
+const FIX = new URL("../../../shared/fixtures/", import.meta.url);
+const TDX_NOW = 1752919234;
+const SGX_NOW = 1752919277;
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+interface Pccs {
+  url: string;
+  /** requests per path+query */
+  hits: Map<string, number>;
+  routes: Map<string, Handler>;
+  server: Server;
+  total(): number;
+}
+
+function pccsRoutes(c: Collateral, tee: "tdx" | "sgx", fmspc: string, ca: string): Map<string, Handler> {
+  const routes = new Map<string, Handler>();
+  routes.set(`/sgx/certification/v4/pckcrl?ca=${ca}&encoding=der`, (_req, res) => {
+    res.writeHead(200, { "Content-Type": "application/pkix-crl", "SGX-PCK-CRL-Issuer-Chain": encodeURIComponent(c.pckCrlIssuerChain) });
+    res.end(Buffer.from(c.pckCrl));
+  });
+  routes.set(`/${tee}/certification/v4/tcb?fmspc=${fmspc}`, (_req, res) => {
+    res.writeHead(200, { "Content-Type": "application/json", "TCB-Info-Issuer-Chain": encodeURIComponent(c.tcbInfoIssuerChain) });
+    res.end(`{"tcbInfo":${c.tcbInfo},"signature":"${bytesToPlainHex(c.tcbInfoSignature)}"}`);
+  });
+  routes.set(`/${tee}/certification/v4/qe/identity?update=standard`, (_req, res) => {
+    res.writeHead(200, { "Content-Type": "application/json", "SGX-Enclave-Identity-Issuer-Chain": encodeURIComponent(c.qeIdentityIssuerChain) });
+    res.end(`{"enclaveIdentity":${c.qeIdentity},"signature":"${bytesToPlainHex(c.qeIdentitySignature)}"}`);
+  });
+  routes.set(`/sgx/certification/v4/rootcacrl`, (_req, res) => {
+    res.writeHead(200, { "Content-Type": "application/x-pem-file" });
+    res.end(bytesToPlainHex(c.rootCaCrl));
+  });
+  return routes;
+}
+
+async function startPccs(routes: Map<string, Handler>): Promise<Pccs> {
+  const hits = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const key = req.url ?? "";
+    hits.set(key, (hits.get(key) ?? 0) + 1);
+    const h = routes.get(key);
+    if (h) h(req, res);
+    else {
+      res.writeHead(404, { "Content-Type": "text/plain" });
+      res.end("no such resource");
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hits,
+    routes,
+    server,
+    total: () => [...hits.values()].reduce((a, b) => a + b, 0),
+  };
+}
+
+function stop(p: Pccs): Promise<void> {
+  p.server.closeAllConnections();
+  return new Promise((resolve) => p.server.close(() => resolve()));
+}
+
+function expectSameCollateral(a: Collateral, b: Collateral): void {
+  expect(a.pckCrlIssuerChain).toBe(b.pckCrlIssuerChain);
+  expect(a.tcbInfoIssuerChain).toBe(b.tcbInfoIssuerChain);
+  expect(a.qeIdentityIssuerChain).toBe(b.qeIdentityIssuerChain);
+  expect(a.tcbInfo).toBe(b.tcbInfo);
+  expect(a.qeIdentity).toBe(b.qeIdentity);
+  expect(bytesToPlainHex(a.rootCaCrl)).toBe(bytesToPlainHex(b.rootCaCrl));
+  expect(bytesToPlainHex(a.pckCrl)).toBe(bytesToPlainHex(b.pckCrl));
+  expect(bytesToPlainHex(a.tcbInfoSignature)).toBe(bytesToPlainHex(b.tcbInfoSignature));
+  expect(bytesToPlainHex(a.qeIdentitySignature)).toBe(bytesToPlainHex(b.qeIdentitySignature));
+  expect(a.pckCertificateChain).toBeUndefined();
+}
+
+async function rejection(p: Promise<unknown>): Promise<KmsRegistryError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(KmsRegistryError);
+    return e as KmsRegistryError;
+  }
+  throw new Error("expected a rejection");
+}
+
+let tdxQuote: Uint8Array;
+let sgxQuote: Uint8Array;
+let tdxCollateral: Collateral;
+let sgxCollateral: Collateral;
+let tdxCollateralText: string;
+let pccs: Pccs;
+const dirs: string[] = [];
+
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), "pccs-cache-"));
+  dirs.push(d);
+  return d;
+}
+
+beforeAll(async () => {
+  tdxQuote = new Uint8Array(await readFile(new URL("tdx_quote", FIX)));
+  sgxQuote = new Uint8Array(await readFile(new URL("sgx_quote", FIX)));
+  tdxCollateralText = await readFile(new URL("tdx_quote_collateral.json", FIX), "utf8");
+  tdxCollateral = parseCollateralJson(tdxCollateralText);
+  sgxCollateral = parseCollateralJson(await readFile(new URL("sgx_quote_collateral.json", FIX), "utf8"));
+  const routes = pccsRoutes(tdxCollateral, "tdx", "B0C06F000000", "platform");
+  for (const [k, v] of pccsRoutes(sgxCollateral, "sgx", "00A067110000", "processor")) routes.set(k, v);
+  pccs = await startPccs(routes);
+});
+
+afterAll(async () => {
+  await stop(pccs);
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe("collateralRequestInfo / normalizePccsBase", () => {
+  it("reads FMSPC, CA type and TEE from the quote's PCK leaf", () => {
+    expect(collateralRequestInfo(tdxQuote)).toEqual({ tee: "tdx", fmspc: "B0C06F000000", ca: "platform" });
+    expect(collateralRequestInfo(sgxQuote)).toEqual({ tee: "sgx", fmspc: "00A067110000", ca: "processor" });
+  });
+
+  it("normalises base URLs", () => {
+    expect(normalizePccsBase("https://pccs.example/")).toBe("https://pccs.example");
+    expect(normalizePccsBase("https://api.trustedservices.intel.com/sgx/certification/v4/")).toBe("https://api.trustedservices.intel.com");
+    expect(normalizePccsBase("http://127.0.0.1:8081/pccs/tdx/certification/v4")).toBe("http://127.0.0.1:8081/pccs");
+    expect(() => normalizePccsBase("ftp://x")).toThrow(/only http and https/);
+    expect(() => normalizePccsBase("not a url")).toThrow(/not a URL/);
+  });
+
+  it("defaults the cache under XDG_CACHE_HOME, else ~/.cache", () => {
+    expect(defaultCollateralCacheDir({ XDG_CACHE_HOME: "/x/cache", HOME: "/home/u" })).toBe("/x/cache/dstack-kms-registry/collateral");
+    expect(defaultCollateralCacheDir({ HOME: "/home/u" })).toBe("/home/u/.cache/dstack-kms-registry/collateral");
+  });
+
+  it("cuts the raw text of a member, whatever the formatting around it", () => {
+    const inner = '{"a" : [1, {"b":"}\\"]"}], "c":null}';
+    expect(rawJsonMember(`{"signature":"ab", "tcbInfo" : ${inner} }`, "tcbInfo")).toBe(inner);
+    expect(rawJsonMember(`{\n  "tcbInfo":${inner},\n  "signature":"ab"\n}`, "tcbInfo")).toBe(inner);
+    expect(rawJsonMember(`{"x":1}`, "tcbInfo")).toBeUndefined();
+  });
+});
+
+describe("fetchCollateral from a local PCCS serving the real fixture collateral", () => {
+  it("reproduces the TDX fixture collateral byte for byte", async () => {
+    const before = pccs.total();
+    const c = await fetchCollateral(tdxQuote, { pccsUrl: pccs.url, now: TDX_NOW });
+    expectSameCollateral(c, tdxCollateral);
+    expect(pccs.total() - before).toBe(4);
+    expect(pccs.hits.get("/sgx/certification/v4/pckcrl?ca=platform&encoding=der")).toBeGreaterThanOrEqual(1);
+    expect(pccs.hits.get("/tdx/certification/v4/tcb?fmspc=B0C06F000000")).toBeGreaterThanOrEqual(1);
+  });
+
+  it("reproduces the SGX fixture collateral (Processor CA, sgx paths)", async () => {
+    const c = await fetchCollateral(sgxQuote, { pccsUrl: `${pccs.url}/sgx/certification/v4/`, now: SGX_NOW });
+    expectSameCollateral(c, sgxCollateral);
+    expect(pccs.hits.get("/sgx/certification/v4/tcb?fmspc=00A067110000")).toBeGreaterThanOrEqual(1);
+    expect(pccs.hits.get("/sgx/certification/v4/pckcrl?ca=processor&encoding=der")).toBeGreaterThanOrEqual(1);
+  });
+
+  it("serves repeated requests from the on-disk cache and refetches only what passed nextUpdate", async () => {
+    const cacheDir = await tempDir();
+    const opts = (now: number): FetchCollateralOptions => ({ pccsUrl: pccs.url, now, cacheDir });
+    const t0 = pccs.total();
+    const first = await fetchCollateral(tdxQuote, opts(TDX_NOW));
+    expect(pccs.total() - t0).toBe(4);
+    expect(await readdir(cacheDir)).toHaveLength(4);
+
+    const t1 = pccs.total();
+    const second = await fetchCollateral(tdxQuote, opts(TDX_NOW));
+    expect(pccs.total() - t1).toBe(0);
+    expectSameCollateral(second, first);
+    expectSameCollateral(second, tdxCollateral);
+
+    // PCK CRL nextUpdate is 2025-07-19T10:00:35Z (1752919235); TCB Info 10:16:03Z; QE Identity 10:32:27Z.
+    const pckCrlPath = "/sgx/certification/v4/pckcrl?ca=platform&encoding=der";
+    const tcbPath = "/tdx/certification/v4/tcb?fmspc=B0C06F000000";
+    const qePath = "/tdx/certification/v4/qe/identity?update=standard";
+    const snap = () => [pckCrlPath, tcbPath, qePath].map((p) => pccs.hits.get(p) ?? 0);
+    let s = snap();
+    await fetchCollateral(tdxQuote, opts(1752919236));
+    expect(snap().map((v, i) => v - s[i]!)).toEqual([1, 0, 0]);
+    s = snap();
+    await fetchCollateral(tdxQuote, opts(1752920164));
+    expect(snap().map((v, i) => v - s[i]!)).toEqual([1, 1, 0]);
+    s = snap();
+    await fetchCollateral(tdxQuote, opts(1752921148));
+    expect(snap().map((v, i) => v - s[i]!)).toEqual([1, 1, 1]);
+  });
+
+  it("treats a corrupt cache entry as a miss", async () => {
+    const cacheDir = await tempDir();
+    await fetchCollateral(tdxQuote, { pccsUrl: pccs.url, now: TDX_NOW, cacheDir });
+    for (const f of await readdir(cacheDir)) await writeFile(join(cacheDir, f), "{not json");
+    const t = pccs.total();
+    const c = await fetchCollateral(tdxQuote, { pccsUrl: pccs.url, now: TDX_NOW, cacheDir });
+    expect(pccs.total() - t).toBe(4);
+    expectSameCollateral(c, tdxCollateral);
+  });
+
+  it("keys the cache by URL: another PCCS is asked again", async () => {
+    const cacheDir = await tempDir();
+    const other = await startPccs(pccs.routes);
+    try {
+      await fetchCollateral(tdxQuote, { pccsUrl: pccs.url, now: TDX_NOW, cacheDir });
+      await fetchCollateral(tdxQuote, { pccsUrl: other.url, now: TDX_NOW, cacheDir });
+      expect(other.total()).toBe(4);
+    } finally {
+      await stop(other);
+    }
+  });
+
+  it("rejects a missing or NaN now", async () => {
+    for (const now of [undefined, Number.NaN, 1.5]) {
+      const e = await rejection(fetchCollateral(tdxQuote, { pccsUrl: pccs.url, now: now as number }));
+      expect(e.code).toBe("USAGE");
+    }
+  });
+});
+
+describe("fetchCollateral failures are typed and precise", () => {
+  async function withServer(mutate: (routes: Map<string, Handler>) => void, run: (url: string) => Promise<void>): Promise<void> {
+    const routes = new Map(pccs.routes);
+    mutate(routes);
+    const p = await startPccs(routes);
+    try {
+      await run(p.url);
+    } finally {
+      await stop(p);
+    }
+  }
+
+  it("HTTP 404 names the status and the path", async () => {
+    await withServer(
+      (r) => r.delete("/tdx/certification/v4/tcb?fmspc=B0C06F000000"),
+      async (url) => {
+        const e = await rejection(fetchCollateral(tdxQuote, { pccsUrl: url, now: TDX_NOW }));
+        expect(e).toBeInstanceOf(NetworkError);
+        expect(e.code).toBe("PCCS_HTTP_STATUS");
+        expect(e.details).toMatchObject({ status: 404, path: "/tdx/certification/v4/tcb?fmspc=B0C06F000000" });
+        expect(e.message).toMatch(/TCB Info: HTTP 404 for \/tdx\/certification\/v4\/tcb\?fmspc=B0C06F000000/);
+      },
+    );
+  });
+
+  it("HTTP 500 names the status", async () => {
+    await withServer(
+      (r) =>
+        r.set("/sgx/certification/v4/pckcrl?ca=platform&encoding=der", (_q, res) => {
+          res.writeHead(500);
+          res.end("internal error");
+        }),
+      async (url) => {
+        const e = await rejection(fetchCollateral(tdxQuote, { pccsUrl: url, now: TDX_NOW }));
+        expect(e.code).toBe("PCCS_HTTP_STATUS");
+        expect(e.details).toMatchObject({ status: 500 });
+        expect(e.message).toMatch(/PCK CRL: HTTP 500 .*internal error/);
+      },
+    );
+  });
+
+  it("a server that never answers is a timeout", async () => {
+    await withServer(
+      (r) => r.set("/tdx/certification/v4/qe/identity?update=standard", () => undefined),
+      async (url) => {
+        const e = await rejection(fetchCollateral(tdxQuote, { pccsUrl: url, now: TDX_NOW, timeoutMs: 300 }));
+        expect(e.code).toBe("PCCS_TIMEOUT");
+        expect(e.message).toMatch(/QE Identity: no answer from .*qe\/identity\?update=standard within 300 ms/);
+      },
+    );
+  });
+
+  it("a closed port is unreachable", async () => {
+    const p = await startPccs(new Map());
+    const url = p.url;
+    await stop(p);
+    const e = await rejection(fetchCollateral(tdxQuote, { pccsUrl: url, now: TDX_NOW, timeoutMs: 2000 }));
+    expect(e.code).toBe("PCCS_UNREACHABLE");
+  });
+
+  it("garbage bodies and missing headers are bad responses naming what is wrong", async () => {
+    const cases: [string, Handler, RegExp][] = [
+      [
+        "/tdx/certification/v4/tcb?fmspc=B0C06F000000",
+        (_q, res) => {
+          res.writeHead(200, { "TCB-Info-Issuer-Chain": "x" });
+          res.end("<html>hello</html>");
+        },
+        /TCB Info: body is not JSON/,
+      ],
+      [
+        "/tdx/certification/v4/tcb?fmspc=B0C06F000000",
+        (_q, res) => {
+          res.writeHead(200, { "TCB-Info-Issuer-Chain": "x" });
+          res.end('{"tcbInfo":{"nextUpdate":"2030-01-01T00:00:00Z"},"signature":"abcd"}');
+        },
+        /TCB Info: body has no 64-byte hex "signature"/,
+      ],
+      [
+        "/tdx/certification/v4/tcb?fmspc=B0C06F000000",
+        (_q, res) => {
+          res.writeHead(200, { "Content-Type": "application/json" });
+          res.end(`{"tcbInfo":${tdxCollateral.tcbInfo},"signature":"${bytesToPlainHex(tdxCollateral.tcbInfoSignature)}"}`);
+        },
+        /TCB Info: missing header TCB-Info-Issuer-Chain \/ SGX-TCB-Info-Issuer-Chain/,
+      ],
+      [
+        "/tdx/certification/v4/qe/identity?update=standard",
+        (_q, res) => {
+          res.writeHead(200, { "SGX-Enclave-Identity-Issuer-Chain": "x" });
+          res.end('{"signature":"00"}');
+        },
+        /QE Identity: body has no "enclaveIdentity" object/,
+      ],
+      [
+        "/sgx/certification/v4/pckcrl?ca=platform&encoding=der",
+        (_q, res) => {
+          res.writeHead(200, { "SGX-PCK-CRL-Issuer-Chain": "x" });
+          res.end("zzzz");
+        },
+        /PCK CRL: body is not a CRL/,
+      ],
+      [
+        "/sgx/certification/v4/pckcrl?ca=platform&encoding=der",
+        (_q, res) => {
+          res.writeHead(200, { "SGX-PCK-CRL-Issuer-Chain": "x" });
+          res.end(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]));
+        },
+        /PCK CRL: body is not a parsable CRL/,
+      ],
+    ];
+    for (const [path, handler, re] of cases) {
+      await withServer(
+        (r) => r.set(path, handler),
+        async (url) => {
+          const e = await rejection(fetchCollateral(tdxQuote, { pccsUrl: url, now: TDX_NOW }));
+          expect(e.code).toBe("PCCS_BAD_RESPONSE");
+          expect(e.message).toMatch(re);
+        },
+      );
+    }
+  });
+
+  it("keeps the exact tcbInfo text when the server reorders and reformats the envelope", async () => {
+    await withServer(
+      (r) =>
+        r.set("/tdx/certification/v4/tcb?fmspc=B0C06F000000", (_q, res) => {
+          res.writeHead(200, { "Content-Type": "application/json", "SGX-TCB-Info-Issuer-Chain": encodeURIComponent(tdxCollateral.tcbInfoIssuerChain) });
+          res.end(`{\n  "signature" : "${bytesToPlainHex(tdxCollateral.tcbInfoSignature).toUpperCase()}",\n  "tcbInfo" : ${tdxCollateral.tcbInfo}\n}\n`);
+        }),
+      async (url) => {
+        const c = await fetchCollateral(tdxQuote, { pccsUrl: url, now: TDX_NOW });
+        expectSameCollateral(c, tdxCollateral);
+      },
+    );
+  });
+
+  it("a quote without a PEM PCK chain is an input error saying what to do", async () => {
+    const w = await createForgeWorld({ seed: "pccs-no-chain" });
+    const q = await forgeQuote(w, { innerCertType: 3 });
+    const e = await rejection(fetchCollateral(q, { pccsUrl: pccs.url, now: TDX_NOW }));
+    expect(e.code).toBe("PCCS_NO_PCK_CHAIN");
+    expect(e.message).toMatch(/type 3.*--collateral/);
+  });
+});
+
+describe("root CA CRL from the root's CRL distribution point", () => {
+  it("falls back to the distribution point when the PCCS has no rootcacrl (forged world)", async () => {
+    const routes = new Map<string, Handler>();
+    const p = await startPccs(routes);
+    try {
+      const w = await createForgeWorld({ seed: "cdp", rootCrlUri: `${p.url}/IntelSGXRootCA.der` });
+      for (const [k, v] of pccsRoutes(w.collateral, "tdx", "B0C06F000000", "platform")) routes.set(k, v);
+      routes.delete("/sgx/certification/v4/rootcacrl");
+      routes.set("/IntelSGXRootCA.der", (_q, res) => {
+        res.writeHead(200, { "Content-Type": "application/pkix-crl" });
+        res.end(Buffer.from(w.collateral.rootCaCrl));
+      });
+      const q = await forgeQuote(w);
+      const c = await fetchCollateral(q, { pccsUrl: p.url, now: w.now });
+      expectSameCollateral(c, w.collateral);
+      expect(p.hits.get("/sgx/certification/v4/rootcacrl")).toBe(1);
+      expect(p.hits.get("/IntelSGXRootCA.der")).toBe(1);
+    } finally {
+      await stop(p);
+    }
+  });
+});
