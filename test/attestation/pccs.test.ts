@@ -12,7 +12,7 @@ import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { parseCollateralJson } from "../../src/attestation/collateral.js";
+import { collateralToJson, parseCollateralJson } from "../../src/attestation/collateral.js";
 import { createForgeWorld, forgeQuote } from "../../src/attestation/forge.js";
 import {
   collateralRequestInfo,
@@ -23,6 +23,7 @@ import {
   type FetchCollateralOptions,
 } from "../../src/attestation/pccs.js";
 import type { Collateral } from "../../src/attestation/types.js";
+import { verifyQuote } from "../../src/attestation/verify.js";
 import { bytesToPlainHex } from "../../src/encoding/index.js";
 import { KmsRegistryError, NetworkError } from "../../src/errors.js";
 
@@ -175,7 +176,13 @@ describe("fetchCollateral from a local PCCS serving the real fixture collateral"
     const before = pccs.total();
     const c = await fetchCollateral(tdxQuote, { pccsUrl: pccs.url, now: TDX_NOW });
     expectSameCollateral(c, tdxCollateral);
+    expect(collateralToJson(c)).toBe(collateralToJson(tdxCollateral));
+    expect(JSON.parse(collateralToJson(c))).toEqual(JSON.parse(tdxCollateralText));
     expect(pccs.total() - before).toBe(4);
+    const v = verifyQuote(tdxQuote, { collateral: c, now: TDX_NOW });
+    expect(v.status).toBe("UpToDate");
+    expect(v.advisoryIds).toEqual([]);
+    expect(v.genuine).toBe(true);
     expect(pccs.hits.get("/sgx/certification/v4/pckcrl?ca=platform&encoding=der")).toBeGreaterThanOrEqual(1);
     expect(pccs.hits.get("/tdx/certification/v4/tcb?fmspc=B0C06F000000")).toBeGreaterThanOrEqual(1);
   });
@@ -183,6 +190,9 @@ describe("fetchCollateral from a local PCCS serving the real fixture collateral"
   it("reproduces the SGX fixture collateral (Processor CA, sgx paths)", async () => {
     const c = await fetchCollateral(sgxQuote, { pccsUrl: `${pccs.url}/sgx/certification/v4/`, now: SGX_NOW });
     expectSameCollateral(c, sgxCollateral);
+    const v = verifyQuote(sgxQuote, { collateral: c, now: SGX_NOW });
+    expect(v.status).toBe("ConfigurationAndSWHardeningNeeded");
+    expect(v.advisoryIds).toEqual(["INTEL-SA-00289", "INTEL-SA-00615"]);
     expect(pccs.hits.get("/sgx/certification/v4/tcb?fmspc=00A067110000")).toBeGreaterThanOrEqual(1);
     expect(pccs.hits.get("/sgx/certification/v4/pckcrl?ca=processor&encoding=der")).toBeGreaterThanOrEqual(1);
   });
@@ -408,6 +418,9 @@ describe("root CA CRL from the root's CRL distribution point", () => {
       const q = await forgeQuote(w);
       const c = await fetchCollateral(q, { pccsUrl: p.url, now: w.now });
       expectSameCollateral(c, w.collateral);
+      const v = verifyQuote(q, { collateral: c, now: w.now, rootCaDer: w.rootCaDer });
+      expect(v.status).toBe("UpToDate");
+      expect(v.genuine).toBe(false);
       expect(p.hits.get("/sgx/certification/v4/rootcacrl")).toBe(1);
       expect(p.hits.get("/IntelSGXRootCA.der")).toBe(1);
     } finally {
