@@ -1,0 +1,204 @@
+/**
+ * `kms-registry verify-quote <file|-> [--collateral FILE | --pccs URL] [--at UNIX_SECONDS]
+ *   [--root-ca FILE] [--accept STATUS,...] [--json]`
+ *
+ * Thin shell over `src/attestation`: read the quote (binary or hex text), get collateral, verify,
+ * apply the accepted-status policy, print. The pipeline is split into small exported steps
+ * (`readQuoteInput`, `loadCollateral`, `verifyResultJson`, `renderHuman`) so that more inputs
+ * (event logs, dstack attestation containers) can be added with small edits.
+ */
+import { readFile } from "node:fs/promises";
+import { isAbsolute, resolve } from "node:path";
+
+import { InputError, UsageError } from "../../errors.js";
+import type { Check, Collateral, TcbStatus, VerifiedQuote } from "../../attestation/types.js";
+import {
+  EXIT_FAIL,
+  EXIT_OK,
+  EXIT_USAGE,
+  optInteger,
+  optString,
+  printJson,
+  table,
+  type CliIO,
+  type Command,
+  type CommandContext,
+} from "../framework.js";
+
+const STATUSES: readonly TcbStatus[] = [
+  "UpToDate",
+  "SWHardeningNeeded",
+  "ConfigurationNeeded",
+  "ConfigurationAndSWHardeningNeeded",
+  "OutOfDate",
+  "OutOfDateConfigurationNeeded",
+];
+const DEFAULT_ACCEPT: readonly TcbStatus[] = ["UpToDate", "SWHardeningNeeded"];
+
+export const NO_COLLATERAL_MESSAGE =
+  "no collateral was supplied: pass --collateral FILE (a JSON file in dcap-qvl's QuoteCollateralV3 layout) or --pccs URL (a PCCS or Intel PCS base URL, e.g. https://api.trustedservices.intel.com)";
+
+/** Read a file argument (`-` = standard input) relative to the CLI's cwd. */
+export async function readInputFile(io: CliIO, path: string, what: string): Promise<Uint8Array> {
+  if (path === "-") return io.readStdin();
+  try {
+    return new Uint8Array(await readFile(isAbsolute(path) ? path : resolve(io.cwd, path)));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError("FILE_UNREADABLE", `cannot read ${what} ${JSON.stringify(path)}${code ? ` (${code})` : ""}`);
+  }
+}
+
+/** Quote bytes from a file's content: binary as is, or hex text (with or without 0x, any whitespace). */
+export async function quoteBytesFromContent(content: Uint8Array): Promise<Uint8Array> {
+  if (content.length === 0) throw new InputError("QUOTE_EMPTY", "the quote input is empty");
+  // Hex text is printable ASCII only; a binary quote starts with a small little-endian version number.
+  let text = true;
+  for (let i = 0; i < content.length; i++) {
+    const b = content[i]!;
+    if (!(b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127))) {
+      text = false;
+      break;
+    }
+  }
+  if (!text) return content;
+  const { hexToBytes } = await import("../../encoding/index.js");
+  return hexToBytes(Buffer.from(content).toString("latin1"), "quote (hex text)");
+}
+
+/** The quote from the positional argument. */
+export async function readQuoteInput(ctx: CommandContext): Promise<Uint8Array> {
+  return quoteBytesFromContent(await readInputFile(ctx.io, ctx.positionals[0]!, "quote file"));
+}
+
+export interface CollateralSource {
+  kind: "file" | "pccs";
+  value: string;
+}
+
+/** Which collateral source the options name; `UsageError` when none or both. */
+export function collateralSource(ctx: CommandContext): CollateralSource {
+  const file = optString(ctx, "collateral");
+  const pccs = optString(ctx, "pccs");
+  if (file !== undefined && pccs !== undefined) throw new UsageError("give either --collateral FILE or --pccs URL, not both");
+  if (file !== undefined) return { kind: "file", value: file };
+  if (pccs !== undefined) return { kind: "pccs", value: pccs };
+  throw new UsageError(NO_COLLATERAL_MESSAGE);
+}
+
+export async function loadCollateral(ctx: CommandContext, src: CollateralSource, quote: Uint8Array, now: number): Promise<Collateral> {
+  if (src.kind === "file") {
+    const bytes = await readInputFile(ctx.io, src.value, "collateral file");
+    const { parseCollateralJson } = await import("../../attestation/collateral.js");
+    return parseCollateralJson(new TextDecoder().decode(bytes));
+  }
+  const { fetchCollateral, defaultCollateralCacheDir } = await import("../../attestation/pccs.js");
+  return fetchCollateral(quote, { pccsUrl: src.value, cacheDir: defaultCollateralCacheDir(ctx.io.env), now });
+}
+
+export function parseAccept(ctx: CommandContext): TcbStatus[] {
+  const v = optString(ctx, "accept");
+  if (v === undefined) return [...DEFAULT_ACCEPT];
+  const list = v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!list.length) throw new UsageError("--accept needs at least one status");
+  for (const s of list) {
+    if (!(STATUSES as readonly string[]).includes(s)) throw new UsageError(`--accept: unknown TCB status ${JSON.stringify(s)} (one of ${STATUSES.join(", ")})`);
+  }
+  return list as TcbStatus[];
+}
+
+/** The `--json` document of a successful verification (keys as documented in the README). */
+export function verifyResultJson(r: VerifiedQuote, accepted: boolean): Record<string, unknown> {
+  return {
+    ok: true,
+    accepted,
+    status: r.status,
+    advisoryIds: r.advisoryIds,
+    genuine: r.genuine,
+    warnings: r.warnings,
+    checks: r.checks,
+    report: r.report,
+    pck: r.pck,
+    collateral: r.collateral,
+  };
+}
+
+function checksTable(checks: Check[]): string {
+  return table(
+    checks.map((c) => [c.name, c.ok ? "ok" : "FAIL", c.detail]),
+    ["check", "ok", "detail"],
+  );
+}
+
+export function renderHuman(r: VerifiedQuote, accepted: boolean, accept: readonly TcbStatus[]): string {
+  const adv = r.advisoryIds.length ? ` [${r.advisoryIds.join(", ")}]` : "";
+  const what = `${r.report.type} quote, FMSPC ${String(r.pck.fmspc).slice(2).toUpperCase()}`;
+  const verdict = accepted
+    ? `VALID: ${r.status}${adv} — accepted (${what})`
+    : `VALID but NOT ACCEPTED: ${r.status}${adv} is not one of ${accept.join(", ")} (${what})`;
+  const lines = [verdict, ...r.warnings.map((w) => `warning: ${w}`), "", checksTable(r.checks)];
+  return lines.join("\n");
+}
+
+export const verifyQuoteCommand: Command = {
+  name: "verify-quote",
+  summary: "verify a TDX/SGX quote locally (DCAP chain, collateral, TCB status)",
+  synopsis: "<file|-> [--collateral FILE | --pccs URL] [--at UNIX_SECONDS] [--root-ca FILE] [--accept STATUS,...] [--json]",
+  help: [
+    "The quote file may be binary or hex text (with or without 0x, any whitespace); `-` reads standard input.",
+    "Collateral comes from --collateral FILE (dcap-qvl's QuoteCollateralV3 JSON) or --pccs URL (a PCCS or",
+    "Intel PCS; responses are cached on disk until their nextUpdate). Intel's SGX Root CA is pinned; --root-ca",
+    "verifies against another root, and the result is then reported as NOT GENUINE.",
+    `Exit 0 when the quote is valid and its status is accepted (default ${DEFAULT_ACCEPT.join(", ")}), 1 when it`,
+    "is invalid or its status is not accepted, 2 for usage or input errors.",
+  ].join("\n"),
+  options: {
+    collateral: { type: "string", valueName: "FILE", description: "collateral JSON (dcap-qvl QuoteCollateralV3 layout)" },
+    pccs: { type: "string", valueName: "URL", description: "fetch collateral from a PCCS / Intel PCS base URL" },
+    at: { type: "string", valueName: "UNIX_SECONDS", description: "verification time (default: now)" },
+    "root-ca": { type: "string", valueName: "FILE", description: "trust this root CA (PEM or DER) instead of Intel's; result is NOT GENUINE" },
+    accept: { type: "string", valueName: "STATUS,...", description: `accepted TCB statuses (default ${DEFAULT_ACCEPT.join(",")})` },
+  },
+  json: true,
+  minPositionals: 1,
+  maxPositionals: 1,
+  async run(ctx) {
+    const { io } = ctx;
+    // options first: usage errors before any file is read
+    const src = collateralSource(ctx);
+    const now = optInteger(ctx, "at", { min: 0 }) ?? Math.floor(Date.now() / 1000);
+    const accept = parseAccept(ctx);
+    const rootCaPath = optString(ctx, "root-ca");
+
+    const quote = await readQuoteInput(ctx);
+    let rootCaDer: Uint8Array | undefined;
+    if (rootCaPath !== undefined) {
+      const { certificateDerFromFile } = await import("../../attestation/x509.js");
+      rootCaDer = certificateDerFromFile(await readInputFile(io, rootCaPath, "root CA file"), `root CA file ${JSON.stringify(rootCaPath)}`);
+    }
+    const collateral = await loadCollateral(ctx, src, quote, now);
+
+    const { checkQuote } = await import("../../attestation/verify.js");
+    const out = checkQuote(quote, { collateral, now, ...(rootCaDer ? { rootCaDer } : {}) });
+    if (!out.ok) {
+      const usage = out.error.code === "USAGE";
+      const input = out.checks.length === 1 && out.checks[0]!.name === "quote.parse";
+      if (ctx.json) printJson(io, { ok: false, error: out.error, checks: out.checks });
+      else if (out.checks.length) io.stdout(`INVALID: ${out.error.code}\n\n${checksTable(out.checks)}`);
+      io.stderr(`kms-registry: verify-quote: ${out.error.message.split("\n")[0]}\n`);
+      return usage || input ? EXIT_USAGE : EXIT_FAIL;
+    }
+    const r = out.result;
+    const accepted = accept.includes(r.status);
+    if (!r.genuine) {
+      io.stderr(`NOT GENUINE: verified against a non-Intel root CA (--root-ca ${rootCaPath ?? "?"}); this result says nothing about real Intel hardware\n`);
+    }
+    if (ctx.json) printJson(io, verifyResultJson(r, accepted));
+    else io.stdout(renderHuman(r, accepted, accept));
+    if (!accepted) io.stderr(`kms-registry: verify-quote: TCB status ${r.status} is not accepted (accepted: ${accept.join(", ")})\n`);
+    return accepted ? EXIT_OK : EXIT_FAIL;
+  },
+};
