@@ -8,3 +8,4 @@
 export * from "./errors.js";
 export * from "./encoding/index.js";
 export * from "./attestation/index.js";
+export * from "./registry/index.js";

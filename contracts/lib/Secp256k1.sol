@@ -9,7 +9,7 @@ library Secp256k1 {
     /// @dev Field prime p of secp256k1.
     uint256 internal constant P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F;
     /// @dev (p + 1) / 4: since p ≡ 3 (mod 4), a^((p+1)/4) is a square root of a whenever one exists.
-    uint256 internal constant SQRT_EXPONENT = 0x3FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFBFFFFF0C;
+    uint256 internal constant SQRT_EXPONENT = 0x3FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFBFFFFF0C;
 
     /// @notice Decompresses a SEC1 point given its prefix (0x02 even y, 0x03 odd y) and x coordinate.
     /// @return ok False when the prefix is not 2/3, x ≥ p, or x³+7 has no square root (x not on the curve).
@@ -24,8 +24,8 @@ library Secp256k1 {
             mstore(add(m, 0x20), 0x20) // exponent length
             mstore(add(m, 0x40), 0x20) // modulus length
             mstore(add(m, 0x60), y2)
-            mstore(add(m, 0x80), 0x3FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFBFFFFF0C)
-            mstore(add(m, 0xa0), 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F)
+            mstore(add(m, 0x80), SQRT_EXPONENT)
+            mstore(add(m, 0xa0), P)
             success := staticcall(gas(), 0x05, m, 0xc0, m, 0x20)
             y := mload(m)
         }
