@@ -1,0 +1,132 @@
+/**
+ * Connecting to a JSON-RPC endpoint and to the signing account. The private key comes only from the
+ * environment (`KMS_REGISTRY_PRIVATE_KEY`), is validated without echoing it, and never leaves this module
+ * except inside a viem account object.
+ */
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  getAddress,
+  http,
+  isAddress,
+  type Account,
+  type Chain,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+
+import type { Hex } from "../encoding/index.js";
+import { NetworkError, UsageError } from "../errors.js";
+
+export const PRIVATE_KEY_ENV = "KMS_REGISTRY_PRIVATE_KEY";
+
+const KNOWN_NETWORKS: Record<number, string> = {
+  1: "mainnet",
+  11155111: "sepolia",
+  17000: "holesky",
+  560048: "hoodi",
+  8453: "base",
+  84532: "base-sepolia",
+  10: "optimism",
+  11155420: "optimism-sepolia",
+  42161: "arbitrum",
+  421614: "arbitrum-sepolia",
+  31337: "localhost",
+};
+
+export function networkName(chainId: number): string {
+  return KNOWN_NETWORKS[chainId] ?? `chain-${chainId}`;
+}
+
+/** Parse and checksum an address option; `UsageError` naming the option. */
+export function parseAddress(value: string, what: string): Hex {
+  if (!isAddress(value, { strict: false })) throw new UsageError(`${what} must be a 20-byte 0x address, got ${JSON.stringify(value.slice(0, 48))}`);
+  return getAddress(value) as Hex;
+}
+
+export function parseRpcUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError(`--rpc must be an http(s) URL, got ${JSON.stringify(url.slice(0, 80))}`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new UsageError(`--rpc must be an http(s) URL, got protocol ${u.protocol}`);
+  return url;
+}
+
+/**
+ * The signing account from `env[KMS_REGISTRY_PRIVATE_KEY]`. Throws `UsageError` when missing or
+ * malformed; the message never contains the value.
+ */
+export function accountFromEnv(env: Record<string, string | undefined>): Account {
+  const raw = env[PRIVATE_KEY_ENV];
+  if (raw === undefined || raw.trim() === "") {
+    throw new UsageError(`no signing key: set ${PRIVATE_KEY_ENV} in the environment (private keys are never taken from the command line)`);
+  }
+  const s = raw.trim();
+  const body = s.startsWith("0x") || s.startsWith("0X") ? s.slice(2) : s;
+  if (!/^[0-9a-fA-F]{64}$/.test(body)) {
+    throw new UsageError(`${PRIVATE_KEY_ENV} is not a private key: expected 64 hex digits with an optional 0x prefix (value not shown)`);
+  }
+  try {
+    return privateKeyToAccount(`0x${body.toLowerCase()}` as Hex);
+  } catch {
+    throw new UsageError(`${PRIVATE_KEY_ENV} is not a valid secp256k1 private key (zero or ≥ the curve order; value not shown)`);
+  }
+}
+
+export interface Connection {
+  rpcUrl: string;
+  chainId: number;
+  chain: Chain;
+  publicClient: PublicClient<Transport, Chain>;
+}
+
+/** Connect to `rpcUrl` and read its chain id (`NetworkError` `RPC_UNREACHABLE` when it does not answer). */
+export async function connect(rpcUrl: string, opts: { timeoutMs?: number; pollingIntervalMs?: number } = {}): Promise<Connection> {
+  parseRpcUrl(rpcUrl);
+  const transport = http(rpcUrl, { timeout: opts.timeoutMs ?? 30_000, retryCount: 2 });
+  const probe = createPublicClient({ transport });
+  let chainId: number;
+  try {
+    chainId = await probe.getChainId();
+  } catch (e) {
+    throw new NetworkError("RPC_UNREACHABLE", `JSON-RPC endpoint ${redactUrl(rpcUrl)} did not answer eth_chainId: ${shortMessage(e)}`, { cause: e });
+  }
+  const chain = defineChain({
+    id: chainId,
+    name: networkName(chainId),
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  });
+  const publicClient = createPublicClient({ chain, transport, pollingInterval: opts.pollingIntervalMs ?? (chainId === 31337 ? 100 : 2000) });
+  return { rpcUrl, chainId, chain, publicClient };
+}
+
+export function walletFor(conn: Connection, account: Account): WalletClient<Transport, Chain, Account> {
+  return createWalletClient({ chain: conn.chain, account, transport: http(conn.rpcUrl, { timeout: 60_000, retryCount: 2 }) });
+}
+
+/** Remove credentials and API-key-looking path segments from an RPC URL before showing it. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    u.search = "";
+    u.pathname = u.pathname.replace(/\/[A-Za-z0-9_-]{20,}/g, "/…");
+    return u.toString().replace(/\/$/, "");
+  } catch {
+    return "<rpc>";
+  }
+}
+
+/** viem's short message, one line. */
+export function shortMessage(e: unknown): string {
+  const m = (e as { shortMessage?: string }).shortMessage ?? (e instanceof Error ? e.message : String(e));
+  return m.split("\n")[0]!;
+}

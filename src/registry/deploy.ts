@@ -1,0 +1,171 @@
+/**
+ * Deploying the KmsRegistry from its compiled Hardhat artifact and writing the deployment record.
+ * Works from a source checkout and when this package is installed as a dependency: the artifact is
+ * resolved relative to the package root, not the working directory.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { keccak256, type Abi, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
+
+import type { Hex } from "../encoding/index.js";
+import { InputError, NetworkError, UsageError } from "../errors.js";
+import { networkName, shortMessage } from "./connect.js";
+import { DEPLOYMENT_FORMAT, type DeploymentRecord } from "./deployments.js";
+
+const PACKAGE_NAME = "dstack-kms-registry";
+
+/** Directory holding this package's package.json (works from `src/` and from `dist/src/`). */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    const p = path.join(dir, "package.json");
+    if (existsSync(p)) {
+      try {
+        if ((JSON.parse(readFileSync(p, "utf8")) as { name?: string }).name === PACKAGE_NAME) return dir;
+      } catch {
+        // keep walking
+      }
+    }
+    dir = path.dirname(dir);
+  }
+  throw new UsageError(`cannot find the ${PACKAGE_NAME} package root above ${fileURLToPath(import.meta.url)}`);
+}
+
+export interface RegistryArtifact {
+  abi: Abi;
+  bytecode: Hex;
+  deployedBytecode: Hex;
+  compiler: DeploymentRecord["compiler"];
+}
+
+/** Fallback when the build-info file is not shipped (an installed package): the project's settings. */
+const DEFAULT_COMPILER: DeploymentRecord["compiler"] = {
+  solc: "0.8.37",
+  evmVersion: "cancun",
+  optimizer: { enabled: true, runs: 10_000 },
+  viaIR: false,
+};
+
+export function artifactPath(root = packageRoot()): string {
+  return path.join(root, "artifacts", "contracts", "KmsRegistry.sol", "KmsRegistry.json");
+}
+
+/** Load `artifacts/contracts/KmsRegistry.sol/KmsRegistry.json` (and, when present, its build info). */
+export function loadRegistryArtifact(root = packageRoot()): RegistryArtifact {
+  const file = artifactPath(root);
+  let art: { abi?: Abi; bytecode?: string; deployedBytecode?: string; buildInfoId?: string; linkReferences?: Record<string, unknown> };
+  try {
+    art = JSON.parse(readFileSync(file, "utf8")) as typeof art;
+  } catch (e) {
+    throw new InputError(
+      "ARTIFACT_MISSING",
+      `cannot read the KmsRegistry artifact ${file} (${(e as NodeJS.ErrnoException).code ?? "bad JSON"}); run \`npx hardhat compile\` in a source checkout`,
+    );
+  }
+  if (!Array.isArray(art.abi) || typeof art.bytecode !== "string" || !/^0x[0-9a-fA-F]+$/.test(art.bytecode)) {
+    throw new InputError("ARTIFACT_INVALID", `${file}: missing abi or bytecode`);
+  }
+  if (art.linkReferences && Object.keys(art.linkReferences).length) {
+    throw new InputError("ARTIFACT_INVALID", `${file}: the contract needs library linking, which deploy does not support`);
+  }
+  let compiler = DEFAULT_COMPILER;
+  if (art.buildInfoId) {
+    const bi = path.join(root, "artifacts", "build-info", `${art.buildInfoId}.json`);
+    if (existsSync(bi)) {
+      try {
+        const b = JSON.parse(readFileSync(bi, "utf8")) as {
+          solcVersion?: string;
+          input?: { settings?: { evmVersion?: string; optimizer?: { enabled?: boolean; runs?: number }; viaIR?: boolean } };
+        };
+        const s = b.input?.settings;
+        compiler = {
+          solc: b.solcVersion ?? DEFAULT_COMPILER.solc,
+          evmVersion: s?.evmVersion ?? DEFAULT_COMPILER.evmVersion,
+          optimizer: { enabled: s?.optimizer?.enabled ?? false, runs: s?.optimizer?.runs ?? 200 },
+          viaIR: s?.viaIR ?? false,
+        };
+      } catch {
+        // keep the defaults
+      }
+    }
+  }
+  return { abi: art.abi, bytecode: art.bytecode as Hex, deployedBytecode: (art.deployedBytecode ?? "0x") as Hex, compiler };
+}
+
+export type DeployStage = "estimate" | "send" | "wait" | "record";
+
+export interface DeployOptions {
+  publicClient: PublicClient<Transport, Chain>;
+  walletClient: WalletClient<Transport, Chain, Account>;
+  /** Constructor argument; defaults to the sending account. */
+  admin?: Hex;
+  confirmations?: number;
+  artifact?: RegistryArtifact;
+  toolVersion?: string;
+  now?: () => Date;
+  onProgress?: (stage: DeployStage, detail: string) => void;
+}
+
+/** Deploy the registry and return its deployment record (not yet written; see `writeDeployment`). */
+export async function deployRegistry(opts: DeployOptions): Promise<DeploymentRecord & { gasUsed: bigint }> {
+  const art = opts.artifact ?? loadRegistryArtifact();
+  const account = opts.walletClient.account;
+  const admin = opts.admin ?? (account.address as Hex);
+  const chainId = opts.publicClient.chain.id;
+  const progress = opts.onProgress ?? (() => {});
+  progress("estimate", `deploying KmsRegistry(admin ${admin}) from ${account.address} on chain ${chainId}`);
+  let hash: Hex;
+  try {
+    hash = await opts.walletClient.deployContract({ abi: art.abi, bytecode: art.bytecode, args: [admin] });
+  } catch (e) {
+    throw new NetworkError("DEPLOY_FAILED", `deployment transaction was not accepted: ${shortMessage(e)}`, { cause: e });
+  }
+  progress("send", `sent ${hash}`);
+  const receipt = await opts.publicClient.waitForTransactionReceipt({ hash, confirmations: opts.confirmations ?? 1, timeout: 600_000 });
+  if (receipt.status !== "success" || !receipt.contractAddress) {
+    throw new NetworkError("DEPLOY_REVERTED", `deployment transaction ${hash} reverted in block ${receipt.blockNumber}`);
+  }
+  progress("wait", `mined in block ${receipt.blockNumber}, gas used ${receipt.gasUsed}`);
+  const code = await opts.publicClient.getCode({ address: receipt.contractAddress });
+  if (!code || code === "0x") throw new NetworkError("DEPLOY_NO_CODE", `no code at ${receipt.contractAddress} after deployment`);
+  const record: DeploymentRecord & { gasUsed: bigint } = {
+    format: DEPLOYMENT_FORMAT,
+    chainId,
+    network: networkName(chainId),
+    contract: "KmsRegistry",
+    address: receipt.contractAddress as Hex,
+    deployTx: hash,
+    block: Number(receipt.blockNumber),
+    blockHash: receipt.blockHash,
+    deployer: account.address as Hex,
+    admin,
+    compiler: art.compiler,
+    bytecodeHash: keccak256(code),
+    deployedAt: (opts.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    tool: `kms-registry ${opts.toolVersion ?? "0.0.0"}`,
+    gasUsed: receipt.gasUsed,
+  };
+  return record;
+}
+
+/** The record part of a deploy result (without `gasUsed`), for writing. */
+export function recordOf(r: DeploymentRecord & { gasUsed?: bigint }): DeploymentRecord {
+  const { gasUsed: _g, ...rest } = r;
+  return rest;
+}
+
+/**
+ * Check that `address` holds a contract and, when a record is given, that its runtime code hash is the
+ * recorded one. Returns the code hash.
+ */
+export async function checkRegistryCode(publicClient: PublicClient, address: Hex, record?: DeploymentRecord): Promise<Hex> {
+  const code = await publicClient.getCode({ address });
+  if (!code || code === "0x") throw new UsageError(`no contract at ${address} on this chain (wrong --registry or --rpc?)`);
+  const h = keccak256(code);
+  if (record && record.bytecodeHash.toLowerCase() !== h) {
+    throw new UsageError(`the code at ${address} (keccak ${h}) differs from the deployment record's bytecodeHash ${record.bytecodeHash}`);
+  }
+  return h;
+}

@@ -1,0 +1,147 @@
+/**
+ * Deployment records, `deployments/<chainId>.json` (format documented in `deployments/README.md`).
+ * Local development chains (31337) go under `deployments/local/`.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+
+import { getAddress, isAddress } from "viem";
+
+import type { Hex } from "../encoding/index.js";
+import { InputError, UsageError } from "../errors.js";
+
+export const DEPLOYMENT_FORMAT = "dstack-kms-registry/deployment@1";
+export const LOCAL_CHAIN_IDS: readonly number[] = [31337, 1337];
+
+export interface DeploymentRecord {
+  format: typeof DEPLOYMENT_FORMAT;
+  chainId: number;
+  network: string;
+  contract: "KmsRegistry";
+  address: Hex;
+  deployTx: Hex;
+  block: number;
+  blockHash: Hex;
+  deployer: Hex;
+  admin: Hex;
+  compiler: { solc: string; evmVersion: string; optimizer: { enabled: boolean; runs: number }; viaIR: boolean };
+  bytecodeHash: Hex;
+  deployedAt: string;
+  tool: string;
+}
+
+/** File name of a chain's record under `dir` (`<dir>/<chainId>.json`, or `<dir>/local/<chainId>.json`). */
+export function deploymentPath(dir: string, chainId: number): string {
+  return LOCAL_CHAIN_IDS.includes(chainId) ? path.join(dir, "local", `${chainId}.json`) : path.join(dir, `${chainId}.json`);
+}
+
+const HASH_RE = /^0x[0-9a-f]{64}$/;
+
+function fail(where: string, what: string): never {
+  throw new InputError("BAD_DEPLOYMENT_RECORD", `${where}: ${what}`);
+}
+
+/** Validate a parsed record; throws `InputError` (`BAD_DEPLOYMENT_RECORD`) naming the bad field. */
+export function validateDeploymentRecord(value: unknown, where = "deployment record"): DeploymentRecord {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(where, "not a JSON object");
+  const r = value as Record<string, unknown>;
+  if (r.format !== DEPLOYMENT_FORMAT) fail(where, `format must be ${JSON.stringify(DEPLOYMENT_FORMAT)}, got ${JSON.stringify(r.format)}`);
+  for (const k of ["chainId", "block"] as const) {
+    if (typeof r[k] !== "number" || !Number.isSafeInteger(r[k]) || (r[k] as number) < 0) fail(where, `${k} must be a non-negative whole number`);
+  }
+  if (r.chainId === 0) fail(where, "chainId must be positive");
+  for (const k of ["address", "deployer", "admin"] as const) {
+    if (typeof r[k] !== "string" || !isAddress(r[k] as string, { strict: false })) fail(where, `${k} must be an address`);
+  }
+  for (const k of ["deployTx", "blockHash", "bytecodeHash"] as const) {
+    if (typeof r[k] !== "string" || !HASH_RE.test((r[k] as string).toLowerCase())) fail(where, `${k} must be a 32-byte 0x hash`);
+  }
+  if (r.contract !== "KmsRegistry") fail(where, `contract must be "KmsRegistry"`);
+  for (const k of ["network", "deployedAt", "tool"] as const) if (typeof r[k] !== "string") fail(where, `${k} must be a string`);
+  const c = r.compiler as Record<string, unknown> | undefined;
+  if (typeof c !== "object" || c === null || typeof c.solc !== "string" || typeof c.evmVersion !== "string") fail(where, "compiler must name solc and evmVersion");
+  return { ...(r as unknown as DeploymentRecord), address: getAddress(r.address as string) as Hex };
+}
+
+export async function readDeploymentFile(file: string): Promise<DeploymentRecord> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new InputError("DEPLOYMENT_NOT_FOUND", `cannot read deployment record ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new InputError("BAD_DEPLOYMENT_RECORD", `${file}: not valid JSON`);
+  }
+  return validateDeploymentRecord(json, file);
+}
+
+/** The record for `chainId` under `dir`, or undefined when there is none. */
+export async function readDeployment(dir: string, chainId: number): Promise<DeploymentRecord | undefined> {
+  const file = deploymentPath(dir, chainId);
+  if (!existsSync(file)) return undefined;
+  return readDeploymentFile(file);
+}
+
+/**
+ * Find the record of a registry `address` under `dir` (current records first, then archived
+ * `<chainId>.<address>.json` ones, in `dir` and `dir/local`). Undefined when none mentions it.
+ */
+export async function findDeploymentByAddress(dir: string, address: string): Promise<DeploymentRecord | undefined> {
+  const want = address.toLowerCase();
+  for (const sub of [dir, path.join(dir, "local")]) {
+    let names: string[];
+    try {
+      names = (await readdir(sub)).filter((n) => /^\d+(\.0x[0-9a-fA-F]{40})?\.json$/.test(n)).sort((a, b) => a.length - b.length);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const rec = await readDeploymentFile(path.join(sub, n));
+      if (rec.address.toLowerCase() === want) return rec;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Write `record` to its chain's file. If a record exists for the chain: refuse (`UsageError`) unless
+ * `force`, in which case the old one is kept as `<chainId>.<oldAddress>.json`.
+ */
+export async function writeDeployment(dir: string, record: DeploymentRecord, opts: { force?: boolean } = {}): Promise<{ path: string; archived?: string }> {
+  validateDeploymentRecord(record);
+  const file = deploymentPath(dir, record.chainId);
+  await mkdir(path.dirname(file), { recursive: true });
+  let archived: string | undefined;
+  if (existsSync(file)) {
+    const old = await readDeploymentFile(file);
+    if (!opts.force && old.address.toLowerCase() !== record.address.toLowerCase()) {
+      throw new UsageError(`${file} already records a KmsRegistry at ${old.address} on chain ${record.chainId}; pass --force to replace it (the old record is kept)`);
+    }
+    if (old.address.toLowerCase() !== record.address.toLowerCase()) {
+      archived = path.join(path.dirname(file), `${old.chainId}.${old.address}.json`);
+      await rename(file, archived);
+    }
+  }
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(record, null, 2) + "\n");
+  await rename(tmp, file);
+  return archived ? { path: file, archived } : { path: file };
+}
+
+/** Refuse when a record exists for this registry and names another chain than the RPC serves. */
+export function checkChainAgainstRecord(record: DeploymentRecord | undefined, rpcChainId: number, registry: string): void {
+  if (!record) return;
+  if (record.chainId !== rpcChainId) {
+    throw new UsageError(
+      `chain mismatch: the deployment record says registry ${record.address} lives on chain ${record.chainId} (${record.network}), but the RPC serves chain ${rpcChainId}`,
+    );
+  }
+  if (record.address.toLowerCase() !== registry.toLowerCase()) {
+    throw new UsageError(`the deployment record for chain ${rpcChainId} names registry ${record.address}, not ${registry}`);
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * `eth_getLogs` over long block spans, adapting to the RPC's limits. Hosted RPCs refuse ranges that are
+ * too wide or results that are too many (Alchemy: "Log response size exceeded … this block range should
+ * work: [0x…, 0x…]"; Infura: "query returned more than 10000 results. Try with this block range [0x…, 0x…]";
+ * others: "block range is too wide", "exceed maximum block range: 5000", "ranges over 10000 blocks are not
+ * supported"). On such an error the range is cut (to the RPC's hint when it gives one, otherwise halved)
+ * and retried; after a few successes it grows again.
+ */
+import type { Hex } from "../encoding/index.js";
+import { NetworkError } from "../errors.js";
+
+export interface RawLog {
+  address: Hex;
+  topics: Hex[];
+  data: Hex;
+  blockNumber: Hex;
+  blockHash: Hex;
+  transactionHash: Hex;
+  transactionIndex: Hex;
+  logIndex: Hex;
+  removed?: boolean;
+}
+
+export type RpcRequest = (args: { method: string; params?: unknown }) => Promise<unknown>;
+
+export interface ScanProgress {
+  fromBlock: bigint;
+  toBlock: bigint;
+  /** Last block fully scanned. */
+  scannedTo: bigint;
+  logs: number;
+  range: bigint;
+  requests: number;
+  rangeErrors: number;
+}
+
+export interface ScanOptions {
+  request: RpcRequest;
+  address: Hex;
+  topics?: (Hex | Hex[] | null)[];
+  fromBlock: bigint;
+  toBlock: bigint;
+  /** First range tried (blocks per request). Default 10,000. */
+  initialRange?: bigint;
+  /** Upper bound when growing. Default 100,000. */
+  maxRange?: bigint;
+  /** Successes in a row before the range doubles. Default 3. */
+  growAfter?: number;
+  /** Retries of a non-range error (timeouts, 5xx) before giving up. Default 3. */
+  retries?: number;
+  retryDelayMs?: number;
+  onProgress?: (p: ScanProgress) => void;
+  /** Receives each chunk's logs in block order; when given, `scanLogs` does not accumulate them. */
+  onLogs?: (logs: RawLog[]) => void | Promise<void>;
+}
+
+export interface ScanResult {
+  logs: RawLog[];
+  requests: number;
+  rangeErrors: number;
+  finalRange: bigint;
+}
+
+const RANGE_PATTERNS = [
+  /block range/i,
+  /range (is )?too (large|wide|big)/i,
+  /too many (results|logs|blocks)/i,
+  /returned more than/i,
+  /response size (exceeded|is larger|too large)/i,
+  /log response size/i,
+  /limit(ed)? (exceeded|to)/i,
+  /exceed(s|ed)? (the )?max(imum)?/i,
+  /query timeout|timed? ?out|timeout/i,
+  /not supported.*blocks|blocks.*not supported/i,
+  /payload too large|413/i,
+];
+
+/** All the text of an error and its causes (viem nests the RPC's message in `details` / `cause`). */
+export function errorText(e: unknown): string {
+  const parts: string[] = [];
+  let cur: unknown = e;
+  for (let i = 0; i < 6 && cur; i++) {
+    if (cur instanceof Error) {
+      parts.push(cur.message);
+      const d = (cur as { details?: unknown }).details;
+      if (typeof d === "string") parts.push(d);
+      cur = (cur as { cause?: unknown }).cause;
+    } else {
+      parts.push(typeof cur === "string" ? cur : JSON.stringify(cur));
+      break;
+    }
+  }
+  return parts.join(" | ");
+}
+
+/** Whether an `eth_getLogs` error means "ask for less" rather than "broken". */
+export function isRangeLimitError(e: unknown): boolean {
+  const t = errorText(e);
+  if (/rate.?limit|too many requests|\b429\b|compute units/i.test(t)) return false;
+  return RANGE_PATTERNS.some((re) => re.test(t));
+}
+
+/** The block range an RPC suggested in its error (`[0x1, 0x2]`, `[1, 2]`), if any. */
+export function suggestedRange(e: unknown): { from: bigint; to: bigint } | undefined {
+  const m = /\[\s*(0x[0-9a-fA-F]+|\d+)\s*,\s*(0x[0-9a-fA-F]+|\d+)\s*\]/.exec(errorText(e));
+  if (!m) return undefined;
+  const from = BigInt(m[1]!);
+  const to = BigInt(m[2]!);
+  return to >= from ? { from, to } : undefined;
+}
+
+/** A "maximum block range: N" / "up to a 2K block range" / "limited to a 10,000 range" number in the error. */
+export function statedMaxRange(e: unknown): bigint | undefined {
+  const t = errorText(e);
+  const m =
+    /max(?:imum)? block range(?: is|:)?\s*(\d[\d,]*)/i.exec(t) ??
+    /up to a (\d+)([kK]?) block range/.exec(t) ??
+    /limited to a (\d[\d,]*) (?:block )?range/i.exec(t) ??
+    /ranges over (\d[\d,]*) blocks/i.exec(t);
+  if (!m) return undefined;
+  let n = BigInt(m[1]!.replace(/,/g, ""));
+  if (m[2] === "k" || m[2] === "K") n *= 1000n;
+  return n > 0n ? n : undefined;
+}
+
+const hex = (n: bigint): Hex => `0x${n.toString(16)}`;
+
+/** Read all logs of `address` matching `topics` in [fromBlock, toBlock], adapting the request range. */
+export async function scanLogs(opts: ScanOptions): Promise<ScanResult> {
+  const maxRange = opts.maxRange ?? 100_000n;
+  const growAfter = opts.growAfter ?? 3;
+  const retries = opts.retries ?? 3;
+  let range = opts.initialRange ?? 10_000n;
+  if (range < 1n) range = 1n;
+  const all: RawLog[] = [];
+  let from = opts.fromBlock;
+  let requests = 0;
+  let rangeErrors = 0;
+  let streak = 0;
+  let failures = 0;
+  while (from <= opts.toBlock) {
+    let to = from + range - 1n;
+    if (to > opts.toBlock) to = opts.toBlock;
+    let logs: RawLog[];
+    try {
+      requests++;
+      logs = (await opts.request({
+        method: "eth_getLogs",
+        params: [{ address: opts.address, topics: opts.topics ?? [], fromBlock: hex(from), toBlock: hex(to) }],
+      })) as RawLog[];
+      if (!Array.isArray(logs)) throw new NetworkError("RPC_BAD_ANSWER", `eth_getLogs [${from}, ${to}] did not return an array`);
+    } catch (e) {
+      if (isRangeLimitError(e)) {
+        rangeErrors++;
+        streak = 0;
+        const span = to - from + 1n;
+        if (span <= 1n) {
+          throw new NetworkError("RPC_LOG_LIMIT", `the RPC refuses eth_getLogs even for the single block ${from}: ${errorText(e).slice(0, 300)}`, { cause: e });
+        }
+        const hint = suggestedRange(e);
+        const stated = statedMaxRange(e);
+        let next = span / 2n;
+        if (hint && hint.from === from && hint.to < to) next = hint.to - hint.from + 1n;
+        else if (stated && stated < span) next = stated;
+        range = next < 1n ? 1n : next;
+        continue;
+      }
+      if (e instanceof NetworkError || ++failures > retries) {
+        throw new NetworkError("RPC_GETLOGS_FAILED", `eth_getLogs [${from}, ${to}] failed: ${errorText(e).split(" | ")[0]!.slice(0, 300)}`, { cause: e });
+      }
+      await new Promise((r) => setTimeout(r, (opts.retryDelayMs ?? 250) * 2 ** (failures - 1)));
+      continue;
+    }
+    failures = 0;
+    const live = logs.filter((l) => !l.removed);
+    if (opts.onLogs) await opts.onLogs(live);
+    else for (const l of live) all.push(l);
+    opts.onProgress?.({ fromBlock: opts.fromBlock, toBlock: opts.toBlock, scannedTo: to, logs: all.length, range, requests, rangeErrors });
+    from = to + 1n;
+    if (++streak >= growAfter && range < maxRange) {
+      range = range * 2n > maxRange ? maxRange : range * 2n;
+      streak = 0;
+    }
+  }
+  return { logs: all, requests, rangeErrors, finalRange: range };
+}

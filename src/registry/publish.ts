@@ -1,0 +1,350 @@
+/**
+ * Publishing a verified KMS identity: `register(caPubkey, k256Pubkey, quote)` on the KmsRegistry.
+ *
+ * Idempotent and safe to interrupt: before sending, the signed raw transaction is written to a journal
+ * file (write-ahead); the journal is removed once the transaction is confirmed. A re-run first settles a
+ * journalled transaction (waits for it if pending, re-broadcasts the same signed bytes if the node forgot
+ * it, so the hash never changes), then looks for a `KmsRegistered(kms, quoteHash)` event: the same quote
+ * already registered means no new transaction.
+ *
+ * Verification of the quote happens before this module is called (the CLI and the Hardhat script run the
+ * full `verify` and refuse to publish when it fails).
+ */
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  decodeEventLog,
+  encodeEventTopics,
+  encodeFunctionData,
+  getAddress,
+  keccak256,
+  type Abi,
+  type Account,
+  type Chain,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
+
+import { bytesToHex, type Hex } from "../encoding/index.js";
+import { InputError, NetworkError, UsageError, VerificationError } from "../errors.js";
+import { shortMessage } from "./connect.js";
+import { registryInterfaceAbi } from "./interface.js";
+import { scanLogs, type RawLog } from "./logs.js";
+import { ethAddress } from "./signatures.js";
+
+export interface KmsIdentity {
+  caPubkey: Uint8Array;
+  k256Pubkey: Uint8Array;
+  quote: Uint8Array;
+}
+
+export type PublishStage = "state" | "estimate" | "send" | "wait" | "recover";
+
+export type PublishStatus = "registered" | "re-attested" | "already-registered" | "recovered" | "dry-run";
+
+export interface PublishResult {
+  status: PublishStatus;
+  registry: Hex;
+  chainId: number;
+  kms: Hex;
+  quoteHash: Hex;
+  txHash?: Hex;
+  blockNumber?: bigint;
+  gasUsed?: bigint;
+  estimatedGas?: bigint;
+  /** Human sentence describing what happened (for the CLI). */
+  message: string;
+}
+
+export interface PublishOptions {
+  publicClient: PublicClient<Transport, Chain>;
+  walletClient: WalletClient<Transport, Chain, Account>;
+  registry: Hex;
+  identity: KmsIdentity;
+  /** First block to look for earlier registrations (the deployment block). Default 0. */
+  fromBlock?: bigint;
+  confirmations?: number;
+  /** Directory of the send journal. Default `defaultStateDir()`. */
+  journalDir?: string;
+  dryRun?: boolean;
+  /** Extra ABI items (the artifact's custom errors) used to name reverts. */
+  errorAbi?: Abi;
+  /** How long to wait for a receipt (ms). Default 10 minutes. */
+  receiptTimeoutMs?: number;
+  onProgress?: (stage: PublishStage, detail: string) => void;
+}
+
+/** Where journals live: `$KMS_REGISTRY_STATE_DIR`, else `$XDG_STATE_HOME/kms-registry`, else `~/.local/state/kms-registry`. */
+export function defaultStateDir(env: Record<string, string | undefined> = process.env): string {
+  if (env.KMS_REGISTRY_STATE_DIR) return env.KMS_REGISTRY_STATE_DIR;
+  const base = env.XDG_STATE_HOME || path.join(os.homedir(), ".local", "state");
+  return path.join(base, "kms-registry");
+}
+
+interface Journal {
+  format: "dstack-kms-registry/publish-journal@1";
+  chainId: number;
+  registry: Hex;
+  kms: Hex;
+  quoteHash: Hex;
+  from: Hex;
+  nonce: number;
+  txHash: Hex;
+  /** The signed transaction: public data, re-broadcast if the node dropped it. */
+  rawTx: Hex;
+  sentAt: string;
+}
+
+export function journalPath(dir: string, chainId: number, registry: string, quoteHash: string): string {
+  return path.join(dir, "publish", `${chainId}-${registry.toLowerCase()}-${quoteHash.toLowerCase()}.json`);
+}
+
+async function readJournal(file: string): Promise<Journal | undefined> {
+  if (!existsSync(file)) return undefined;
+  try {
+    const j = JSON.parse(await readFile(file, "utf8")) as Journal;
+    if (j.format !== "dstack-kms-registry/publish-journal@1" || !/^0x[0-9a-f]{64}$/.test(j.txHash)) throw new Error("bad");
+    return j;
+  } catch {
+    throw new InputError("BAD_JOURNAL", `publish journal ${file} is unreadable; inspect it (it holds the last sent transaction) and remove it to continue`);
+  }
+}
+
+async function writeJournal(file: string, j: Journal): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(j, null, 2) + "\n");
+  await rename(tmp, file);
+}
+
+/** Name a contract revert (`ReportDataMismatch(...)`) from a viem error, or give its short message. */
+export function revertReason(e: unknown): string {
+  if (e instanceof BaseError) {
+    const r = e.walk((x) => x instanceof ContractFunctionRevertedError);
+    if (r instanceof ContractFunctionRevertedError) {
+      if (r.data?.errorName) return `${r.data.errorName}(${(r.data.args ?? []).map((a) => (typeof a === "bigint" ? a.toString() : String(a))).join(", ")})`;
+      if (r.reason) return r.reason;
+      if (r.signature) return `unknown custom error ${r.signature}`;
+    }
+  }
+  return shortMessage(e);
+}
+
+/** Find `KmsRegistered(kms, quoteHash)` events (both indexed) from `fromBlock` to the latest block. */
+export async function findRegistrations(
+  publicClient: PublicClient<Transport, Chain>,
+  registry: Hex,
+  kms: Hex,
+  quoteHash: Hex | null,
+  fromBlock: bigint,
+  toBlock?: bigint,
+): Promise<RawLog[]> {
+  const topics = encodeEventTopics({ abi: registryInterfaceAbi, eventName: "KmsRegistered", args: { kms, ...(quoteHash ? { quoteHash } : {}) } });
+  const latest = toBlock ?? (await publicClient.getBlockNumber({ cacheTime: 0 }));
+  if (fromBlock > latest) return [];
+  const { logs } = await scanLogs({
+    request: publicClient.request as never,
+    address: registry,
+    topics: topics as Hex[],
+    fromBlock,
+    toBlock: latest,
+    initialRange: 50_000n,
+    maxRange: 1_000_000n,
+  });
+  return logs;
+}
+
+/** Register (or re-attest) a KMS identity; see the module comment for idempotency and recovery. */
+export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
+  const { publicClient, walletClient, registry, identity } = opts;
+  const progress = opts.onProgress ?? (() => {});
+  const chainId = publicClient.chain.id;
+  const account = walletClient.account;
+  const kms = getAddress(ethAddress(identity.k256Pubkey)) as Hex;
+  const quoteHash = keccak256(identity.quote);
+  const base = { registry, chainId, kms, quoteHash };
+  const confirmations = opts.confirmations ?? 1;
+  const timeout = opts.receiptTimeoutMs ?? 600_000;
+  const fromBlock = opts.fromBlock ?? 0n;
+  const abi = [...registryInterfaceAbi, ...(opts.errorAbi ?? []).filter((x) => x.type === "error")] as Abi;
+  const journalFile = journalPath(opts.journalDir ?? defaultStateDir(), chainId, registry, quoteHash);
+
+  // 1. Settle a transaction a previous run sent but did not see confirmed.
+  const journal = await readJournal(journalFile);
+  if (journal) {
+    if (journal.chainId !== chainId || journal.registry.toLowerCase() !== registry.toLowerCase()) {
+      throw new InputError("BAD_JOURNAL", `publish journal ${journalFile} names another chain or registry`);
+    }
+    progress("recover", `found an unconfirmed transaction ${journal.txHash} from an earlier run (nonce ${journal.nonce})`);
+    const settled = await settleJournal(publicClient, journal, confirmations, timeout, progress);
+    if (settled.kind === "mined") {
+      await rm(journalFile, { force: true });
+      if (settled.receipt.status === "success") {
+        return {
+          ...base,
+          status: "recovered",
+          txHash: journal.txHash,
+          blockNumber: settled.receipt.blockNumber,
+          gasUsed: settled.receipt.gasUsed,
+          message: `the transaction sent by an earlier run was mined: ${journal.txHash} in block ${settled.receipt.blockNumber}`,
+        };
+      }
+      progress("recover", `the earlier transaction ${journal.txHash} reverted; starting over`);
+    } else {
+      await rm(journalFile, { force: true });
+      progress("recover", `the earlier transaction ${journal.txHash} can no longer be mined (its nonce was used by another transaction); starting over`);
+    }
+  }
+
+  // 2. Read state: is this exact quote already registered for this KMS?
+  progress("state", `looking for KmsRegistered(${kms}, ${quoteHash}) from block ${fromBlock}`);
+  const existing = await findRegistrations(publicClient, registry, kms, quoteHash, fromBlock);
+  const active = (await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "isRegistered", args: [kms] })) as boolean;
+  if (existing.length > 0) {
+    const last = existing[existing.length - 1]!;
+    return {
+      ...base,
+      status: "already-registered",
+      txHash: last.transactionHash,
+      blockNumber: BigInt(last.blockNumber),
+      message: `this quote is already registered for KMS ${kms} (tx ${last.transactionHash}, block ${BigInt(last.blockNumber)}${active ? "" : "; the KMS has since been revoked"}); no transaction sent`,
+    };
+  }
+  const role = (await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "REGISTRAR_ROLE" })) as Hex;
+  const hasRole = (await publicClient.readContract({
+    address: registry,
+    abi: registryInterfaceAbi,
+    functionName: "hasRole",
+    args: [role, account.address],
+  })) as boolean;
+  if (!hasRole) throw new VerificationError("NOT_REGISTRAR", `account ${account.address} does not hold REGISTRAR_ROLE on ${registry}; ask the registry admin to grant it`);
+
+  // 3. Estimate (simulating names any custom error before anything is signed).
+  const args = [bytesToHex(identity.caPubkey), bytesToHex(identity.k256Pubkey), bytesToHex(identity.quote)] as const;
+  let gas: bigint;
+  try {
+    await publicClient.simulateContract({ address: registry, abi, functionName: "register", args, account });
+    gas = await publicClient.estimateContractGas({ address: registry, abi, functionName: "register", args, account });
+  } catch (e) {
+    throw new VerificationError("REGISTER_REJECTED", `the registry would reject register(): ${revertReason(e)}`, { cause: e });
+  }
+  progress("estimate", `register() for ${kms} (${active ? "re-attestation" : "new registration"}) needs about ${gas} gas`);
+  if (opts.dryRun) {
+    return { ...base, status: "dry-run", estimatedGas: gas, message: `dry run: would ${active ? "re-attest" : "register"} KMS ${kms} (about ${gas} gas); nothing sent` };
+  }
+
+  // 4. Sign, journal, send.
+  const pendingNonce = await publicClient.getTransactionCount({ address: account.address, blockTag: "pending" });
+  const minedNonce = await publicClient.getTransactionCount({ address: account.address, blockTag: "latest" });
+  if (pendingNonce > minedNonce) {
+    progress("send", `note: ${account.address} has ${pendingNonce - minedNonce} pending transaction(s) not sent by this journal`);
+  }
+  const request = await walletClient.prepareTransactionRequest({
+    account,
+    to: registry,
+    data: encodeFunctionData({ abi: registryInterfaceAbi, functionName: "register", args }),
+    gas: (gas * 12n) / 10n,
+    nonce: pendingNonce,
+    chain: publicClient.chain,
+  });
+  const rawTx = (await walletClient.signTransaction(request as never)) as Hex;
+  const txHash = keccak256(rawTx);
+  await writeJournal(journalFile, {
+    format: "dstack-kms-registry/publish-journal@1",
+    chainId,
+    registry,
+    kms,
+    quoteHash,
+    from: account.address as Hex,
+    nonce: pendingNonce,
+    txHash,
+    rawTx,
+    sentAt: new Date().toISOString(),
+  });
+  try {
+    await publicClient.sendRawTransaction({ serializedTransaction: rawTx });
+  } catch (e) {
+    // The node did not take it: nothing is pending, so the journal must not claim otherwise.
+    await rm(journalFile, { force: true });
+    throw new NetworkError("SEND_FAILED", `the RPC refused the transaction: ${shortMessage(e)}`, { cause: e });
+  }
+  progress("send", `sent ${txHash} (nonce ${pendingNonce})`);
+
+  // 5. Wait for confirmations.
+  progress("wait", `waiting for ${confirmations} confirmation(s)`);
+  const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash, confirmations, timeout, pollingInterval: publicClient.pollingInterval });
+  await rm(journalFile, { force: true });
+  if (receipt.status !== "success") {
+    throw new VerificationError("REGISTER_REVERTED", `register() transaction ${txHash} reverted in block ${receipt.blockNumber}`);
+  }
+  const ev = receipt.logs
+    .filter((l) => l.address.toLowerCase() === registry.toLowerCase())
+    .map((l) => {
+      try {
+        return decodeEventLog({ abi: registryInterfaceAbi, data: l.data, topics: l.topics });
+      } catch {
+        return undefined;
+      }
+    })
+    .find((d) => d?.eventName === "KmsRegistered");
+  if (!ev) throw new VerificationError("NO_EVENT", `transaction ${txHash} succeeded but emitted no KmsRegistered event`);
+  progress("wait", `mined in block ${receipt.blockNumber}, gas used ${receipt.gasUsed}`);
+  return {
+    ...base,
+    status: active ? "re-attested" : "registered",
+    txHash,
+    blockNumber: receipt.blockNumber,
+    gasUsed: receipt.gasUsed,
+    message: `${active ? "re-attested" : "registered"} KMS ${kms}: tx ${txHash} in block ${receipt.blockNumber}, gas used ${receipt.gasUsed}`,
+  };
+}
+
+type Settled = { kind: "mined"; receipt: Awaited<ReturnType<PublicClient["getTransactionReceipt"]>> } | { kind: "replaced" };
+
+async function settleJournal(
+  publicClient: PublicClient<Transport, Chain>,
+  j: Journal,
+  confirmations: number,
+  timeout: number,
+  progress: (stage: PublishStage, detail: string) => void,
+): Promise<Settled> {
+  const receipt = await publicClient.getTransactionReceipt({ hash: j.txHash }).catch(() => undefined);
+  if (receipt) {
+    if (confirmations > 1) await publicClient.waitForTransactionReceipt({ hash: j.txHash, confirmations, timeout });
+    return { kind: "mined", receipt };
+  }
+  const pending = await publicClient.getTransaction({ hash: j.txHash }).catch(() => undefined);
+  if (!pending) {
+    const used = await publicClient.getTransactionCount({ address: j.from, blockTag: "latest" });
+    if (used > j.nonce) return { kind: "replaced" };
+    progress("recover", `the node does not know ${j.txHash}; re-broadcasting the same signed transaction`);
+    try {
+      await publicClient.sendRawTransaction({ serializedTransaction: j.rawTx });
+    } catch (e) {
+      const again = await publicClient.getTransactionCount({ address: j.from, blockTag: "latest" });
+      if (again > j.nonce) return { kind: "replaced" };
+      if (!/known|already/i.test(shortMessage(e))) {
+        throw new NetworkError("SEND_FAILED", `re-broadcasting ${j.txHash} failed: ${shortMessage(e)}`, { cause: e });
+      }
+    }
+  } else {
+    progress("recover", `${j.txHash} is still pending; waiting for it`);
+  }
+  progress("wait", `waiting for ${confirmations} confirmation(s) of ${j.txHash}`);
+  const r = await publicClient.waitForTransactionReceipt({ hash: j.txHash, confirmations, timeout, pollingInterval: publicClient.pollingInterval });
+  return { kind: "mined", receipt: r };
+}
+
+/** Validate the shapes of an identity before anything touches the network (`InputError`). */
+export function checkIdentityShape(id: KmsIdentity): void {
+  if (id.caPubkey.length !== 91) throw new InputError("BAD_CA_PUBKEY", `ca_pubkey must be a 91-byte P-256 SubjectPublicKeyInfo, got ${id.caPubkey.length} bytes`);
+  if (id.k256Pubkey.length !== 33) throw new InputError("BAD_K256_PUBKEY", `k256_pubkey must be 33 bytes (compressed), got ${id.k256Pubkey.length}`);
+  if (id.quote.length < 48) throw new InputError("BAD_QUOTE", `quote is ${id.quote.length} bytes, too short to be a TDX quote`);
+  if (!(id.k256Pubkey[0] === 2 || id.k256Pubkey[0] === 3)) throw new UsageError("k256_pubkey must start with 02 or 03");
+}
