@@ -61,11 +61,8 @@ export function registryContract<P extends Client, W extends Client | undefined 
   address: Address,
   clients: { publicClient: P; walletClient?: W },
 ) {
-  const contract = getContract({
-    address: getAddress(address),
-    abi: kmsRegistryAbi,
-    client: clients.walletClient ? { public: clients.publicClient, wallet: clients.walletClient } : { public: clients.publicClient },
-  });
+  const client = { public: clients.publicClient, wallet: clients.walletClient } as { public: P; wallet: W };
+  const contract = getContract({ address: getAddress(address), abi: kmsRegistryAbi, client });
   return Object.assign(contract, {
     /** The stored record of `kms`, decoded (all-zero, `registered: false` when unknown). */
     readKms: (kms: Address): Promise<KmsInfo> => readKms(clients.publicClient, address, kms),

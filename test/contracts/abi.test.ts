@@ -1,0 +1,116 @@
+import { readFileSync } from "node:fs";
+
+import { network } from "hardhat";
+import { decodeFunctionData, getAddress, keccak256, toBytes, zeroAddress } from "viem";
+import { describe, expect, it } from "vitest";
+
+import { InputError } from "../../src/errors.js";
+import * as lib from "../../src/index.js";
+import { kmsRegistryAbi } from "../../src/registry/abi.js";
+import {
+  decodeRegistryLogs,
+  encodeRegister,
+  kmsAddressFromPubkey,
+  LIVENESS_MAX_AGE,
+  readKms,
+  REGISTRAR_ROLE,
+  registryContract,
+  registryRevert,
+} from "../../src/registry/client.js";
+import { hex, NEAR, newKms } from "./helpers.js";
+
+const artifact = JSON.parse(readFileSync(new URL("../../artifacts/contracts/KmsRegistry.sol/KmsRegistry.json", import.meta.url), "utf8")) as {
+  abi: unknown[];
+};
+
+describe("src/registry/abi.ts", () => {
+  it("equals the compiled artifact's ABI (regenerate with `node scripts/gen-abi.mjs` when this fails)", () => {
+    expect(JSON.parse(JSON.stringify(kmsRegistryAbi))).toEqual(artifact.abi);
+  });
+
+  it("contains the fixed external interface of issue #5", () => {
+    const names = new Set(kmsRegistryAbi.map((x) => ("name" in x ? `${x.type}:${x.name}` : x.type)));
+    for (const n of [
+      "constructor",
+      "function:REGISTRAR_ROLE",
+      "function:register",
+      "function:revoke",
+      "function:isRegistered",
+      "function:kmsAddress",
+      "function:verifySignature",
+      "function:verifyAppKey",
+      "function:verifyEnvEncryptPubkey",
+      "function:verifyKeyChain",
+      "function:livenessChallenge",
+      "function:proveLiveness",
+      "function:kmsInfo",
+      "function:nonce",
+      "event:KmsRegistered",
+      "event:KmsRevoked",
+      "event:KmsLivenessProven",
+    ]) {
+      expect(names.has(n), n).toBe(true);
+    }
+  });
+
+  it("is exported from the package entry point together with the client and signature helpers", () => {
+    expect(lib.kmsRegistryAbi).toBe(kmsRegistryAbi);
+    expect(typeof lib.registryContract).toBe("function");
+    expect(typeof lib.kmsAddressFromPubkey).toBe("function");
+    expect(typeof lib.appKeyMessage).toBe("function");
+  });
+});
+
+describe("src/registry/client.ts", () => {
+  it("REGISTRAR_ROLE is keccak256('REGISTRAR_ROLE')", () => {
+    expect(REGISTRAR_ROLE).toBe(keccak256(toBytes("REGISTRAR_ROLE")));
+    expect(LIVENESS_MAX_AGE).toBe(300);
+  });
+
+  it("encodeRegister accepts bytes or hex and round-trips through the ABI", () => {
+    const k = newKms();
+    const data = encodeRegister({ caPubkey: k.caPubkey, k256Pubkey: hex(k.k256Pubkey).slice(2), quote: hex(k.quote) });
+    const decoded = decodeFunctionData({ abi: kmsRegistryAbi, data });
+    expect(decoded.functionName).toBe("register");
+    expect(decoded.args).toEqual([hex(k.caPubkey), hex(k.k256Pubkey), hex(k.quote)]);
+    expect(() => encodeRegister({ caPubkey: "zz", k256Pubkey: k.k256Pubkey, quote: k.quote })).toThrow(InputError);
+  });
+
+  it("kmsAddressFromPubkey matches the formats doc's NEAR vector and rejects junk", () => {
+    expect(kmsAddressFromPubkey(NEAR.k256Pubkey)).toBe(getAddress(NEAR.address));
+    expect(kmsAddressFromPubkey(hex(NEAR.k256Pubkey))).toBe(getAddress(NEAR.address));
+    expect(() => kmsAddressFromPubkey(new Uint8Array(33))).toThrow(InputError);
+    expect(() => kmsAddressFromPubkey("0x1234")).toThrow(/33 \(compressed\) or 65/);
+  });
+
+  it("registryContract / readKms / decodeRegistryLogs / registryRevert against a live registry", async () => {
+    const { viem } = await network.connect();
+    const publicClient = await viem.getPublicClient();
+    const [walletClient] = await viem.getWalletClients();
+    const deployed = await viem.deployContract("KmsRegistry", [walletClient!.account.address]);
+    const reg = registryContract(deployed.address, { publicClient, walletClient: walletClient! });
+    const k = newKms();
+
+    const unknown = await reg.readKms(k.address);
+    expect(unknown).toMatchObject({ registered: false, active: false, revoked: false, registrar: zeroAddress, attestedAt: 0, livenessNonce: 0n });
+
+    const hash = await walletClient!.sendTransaction({ to: deployed.address, data: encodeRegister(k) });
+    const receipt = await publicClient.waitForTransactionReceipt({ hash });
+    const [ev] = decodeRegistryLogs(receipt.logs);
+    expect(ev!.eventName).toBe("KmsRegistered");
+    expect(await reg.read.isRegistered([k.address])).toBe(true);
+    expect((await readKms(publicClient, deployed.address, k.address)).active).toBe(true);
+
+    // write through the typed instance, then decode a typed revert
+    await reg.write.revoke([k.address, "rotated"]);
+    expect((await reg.readKms(k.address)).revoked).toBe(true);
+    let err: unknown;
+    try {
+      await reg.simulate.revoke([k.address, "again"]);
+    } catch (e) {
+      err = e;
+    }
+    expect(registryRevert(err)).toEqual({ name: "KmsIsRevoked", args: [getAddress(k.address)] });
+    expect(registryRevert(new Error("plain"))).toBeNull();
+  });
+});
