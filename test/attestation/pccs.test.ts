@@ -5,8 +5,6 @@
  * issuer-chain headers, and the content types a PCCS sends.
  */
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -26,70 +24,11 @@ import type { Collateral } from "../../src/attestation/types.js";
 import { verifyQuote } from "../../src/attestation/verify.js";
 import { bytesToPlainHex } from "../../src/encoding/index.js";
 import { KmsRegistryError, NetworkError } from "../../src/errors.js";
+import { pccsRoutes, startPccs, stopPccs, type Handler, type Pccs } from "../helpers/pccs-server.js";
 
 const FIX = new URL("../../../shared/fixtures/", import.meta.url);
 const TDX_NOW = 1752919234;
 const SGX_NOW = 1752919277;
-
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-
-interface Pccs {
-  url: string;
-  /** requests per path+query */
-  hits: Map<string, number>;
-  routes: Map<string, Handler>;
-  server: Server;
-  total(): number;
-}
-
-function pccsRoutes(c: Collateral, tee: "tdx" | "sgx", fmspc: string, ca: string): Map<string, Handler> {
-  const routes = new Map<string, Handler>();
-  routes.set(`/sgx/certification/v4/pckcrl?ca=${ca}&encoding=der`, (_req, res) => {
-    res.writeHead(200, { "Content-Type": "application/pkix-crl", "SGX-PCK-CRL-Issuer-Chain": encodeURIComponent(c.pckCrlIssuerChain) });
-    res.end(Buffer.from(c.pckCrl));
-  });
-  routes.set(`/${tee}/certification/v4/tcb?fmspc=${fmspc}`, (_req, res) => {
-    res.writeHead(200, { "Content-Type": "application/json", "TCB-Info-Issuer-Chain": encodeURIComponent(c.tcbInfoIssuerChain) });
-    res.end(`{"tcbInfo":${c.tcbInfo},"signature":"${bytesToPlainHex(c.tcbInfoSignature)}"}`);
-  });
-  routes.set(`/${tee}/certification/v4/qe/identity?update=standard`, (_req, res) => {
-    res.writeHead(200, { "Content-Type": "application/json", "SGX-Enclave-Identity-Issuer-Chain": encodeURIComponent(c.qeIdentityIssuerChain) });
-    res.end(`{"enclaveIdentity":${c.qeIdentity},"signature":"${bytesToPlainHex(c.qeIdentitySignature)}"}`);
-  });
-  routes.set(`/sgx/certification/v4/rootcacrl`, (_req, res) => {
-    res.writeHead(200, { "Content-Type": "application/x-pem-file" });
-    res.end(bytesToPlainHex(c.rootCaCrl));
-  });
-  return routes;
-}
-
-async function startPccs(routes: Map<string, Handler>): Promise<Pccs> {
-  const hits = new Map<string, number>();
-  const server = createServer((req, res) => {
-    const key = req.url ?? "";
-    hits.set(key, (hits.get(key) ?? 0) + 1);
-    const h = routes.get(key);
-    if (h) h(req, res);
-    else {
-      res.writeHead(404, { "Content-Type": "text/plain" });
-      res.end("no such resource");
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    hits,
-    routes,
-    server,
-    total: () => [...hits.values()].reduce((a, b) => a + b, 0),
-  };
-}
-
-function stop(p: Pccs): Promise<void> {
-  p.server.closeAllConnections();
-  return new Promise((resolve) => p.server.close(() => resolve()));
-}
 
 function expectSameCollateral(a: Collateral, b: Collateral): void {
   expect(a.pckCrlIssuerChain).toBe(b.pckCrlIssuerChain);
@@ -140,7 +79,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await stop(pccs);
+  await stopPccs(pccs);
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
@@ -245,7 +184,7 @@ describe("fetchCollateral from a local PCCS serving the real fixture collateral"
       await fetchCollateral(tdxQuote, { pccsUrl: other.url, now: TDX_NOW, cacheDir });
       expect(other.total()).toBe(4);
     } finally {
-      await stop(other);
+      await stopPccs(other);
     }
   });
 
@@ -265,7 +204,7 @@ describe("fetchCollateral failures are typed and precise", () => {
     try {
       await run(p.url);
     } finally {
-      await stop(p);
+      await stopPccs(p);
     }
   }
 
@@ -312,7 +251,7 @@ describe("fetchCollateral failures are typed and precise", () => {
   it("a closed port is unreachable", async () => {
     const p = await startPccs(new Map());
     const url = p.url;
-    await stop(p);
+    await stopPccs(p);
     const e = await rejection(fetchCollateral(tdxQuote, { pccsUrl: url, now: TDX_NOW, timeoutMs: 2000 }));
     expect(e.code).toBe("PCCS_UNREACHABLE");
   });
@@ -424,7 +363,7 @@ describe("root CA CRL from the root's CRL distribution point", () => {
       expect(p.hits.get("/sgx/certification/v4/rootcacrl")).toBe(1);
       expect(p.hits.get("/IntelSGXRootCA.der")).toBe(1);
     } finally {
-      await stop(p);
+      await stopPccs(p);
     }
   });
 });
