@@ -1,5 +1,9 @@
 import type { Command } from "../framework.js";
+import { auditCommand } from "./audit.js";
+import { checkSignatureCommand } from "./check-signature.js";
+import { deployCommand } from "./deploy.js";
 import { planned } from "./planned.js";
+import { proveLivenessCommand } from "./prove-liveness.js";
 import { verifyQuoteCommand } from "./verify-quote.js";
 
 /** Every command, in the order `--help` lists them. One module per command under this folder. */
@@ -10,9 +14,9 @@ export const commands: Command[] = [
   verifyQuoteCommand,
   planned("verify", "pull, check, verify the quote, the key binding and the event log", "(--kms URL | --certs-dir DIR | --file FILE) [--json]", 4),
   planned("simulate-kms", "run a simulated dstack KMS (HTTP API, real keys, forged quote)", "--port P --certs-dir DIR [--host 127.0.0.1] [--auto-bootstrap DOMAIN]", 4),
-  planned("deploy", "deploy the KmsRegistry contract", "--rpc URL [--json]", 6),
+  deployCommand,
   planned("publish", "verify a KMS and register it on the registry contract", "--registry ADDR --rpc URL (--kms URL | --certs-dir DIR | --file FILE) [--dry-run] [--json]", 6),
-  planned("prove-liveness", "prove on chain that a live KMS holds its root key", "--registry ADDR --rpc URL --kms URL", 6),
-  planned("check-signature", "check KMS-signed app keys, env keys and key chains off and on chain", "--registry ADDR --rpc URL ...", 6),
-  planned("audit", "rebuild the registry's history from events and re-check every quote", "--registry ADDR --rpc URL [--from-block N] [--to-block M] [--reverify] [--json]", 6),
+  proveLivenessCommand,
+  checkSignatureCommand,
+  auditCommand,
 ];

@@ -1,0 +1,122 @@
+/**
+ * `kms-registry audit --registry ADDR --rpc URL [--from-block N] [--to-block M] [--reverify]
+ *   [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--json]`
+ */
+import { EXIT_FAIL, EXIT_OK, optInteger, optString, printJson, table, type Command, type CommandContext } from "../framework.js";
+import { REGISTRY_OPTIONS, deploymentsDir, registryArgs } from "./registry-common.js";
+
+async function buildReverify(ctx: CommandContext) {
+  const { collateralSource, loadCollateral, parseAccept, readInputFile } = await import("./verify-quote.js");
+  const src = collateralSource(ctx);
+  const now = optInteger(ctx, "at", { min: 0 }) ?? Math.floor(Date.now() / 1000);
+  const accept = parseAccept(ctx);
+  const rootCaPath = optString(ctx, "root-ca");
+  let rootCaDer: Uint8Array | undefined;
+  if (rootCaPath !== undefined) {
+    const { certificateDerFromFile } = await import("../../attestation/x509.js");
+    rootCaDer = certificateDerFromFile(await readInputFile(ctx.io, rootCaPath, "root CA file"), `root CA file ${JSON.stringify(rootCaPath)}`);
+  }
+  const { checkQuote, createVerificationCache } = await import("../../attestation/verify.js");
+  const cache = createVerificationCache();
+  let fileCollateral: Awaited<ReturnType<typeof loadCollateral>> | undefined;
+  return async (quote: Uint8Array) => {
+    const collateral = src.kind === "file" ? (fileCollateral ??= await loadCollateral(ctx, src, quote, now)) : await loadCollateral(ctx, src, quote, now);
+    const out = checkQuote(quote, { collateral, now, cache, ...(rootCaDer ? { rootCaDer } : {}) });
+    if (!out.ok) return { ok: false, detail: `${out.error.code}: ${out.error.message.split("\n")[0]}` };
+    const r = out.result;
+    const accepted = accept.includes(r.status);
+    const genuine = r.genuine ? "" : " (NOT GENUINE: non-Intel root)";
+    return {
+      ok: accepted,
+      detail: accepted ? `verified: ${r.status}${genuine}` : `verified but TCB status ${r.status} is not accepted (${accept.join(", ")})${genuine}`,
+    };
+  };
+}
+
+export const auditCommand: Command = {
+  name: "audit",
+  summary: "rebuild the registry's history from events and re-check every quote",
+  synopsis: "--registry ADDR --rpc URL [--from-block N] [--to-block M] [--reverify [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...]] [--json]",
+  help: [
+    "Reads every KmsRegistered / KmsRevoked / KmsLivenessProven event in bounded block ranges (halving the range",
+    "when the RPC refuses a range or a result count, growing it again after successes), rebuilds each KMS's state",
+    "and re-checks, for every registration, the quote hash, the KMS address and the report_data key binding.",
+    "--reverify also runs full DCAP verification of every quote (needs collateral options, as verify-quote).",
+    "--from-block defaults to the deployment record's block (deployments/<chainId>.json), else 0.",
+    "Exit 0 when there is no anomaly, 1 when there is at least one.",
+  ].join("\n"),
+  options: {
+    ...REGISTRY_OPTIONS,
+    "from-block": { type: "string", valueName: "N", description: "first block to scan (default: the deployment block)" },
+    "to-block": { type: "string", valueName: "M", description: "last block to scan (default: latest)" },
+    range: { type: "string", valueName: "BLOCKS", description: "initial eth_getLogs range (default 10000)" },
+    reverify: { type: "boolean", description: "fully verify every quote (DCAP chain, collateral, TCB status)" },
+    collateral: { type: "string", valueName: "FILE", description: "collateral JSON for --reverify" },
+    pccs: { type: "string", valueName: "URL", description: "PCCS / Intel PCS base URL for --reverify" },
+    at: { type: "string", valueName: "UNIX_SECONDS", description: "verification time for --reverify (default: now)" },
+    "root-ca": { type: "string", valueName: "FILE", description: "trust this root for --reverify (NOT GENUINE)" },
+    accept: { type: "string", valueName: "STATUS,...", description: "accepted TCB statuses for --reverify" },
+  },
+  json: true,
+  async run(ctx) {
+    const { io } = ctx;
+    const { rpc, registry } = await registryArgs(ctx);
+    const fromOpt = optInteger(ctx, "from-block", { min: 0 });
+    const toOpt = optInteger(ctx, "to-block", { min: 0 });
+    const range = optInteger(ctx, "range", { min: 1 });
+    if (fromOpt !== undefined && toOpt !== undefined && toOpt < fromOpt) {
+      const { UsageError } = await import("../../errors.js");
+      throw new UsageError(`--to-block ${toOpt} is before --from-block ${fromOpt}`);
+    }
+    const reverify = ctx.values.reverify ? await buildReverify(ctx) : undefined;
+    const { connect } = await import("../../registry/connect.js");
+    const { findDeploymentByAddress, checkChainAgainstRecord } = await import("../../registry/deployments.js");
+    const { checkRegistryCode } = await import("../../registry/deploy.js");
+    const conn = await connect(rpc);
+    const record = await findDeploymentByAddress(deploymentsDir(ctx), registry);
+    checkChainAgainstRecord(record, conn.chainId, registry);
+    await checkRegistryCode(conn.publicClient, registry);
+    const fromBlock = BigInt(fromOpt ?? record?.block ?? 0);
+    const { auditRegistry, auditJson } = await import("../../registry/audit.js");
+    let lastPrint = 0;
+    const started = Date.now();
+    const report = await auditRegistry({
+      publicClient: conn.publicClient,
+      registry,
+      fromBlock,
+      ...(toOpt !== undefined ? { toBlock: BigInt(toOpt) } : {}),
+      ...(range !== undefined ? { initialRange: BigInt(range) } : {}),
+      ...(reverify ? { reverify } : {}),
+      onProgress: (p) => {
+        const t = Date.now();
+        if (t - lastPrint < 1000) return;
+        lastPrint = t;
+        if ("stage" in p) io.stderr(`[audit] ${p.stage}: ${p.done}/${p.total}\n`);
+        else io.stderr(`[audit] scanned blocks ${p.fromBlock}…${p.scannedTo} of ${p.toBlock} (range ${p.range}, ${p.requests} requests, ${p.rangeErrors} refused)\n`);
+      },
+    });
+    if (Date.now() - started > 1000) io.stderr(`[audit] done: ${report.events} events, ${report.kms.length} KMS, ${report.anomalies.length} anomalies in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    if (ctx.json) printJson(io, auditJson(report));
+    else {
+      const rows = report.kms.map((k) => {
+        const failed = k.checks.filter((c) => !c.ok).length;
+        return [
+          k.address,
+          k.status,
+          String(k.attestations.length),
+          String(k.livenessProofs.length),
+          String(k.registeredAt),
+          k.revokedAt === null ? "-" : String(k.revokedAt),
+          failed ? `${failed} FAILED of ${k.checks.length}` : `${k.checks.length} ok`,
+        ];
+      });
+      io.stdout(`Registry ${report.registry} on chain ${report.chainId}, blocks ${report.fromBlock}…${report.toBlock}: ${report.kms.length} KMS, ${report.events} events\n\n`);
+      if (rows.length) io.stdout(table(rows, ["kms", "status", "attestations", "liveness", "registered", "revoked", "checks"]) + "\n");
+      if (report.anomalies.length) {
+        io.stdout(`${report.anomalies.length} anomal${report.anomalies.length === 1 ? "y" : "ies"}:\n`);
+        io.stdout(table(report.anomalies.map((a) => [a.kind, a.kms ?? "-", a.detail]), ["kind", "kms", "detail"]));
+      } else io.stdout("No anomalies.\n");
+    }
+    return report.anomalies.length ? EXIT_FAIL : EXIT_OK;
+  },
+};

@@ -1,0 +1,66 @@
+/** `kms-registry deploy --rpc URL [--admin ADDR] [--deployments DIR] [--force] [--confirmations N] [--json]` */
+import { EXIT_OK, optString, printJson, requireString, type Command } from "../framework.js";
+import { RPC_OPTION, confirmations, deploymentsDir, progressPrinter } from "./registry-common.js";
+
+export const deployCommand: Command = {
+  name: "deploy",
+  summary: "deploy the KmsRegistry contract and write deployments/<chainId>.json",
+  synopsis: "--rpc URL [--admin ADDR] [--deployments DIR] [--force] [--confirmations N] [--json]",
+  help: [
+    "Deploys the compiled KmsRegistry (artifacts/contracts/KmsRegistry.sol/KmsRegistry.json from this package) with",
+    "the key in KMS_REGISTRY_PRIVATE_KEY (environment only; never on the command line). The admin (default: the",
+    "sender) gets DEFAULT_ADMIN_ROLE and REGISTRAR_ROLE. Writes deployments/<chainId>.json (local chains 31337:",
+    "deployments/local/), refusing to replace an existing record unless --force (the old one is kept).",
+  ].join("\n"),
+  options: {
+    ...RPC_OPTION,
+    admin: { type: "string", valueName: "ADDR", description: "admin and first registrar (default: the sending account)" },
+    deployments: { type: "string", valueName: "DIR", description: "deployment records directory (default ./deployments)" },
+    force: { type: "boolean", description: "replace an existing record for this chain (the old one is archived)" },
+    confirmations: { type: "string", valueName: "N", description: "confirmations to wait for (default 1)" },
+  },
+  json: true,
+  async run(ctx) {
+    const { io } = ctx;
+    const { accountFromEnv, connect, parseAddress, parseRpcUrl, walletFor } = await import("../../registry/connect.js");
+    const rpc = parseRpcUrl(requireString(ctx, "rpc"));
+    const adminOpt = optString(ctx, "admin");
+    const admin = adminOpt !== undefined ? parseAddress(adminOpt, "--admin") : undefined;
+    const conf = confirmations(ctx);
+    const dir = deploymentsDir(ctx);
+    const account = accountFromEnv(io.env);
+    const { deployRegistry, loadRegistryArtifact, recordOf } = await import("../../registry/deploy.js");
+    const { deploymentPath, readDeployment, writeDeployment } = await import("../../registry/deployments.js");
+    const { packageVersion } = await import("../version.js");
+    const artifact = loadRegistryArtifact();
+    const conn = await connect(rpc);
+    const existing = await readDeployment(dir, conn.chainId);
+    if (existing && !ctx.values.force) {
+      const { UsageError } = await import("../../errors.js");
+      throw new UsageError(`${deploymentPath(dir, conn.chainId)} already records a KmsRegistry at ${existing.address} on chain ${conn.chainId}; pass --force to deploy another (the old record is kept)`);
+    }
+    const result = await deployRegistry({
+      publicClient: conn.publicClient,
+      walletClient: walletFor(conn, account),
+      ...(admin ? { admin } : {}),
+      confirmations: conf,
+      artifact,
+      toolVersion: packageVersion(),
+      onProgress: progressPrinter(io, "deploy"),
+    });
+    const written = await writeDeployment(dir, recordOf(result), { force: ctx.values.force === true });
+    if (ctx.json) printJson(io, { ok: true, ...recordOf(result), gasUsed: result.gasUsed, recordPath: written.path, ...(written.archived ? { archived: written.archived } : {}) });
+    else {
+      io.stdout(
+        [
+          `KmsRegistry deployed at ${result.address} on chain ${result.chainId} (${result.network})`,
+          `  tx ${result.deployTx}, block ${result.block}, gas used ${result.gasUsed}`,
+          `  admin ${result.admin}`,
+          `  record ${written.path}${written.archived ? ` (previous record kept as ${written.archived})` : ""}`,
+          "",
+        ].join("\n"),
+      );
+    }
+    return EXIT_OK;
+  },
+};

@@ -1,0 +1,61 @@
+/** `kms-registry prove-liveness --registry ADDR --rpc URL --kms URL [--kms-address ADDR] [--json]` */
+import { EXIT_OK, optString, printJson, requireString, type Command } from "../framework.js";
+import { REGISTRY_OPTIONS, confirmations, deploymentsDir, progressPrinter, registryArgs } from "./registry-common.js";
+
+export const proveLivenessCommand: Command = {
+  name: "prove-liveness",
+  summary: "prove on chain that a live KMS holds its root key",
+  synopsis: "--registry ADDR --rpc URL --kms URL [--kms-address ADDR] [--confirmations N] [--json]",
+  help: [
+    "Reads livenessChallenge(kms) from the registry, asks the live KMS to sign it through its public",
+    "KMS.GetAppEnvEncryptPubKey RPC (the challenge is used as the app id), checks the signer off chain, and",
+    "submits proveLiveness with signature_v1, timestamp and public_key. The KMS's address comes from its",
+    "KMS.GetMeta k256_pubkey unless --kms-address is given. The sender's key comes from KMS_REGISTRY_PRIVATE_KEY.",
+  ].join("\n"),
+  options: {
+    ...REGISTRY_OPTIONS,
+    kms: { type: "string", valueName: "URL", description: "the live KMS's base URL (http or https)" },
+    "kms-address": { type: "string", valueName: "ADDR", description: "the KMS's registered address (default: from KMS.GetMeta)" },
+    confirmations: { type: "string", valueName: "N", description: "confirmations to wait for (default 1)" },
+  },
+  json: true,
+  async run(ctx) {
+    const { io } = ctx;
+    const { rpc, registry } = await registryArgs(ctx);
+    const kmsUrl = requireString(ctx, "kms");
+    const { UsageError, NetworkError } = await import("../../errors.js");
+    if (!/^https?:\/\//i.test(kmsUrl)) throw new UsageError(`--kms must be an http(s) URL, got ${JSON.stringify(kmsUrl.slice(0, 80))}`);
+    const { accountFromEnv, connect, parseAddress, walletFor } = await import("../../registry/connect.js");
+    const addrOpt = optString(ctx, "kms-address");
+    let kms = addrOpt !== undefined ? parseAddress(addrOpt, "--kms-address") : undefined;
+    const conf = confirmations(ctx);
+    const account = accountFromEnv(io.env);
+    const progress = progressPrinter(io, "prove-liveness");
+    if (!kms) {
+      const { getKmsK256Pubkey } = await import("../../registry/liveness.js");
+      const { ethAddress } = await import("../../registry/signatures.js");
+      const { getAddress } = await import("viem");
+      const pub = await getKmsK256Pubkey(kmsUrl).catch((e: unknown) => {
+        throw e instanceof NetworkError ? e : new NetworkError("KMS_UNREACHABLE", `cannot read KMS.GetMeta from ${kmsUrl}: ${String(e)}`);
+      });
+      kms = getAddress(ethAddress(pub)) as typeof registry;
+      progress("meta", `KMS root key address ${kms}`);
+    }
+    const conn = await connect(rpc);
+    const { findDeploymentByAddress, checkChainAgainstRecord } = await import("../../registry/deployments.js");
+    checkChainAgainstRecord(await findDeploymentByAddress(deploymentsDir(ctx), registry), conn.chainId, registry);
+    const { proveLiveness } = await import("../../registry/liveness.js");
+    const r = await proveLiveness({
+      publicClient: conn.publicClient,
+      walletClient: walletFor(conn, account),
+      registry,
+      kms,
+      kmsUrl,
+      confirmations: conf,
+      onProgress: progress,
+    });
+    if (ctx.json) printJson(io, { ok: true, ...r });
+    else io.stdout(`liveness proven for KMS ${r.kms}: challenge ${r.appId}, signed at ${r.timestamp}; tx ${r.txHash} in block ${r.blockNumber}, gas used ${r.gasUsed}\n`);
+    return EXIT_OK;
+  },
+};
