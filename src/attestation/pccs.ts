@@ -198,6 +198,42 @@ function pathOf(url: string): string {
   }
 }
 
+/** Largest response body accepted (Intel's largest CRLs are a few hundred KiB). */
+export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+async function readBody(res: Response, url: string, what: string): Promise<Uint8Array> {
+  const tooBig = (n: number | string): NetworkError =>
+    new NetworkError("PCCS_BAD_RESPONSE", `${what}: response from ${pathOf(url)} is larger than ${MAX_RESPONSE_BYTES} bytes (${n})`, {
+      details: { url, path: pathOf(url) },
+    });
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (Number.isFinite(declared) && declared > MAX_RESPONSE_BYTES) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooBig(`content-length ${declared}`);
+  }
+  if (res.body === null) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > MAX_RESPONSE_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw tooBig("streamed");
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 async function httpGet(url: string, opts: FetchCollateralOptions, what: string): Promise<Fetched> {
   const doFetch = opts.fetch ?? globalThis.fetch;
   const timeoutMs = opts.timeoutMs ?? 30_000;
@@ -215,8 +251,9 @@ async function httpGet(url: string, opts: FetchCollateralOptions, what: string):
   }
   let body: Uint8Array;
   try {
-    body = new Uint8Array(await res.arrayBuffer());
+    body = await readBody(res, url, what);
   } catch (e) {
+    if (e instanceof KmsRegistryError) throw e;
     const name = (e as { name?: string } | undefined)?.name;
     const code = name === "TimeoutError" || name === "AbortError" ? "PCCS_TIMEOUT" : "PCCS_UNREACHABLE";
     throw new NetworkError(code, `${what}: the response body from ${url} did not arrive (${(e as Error)?.message ?? String(e)})`, { cause: e, details: { url, path: pathOf(url) } });

@@ -16,6 +16,7 @@ import {
   collateralRequestInfo,
   defaultCollateralCacheDir,
   fetchCollateral,
+  MAX_RESPONSE_BYTES,
   normalizePccsBase,
   rawJsonMember,
   type FetchCollateralOptions,
@@ -317,6 +318,42 @@ describe("fetchCollateral failures are typed and precise", () => {
         },
       );
     }
+  });
+
+  it("an oversized body is refused, declared or streamed", async () => {
+    const path = "/sgx/certification/v4/pckcrl?ca=platform&encoding=der";
+    await withServer(
+      (r) =>
+        r.set(path, (_q, res) => {
+          res.writeHead(200, { "Content-Length": String(MAX_RESPONSE_BYTES + 1), "SGX-PCK-CRL-Issuer-Chain": "x" });
+          res.write("0");
+        }),
+      async (url) => {
+        const e = await rejection(fetchCollateral(tdxQuote, { pccsUrl: url, now: TDX_NOW }));
+        expect(e.code).toBe("PCCS_BAD_RESPONSE");
+        expect(e.message).toMatch(/PCK CRL: response from .* is larger than 16777216 bytes \(content-length 16777217\)/);
+      },
+    );
+    await withServer(
+      (r) =>
+        r.set(path, (_q, res) => {
+          res.writeHead(200, { "SGX-PCK-CRL-Issuer-Chain": "x" });
+          const chunk = Buffer.alloc(1 << 20, 0x30);
+          let sent = 0;
+          const more = (): void => {
+            while (sent < 17 && res.write(chunk)) sent++;
+            if (sent < 17) res.once("drain", more);
+            else res.end();
+          };
+          res.on("error", () => undefined);
+          more();
+        }),
+      async (url) => {
+        const e = await rejection(fetchCollateral(tdxQuote, { pccsUrl: url, now: TDX_NOW }));
+        expect(e.code).toBe("PCCS_BAD_RESPONSE");
+        expect(e.message).toMatch(/larger than 16777216 bytes \(streamed\)/);
+      },
+    );
   });
 
   it("keeps the exact tcbInfo text when the server reorders and reformats the envelope", async () => {
