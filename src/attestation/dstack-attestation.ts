@@ -232,3 +232,53 @@ export function decodeDstackAttestation(bytes: Uint8Array): DstackAttestation {
     { details: { firstByte: b0 } },
   );
 }
+
+function compactBytes(n: number): Uint8Array {
+  if (n < 1 << 6) return Uint8Array.of(n << 2);
+  if (n < 1 << 14) return Uint8Array.of(((n << 2) | 1) & 0xff, n >> 6);
+  if (n < 1 << 30) {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, ((n << 2) | 2) >>> 0, true);
+    return b;
+  }
+  throw new InputError("ATTESTATION_TOO_LARGE", `attestation: length ${n} too large to encode`);
+}
+
+/** Encode a TDX V0 SCALE attestation (what `Attest` returns on a TDX dstack guest). */
+export function encodeDstackAttestationV0(a: { quote: Uint8Array; eventLog: EventLogEntry[]; runtimeEvents?: { event: string; payload: Uint8Array }[]; reportData: Uint8Array; config?: string }): Uint8Array {
+  const parts: Uint8Array[] = [Uint8Array.of(0, 0)];
+  const vec = (b: Uint8Array) => parts.push(compactBytes(b.length), b);
+  const u32 = (n: number) => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, n, true);
+    parts.push(b);
+  };
+  const te = new TextEncoder();
+  vec(a.quote);
+  parts.push(compactBytes(a.eventLog.length));
+  for (const e of a.eventLog) {
+    u32(e.imr);
+    u32(e.eventType);
+    vec(e.digest);
+    vec(te.encode(e.event));
+    vec(e.payload);
+  }
+  const rt = a.runtimeEvents ?? a.eventLog.filter((e) => e.eventType === 0x08000001).map((e) => ({ event: e.event, payload: e.payload }));
+  parts.push(compactBytes(rt.length));
+  for (const e of rt) {
+    vec(te.encode(e.event));
+    vec(e.payload);
+  }
+  if (a.reportData.length !== 64) throw new InputError("BAD_LENGTH", `attestation: report_data must be 64 bytes, got ${a.reportData.length}`);
+  parts.push(a.reportData);
+  vec(te.encode(a.config ?? "{}"));
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
