@@ -15,7 +15,7 @@ library Secp256k1 {
     /// @return ok False when the prefix is not 2/3, x ≥ p, or x³+7 has no square root (x not on the curve).
     /// @return y The y coordinate (0 when `ok` is false).
     function decompress(uint256 prefix, uint256 x) internal view returns (bool ok, uint256 y) {
-        if ((prefix != 2 && prefix != 3) || x >= P) return (false, 0);
+        if ((prefix != 2 && prefix != 3) || x > P - 1) return (false, 0);
         uint256 y2 = addmod(mulmod(mulmod(x, x, P), x, P), 7, P);
         bool success;
         assembly ("memory-safe") {
@@ -36,7 +36,7 @@ library Secp256k1 {
 
     /// @notice True when (x, y) is an affine point of secp256k1 (y² = x³ + 7 over F_p, coordinates < p).
     function isOnCurve(uint256 x, uint256 y) internal pure returns (bool) {
-        if (x >= P || y >= P) return false;
+        if (x > P - 1 || y > P - 1) return false;
         return mulmod(y, y, P) == addmod(mulmod(mulmod(x, x, P), x, P), 7, P);
     }
 

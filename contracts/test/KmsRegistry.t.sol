@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {KmsRegistry} from "../KmsRegistry.sol";
+import {LowerHex} from "../lib/LowerHex.sol";
+import {Secp256k1} from "../lib/Secp256k1.sol";
+
+/// @dev The few Hardhat/EDR cheatcodes these tests use (forge-std is not installed; EDR has no
+///      `createWallet`, so public keys come from a fixed table of keys made with noble-curves).
+interface Vm {
+    function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
+    function addr(uint256 privateKey) external pure returns (address);
+    function assume(bool condition) external pure;
+}
+
+/// @dev Exposes the libraries' calldata functions.
+contract LibHarness {
+    function decompress(uint256 prefix, uint256 x) external view returns (bool ok, uint256 y) {
+        return Secp256k1.decompress(prefix, x);
+    }
+
+    function addressOf(bytes calldata pubkey) external view returns (address) {
+        return Secp256k1.addressOf(pubkey);
+    }
+
+    function toHex(bytes calldata data) external pure returns (bytes memory out) {
+        out = new bytes(2 * data.length + 32); // room for the writer's overrun
+        uint256 dest;
+        assembly ("memory-safe") {
+            dest := add(out, 0x20)
+        }
+        LowerHex.writeHex(dest, data);
+        assembly ("memory-safe") {
+            mstore(out, shl(1, data.length))
+        }
+    }
+}
+
+contract KmsRegistryFuzzTest {
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+    uint256 internal constant P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F;
+    uint256 internal constant N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
+
+    LibHarness internal lib;
+    KmsRegistry internal registry;
+
+    uint256[] internal privateKeys;
+    bytes[] internal publicKeys;
+
+    function setUp() public {
+        lib = new LibHarness();
+        registry = new KmsRegistry(address(this));
+        // privateKey_i = keccak256("kms-registry-fuzz-key-" + i), compressed public keys by noble-curves
+        _add(0xb2355c82a026578ce0334fde7ba34688d007c6603cd72d9c9f1196972cc13c4c, hex"03cf9da3b51a51cdc182eb0fb131d3c6afd06aea64071f94a14eca04df0bb7f500");
+        _add(0x577ef2093530b6aee5f3ef6c0b15ae6e73e498a5b09aaf87db12a2f7fb17f15c, hex"0381824f48e2c59204578baf3f97d0ddf5a9d60475a3fade13d6120ac4b0a6e36b");
+        _add(0xd184140af92845f69e5feab4e09e20b49215e3a369328bdd316c6e2392da2840, hex"03dc6bd2677ccb6fd580ab79d8a9bd32c5d88e996f8495e189f9e85049a47a7a50");
+        _add(0x078b24ac5fea115ff06890699f369aa59f8923b83978c01f73dd4291890ee9a9, hex"025741cad56e47de1d2b5c93c67776e47b05ef63725f166b5535fc0c4b639b81e5");
+        _add(0xecb295546c3a8be35c15855f00d6a32471daf2cb85ee63e29d81849227c8fb09, hex"021ef89b873637c842c36c7cb394234647a07f430ea59348ef154b48df346ee053");
+        _add(0x3e340e6522c086ddcc7688c054c9ee52a0861b0d7c68c7a6a55b6f5147d7f2b1, hex"030afebf169f6b12aed1d6008ecd7c4f11c17cb84b751dad59fa52b83461f6d63a");
+        _add(0x75e221a29ba62ebe4fe9381e381922c081ea425291a00a40c39fa844c044f93a, hex"0291823ed4aba16de320f5ec3e2a0d6764adc3f5ff29ee40493fc0f335a0d128c9");
+        _add(0x5241daab730e4ca0a212e20ba7fec7ef2841d7f273a1ede1f915c9ff41b76607, hex"026c6c5cad65939edd2be8be5ca7b457f330294f909eab578ac0ec326617e5683d");
+    }
+
+    function _add(uint256 pk, bytes memory pub) internal {
+        privateKeys.push(pk);
+        publicKeys.push(pub);
+    }
+
+    // ───────────────────────────── helpers ─────────────────────────────
+
+    function _key(uint256 seed) internal view returns (uint256 pk, bytes memory pub) {
+        uint256 i = seed % privateKeys.length;
+        return (privateKeys[i], publicKeys[i]);
+    }
+
+    /// @dev Reference lower-case hex: one byte at a time through a lookup string.
+    function _refHex(bytes memory data) internal pure returns (string memory) {
+        bytes memory alphabet = "0123456789abcdef";
+        bytes memory out = new bytes(2 * data.length);
+        for (uint256 i = 0; i < data.length; i++) {
+            out[2 * i] = alphabet[uint8(data[i]) >> 4];
+            out[2 * i + 1] = alphabet[uint8(data[i]) & 15];
+        }
+        return string(out);
+    }
+
+    /// @dev Square-and-multiply, independent of the modexp precompile.
+    function _powmod(uint256 b, uint256 e) internal pure returns (uint256 r) {
+        r = 1;
+        b %= P;
+        while (e != 0) {
+            if (e & 1 == 1) r = mulmod(r, b, P);
+            b = mulmod(b, b, P);
+            e >>= 1;
+        }
+    }
+
+    function _sig(uint256 pk, bytes32 digest, bool raw) internal pure returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
+        return abi.encodePacked(r, s, raw ? v - 27 : v);
+    }
+
+    /// @dev A minimal TDX v4 quote (header + TD10 body) carrying `reportData`.
+    function _quote(bytes32 reportData) internal pure returns (bytes memory q) {
+        q = new bytes(632);
+        q[0] = 0x04;
+        q[2] = 0x02;
+        q[4] = 0x81;
+        for (uint256 i = 0; i < 32; i++) {
+            q[568 + i] = reportData[i];
+        }
+    }
+
+    function _referenceBinding(bytes memory ca, bytes memory k) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encodePacked(
+                "dstack-kms-genereted-keys-v1:", _refHex(ca), ";", _refHex(k), ";"
+            )
+        );
+    }
+
+    /// @dev Registers table key `seed % 8` (once) and returns (private key, KMS address).
+    function _registerKey(uint256 seed) internal returns (uint256 pk, address kms) {
+        bytes memory k;
+        (pk, k) = _key(seed);
+        kms = vm.addr(pk);
+        if (registry.isRegistered(kms)) return (pk, kms);
+        bytes memory ca = abi.encodePacked(
+            hex"3059301306072a8648ce3d020106082a8648ce3d03010703420004", keccak256(abi.encode(pk)), keccak256(abi.encode(pk, 1))
+        );
+        require(registry.register(ca, k, _quote(_referenceBinding(ca, k))) == kms, "register returned the wrong address");
+    }
+
+    // ───────────────────────────── decompression ─────────────────────────────
+
+    /// @dev Independent oracle: ecrecover(0, 27 + parity, r = x, s = x) = x⁻¹·(x·R − 0·G) = R, the curve point
+    ///      with x-coordinate x and that y parity — i.e. the precompile decompresses for us (for x < n).
+    function testFuzz_DecompressMatchesEcrecover(uint256 x, bool odd) public view {
+        vm.assume(x != 0 && x < N);
+        uint256 prefix = odd ? 3 : 2;
+        (bool ok, uint256 y) = lib.decompress(prefix, x);
+        address viaPrecompile = ecrecover(bytes32(0), odd ? 28 : 27, bytes32(x), bytes32(x));
+        require(ok == (viaPrecompile != address(0)), "decompress and ecrecover disagree on validity");
+        if (ok) {
+            require(y & 1 == (odd ? 1 : 0), "parity");
+            require(lib.addressOf(abi.encodePacked(uint8(prefix), x)) == viaPrecompile, "address differs from ecrecover's");
+            require(lib.addressOf(abi.encodePacked(uint8(4), x, y)) == viaPrecompile, "uncompressed address differs");
+        }
+    }
+
+    function testFuzz_TableKeysMatchVmAddr(uint256 seed) public view {
+        (uint256 pk, bytes memory pub) = _key(seed);
+        require(lib.addressOf(pub) == vm.addr(pk), "compressed key address != vm.addr");
+        require(registry.kmsAddress(pub) == vm.addr(pk), "kmsAddress != vm.addr");
+    }
+
+    function testFuzz_DecompressRejectsInvalidX(uint256 x) public view {
+        (bool ok, uint256 y) = lib.decompress(2, x);
+        if (x >= P) {
+            require(!ok, "x >= p accepted");
+            return;
+        }
+        uint256 rhs = addmod(mulmod(mulmod(x, x, P), x, P), 7, P);
+        // Euler's criterion: rhs is a non-zero square iff rhs^((p-1)/2) == 1
+        bool isSquare = _powmod(rhs, (P - 1) / 2) == 1;
+        require(ok == isSquare, "decompress disagrees with Euler's criterion");
+        if (ok) {
+            require(mulmod(y, y, P) == rhs && y & 1 == 0, "bad root");
+        } else {
+            require(lib.addressOf(abi.encodePacked(uint8(2), x)) == address(0), "off-curve key got an address");
+        }
+    }
+
+    function testFuzz_BadPrefixAndUncompressedOffCurve(uint8 prefix, uint256 x, uint256 y) public view {
+        vm.assume(prefix != 2 && prefix != 3);
+        (bool ok,) = lib.decompress(prefix, x);
+        require(!ok, "bad prefix accepted");
+        bool onCurve = x < P && y < P && mulmod(y, y, P) == addmod(mulmod(mulmod(x, x, P), x, P), 7, P);
+        address a = lib.addressOf(abi.encodePacked(uint8(4), x, y));
+        require((a != address(0)) == onCurve, "uncompressed on-curve check");
+    }
+
+    // ───────────────────────────── hex encoding ─────────────────────────────
+
+    function testFuzz_HexMatchesReference(bytes calldata data) public view {
+        require(keccak256(lib.toHex(data)) == keccak256(bytes(_refHex(data))), "hex differs");
+    }
+
+    function test_HexAllByteValues() public view {
+        bytes memory all = new bytes(256);
+        for (uint256 i = 0; i < 256; i++) {
+            all[i] = bytes1(uint8(i));
+        }
+        require(keccak256(lib.toHex(all)) == keccak256(bytes(_refHex(all))), "hex differs");
+    }
+
+    function testFuzz_ReportDataHashMatchesReference(bytes calldata ca, bytes calldata k) public view {
+        require(registry.reportDataHash(ca, k) == _referenceBinding(ca, k), "binding hash differs");
+    }
+
+    function test_ReportDataHashNearVector() public view {
+        bytes memory ca =
+            hex"3059301306072a8648ce3d020106082a8648ce3d03010703420004228f800590a10442cba9d0e6adb2fa9f195eea9e75e23dd35990d52b59dda2415a63674c38adebde4ffd4d4b265bf818985933820c8053cee3ce29b5fb0fbcbc";
+        bytes memory k = hex"022829d063e6a13dd83f5c8896d0cc680e5a1d32221bda219982dcfe47be3fde6e";
+        require(
+            registry.reportDataHash(ca, k) == 0x30dd5d40583a4cdbf151238925fd1fbca449528a757423a5534a1dab9f1d6429,
+            "NEAR vector"
+        );
+    }
+
+    // ───────────────────────────── signature checks ─────────────────────────────
+
+    function testFuzz_VerifySignature(uint256 seed, bytes32 digest, uint256 otherSeed) public {
+        (uint256 pk, address kms) = _registerKey(seed);
+        (uint256 other,) = _key(otherSeed);
+        vm.assume(pk != other);
+
+        bytes memory raw = _sig(pk, digest, true);
+        require(registry.verifySignature(kms, digest, raw), "v in {0,1} rejected");
+        require(registry.verifySignature(kms, digest, _sig(pk, digest, false)), "v in {27,28} rejected");
+        require(!registry.verifySignature(kms, digest, _sig(other, digest, true)), "other signer accepted");
+
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
+        // high-s twin of a valid signature: same signer mathematically, refused
+        bytes memory highS = abi.encodePacked(r, bytes32(N - uint256(s)), v == 27 ? uint8(1) : uint8(0));
+        require(!registry.verifySignature(kms, digest, highS), "high-s accepted");
+        bytes memory wrongV = abi.encodePacked(r, s, v == 27 ? uint8(1) : uint8(0));
+        require(!registry.verifySignature(kms, digest, wrongV), "wrong v accepted");
+        require(!registry.verifySignature(address(uint160(kms) ^ 1), digest, raw), "unregistered kms accepted");
+
+        registry.revoke(kms, "fuzz");
+        require(!registry.verifySignature(kms, digest, raw), "revoked kms accepted");
+    }
+
+    function testFuzz_VerifyNeverReverts(bytes memory signature, bytes32 digest, bytes memory appPubkey) public {
+        (, address kms) = _registerKey(0);
+        // any bytes: the views answer false / zero, they do not revert
+        require(!registry.verifySignature(kms, digest, signature) || signature.length == 65, "non-65-byte signature accepted");
+        registry.verifyAppKey(kms, address(0x1234), appPubkey, signature);
+        registry.verifyEnvEncryptPubkey(kms, address(0x1234), digest, 1, signature);
+        _keyChainNeverReverts(kms, signature, appPubkey);
+    }
+
+    function _keyChainNeverReverts(address kms, bytes memory signature, bytes memory appPubkey) internal view {
+        address d = registry.verifyKeyChain(kms, address(0x1234), "p", appPubkey, signature, appPubkey, signature);
+        require(d == address(0) || appPubkey.length == 33, "key chain with a bad app key");
+    }
+
+    function testFuzz_VerifyAppKeyAndKeyChain(uint256 seed, uint256 appSeed, uint256 derivedSeed, address appId) public {
+        (uint256 pk, address kms) = _registerKey(seed);
+        (uint256 appPk, bytes memory appPub) = _key(appSeed);
+        (uint256 derivedPk, bytes memory derivedPub) = _key(derivedSeed);
+
+        bytes memory appSig = _sig(pk, keccak256(abi.encodePacked("dstack-kms-issued:", appId, appPub)), true);
+        require(registry.verifyAppKey(kms, appId, appPub, appSig), "app key rejected");
+        require(!registry.verifyAppKey(kms, address(uint160(appId) ^ 1), appPub, appSig), "other app id accepted");
+
+        bytes32 dDigest = keccak256(abi.encodePacked("signing:", _refHex(derivedPub)));
+        bytes memory dSig = _sig(appPk, dDigest, true);
+        require(
+            registry.verifyKeyChain(kms, appId, "signing", derivedPub, dSig, appPub, appSig) == vm.addr(derivedPk),
+            "chain rejected"
+        );
+        require(
+            registry.verifyKeyChain(kms, appId, "signin", derivedPub, dSig, appPub, appSig) == address(0),
+            "other purpose accepted"
+        );
+        if (appPk != pk) {
+            // a derived-key signature by the KMS instead of the app key
+            require(
+                registry.verifyKeyChain(kms, appId, "signing", derivedPub, _sig(pk, dDigest, true), appPub, appSig)
+                    == address(0),
+                "wrong signer for D accepted"
+            );
+        }
+    }
+
+    function testFuzz_EnvEncryptPubkey(uint256 seed, address appId, bytes32 x25519, uint64 ts) public {
+        (uint256 pk, address kms) = _registerKey(seed);
+        bytes memory sig = _sig(pk, keccak256(abi.encodePacked("dstack-env-encrypt-pubkey:", appId, ts, x25519)), true);
+        require(registry.verifyEnvEncryptPubkey(kms, appId, x25519, ts, sig), "env key rejected");
+        require(!registry.verifyEnvEncryptPubkey(kms, appId, x25519, ts ^ 1, sig), "other timestamp accepted");
+        // the legacy message B (no timestamp) is a different message
+        bytes memory legacy = _sig(pk, keccak256(abi.encodePacked("dstack-env-encrypt-pubkey:", appId, x25519)), true);
+        require(!registry.verifyEnvEncryptPubkey(kms, appId, x25519, ts, legacy), "legacy message accepted as v1");
+    }
+}
