@@ -39,6 +39,11 @@ function derLength(n: number): Uint8Array {
   return Uint8Array.of(0x80 | bytes.length, ...bytes);
 }
 
+/** DER SEQUENCE of the given encodings (exported with `derOid` for building extension values in tests). */
+export function derSequence(...items: Uint8Array[]): Uint8Array {
+  return derSeq(...items);
+}
+
 /** One TLV with a single-byte tag. */
 export function derTlv(tag: number, ...content: Uint8Array[]): Uint8Array {
   const body = concatBytes(...content);
@@ -227,6 +232,8 @@ export interface ForgeWorldOptions {
   omitSgxExtension?: boolean;
   /** Make the PCK leaf a CA (basicConstraints cA=TRUE): "CA used as end entity". */
   pckLeafIsCa?: boolean;
+  /** Extra extensions appended to the PCK leaf (e.g. an unknown critical one, an EKU, a second SGX extension). */
+  pckLeafExtraExtensions?: { oid: string; critical?: boolean; value: BytesLike }[];
 
   // --- validity windows ---------------------------------------------------------------------
   rootValidity?: ForgeValidity;
@@ -745,7 +752,10 @@ export async function createForgeWorld(opts: ForgeWorldOptions = {}): Promise<Fo
     issuerSk: secrets.pckCa.sk,
     ca: opts.pckLeafIsCa === true,
     crlUri: `${pcsBase}/sgx/certification/v4/pckcrl?ca=${ca}&encoding=der`,
-    extra: opts.omitSgxExtension === true ? [] : [sgxExtension(pck, platformInstanceId)],
+    extra: [
+      ...(opts.omitSgxExtension === true ? [] : [sgxExtension(pck, platformInstanceId)]),
+      ...(opts.pckLeafExtraExtensions ?? []).map((e, i) => ext(e.oid, e.critical === true, b(e.value, `pckLeafExtraExtensions[${i}].value`, undefined, new Uint8Array(0)))),
+    ],
   });
   const tcbSigning = makeCert({
     serial: serialFrom(seed, "tcb-signing"),
