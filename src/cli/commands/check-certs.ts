@@ -1,0 +1,46 @@
+/**
+ * `kms-registry check-certs --certs-dir DIR [--domain D] [--json]` — the operator's checklist of the
+ * bootstrap tutorials on a KMS certs dir. Exit 0 when every check passes, 1 otherwise.
+ */
+import { isAbsolute, resolve } from "node:path";
+
+import { EXIT_FAIL, EXIT_OK, optInteger, optString, printJson, requireString, table, type Command } from "../framework.js";
+
+export const checkCertsCommand: Command = {
+  name: "check-certs",
+  summary: "run the operator's checklist on a KMS certs dir",
+  synopsis: "--certs-dir DIR [--domain D] [--json]",
+  help: [
+    "Checks, each with what was expected and what was found: the 8 files; root CA subject \"Dstack KMS CA\" (the",
+    "v0.5.4 lower-case \"dstack KMS CA\" is accepted and reported), self-signed, a CA; RPC certificate CN and SAN =",
+    "the domain, signed by the root CA (as `openssl verify -CAfile root-ca.crt rpc.crt`); temp CA self-signed;",
+    "root-k256.key exactly 32 bytes, a valid secp256k1 scalar whose public key equals k256_pubkey; root-ca.key's",
+    "public key equals ca_pubkey; private key files not readable by group/others; bootstrap-info.json valid with",
+    "every field; quote present. Without --domain the rpc-domain file (newer KMS) is used if present.",
+  ].join("\n"),
+  options: {
+    "certs-dir": { type: "string", valueName: "DIR", description: "the KMS certs dir (e.g. /etc/kms/certs)" },
+    domain: { type: "string", valueName: "D", description: "the KMS domain the RPC certificate must name" },
+    at: { type: "string", valueName: "UNIX_SECONDS", description: "time for certificate validity (default: now)" },
+  },
+  json: true,
+  async run(ctx) {
+    const { io } = ctx;
+    const dirArg = requireString(ctx, "certs-dir");
+    const dir = isAbsolute(dirArg) ? dirArg : resolve(io.cwd, dirArg);
+    const domain = optString(ctx, "domain");
+    const now = optInteger(ctx, "at", { min: 0 }) ?? Math.floor(Date.now() / 1000);
+    const { checkCertsDir } = await import("../../kms/certs-dir.js");
+    const r = await checkCertsDir(dir, { now, ...(domain !== undefined ? { domain } : {}) });
+    if (ctx.json) {
+      const { bootstrap: _b, ...rest } = r;
+      printJson(io, rest);
+    } else {
+      io.stdout(`${r.ok ? "OK" : "FAILED"}: ${r.items.length - r.failed.length} of ${r.items.length} checks passed on ${dir}${r.domain ? ` (domain ${r.domain} from ${r.domainSource})` : ""}\n\n`);
+      io.stdout(table(r.items.map((i) => [i.ok ? "✓" : "✗", i.title, i.ok ? i.found : `expected ${i.expected}; found ${i.found}`])));
+      for (const i of r.items) if (i.note) io.stdout(`note: ${i.note}\n`);
+    }
+    if (!r.ok) io.stderr(`kms-registry: check-certs: failed: ${r.failed.join(", ")}\n`);
+    return r.ok ? EXIT_OK : EXIT_FAIL;
+  },
+};
