@@ -1,0 +1,72 @@
+/**
+ * Forge and online-collateral timings (median ms), printed as one JSON object:
+ *   forgeWorld      createForgeWorld (10 P-256 signatures, DER writing)
+ *   forgeQuote      forgeQuote (2 signatures)
+ *   pccsCold        fetchCollateral of the real tdx_quote from a local PCCS (4 HTTP requests, no cache)
+ *   pccsDiskCache   the same served from the on-disk cache (0 requests)
+ * Run: `node --import tsx bench/collateral.bench.ts` (or `npm run bench`).
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { parseCollateralJson } from "../src/attestation/collateral.js";
+import { createForgeWorld, forgeQuote } from "../src/attestation/forge.js";
+import { fetchCollateral } from "../src/attestation/pccs.js";
+import { bytesToPlainHex } from "../src/encoding/index.js";
+
+async function median(n: number, fn: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < 3; i++) await fn();
+  const t: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = performance.now();
+    await fn();
+    t.push(performance.now() - s);
+  }
+  t.sort((a, b) => a - b);
+  return Math.round(t[Math.floor(n / 2)]! * 1000) / 1000;
+}
+
+const FIX = new URL("../../shared/fixtures/", import.meta.url);
+const quote = new Uint8Array(await readFile(new URL("tdx_quote", FIX)));
+const c = parseCollateralJson(await readFile(new URL("tdx_quote_collateral.json", FIX), "utf8"));
+const bodies: Record<string, { headers: Record<string, string>; body: Buffer | string }> = {
+  "/sgx/certification/v4/pckcrl?ca=platform&encoding=der": { headers: { "SGX-PCK-CRL-Issuer-Chain": encodeURIComponent(c.pckCrlIssuerChain) }, body: Buffer.from(c.pckCrl) },
+  "/tdx/certification/v4/tcb?fmspc=B0C06F000000": {
+    headers: { "TCB-Info-Issuer-Chain": encodeURIComponent(c.tcbInfoIssuerChain), "Content-Type": "application/json" },
+    body: `{"tcbInfo":${c.tcbInfo},"signature":"${bytesToPlainHex(c.tcbInfoSignature)}"}`,
+  },
+  "/tdx/certification/v4/qe/identity?update=standard": {
+    headers: { "SGX-Enclave-Identity-Issuer-Chain": encodeURIComponent(c.qeIdentityIssuerChain), "Content-Type": "application/json" },
+    body: `{"enclaveIdentity":${c.qeIdentity},"signature":"${bytesToPlainHex(c.qeIdentitySignature)}"}`,
+  },
+  "/sgx/certification/v4/rootcacrl": { headers: {}, body: bytesToPlainHex(c.rootCaCrl) },
+};
+const server = createServer((req, res) => {
+  const r = bodies[req.url ?? ""];
+  if (!r) {
+    res.writeHead(404);
+    res.end();
+    return;
+  }
+  res.writeHead(200, r.headers);
+  res.end(r.body);
+});
+await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const cacheDir = await mkdtemp(join(tmpdir(), "bench-collateral-"));
+
+const world = await createForgeWorld({ seed: "bench" });
+const result = {
+  node: process.version,
+  forgeWorldMs: await median(30, () => createForgeWorld({ seed: "bench" })),
+  forgeQuoteMs: await median(100, () => forgeQuote(world, { reportData: "01" })),
+  pccsColdMs: await median(30, () => fetchCollateral(quote, { pccsUrl: url, now: 1752919234 })),
+  pccsDiskCacheMs: await median(30, () => fetchCollateral(quote, { pccsUrl: url, now: 1752919234, cacheDir })),
+};
+server.closeAllConnections();
+server.close();
+await rm(cacheDir, { recursive: true, force: true });
+process.stdout.write(JSON.stringify(result) + "\n");
