@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { keccak256, type Abi, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
+import { getAddress, keccak256, type Abi, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
 
 import type { Hex } from "../encoding/index.js";
 import { InputError, NetworkError, UsageError } from "../errors.js";
@@ -135,7 +135,7 @@ export async function deployRegistry(opts: DeployOptions): Promise<DeploymentRec
     chainId,
     network: networkName(chainId),
     contract: "KmsRegistry",
-    address: receipt.contractAddress as Hex,
+    address: getAddress(receipt.contractAddress) as Hex,
     deployTx: hash,
     block: Number(receipt.blockNumber),
     blockHash: receipt.blockHash,
