@@ -274,6 +274,13 @@ export function verifyQuote(quoteInput: Uint8Array | Quote, opts: VerifyOptions)
   const { quote, steps, cache, now, root } = p;
   const c = opts.collateral;
   if (typeof c !== "object" || c === null) throw new UsageError("collateral is required");
+  for (const k of ["rootCaCrl", "pckCrl", "tcbInfoSignature", "qeIdentitySignature"] as const) {
+    if (!(c[k] instanceof Uint8Array)) throw new UsageError(`collateral.${k} must be a Uint8Array (use parseCollateralJson for JSON)`);
+  }
+  for (const k of ["tcbInfoIssuerChain", "tcbInfo", "qeIdentityIssuerChain", "qeIdentity"] as const) {
+    if (typeof c[k] !== "string") throw new UsageError(`collateral.${k} must be a string`);
+  }
+  if (c.pckCertificateChain !== undefined && typeof c.pckCertificateChain !== "string") throw new UsageError("collateral.pckCertificateChain must be a string");
   const tdx = quote.header.teeType === TEE_TYPE_TDX;
 
   // 1. CRLs and the root

@@ -397,3 +397,54 @@ describe("verifyQuoteSignatures (no collateral)", () => {
     throw new Error("expected failure");
   });
 });
+
+describe("more inputs", () => {
+  it("accepts an already parsed Quote", async () => {
+    const { parseQuote } = await import("../../src/attestation/quote.js");
+    expect(verifyQuote(parseQuote(tdxQuote()), { collateral: tdxCollateral(), now: TDX_NOW }).status).toBe("UpToDate");
+  });
+
+  it("pck_certificate_chain in the collateral overrides the quote's chain (e.g. certification type 4)", () => {
+    // the inner certification type (offset 1252) is outside every signature: type 4 = 'PCK leaf only'
+    const q = tdxQuote();
+    q[1252] = 4;
+    const c = tdxCollateral();
+    expect(failure(q, { collateral: c, now: TDX_NOW }).code).toBe("PCK_CERT_TYPE_UNSUPPORTED");
+    const chain = Buffer.from(tdxQuote().subarray(1258, 1258 + 3678)).toString("latin1");
+    const r = verifyQuote(q, { collateral: { ...c, pckCertificateChain: chain }, now: TDX_NOW });
+    expect(r.status).toBe("UpToDate");
+    // another platform's chain (Processor CA): the Platform-CA pck_crl does not belong to its issuer
+    const sgxChain = Buffer.from(sgxQuote().subarray(1052, 1052 + 3548)).toString("latin1");
+    expect(failure(q, { collateral: { ...c, pckCertificateChain: sgxChain }, now: TDX_NOW }).code).toBe("PCK_CRL_ISSUER_MISMATCH");
+    expect(failure(q, { collateral: { ...c, pckCertificateChain: "" }, now: TDX_NOW }).code).toBe("PCK_CHAIN_EMPTY");
+  });
+
+  it("an SGX report in a v5 quote parses but is rejected: SGX quotes must be version 3", () => {
+    const s = sgxQuote();
+    // v5 = header(v5) ‖ type 1 ‖ size 384 ‖ body ‖ L ‖ sig ‖ key ‖ type 6 ‖ size ‖ QE certification data
+    const qeCert = s.subarray(564, 436 + 4164);
+    const sig = new Uint8Array(128 + 6 + qeCert.length);
+    sig.set(s.subarray(436, 564));
+    new DataView(sig.buffer).setUint16(128, 6, true);
+    new DataView(sig.buffer).setUint32(130, qeCert.length, true);
+    sig.set(qeCert, 134);
+    const v5 = new Uint8Array(54 + 384 + 4 + sig.length);
+    v5.set(s.subarray(0, 48));
+    v5[0] = 5;
+    v5[48] = 1;
+    new DataView(v5.buffer).setUint32(50, 384, true);
+    v5.set(s.subarray(48, 432), 54);
+    new DataView(v5.buffer).setUint32(438, sig.length, true);
+    v5.set(sig, 442);
+    const e = failure(v5, { collateral: sgxCollateral(), now: SGX_NOW });
+    expect(e.code).toBe("QUOTE_HEADER_INVALID");
+    expect(e.message).toContain("SGX quotes must be version 3, got 5");
+  });
+
+  it("collateral of the wrong shape (JS callers) is a UsageError, not an internal error", () => {
+    const c = { ...tdxCollateral(), pckCrl: "00" as unknown as Uint8Array };
+    expect(() => verifyQuote(tdxQuote(), { collateral: c, now: TDX_NOW })).toThrow(/collateral.pckCrl must be a Uint8Array/);
+    const d = { ...tdxCollateral(), tcbInfo: { id: "TDX" } as unknown as string };
+    expect(() => verifyQuote(tdxQuote(), { collateral: d, now: TDX_NOW })).toThrow(UsageError);
+  });
+});
