@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IKmsRegistry} from "../IKmsRegistry.sol";
 import {KmsRegistry} from "../KmsRegistry.sol";
 import {LowerHex} from "../lib/LowerHex.sol";
 import {Secp256k1} from "../lib/Secp256k1.sol";
@@ -206,6 +207,38 @@ contract KmsRegistryFuzzTest {
             registry.reportDataHash(ca, k) == 0x30dd5d40583a4cdbf151238925fd1fbca449528a757423a5534a1dab9f1d6429,
             "NEAR vector"
         );
+    }
+
+    // ───────────────────────────── quote parsing ─────────────────────────────
+
+    /// @dev Random bytes (with a plausible header half the time): quoteFields either succeeds on a well-formed
+    ///      TDX v4/v5 layout or reverts with one of the quote errors — never with anything else.
+    function testFuzz_QuoteFieldsOnJunk(bytes memory q, bool plausible, uint8 bodyType) public view {
+        if (plausible && q.length >= 54) {
+            q[0] = bytes1(uint8(4 + (bodyType & 1)));
+            q[1] = 0;
+            q[4] = 0x81;
+            q[5] = 0;
+            q[6] = 0;
+            q[7] = 0;
+            q[48] = bytes1(bodyType % 4);
+            q[49] = 0;
+        }
+        try registry.quoteFields(q) returns (bytes32, bytes32, bytes32) {
+            uint256 version = uint8(q[0]) | (uint256(uint8(q[1])) << 8);
+            require(version == 4 || version == 5, "accepted a version other than 4/5");
+            require(uint8(q[4]) == 0x81 && q[5] == 0 && q[6] == 0 && q[7] == 0, "accepted a non-TDX quote");
+            require(q.length >= (version == 4 ? 632 : 638), "accepted a truncated quote");
+        } catch (bytes memory err) {
+            bytes4 sel = bytes4(err);
+            require(
+                sel == IKmsRegistry.QuoteTooShort.selector || sel == IKmsRegistry.UnsupportedQuoteVersion.selector
+                    || sel == IKmsRegistry.UnsupportedTeeType.selector
+                    || sel == IKmsRegistry.UnsupportedQuoteBodyType.selector
+                    || sel == IKmsRegistry.QuoteBodySizeMismatch.selector,
+                "unexpected revert"
+            );
+        }
     }
 
     // ───────────────────────────── signature checks ─────────────────────────────

@@ -112,5 +112,10 @@ describe("src/registry/client.ts", () => {
     }
     expect(registryRevert(err)).toEqual({ name: "KmsIsRevoked", args: [getAddress(k.address)] });
     expect(registryRevert(new Error("plain"))).toBeNull();
+    // read-only handle (no wallet client)
+    const ro = registryContract(deployed.address, { publicClient });
+    expect(await ro.read.isRegistered([k.address])).toBe(false);
+    expect(await ro.read.kmsAddress([hex(NEAR.k256Pubkey)])).toBe(getAddress(NEAR.address));
+    expect("write" in ro).toBe(false);
   });
 });

@@ -45,6 +45,18 @@ describe("KmsRegistry: deployment and roles", () => {
     expect(await registry.read.LIVENESS_MAX_FUTURE()).toBe(60n);
   });
 
+  it("roles can be renounced only by their holder (AccessControlBadConfirmation)", async () => {
+    const registry = await deploy();
+    await registry.write.grantRole([REGISTRAR_ROLE, other]);
+    await expectRevert(registry.write.renounceRole([REGISTRAR_ROLE, other]), "AccessControlBadConfirmation");
+    const asOther = await viem.getContractAt("KmsRegistry", registry.address, { client: { wallet: otherWallet! } });
+    await asOther.write.renounceRole([REGISTRAR_ROLE, other]);
+    expect(await registry.read.hasRole([REGISTRAR_ROLE, other])).toBe(false);
+    await registry.write.revokeRole([REGISTRAR_ROLE, admin]);
+    const k = newKms();
+    await expectRevert(registry.write.register([hex(k.caPubkey), hex(k.k256Pubkey), hex(k.quote)]), "AccessControlUnauthorizedAccount");
+  });
+
   it("refuses the zero admin (ZeroAdmin)", async () => {
     await expectRevert(viem.deployContract("KmsRegistry", [zeroAddress]), "ZeroAdmin");
   });
