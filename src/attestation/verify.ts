@@ -18,7 +18,7 @@ import { bytesEqual, bytesToHex, type Hex } from "../encoding/index.js";
 import { KmsRegistryError, UsageError, VerificationError } from "../errors.js";
 import { bytesKey, createVerificationCache, memo, type VerificationCache } from "./cache.js";
 import { INTEL_SGX_ROOT_CA_DER } from "./intel-root.js";
-import { INTEL_QE_VENDOR_ID, parseQuote, TEE_TYPE_SGX, TEE_TYPE_TDX, type Quote, type QuoteBody } from "./quote.js";
+import { INTEL_QE_VENDOR_ID, parseQuote, QuoteParseError, TEE_TYPE_SGX, TEE_TYPE_TDX, type Quote, type QuoteBody } from "./quote.js";
 import { checkQeIdentity, checkTdxModule, convergeStatus, matchPlatformLevel, parseQeIdentity, parseTcbInfo, tdAttributesProblem, type StatusWithAdvisories } from "./tcb.js";
 import type { Check, Collateral, PckInfoJson, ReportJson, VerifiedQuote } from "./types.js";
 import {
@@ -431,7 +431,7 @@ export function checkQuote(
   } catch (e) {
     if (e instanceof QuoteVerificationError) return { ok: false, error: { code: e.code, message: e.message }, checks: e.checks };
     if (e instanceof KmsRegistryError) {
-      return { ok: false, error: { code: e.code, message: e.message }, checks: e.code === "USAGE" ? [] : [{ name: "quote.parse", ok: false, detail: e.message }] };
+      return { ok: false, error: { code: e.code, message: e.message }, checks: e instanceof QuoteParseError ? [{ name: "quote.parse", ok: false, detail: e.message }] : [] };
     }
     return { ok: false, error: { code: "INTERNAL", message: e instanceof Error ? e.message : String(e) }, checks: [] };
   }

@@ -334,6 +334,9 @@ describe("checkQuote", () => {
     if (!garbage.ok) expect(garbage.checks).toEqual([expect.objectContaining({ name: "quote.parse", ok: false })]);
     const noColl = checkQuote(tdxQuote(), { collateral: undefined as unknown as Collateral, now: TDX_NOW });
     expect(noColl.ok).toBe(false);
+    // an unusable root is not a quote problem: no quote.parse check is invented
+    const badRoot = checkQuote(tdxQuote(), { collateral: tdxCollateral(), now: TDX_NOW, rootCaDer: new Uint8Array([0x30, 0x01]) });
+    expect(badRoot).toMatchObject({ ok: false, error: { code: "BAD_DER" }, checks: [] });
   });
 });
 

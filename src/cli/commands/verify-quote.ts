@@ -181,17 +181,22 @@ export const verifyQuoteCommand: Command = {
     }
     const collateral = await loadCollateral(ctx, src, quote, now);
 
-    const { checkQuote } = await import("../../attestation/verify.js");
-    const out = checkQuote(quote, { collateral, now, ...(rootCaDer ? { rootCaDer } : {}) });
-    if (!out.ok) {
-      const usage = out.error.code === "USAGE";
-      const input = out.checks.length === 1 && out.checks[0]!.name === "quote.parse";
-      if (ctx.json) printJson(io, { ok: false, error: out.error, checks: out.checks });
-      else if (out.checks.length) io.stdout(`INVALID: ${out.error.code}\n\n${checksTable(out.checks)}`);
-      io.stderr(`kms-registry: verify-quote: ${out.error.message.split("\n")[0]}\n`);
-      return usage || input ? EXIT_USAGE : EXIT_FAIL;
+    const { verifyQuote, QuoteVerificationError } = await import("../../attestation/verify.js");
+    const { QuoteParseError } = await import("../../attestation/quote.js");
+    let r: VerifiedQuote;
+    try {
+      r = verifyQuote(quote, { collateral, now, ...(rootCaDer ? { rootCaDer } : {}) });
+    } catch (e) {
+      // a failed step (exit 1) or an undecodable quote (exit 2) is reported with the checks so far;
+      // anything else (bad options, bad root file) is left to the framework's one-line error
+      const checks = e instanceof QuoteVerificationError ? e.checks : e instanceof QuoteParseError ? [{ name: "quote.parse", ok: false, detail: e.message }] : undefined;
+      if (!checks || !(e instanceof Error) || !("code" in e)) throw e;
+      const error = { code: String(e.code), message: e.message };
+      if (ctx.json) printJson(io, { ok: false, error, checks });
+      else io.stdout(`INVALID: ${error.code}\n\n${checksTable(checks)}`);
+      io.stderr(`kms-registry: verify-quote: ${error.message.split("\n")[0]}\n`);
+      return e instanceof QuoteParseError ? EXIT_USAGE : EXIT_FAIL;
     }
-    const r = out.result;
     const accepted = accept.includes(r.status);
     if (!r.genuine) {
       io.stderr(`NOT GENUINE: verified against a non-Intel root CA (--root-ca ${rootCaPath ?? "?"}); this result says nothing about real Intel hardware\n`);
