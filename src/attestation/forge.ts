@@ -400,6 +400,11 @@ export interface ForgeQuoteOptions {
   innerCertType?: number;
   /** Embed this PEM text as the chain instead of the world's. */
   pemChain?: string;
+  /**
+   * Raw inner certification data instead of the PEM chain (with `innerCertType` 2/3: encrypted PPID
+   * ‖ CPUSVN ‖ PCESVN (u16 LE) ‖ PCE-ID — see `forgeEncryptedPpidCertData`).
+   */
+  certData?: BytesLike;
   /** v5 body size field override. */
   bodySize?: number;
   /** Bytes appended after the signature data. */
@@ -435,7 +440,9 @@ function keyFrom(seed: Uint8Array | undefined, label: string): KeyPair {
 
 function bytesFrom(seed: Uint8Array | undefined, label: string, n: number): Uint8Array {
   if (seed === undefined) return crypto.getRandomValues(new Uint8Array(n));
-  return sha384(concatBytes(seed, utf8(`\0forge-bytes\0${label}`))).slice(0, n);
+  const blocks: Uint8Array[] = [];
+  for (let i = 0; i * 48 < n; i++) blocks.push(sha384(concatBytes(seed, utf8(`\0forge-bytes\0${label}${i === 0 ? "" : `\0${i}`}`))));
+  return concatBytes(...blocks).slice(0, n);
 }
 
 /** A positive 20-byte serial (first bit clear, first byte non-zero). */
@@ -955,6 +962,15 @@ function enclaveReport(f: {
 }
 
 /**
+ * Certification data of type 3 (RSA-3072 encrypted PPID; 384 opaque bytes here) or type 2 (256
+ * bytes) for the world's platform: encrypted PPID ‖ CPUSVN ‖ PCESVN (u16 LE) ‖ PCE-ID.
+ */
+export function forgeEncryptedPpidCertData(world: ForgeWorld, type: 2 | 3 = 3): Uint8Array {
+  const ppid = bytesFrom(secretsOf(world).seed, `encrypted-ppid-${type}`, type === 2 ? 256 : 384);
+  return concatBytes(ppid, world.pck.cpuSvn, u16le(world.pck.pceSvn), world.pck.pceId);
+}
+
+/**
  * Forge a quote in `world`: body fields from `opts`, QE report signed by the world's PCK leaf
  * key, quote signed by a fresh attestation key (seed-derived in a seeded world, so identical
  * inputs give identical bytes). Defaults: TDX v4 TD10 with the world's default TCB SVNs and
@@ -1051,7 +1067,7 @@ export async function forgeQuote(world: ForgeWorld, opts: ForgeQuoteOptions = {}
   const qeSig = signRaw(opts.signQeReportWithWrongKey ? keyFrom(secrets.seed, "wrong-pck").sk : secrets.pckLeaf.sk, qeReport);
 
   // --- certification data ---------------------------------------------------------------------
-  const chain = utf8(`${opts.pemChain ?? world.pckChainPem}\0`);
+  const chain = opts.certData !== undefined ? b(opts.certData, "certData", undefined, new Uint8Array(0)) : utf8(`${opts.pemChain ?? world.pckChainPem}\0`);
   const inner = concatBytes(u16le(opts.innerCertType ?? 5), u32le(chain.length), chain);
   const qeCertData = concatBytes(qeReport, qeSig, u16le(qeAuth.length), qeAuth, inner);
   const sigData =

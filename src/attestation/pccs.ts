@@ -14,8 +14,13 @@
  *   headers. An entry is served only while `now ≤ nextUpdate` of what it holds (TCB Info / QE
  *   Identity `nextUpdate`, CRL `nextUpdate`); otherwise it is fetched again.
  *
+ * - Encrypted-PPID quotes (certification data type 2/3): the PCK certificate is fetched from
+ *   `…/pckcert?qeid=…&encrypted_ppid=…&cpusvn=…&pcesvn=…&pceid=…` (spec §3.2 step 6) and returned
+ *   as `pckCertificateChain`; an `SGX-TCBm` other than the quote's raw TCB is an error.
+ *
  * Errors: `NetworkError` with `code` `PCCS_HTTP_STATUS` (details: status, url, path),
- * `PCCS_TIMEOUT`, `PCCS_UNREACHABLE`, `PCCS_BAD_RESPONSE` (what was missing or malformed);
+ * `PCCS_TIMEOUT`, `PCCS_UNREACHABLE`, `PCCS_BAD_RESPONSE` (what was missing or malformed),
+ * `PCCS_PCK_TCB_NOT_REGISTERED`;
  * `InputError` `PCCS_NO_PCK_CHAIN` when the quote carries no usable PCK chain;
  * `UsageError` for a bad base URL or `now`.
  */
@@ -42,6 +47,8 @@ export interface FetchCollateralOptions {
   timeoutMs?: number;
   /** Injected fetch (defaults to the global one). */
   fetch?: typeof fetch;
+  /** Intel PCS subscription key, sent as `Ocp-Apim-Subscription-Key` with the PCK certificate request only. */
+  apiKey?: string;
 }
 
 /** What was read from the quote to know what to ask for. */
@@ -94,17 +101,30 @@ export function isIntelPcs(base: string): boolean {
 /** FMSPC, CA type and TEE of a quote, from its embedded PCK leaf (spec §3.2 step 1). */
 export function collateralRequestInfo(quote: Uint8Array): CollateralRequestInfo {
   const q = parseQuote(quote);
-  const tee = q.header.teeType === 0x81 ? "tdx" : "sgx";
   if (q.certificationType !== 5) {
     throw new InputError(
       "PCCS_NO_PCK_CHAIN",
-      `the quote carries certification data type ${q.certificationType}, not a PEM PCK chain (type 5); fetching PCK certificates for encrypted-PPID quotes is not supported — supply collateral with pck_certificate_chain via --collateral`,
+      `the quote carries certification data type ${q.certificationType}, not a PEM PCK chain (type 5)${
+        q.certificationType === 2 || q.certificationType === 3 ? " (an encrypted PPID: fetchCollateral asks the PCCS for the PCK certificate)" : ""
+      }`,
       { details: { certificationType: q.certificationType } },
     );
   }
-  const blocks = pemBlocks(new TextDecoder("latin1").decode(q.certificationData), "quote PCK chain");
+  return requestInfoFromLeaf(teeOf(q.header.teeType), embeddedLeaf(q.certificationData));
+}
+
+function teeOf(teeType: number): "tdx" | "sgx" {
+  return teeType === 0x81 ? "tdx" : "sgx";
+}
+
+function embeddedLeaf(pemData: Uint8Array): Uint8Array {
+  const blocks = pemBlocks(new TextDecoder("latin1").decode(pemData), "quote PCK chain");
   const leafDer = blocks[0];
   if (leafDer === undefined) throw new InputError("PCCS_NO_PCK_CHAIN", "the quote's PCK chain holds no certificate");
+  return leafDer;
+}
+
+function requestInfoFromLeaf(tee: "tdx" | "sgx", leafDer: Uint8Array): CollateralRequestInfo {
   const leaf = parseCertificate(leafDer, "PCK leaf certificate");
   const issuer = nameToString(leaf.issuer);
   const ca = issuer.includes("Processor") ? "processor" : issuer.includes("Platform") ? "platform" : "processor";
@@ -121,6 +141,28 @@ export function collateralRequestInfo(quote: Uint8Array): CollateralRequestInfo 
     throw new InputError("PCCS_NO_PCK_CHAIN", `the PCK leaf's SGX extension has no 6-byte FMSPC (${OID_FMSPC})`);
   }
   return { tee, fmspc: bytesToPlainHex(fmspc).toUpperCase(), ca };
+}
+
+/** The fields of certification data types 2 / 3 (encrypted PPID), spec §1.6. */
+export interface EncryptedPpidData {
+  encryptedPpid: Uint8Array;
+  cpuSvn: Uint8Array;
+  pceSvn: number;
+  pceId: Uint8Array;
+}
+
+export function parseEncryptedPpidData(type: number, data: Uint8Array): EncryptedPpidData {
+  const ppidLen = type === 2 ? 256 : type === 3 ? 384 : -1;
+  if (ppidLen < 0) throw new InputError("PCCS_NO_PCK_CHAIN", `certification data type ${type} does not carry an encrypted PPID`);
+  if (data.length < ppidLen + 20) {
+    throw new InputError("PCCS_NO_PCK_CHAIN", `certification data type ${type} must hold ${ppidLen + 20} bytes (encrypted PPID, CPUSVN, PCESVN, PCE-ID), got ${data.length}`);
+  }
+  return {
+    encryptedPpid: data.subarray(0, ppidLen),
+    cpuSvn: data.subarray(ppidLen, ppidLen + 16),
+    pceSvn: data[ppidLen + 16]! | (data[ppidLen + 17]! << 8),
+    pceId: data.subarray(ppidLen + 18, ppidLen + 20),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,6 +187,8 @@ interface CacheEntry {
 
 const RELEVANT_HEADERS = [
   "content-type",
+  "sgx-pck-certificate-issuer-chain",
+  "sgx-tcbm",
   "sgx-pck-crl-issuer-chain",
   "tcb-info-issuer-chain",
   "sgx-tcb-info-issuer-chain",
@@ -158,6 +202,7 @@ const HEADER_DISPLAY: Record<string, string> = {
   "sgx-tcb-info-issuer-chain": "SGX-TCB-Info-Issuer-Chain",
   "sgx-enclave-identity-issuer-chain": "SGX-Enclave-Identity-Issuer-Chain",
   "enclave-identity-issuer-chain": "Enclave-Identity-Issuer-Chain",
+  "sgx-pck-certificate-issuer-chain": "SGX-PCK-Certificate-Issuer-Chain",
 };
 
 function cacheFile(dir: string, url: string): string {
@@ -234,12 +279,12 @@ async function readBody(res: Response, url: string, what: string): Promise<Uint8
   return out;
 }
 
-async function httpGet(url: string, opts: FetchCollateralOptions, what: string): Promise<Fetched> {
+async function httpGet(url: string, opts: FetchCollateralOptions, what: string, extraHeaders: Record<string, string> = {}): Promise<Fetched> {
   const doFetch = opts.fetch ?? globalThis.fetch;
   const timeoutMs = opts.timeoutMs ?? 30_000;
   let res: Response;
   try {
-    res = await doFetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "*/*" } });
+    res = await doFetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "*/*", ...extraHeaders } });
   } catch (e) {
     const name = (e as { name?: string } | undefined)?.name;
     if (name === "TimeoutError" || name === "AbortError") {
@@ -278,6 +323,7 @@ async function getCached<T>(
   opts: FetchCollateralOptions,
   what: string,
   decode: (f: Fetched) => { value: T; nextUpdate: number | undefined },
+  extraHeaders?: Record<string, string>,
 ): Promise<T> {
   if (opts.cacheDir !== undefined) {
     const hit = await readCache(opts.cacheDir, url, opts.now);
@@ -289,7 +335,7 @@ async function getCached<T>(
       }
     }
   }
-  const fetched = await httpGet(url, opts, what);
+  const fetched = await httpGet(url, opts, what, extraHeaders);
   const { value, nextUpdate } = decode(fetched);
   if (opts.cacheDir !== undefined && nextUpdate !== undefined && nextUpdate >= opts.now) {
     await writeCache(opts.cacheDir, fetched, nextUpdate, opts.now);
@@ -442,8 +488,23 @@ export async function fetchCollateral(quote: Uint8Array, opts: FetchCollateralOp
     throw new UsageError(`now must be an integer number of unix seconds, got ${String(opts.now)}`);
   }
   const base = normalizePccsBase(opts.pccsUrl);
-  const info = collateralRequestInfo(quote);
+  const q = parseQuote(quote);
   const v4 = (tee: string): string => `${base}/${tee}/certification/v4`;
+  let info: CollateralRequestInfo;
+  let pckCertificateChain: string | undefined;
+  if (q.certificationType === 5) {
+    info = requestInfoFromLeaf(teeOf(q.header.teeType), embeddedLeaf(q.certificationData));
+  } else if (q.certificationType === 2 || q.certificationType === 3) {
+    const pck = await fetchPckCertificate(q.certificationType, q.certificationData, q.header.userData, v4("sgx"), opts);
+    pckCertificateChain = pck.chain;
+    info = requestInfoFromLeaf(teeOf(q.header.teeType), pck.leafDer);
+  } else {
+    throw new InputError(
+      "PCCS_NO_PCK_CHAIN",
+      `the quote carries certification data type ${q.certificationType}: neither a PEM PCK chain (5) nor an encrypted PPID (2, 3); supply collateral with pck_certificate_chain via --collateral`,
+      { details: { certificationType: q.certificationType } },
+    );
+  }
 
   const pckCrlUrl = `${v4("sgx")}/pckcrl?ca=${info.ca}&encoding=der`;
   const tcbUrl = `${v4(info.tee)}/tcb?fmspc=${info.fmspc}`;
@@ -509,7 +570,57 @@ export async function fetchCollateral(quote: Uint8Array, opts: FetchCollateralOp
     qeIdentityIssuerChain: qe.chain,
     qeIdentity: qe.text,
     qeIdentitySignature: qe.signature,
+    ...(pckCertificateChain === undefined ? {} : { pckCertificateChain }),
   };
+}
+
+/**
+ * Spec §3.2 step 6: the PCK certificate for an encrypted-PPID quote. Returns the leaf and
+ * `leaf + "\n" + issuer chain` for `pck_certificate_chain`. The PCS answers with the certificate for
+ * the best TCB it has registered (`SGX-TCBm`); a different TCB than the quote's raw one means the
+ * platform's current TCB is not registered, which is an error.
+ */
+async function fetchPckCertificate(
+  type: number,
+  data: Uint8Array,
+  userData: Uint8Array,
+  sgxV4: string,
+  opts: FetchCollateralOptions,
+): Promise<{ leafDer: Uint8Array; chain: string }> {
+  const e = parseEncryptedPpidData(type, data);
+  const H = (b: Uint8Array): string => bytesToPlainHex(b).toUpperCase();
+  const pceSvnLe = Uint8Array.of(e.pceSvn & 0xff, e.pceSvn >>> 8);
+  const url = `${sgxV4}/pckcert?qeid=${H(userData.subarray(0, 16))}&encrypted_ppid=${H(e.encryptedPpid)}&cpusvn=${H(e.cpuSvn)}&pcesvn=${H(pceSvnLe)}&pceid=${H(e.pceId)}`;
+  const what = "PCK certificate";
+  return getCached(
+    url,
+    opts,
+    what,
+    (f) => {
+      const text = new TextDecoder().decode(f.body);
+      const leafDer = pemBlocks(text, what)[0];
+      if (leafDer === undefined) throw bad(what, f, "body holds no PEM certificate");
+      let notAfter: number;
+      try {
+        notAfter = parseCertificate(leafDer, what).notAfter;
+      } catch (err) {
+        throw bad(what, f, `body is not a parsable certificate: ${(err as Error).message}`);
+      }
+      const issuerChain = header(f, what, ["sgx-pck-certificate-issuer-chain"]);
+      const tcbm = f.headers["sgx-tcbm"];
+      const want = H(e.cpuSvn) + H(pceSvnLe);
+      if (tcbm !== undefined && tcbm.toUpperCase() !== want) {
+        throw new NetworkError(
+          "PCCS_PCK_TCB_NOT_REGISTERED",
+          `${what}: the PCCS returned the certificate for TCB ${tcbm.toUpperCase()}, not the quote's ${want} (CPUSVN ‖ PCESVN): the platform's current TCB is not registered`,
+          { details: { url: f.url, path: pathOf(f.url), tcbm, expected: want } },
+        );
+      }
+      const leafPem = text.slice(text.indexOf("-----BEGIN CERTIFICATE-----"), text.indexOf("-----END CERTIFICATE-----") + 25);
+      return { value: { leafDer, chain: `${leafPem}\n${issuerChain}` }, nextUpdate: notAfter };
+    },
+    opts.apiKey === undefined ? undefined : { "Ocp-Apim-Subscription-Key": opts.apiKey },
+  );
 }
 
 /** First URI of the certificate's CRL distribution points extension, if any. */

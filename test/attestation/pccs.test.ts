@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { collateralToJson, parseCollateralJson } from "../../src/attestation/collateral.js";
-import { createForgeWorld, forgeQuote } from "../../src/attestation/forge.js";
+import { createForgeWorld, forgeEncryptedPpidCertData, forgeQuote } from "../../src/attestation/forge.js";
 import {
   collateralRequestInfo,
   defaultCollateralCacheDir,
@@ -22,7 +22,7 @@ import {
   type FetchCollateralOptions,
 } from "../../src/attestation/pccs.js";
 import type { Collateral } from "../../src/attestation/types.js";
-import { verifyQuote } from "../../src/attestation/verify.js";
+import { checkQuote, verifyQuote } from "../../src/attestation/verify.js";
 import { bytesToPlainHex } from "../../src/encoding/index.js";
 import { KmsRegistryError, NetworkError } from "../../src/errors.js";
 import { pccsRoutes, startPccs, stopPccs, type Handler, type Pccs } from "../helpers/pccs-server.js";
@@ -370,12 +370,79 @@ describe("fetchCollateral failures are typed and precise", () => {
     );
   });
 
-  it("a quote without a PEM PCK chain is an input error saying what to do", async () => {
+  it("a quote with neither a PEM chain nor an encrypted PPID is an input error saying what to do", async () => {
     const w = await createForgeWorld({ seed: "pccs-no-chain" });
-    const q = await forgeQuote(w, { innerCertType: 3 });
+    const q = await forgeQuote(w, { innerCertType: 7 });
     const e = await rejection(fetchCollateral(q, { pccsUrl: pccs.url, now: TDX_NOW }));
     expect(e.code).toBe("PCCS_NO_PCK_CHAIN");
-    expect(e.message).toMatch(/type 3.*--collateral/);
+    expect(e.message).toMatch(/type 7: neither a PEM PCK chain \(5\) nor an encrypted PPID \(2, 3\).*--collateral/);
+  });
+});
+
+describe("encrypted PPID (certification data type 3): the PCK certificate is fetched", () => {
+  async function setup(tcbm?: string) {
+    const routes = new Map<string, Handler>();
+    const p = await startPccs(routes);
+    const w = await createForgeWorld({ seed: "pccs-eppid" });
+    for (const [k, v] of pccsRoutes(w.collateral, "tdx", "B0C06F000000", "platform")) routes.set(k, v);
+    const certData = forgeEncryptedPpidCertData(w, 3);
+    const quote = await forgeQuote(w, { innerCertType: 3, certData });
+    const H = (b: Uint8Array) => bytesToPlainHex(b).toUpperCase();
+    const qeid = H(quote.subarray(28, 44));
+    const path =
+      `/sgx/certification/v4/pckcert?qeid=${qeid}&encrypted_ppid=${H(certData.subarray(0, 384))}` +
+      `&cpusvn=${H(w.pck.cpuSvn)}&pcesvn=0B00&pceid=0000`;
+    const seen: (string | undefined)[] = [];
+    routes.set(path, (req, res) => {
+      seen.push(req.headers["ocp-apim-subscription-key"] as string | undefined);
+      res.writeHead(200, {
+        "Content-Type": "application/x-pem-file",
+        "SGX-PCK-Certificate-Issuer-Chain": encodeURIComponent(w.certs.pckCa.pem + w.certs.root.pem),
+        "SGX-TCBm": tcbm ?? `${H(w.pck.cpuSvn)}0B00`,
+        "SGX-FMSPC": "B0C06F000000",
+        "SGX-PCK-Certificate-CA-Type": "platform",
+      });
+      res.end(w.certs.pckLeaf.pem);
+    });
+    return { p, w, quote, path, seen };
+  }
+
+  it("asks pckcert with qeid, encrypted_ppid, cpusvn, pcesvn (LE), pceid and verifies with pck_certificate_chain", async () => {
+    const { p, w, quote, path, seen } = await setup();
+    try {
+      const c = await fetchCollateral(quote, { pccsUrl: p.url, now: w.now, apiKey: "k-123" });
+      expect(p.hits.get(path)).toBe(1);
+      expect(seen).toEqual(["k-123"]);
+      expect(c.pckCertificateChain).toBe(`${w.certs.pckLeaf.pem.trimEnd()}\n${w.certs.pckCa.pem}${w.certs.root.pem}`);
+      const v = verifyQuote(quote, { collateral: c, now: w.now, rootCaDer: w.rootCaDer });
+      expect(v.status).toBe("UpToDate");
+      expect(v.genuine).toBe(false);
+      // without the fetched chain the same quote cannot be verified
+      const { pckCertificateChain: _drop, ...without } = c;
+      const r = checkQuote(quote, { collateral: without, now: w.now, rootCaDer: w.rootCaDer });
+      expect(r.ok).toBe(false);
+    } finally {
+      await stopPccs(p);
+    }
+  });
+
+  it("a PCK certificate for another TCB (SGX-TCBm) means the platform's TCB is not registered", async () => {
+    const { p, w, quote } = await setup("00".repeat(16) + "0100");
+    try {
+      const e = await rejection(fetchCollateral(quote, { pccsUrl: p.url, now: w.now }));
+      expect(e.code).toBe("PCCS_PCK_TCB_NOT_REGISTERED");
+      expect(e.message).toMatch(/returned the certificate for TCB 0{32}0100, not the quote's 030302020401000500000000000000000B00 \(CPUSVN ‖ PCESVN\): the platform's current TCB is not registered/);
+    } finally {
+      await stopPccs(p);
+    }
+  });
+
+  it("truncated encrypted-PPID data is an input error", async () => {
+    const w = await createForgeWorld({ seed: "pccs-eppid" });
+    const q = await forgeQuote(w, { innerCertType: 3, certData: new Uint8Array(100) });
+    const e = await rejection(fetchCollateral(q, { pccsUrl: pccs.url, now: w.now }));
+    expect(e.code).toBe("PCCS_NO_PCK_CHAIN");
+    expect(e.message).toMatch(/must hold 404 bytes .* got 100/);
   });
 });
 
