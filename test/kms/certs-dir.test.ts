@@ -53,7 +53,7 @@ function item(r: Checklist, name: string) {
 function breakSignature(path: string): void {
   const pem = readFileSync(path, "utf8");
   const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64");
-  der[der.length - 1] ^= 0x01;
+  der[der.length - 1] = der[der.length - 1]! ^ 0x01;
   writeFileSync(path, `-----BEGIN CERTIFICATE-----\n${der.toString("base64").replace(/(.{64})/g, "$1\n")}\n-----END CERTIFICATE-----\n`);
 }
 
