@@ -31,19 +31,35 @@ export const proveLivenessCommand: Command = {
     const conf = confirmations(ctx);
     const account = accountFromEnv(io.env);
     const progress = progressPrinter(io, "prove-liveness");
+    const { getMeta, kmsCall } = await import("../../kms/client.js");
     if (!kms) {
-      const { getKmsK256Pubkey } = await import("../../registry/liveness.js");
+      const { decodeBytesField } = await import("../../encoding/index.js");
       const { ethAddress } = await import("../../registry/signatures.js");
       const { getAddress } = await import("viem");
-      const pub = await getKmsK256Pubkey(kmsUrl).catch((e: unknown) => {
-        throw e instanceof NetworkError ? e : new NetworkError("KMS_UNREACHABLE", `cannot read KMS.GetMeta from ${kmsUrl}: ${String(e)}`);
-      });
-      kms = getAddress(ethAddress(pub)) as typeof registry;
+      const { meta } = await getMeta(kmsUrl);
+      if (typeof meta.k256_pubkey !== "string") throw new NetworkError("KMS_BAD_ANSWER", `KMS ${kmsUrl}: GetMeta has no k256_pubkey`);
+      kms = getAddress(ethAddress(decodeBytesField(meta.k256_pubkey, "k256_pubkey", 33))) as typeof registry;
       progress("meta", `KMS root key address ${kms}`);
     }
     const conn = await connect(rpc);
     const { findDeploymentByAddress, checkChainAgainstRecord } = await import("../../registry/deployments.js");
-    checkChainAgainstRecord(await findDeploymentByAddress(deploymentsDir(ctx), registry), conn.chainId, registry);
+    const record = await findDeploymentByAddress(deploymentsDir(ctx), registry);
+    checkChainAgainstRecord(record, conn.chainId, registry);
+    // Over https, pin the KMS's TLS certificate to the CA key registered on chain for this KMS.
+    let caPubkey: Uint8Array | undefined;
+    if (/^https:/i.test(kmsUrl)) {
+      const { findRegistrations } = await import("../../registry/publish.js");
+      const { decodeRegistryLog } = await import("../../registry/audit.js");
+      const { hexToBytes } = await import("../../encoding/index.js");
+      const regs = await findRegistrations(conn.publicClient, registry, kms, null, BigInt(record?.block ?? 0));
+      const last = regs.length ? decodeRegistryLog(regs[regs.length - 1]!) : undefined;
+      if (last && last !== "undecodable" && last.kind === "registered") {
+        caPubkey = hexToBytes(last.caPubkey, "caPubkey");
+        progress("tls", "pinning the KMS's TLS certificate to its registered CA key");
+      }
+    }
+    const post = async (_url: string, body: unknown, o: { timeoutMs: number }) =>
+      (await kmsCall(kmsUrl, "KMS.GetAppEnvEncryptPubKey", body as Record<string, unknown>, { timeoutMs: o.timeoutMs, ...(caPubkey ? { caPubkey } : {}) })).result;
     const { proveLiveness } = await import("../../registry/liveness.js");
     const r = await proveLiveness({
       publicClient: conn.publicClient,
@@ -51,6 +67,7 @@ export const proveLivenessCommand: Command = {
       registry,
       kms,
       kmsUrl,
+      post,
       confirmations: conf,
       onProgress: progress,
     });

@@ -6,7 +6,8 @@
  * Pull → full verification (refuses on failure) → chain-id check against the deployment record →
  * idempotent, journalled `register` (see `src/registry/publish.ts`).
  */
-import { EXIT_FAIL, EXIT_OK, exactlyOne, optInteger, optString, printJson, table, type Command } from "../framework.js";
+import { EXIT_FAIL, EXIT_OK, optInteger, optString, printJson, table, type Command } from "../framework.js";
+import { SOURCE_OPTIONS, clientOptions, sourceFromOptions } from "./kms-source.js";
 import { REGISTRY_OPTIONS, confirmations, deploymentsDir, progressPrinter, registryArgs } from "./registry-common.js";
 
 export const NOT_GENUINE_WARNING =
@@ -29,9 +30,7 @@ export const publishCommand: Command = {
   ].join("\n"),
   options: {
     ...REGISTRY_OPTIONS,
-    kms: { type: "string", valueName: "URL", description: "pull from a live KMS (KMS.GetMeta)" },
-    "certs-dir": { type: "string", valueName: "DIR", description: "pull from a KMS certs dir (bootstrap-info.json)" },
-    file: { type: "string", valueName: "FILE", description: "pull from a saved Bootstrap / GetMeta / pull JSON" },
+    ...SOURCE_OPTIONS,
     collateral: { type: "string", valueName: "FILE", description: "collateral JSON (dcap-qvl QuoteCollateralV3 layout)" },
     pccs: { type: "string", valueName: "URL", description: "fetch collateral from a PCCS / Intel PCS base URL" },
     at: { type: "string", valueName: "UNIX_SECONDS", description: "verification time (default: now)" },
@@ -48,7 +47,7 @@ export const publishCommand: Command = {
     const progress = progressPrinter(io, "publish");
     // Usage errors first, before any network or file access.
     const { rpc, registry } = await registryArgs(ctx);
-    const which = exactlyOne(ctx, ["kms", "certs-dir", "file"]);
+    const source = await sourceFromOptions(ctx);
     const { collateralSource, loadCollateral, parseAccept, readInputFile } = await import("./verify-quote.js");
     const colSrc = collateralSource(ctx);
     const now = optInteger(ctx, "at", { min: 0 }) ?? Math.floor(Date.now() / 1000);
@@ -65,11 +64,9 @@ export const publishCommand: Command = {
     const journalOpt = optString(ctx, "journal-dir");
 
     // pull
-    const value = optString(ctx, which)!;
-    progress("pull", `from ${which === "kms" ? value : `${which} ${value}`}`);
+    progress("pull", `from ${"kms" in source ? source.kms : "certsDir" in source ? `certs dir ${source.certsDir}` : `file ${source.file}`}`);
     const { pullBootstrap } = await import("../../kms/pull.js");
-    const source = which === "kms" ? { kms: value } : which === "certs-dir" ? { certsDir: abs(value) } : { file: abs(value) };
-    const pulled = await pullBootstrap(source, { now });
+    const pulled = await pullBootstrap(source, { now, ...clientOptions(ctx) });
     const info = pulled.info;
     for (const w of pulled.warnings) progress("pull", `warning: ${w}`);
 
