@@ -121,6 +121,26 @@ describe("forged worlds verify under their own root, never as genuine", () => {
     const e = await rejected({ trustForgedRoot: false, world: { intelNames: true } }, "ROOT_CA_CRL_SIGNATURE_INVALID", /root_ca_crl/);
     expect(e.message).toMatch(/signature/i);
   });
+
+  it("impersonation: a forged quote with Intel's names against Intel's REAL collateral is rejected at the PCK chain", async () => {
+    const real = parseCollateralJson(await readFile(new URL("tdx_quote_collateral.json", FIX), "utf8"));
+    const e = await rejected(
+      { trustForgedRoot: false, world: { intelNames: true, now: 1752919234 }, collateral: () => real },
+      "PCK_CERT_SIGNATURE_INVALID",
+      /"Intel SGX PCK Platform CA" names the trusted root as issuer but its signature does not verify with the root key/,
+    );
+    // all of Intel's collateral passed before the forged chain was reached
+    expect(e.checks.map((c) => c.name)).toEqual(expect.arrayContaining(["root-ca.crl", "tcb-info.signature", "qe-identity.signature"]));
+  });
+
+  it("impersonation: forged collateral with Intel's names and Intel's real root CRL fails at the TCB Signing cert", async () => {
+    const real = parseCollateralJson(await readFile(new URL("tdx_quote_collateral.json", FIX), "utf8"));
+    await rejected(
+      { trustForgedRoot: false, world: { intelNames: true, now: 1752919234 }, collateral: (c) => ({ ...c, rootCaCrl: real.rootCaCrl }) },
+      "TCB_INFO_CHAIN_CERT_SIGNATURE_INVALID",
+      /"Intel SGX TCB Signing" names the trusted root as issuer but its signature does not verify with the root key/,
+    );
+  });
 });
 
 describe("every TCB status, each from a re-signed TCB Info", () => {
