@@ -25,6 +25,7 @@ import {
   cachedCertificate,
   cachedCrl,
   checkCrl,
+  commonName,
   isoSeconds,
   nameToString,
   parseSgxExtension,
@@ -112,8 +113,7 @@ function certsFromPem(text: string, what: string, cache: VerificationCache | und
 }
 
 function cnOf(c: Certificate): string {
-  const m = /(?:^|, )CN=([^,]*)/.exec(nameToString(c.subject));
-  return m ? m[1]! : nameToString(c.subject);
+  return commonName(c.subject);
 }
 
 /** Report fields as JSON (`0x` lower-case hex, numbers for integers). */

@@ -459,8 +459,25 @@ export function verifyP256(spki: Uint8Array, message: Uint8Array, signature: Uin
   return verifyP256Uncached(spki, message, signature, encoding, undefined);
 }
 
+/** True when `spki` is an EC P-256 SubjectPublicKeyInfo (uncompressed or compressed point): a byte comparison, no key import. */
+export function isP256Spki(spki: Uint8Array): boolean {
+  const n = P256_SPKI_PREFIX.length;
+  if (spki.length === n + 65) {
+    for (let i = 0; i < n; i++) if (spki[i] !== P256_SPKI_PREFIX[i]) return false;
+    return spki[n] === 4;
+  }
+  if (spki.length === n + 33) {
+    // 3039 3013 …(same algorithm)… 0322 00 02|03 x
+    if (spki[0] !== 0x30 || spki[1] !== 0x39 || spki[n - 3] !== 0x03 || spki[n - 2] !== 0x22 || spki[n - 1] !== 0x00) return false;
+    for (let i = 2; i < n - 3; i++) if (spki[i] !== P256_SPKI_PREFIX[i]) return false;
+    return spki[n] === 2 || spki[n] === 3;
+  }
+  return false;
+}
+
 function verifyP256Uncached(spki: Uint8Array, message: Uint8Array, signature: Uint8Array, encoding: "der" | "raw", cache: VerificationCache | undefined): boolean {
   if (encoding === "raw" && signature.length !== 64) return false;
+  if (!isP256Spki(spki)) return false;
   let key: KeyObject | undefined;
   if (cache) {
     const kk = bytesKey(spki);
@@ -470,7 +487,7 @@ function verifyP256Uncached(spki: Uint8Array, message: Uint8Array, signature: Ui
       if (key) cache.remember(cache.keys, kk, key);
     }
   } else key = keyFromSpki(spki);
-  if (!key || key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") return false;
+  if (!key) return false;
   try {
     return cryptoVerify("sha256", buf(message), { key, dsaEncoding: encoding === "raw" ? "ieee-p1363" : "der" }, buf(signature));
   } catch {
@@ -510,7 +527,21 @@ export function isoSeconds(t: number): string {
   return iso(t);
 }
 
+const cnMemo = new WeakMap<Uint8Array, string>();
 function cn(name: Uint8Array): string {
+  const hit = cnMemo.get(name);
+  if (hit !== undefined) return hit;
+  const v = cnUncached(name);
+  cnMemo.set(name, v);
+  return v;
+}
+
+/** The CN of a DER name (or the whole name when it has none), for messages. */
+export function commonName(name: Uint8Array): string {
+  return cn(name);
+}
+
+function cnUncached(name: Uint8Array): string {
   const s = nameToString(name);
   const m = /(?:^|, )CN=([^,]*)/.exec(s);
   return m ? m[1]! : s;

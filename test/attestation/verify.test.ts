@@ -451,3 +451,16 @@ describe("more inputs", () => {
     expect(() => verifyQuote(tdxQuote(), { collateral: d, now: TDX_NOW })).toThrow(UsageError);
   });
 });
+
+describe("isP256Spki (the byte-level key-type gate before any signature check)", () => {
+  it("accepts P-256 SPKIs (uncompressed and compressed) and rejects other curves", async () => {
+    const { generateKeyPairSync } = await import("node:crypto");
+    const { isP256Spki } = await import("../../src/attestation/x509.js");
+    const spki = (curve: string) => new Uint8Array(generateKeyPairSync("ec", { namedCurve: curve }).publicKey.export({ format: "der", type: "spki" }));
+    expect(isP256Spki(spki("P-256"))).toBe(true);
+    expect(isP256Spki(new Uint8Array(Buffer.from(`3039301306072a8648ce3d020106082a8648ce3d03010703220002${"11".repeat(32)}`, "hex")))).toBe(true);
+    expect(isP256Spki(spki("secp256k1"))).toBe(false);
+    expect(isP256Spki(spki("P-384"))).toBe(false);
+    expect(isP256Spki(new Uint8Array(91))).toBe(false);
+  });
+});
