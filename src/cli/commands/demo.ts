@@ -22,6 +22,7 @@ export const demoCommand: Command = {
     const { runDemo, DemoStageError } = await import("../../demo/run.js");
     const ac = new AbortController();
     const off = io.onSignal?.(() => {
+      if (ac.signal.aborted) return;
       io.stderr("\n[demo] interrupted: stopping every process…\n");
       ac.abort();
     });

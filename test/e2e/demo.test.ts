@@ -1,0 +1,81 @@
+/** `kms-registry demo` (what `npm run demo` runs after building), as a real process. */
+import { spawn } from "node:child_process";
+
+import { describe, expect, it } from "vitest";
+
+import { HARDHAT_DEV_ACCOUNT_0_KEY } from "../../src/registry/devnode.js";
+import { BIN, REPO_ROOT, runCli } from "../helpers/cli.js";
+
+async function refuses(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+describe("kms-registry demo", () => {
+  it("runs every stage, prints a summary, stops its processes and exits 0", async () => {
+    const r = await runCli(["demo", "--json"], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout) as Record<string, unknown> & {
+      kmsUrl: string;
+      rpcUrl: string;
+      publish: { status: string };
+      republish: { status: string };
+      audit: { kms: number; anomalies: number; reverified: number };
+      keyChain: { valid: boolean };
+      appKey: { valid: boolean };
+      envKey: { valid: boolean };
+    };
+    expect(s.ok).toBe(true);
+    expect(s.genuine).toBe(false);
+    expect(s.intelRootRejects).toBe(true);
+    expect(s.publish.status).toBe("registered");
+    expect(s.republish.status).toBe("already-registered");
+    expect([s.appKey.valid, s.envKey.valid, s.keyChain.valid]).toEqual([true, true, true]);
+    expect(s.audit).toMatchObject({ kms: 1, anomalies: 0, reverified: 1 });
+    for (const stage of ["start-kms", "start-node", "bootstrap", "pull", "verify", "deploy", "publish", "prove-liveness", "app-key", "env-key", "key-chain", "audit"]) {
+      expect(r.stderr).toContain(`[${stage}]`);
+    }
+    expect(r.stderr).toMatch(/NOT GENUINE/);
+    expect(r.stdout + r.stderr).not.toContain(HARDHAT_DEV_ACCOUNT_0_KEY.slice(2));
+    expect(await refuses(s.kmsUrl)).toBe(true);
+    expect(await refuses(s.rpcUrl)).toBe(true);
+  });
+
+  it("human output: a short summary on stdout", async () => {
+    const r = await runCli(["demo"], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Demo complete .* every stage passed\. NOT GENUINE/);
+    expect(r.stdout).toMatch(/audit +1 KMS, 2 events, 1 quote\(s\) re-verified, 0 anomalies/);
+  });
+
+  it("on SIGINT: stops every process it started, names the stage, exits 1", async () => {
+    const child = spawn(process.execPath, [BIN, "demo"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`demo never reached the deploy stage: ${err}`)), 90_000);
+      child.stderr.on("data", (d: Buffer) => {
+        err += d.toString();
+        if (!child.killed && err.includes("JSON-RPC node at") && err.includes("simulated KMS at")) {
+          clearTimeout(t);
+          child.kill("SIGINT");
+          resolve();
+        }
+      });
+    });
+    const [code, sig] = await new Promise<[number | null, string | null]>((r) => child.once("close", (c, s) => r([c, s])));
+    expect([code, sig], err).toEqual([1, null]);
+    expect(err).toMatch(/interrupted/);
+    expect(err).toMatch(/demo failed at stage "[a-z-]+": interrupted/);
+    expect(out).toBe("");
+    const kmsUrl = /simulated KMS at (http:\/\/127\.0\.0\.1:\d+)/.exec(err)![1]!;
+    const rpcUrl = /JSON-RPC node at (http:\/\/127\.0\.0\.1:\d+)/.exec(err)![1]!;
+    expect(await refuses(kmsUrl)).toBe(true);
+    expect(await refuses(rpcUrl)).toBe(true);
+  });
+});
