@@ -9,3 +9,4 @@ export * from "./errors.js";
 export * from "./encoding/index.js";
 export * from "./attestation/index.js";
 export * from "./registry/index.js";
+export * from "./kms/index.js";

@@ -22,3 +22,6 @@ export { parseTcbInfo, parseQeIdentity, convergeStatus, matchPlatformLevel, chec
 export type { TcbInfo, QeIdentity, TcbLevel, StatusWithAdvisories } from "./tcb.js";
 export { parseCertificate, parseCrl, pemBlocks, parseSgxExtension, certificateDerFromFile } from "./x509.js";
 export type { Certificate, Crl, SgxExtension } from "./x509.js";
+export * from "./binding.js";
+export * from "./eventlog.js";
+export * from "./dstack-attestation.js";
