@@ -1,15 +1,17 @@
 /**
  * "Correctness beyond the peers" (issue #3): cases where this verifier rejects with a precise reason
- * and a peer does not. The peer run here is @phala/dcap-qvl's pure-JS verifier (it accepts a custom
- * root, so it can be fed forged worlds). The WASM peer trusts only Intel's root, so forged worlds
- * cannot be shown to it; for its gaps (QE identity, issue dates) our own rejection is asserted.
+ * and a peer does not. @phala/dcap-qvl's pure-JS verifier accepts a custom root, so it is fed forged
+ * worlds. The WASM peer (@phala/dcap-qvl-web) trusts only Intel's root, so its gaps (QE identity,
+ * issue dates) are shown with REAL Intel-signed data: the real TDX quote at a time before its TCB
+ * Info / QE Identity were issued, and with the (Intel-signed) SGX QE identity in place of the TD QE's.
  * The important assertion in every case is ours.
  */
+import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 
 import { describe, expect, it } from "vitest";
 
-import { collateralToJson } from "../../src/attestation/collateral.js";
+import { collateralToJson, parseCollateralJson } from "../../src/attestation/collateral.js";
 import { createForgeWorld, forgeQuote, type ForgeWorld, type ForgeWorldOptions } from "../../src/attestation/forge.js";
 import type { Collateral } from "../../src/attestation/types.js";
 import { checkQuote } from "../../src/attestation/verify.js";
@@ -17,7 +19,26 @@ import { checkQuote } from "../../src/attestation/verify.js";
 interface PeerVerifier {
   verify(quote: Buffer, collateral: unknown, now: unknown): { status: string };
 }
-const peer = createRequire(import.meta.url)("@phala/dcap-qvl") as { QuoteVerifier: { newWithRootCa(der: Buffer): PeerVerifier } };
+const require = createRequire(import.meta.url);
+const peer = require("@phala/dcap-qvl") as { QuoteVerifier: { newWithRootCa(der: Buffer): PeerVerifier } };
+
+interface WasmPeer {
+  initSync(m: { module: Uint8Array }): unknown;
+  js_verify(quote: Uint8Array, collateral: unknown, now: bigint): { status: string };
+}
+async function wasmPeer(): Promise<WasmPeer> {
+  const mod = (await import("@phala/dcap-qvl-web")) as unknown as WasmPeer;
+  mod.initSync({ module: new Uint8Array(await readFile(require.resolve("@phala/dcap-qvl-web/dcap-qvl-web_bg.wasm"))) });
+  return mod;
+}
+function wasmVerify(w: WasmPeer, quote: Uint8Array, collateralJson: unknown, now: number): { ok: true; status: string } | { ok: false; message: string } {
+  try {
+    return { ok: true, status: w.js_verify(quote, collateralJson, BigInt(now)).status };
+  } catch (e) {
+    return { ok: false, message: String(e) };
+  }
+}
+const FIX = new URL("../../../shared/fixtures/", import.meta.url);
 
 function peerVerify(w: ForgeWorld, quote: Uint8Array, collateral: Collateral, now: unknown): { ok: true; status: string } | { ok: false; message: string } {
   try {
@@ -120,7 +141,51 @@ describe("a missing or NaN time is rejected (the JS peer treats it as 'skip time
   });
 });
 
-describe("QE identity and issue dates are checked (the WASM peer checks neither)", () => {
+describe("real Intel data: QE identity and issue dates are checked (the WASM peer checks neither)", () => {
+  it("the real TDX quote before its TCB Info / QE Identity were issued", async () => {
+    const quote = new Uint8Array(await readFile(new URL("tdx_quote", FIX)));
+    const text = await readFile(new URL("tdx_quote_collateral.json", FIX), "utf8");
+    const collateral = parseCollateralJson(text);
+    const wasm = await wasmPeer();
+    // sanity: both agree at the documented time
+    expect(wasmVerify(wasm, quote, JSON.parse(text), 1752919234)).toEqual({ ok: true, status: "UpToDate" });
+    expect(checkQuote(quote, { collateral, now: 1752919234 }).ok).toBe(true);
+    // 2025-06-19T10:13:20Z: the TCB Info is issued at 10:16:03Z
+    const a = checkQuote(quote, { collateral, now: 1750328000 });
+    expect(a.ok).toBe(false);
+    if (!a.ok) {
+      expect(a.error.code).toBe("TCB_INFO_NOT_YET_VALID");
+      expect(a.error.message).toMatch(/tcb_info issueDate 2025-06-19T10:16:03Z is after the verification time 2025-06-19T10:13:20Z/);
+    }
+    expect(wasmVerify(wasm, quote, JSON.parse(text), 1750328000)).toEqual({ ok: true, status: "UpToDate" });
+    // 2025-06-19T10:30:00Z: the QE Identity is issued at 10:32:27Z
+    const b = checkQuote(quote, { collateral, now: 1750329000 });
+    expect(b.ok).toBe(false);
+    if (!b.ok) {
+      expect(b.error.code).toBe("QE_IDENTITY_NOT_YET_VALID");
+      expect(b.error.message).toMatch(/qe_identity issueDate 2025-06-19T10:32:27Z is after the verification time 2025-06-19T10:30:00Z/);
+    }
+    expect(wasmVerify(wasm, quote, JSON.parse(text), 1750329000).ok).toBe(true);
+  });
+
+  it("the real TDX quote with Intel's SGX QE identity (validly signed) in place of the TD QE's", async () => {
+    const quote = new Uint8Array(await readFile(new URL("tdx_quote", FIX)));
+    const tdx = JSON.parse(await readFile(new URL("tdx_quote_collateral.json", FIX), "utf8"));
+    const sgx = JSON.parse(await readFile(new URL("sgx_quote_collateral.json", FIX), "utf8"));
+    const swapped = { ...tdx, qe_identity: sgx.qe_identity, qe_identity_signature: sgx.qe_identity_signature, qe_identity_issuer_chain: sgx.qe_identity_issuer_chain };
+    const r = checkQuote(quote, { collateral: parseCollateralJson(JSON.stringify(swapped)), now: 1752919234 });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.error.code).toBe("QE_IDENTITY_MISMATCH");
+      expect(r.error.message).toMatch(/qe_identity is QE v2, a TDX quote needs TD_QE v2\/v3/);
+      // the signature over the swapped identity is Intel's and was accepted before the mismatch
+      expect(r.checks.find((c) => c.name === "qe-identity.signature")?.ok).toBe(true);
+    }
+    expect(wasmVerify(await wasmPeer(), quote, swapped, 1752919234)).toEqual({ ok: true, status: "UpToDate" });
+  });
+});
+
+describe("forged data: QE identity and issue dates are checked", () => {
   it("QE identity: a QE whose MRSIGNER is not the identity's", async () => {
     const { w, quote } = await world({ qeIdentity: { mrsigner: "ab".repeat(32) } });
     const r = ours(w, quote);
