@@ -63,6 +63,14 @@ describe("kms-registry verify-quote", () => {
     r = await runCli(["verify-quote", "-", "--collateral", TDX_COLL, ...AT, "--json"], { input: spaced });
     expect(r.code).toBe(0);
     expect((JSON.parse(r.stdout) as { status: string }).status).toBe("UpToDate");
+    // a hex file saved with a UTF-8 BOM and CRLF line ends, upper case with 0X
+    const bom = tmp("bom.hex", Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`0X${Buffer.from(tdxQuote()).toString("hex").toUpperCase().replace(/(.{80})/g, "$1\r\n")}\r\n`)]));
+    r = await runCli(["verify-quote", bom, "--collateral", TDX_COLL, ...AT]);
+    expect(r.code).toBe(0);
+    // an empty input is an input error
+    r = await runCli(["verify-quote", "-", "--collateral", TDX_COLL, ...AT], { input: "" });
+    expect(r.code).toBe(2);
+    expect(lines(r.stderr)).toEqual(["kms-registry: verify-quote: the quote input is empty"]);
   });
 
   it("a status outside --accept → exit 1 (valid but not accepted); --accept widens it", async () => {

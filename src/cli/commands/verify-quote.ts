@@ -51,6 +51,7 @@ export async function readInputFile(io: CliIO, path: string, what: string): Prom
 
 /** Quote bytes from a file's content: binary as is, or hex text (with or without 0x, any whitespace). */
 export async function quoteBytesFromContent(content: Uint8Array): Promise<Uint8Array> {
+  if (content[0] === 0xef && content[1] === 0xbb && content[2] === 0xbf) content = content.subarray(3); // UTF-8 BOM of a hex text file
   if (content.length === 0) throw new InputError("QUOTE_EMPTY", "the quote input is empty");
   // Hex text is printable ASCII only; a binary quote starts with a small little-endian version number.
   let text = true;
