@@ -34,7 +34,8 @@ describe("results are identical with and without a shared verification cache", (
       const w = await createForgeWorld({ seed: "forge-cache", ...wo });
       prepared.push({ name, w, quote: await forgeQuote(w, { reportData: "0x77", ...qo }), now: at ?? w.now });
     }
-    const summary = (r: ReturnType<typeof checkQuote>) => (r.ok ? { ok: true, status: r.result.status, advisoryIds: r.result.advisoryIds, checks: r.result.checks } : { ok: false, error: r.error, checks: r.checks });
+    const summary = (r: ReturnType<typeof checkQuote>) =>
+      r.ok ? ({ ok: true, status: r.result.status, advisoryIds: r.result.advisoryIds, checks: r.result.checks } as const) : ({ ok: false, error: r.error, checks: r.checks } as const);
     const fresh = prepared.map((p) => summary(checkQuote(p.quote, { collateral: p.w.collateral, now: p.now, rootCaDer: p.w.rootCaDer })));
     // the variants really differ
     expect(fresh.filter((f) => f.ok)).toHaveLength(3);
