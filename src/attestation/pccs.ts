@@ -424,12 +424,16 @@ function scanValue(t: string, i: number): number {
 
 /**
  * The exact source text of top-level member `key` of the JSON object `text` (the body must
- * already have been checked with `JSON.parse`). Returns undefined when absent.
+ * already have been checked with `JSON.parse`). Returns undefined when absent or when the key
+ * occurs more than once (`JSON.parse` would keep the last one; which text was signed is then
+ * ambiguous).
  */
 export function rawJsonMember(text: string, key: string): string | undefined {
   let i = skipWs(text, 0);
   if (text[i] !== "{") return undefined;
   i = skipWs(text, i + 1);
+  let found: string | undefined;
+  let count = 0;
   while (i < text.length && text[i] !== "}") {
     if (text[i] !== '"') return undefined;
     const keyEnd = scanString(text, i);
@@ -440,11 +444,14 @@ export function rawJsonMember(text: string, key: string): string | undefined {
     i = skipWs(text, i + 1);
     const vEnd = scanValue(text, i);
     if (vEnd < 0) return undefined;
-    if (k === key) return text.slice(i, vEnd);
+    if (k === key) {
+      found = text.slice(i, vEnd);
+      count++;
+    }
     i = skipWs(text, vEnd);
     if (text[i] === ",") i = skipWs(text, i + 1);
   }
-  return undefined;
+  return count === 1 ? found : undefined;
 }
 
 function signedJson(f: Fetched, what: string, key: "tcbInfo" | "enclaveIdentity"): { text: string; signature: Uint8Array; nextUpdate: number } {
@@ -460,7 +467,7 @@ function signedJson(f: Fetched, what: string, key: "tcbInfo" | "enclaveIdentity"
   const inner = obj[key];
   if (typeof inner !== "object" || inner === null || Array.isArray(inner)) throw bad(what, f, `body has no "${key}" object`);
   const text = rawJsonMember(body, key);
-  if (text === undefined) throw bad(what, f, `could not locate the raw "${key}" text`);
+  if (text === undefined) throw bad(what, f, `could not locate exactly one raw "${key}" text`);
   const sigHex = obj.signature;
   if (typeof sigHex !== "string" || !isHexText(sigHex) || sigHex.replace(/^0x/i, "").length !== 128) {
     throw bad(what, f, `body has no 64-byte hex "signature"`);

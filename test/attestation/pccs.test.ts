@@ -108,6 +108,8 @@ describe("collateralRequestInfo / normalizePccsBase", () => {
     expect(rawJsonMember(`{"signature":"ab", "tcbInfo" : ${inner} }`, "tcbInfo")).toBe(inner);
     expect(rawJsonMember(`{\n  "tcbInfo":${inner},\n  "signature":"ab"\n}`, "tcbInfo")).toBe(inner);
     expect(rawJsonMember(`{"x":1}`, "tcbInfo")).toBeUndefined();
+    expect(rawJsonMember(`{"tcbInfo":{"a":1},"tcbInfo":{"a":2}}`, "tcbInfo")).toBeUndefined();
+    expect(rawJsonMember(`{"x":"tcbInfo","tcbInfo":true}`, "tcbInfo")).toBe("true");
   });
 });
 
@@ -290,6 +292,14 @@ describe("fetchCollateral failures are typed and precise", () => {
           res.end('{"signature":"00"}');
         },
         /QE Identity: body has no "enclaveIdentity" object/,
+      ],
+      [
+        "/tdx/certification/v4/tcb?fmspc=B0C06F000000",
+        (_q, res) => {
+          res.writeHead(200, { "TCB-Info-Issuer-Chain": "x" });
+          res.end(`{"tcbInfo":{"nextUpdate":"2030-01-01T00:00:00Z"},"tcbInfo":${tdxCollateral.tcbInfo},"signature":"${"00".repeat(64)}"}`);
+        },
+        /TCB Info: could not locate exactly one raw "tcbInfo" text/,
       ],
       [
         "/sgx/certification/v4/pckcrl?ca=platform&encoding=der",
