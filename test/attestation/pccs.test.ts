@@ -457,6 +457,38 @@ describe("encrypted PPID (certification data type 3): the PCK certificate is fet
 });
 
 describe("root CA CRL from the root's CRL distribution point", () => {
+  it("Intel PCS: no rootcacrl request; the root CRL comes from Intel's distribution point (hosts routed to the local server)", async () => {
+    const routes = new Map(pccs.routes);
+    routes.set("/IntelSGXRootCA.der", (_q, res) => {
+      res.writeHead(200, { "Content-Type": "application/pkix-crl" });
+      res.end(Buffer.from(tdxCollateral.rootCaCrl));
+    });
+    const p = await startPccs(routes);
+    const asked: string[] = [];
+    // The real PCS and certificate hosts cannot be reached offline: rewrite their origin to the local
+    // server (a real socket), keep path and query, and record what was asked for.
+    const viaLocal: typeof fetch = (input, init) => {
+      const u = new URL(String(input));
+      asked.push(u.href);
+      return fetch(`${p.url}${u.pathname}${u.search}`, init);
+    };
+    try {
+      const c = await fetchCollateral(tdxQuote, { pccsUrl: "https://api.trustedservices.intel.com/sgx/certification/v4", now: TDX_NOW, fetch: viaLocal });
+      expectSameCollateral(c, tdxCollateral);
+      expect(asked.sort()).toEqual(
+        [
+          "https://api.trustedservices.intel.com/sgx/certification/v4/pckcrl?ca=platform&encoding=der",
+          "https://api.trustedservices.intel.com/tdx/certification/v4/qe/identity?update=standard",
+          "https://api.trustedservices.intel.com/tdx/certification/v4/tcb?fmspc=B0C06F000000",
+          "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der",
+        ].sort(),
+      );
+      expect(p.hits.get("/sgx/certification/v4/rootcacrl")).toBeUndefined();
+    } finally {
+      await stopPccs(p);
+    }
+  });
+
   it("falls back to the distribution point when the PCCS has no rootcacrl (forged world)", async () => {
     const routes = new Map<string, Handler>();
     const p = await startPccs(routes);
