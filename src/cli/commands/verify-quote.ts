@@ -162,6 +162,7 @@ export const verifyQuoteCommand: Command = {
     at: { type: "string", valueName: "UNIX_SECONDS", description: "verification time (default: now)" },
     "root-ca": { type: "string", valueName: "FILE", description: "trust this root CA (PEM or DER) instead of Intel's; result is NOT GENUINE" },
     accept: { type: "string", valueName: "STATUS,...", description: `accepted TCB statuses (default ${DEFAULT_ACCEPT.join(",")})` },
+    eventlog: { type: "string", valueName: "FILE", description: "dstack event log (JSON text or its hex): replay RTMR0–3 against the quote" },
   },
   json: true,
   minPositionals: 1,
@@ -174,7 +175,9 @@ export const verifyQuoteCommand: Command = {
     const accept = parseAccept(ctx);
     const rootCaPath = optString(ctx, "root-ca");
 
-    const quote = await readQuoteInput(ctx);
+    const { dstackQuoteInput, eventLogJson } = await import("./verify-quote-dstack.js");
+    const dstack = await dstackQuoteInput(ctx, await readQuoteInput(ctx), (p) => readInputFile(io, p, "event log file"));
+    const quote = dstack.quote;
     let rootCaDer: Uint8Array | undefined;
     if (rootCaPath !== undefined) {
       const { certificateDerFromFile } = await import("../../attestation/x509.js");
@@ -202,9 +205,12 @@ export const verifyQuoteCommand: Command = {
     if (!r.genuine) {
       io.stderr(`NOT GENUINE: verified against a non-Intel root CA (--root-ca ${rootCaPath ?? "?"}); this result says nothing about real Intel hardware\n`);
     }
-    if (ctx.json) printJson(io, verifyResultJson(r, accepted));
-    else io.stdout(renderHuman(r, accepted, accept));
+    const eventlog = await eventLogJson(dstack);
+    const rtmrsOk = eventlog === null || eventlog.rtmrsMatch === true;
+    if (ctx.json) printJson(io, { ...verifyResultJson(r, accepted && rtmrsOk), ...(dstack.attestation ? { attestation: dstack.attestation } : {}), ...(eventlog ? { eventlog } : {}) });
+    else io.stdout(renderHuman(r, accepted, accept) + (eventlog ? `\nevent log (${String(eventlog.source)}): RTMR0–3 ${rtmrsOk ? "match the quote" : "DO NOT match the quote"}\n` : ""));
     if (!accepted) io.stderr(`kms-registry: verify-quote: TCB status ${r.status} is not accepted (accepted: ${accept.join(", ")})\n`);
-    return accepted ? EXIT_OK : EXIT_FAIL;
+    if (!rtmrsOk) io.stderr("kms-registry: verify-quote: the event log does not replay to the quote's RTMRs\n");
+    return accepted && rtmrsOk ? EXIT_OK : EXIT_FAIL;
   },
 };
