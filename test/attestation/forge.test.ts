@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 
 import { bytesEqual, bytesToHex, concatBytes, hexToBytes, utf8 } from "../../src/encoding/index.js";
 import { createForgeWorld, FORGE_DEFAULT_NOW, forgeQuote, forgeSignCollateralText, type ForgeWorld } from "../../src/attestation/forge.js";
+import { collateralToJson } from "../../src/attestation/collateral.js";
 import { parseQuote } from "../../src/attestation/quote.js";
 
 const SGX_OID = "1.2.840.113741.1.13.1";
@@ -258,6 +259,14 @@ describe("forge: quotes", () => {
     const c = await createForgeWorld();
     const d = await createForgeWorld();
     expect(bytesToHex(c.rootCaDer)).not.toBe(bytesToHex(d.rootCaDer));
+  });
+
+  it("a seeded world is stable across runs and machines (golden digests; change only on purpose)", async () => {
+    const w = await createForgeWorld({ seed: "golden" });
+    const h = (b: Uint8Array | string) => bytesToHex(sha256(typeof b === "string" ? utf8(b) : b)).slice(2);
+    expect(h(w.rootCaDer)).toBe("a66c9e099cfe33b40f77a0010eff1cd531251f9b01a568767dbf7d1ad3f3fa48");
+    expect(h(collateralToJson(w.collateral))).toBe("79cd00c8866e22354748d2247669e64321e78b1242d4c87c12e18cf10e5b6dea");
+    expect(h(await forgeQuote(w, { reportData: "0x01" }))).toBe("97197499713345aef2a6f0c7c0ac0b025344a9efbe924f8f7c332aa3ab93b5be");
   });
 
   it("never exposes private keys on the world object", async () => {
