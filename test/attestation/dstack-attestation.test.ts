@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { encode } from "@msgpack/msgpack";
 import { describe, expect, it } from "vitest";
 
-import { AttestationDecodeError, decodeDstackAttestation } from "../../src/attestation/dstack-attestation.js";
+import { AttestationDecodeError, decodeDstackAttestation, encodeDstackAttestationV0 } from "../../src/attestation/dstack-attestation.js";
 import { checkEventLog, decodeRuntimeInfo, eventLogToJson, makeRuntimeEvent } from "../../src/attestation/eventlog.js";
 import { parseQuote, type TdReport10 } from "../../src/attestation/quote.js";
 import { bytesToHex, hexToBytes } from "../../src/encoding/index.js";
@@ -34,6 +34,12 @@ describe("V0 SCALE attestation (real dstack-attestation-v0.bin)", () => {
       "3059301306072a8648ce3d020106082a8648ce3d0301070342000419b2457dd9b8aa6446d980f136fff7812ecd6c77740eeb0e28b10d56c0c00028a5b6e59dcea307d583bd1f70769e9c116df2bcfb1758a95d8613e7de1c8482c0",
     );
     expect(a.runtimeEvents.map((e) => e.event)).toEqual(info.eventNames);
+  });
+
+  it("re-encodes byte for byte (the simulator's encoder is the decoder's inverse)", () => {
+    const a = decodeDstackAttestation(v0);
+    const re = encodeDstackAttestationV0({ quote: a.quote, eventLog: a.eventLog!, runtimeEvents: a.runtimeEvents, reportData: a.reportData!, config: a.config! });
+    expect(Buffer.from(re).equals(Buffer.from(v0))).toBe(true);
   });
 
   it("rejects every truncation with a typed error naming the field", () => {
