@@ -297,7 +297,9 @@ async function pool<T>(items: T[], n: number, fn: (t: T, i: number) => Promise<v
 export async function auditRegistry(opts: AuditOptions): Promise<AuditReport & { events: number; rpc: { requests: number; rangeErrors: number; finalRange: string } }> {
   const { publicClient, registry } = opts;
   const chainId = publicClient.chain.id;
-  const toBlock = opts.toBlock ?? (await publicClient.getBlockNumber({ cacheTime: 0 }));
+  const latest = await publicClient.getBlockNumber({ cacheTime: 0 });
+  // Never past the chain head (state reads at toBlock would fail, and logs there do not exist yet).
+  const toBlock = opts.toBlock !== undefined && opts.toBlock < latest ? opts.toBlock : latest;
   const events: AuditEvent[] = [];
   const anomaliesPre: Anomaly[] = [];
   const scan = await scanLogs({
