@@ -244,6 +244,8 @@ export interface ForgeWorldOptions {
   // --- CRLs and revocation -------------------------------------------------------------------
   rootCrl?: ForgeCrlOptions;
   pckCrl?: ForgeCrlOptions;
+  /** Sign the named certificates with an unrelated key (issuer name unchanged): a bad certificate signature. */
+  certSignedByWrongKey?: { pckLeaf?: boolean; pckCa?: boolean; tcbSigning?: boolean };
   /** Put the named certificates' serials on the CRL of their issuer. */
   revoke?: { pckLeaf?: boolean; pckCa?: boolean; tcbSigning?: boolean; root?: boolean };
 
@@ -744,7 +746,7 @@ export async function createForgeWorld(opts: ForgeWorldOptions = {}): Promise<Fo
     ...caV,
     pk: secrets.pckCa.pk,
     issuerPk: secrets.root.pk,
-    issuerSk: secrets.root.sk,
+    issuerSk: opts.certSignedByWrongKey?.pckCa ? wrong.sk : secrets.root.sk,
     ca: true,
     pathLen: 0,
     crlUri: rootCrlUri,
@@ -756,7 +758,7 @@ export async function createForgeWorld(opts: ForgeWorldOptions = {}): Promise<Fo
     ...leafV,
     pk: secrets.pckLeaf.pk,
     issuerPk: secrets.pckCa.pk,
-    issuerSk: secrets.pckCa.sk,
+    issuerSk: opts.certSignedByWrongKey?.pckLeaf ? wrong.sk : secrets.pckCa.sk,
     ca: opts.pckLeafIsCa === true,
     crlUri: `${pcsBase}/sgx/certification/v4/pckcrl?ca=${ca}&encoding=der`,
     extra: [
@@ -771,7 +773,7 @@ export async function createForgeWorld(opts: ForgeWorldOptions = {}): Promise<Fo
     ...tcbV,
     pk: secrets.tcbSigning.pk,
     issuerPk: secrets.root.pk,
-    issuerSk: secrets.root.sk,
+    issuerSk: opts.certSignedByWrongKey?.tcbSigning ? wrong.sk : secrets.root.sk,
     ca: false,
     crlUri: rootCrlUri,
   });

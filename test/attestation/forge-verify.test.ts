@@ -456,6 +456,18 @@ describe("PCK certificate chain", () => {
     await rejected({ world: { pckCaValidity: { notAfter: 1767225599 } } }, "PCK_CERT_EXPIRED", /PCK Platform CA" expired/);
   });
 
+  it("PCK leaf signed by a key other than its CA's (names right)", async () => {
+    await rejected({ world: { certSignedByWrongKey: { pckLeaf: true } } }, "PCK_CERT_SIGNATURE_INVALID", /signature of "Forged SGX PCK Certificate" does not verify with the key of "Forged SGX PCK Platform CA"/);
+  });
+
+  it("PCK CA signed by a key other than the root's (names right)", async () => {
+    await rejected({ world: { certSignedByWrongKey: { pckCa: true } } }, "PCK_CERT_SIGNATURE_INVALID", /"Forged SGX PCK Platform CA" names the trusted root as issuer but its signature does not verify with the root key/);
+  });
+
+  it("TCB Signing cert signed by a key other than the root's", async () => {
+    await rejected({ world: { certSignedByWrongKey: { tcbSigning: true } } }, "TCB_INFO_CHAIN_CERT_SIGNATURE_INVALID", /"Forged SGX TCB Signing" names the trusted root as issuer but its signature does not verify/);
+  });
+
   it("a CA certificate used as the PCK leaf", async () => {
     await rejected({ world: { pckLeafIsCa: true } }, "PCK_CERT_INVALID", /end-entity certificate "Forged SGX PCK Certificate" is a CA certificate/);
   });
