@@ -8,6 +8,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { collateralToJson, parseCollateralJson } from "../../src/attestation/collateral.js";
@@ -110,6 +111,30 @@ describe("collateralRequestInfo / normalizePccsBase", () => {
     expect(rawJsonMember(`{"x":1}`, "tcbInfo")).toBeUndefined();
     expect(rawJsonMember(`{"tcbInfo":{"a":1},"tcbInfo":{"a":2}}`, "tcbInfo")).toBeUndefined();
     expect(rawJsonMember(`{"x":"tcbInfo","tcbInfo":true}`, "tcbInfo")).toBe("true");
+  });
+});
+
+describe("rawJsonMember over random JSON (fast-check)", () => {
+  it("returns the exact source text of the member, for any formatting and key order", () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 }),
+        fc.jsonValue({ maxDepth: 4 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.nat(),
+        (others, value, indent, pos) => {
+          const keys = Object.keys(others).filter((k) => k !== "tcbInfo");
+          const at = keys.length === 0 ? 0 : pos % (keys.length + 1);
+          const entries: [string, unknown][] = keys.map((k) => [k, others[k]]);
+          entries.splice(at, 0, ["tcbInfo", value]);
+          const valueText = JSON.stringify(value, null, indent);
+          const body = `{${entries.map(([k, v]) => `${" ".repeat(indent)}${JSON.stringify(k)}${" ".repeat(indent)}:${k === "tcbInfo" ? valueText : JSON.stringify(v, null, indent)}`).join(",\n")}}`;
+          expect(JSON.parse(body).tcbInfo).toEqual(JSON.parse(valueText));
+          expect(rawJsonMember(body, "tcbInfo")).toBe(valueText);
+        },
+      ),
+      { numRuns: 500, seed: 42 },
+    );
   });
 });
 
