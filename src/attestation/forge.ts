@@ -20,6 +20,14 @@
  *
  * Certificates and CRLs are written with a minimal DER writer (below) and signed with
  * @noble/curves P-256; the tests parse them back with @peculiar/x509.
+ *
+ * ```ts
+ * const world = await createForgeWorld({ seed: "sim", now });            // TDX, UpToDate, valid now−1d … now+30d
+ * const quote = await forgeQuote(world, { reportData, mrTd, rtMrs });     // TDX v4 TD10
+ * verifyQuote(quote, { collateral: world.collateral, now, rootCaDer: world.rootCaDer }); // genuine: false
+ * // variations: createForgeWorld({ revoke: { pckLeaf: true } }), { tcbInfo: { tcbLevels: [...] } },
+ * // { pckCrl: { nextUpdate } }, forgeQuote(world, { version: 5, body: "td15", tdAttributes: "…" }), …
+ * ```
  */
 import { p256 } from "@noble/curves/nist.js";
 import { sha256, sha384 } from "@noble/hashes/sha2.js";
