@@ -5,7 +5,8 @@
  * Onboard mode (fresh certs dir): `GET /` onboarding page; `POST /prpc/Onboard.Bootstrap?json
  * {"domain"}` generates REAL keys and certificates (see `generate.ts`), writes exactly the 8 files and
  * answers the BootstrapResponse; a second Bootstrap fails with "Bootstrap already completed" and
- * touches nothing; `GET /finish` / `POST /prpc/Onboard.Finish` switch to normal mode (over TLS with
+ * touches nothing; `Onboard.GetAttestationInfo` (mr_aggregated, os_image_hash… of the simulated CVM,
+ * for allow-listing before Bootstrap); `GET /finish` / `POST /prpc/Onboard.Finish` switch to normal mode (over TLS with
  * rpc.crt/rpc.key when `https` is set).
  * Normal mode: `KMS.GetMeta`, `KMS.GetAppEnvEncryptPubKey {"app_id"}` (messages B and C signed by the
  * root k256 key), and SIMULATOR-ONLY calls `Sim.GetAppKey {"app_id"}` (app key pubkey + message-A
@@ -31,7 +32,7 @@ import { sha256, sha384 } from "@noble/hashes/sha2.js";
 import { expectedKmsReportData } from "../attestation/binding.js";
 import { encodeDstackAttestationV0 } from "../attestation/dstack-attestation.js";
 import { eventLogToJson, makeRuntimeEvent, replayEventLog, type EventLogEntry } from "../attestation/eventlog.js";
-import { bytesToPlainHex, hexToBytes, utf8 } from "../encoding/index.js";
+import { bytesToPlainHex, concatBytes, hexToBytes, utf8 } from "../encoding/index.js";
 import { InputError, KmsRegistryError, UsageError } from "../errors.js";
 import {
   appKeyMessage,
@@ -226,6 +227,8 @@ export async function startSimulatedKms(opts: SimulatedKmsOptions): Promise<Simu
 
   await mkdir(certsDir, { recursive: true, mode: 0o755 });
   let loaded: Loaded | null = null;
+  // the CVM's event log is fixed at boot (a fresh instance id per start), before any bootstrap
+  const bootEventLog = simulatedKmsEventLog({ instanceId: randomBytes(20) });
   let bootstrapping: Promise<Record<string, string>> | null = null;
 
   // --- resume from an existing certs dir -----------------------------------------------------
@@ -275,7 +278,7 @@ export async function startSimulatedKms(opts: SimulatedKmsOptions): Promise<Simu
       const { createForgeWorld, forgeQuote } = await import("../attestation/forge.js");
       const { collateralToJson } = await import("../attestation/collateral.js");
       const world = await createForgeWorld({ now, ...(opts.forgeSeed ? { seed: opts.forgeSeed } : {}) });
-      const eventLog = simulatedKmsEventLog({ instanceId: randomBytes(20) });
+      const eventLog = bootEventLog;
       const rtmrs = replayEventLog(eventLog).rtmrs;
       const reportData = expectedKmsReportData(m.caPubkey, m.k256Pubkey);
       const quote = await forgeQuote(world, { reportData, mrTd: SIMULATED_MR_TD, rtMrs: [...rtmrs] });
@@ -354,6 +357,20 @@ export async function startSimulatedKms(opts: SimulatedKmsOptions): Promise<Simu
     switch (method) {
       case "Onboard.Bootstrap":
         return doBootstrap(args.domain);
+      case "Onboard.GetAttestationInfo":
+      case "KMS.GetAttestationInfo": {
+        const rt = replayEventLog(bootEventLog).rtmrs;
+        return {
+          device_id: bytesToPlainHex(sha256(utf8("dstack-kms-registry simulator device"))),
+          mr_aggregated: bytesToPlainHex(sha256(concatBytes(SIMULATED_MR_TD, ...rt))),
+          os_image_hash: bytesToPlainHex(sha256(utf8("dstack-kms-simulator os image"))),
+          tee_variant: "tdx",
+          site_name: "simulator",
+          eth_rpc_url: "",
+          kms_contract_address: "",
+          ppid: "",
+        };
+      }
       case "Onboard.Onboard":
         throw new RpcError(400, "Onboard (replication from another KMS) is not supported by the simulator");
       case "Onboard.Finish":

@@ -91,6 +91,18 @@ describe("simulated KMS over real HTTP: onboarding", () => {
     expect(servedCol).toEqual(JSON.parse(readFileSync(kms.simCollateralPath, "utf8")));
   });
 
+  it("Onboard.GetAttestationInfo before bootstrap names the mr_aggregated the bootstrap quote then carries", async () => {
+    const kms = await start();
+    const info = (await (await fetch(`${kms.url}/prpc/Onboard.GetAttestationInfo?json`, { method: "POST", body: "{}" })).json()) as Record<string, string>;
+    expect(info.mr_aggregated).toMatch(/^[0-9a-f]{64}$/);
+    await kms.bootstrap(DOMAIN);
+    const pulled = await pullBootstrap({ file: join(kms.certsDir, "bootstrap-info.json") }, { now: NOW() });
+    const r = await verifyBootstrap(pulled.info, { ...(await simTrust(kms)), now: NOW() });
+    expect(r.ok).toBe(true);
+    expect(r.measurements!.mrAggregated).toBe(`0x${info.mr_aggregated}`);
+    expect(r.measurements!.osImageHash).toBe(`0x${info.os_image_hash}`);
+  });
+
   it("rejects bad domains and non-JSON requests with the prpc error shape", async () => {
     const kms = await start();
     for (const domain of ["", "bad domain", "a".repeat(300), 5]) {
