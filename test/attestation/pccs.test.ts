@@ -204,6 +204,14 @@ describe("fetchCollateral from a local PCCS serving the real fixture collateral"
     expectSameCollateral(c, tdxCollateral);
   });
 
+  it("an unusable cache directory does not stop the fetch", async () => {
+    const d = await tempDir();
+    const notADir = join(d, "file");
+    await writeFile(notADir, "x");
+    const c = await fetchCollateral(tdxQuote, { pccsUrl: pccs.url, now: TDX_NOW, cacheDir: join(notADir, "cache") });
+    expectSameCollateral(c, tdxCollateral);
+  });
+
   it("keys the cache by URL: another PCCS is asked again", async () => {
     const cacheDir = await tempDir();
     const other = await startPccs(pccs.routes);
