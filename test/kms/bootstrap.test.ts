@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 import { describe, expect, it } from "vitest";
 
@@ -6,7 +8,9 @@ import { expectedKmsReportData } from "../../src/attestation/binding.js";
 import { bytesToHex, hexToBytes } from "../../src/encoding/index.js";
 import { InputError } from "../../src/errors.js";
 import { bootstrapInfoToDstackJson, normalizeBootstrap, parseBootstrapInfo, unwrapBootstrapObject } from "../../src/kms/bootstrap.js";
+import { writeFileAtomic } from "../../src/kms/files.js";
 import { jsonNestingDepth, parseJsonLimited } from "../../src/kms/json.js";
+import { readBootstrapFile } from "../../src/kms/pull.js";
 
 const FIX = new URL("../../../shared/fixtures/", import.meta.url);
 const getQuote = JSON.parse(readFileSync(new URL("tdx-lite-getquote.json", FIX), "utf8")) as { quote: string; event_log: string };
@@ -127,5 +131,33 @@ describe("bootstrap info parsing", () => {
     const info = parseBootstrapInfo(legacy);
     const rd = expectedKmsReportData(info.caPubkey, info.k256Pubkey);
     expect(bytesToHex(rd).slice(0, 66)).toBe("0x30dd5d40583a4cdbf151238925fd1fbca449528a757423a5534a1dab9f1d6429");
+  });
+});
+
+describe("bootstrap files on disk", () => {
+  it("refuses oversized, missing and directory inputs with typed errors; atomic writes keep old content on failure", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kms-bfile-"));
+    try {
+      const huge = join(dir, "huge.json");
+      writeFileSync(huge, "");
+      truncateSync(huge, 17 * 1024 * 1024); // sparse: no real 17 MiB write
+      await expect(readBootstrapFile(huge)).rejects.toMatchObject({ code: "FILE_TOO_LARGE" });
+      await expect(readBootstrapFile(join(dir, "missing.json"))).rejects.toMatchObject({ code: "FILE_NOT_FOUND" });
+      await expect(readBootstrapFile(dir)).rejects.toMatchObject({ code: "FILE_UNREADABLE" });
+      const deep = join(dir, "deep.json");
+      writeFileSync(deep, "[".repeat(5000) + "]".repeat(5000));
+      await expect(readBootstrapFile(deep)).rejects.toMatchObject({ code: "JSON_TOO_DEEP" });
+      const good = join(dir, "good.json");
+      writeFileSync(good, JSON.stringify(legacy));
+      expect((await readBootstrapFile(good)).info.format).toBe("legacy");
+
+      const out = join(dir, "out.json");
+      await writeFileAtomic(out, "first");
+      await expect(writeFileAtomic(join(dir, "no-such-dir", "x.json"), "x")).rejects.toMatchObject({ code: "WRITE_FAILED" });
+      await writeFileAtomic(out, "second");
+      expect(readFileSync(out, "utf8")).toBe("second");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
