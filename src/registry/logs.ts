@@ -73,6 +73,8 @@ const RANGE_PATTERNS = [
   /query timeout|timed? ?out|timeout/i,
   /not supported.*blocks|blocks.*not supported/i,
   /payload too large|413/i,
+  // viem's own cap on a response body (10 MiB by default): ask for fewer blocks
+  /response body exceeded the size limit|ResponseBodyTooLarge/i,
 ];
 
 /** All the text of an error and its causes (viem nests the RPC's message in `details` / `cause`). */

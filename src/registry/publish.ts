@@ -95,9 +95,10 @@ interface Journal {
   quoteHash: Hex;
   from: Hex;
   nonce: number;
-  txHash: Hex;
-  /** The signed transaction: public data, re-broadcast if the node dropped it. */
-  rawTx: Hex;
+  /** Unknown only for a node-managed account killed between the send and the node's answer. */
+  txHash?: Hex;
+  /** Local accounts: the signed transaction (public data), re-broadcast if the node dropped it. */
+  rawTx?: Hex;
   sentAt: string;
 }
 
@@ -109,7 +110,7 @@ async function readJournal(file: string): Promise<Journal | undefined> {
   if (!existsSync(file)) return undefined;
   try {
     const j = JSON.parse(await readFile(file, "utf8")) as Journal;
-    if (j.format !== "dstack-kms-registry/publish-journal@1" || !/^0x[0-9a-f]{64}$/.test(j.txHash)) throw new Error("bad");
+    if (j.format !== "dstack-kms-registry/publish-journal@1" || !Number.isSafeInteger(j.nonce) || (j.txHash !== undefined && !/^0x[0-9a-f]{64}$/.test(j.txHash))) throw new Error("bad");
     return j;
   } catch {
     throw new InputError("BAD_JOURNAL", `publish journal ${file} is unreadable; inspect it (it holds the last sent transaction) and remove it to continue`);
@@ -181,25 +182,22 @@ export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
     if (journal.chainId !== chainId || journal.registry.toLowerCase() !== registry.toLowerCase()) {
       throw new InputError("BAD_JOURNAL", `publish journal ${journalFile} names another chain or registry`);
     }
-    progress("recover", `found an unconfirmed transaction ${journal.txHash} from an earlier run (nonce ${journal.nonce})`);
+    progress("recover", `found an unconfirmed transaction ${journal.txHash ?? "(hash not recorded)"} from an earlier run (nonce ${journal.nonce})`);
     const settled = await settleJournal(publicClient, journal, confirmations, timeout, progress);
-    if (settled.kind === "mined") {
-      await rm(journalFile, { force: true });
-      if (settled.receipt.status === "success") {
-        return {
-          ...base,
-          status: "recovered",
-          txHash: journal.txHash,
-          blockNumber: settled.receipt.blockNumber,
-          gasUsed: settled.receipt.gasUsed,
-          message: `the transaction sent by an earlier run was mined: ${journal.txHash} in block ${settled.receipt.blockNumber}`,
-        };
-      }
-      progress("recover", `the earlier transaction ${journal.txHash} reverted; starting over`);
-    } else {
-      await rm(journalFile, { force: true });
-      progress("recover", `the earlier transaction ${journal.txHash} can no longer be mined (its nonce was used by another transaction); starting over`);
+    await rm(journalFile, { force: true });
+    if (settled.kind === "mined" && settled.receipt.status === "success") {
+      return {
+        ...base,
+        status: "recovered",
+        txHash: settled.receipt.transactionHash,
+        blockNumber: settled.receipt.blockNumber,
+        gasUsed: settled.receipt.gasUsed,
+        message: `the transaction sent by an earlier run was mined: ${settled.receipt.transactionHash} in block ${settled.receipt.blockNumber}`,
+      };
     }
+    if (settled.kind === "mined") progress("recover", `the earlier transaction ${journal.txHash} reverted; starting over`);
+    else if (settled.kind === "nonce-used") progress("recover", `nonce ${journal.nonce} of ${journal.from} is used; checking the registry's events`);
+    else progress("recover", `the earlier transaction never reached the node; starting over`);
   }
 
   // 2. Read state: is this exact quote already registered for this KMS?
@@ -253,26 +251,39 @@ export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
     nonce: pendingNonce,
     chain: publicClient.chain,
   });
-  const rawTx = (await walletClient.signTransaction(request as never)) as Hex;
-  const txHash = keccak256(rawTx);
-  await writeJournal(journalFile, {
-    format: "dstack-kms-registry/publish-journal@1",
+  const journalBase = {
+    format: "dstack-kms-registry/publish-journal@1" as const,
     chainId,
     registry,
     kms,
     quoteHash,
     from: account.address as Hex,
     nonce: pendingNonce,
-    txHash,
-    rawTx,
     sentAt: new Date().toISOString(),
-  });
-  try {
-    await publicClient.sendRawTransaction({ serializedTransaction: rawTx });
-  } catch (e) {
-    // The node did not take it: nothing is pending, so the journal must not claim otherwise.
-    await rm(journalFile, { force: true });
-    throw new NetworkError("SEND_FAILED", `the RPC refused the transaction: ${shortMessage(e)}`, { cause: e });
+  };
+  let txHash: Hex;
+  if (account.type === "local") {
+    // Sign locally, journal the signed bytes, then send: a re-run can always find or re-broadcast it.
+    const rawTx = (await walletClient.signTransaction(request as never)) as Hex;
+    txHash = keccak256(rawTx);
+    await writeJournal(journalFile, { ...journalBase, txHash, rawTx });
+    try {
+      await publicClient.sendRawTransaction({ serializedTransaction: rawTx });
+    } catch (e) {
+      // The node did not take it: nothing is pending, so the journal must not claim otherwise.
+      await rm(journalFile, { force: true });
+      throw new NetworkError("SEND_FAILED", `the RPC refused the transaction: ${shortMessage(e)}`, { cause: e });
+    }
+  } else {
+    // A node-managed account (e.g. Hardhat's): journal the nonce first, the hash once the node answers.
+    await writeJournal(journalFile, journalBase);
+    try {
+      txHash = await walletClient.sendTransaction(request as never);
+    } catch (e) {
+      await rm(journalFile, { force: true });
+      throw new NetworkError("SEND_FAILED", `the RPC refused the transaction: ${shortMessage(e)}`, { cause: e });
+    }
+    await writeJournal(journalFile, { ...journalBase, txHash });
   }
   progress("send", `sent ${txHash} (nonce ${pendingNonce})`);
 
@@ -305,7 +316,8 @@ export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
   };
 }
 
-type Settled = { kind: "mined"; receipt: Awaited<ReturnType<PublicClient["getTransactionReceipt"]>> } | { kind: "replaced" };
+type Receipt = Awaited<ReturnType<PublicClient["getTransactionReceipt"]>>;
+type Settled = { kind: "mined"; receipt: Receipt } | { kind: "nonce-used" } | { kind: "never-sent" };
 
 async function settleJournal(
   publicClient: PublicClient<Transport, Chain>,
@@ -314,30 +326,45 @@ async function settleJournal(
   timeout: number,
   progress: (stage: PublishStage, detail: string) => void,
 ): Promise<Settled> {
-  const receipt = await publicClient.getTransactionReceipt({ hash: j.txHash }).catch(() => undefined);
+  const nonceAt = (blockTag: "latest" | "pending") => publicClient.getTransactionCount({ address: j.from, blockTag });
+  if (!j.txHash) {
+    // Hash unknown: settle by nonce. Wait while something is pending at that nonce, then let the event check decide.
+    const deadline = Date.now() + timeout;
+    while ((await nonceAt("latest")) <= j.nonce) {
+      if ((await nonceAt("pending")) <= j.nonce) return { kind: "never-sent" };
+      if (Date.now() > deadline) throw new NetworkError("RECOVER_TIMEOUT", `a transaction with nonce ${j.nonce} from ${j.from} is still pending; re-run later`);
+      progress("recover", `a transaction with nonce ${j.nonce} is pending; waiting for it`);
+      await new Promise((r) => setTimeout(r, publicClient.pollingInterval));
+    }
+    return { kind: "nonce-used" };
+  }
+  const hash = j.txHash;
+  const receipt = await publicClient.getTransactionReceipt({ hash }).catch(() => undefined);
   if (receipt) {
-    if (confirmations > 1) await publicClient.waitForTransactionReceipt({ hash: j.txHash, confirmations, timeout });
+    if (confirmations > 1) await publicClient.waitForTransactionReceipt({ hash, confirmations, timeout });
     return { kind: "mined", receipt };
   }
-  const pending = await publicClient.getTransaction({ hash: j.txHash }).catch(() => undefined);
+  const pending = await publicClient.getTransaction({ hash }).catch(() => undefined);
   if (!pending) {
-    const used = await publicClient.getTransactionCount({ address: j.from, blockTag: "latest" });
-    if (used > j.nonce) return { kind: "replaced" };
-    progress("recover", `the node does not know ${j.txHash}; re-broadcasting the same signed transaction`);
-    try {
-      await publicClient.sendRawTransaction({ serializedTransaction: j.rawTx });
-    } catch (e) {
-      const again = await publicClient.getTransactionCount({ address: j.from, blockTag: "latest" });
-      if (again > j.nonce) return { kind: "replaced" };
-      if (!/known|already/i.test(shortMessage(e))) {
-        throw new NetworkError("SEND_FAILED", `re-broadcasting ${j.txHash} failed: ${shortMessage(e)}`, { cause: e });
+    if ((await nonceAt("latest")) > j.nonce) return { kind: "nonce-used" };
+    if (!j.rawTx) {
+      if ((await nonceAt("pending")) <= j.nonce) return { kind: "never-sent" };
+    } else {
+      progress("recover", `the node does not know ${hash}; re-broadcasting the same signed transaction`);
+      try {
+        await publicClient.sendRawTransaction({ serializedTransaction: j.rawTx });
+      } catch (e) {
+        if ((await nonceAt("latest")) > j.nonce) return { kind: "nonce-used" };
+        if (!/known|already/i.test(shortMessage(e))) {
+          throw new NetworkError("SEND_FAILED", `re-broadcasting ${hash} failed: ${shortMessage(e)}`, { cause: e });
+        }
       }
     }
   } else {
-    progress("recover", `${j.txHash} is still pending; waiting for it`);
+    progress("recover", `${hash} is still pending; waiting for it`);
   }
-  progress("wait", `waiting for ${confirmations} confirmation(s) of ${j.txHash}`);
-  const r = await publicClient.waitForTransactionReceipt({ hash: j.txHash, confirmations, timeout, pollingInterval: publicClient.pollingInterval });
+  progress("wait", `waiting for ${confirmations} confirmation(s) of ${hash}`);
+  const r = await publicClient.waitForTransactionReceipt({ hash, confirmations, timeout, pollingInterval: publicClient.pollingInterval });
   return { kind: "mined", receipt: r };
 }
 

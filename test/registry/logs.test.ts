@@ -9,7 +9,7 @@ const INFURA = "query returned more than 10000 results. Try with this block rang
 
 describe("eth_getLogs limit errors", () => {
   it("recognises hosted-RPC range/result limits and not other failures", () => {
-    for (const m of [ALCHEMY, INFURA, "exceed maximum block range: 5000", "block range is too wide", "eth_getLogs is limited to a 10,000 range", "ranges over 10000 blocks are not supported"]) {
+    for (const m of [ALCHEMY, INFURA, "HTTP response body exceeded the size limit.", "exceed maximum block range: 5000", "block range is too wide", "eth_getLogs is limited to a 10,000 range", "ranges over 10000 blocks are not supported"]) {
       expect(isRangeLimitError(new Error(m)), m).toBe(true);
     }
     for (const m of ["execution reverted", "429 Too Many Requests", "rate limit exceeded", "invalid params: address"]) {

@@ -1,0 +1,112 @@
+/**
+ * Publish a KMS identity from a Hardhat project — a thin shell over the library, like `kms-registry publish`:
+ *
+ *   KMS_URL=https://kms.example.com:9201 KMS_PCCS=https://api.trustedservices.intel.com \
+ *     npx hardhat run scripts/publish.ts --network sepolia
+ *
+ * The signing account is the network's first configured account (in this project's hardhat.config.ts:
+ * `KMS_REGISTRY_PRIVATE_KEY`, from the environment or Hardhat's keystore —
+ * `npx hardhat keystore set KMS_REGISTRY_PRIVATE_KEY`). `hardhat run` takes no script arguments, so the
+ * inputs are environment variables:
+ *
+ *   KMS_REGISTRY_ADDRESS   registry address (default: deployments/<chainId>.json)
+ *   KMS_URL | KMS_CERTS_DIR | KMS_BOOTSTRAP_FILE   where to pull the bootstrap info from (exactly one;
+ *                          KMS_URL + KMS_BOOTSTRAP_FILE: use the saved file for an auto-bootstrapped KMS)
+ *   KMS_COLLATERAL | KMS_PCCS   collateral JSON file, or a PCCS / Intel PCS base URL
+ *   KMS_AT                 verification time, unix seconds (default: now)
+ *   KMS_ACCEPT             accepted TCB statuses, comma-separated (default UpToDate,SWHardeningNeeded)
+ *   KMS_ROOT_CA + KMS_ALLOW_SIMULATED_ROOT=1   development only: publish a quote verified under another root
+ *   KMS_DRY_RUN=1          verify and estimate only
+ *   KMS_REGISTRY_DEPLOY=1  (local networks) deploy a registry first when none is recorded
+ *
+ * Prints one JSON document on stdout; progress on stderr. Exit code 1 on any refusal.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+
+import { network } from "hardhat";
+import type { Account, Chain, PublicClient, Transport, WalletClient } from "viem";
+
+import type { TcbStatus } from "../src/attestation/types.js";
+import { parseCollateralJson } from "../src/attestation/collateral.js";
+import { certificateDerFromFile } from "../src/attestation/x509.js";
+import { UsageError } from "../src/errors.js";
+import { pullBootstrap, type PullSource } from "../src/kms/pull.js";
+import { parseAddress } from "../src/registry/connect.js";
+import { checkRegistryCode, deployRegistry, packageRoot, recordOf } from "../src/registry/deploy.js";
+import { checkChainAgainstRecord, findDeploymentByAddress, readDeployment, writeDeployment } from "../src/registry/deployments.js";
+import { defaultStateDir, publishKms } from "../src/registry/publish.js";
+import { verifyForPublish } from "../src/registry/verify-gate.js";
+
+const env = process.env;
+const say = (stage: string, detail: string) => process.stderr.write(`[publish] ${stage}: ${detail}\n`);
+
+async function main(): Promise<void> {
+  const conn = await network.connect();
+  const publicClient = (await conn.viem.getPublicClient()) as unknown as PublicClient<Transport, Chain>;
+  const [walletClient] = (await conn.viem.getWalletClients()) as unknown as WalletClient<Transport, Chain, Account>[];
+  if (!walletClient) throw new UsageError(`network ${conn.networkName} has no account configured (set KMS_REGISTRY_PRIVATE_KEY in the environment or the Hardhat keystore)`);
+  const chainId = await publicClient.getChainId();
+  const deploymentsDir = path.join(packageRoot(), "deployments");
+
+  let registry = env.KMS_REGISTRY_ADDRESS ? parseAddress(env.KMS_REGISTRY_ADDRESS, "KMS_REGISTRY_ADDRESS") : undefined;
+  let record = registry ? await findDeploymentByAddress(deploymentsDir, registry) : await readDeployment(deploymentsDir, chainId);
+  if (!registry && !record && env.KMS_REGISTRY_DEPLOY === "1") {
+    const dep = await deployRegistry({ publicClient, walletClient, onProgress: say });
+    record = recordOf(dep);
+    if (chainId === 31337 && conn.networkConfig.type === "http") await writeDeployment(deploymentsDir, record);
+  }
+  registry ??= record?.address;
+  if (!registry) throw new UsageError(`no registry: set KMS_REGISTRY_ADDRESS or deploy one first (no deployments record for chain ${chainId})`);
+  checkChainAgainstRecord(record, chainId, registry);
+
+  const sources = [env.KMS_URL && "KMS_URL", env.KMS_CERTS_DIR && "KMS_CERTS_DIR", env.KMS_BOOTSTRAP_FILE && !env.KMS_URL && "KMS_BOOTSTRAP_FILE"].filter(Boolean);
+  if (sources.length !== 1) throw new UsageError("set exactly one of KMS_URL, KMS_CERTS_DIR, KMS_BOOTSTRAP_FILE");
+  const source: PullSource = env.KMS_URL
+    ? { kms: env.KMS_URL, ...(env.KMS_BOOTSTRAP_FILE ? { file: path.resolve(env.KMS_BOOTSTRAP_FILE) } : {}) }
+    : env.KMS_CERTS_DIR
+      ? { certsDir: path.resolve(env.KMS_CERTS_DIR) }
+      : { file: path.resolve(env.KMS_BOOTSTRAP_FILE!) };
+  const now = env.KMS_AT ? Number(env.KMS_AT) : Math.floor(Date.now() / 1000);
+  if (!Number.isSafeInteger(now) || now < 0) throw new UsageError("KMS_AT must be unix seconds");
+  const accept = (env.KMS_ACCEPT ?? "UpToDate,SWHardeningNeeded").split(",").map((s) => s.trim()) as TcbStatus[];
+
+  say("pull", JSON.stringify(source));
+  const { info } = await pullBootstrap(source, { now });
+  if (!info.quote) throw new UsageError("the bootstrap info carries no quote");
+
+  say("verify", "quote, TCB policy, key binding, event log");
+  let collateral;
+  if (env.KMS_COLLATERAL) collateral = parseCollateralJson(await readFile(path.resolve(env.KMS_COLLATERAL), "utf8"));
+  else if (env.KMS_PCCS) {
+    const { fetchCollateral, defaultCollateralCacheDir } = await import("../src/attestation/pccs.js");
+    collateral = await fetchCollateral(info.quote, { pccsUrl: env.KMS_PCCS, cacheDir: defaultCollateralCacheDir(env), now });
+  } else throw new UsageError("set KMS_COLLATERAL (file) or KMS_PCCS (URL)");
+  const rootCaDer = env.KMS_ROOT_CA ? certificateDerFromFile(new Uint8Array(await readFile(path.resolve(env.KMS_ROOT_CA))), "KMS_ROOT_CA") : undefined;
+  const gate = verifyForPublish(info, { collateral, now, accept, allowSimulatedRoot: env.KMS_ALLOW_SIMULATED_ROOT === "1", ...(rootCaDer ? { rootCaDer } : {}) });
+  if (!gate.ok) {
+    process.stdout.write(JSON.stringify({ ok: false, stage: "verify", reason: gate.reason, checks: gate.checks }, null, 2) + "\n");
+    process.stderr.write(`refusing to publish: ${gate.reason}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  if (!gate.genuine) process.stderr.write("WARNING: NOT GENUINE — verified only under a simulated (non-Intel) root CA; development only.\n");
+
+  await checkRegistryCode(publicClient, registry, record);
+  const r = await publishKms({
+    publicClient,
+    walletClient,
+    registry,
+    identity: { caPubkey: info.caPubkey, k256Pubkey: info.k256Pubkey, quote: info.quote },
+    fromBlock: BigInt(record?.block ?? 0),
+    journalDir: defaultStateDir(env),
+    dryRun: env.KMS_DRY_RUN === "1",
+    onProgress: say,
+  });
+  process.stdout.write(JSON.stringify({ ok: true, network: conn.networkName, ...r, genuine: gate.genuine }, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2) + "\n");
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`publish: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}\n`);
+  process.exitCode = e instanceof UsageError ? 2 : 1;
+});
