@@ -161,7 +161,9 @@ export async function checkCertsDir(dir: string, opts: CheckCertsOptions): Promi
 
   // 1. the 8 files
   const missing = CERTS_DIR_FILES.filter((f) => !names.includes(f));
-  const unknown = names.filter((n) => !(CERTS_DIR_FILES as readonly string[]).includes(n) && !(KNOWN_EXTRA_FILES as readonly string[]).includes(n));
+  // hidden entries are not counted, like the tutorial's `ls -1 | wc -l`, but they are mentioned
+  const hidden = names.filter((n) => n.startsWith("."));
+  const unknown = names.filter((n) => !n.startsWith(".") && !(CERTS_DIR_FILES as readonly string[]).includes(n) && !(KNOWN_EXTRA_FILES as readonly string[]).includes(n));
   const present = names.filter((n) => (CERTS_DIR_FILES as readonly string[]).includes(n));
   add(
     "files",
@@ -169,7 +171,9 @@ export async function checkCertsDir(dir: string, opts: CheckCertsOptions): Promi
     missing.length === 0 && unknown.length === 0,
     `exactly ${CERTS_DIR_FILES.join(", ")}`,
     `${present.length} of 8${missing.length ? `; missing ${missing.join(", ")}` : ""}${unknown.length ? `; unexpected ${unknown.join(", ")}` : ""}`,
-    names.includes("rpc-domain") ? "rpc-domain present (written by newer KMS versions; tolerated)" : undefined,
+    [names.includes("rpc-domain") ? "rpc-domain present (written by newer KMS versions; tolerated)" : "", hidden.length ? `hidden entries ignored: ${hidden.join(", ")}` : ""]
+      .filter(Boolean)
+      .join("; ") || undefined,
   );
   for (const [f, msg] of readErr) add(`${f}.readable`, `${f} is readable`, false, "a readable regular file", msg);
 

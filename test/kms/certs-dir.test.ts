@@ -122,6 +122,13 @@ describe("corrupted certs dirs: each failure detected, named, and agreeing with 
     expect(r2.failed).toEqual(["files"]);
     expect(item(r2, "files").found).toMatch(/unexpected notes.txt/);
     expect(tutorialScript(b.dir).out).toContain("Expected 8 files, found 9");
+    // hidden entries are not counted (like `ls -1`), only mentioned
+    const c = await goodDir();
+    writeFileSync(join(c.dir, ".swp"), "x");
+    const r3 = await checkCertsDir(c.dir, { domain: DOMAIN, now: NOW });
+    expect(r3.ok).toBe(true);
+    expect(item(r3, "files").note).toMatch(/hidden entries ignored: .swp/);
+    expect(tutorialScript(c.dir).ok).toBe(true);
   });
 
   it("RPC certificate signed by another CA", async () => {
