@@ -240,6 +240,8 @@ export interface ForgeWorldOptions {
   omitSgxExtension?: boolean;
   /** Make the PCK leaf a CA (basicConstraints cA=TRUE): "CA used as end entity". */
   pckLeafIsCa?: boolean;
+  /** Serial number of the PCK leaf (default seed-derived, 20 bytes). */
+  pckLeafSerial?: BytesLike;
   /** Extra extensions appended to the PCK leaf (e.g. an unknown critical one, an EKU, a second SGX extension). */
   pckLeafExtraExtensions?: { oid: string; critical?: boolean; value: BytesLike }[];
 
@@ -760,7 +762,7 @@ export async function createForgeWorld(opts: ForgeWorldOptions = {}): Promise<Fo
     crlUri: rootCrlUri,
   });
   const pckLeaf = makeCert({
-    serial: serialFrom(seed, "pck-leaf"),
+    serial: opts.pckLeafSerial === undefined ? serialFrom(seed, "pck-leaf") : uintContent(b(opts.pckLeafSerial, "pckLeafSerial", undefined, new Uint8Array(0))),
     issuer: caName,
     subject: leafName,
     ...leafV,

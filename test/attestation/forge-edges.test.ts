@@ -201,3 +201,61 @@ describe("collateral JSON variants", () => {
     await rejects({ collateral: (c) => ({ ...c, tcbInfo: sgx.collateral.tcbInfo, tcbInfoSignature: sgx.collateral.tcbInfoSignature }) }, "TCB_INFO_TEE_MISMATCH", /TDX quote with non-TDX TCB info \(SGX v3\)/);
   });
 });
+
+describe("revocation scoping and serial numbers", () => {
+  it("a serial with the high bit set (DER sign byte) is still found on the CRL", async () => {
+    await rejects({ world: { pckLeafSerial: "80ff0000000000000000000000000000000001", revoke: { pckLeaf: true } } }, "PCK_REVOKED", /serial 80ff0{32}01\) is revoked by pck_crl/);
+    await accepts({ world: { pckLeafSerial: "80ff0000000000000000000000000000000001" } });
+  });
+
+  it("a CRL entry written with redundant leading zero bytes matches the certificate's serial", async () => {
+    await rejects({ world: { pckLeafSerial: "0102", pckCrl: { revokedSerials: [0x0102n] } } }, "PCK_REVOKED", /serial 0102\)/);
+  });
+
+  it("a CRL only speaks for its issuer: the PCK leaf's serial on the ROOT CRL does not revoke it", async () => {
+    const w = await createForgeWorld({ seed: "forge-edges" });
+    await accepts({ world: { rootCrl: { revokedSerials: [w.certs.pckLeaf.serial] } } });
+    await accepts({ world: { pckCrl: { revokedSerials: [w.certs.pckCa.serial, w.certs.tcbSigning.serial] } } });
+  });
+});
+
+describe("module identity and QE identity details", () => {
+  it("module identity ids match case-insensitively", async () => {
+    await accepts({ world: { tcbInfo: { tdxModuleIdentities: [{ id: "tdx_01", tcbLevels: [{ isvsvn: 4, tcbStatus: "UpToDate" }] }] } } });
+  });
+
+  it("SEAM attribute bits outside the mask are rejected even when the masked bits agree", async () => {
+    await rejects(
+      { world: { tcbInfo: { tdxModuleIdentities: [{ id: "TDX_01", attributesMask: "00".repeat(8), tcbLevels: [{ isvsvn: 4, tcbStatus: "UpToDate" }] }] } }, quote: { seamAttributes: "0100000000000000" } },
+      "TDX_MODULE_ATTRIBUTES_MISMATCH",
+      /SEAM attributes 0100000000000000/,
+    );
+  });
+
+  it("module levels are walked in JSON order (first level the module meets wins)", async () => {
+    const r = await run({
+      world: {
+        tcbInfo: {
+          tdxModuleIdentities: [
+            {
+              id: "TDX_01",
+              tcbLevels: [
+                { isvsvn: 2, tcbStatus: "OutOfDate", advisoryIDs: ["INTEL-SA-LOW"] },
+                { isvsvn: 6, tcbStatus: "UpToDate" },
+              ],
+            },
+          ],
+        },
+      },
+    });
+    expect(r.ok && r.result.status).toBe("OutOfDate");
+  });
+
+  it("a QE identity without TCB levels", async () => {
+    await rejects({ world: { qeIdentity: { tcbLevels: [] } } }, "QE_TCB_LEVEL_NOT_FOUND", /qe_identity lists no TCB levels/);
+  });
+
+  it("MISCSELECT bits outside the identity's mask are ignored", async () => {
+    await accepts({ world: { qeIdentity: { miscselectMask: "FEFFFFFF" } }, quote: { qe: { miscSelect: 1 } } });
+  });
+});
