@@ -259,3 +259,30 @@ describe("module identity and QE identity details", () => {
     await accepts({ world: { qeIdentity: { miscselectMask: "FEFFFFFF" } }, quote: { qe: { miscSelect: 1 } } });
   });
 });
+
+describe("missing or malformed collateral pieces", () => {
+  it("an empty PCK chain", async () => {
+    await rejects({ quote: { pemChain: "" } }, "PCK_CHAIN_EMPTY", /no certificate in the PCK chain from the quote/);
+  });
+
+  it("empty issuer chains", async () => {
+    await rejects({ collateral: (c) => ({ ...c, tcbInfoIssuerChain: "" }) }, "TCB_INFO_CHAIN_EMPTY", /tcb_info_issuer_chain has no certificate/);
+    await rejects({ collateral: (c) => ({ ...c, qeIdentityIssuerChain: "" }) }, "QE_IDENTITY_CHAIN_EMPTY", /qe_identity_issuer_chain has no certificate/);
+  });
+
+  it("CRLs that are not DER", async () => {
+    await rejects({ collateral: (c) => ({ ...c, pckCrl: new Uint8Array([1, 2, 3]) }) }, "PCK_CRL_INVALID", /pck_crl/);
+    await rejects({ collateral: (c) => ({ ...c, rootCaCrl: new Uint8Array(0) }) }, "ROOT_CA_CRL_INVALID", /root_ca_crl/);
+  });
+
+  it("a signing chain through a CA whose CRL was not supplied: revocation status unknown", async () => {
+    // Same seed → same keys; a Processor-CA world's leaf and CA chain to the same root, but only the
+    // Platform CA's CRL is in the collateral.
+    const processor = await createForgeWorld({ seed: "forge-edges", ca: "processor" });
+    await rejects(
+      { collateral: (c) => ({ ...c, tcbInfoIssuerChain: processor.certs.pckLeaf.pem + processor.certs.pckCa.pem }) },
+      "TCB_INFO_CHAIN_CRL_NOT_FOUND",
+      /Processor CA/,
+    );
+  });
+});
