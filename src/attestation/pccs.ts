@@ -491,6 +491,21 @@ function crlNextUpdate(der: Uint8Array, what: string): number | undefined {
  * in-memory form as a collateral JSON file (`Collateral`), ready for `verifyQuote`.
  */
 export async function fetchCollateral(quote: Uint8Array, opts: FetchCollateralOptions): Promise<Collateral> {
+  try {
+    return await fetchCollateralInner(quote, opts);
+  } catch (e) {
+    if (e instanceof NetworkError) {
+      // Say what it means for the caller and how to get past it.
+      throw new NetworkError(e.code, `${e.message}; no collateral could be fetched: try again, use another PCCS, or supply a collateral JSON file (dcap-qvl QuoteCollateralV3, --collateral FILE)`, {
+        cause: e,
+        ...(e.details ? { details: e.details } : {}),
+      });
+    }
+    throw e;
+  }
+}
+
+async function fetchCollateralInner(quote: Uint8Array, opts: FetchCollateralOptions): Promise<Collateral> {
   if (typeof opts.now !== "number" || !Number.isSafeInteger(opts.now)) {
     throw new UsageError(`now must be an integer number of unix seconds, got ${String(opts.now)}`);
   }

@@ -64,6 +64,7 @@ describe("verify-quote --pccs", () => {
       expect(r.code).toBe(1);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
       expect(r.stderr).toMatch(/HTTP 404 for \/tdx\/certification\/v4\/qe\/identity\?update=standard/);
+      expect(r.stderr).toMatch(/--collateral FILE/);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     } finally {
       await stopPccs(p);

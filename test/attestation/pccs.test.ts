@@ -253,6 +253,7 @@ describe("fetchCollateral failures are typed and precise", () => {
         expect(e.code).toBe("PCCS_HTTP_STATUS");
         expect(e.details).toMatchObject({ status: 404, path: "/tdx/certification/v4/tcb?fmspc=B0C06F000000" });
         expect(e.message).toMatch(/TCB Info: HTTP 404 for \/tdx\/certification\/v4\/tcb\?fmspc=B0C06F000000/);
+        expect(e.message).toMatch(/no collateral could be fetched: .*supply a collateral JSON file .*--collateral FILE/);
       },
     );
   });
