@@ -30,7 +30,7 @@ import { join } from "node:path";
 
 import { sha256 } from "@noble/hashes/sha2.js";
 
-import { bytesToPlainHex, hexToBytes, isHexText } from "../encoding/index.js";
+import { bytesToPlainHex, concatBytes, hexToBytes, isHexText } from "../encoding/index.js";
 import { InputError, KmsRegistryError, NetworkError, UsageError } from "../errors.js";
 import { parseQuote } from "./quote.js";
 import type { Collateral } from "./types.js";
@@ -270,13 +270,7 @@ async function readBody(res: Response, url: string, what: string): Promise<Uint8
     }
     parts.push(value);
   }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 async function httpGet(url: string, opts: FetchCollateralOptions, what: string, extraHeaders: Record<string, string> = {}): Promise<Fetched> {
