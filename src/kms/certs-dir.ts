@@ -189,6 +189,8 @@ export async function checkCertsDir(dir: string, opts: CheckCertsOptions): Promi
     const b = files.get(f);
     if (!b) return null;
     try {
+      // PEM only, as `openssl x509 -in` reads it (and DER could hide the embedded PCK chain's PEM text)
+      if (!/^\s*-----BEGIN CERTIFICATE-----/.test(new TextDecoder().decode(b.subarray(0, 64)))) throw new Error("not a PEM certificate");
       return new X509Certificate(Buffer.from(b));
     } catch (e) {
       add(`${f.replace(/\.crt$/, "")}.parse`, `${f} is a certificate`, false, "a PEM X.509 certificate", `unparseable (${e instanceof Error ? e.message : String(e)})`);

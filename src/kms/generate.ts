@@ -30,7 +30,8 @@ export interface GenerateOptions {
   now?: number;
   /** `"v0.5.4"` writes the lower-case subjects of that release. */
   subjects?: "current" | "v0.5.4";
-  rpcExtensions?: Record<string, Uint8Array>;
+  /** Extra RPC-certificate extensions (OID → value), or a function of the RPC key's SPKI (e.g. an RA-TLS quote). */
+  rpcExtensions?: Record<string, Uint8Array> | ((rpcSpki: Uint8Array) => Promise<Record<string, Uint8Array>>);
 }
 
 export async function generateKmsKeys(opts: GenerateOptions): Promise<KmsKeyMaterial> {
@@ -39,7 +40,8 @@ export async function generateKmsKeys(opts: GenerateOptions): Promise<KmsKeyMate
   const [rootCa, rpc, tmpCa] = await Promise.all([generateP256(), generateP256(), generateP256()]);
   const now = opts.now;
   const rootCaPem = await createSelfSignedCa(rootCa, { name: lower ? "O=dstack, CN=dstack KMS CA" : ROOT_CA_NAME, pathLength: 1, ...(now !== undefined ? { now } : {}) });
-  const rpcPem = await issueRpcCert(rpc, rootCaPem, rootCa, { domain, ...(now !== undefined ? { now } : {}), ...(opts.rpcExtensions ? { extraExtensions: opts.rpcExtensions } : {}) });
+  const ext = typeof opts.rpcExtensions === "function" ? await opts.rpcExtensions(rpc.spki) : opts.rpcExtensions;
+  const rpcPem = await issueRpcCert(rpc, rootCaPem, rootCa, { domain, ...(now !== undefined ? { now } : {}), ...(ext ? { extraExtensions: ext } : {}) });
   const tmpCaPem = await createSelfSignedCa(tmpCa, { name: lower ? "O=dstack, CN=dstack Client Temp CA" : TEMP_CA_NAME, pathLength: 0, ...(now !== undefined ? { now } : {}) });
   const k256 = generateK256();
   return { domain, rootCa, rootCaPem, rpc, rpcPem, tmpCa, tmpCaPem, k256, caPubkey: rootCa.spki, k256Pubkey: publicKeyFromPrivate(k256) };

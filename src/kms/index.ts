@@ -13,3 +13,4 @@ export * from "./verify.js";
 export * from "./pki.js";
 export * from "./generate.js";
 export * from "./simulator.js";
+export * from "./ratls.js";

@@ -28,6 +28,8 @@ export interface PullResult {
   /** What the source proved (TLS pin, GetMeta cross-checks); all ok when the pull succeeded. */
   checks: Check[];
   warnings: string[];
+  /** Over https: the served RPC certificate (DER), for `verifyBootstrap`'s RA-TLS checks. */
+  tlsLeaf?: Uint8Array;
 }
 
 /** Read a JSON file holding bootstrap info in any accepted container. */
@@ -138,7 +140,9 @@ export async function pullFromKms(src: { kms: string; caPubkey?: Uint8Array; fil
 
   const source = { type: "kms" as const, url: src.kms, transport: r.tls ? ("https" as const) : ("http" as const), caPinned, bootstrapInfoFrom: from, ...(src.file ? { file: resolve(src.file) } : {}) };
   const doc = normalizeBootstrap(info, source, opts.now, summarizeMeta(meta, k256));
-  return { info, doc, checks, warnings };
+  const out: PullResult = { info, doc, checks, warnings };
+  if (r.tls) out.tlsLeaf = r.tls.peerChain[0]!;
+  return out;
 }
 
 export async function pullBootstrap(source: PullSource, opts: PullOptions): Promise<PullResult> {

@@ -46,7 +46,7 @@ import {
 import { CERTS_DIR_FILES } from "./certs-dir.js";
 import { generateKmsKeys, writeCertsDir } from "./generate.js";
 import { isPlainObject, parseJsonLimited } from "./json.js";
-import { validateDomain } from "./pki.js";
+import { OID_EVENT_LOG, OID_TDX_QUOTE, validateDomain } from "./pki.js";
 
 export interface SimulatedKmsOptions {
   port?: number;
@@ -274,15 +274,24 @@ export async function startSimulatedKms(opts: SimulatedKmsOptions): Promise<Simu
     }
     const run = async (): Promise<Record<string, string>> => {
       const now = clock();
-      const m = await generateKmsKeys({ domain, now });
       const { createForgeWorld, forgeQuote } = await import("../attestation/forge.js");
       const { collateralToJson } = await import("../attestation/collateral.js");
+      const { ratlsReportData } = await import("./ratls.js");
       const world = await createForgeWorld({ now, ...(opts.forgeSeed ? { seed: opts.forgeSeed } : {}) });
       const eventLog = bootEventLog;
       const rtmrs = replayEventLog(eventLog).rtmrs;
+      const eventlogText = JSON.stringify(eventLogToJson(eventLog));
+      // RA-TLS as up to v0.5.8: the RPC cert carries its own quote (report_data = SHA-512("ratls-cert:" ‖ SPKI)) and the event log
+      const m = await generateKmsKeys({
+        domain,
+        now,
+        rpcExtensions: async (spki) => ({
+          [OID_TDX_QUOTE]: await forgeQuote(world, { reportData: ratlsReportData(spki), mrTd: SIMULATED_MR_TD, rtMrs: [...rtmrs] }),
+          [OID_EVENT_LOG]: utf8(eventlogText),
+        }),
+      });
       const reportData = expectedKmsReportData(m.caPubkey, m.k256Pubkey);
       const quote = await forgeQuote(world, { reportData, mrTd: SIMULATED_MR_TD, rtMrs: [...rtmrs] });
-      const eventlogText = JSON.stringify(eventLogToJson(eventLog));
       const response: Record<string, string> =
         format === "attestation"
           ? {

@@ -32,6 +32,8 @@ export interface VerifyBootstrapOptions {
   certs?: Checklist | null;
   /** Checks made while pulling (TLS pin, GetMeta cross-checks). */
   sourceChecks?: Check[];
+  /** The KMS's RPC certificate (DER, e.g. `PullResult.tlsLeaf`): its RA-TLS attestation is checked when present. */
+  rpcCertDer?: Uint8Array;
   /** Require an event log that replays (default true). */
   requireEventLog?: boolean;
 }
@@ -100,6 +102,7 @@ export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrap
 
   // 2. quote
   let quote: Quote | null = null;
+  let lastCollateral: Collateral | null = opts.collateral ?? null;
   if (!info.quote) {
     checks.push({ name: "quote.present", ok: false, detail: "the bootstrap info carries no quote" });
   } else {
@@ -136,6 +139,7 @@ export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrap
       pck: null,
     };
     report.quote = q;
+    lastCollateral = collateral;
     if (!collateral) {
       const msg = collateralError ?? "no collateral: pass --collateral FILE or --pccs URL (for a simulated KMS: its <certs-dir>.sim/collateral.json)";
       q.error = { code: "NO_COLLATERAL", message: msg };
@@ -237,6 +241,19 @@ export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrap
         reportData: bytesToHex(td.reportData),
       };
     }
+  }
+
+  // 5. the RPC certificate's own attestation (RA-TLS), when we saw the certificate
+  if (opts.rpcCertDer) {
+    const { checkRpcCertAttestation } = await import("./ratls.js");
+    const rc = await checkRpcCertAttestation(opts.rpcCertDer, {
+      collateral: lastCollateral,
+      now: opts.now,
+      ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer } : {}),
+      bootstrapQuote: info.quote,
+    });
+    if (rc.length === 1 && !rc[0]!.ok && /carries no attestation/.test(rc[0]!.detail)) warnings.push(`RPC certificate: ${rc[0]!.detail}`);
+    else checks.push(...rc);
   }
 
   report.failed = checks.filter((c) => !c.ok).map((c) => c.name);

@@ -74,6 +74,7 @@ export const verifyCommand: Command = {
       ...(ctx.values["allow-debug"] === true ? { allowDebug: true } : {}),
       certs,
       sourceChecks: pulled.checks,
+      ...(pulled.tlsLeaf ? { rpcCertDer: pulled.tlsLeaf } : {}),
     });
     const warnings = [...pulled.warnings, ...report.warnings];
     if (ctx.json) {
