@@ -16,7 +16,7 @@ export const simulateKmsCommand: Command = {
   help: [
     "A real HTTP server with the dstack KMS API shapes, for development and the demo. Onboard mode: GET / (page with",
     "a Bootstrap form), POST /prpc/Onboard.Bootstrap?json {\"domain\"} (generates real keys and the 8 files, mode 0600",
-    "keys), GET /finish. Normal mode: GET /prpc/KMS.GetMeta, POST /prpc/KMS.GetAppEnvEncryptPubKey?json {\"app_id\"}.",
+    "keys), POST /prpc/Onboard.GetAttestationInfo?json (mr_aggregated … before Bootstrap), GET /finish. Normal mode: GET /prpc/KMS.GetMeta, POST /prpc/KMS.GetAppEnvEncryptPubKey?json {\"app_id\"}.",
     "SIMULATOR ONLY: POST /prpc/Sim.GetAppKey?json {\"app_id\"} → app key pubkey + k256_signature (message A);",
     "POST /prpc/Sim.GetKey?json {\"app_id\",\"path\",\"purpose\"} → derived pubkey + signature_chain [D, A].",
     "The quote is FORGED under a simulated DCAP root: its root certificate and collateral are written to",
