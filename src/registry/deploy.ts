@@ -169,3 +169,88 @@ export async function checkRegistryCode(publicClient: PublicClient, address: Hex
   }
   return h;
 }
+
+/**
+ * Build the deployment record of a registry that is already deployed (by Hardhat Ignition, another tool, or a
+ * run of `deploy` whose record was lost). With `deployTx` the receipt says everything; without it the
+ * creation block is found by bisecting `eth_getCode` over history (needs an RPC that serves historical
+ * state), and the creating transaction in that block by its receipt. The admin is the account of the
+ * constructor's `RoleGranted(DEFAULT_ADMIN_ROLE, …)` event.
+ */
+export async function recordExistingDeployment(
+  publicClient: PublicClient<Transport, Chain>,
+  address: Hex,
+  opts: { deployTx?: Hex; artifact?: RegistryArtifact; toolVersion?: string; now?: () => Date } = {},
+): Promise<DeploymentRecord> {
+  const art = opts.artifact ?? loadRegistryArtifact();
+  const code = await publicClient.getCode({ address });
+  if (!code || code === "0x") throw new UsageError(`no contract at ${address} on chain ${publicClient.chain.id}`);
+  let receipt: Awaited<ReturnType<typeof publicClient.getTransactionReceipt>> | undefined;
+  if (opts.deployTx) {
+    receipt = await publicClient.getTransactionReceipt({ hash: opts.deployTx }).catch(() => undefined);
+    if (!receipt) throw new UsageError(`transaction ${opts.deployTx} is not mined on chain ${publicClient.chain.id}`);
+  } else {
+    let lo = 0n;
+    let hi = await publicClient.getBlockNumber({ cacheTime: 0 });
+    try {
+      while (lo < hi) {
+        const mid = (lo + hi) / 2n;
+        const c = await publicClient.getCode({ address, blockNumber: mid });
+        if (c && c !== "0x") hi = mid;
+        else lo = mid + 1n;
+      }
+    } catch (e) {
+      throw new UsageError(`cannot find the deployment block of ${address}: the RPC does not serve historical state (${shortMessage(e)}); pass --deploy-tx HASH`);
+    }
+    const block = await publicClient.getBlock({ blockNumber: lo, includeTransactions: true });
+    for (const tx of block.transactions) {
+      const r = await publicClient.getTransactionReceipt({ hash: tx.hash });
+      if (r.contractAddress?.toLowerCase() === address.toLowerCase() || r.logs.some((l) => l.address.toLowerCase() === address.toLowerCase())) {
+        receipt = r;
+        break;
+      }
+    }
+    if (!receipt) {
+      // Some nodes answer eth_getCode imprecisely for old blocks: fall back to the constructor's first event.
+      const { scanLogs } = await import("./logs.js");
+      const first: { tx?: Hex } = {};
+      await scanLogs({
+        request: publicClient.request as never,
+        address,
+        fromBlock: 0n,
+        toBlock: lo,
+        initialRange: 100_000n,
+        maxRange: 1_000_000n,
+        onLogs: (logs) => {
+          if (!first.tx && logs[0]) first.tx = logs[0].transactionHash;
+        },
+      });
+      if (first.tx) receipt = await publicClient.getTransactionReceipt({ hash: first.tx });
+    }
+    if (!receipt) throw new UsageError(`found the creation block ${lo} of ${address} but not its transaction; pass --deploy-tx HASH`);
+  }
+  const created = receipt.contractAddress?.toLowerCase() === address.toLowerCase() || receipt.logs.some((l) => l.address.toLowerCase() === address.toLowerCase());
+  if (receipt.status !== "success" || !created) throw new UsageError(`transaction ${receipt.transactionHash} did not deploy ${address}`);
+  const roleGranted = keccak256(new TextEncoder().encode("RoleGranted(bytes32,address,address)"));
+  const grant = receipt.logs.find(
+    (l) => l.address.toLowerCase() === address.toLowerCase() && l.topics[0] === roleGranted && BigInt(l.topics[1] ?? "0x1") === 0n,
+  );
+  const admin = grant?.topics[2] ? (getAddress(`0x${grant.topics[2].slice(26)}`) as Hex) : (getAddress(receipt.from) as Hex);
+  const chainId = publicClient.chain.id;
+  return {
+    format: DEPLOYMENT_FORMAT,
+    chainId,
+    network: networkName(chainId),
+    contract: "KmsRegistry",
+    address: getAddress(address) as Hex,
+    deployTx: receipt.transactionHash,
+    block: Number(receipt.blockNumber),
+    blockHash: receipt.blockHash,
+    deployer: getAddress(receipt.from) as Hex,
+    admin,
+    compiler: art.compiler,
+    bytecodeHash: keccak256(code),
+    deployedAt: (opts.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    tool: `kms-registry ${opts.toolVersion ?? "0.0.0"}`,
+  };
+}

@@ -5,12 +5,14 @@ import { RPC_OPTION, confirmations, deploymentsDir, progressPrinter } from "./re
 export const deployCommand: Command = {
   name: "deploy",
   summary: "deploy the KmsRegistry contract and write deployments/<chainId>.json",
-  synopsis: "--rpc URL [--admin ADDR] [--deployments DIR] [--force] [--confirmations N] [--json]",
+  synopsis: "--rpc URL [--admin ADDR] [--deployments DIR] [--force] [--confirmations N] [--json] | --rpc URL --record ADDR [--deploy-tx HASH]",
   help: [
     "Deploys the compiled KmsRegistry (artifacts/contracts/KmsRegistry.sol/KmsRegistry.json from this package) with",
     "the key in KMS_REGISTRY_PRIVATE_KEY (environment only; never on the command line). The admin (default: the",
     "sender) gets DEFAULT_ADMIN_ROLE and REGISTRAR_ROLE. Writes deployments/<chainId>.json (local chains 31337:",
     "deployments/local/), refusing to replace an existing record unless --force (the old one is kept).",
+    "--record ADDR writes the record of a registry deployed some other way (Hardhat Ignition: `npx hardhat ignition",
+    "deploy ignition/modules/KmsRegistry.ts --network sepolia`, then `kms-registry deploy --rpc URL --record ADDR`).",
   ].join("\n"),
   options: {
     ...RPC_OPTION,
@@ -18,6 +20,8 @@ export const deployCommand: Command = {
     deployments: { type: "string", valueName: "DIR", description: "deployment records directory (default ./deployments)" },
     force: { type: "boolean", description: "replace an existing record for this chain (the old one is archived)" },
     confirmations: { type: "string", valueName: "N", description: "confirmations to wait for (default 1)" },
+    record: { type: "string", valueName: "ADDR", description: "do not deploy: write the record of the registry already at ADDR (e.g. deployed by Ignition)" },
+    "deploy-tx": { type: "string", valueName: "HASH", description: "with --record: the deployment transaction (else found from historical state)" },
   },
   json: true,
   async run(ctx) {
@@ -28,6 +32,22 @@ export const deployCommand: Command = {
     const admin = adminOpt !== undefined ? parseAddress(adminOpt, "--admin") : undefined;
     const conf = confirmations(ctx);
     const dir = deploymentsDir(ctx);
+    const recordOpt = optString(ctx, "record");
+    if (recordOpt !== undefined) {
+      const address = parseAddress(recordOpt, "--record");
+      const txOpt = optString(ctx, "deploy-tx");
+      const { UsageError } = await import("../../errors.js");
+      if (txOpt !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(txOpt)) throw new UsageError("--deploy-tx must be a 32-byte 0x transaction hash");
+      const { recordExistingDeployment } = await import("../../registry/deploy.js");
+      const { writeDeployment } = await import("../../registry/deployments.js");
+      const { packageVersion } = await import("../version.js");
+      const conn = await connect(rpc);
+      const rec = await recordExistingDeployment(conn.publicClient, address, { toolVersion: packageVersion(), ...(txOpt ? { deployTx: txOpt.toLowerCase() as `0x${string}` } : {}) });
+      const written = await writeDeployment(dir, rec, { force: ctx.values.force === true });
+      if (ctx.json) printJson(io, { ok: true, ...rec, recordPath: written.path, ...(written.archived ? { archived: written.archived } : {}) });
+      else io.stdout(`recorded KmsRegistry ${rec.address} on chain ${rec.chainId} (deployed in block ${rec.block}, tx ${rec.deployTx}, admin ${rec.admin}) in ${written.path}\n`);
+      return EXIT_OK;
+    }
     const account = accountFromEnv(io.env);
     const { deployRegistry, loadRegistryArtifact, recordOf } = await import("../../registry/deploy.js");
     const { deploymentPath, readDeployment, writeDeployment } = await import("../../registry/deployments.js");

@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { recordExistingDeployment } from "../../src/registry/deploy.js";
+import { validateDeploymentRecord } from "../../src/registry/deployments.js";
+import { runCli } from "../helpers/cli.js";
+import { startChain, type TestChain } from "./chain-helpers.js";
+
+let chain: TestChain;
+beforeAll(async () => {
+  chain = await startChain();
+  await chain.conn.publicClient.request({ method: "hardhat_mine" as never, params: ["0x400"] as never });
+});
+afterAll(async () => {
+  await chain?.node.stop();
+});
+
+describe("recording a registry deployed elsewhere (Ignition, another tool)", () => {
+  it("finds the creation block by bisecting history, the deploy tx, the deployer and the admin", async () => {
+    const rec = await recordExistingDeployment(chain.conn.publicClient, chain.registry, { toolVersion: "test" });
+    expect(validateDeploymentRecord(rec)).toBeTruthy();
+    const { deployedAt: _a, ...want } = chain.record;
+    const { deployedAt: _b, ...got } = rec;
+    expect(got).toEqual(want);
+  });
+
+  it("uses --deploy-tx when given, and refuses an address without code or a tx that did not deploy it", async () => {
+    const rec = await recordExistingDeployment(chain.conn.publicClient, chain.registry, { deployTx: chain.record.deployTx });
+    expect(rec.block).toBe(chain.record.block);
+    await expect(recordExistingDeployment(chain.conn.publicClient, "0x000000000000000000000000000000000000dEaD")).rejects.toThrow(/no contract at/);
+    const other = await chain.wallet.sendTransaction({ to: chain.wallet.account.address, value: 1n });
+    await chain.conn.publicClient.waitForTransactionReceipt({ hash: other });
+    await expect(recordExistingDeployment(chain.conn.publicClient, chain.registry, { deployTx: other })).rejects.toThrow(/did not deploy/);
+  });
+
+  it("CLI: deploy --record ADDR writes the record without deploying", async () => {
+    const r = await runCli(["deploy", "--rpc", chain.node.url, "--record", chain.registry, "--deployments", chain.tmp, "--json"], { env: { KMS_REGISTRY_PRIVATE_KEY: "" } });
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { address: string; block: number; recordPath: string };
+    expect(j.address).toBe(chain.registry);
+    expect(j.block).toBe(chain.record.block);
+    expect(j.recordPath).toMatch(/local\/31337\.json$/);
+  });
+});
