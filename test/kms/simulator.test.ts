@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync, statSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -80,6 +81,20 @@ describe("simulated KMS over real HTTP: onboarding", () => {
     expect(meta.meta.k256_pubkey).toBe(resp.k256_pubkey);
     expect(meta.meta.bootstrap_info).toEqual(resp);
     expect(String(meta.meta.ca_cert)).toMatch(/BEGIN CERTIFICATE/);
+
+    // the tutorials' own commands, unchanged (only /etc/kms/certs replaced by this dir)
+    const script = readFileSync(new URL("fixtures/tutorial-verify-bootstrap.sh", import.meta.url), "utf8").replace('CERTS_DIR="/etc/kms/certs"', `CERTS_DIR=${JSON.stringify(kms.certsDir)}`);
+    const sh = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+    expect(sh.stdout).toContain("KMS bootstrap verified successfully!");
+    expect(sh.status).toBe(0);
+    const cmd = (c: string) => spawnSync("bash", ["-c", c.replaceAll("/etc/kms/certs", kms.certsDir)], { encoding: "utf8" });
+    expect(cmd("openssl x509 -in /etc/kms/certs/root-ca.crt -text -noout | head -20").stdout).toMatch(/Subject: O = Dstack, CN = Dstack KMS CA/);
+    expect(cmd("openssl verify -CAfile /etc/kms/certs/root-ca.crt /etc/kms/certs/root-ca.crt").stdout).toMatch(/root-ca.crt: OK/);
+    expect(cmd("openssl x509 -in /etc/kms/certs/rpc.crt -noout -subject").stdout.trim()).toBe(`subject=CN = ${DOMAIN}`);
+    expect(cmd("openssl verify -CAfile /etc/kms/certs/root-ca.crt /etc/kms/certs/rpc.crt").stdout).toMatch(/rpc.crt: OK/);
+    expect(cmd('stat --format="%s bytes" /etc/kms/certs/root-k256.key').stdout.trim()).toBe("32 bytes");
+    expect(cmd("cat /etc/kms/certs/bootstrap-info.json | jq -r .quote | head -c 8").stdout).toBe("04000200");
+    expect(cmd("ls -1 /etc/kms/certs | wc -l").stdout.trim()).toBe("8");
 
     // the certs dir passes the checklist; sim files are outside it
     const c = await checkCertsDir(kms.certsDir, { domain: DOMAIN, now: NOW() });
