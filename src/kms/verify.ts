@@ -60,7 +60,7 @@ export interface BootstrapReport {
     pck: VerifiedQuote["pck"] | null;
   } | null;
   binding: BindingCheck | null;
-  eventlog: (Omit<EventLogCheck, "runtime"> & { runtime: EventLogCheck["runtime"] }) | null;
+  eventlog: EventLogCheck | null;
   measurements: Record<string, Hex | string | undefined> | null;
   certs: Checklist | null;
   problems: BootstrapInfo["problems"];
