@@ -118,6 +118,16 @@ describe("simulated KMS over real HTTP: onboarding", () => {
     expect(r.measurements!.osImageHash).toBe(`0x${info.os_image_hash}`);
   });
 
+  it("concurrent Bootstrap calls: exactly one wins, the files are written once", async () => {
+    const kms = await start();
+    const call = () => fetch(`${kms.url}/prpc/Onboard.Bootstrap?json`, { method: "POST", body: JSON.stringify({ domain: DOMAIN }) });
+    const rs = await Promise.all([call(), call(), call()]);
+    expect(rs.map((r) => r.status).sort()).toEqual([200, 400, 400]);
+    const winner = (await rs.find((r) => r.status === 200)!.json()) as Record<string, string>;
+    expect(JSON.parse(readFileSync(join(kms.certsDir, "bootstrap-info.json"), "utf8"))).toEqual(winner);
+    expect(readdirSync(kms.certsDir)).toHaveLength(8);
+  });
+
   it("rejects bad domains and non-JSON requests with the prpc error shape", async () => {
     const kms = await start();
     for (const domain of ["", "bad domain", "a".repeat(300), 5]) {
