@@ -9,4 +9,5 @@ export * from "./errors.js";
 export * from "./encoding/index.js";
 export * from "./attestation/index.js";
 export * from "./registry/index.js";
+export * from "./registry/operations.js";
 export * from "./kms/index.js";
