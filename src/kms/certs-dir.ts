@@ -4,11 +4,13 @@
  * says what was expected and what was found. Certificate checks use OpenSSL through `node:crypto`
  * (`X509Certificate.checkIssued` / `verify`), so they agree with `openssl verify` on the same files.
  */
+import "reflect-metadata";
 import { X509Certificate, createPrivateKey, createPublicKey } from "node:crypto";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 
 import { secp256k1 } from "@noble/curves/secp256k1.js";
+import * as px509 from "@peculiar/x509";
 
 import { parseQuote } from "../attestation/quote.js";
 import { bytesEqual, bytesToHex } from "../encoding/index.js";
@@ -82,6 +84,26 @@ export async function readCertsDirBootstrap(dir: string): Promise<BootstrapInfo>
   return parseBootstrapInfo(parseJsonLimited(new TextDecoder().decode(bytes), "bootstrap-info.json"));
 }
 
+/** basicConstraints cA and whether keyCertSign is allowed (node's `ca` folds key usage into one flag). */
+function caInfo(c: X509Certificate): { basicCa: boolean; pathLength?: number; keyCertSign: boolean } {
+  const p = new px509.X509Certificate(new Uint8Array(c.raw));
+  const bc = p.getExtension(px509.BasicConstraintsExtension);
+  const ku = p.getExtension(px509.KeyUsagesExtension);
+  const out: { basicCa: boolean; pathLength?: number; keyCertSign: boolean } = {
+    basicCa: bc?.ca === true,
+    keyCertSign: !ku || (ku.usages & px509.KeyUsageFlags.keyCertSign) !== 0,
+  };
+  if (bc?.pathLength !== undefined) out.pathLength = bc.pathLength;
+  return out;
+}
+
+function caItem(c: X509Certificate): { ok: boolean; found: string; note?: string } {
+  const i = caInfo(c);
+  if (!i.basicCa) return { ok: false, found: "not a CA (basicConstraints CA missing or FALSE)" };
+  const found = `CA:TRUE${i.pathLength !== undefined ? `, pathlen:${i.pathLength}` : ""}`;
+  return i.keyCertSign ? { ok: true, found } : { ok: true, found, note: "its key usage lacks keyCertSign (KMS before kms-v0.5.4): OpenSSL will not accept certificates it issued" };
+}
+
 function spkiOfCert(c: X509Certificate): Uint8Array {
   return new Uint8Array(c.publicKey.export({ type: "spki", format: "der" }));
 }
@@ -119,10 +141,13 @@ function timeValid(c: X509Certificate, now: number): string | null {
   return null;
 }
 
-/** Self-signed the way `openssl verify -check_ss_sig -CAfile X X` sees it. */
+/**
+ * Self-signed: issuer = subject and the signature verifies under its own key (what `openssl verify
+ * -check_ss_sig -CAfile X X` checks, minus key usage: a root without keyCertSign is still self-signed —
+ * the tutorial's plain `openssl verify` says OK — but cannot issue, which `rpc.chain` reports).
+ */
 function selfSigned(c: X509Certificate): { ok: boolean; found: string } {
   if (c.subject !== c.issuer) return { ok: false, found: `issuer ${oneLine(c.issuer)} ≠ subject ${oneLine(c.subject)}` };
-  if (!c.checkIssued(c)) return { ok: false, found: "issuer name matches but the certificate cannot issue itself (key identifiers or key usage)" };
   if (!c.verify(c.publicKey)) return { ok: false, found: "signature does not verify under its own public key" };
   return { ok: true, found: "issuer = subject, signature verifies under its own key" };
 }
@@ -264,7 +289,8 @@ export async function checkCertsDir(dir: string, opts: CheckCertsOptions): Promi
     );
     const ss = selfSigned(root);
     add("root-ca.self-signed", "Root CA is self-signed", ss.ok, "issuer = subject and a valid self-signature", ss.found);
-    add("root-ca.is-ca", "Root CA is a CA", root.ca, "basicConstraints CA:TRUE", root.ca ? "CA:TRUE" : "not a CA (basicConstraints CA missing or FALSE)");
+    const rca = caItem(root);
+    add("root-ca.is-ca", "Root CA is a CA", rca.ok, "basicConstraints CA:TRUE", rca.found, rca.note);
     const tv = timeValid(root, opts.now);
     add("root-ca.validity", "Root CA is within its validity period", tv === null, `valid at ${new Date(opts.now * 1000).toISOString()}`, tv ?? `${root.validFrom} … ${root.validTo}`);
     if (bootstrap) {
@@ -303,11 +329,14 @@ export async function checkCertsDir(dir: string, opts: CheckCertsOptions): Promi
       let found = "signed by root-ca.crt, both certificates valid now";
       if (!rpc.checkIssued(root)) {
         ok = false;
-        found = `not issued by root-ca.crt (issuer ${oneLine(rpc.issuer)}; root ${oneLine(root.subject)}${root.ca ? "" : "; root is not a CA"})`;
+        found =
+          rpc.issuer === root.subject
+            ? `root-ca.crt cannot have issued it: the issuer name matches, but the root's key usage lacks keyCertSign or the key identifiers differ (openssl: "key usage does not include certificate signing" / "unable to get local issuer certificate")`
+            : `not issued by root-ca.crt (issuer ${oneLine(rpc.issuer)}; root ${oneLine(root.subject)})`;
       } else if (!rpc.verify(root.publicKey)) {
         ok = false;
         found = "issuer name matches but the signature does not verify under the root CA key";
-      } else if (!root.ca) {
+      } else if (!caInfo(root).basicCa) {
         ok = false;
         found = "root-ca.crt is not a CA, it cannot issue certificates";
       } else {
@@ -328,7 +357,8 @@ export async function checkCertsDir(dir: string, opts: CheckCertsOptions): Promi
   if (tmp) {
     const ss = selfSigned(tmp);
     add("tmp-ca.self-signed", "Temp CA is self-signed", ss.ok, "issuer = subject and a valid self-signature", ss.found);
-    add("tmp-ca.is-ca", "Temp CA is a CA", tmp.ca, "basicConstraints CA:TRUE", tmp.ca ? "CA:TRUE" : "not a CA");
+    const tca = caItem(tmp);
+    add("tmp-ca.is-ca", "Temp CA is a CA", tca.ok, "basicConstraints CA:TRUE", tca.found, tca.note);
     const tk = keySpki("tmp-ca.key");
     if (tk) add("tmp-ca.key-pubkey", "tmp-ca.key matches tmp-ca.crt", bytesEqual(tk, spkiOfCert(tmp)), bytesToHex(spkiOfCert(tmp)), bytesToHex(tk));
   }

@@ -190,6 +190,24 @@ describe("corrupted certs dirs: each failure detected, named, and agreeing with 
     expect(openssl("verify", "-CAfile", join(c.dir, "root-ca.crt"), join(c.dir, "rpc.crt")).ok).toBe(false);
   });
 
+  it("a root CA whose key usage lacks keyCertSign (pre-kms-v0.5.4 KMS) cannot issue: we and openssl agree", async () => {
+    const { dir, m } = await goodDir();
+    const { KeyUsageFlags } = await import("@peculiar/x509");
+    const ds = await createSelfSignedCa(m.rootCa, { keyUsage: KeyUsageFlags.digitalSignature });
+    writeFileSync(join(dir, "root-ca.crt"), ds);
+    writeFileSync(join(dir, "rpc.crt"), await issueRpcCert(m.rpc, ds, m.rootCa, { domain: DOMAIN }));
+    const r = await checkCertsDir(dir, { domain: DOMAIN, now: NOW });
+    const o = openssl("verify", "-CAfile", join(dir, "root-ca.crt"), join(dir, "rpc.crt"));
+    expect(item(r, "rpc.chain").ok).toBe(o.ok);
+    expect(o.ok).toBe(false);
+    expect(o.out).toMatch(/key usage|local issuer/i);
+    expect(item(r, "rpc.chain").found).toMatch(/key usage lacks keyCertSign/);
+    // still self-signed, as the tutorial's plain `openssl verify -CAfile root-ca.crt root-ca.crt` says
+    expect(item(r, "root-ca.self-signed").ok).toBe(true);
+    expect(openssl("verify", "-CAfile", join(dir, "root-ca.crt"), join(dir, "root-ca.crt")).ok).toBe(true);
+    expect(r.failed).toEqual(["rpc.chain"]);
+  });
+
   it("temp CA not self-signed", async () => {
     const { dir } = await goodDir();
     breakSignature(join(dir, "tmp-ca.crt"));
