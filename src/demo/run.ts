@@ -73,6 +73,8 @@ interface Started {
 
 function startSimulator(bin: string, port: number, certsDir: string): Started {
   const child = spawn(process.execPath, [bin, "simulate-kms", "--port", String(port), "--host", "127.0.0.1", "--certs-dir", certsDir], {
+    // the package root: a source checkout's tsx fallback finds the project's tsconfig there
+    cwd: path.dirname(path.dirname(bin)),
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, NO_COLOR: "1" },
   });
