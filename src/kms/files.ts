@@ -1,5 +1,6 @@
 /** Bounded file reading and atomic writing for KMS material (never reads more than `maxBytes`). */
 import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
 import { open, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
@@ -8,7 +9,8 @@ import { InputError } from "../errors.js";
 export async function readFileLimited(path: string, maxBytes: number, what = path): Promise<Uint8Array> {
   let fh;
   try {
-    fh = await open(path, "r");
+    // O_NONBLOCK: a FIFO planted under a certs-dir name must not block the open; fstat below rejects it
+    fh = await open(path, constants.O_NONBLOCK !== undefined ? constants.O_RDONLY | constants.O_NONBLOCK : "r");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(code === "ENOENT" ? "FILE_NOT_FOUND" : "FILE_UNREADABLE", `${what}: cannot open (${code ?? String(e)})`, { cause: e, details: { path } });

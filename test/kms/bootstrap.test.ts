@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -144,6 +145,9 @@ describe("bootstrap files on disk", () => {
       await expect(readBootstrapFile(huge)).rejects.toMatchObject({ code: "FILE_TOO_LARGE" });
       await expect(readBootstrapFile(join(dir, "missing.json"))).rejects.toMatchObject({ code: "FILE_NOT_FOUND" });
       await expect(readBootstrapFile(dir)).rejects.toMatchObject({ code: "FILE_UNREADABLE" });
+      const fifo = join(dir, "fifo.json");
+      execFileSync("mkfifo", [fifo]);
+      await expect(readBootstrapFile(fifo)).rejects.toMatchObject({ code: "FILE_UNREADABLE" }); // does not hang
       const deep = join(dir, "deep.json");
       writeFileSync(deep, "[".repeat(5000) + "]".repeat(5000));
       await expect(readBootstrapFile(deep)).rejects.toMatchObject({ code: "JSON_TOO_DEEP" });
