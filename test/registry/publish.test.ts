@@ -1,6 +1,7 @@
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
+import { createWalletClient, http, keccak256 } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { bytesToHex } from "../../src/encoding/index.js";
@@ -132,5 +133,50 @@ describe("publishKms on a real JSON-RPC node", () => {
     const p = journalPath("/s", 31337, "0xABCDEF0000000000000000000000000000000001", "0xAB");
     expect(p).toBe(path.join("/s", "publish", "31337-0xabcdef0000000000000000000000000000000001-0xab.json"));
     expect(existsSync(p)).toBe(false);
+  });
+
+  it("node-managed (JSON-RPC) accounts: interrupted sends are journalled by hash, or by nonce when the hash never came back", async () => {
+    // Hardhat's node unlocks its dev accounts: eth_sendTransaction, no local key
+    const rpcWallet = createWalletClient({ chain: chain.conn.chain, transport: http(chain.node.url), account: chain.wallet.account.address });
+    const kms = randomKms();
+    await rpc("evm_setAutomine", [false]);
+    let hash = "";
+    try {
+      await publishKms(opts(kms, { walletClient: rpcWallet as never, receiptTimeoutMs: 300, onProgress: (st, d) => st === "send" && d.startsWith("sent") && (hash = d.split(" ")[1]!) })).catch(() => {});
+      expect(hash).toMatch(/^0x[0-9a-f]{64}$/);
+      const rerun = publishKms(opts(kms, { walletClient: rpcWallet as never }));
+      setTimeout(() => void rpc("evm_mine"), 400);
+      const r = await rerun;
+      expect(r).toMatchObject({ status: "recovered", txHash: hash });
+    } finally {
+      await rpc("evm_setAutomine", [true]);
+    }
+    // a run killed after journalling the nonce but before the node answered with the hash:
+    // the transaction did reach the node and was mined; the re-run settles by nonce and finds the event
+    const kms2 = randomKms();
+    const from = chain.wallet.account.address;
+    const nonce = await chain.conn.publicClient.getTransactionCount({ address: from, blockTag: "pending" });
+    const quoteHash = keccak256(kms2.quote);
+    const file = journalPath(path.join(chain.tmp, "state"), chain.conn.chainId, chain.registry, quoteHash);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify({ format: "dstack-kms-registry/publish-journal@1", chainId: chain.conn.chainId, registry: chain.registry, kms: "0x", quoteHash, from, nonce, sentAt: "" }));
+    const sent = await rpcWallet.writeContract({
+      address: chain.registry,
+      abi: registryInterfaceAbi,
+      functionName: "register",
+      args: [bytesToHex(kms2.caPubkey), bytesToHex(kms2.k256Pubkey), bytesToHex(kms2.quote)],
+      nonce,
+    });
+    const r2 = await publishKms(opts(kms2, { walletClient: rpcWallet as never }));
+    expect(r2).toMatchObject({ status: "already-registered", txHash: sent });
+    expect(existsSync(file)).toBe(false);
+    // …and when nothing was ever sent at that nonce, the re-run sends normally
+    const kms3 = randomKms();
+    const q3 = keccak256(kms3.quote);
+    const n3 = await chain.conn.publicClient.getTransactionCount({ address: from, blockTag: "pending" });
+    const f3 = journalPath(path.join(chain.tmp, "state"), chain.conn.chainId, chain.registry, q3);
+    writeFileSync(f3, JSON.stringify({ format: "dstack-kms-registry/publish-journal@1", chainId: chain.conn.chainId, registry: chain.registry, kms: "0x", quoteHash: q3, from, nonce: n3, sentAt: "" }));
+    const r3 = await publishKms(opts(kms3, { walletClient: rpcWallet as never }));
+    expect(r3.status).toBe("registered");
   });
 });
