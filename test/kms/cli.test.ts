@@ -121,6 +121,29 @@ describe("kms-registry pull / check-certs / verify (CLI)", () => {
   });
 });
 
+describe("explanations through the CLI", () => {
+  it("a KMS still in onboard mode (HTML), and an auto-bootstrapped KMS (bootstrap_info null) rescued by --file", async () => {
+    const onboard = await startSimulatedKms({ certsDir: join(tmp, "onboard"), port: 0 });
+    const auto = await startSimulatedKms({ certsDir: join(tmp, "auto"), port: 0, autoBootstrapDomain: "kms.auto.example", omitBootstrapInfo: true });
+    try {
+      const h = await runCli(["pull", "--kms", onboard.url, "--json"]);
+      expect(h.code).toBe(1);
+      expect(JSON.parse(h.stdout)).toMatchObject({ ok: false, error: { code: "KMS_HTML_RESPONSE" } });
+      expect(h.stderr).toMatch(/onboard mode/);
+      oneLineError(h.stderr);
+      const n = await runCli(["verify", "--kms", auto.url, "--collateral", auto.simCollateralPath]);
+      expect(n.code).toBe(2);
+      expect(n.stderr).toMatch(/bootstrap_info is null.*--file/);
+      const f = await runCli(["verify", "--kms", auto.url, "--file", join(auto.simDir, "bootstrap-response.json"), "--collateral", auto.simCollateralPath, "--root-ca", auto.simRootCaPath, "--json"]);
+      expect(f.code).toBe(0);
+      expect(JSON.parse(f.stdout).source).toMatchObject({ type: "kms", bootstrapInfoFrom: "file" });
+    } finally {
+      await onboard.close();
+      await auto.close();
+    }
+  });
+});
+
 describe("kms-registry simulate-kms (CLI)", () => {
   it("runs until SIGTERM, bootstraps at start, and `verify` passes against it", async () => {
     const dir = join(tmp, "cli-sim");
