@@ -3,7 +3,6 @@ import { auditCommand } from "./audit.js";
 import { checkSignatureCommand } from "./check-signature.js";
 import { demoCommand } from "./demo.js";
 import { deployCommand } from "./deploy.js";
-import { planned } from "./planned.js";
 import { proveLivenessCommand } from "./prove-liveness.js";
 import { publishCommand } from "./publish.js";
 import { verifyQuoteCommand } from "./verify-quote.js";
