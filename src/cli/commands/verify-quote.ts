@@ -11,7 +11,7 @@ import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 
 import { InputError, UsageError } from "../../errors.js";
-import type { Check, Collateral, TcbStatus, VerifiedQuote } from "../../attestation/types.js";
+import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUSES, type Check, type Collateral, type TcbStatus, type VerifiedQuote } from "../../attestation/types.js";
 import {
   EXIT_FAIL,
   EXIT_OK,
@@ -25,15 +25,9 @@ import {
   type CommandContext,
 } from "../framework.js";
 
-const STATUSES: readonly TcbStatus[] = [
-  "UpToDate",
-  "SWHardeningNeeded",
-  "ConfigurationNeeded",
-  "ConfigurationAndSWHardeningNeeded",
-  "OutOfDate",
-  "OutOfDateConfigurationNeeded",
-];
-const DEFAULT_ACCEPT: readonly TcbStatus[] = ["UpToDate", "SWHardeningNeeded"];
+/** Statuses a user may accept: every TCB status except Revoked, which is always an error. */
+const STATUSES: readonly TcbStatus[] = TCB_STATUSES.filter((s) => s !== "Revoked");
+const DEFAULT_ACCEPT = DEFAULT_ACCEPTED_STATUSES;
 
 export const NO_COLLATERAL_MESSAGE =
   "no collateral was supplied: pass --collateral FILE (a JSON file in dcap-qvl's QuoteCollateralV3 layout) or --pccs URL (a PCCS or Intel PCS base URL, e.g. https://api.trustedservices.intel.com)";
