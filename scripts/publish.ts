@@ -72,7 +72,8 @@ async function main(): Promise<void> {
   const accept = (env.KMS_ACCEPT ?? "UpToDate,SWHardeningNeeded").split(",").map((s) => s.trim()) as TcbStatus[];
 
   say("pull", JSON.stringify(source));
-  const { info } = await pullBootstrap(source, { now });
+  const pulled = await pullBootstrap(source, { now });
+  const { info } = pulled;
   if (!info.quote) throw new UsageError("the bootstrap info carries no quote");
 
   say("verify", "quote, TCB policy, key binding, event log");
@@ -83,7 +84,17 @@ async function main(): Promise<void> {
     collateral = await fetchCollateral(info.quote, { pccsUrl: env.KMS_PCCS, cacheDir: defaultCollateralCacheDir(env), now });
   } else throw new UsageError("set KMS_COLLATERAL (file) or KMS_PCCS (URL)");
   const rootCaDer = env.KMS_ROOT_CA ? certificateDerFromFile(new Uint8Array(await readFile(path.resolve(env.KMS_ROOT_CA))), "KMS_ROOT_CA") : undefined;
-  const gate = verifyForPublish(info, { collateral, now, accept, allowSimulatedRoot: env.KMS_ALLOW_SIMULATED_ROOT === "1", ...(rootCaDer ? { rootCaDer } : {}) });
+  const certs = "certsDir" in source ? await (await import("../src/kms/certs-dir.js")).checkCertsDir(source.certsDir, { now }) : null;
+  const gate = await verifyForPublish(info, {
+    collateral,
+    now,
+    accept,
+    allowSimulatedRoot: env.KMS_ALLOW_SIMULATED_ROOT === "1",
+    ...(rootCaDer ? { rootCaDer } : {}),
+    certs,
+    sourceChecks: pulled.checks,
+    ...(pulled.tlsLeaf ? { rpcCertDer: pulled.tlsLeaf } : {}),
+  });
   if (!gate.ok) {
     process.stdout.write(JSON.stringify({ ok: false, stage: "verify", reason: gate.reason, checks: gate.checks }, null, 2) + "\n");
     process.stderr.write(`refusing to publish: ${gate.reason}\n`);

@@ -191,9 +191,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     const rootCaDer = certificateDerFromFile(new TextEncoder().encode(await getText(`${kmsUrl}/sim/dcap-root-ca.pem`)), "simulated root CA");
     const collateral = parseCollateralJson(await getText(`${kmsUrl}/sim/collateral.json`));
     const { verifyForPublish } = await import("../registry/verify-gate.js");
-    const gate = verifyForPublish(info, { collateral, now, rootCaDer, accept: ["UpToDate", "SWHardeningNeeded"], allowSimulatedRoot: true });
+    const gate = await verifyForPublish(info, { collateral, now, rootCaDer, accept: ["UpToDate", "SWHardeningNeeded"], allowSimulatedRoot: true, sourceChecks: pulled.checks });
     if (!gate.ok) throw new Error(gate.reason ?? "verification failed");
-    const intel = verifyForPublish(info, { collateral, now, accept: ["UpToDate", "SWHardeningNeeded"] });
+    const intel = await verifyForPublish(info, { collateral, now, accept: ["UpToDate", "SWHardeningNeeded"] });
     if (intel.ok) throw new Error("the simulated quote verified under Intel's root — it must not");
     log(`        verified: ${gate.status}, ${gate.checks.length} checks ok — NOT GENUINE (simulated root); under Intel's root it is rejected`);
 

@@ -1,24 +1,21 @@
 /**
- * The verification a KMS identity must pass before it is published: the quote (DCAP chain, collateral,
- * TCB status within the accepted set), the report_data binding of (caPubkey, k256Pubkey), and the event
- * log replaying to the quote's RTMRs. A quote verified under a non-Intel root (the simulator's) passes
- * only with the explicit `allowSimulatedRoot` override, and is always reported as not genuine.
+ * The verification a KMS identity must pass before it is published: the whole `verify` of the KMS module
+ * (`verifyBootstrap`: certs-dir checklist when given, checks made while pulling, the quote's DCAP chain and
+ * collateral, accepted TCB status, report_data binding of (caPubkey, k256Pubkey), event-log replay, the RPC
+ * certificate's RA-TLS attestation when present), plus the publishing policy: a quote that verifies only
+ * under a non-Intel (simulated) root passes only with the explicit `allowSimulatedRoot` override, and is
+ * always reported as not genuine.
  */
-import { checkKmsBinding } from "../attestation/binding.js";
-import { checkEventLog, type EventLogEntry } from "../attestation/eventlog.js";
-import type { Check, Collateral, TcbStatus } from "../attestation/types.js";
-import { parseQuote } from "../attestation/quote.js";
-import { checkQuote } from "../attestation/verify.js";
 import { getAddress } from "viem";
+
+import type { Check, Collateral, TcbStatus } from "../attestation/types.js";
 import type { Hex } from "../encoding/index.js";
+import type { BootstrapInfo } from "../kms/bootstrap.js";
+import type { Checklist } from "../kms/certs-dir.js";
+import { verifyBootstrap, type BootstrapReport } from "../kms/verify.js";
 import { ethAddress } from "./signatures.js";
 
-export interface GateInput {
-  caPubkey: Uint8Array;
-  k256Pubkey: Uint8Array;
-  quote: Uint8Array | null;
-  eventLog: EventLogEntry[] | null;
-}
+export type GateInput = BootstrapInfo;
 
 export interface GateOptions {
   collateral: Collateral;
@@ -27,6 +24,12 @@ export interface GateOptions {
   accept: readonly TcbStatus[];
   /** Development only: publish a quote that verifies under a non-Intel (simulated) root. */
   allowSimulatedRoot?: boolean;
+  /** The certs-dir checklist (when publishing from a certs dir). */
+  certs?: Checklist | null;
+  /** Checks made while pulling (TLS pin, GetMeta cross-checks). */
+  sourceChecks?: Check[];
+  /** The KMS's RPC certificate (DER), whose RA-TLS attestation is checked when present. */
+  rpcCertDer?: Uint8Array;
 }
 
 export interface GateResult {
@@ -38,50 +41,44 @@ export interface GateResult {
   checks: Check[];
   /** First failure, one line. */
   reason?: string;
+  report: BootstrapReport;
 }
 
-export function verifyForPublish(id: GateInput, opts: GateOptions): GateResult {
-  const checks: Check[] = [];
+export async function verifyForPublish(id: GateInput, opts: GateOptions): Promise<GateResult> {
+  const report = await verifyBootstrap(id, {
+    collateral: opts.collateral,
+    now: opts.now,
+    ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer } : {}),
+    acceptedStatuses: opts.accept,
+    requireEventLog: true,
+    ...(opts.certs ? { certs: opts.certs } : {}),
+    ...(opts.sourceChecks ? { sourceChecks: opts.sourceChecks } : {}),
+    ...(opts.rpcCertDer ? { rpcCertDer: opts.rpcCertDer } : {}),
+  });
   const kmsAddress = getAddress(ethAddress(id.k256Pubkey)) as Hex;
-  const fail = (reason: string, genuine = false, status: TcbStatus | null = null): GateResult => ({ ok: false, genuine, status, kmsAddress, checks, reason });
-  if (!id.quote) {
-    checks.push({ name: "quote.present", ok: false, detail: "the bootstrap info carries no quote" });
-    return fail("the bootstrap info carries no quote (a KMS with quotes disabled cannot be published)");
+  const status = (report.quote?.status ?? null) as TcbStatus | null;
+  const checks = [...report.checks];
+  const base = { genuine: report.genuine, status, kmsAddress, report };
+  if (!report.ok) {
+    const first = report.checks.find((c) => !c.ok);
+    const reason = first ? `${first.name}: ${first.detail}` : `verification failed (${report.failed.join(", ") || "no detail"})`;
+    return { ok: false, ...base, checks, reason };
   }
-  const q = checkQuote(id.quote, { collateral: opts.collateral, now: opts.now, ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer } : {}) });
-  if (!q.ok) {
-    checks.push(...q.checks.map((c) => ({ ...c, name: `quote.${c.name.replace(/^quote\./, "")}` })));
-    return fail(`quote verification failed: ${q.error.code}: ${q.error.message.split("\n")[0]}`);
-  }
-  const r = q.result;
-  checks.push(...r.checks.map((c) => ({ ...c, name: `quote.${c.name.replace(/^quote\./, "")}` })));
-  const accepted = opts.accept.includes(r.status);
-  checks.push({ name: "quote.tcb-policy", ok: accepted, detail: accepted ? `${r.status} is accepted` : `${r.status} is not one of ${opts.accept.join(", ")}` });
-  if (!accepted) return fail(`TCB status ${r.status} is not accepted (accepted: ${opts.accept.join(", ")})`, r.genuine, r.status);
+  const allowed = report.genuine || opts.allowSimulatedRoot === true;
   checks.push({
-    name: "quote.genuine",
-    ok: r.genuine || opts.allowSimulatedRoot === true,
-    detail: r.genuine ? "chain ends at Intel's SGX Root CA" : `NOT GENUINE: chain ends at a non-Intel root${opts.allowSimulatedRoot ? " (allowed by --allow-simulated-root)" : ""}`,
+    name: "publish.genuine",
+    ok: allowed,
+    detail: report.genuine
+      ? "the quote chains to Intel's SGX Root CA"
+      : `NOT GENUINE: the quote chains to a non-Intel root${opts.allowSimulatedRoot ? " (allowed by --allow-simulated-root)" : ""}`,
   });
-  if (!r.genuine && !opts.allowSimulatedRoot) {
-    return fail("the quote verifies only under a non-Intel root CA (NOT GENUINE); pass --allow-simulated-root to publish it anyway (development only)", false, r.status);
+  if (!allowed) {
+    return {
+      ok: false,
+      ...base,
+      checks,
+      reason: "the quote verifies only under a non-Intel root CA (NOT GENUINE); pass --allow-simulated-root to publish it anyway (development only)",
+    };
   }
-  const body = parseQuote(id.quote).body;
-  const b = checkKmsBinding(body.reportData, id.caPubkey, id.k256Pubkey);
-  checks.push({ name: "binding", ok: b.ok, detail: b.detail });
-  if (!b.ok) return fail(`report_data binding: ${b.detail}`, r.genuine, r.status);
-  if (!id.eventLog) {
-    checks.push({ name: "eventlog", ok: false, detail: "no event log: the RTMRs cannot be replayed" });
-    return fail("the bootstrap info carries no event log, so the quote's RTMRs cannot be checked", r.genuine, r.status);
-  }
-  if (body.type === "sgx") return fail("an SGX quote cannot attest a KMS CVM (expected TDX)", r.genuine, r.status);
-  const rtmrs = [body.rtMr0, body.rtMr1, body.rtMr2, body.rtMr3];
-  const ev = checkEventLog(id.eventLog, rtmrs);
-  checks.push({
-    name: "eventlog.rtmrs",
-    ok: ev.rtmrsMatch,
-    detail: ev.rtmrsMatch ? `${ev.eventCount} events replay to RTMR0–3` : `replay mismatch in RTMR ${ev.registers.filter((x) => !x.match).map((x) => x.index).join(", ")}`,
-  });
-  if (!ev.rtmrsMatch) return fail("the event log does not replay to the quote's RTMRs", r.genuine, r.status);
-  return { ok: true, genuine: r.genuine, status: r.status, kmsAddress, checks };
+  return { ok: true, ...base, checks };
 }

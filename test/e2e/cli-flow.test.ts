@@ -69,7 +69,7 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
   it("publish refuses the simulated quote under Intel's root, and without --allow-simulated-root", async () => {
     const intel = await cli(["publish", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--kms", kms.url, "--collateral", kms.collateralFile]);
     expect(intel.code).toBe(1);
-    expect(intel.stderr).toMatch(/refusing to publish: quote verification failed/);
+    expect(intel.stderr).toMatch(/refusing to publish: quote\.[a-z.-]+: .*not by the trusted root "CN=Intel SGX Root CA/);
     const noFlag = await cli(["publish", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--kms", kms.url, ...simArgs()]);
     expect(noFlag.code).toBe(1);
     expect(noFlag.stderr).toMatch(/NOT GENUINE.*--allow-simulated-root/);
@@ -89,6 +89,22 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
     const again = await cli(["publish", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--kms", kms.url, ...simArgs(), "--allow-simulated-root"]);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/already registered.*no transaction sent/);
+  });
+
+  it("publish from a certs dir runs the operator's checklist too: a world-readable private key is refused", async () => {
+    const { cpSync, chmodSync } = await import("node:fs");
+    const copy = path.join(kms.dir, "certs-copy");
+    cpSync(path.join(kms.dir, "certs"), copy, { recursive: true });
+    chmodSync(path.join(copy, "root-k256.key"), 0o644);
+    const r = await cli(["publish", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--certs-dir", copy, ...simArgs(), "--allow-simulated-root", "--json"]);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout) as { ok: boolean; stage: string; checks: { name: string; ok: boolean }[] };
+    expect(j).toMatchObject({ ok: false, stage: "verify" });
+    expect(j.checks.filter((c) => !c.ok).map((c) => c.name).join(" ")).toMatch(/root-k256/);
+    chmodSync(path.join(copy, "root-k256.key"), 0o600);
+    const ok = await cli(["publish", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--certs-dir", copy, ...simArgs(), "--allow-simulated-root", "--dry-run", "--json"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ status: "already-registered" });
   });
 
   it("publish refuses when the RPC serves another chain than the deployment record", async () => {

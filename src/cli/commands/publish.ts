@@ -81,7 +81,21 @@ export const publishCommand: Command = {
     if (!info.quote) throw new InputError("NO_QUOTE", "the bootstrap info carries no quote; nothing to verify or publish");
     const collateral = await loadCollateral(ctx, colSrc, info.quote, now);
     const { verifyForPublish } = await import("../../registry/verify-gate.js");
-    const gate = verifyForPublish(info, { collateral, now, accept, allowSimulatedRoot: allowSim, ...(rootCaDer ? { rootCaDer } : {}) });
+    let certs = null;
+    if ("certsDir" in source) {
+      const { checkCertsDir } = await import("../../kms/certs-dir.js");
+      certs = await checkCertsDir(source.certsDir, { now });
+    }
+    const gate = await verifyForPublish(info, {
+      collateral,
+      now,
+      accept,
+      allowSimulatedRoot: allowSim,
+      ...(rootCaDer ? { rootCaDer } : {}),
+      certs,
+      sourceChecks: pulled.checks,
+      ...(pulled.tlsLeaf ? { rpcCertDer: pulled.tlsLeaf } : {}),
+    });
     if (!gate.ok) {
       if (ctx.json) printJson(io, { ok: false, stage: "verify", error: { code: "VERIFICATION_FAILED", message: gate.reason }, kms: gate.kmsAddress, checks: gate.checks });
       else io.stdout(`NOT PUBLISHED: verification failed: ${gate.reason}\n\n${table(gate.checks.map((c) => [c.name, c.ok ? "ok" : "FAIL", c.detail]), ["check", "ok", "detail"])}`);
@@ -117,7 +131,7 @@ export const publishCommand: Command = {
         ok: true,
         ...r,
         genuine: gate.genuine,
-        verification: { status: gate.status, genuine: gate.genuine, checks: gate.checks },
+        verification: { verdict: gate.report.verdict, status: gate.status, genuine: gate.genuine, checks: gate.checks },
       });
     } else {
       const lines = [r.message];
