@@ -279,7 +279,7 @@ export interface AuditOptions {
   concurrency?: number;
   initialRange?: bigint;
   maxRange?: bigint;
-  onProgress?: (p: ScanProgress | { stage: "reverify" | "state"; done: number; total: number }) => void;
+  onProgress?: (p: ScanProgress | { stage: "reverify" | "state"; done: number; total: number; note?: string }) => void;
 }
 
 async function pool<T>(items: T[], n: number, fn: (t: T, i: number) => Promise<void>): Promise<void> {
@@ -322,6 +322,20 @@ export async function auditRegistry(opts: AuditOptions): Promise<AuditReport & {
   const { kms, anomalies } = rebuildState(events);
   anomalies.unshift(...anomaliesPre);
   const concurrency = opts.concurrency ?? 8;
+  // State reads happen at toBlock; a node without historical state (not an archive node) may refuse an old
+  // block, in which case the latest state is used and a progress note says so.
+  let stateBlock: bigint | undefined = toBlock;
+  const readAt = async <T>(read: (blockNumber: bigint | undefined) => Promise<T>): Promise<T> => {
+    if (stateBlock === undefined) return read(undefined);
+    try {
+      return await read(stateBlock);
+    } catch (e) {
+      if (stateBlock === latest) throw e;
+      stateBlock = undefined;
+      opts.onProgress?.({ stage: "state", done: 0, total: 0, note: `the RPC has no state at block ${toBlock}; role and status checks use the latest block` });
+      return read(undefined);
+    }
+  };
 
   if (opts.reverify) {
     const regs = events.filter((e): e is Extract<AuditEvent, { kind: "registered" }> => e.kind === "registered");
@@ -349,10 +363,10 @@ export async function auditRegistry(opts: AuditOptions): Promise<AuditReport & {
   // Registrars that no longer hold the role (as of toBlock).
   const registrars = [...new Set(kms.flatMap((k) => k.attestations.map((a) => a.registrar)))];
   if (registrars.length) {
-    const role = (await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "REGISTRAR_ROLE", blockNumber: toBlock })) as Hex;
+    const role = (await readAt((blockNumber) => publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "REGISTRAR_ROLE", blockNumber }))) as Hex;
     const lost = new Set<string>();
     await pool(registrars, concurrency, async (r) => {
-      const has = await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "hasRole", args: [role, r], blockNumber: toBlock });
+      const has = await readAt((blockNumber) => publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "hasRole", args: [role, r], blockNumber }));
       if (!has) lost.add(r.toLowerCase());
     });
     for (const k of kms) {
@@ -367,7 +381,7 @@ export async function auditRegistry(opts: AuditOptions): Promise<AuditReport & {
   if (opts.crossCheckState ?? true) {
     let done = 0;
     await pool(kms, concurrency, async (k) => {
-      const on = (await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "isRegistered", args: [k.address], blockNumber: toBlock })) as boolean;
+      const on = (await readAt((blockNumber) => publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "isRegistered", args: [k.address], blockNumber }))) as boolean;
       if (on !== (k.status === "active")) {
         anomalies.push({ kms: k.address, kind: "state-mismatch", detail: `events say ${k.status}, but isRegistered() at block ${toBlock} returns ${on}` });
       }

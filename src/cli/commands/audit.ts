@@ -88,6 +88,7 @@ export const auditCommand: Command = {
       ...(range !== undefined ? { initialRange: BigInt(range) } : {}),
       ...(reverify ? { reverify } : {}),
       onProgress: (p) => {
+        if ("note" in p && p.note) io.stderr(`[audit] note: ${p.note}\n`);
         const t = Date.now();
         if (t - lastPrint < 1000) return;
         lastPrint = t;
