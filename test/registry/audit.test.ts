@@ -139,6 +139,29 @@ describe("audit on a real node", () => {
   });
 });
 
+describe("audit over part of the history", () => {
+  it("--to-block before the revocation sees B still active, and isRegistered agrees at that block", async () => {
+    const full = await auditRegistry({ publicClient: chain.conn.publicClient, registry: chain.registry, fromBlock: 0n });
+    const b = full.kms.find((k) => k.address.toLowerCase() === addr(kB))!;
+    const r = await auditRegistry({ publicClient: chain.conn.publicClient, registry: chain.registry, fromBlock: 0n, toBlock: BigInt(b.revokedAt! - 1) });
+    expect(r.kms.find((k) => k.address.toLowerCase() === addr(kB))!.status).toBe("active");
+    expect(r.anomalies.filter((a) => a.kind === "state-mismatch")).toEqual([]);
+    // starting after A's first registration: its re-attestation has no earlier registration in range
+    const a = full.kms.find((k) => k.address.toLowerCase() === addr(kA))!;
+    const late = await auditRegistry({ publicClient: chain.conn.publicClient, registry: chain.registry, fromBlock: BigInt(a.registeredAt + 1) });
+    expect(late.kms.find((k) => k.address.toLowerCase() === addr(kA))!.attestations).toHaveLength(1);
+  });
+
+  it("CLI: --to-block before --from-block is a usage error (exit 2, one line)", async () => {
+    const r = await runCli(["audit", "--registry", chain.registry, "--rpc", chain.node.url, "--from-block", "10", "--to-block", "5"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/--to-block 5 is before --from-block 10/)]);
+    const bad = await runCli(["audit", "--registry", "0x1234", "--rpc", chain.node.url]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--registry must be a 20-byte 0x address/);
+  });
+});
+
 describe("rebuildState (pure) and anomaly detection", () => {
   let block = 100;
   const reg = (k: TestKms, over: Partial<Extract<AuditEvent, { kind: "registered" }>> = {}): AuditEvent => ({
