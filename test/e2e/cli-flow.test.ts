@@ -64,7 +64,7 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
     const again = await cli(["deploy", "--rpc", node.url, "--deployments", deployments]);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/already records a KmsRegistry.*--force/);
-  });
+  }, 180_000);
 
   it("publish refuses the simulated quote under Intel's root, and without --allow-simulated-root", async () => {
     const intel = await cli(["publish", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--kms", kms.url, "--collateral", kms.collateralFile]);
@@ -74,7 +74,7 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
     expect(noFlag.code).toBe(1);
     expect(noFlag.stderr).toMatch(/NOT GENUINE.*--allow-simulated-root/);
     expect(await rpc("eth_getTransactionCount", ["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "latest"])).toBe("0x1");
-  });
+  }, 180_000);
 
   it("publish with --allow-simulated-root: loud NOT GENUINE warning, progress per stage, tx hash and gas; re-run is a no-op", async () => {
     const r = await cli(["publish", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--kms", kms.url, ...simArgs(), "--allow-simulated-root", "--json"]);
@@ -89,7 +89,7 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
     const again = await cli(["publish", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--kms", kms.url, ...simArgs(), "--allow-simulated-root"]);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/already registered.*no transaction sent/);
-  });
+  }, 180_000);
 
   it("publish from a certs dir runs the operator's checklist too: a world-readable private key is refused", async () => {
     const { cpSync, chmodSync } = await import("node:fs");
@@ -105,7 +105,7 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
     const ok = await cli(["publish", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--certs-dir", copy, ...simArgs(), "--allow-simulated-root", "--dry-run", "--json"]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ status: "already-registered" });
-  });
+  }, 180_000);
 
   it("publish refuses when the RPC serves another chain than the deployment record", async () => {
     const other = await startDevNode();
@@ -122,7 +122,7 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
     } finally {
       await other.stop();
     }
-  });
+  }, 180_000);
 
   it("prove-liveness: challenge → the live KMS signs → proveLiveness", async () => {
     const r = await cli(["prove-liveness", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--kms", kms.url, "--json"]);
@@ -134,7 +134,7 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
     const r2 = await cli(["prove-liveness", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--kms", kms.url, "--json"]);
     expect(r2.code, r2.stderr).toBe(0);
     expect((JSON.parse(r2.stdout) as { appId: string }).appId).not.toBe(j.appId);
-  });
+  }, 180_000);
 
   it("check-signature: app key, env key and a derived key chain from the KMS agree off and on chain; tampering is caught by both", async () => {
     const appId = randomBytes(20).toString("hex");
@@ -170,7 +170,7 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
     const bad = await cli([...base, "--app-pubkey", "zz", "--signature", String(ak.k256_signature)]);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
-  });
+  }, 180_000);
 
   it("audit --reverify re-verifies every published quote from chain data alone", async () => {
     const r = await cli(["audit", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--reverify", ...simArgs(), "--json"]);
@@ -186,7 +186,7 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
     const intel = await cli(["audit", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--reverify", "--collateral", kms.collateralFile, "--json"]);
     expect(intel.code).toBe(1);
     expect((JSON.parse(intel.stdout) as { anomalies: { kind: string }[] }).anomalies.map((a) => a.kind)).toEqual(["quote-not-verifiable"]);
-  });
+  }, 180_000);
 
   it("publish killed right after sending, then re-run: no duplicate registration, nothing lost", async () => {
     // a second KMS identity: a fresh simulator process
@@ -231,7 +231,7 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
       await rpc("evm_setAutomine", [true]);
       await kms2.stop();
     }
-  });
+  }, 180_000);
 
   it("signing key: missing or malformed is a one-line usage error that never echoes the value", async () => {
     const missing = await cli(["deploy", "--rpc", node.url, "--deployments", deployments, "--force"], { KMS_REGISTRY_PRIVATE_KEY: "" });
@@ -243,5 +243,5 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
     expect(bad.stderr).toMatch(/not a private key.*value not shown/);
     expect(bad.stderr).not.toContain("abab");
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
-  });
+  }, 180_000);
 });

@@ -43,14 +43,14 @@ describe("kms-registry demo", () => {
     expect(r.stdout + r.stderr).not.toContain(HARDHAT_DEV_ACCOUNT_0_KEY.slice(2));
     expect(await refuses(s.kmsUrl)).toBe(true);
     expect(await refuses(s.rpcUrl)).toBe(true);
-  });
+  }, 180_000);
 
   it("human output: a short summary on stdout", async () => {
     const r = await runCli(["demo"], { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Demo complete .* every stage passed\. NOT GENUINE/);
     expect(r.stdout).toMatch(/audit +1 KMS, 2 events, 1 quote\(s\) re-verified, 0 anomalies/);
-  });
+  }, 180_000);
 
   it("on SIGINT: stops every process it started, names the stage, exits 1", async () => {
     const child = spawn(process.execPath, [BIN, "demo"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
@@ -77,5 +77,5 @@ describe("kms-registry demo", () => {
     const rpcUrl = /JSON-RPC node at (http:\/\/127\.0\.0\.1:\d+)/.exec(err)![1]!;
     expect(await refuses(kmsUrl)).toBe(true);
     expect(await refuses(rpcUrl)).toBe(true);
-  });
+  }, 180_000);
 });
