@@ -135,23 +135,38 @@ export async function scanLogs(opts: ScanOptions): Promise<ScanResult> {
   let range = opts.initialRange ?? 10_000n;
   if (range < 1n) range = 1n;
   const all: RawLog[] = [];
-  let from = opts.fromBlock;
   let requests = 0;
   let rangeErrors = 0;
   let streak = 0;
   let failures = 0;
-  while (from <= opts.toBlock) {
+  let seen = 0;
+  type Outcome = { ok: true; logs: RawLog[] } | { ok: false; error: unknown };
+  interface Pending {
+    from: bigint;
+    to: bigint;
+    answer: Promise<Outcome>;
+  }
+  const start = (from: bigint): Pending | undefined => {
+    if (from > opts.toBlock) return undefined;
     let to = from + range - 1n;
     if (to > opts.toBlock) to = opts.toBlock;
-    let logs: RawLog[];
-    try {
-      requests++;
-      logs = (await opts.request({
-        method: "eth_getLogs",
-        params: [{ address: opts.address, topics: opts.topics ?? [], fromBlock: hex(from), toBlock: hex(to) }],
-      })) as RawLog[];
-      if (!Array.isArray(logs)) throw new NetworkError("RPC_BAD_ANSWER", `eth_getLogs [${from}, ${to}] did not return an array`);
-    } catch (e) {
+    requests++;
+    const answer = opts
+      .request({ method: "eth_getLogs", params: [{ address: opts.address, topics: opts.topics ?? [], fromBlock: hex(from), toBlock: hex(to) }] })
+      .then(
+        (logs): Outcome =>
+          Array.isArray(logs) ? { ok: true, logs: logs as RawLog[] } : { ok: false, error: new NetworkError("RPC_BAD_ANSWER", `eth_getLogs [${from}, ${to}] did not return an array`) },
+        (error: unknown): Outcome => ({ ok: false, error }),
+      );
+    return { from, to, answer };
+  };
+  // One request is always in flight while the previous chunk is being processed (the node works meanwhile).
+  let pending = start(opts.fromBlock);
+  while (pending) {
+    const { from, to } = pending;
+    const out = await pending.answer;
+    if (!out.ok) {
+      const e = out.error;
       if (isRangeLimitError(e)) {
         rangeErrors++;
         streak = 0;
@@ -165,24 +180,27 @@ export async function scanLogs(opts: ScanOptions): Promise<ScanResult> {
         if (hint && hint.from === from && hint.to < to) next = hint.to - hint.from + 1n;
         else if (stated && stated < span) next = stated;
         range = next < 1n ? 1n : next;
+        pending = start(from);
         continue;
       }
       if (e instanceof NetworkError || ++failures > retries) {
         throw new NetworkError("RPC_GETLOGS_FAILED", `eth_getLogs [${from}, ${to}] failed: ${errorText(e).split(" | ")[0]!.slice(0, 300)}`, { cause: e });
       }
       await new Promise((r) => setTimeout(r, (opts.retryDelayMs ?? 250) * 2 ** (failures - 1)));
+      pending = start(from);
       continue;
     }
     failures = 0;
-    const live = logs.filter((l) => !l.removed);
-    if (opts.onLogs) await opts.onLogs(live);
-    else for (const l of live) all.push(l);
-    opts.onProgress?.({ fromBlock: opts.fromBlock, toBlock: opts.toBlock, scannedTo: to, logs: all.length, range, requests, rangeErrors });
-    from = to + 1n;
     if (++streak >= growAfter && range < maxRange) {
       range = range * 2n > maxRange ? maxRange : range * 2n;
       streak = 0;
     }
+    pending = start(to + 1n);
+    const live = out.logs.filter((l) => !l.removed);
+    seen += live.length;
+    if (opts.onLogs) await opts.onLogs(live);
+    else for (const l of live) all.push(l);
+    opts.onProgress?.({ fromBlock: opts.fromBlock, toBlock: opts.toBlock, scannedTo: to, logs: seen, range, requests, rangeErrors });
   }
   return { logs: all, requests, rangeErrors, finalRange: range };
 }
