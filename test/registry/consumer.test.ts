@@ -20,8 +20,7 @@ import { randomKms, startChain, type TestChain, type TestKms } from "./chain-hel
 const require = createRequire(import.meta.url);
 const solc = require("solc") as { compile: (input: string) => string };
 
-function compileConsumer(): { abi: Abi; bytecode: Hex } {
-  const source = readFileSync(new URL("../fixtures/KmsGatedConsumer.sol.txt", import.meta.url), "utf8");
+function compileConsumer(source = readFileSync(new URL("../fixtures/KmsGatedConsumer.sol.txt", import.meta.url), "utf8")): { abi: Abi; bytecode: Hex } {
   const input = {
     language: "Solidity",
     sources: { "KmsGatedConsumer.sol": { content: source } },
@@ -118,5 +117,15 @@ describe("README dapp snippets", () => {
     await chain.conn.publicClient.waitForTransactionReceipt({ hash });
     expect(await acceptMessage(pc, chain.registry, key, bytesToHex(message), bytesToHex(signMessage(message, g.key)))).toBeNull();
     await expect(post(message, signMessage(message, g.key), g, kmsAddr as Hex)).rejects.toThrow(/NotIssuedByRegisteredKms/);
+  });
+
+  it("the README's Solidity snippet compiles as printed", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("## For dapp developers"));
+    const m = /```solidity\n([\s\S]*?)```/.exec(section);
+    expect(m).not.toBeNull();
+    const c = compileConsumer(`// SPDX-License-Identifier: Apache-2.0\npragma solidity ^0.8.24;\n${m![1]!}`);
+    expect(c.bytecode.length).toBeGreaterThan(100);
+    expect(c.abi.some((x) => x.type === "function" && x.name === "post")).toBe(true);
   });
 });
