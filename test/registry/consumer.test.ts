@@ -128,4 +128,12 @@ describe("README dapp snippets", () => {
     expect(c.bytecode.length).toBeGreaterThan(100);
     expect(c.abi.some((x) => x.type === "function" && x.name === "post")).toBe(true);
   });
+
+  it("the README's viem snippet is the tested fixture, verbatim", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("## For dapp developers"));
+    const m = /```ts\n([\s\S]*?)```/.exec(section);
+    const fixture = readFileSync(new URL("../fixtures/kms-gated-offchain.ts", import.meta.url), "utf8");
+    expect(m![1]).toBe(fixture.slice(fixture.indexOf("\n") + 1));
+  });
 });
