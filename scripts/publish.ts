@@ -18,6 +18,7 @@
  *   KMS_ROOT_CA + KMS_ALLOW_SIMULATED_ROOT=1   development only: publish a quote verified under another root
  *   KMS_DRY_RUN=1          verify and estimate only
  *   KMS_REGISTRY_DEPLOY=1  (local networks) deploy a registry first when none is recorded
+ *   KMS_REGISTRY_DEPLOYMENTS_DIR   deployment records directory (default: this package's deployments/)
  *
  * Prints one JSON document on stdout; progress on stderr. Exit code 1 on any refusal.
  */
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   const [walletClient] = (await conn.viem.getWalletClients()) as unknown as WalletClient<Transport, Chain, Account>[];
   if (!walletClient) throw new UsageError(`network ${conn.networkName} has no account configured (set KMS_REGISTRY_PRIVATE_KEY in the environment or the Hardhat keystore)`);
   const chainId = await publicClient.getChainId();
-  const deploymentsDir = path.join(packageRoot(), "deployments");
+  const deploymentsDir = env.KMS_REGISTRY_DEPLOYMENTS_DIR ? path.resolve(env.KMS_REGISTRY_DEPLOYMENTS_DIR) : path.join(packageRoot(), "deployments");
 
   let registry = env.KMS_REGISTRY_ADDRESS ? parseAddress(env.KMS_REGISTRY_ADDRESS, "KMS_REGISTRY_ADDRESS") : undefined;
   let record = registry ? await findDeploymentByAddress(deploymentsDir, registry) : await readDeployment(deploymentsDir, chainId);

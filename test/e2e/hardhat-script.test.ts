@@ -36,6 +36,7 @@ describe("scripts/publish.ts through `hardhat run`", () => {
       KMS_ROOT_CA: kms.rootCaFile,
       KMS_REGISTRY_DEPLOY: "1",
       KMS_REGISTRY_STATE_DIR: path.join(kms.dir, "hh-state"),
+      KMS_REGISTRY_DEPLOYMENTS_DIR: path.join(kms.dir, "hh-deployments"),
     };
     const refused = await hardhatRun(base);
     expect(refused.code).toBe(1);
