@@ -115,11 +115,8 @@ export function walletFor(conn: Connection, account: Account): WalletClient<Tran
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    u.username = "";
-    u.password = "";
-    u.search = "";
-    u.pathname = u.pathname.replace(/\/[A-Za-z0-9_-]{20,}/g, "/…");
-    return u.toString().replace(/\/$/, "");
+    const pathname = u.pathname.replace(/\/[A-Za-z0-9_-]{20,}/g, "/***").replace(/\/$/, "");
+    return `${u.protocol}//${u.host}${pathname}`;
   } catch {
     return "<rpc>";
   }
