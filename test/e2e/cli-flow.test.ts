@@ -227,6 +227,12 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
       expect(aj.kms).toHaveLength(2);
       expect(aj.kms.map((k) => k.attestations.length)).toEqual([1, 1]);
       expect(aj.anomalies).toEqual([]);
+      // liveness asked from the wrong KMS: its signature is checked off chain before anything is sent
+      const first = (JSON.parse(audit.stdout) as { kms: { address: string; registeredAt: number }[] }).kms.sort((x, y) => x.registeredAt - y.registeredAt)[0]!.address;
+      const wrong = await cli(["prove-liveness", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--kms", kms2.url, "--kms-address", first]);
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toMatch(/signed with 0x[0-9a-fA-F]{40}, not with the registered KMS/);
+      expect(wrong.stderr).not.toMatch(/\[prove-liveness\] send:/);
     } finally {
       await rpc("evm_setAutomine", [true]);
       await kms2.stop();
