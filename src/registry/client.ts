@@ -14,6 +14,7 @@ import {
   encodeFunctionData,
   getAddress,
   getContract,
+  type GetContractReturnType,
   parseEventLogs,
   type Address,
   type Client,
@@ -56,11 +57,21 @@ export interface KmsInfo {
   livenessNonce: bigint;
 }
 
+/** A viem contract instance for the registry, typed from the generated ABI, plus `readKms`. */
+export type RegistryContract<P extends Client = Client, W extends Client | undefined = undefined> = GetContractReturnType<
+  typeof kmsRegistryAbi,
+  { public: P; wallet: W },
+  Address
+> & {
+  /** The stored record of `kms`, decoded (all-zero, `registered: false` when unknown). */
+  readKms: (kms: Address) => Promise<KmsInfo>;
+};
+
 /** A viem contract instance for the registry, typed from the generated ABI. */
 export function registryContract<P extends Client, W extends Client | undefined = undefined>(
   address: Address,
   clients: { publicClient: P; walletClient?: W },
-) {
+): RegistryContract<P, W> {
   const client = { public: clients.publicClient, wallet: clients.walletClient } as { public: P; wallet: W };
   const contract = getContract({ address: getAddress(address), abi: kmsRegistryAbi, client });
   return Object.assign(contract, {
