@@ -55,6 +55,30 @@ export function hardhatCli(root = packageRoot()): string {
   throw new UsageError("hardhat is not installed (it is a development dependency; run `npm install` in a source checkout)");
 }
 
+/** True when this Node can run Hardhat 3 / EDR (≥ 22.13). */
+export function nodeRunsHardhat(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  return major > 22 || (major === 22 && minor >= 13);
+}
+
+/**
+ * The Node executable to run Hardhat with: this one when it is new enough, otherwise the Node binary
+ * the `node` development dependency installs (`node_modules/.bin/node`), so that the CLI started by an
+ * older system Node still runs the dev node.
+ */
+export function nodeForHardhat(root = packageRoot()): string {
+  if (nodeRunsHardhat()) return process.execPath;
+  let dir = root;
+  for (let i = 0; i < 4; i++) {
+    for (const name of process.platform === "win32" ? ["node.cmd", "node.exe"] : ["node"]) {
+      const p = path.join(dir, "node_modules", ".bin", name);
+      if (existsSync(p)) return p;
+    }
+    dir = path.dirname(dir);
+  }
+  throw new UsageError(`hardhat node needs Node.js >= 22.13 (this is ${process.version}); run through npm (npm run demo) or install a newer Node`);
+}
+
 /** Sends SIGTERM, then SIGKILL after `graceMs`; resolves when the child has exited. */
 export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
   return new Promise((resolve) => {
@@ -69,7 +93,7 @@ export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
 }
 
 /**
- * Start `hardhat node --hostname host --port P` with the current Node executable. Resolves once the
+ * Start `hardhat node --hostname host --port P` with a Node that can run Hardhat (`nodeForHardhat`). Resolves once the
  * node answers `eth_chainId`; rejects with `NetworkError` (`DEVNODE_START`) if it exits or does not
  * come up within `timeoutMs`.
  */
@@ -77,12 +101,13 @@ export async function startDevNode(opts: { host?: string; port?: number; cwd?: s
   const host = opts.host ?? "127.0.0.1";
   const cwd = opts.cwd ?? packageRoot();
   const cli = hardhatCli(cwd);
+  const nodeBin = nodeForHardhat(cwd);
   const timeoutMs = opts.timeoutMs ?? 60_000;
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = opts.port ?? (await freePort(host));
     try {
-      return await startOnce(cli, cwd, host, port, timeoutMs);
+      return await startOnce(nodeBin, cli, cwd, host, port, timeoutMs);
     } catch (e) {
       lastError = e;
       if (opts.port !== undefined) break;
@@ -91,8 +116,8 @@ export async function startDevNode(opts: { host?: string; port?: number; cwd?: s
   throw lastError;
 }
 
-async function startOnce(cli: string, cwd: string, host: string, port: number, timeoutMs: number): Promise<DevNode> {
-  const child = spawn(process.execPath, [cli, "node", "--hostname", host, "--port", String(port)], {
+async function startOnce(nodeBin: string, cli: string, cwd: string, host: string, port: number, timeoutMs: number): Promise<DevNode> {
+  const child = spawn(nodeBin, [cli, "node", "--hostname", host, "--port", String(port)], {
     cwd,
     env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", HARDHAT_DISABLE_TELEMETRY_PROMPT: "true" },
     stdio: ["ignore", "pipe", "pipe"],
