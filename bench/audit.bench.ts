@@ -36,7 +36,7 @@ import { HARDHAT_DEV_ACCOUNT_0_KEY, startDevNode } from "../src/registry/devnode
 import { registryInterfaceAbi } from "../src/registry/interface.js";
 
 const N = Number(process.env.AUDIT_BENCH_N ?? 10_000);
-const FIX = new URL("../../shared/fixtures/", import.meta.url);
+const FIX = new URL("../test/fixtures/dcap/", import.meta.url);
 const QUOTE = new Uint8Array(readFileSync(new URL("tdx_quote", FIX)));
 const COLLATERAL = parseCollateralJson(readFileSync(new URL("tdx_quote_collateral.json", FIX), "utf8"));
 const NOW = 1752919234;

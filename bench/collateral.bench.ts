@@ -29,7 +29,7 @@ async function median(n: number, fn: () => Promise<unknown>): Promise<number> {
   return Math.round(t[Math.floor(n / 2)]! * 1000) / 1000;
 }
 
-const FIX = new URL("../../shared/fixtures/", import.meta.url);
+const FIX = new URL("../test/fixtures/dcap/", import.meta.url);
 const quote = new Uint8Array(await readFile(new URL("tdx_quote", FIX)));
 const c = parseCollateralJson(await readFile(new URL("tdx_quote_collateral.json", FIX), "utf8"));
 const bodies: Record<string, { headers: Record<string, string>; body: Buffer | string }> = {

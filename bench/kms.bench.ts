@@ -56,7 +56,7 @@ const collateral = parseCollateralJson(await readFile(https.simCollateralPath, "
 const rootCaDer = certificateDerFromFile(new Uint8Array(await readFile(https.simRootCaPath)), "root");
 const verify = await median(20, () => verifyBootstrap(first.info, { collateral, rootCaDer, now }));
 
-const FIX = new URL("../../shared/fixtures/", import.meta.url);
+const FIX = new URL("../test/fixtures/dcap/", import.meta.url);
 const gq = JSON.parse(await readFile(new URL("tdx-lite-getquote.json", FIX), "utf8")) as { quote: string; event_log: string };
 const b = parseQuote(hexToBytes(gq.quote)).body as TdReport10;
 const replay = await median(200, () => checkEventLog(parseEventLog(gq.event_log), [b.rtMr0, b.rtMr1, b.rtMr2, b.rtMr3]));

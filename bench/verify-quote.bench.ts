@@ -18,7 +18,7 @@ import { parseQuote } from "../src/attestation/quote.js";
 import { createVerificationCache, verifyQuote } from "../src/attestation/verify.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const FIX = fileURLToPath(new URL("../../shared/fixtures/", import.meta.url));
+const FIX = fileURLToPath(new URL("../test/fixtures/dcap/", import.meta.url));
 const NOW = 1752919234;
 const quote = new Uint8Array(readFileSync(`${FIX}tdx_quote`));
 const collateralText = readFileSync(`${FIX}tdx_quote_collateral.json`, "utf8");

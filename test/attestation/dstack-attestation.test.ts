@@ -9,7 +9,7 @@ import { parseQuote, type TdReport10 } from "../../src/attestation/quote.js";
 import { bytesToHex, hexToBytes } from "../../src/encoding/index.js";
 import { InputError } from "../../src/errors.js";
 
-const FIX = new URL("../../../shared/fixtures/", import.meta.url);
+const FIX = new URL("../fixtures/dcap/", import.meta.url);
 const v0 = new Uint8Array(readFileSync(new URL("dstack-attestation-v0.bin", FIX)));
 const tdxQuote = new Uint8Array(readFileSync(new URL("tdx_quote", FIX)));
 

@@ -22,7 +22,7 @@ import { parseQuote, type TdReport10 } from "../../src/attestation/quote.js";
 import { bytesToHex, hexToBytes, utf8 } from "../../src/encoding/index.js";
 import { InputError } from "../../src/errors.js";
 
-const FIX = new URL("../../../shared/fixtures/", import.meta.url);
+const FIX = new URL("../fixtures/dcap/", import.meta.url);
 const getQuote = JSON.parse(readFileSync(new URL("tdx-lite-getquote.json", FIX), "utf8")) as { quote: string; event_log: string; report_data: string };
 const body = parseQuote(hexToBytes(getQuote.quote)).body as TdReport10;
 const quoteRtmrs = [body.rtMr0, body.rtMr1, body.rtMr2, body.rtMr3];

@@ -38,7 +38,7 @@ function wasmVerify(w: WasmPeer, quote: Uint8Array, collateralJson: unknown, now
     return { ok: false, message: String(e) };
   }
 }
-const FIX = new URL("../../../shared/fixtures/", import.meta.url);
+const FIX = new URL("../fixtures/dcap/", import.meta.url);
 
 function peerVerify(w: ForgeWorld, quote: Uint8Array, collateral: Collateral, now: unknown): { ok: true; status: string } | { ok: false; message: string } {
   try {

@@ -19,7 +19,7 @@ import {
 import type { Collateral, VerifiedQuote } from "../../src/attestation/types.js";
 import { checkQuote, verifyQuote, type VerifyOptions } from "../../src/attestation/verify.js";
 
-const FIX = new URL("../../../shared/fixtures/", import.meta.url);
+const FIX = new URL("../fixtures/dcap/", import.meta.url);
 
 /** The forge's default platform: CPUSVN, PCESVN and TEE_TCB_SVN (module SVN 6, major version 1). */
 const CPU = [3, 3, 2, 2, 4, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0];

@@ -14,7 +14,7 @@ import { createForgeWorld, forgeQuote } from "../../src/attestation/forge.js";
 import { runCli } from "../helpers/cli.js";
 import { pccsRoutes, startPccs, stopPccs, type Pccs } from "../helpers/pccs-server.js";
 
-const FIX = new URL("../../../shared/fixtures/", import.meta.url);
+const FIX = new URL("../fixtures/dcap/", import.meta.url);
 const TDX_QUOTE = fileURLToPath(new URL("tdx_quote", FIX));
 
 let pccs: Pccs;

@@ -28,7 +28,7 @@ import { bytesToPlainHex } from "../../src/encoding/index.js";
 import { KmsRegistryError, NetworkError } from "../../src/errors.js";
 import { pccsRoutes, startPccs, stopPccs, type Handler, type Pccs } from "../helpers/pccs-server.js";
 
-const FIX = new URL("../../../shared/fixtures/", import.meta.url);
+const FIX = new URL("../fixtures/dcap/", import.meta.url);
 const TDX_NOW = 1752919234;
 const SGX_NOW = 1752919277;
 

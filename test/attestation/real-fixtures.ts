@@ -1,10 +1,10 @@
-/** The real Intel-signed fixtures in `<repo>/../shared/fixtures` and their pinned verification times. */
+/** The real Intel-signed fixtures in `test/fixtures/dcap` (copied from the shared fixtures, see its README) and their pinned verification times. */
 import { readFileSync } from "node:fs";
 
 import { parseCollateralJson } from "../../src/attestation/collateral.js";
 import type { Collateral } from "../../src/attestation/types.js";
 
-export const FIXTURES = new URL("../../../shared/fixtures/", import.meta.url);
+export const FIXTURES = new URL("../fixtures/dcap/", import.meta.url);
 export const fixturePath = (name: string): string => new URL(name, FIXTURES).pathname;
 export const fixtureBytes = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(name, FIXTURES)));
 export const fixtureText = (name: string): string => readFileSync(new URL(name, FIXTURES), "utf8");

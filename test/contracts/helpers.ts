@@ -10,7 +10,7 @@ import { bytesToHex, bytesToPlainHex, concatBytes, hexToBytes, utf8, type Hex } 
 import { registryRevert } from "../../src/registry/client.js";
 
 /** The real Intel-signed 5006-byte TDX v4 quote (dcap-qvl sample). */
-export const REAL_QUOTE: Uint8Array = new Uint8Array(readFileSync(new URL("../../../shared/fixtures/tdx_quote", import.meta.url)));
+export const REAL_QUOTE: Uint8Array = new Uint8Array(readFileSync(new URL("../fixtures/dcap/tdx_quote", import.meta.url)));
 
 export const SPKI_P256_PREFIX = hexToBytes("3059301306072a8648ce3d020106082a8648ce3d030107034200");
 

@@ -13,7 +13,7 @@ import { writeFileAtomic } from "../../src/kms/files.js";
 import { jsonNestingDepth, parseJsonLimited } from "../../src/kms/json.js";
 import { readBootstrapFile } from "../../src/kms/pull.js";
 
-const FIX = new URL("../../../shared/fixtures/", import.meta.url);
+const FIX = new URL("../fixtures/dcap/", import.meta.url);
 const getQuote = JSON.parse(readFileSync(new URL("tdx-lite-getquote.json", FIX), "utf8")) as { quote: string; event_log: string };
 const v0 = readFileSync(new URL("dstack-attestation-v0.bin", FIX));
 

@@ -11,7 +11,7 @@ import { generateKmsKeys, writeCertsDir, type KmsKeyMaterial } from "../../src/k
 import { createSelfSignedCa, generateK256, generateP256, issueRpcCert } from "../../src/kms/pki.js";
 import { InputError } from "../../src/errors.js";
 
-const FIX = new URL("../../../shared/fixtures/", import.meta.url);
+const FIX = new URL("../fixtures/dcap/", import.meta.url);
 const QUOTE = readFileSync(new URL("tdx_quote", FIX));
 const getQuote = JSON.parse(readFileSync(new URL("tdx-lite-getquote.json", FIX), "utf8")) as { event_log: string };
 const SCRIPT = readFileSync(new URL("fixtures/tutorial-verify-bootstrap.sh", import.meta.url), "utf8");

@@ -11,7 +11,7 @@ import { getMeta, kmsBaseUrl } from "../../src/kms/client.js";
 import { generateKmsKeys, type KmsKeyMaterial } from "../../src/kms/generate.js";
 import { pullBootstrap } from "../../src/kms/pull.js";
 
-const FIX = new URL("../../../shared/fixtures/", import.meta.url);
+const FIX = new URL("../fixtures/dcap/", import.meta.url);
 const QUOTE = readFileSync(new URL("tdx_quote", FIX)).toString("hex");
 const servers: Server[] = [];
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { parseEventLog } from "../../src/attestation/eventlog.js";
 import { KmsRegistryError } from "../../src/errors.js";
 import { parseBootstrapInfo } from "../../src/kms/bootstrap.js";
 
-const FIX = new URL("../../../shared/fixtures/", import.meta.url);
+const FIX = new URL("../fixtures/dcap/", import.meta.url);
 const v0 = new Uint8Array(readFileSync(new URL("dstack-attestation-v0.bin", FIX)));
 const eventLog = (JSON.parse(readFileSync(new URL("tdx-lite-getquote.json", FIX), "utf8")) as { event_log: string }).event_log;
 

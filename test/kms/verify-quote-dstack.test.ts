@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulatedKms, type SimulatedKms } from "../../src/kms/simulator.js";
 import { runCli } from "../helpers/cli.js";
 
-const FIX = fileURLToPath(new URL("../../../shared/fixtures/", import.meta.url));
+const FIX = fileURLToPath(new URL("../fixtures/dcap/", import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), "kms-vq-"));
 let legacy: SimulatedKms;
 let att: SimulatedKms;

@@ -16,7 +16,7 @@ import { verifyBootstrap } from "../../src/kms/verify.js";
 import { generateK256 } from "../../src/kms/pki.js";
 import { publicKeyFromPrivate } from "../../src/registry/signatures.js";
 
-const FIX = new URL("../../../shared/fixtures/", import.meta.url);
+const FIX = new URL("../fixtures/dcap/", import.meta.url);
 const getQuote = JSON.parse(readFileSync(new URL("tdx-lite-getquote.json", FIX), "utf8")) as { quote: string; event_log: string };
 const tdxQuote = readFileSync(new URL("tdx_quote", FIX));
 const tdxCollateral = parseCollateralJson(readFileSync(new URL("tdx_quote_collateral.json", FIX), "utf8"));

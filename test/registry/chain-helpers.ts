@@ -20,7 +20,7 @@ import type { DeploymentRecord } from "../../src/registry/deployments.js";
 import { HARDHAT_DEV_ACCOUNT_0_KEY, startDevNode, type DevNode } from "../../src/registry/devnode.js";
 import type { KmsIdentity } from "../../src/registry/publish.js";
 
-export const FIXTURES = new URL("../../../shared/fixtures/", import.meta.url);
+export const FIXTURES = new URL("../fixtures/dcap/", import.meta.url);
 export const REAL_TDX_QUOTE = new Uint8Array(readFileSync(new URL("tdx_quote", FIXTURES)));
 
 /** A copy of `quote` whose report_data binds (caPubkey, k256Pubkey). */
