@@ -12,7 +12,7 @@
  */
 import { decode as msgpackDecode } from "@msgpack/msgpack";
 
-import { hexToBytes } from "../encoding/index.js";
+import { concatBytes, hexToBytes } from "../encoding/index.js";
 import { InputError } from "../errors.js";
 import { isPlainObject } from "../kms/json.js";
 import { parseEvent, parseEventLog, type EventLogEntry } from "./eventlog.js";
@@ -272,13 +272,5 @@ export function encodeDstackAttestationV0(a: { quote: Uint8Array; eventLog: Even
   if (a.reportData.length !== 64) throw new InputError("BAD_LENGTH", `attestation: report_data must be 64 bytes, got ${a.reportData.length}`);
   parts.push(a.reportData);
   vec(te.encode(a.config ?? "{}"));
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }

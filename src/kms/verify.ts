@@ -67,6 +67,18 @@ export interface BootstrapReport {
   warnings: string[];
 }
 
+/** The measurements every report carries: MRTD, RTMR0–3, report_data. */
+function baseMeasurements(td: TdReport10): Record<string, Hex> {
+  return {
+    mrTd: bytesToHex(td.mrTd),
+    rtMr0: bytesToHex(td.rtMr0),
+    rtMr1: bytesToHex(td.rtMr1),
+    rtMr2: bytesToHex(td.rtMr2),
+    rtMr3: bytesToHex(td.rtMr3),
+    reportData: bytesToHex(td.reportData),
+  };
+}
+
 function tdBody(q: Quote): TdReport10 | null {
   return q.body.type === "td10" || q.body.type === "td15" ? (q.body as TdReport10) : null;
 }
@@ -210,18 +222,13 @@ export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrap
       }
       const d = derivedMeasurements(td, keyProviderPayload(info.eventLog));
       report.measurements = {
-        mrTd: bytesToHex(td.mrTd),
-        rtMr0: bytesToHex(td.rtMr0),
-        rtMr1: bytesToHex(td.rtMr1),
-        rtMr2: bytesToHex(td.rtMr2),
-        rtMr3: bytesToHex(td.rtMr3),
+        ...baseMeasurements(td),
         mrConfigId: bytesToHex(td.mrConfigId),
         mrOwner: bytesToHex(td.mrOwner),
         mrOwnerConfig: bytesToHex(td.mrOwnerConfig),
         mrSeam: bytesToHex(td.mrSeam),
         tdAttributes: bytesToHex(td.tdAttributes),
         xfam: bytesToHex(td.xfam),
-        reportData: bytesToHex(td.reportData),
         bootTimeRtmr3: el.bootTimeRtmr3,
         ...d,
         appId: el.runtime.appId,
@@ -232,14 +239,7 @@ export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrap
       };
     }
     if (!report.measurements) {
-      report.measurements = {
-        mrTd: bytesToHex(td.mrTd),
-        rtMr0: bytesToHex(td.rtMr0),
-        rtMr1: bytesToHex(td.rtMr1),
-        rtMr2: bytesToHex(td.rtMr2),
-        rtMr3: bytesToHex(td.rtMr3),
-        reportData: bytesToHex(td.reportData),
-      };
+      report.measurements = baseMeasurements(td);
     }
   }
 
