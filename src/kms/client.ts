@@ -195,7 +195,20 @@ function attempt(url: URL, method: "GET" | "POST", body: string | undefined, opt
     }
     req.on("error", (e: NodeJS.ErrnoException) => {
       const code = e.code ?? "";
-      if (code === "ECONNRESET" || e.message === "socket hang up") done(new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${url.host} closed the connection (${code || e.message})`, { cause: e }));
+      if (https && (code === "EPROTO" || code.startsWith("ERR_SSL_") || /wrong version number|ssl3_get_record|packet length too long/i.test(e.message))) {
+        // OpenSSL's message is a multi-field internal string; say what it means instead
+        const plain = /wrong version number|packet length too long|http request/i.test(e.message);
+        done(
+          new NetworkError(
+            "KMS_TLS_HANDSHAKE",
+            plain
+              ? `KMS ${url.host}: TLS handshake failed: the server does not speak TLS on this port (it answers plain http — a KMS in onboard mode serves http://${url.host})`
+              : `KMS ${url.host}: TLS handshake failed (${code || "TLS error"}: ${e.message.split(":").pop()?.trim() || e.message})`,
+            { cause: e },
+          ),
+        );
+      } else if (code === "ECONNRESET" || e.message === "socket hang up")
+        done(new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${url.host} closed the connection (${code || e.message})${https ? "" : " — if this KMS serves https (normal mode), use https://"}`, { cause: e }));
       else if (TRANSIENT_CODES.has(code)) done(new NetworkError(code, `KMS ${url.host} unreachable (${code})`, { cause: e }));
       else done(new NetworkError("KMS_UNREACHABLE", `KMS ${url.host}: ${code ? `${code}: ` : ""}${e.message}`, { cause: e }));
     });

@@ -197,6 +197,20 @@ describe("https pinning against servers with the wrong certificate", () => {
     expect((await err(pullBootstrap({ kms: real.url, caPubkey: B.caPubkey }, { now, ...fast, retries: 0 }))).code).toBe("KMS_TLS_PIN_MISMATCH");
   });
 
+  it("the wrong scheme either way: a clear, typed error, not OpenSSL's internals", async () => {
+    const plain = await serve((_q, res) => json(res, metaOf(A)));
+    const e = await err(getMeta(plain.url.replace("http:", "https:"), { ...fast, retries: 2 }));
+    expect(e).toBeInstanceOf(NetworkError);
+    expect(e.code).toBe("KMS_TLS_HANDSHAKE");
+    expect(e.message).toMatch(/does not speak TLS on this port/);
+    expect(e.message).not.toMatch(/ssl3|openssl|\.c:\d/i);
+    expect(e.message).not.toMatch(/attempts/); // not a transient error: no retry
+    const tls = await serve((_q, res) => json(res, metaOf(A)), { cert: A.rpcPem, key: A.rpc.privatePem });
+    const e2 = await err(getMeta(tls.url.replace("https:", "http:"), { ...fast, retries: 0 }));
+    expect(e2).toBeInstanceOf(NetworkError);
+    expect(e2.message).toMatch(/use https:\/\//);
+  });
+
   it("URL handling", () => {
     expect(kmsBaseUrl("https://kms.example.com:9201/prpc/").toString()).toBe("https://kms.example.com:9201/");
     expect(() => kmsBaseUrl("ftp://x")).toThrow(/http/);
