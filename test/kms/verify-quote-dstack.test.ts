@@ -63,6 +63,32 @@ describe("verify-quote with dstack inputs", () => {
     }
   });
 
+  it("real dstack fixtures: the event log is replayed and reported even when the quote itself cannot be verified", async () => {
+    // no collateral exists for these real quotes (their PCK certificates postdate the committed collateral),
+    // so the quote fails (exit 1) — but the user still learns that the event log belongs to it
+    const lite = JSON.parse(readFileSync(join(FIX, "tdx-lite-getquote.json"), "utf8")) as { quote: string; event_log: string };
+    const q = join(tmp, "lite.quote");
+    writeFileSync(q, Buffer.from(lite.quote, "hex"));
+    const col = ["--collateral", join(FIX, "tdx_quote_collateral.json"), "--at", "1752919234"];
+    const r = await runCli(["verify-quote", q, ...col, "--eventlog", join(FIX, "tdx-lite-getquote.json"), "--json"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split("\n").length).toBeGreaterThan(1);
+    const j = JSON.parse(r.stdout) as { ok: boolean; error: { code: string }; eventlog: { rtmrsMatch: boolean; source: string; registers: { match: boolean }[]; runtime: { appId: string; keyProvider: { name: string } } } };
+    expect(j.ok).toBe(false);
+    expect(j.error.code).toMatch(/PCK/);
+    expect(j.eventlog).toMatchObject({ rtmrsMatch: true, source: "file" });
+    expect(j.eventlog.registers.map((x) => x.match)).toEqual([true, true, true, true]);
+    expect(j.eventlog.runtime.appId).toBe("0x86b0e55f2fa8e4fb69d890f14f54d5612707646e");
+    expect(j.eventlog.runtime.keyProvider.name).toBe("kms");
+    const human = await runCli(["verify-quote", q, ...col, "--eventlog", join(FIX, "tdx-lite-getquote.json")]);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/RTMR0–3 match the \(unverified\) quote/);
+    // the real V0 attestation: its own event log, reported the same way
+    const a = await runCli(["verify-quote", join(FIX, "dstack-attestation-v0.bin"), ...col, "--json"]);
+    expect(a.code).toBe(1);
+    expect((JSON.parse(a.stdout) as { eventlog: { rtmrsMatch: boolean; source: string } }).eventlog).toMatchObject({ rtmrsMatch: true, source: "attestation" });
+  });
+
   it("an event log that does not belong to the quote fails (exit 1) and says so", async () => {
     const r = await runCli(["verify-quote", join(FIX, "tdx_quote"), "--collateral", join(FIX, "tdx_quote_collateral.json"), "--at", "1752919234", "--eventlog", join(FIX, "tdx-lite-getquote.json"), "--json"]);
     expect(r.code).toBe(1);

@@ -190,8 +190,10 @@ export const verifyQuoteCommand: Command = {
       const checks = e instanceof QuoteVerificationError ? e.checks : e instanceof QuoteParseError ? [{ name: "quote.parse", ok: false, detail: e.message }] : undefined;
       if (!checks || !(e instanceof Error) || !("code" in e)) throw e;
       const error = { code: String(e.code), message: e.message };
-      if (ctx.json) printJson(io, { ok: false, error, checks });
-      else io.stdout(`INVALID: ${error.code}\n\n${checksTable(checks)}`);
+      // the event log is still replayed against the (parsed, unverified) quote: say whether it matches
+      const failedEventlog = e instanceof QuoteVerificationError ? await eventLogJson(dstack).catch(() => null) : null;
+      if (ctx.json) printJson(io, { ok: false, error, checks, ...(failedEventlog ? { eventlog: failedEventlog } : {}) });
+      else io.stdout(`INVALID: ${error.code}\n\n${checksTable(checks)}` + (failedEventlog ? `\nevent log (${String(failedEventlog.source)}): RTMR0–3 ${failedEventlog.rtmrsMatch === true ? "match" : "DO NOT match"} the (unverified) quote\n` : ""));
       io.stderr(`kms-registry: verify-quote: ${error.message.split("\n")[0]}\n`);
       return e instanceof QuoteParseError ? EXIT_USAGE : EXIT_FAIL;
     }
