@@ -277,6 +277,34 @@ describe("simulated KMS over https with its own CA", () => {
     expect(kms.url.startsWith("https://")).toBe(true);
   });
 
+  it("POST /prpc/Onboard.Finish?json: refused before Bootstrap, answers {} after it, then normal mode (over https with --https)", async () => {
+    const kms = await start({ https: true });
+    const early = await fetch(`${kms.url}/prpc/Onboard.Finish?json`, { method: "POST", body: "{}" });
+    expect(early.status).toBe(400);
+    expect(((await early.json()) as { error: string }).error).toMatch(/not bootstrapped/);
+    expect(kms.mode).toBe("onboard");
+    const boot = await kmsCall(kms.url, "Onboard.Bootstrap", { domain: DOMAIN });
+    const fin = await fetch(`${kms.url}/prpc/Onboard.Finish?json`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    expect(fin.status).toBe(200);
+    expect(await fin.json()).toEqual({});
+    expect(kms.mode).toBe("normal");
+    let meta: Awaited<ReturnType<typeof getMeta>> | null = null;
+    for (let i = 0; i < 50 && !meta; i++) {
+      try {
+        meta = await getMeta(kms.url.replace("http://", "https://"), { retries: 0, timeoutMs: 2000, caPubkey: hexToBytes(String(boot.result.ca_pubkey)) });
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    expect(meta?.meta.bootstrap_info).toEqual(boot.result);
+    expect(meta?.tls?.pinnedAtHandshake).toBe(true);
+    // plain http: Finish works the same, GetMeta then answers JSON on the same port
+    const plain = await start();
+    await kmsCall(plain.url, "Onboard.Bootstrap", { domain: DOMAIN });
+    expect((await kmsCall(plain.url, "Onboard.Finish", {})).result).toEqual({});
+    expect((await getMeta(plain.url)).meta.k256_pubkey).toMatch(/^0[23][0-9a-f]{64}$/);
+  });
+
   it("refuses a partially populated certs dir", async () => {
     const a = await start({ autoBootstrapDomain: DOMAIN });
     rmSync(join(a.certsDir, "rpc.key"));
