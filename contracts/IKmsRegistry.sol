@@ -96,6 +96,12 @@ interface IKmsRegistry {
     /// @notice True when `kms` is registered and not revoked.
     function isRegistered(address kms) external view returns (bool);
 
+    /// @notice The stored record of `kms` (all zero when never registered).
+    function kmsInfo(address kms) external view returns (KmsRecord memory);
+
+    /// @notice The current liveness nonce of `kms` (number of accepted liveness proofs), part of the challenge.
+    function nonce(address kms) external view returns (uint256);
+
     /// @notice Ethereum address of a 33-byte compressed or 65-byte uncompressed secp256k1 key.
     function kmsAddress(bytes calldata k256Pubkey) external view returns (address);
 

@@ -5,6 +5,7 @@ import {IKmsRegistry} from "../IKmsRegistry.sol";
 import {KmsRegistry} from "../KmsRegistry.sol";
 import {LowerHex} from "../lib/LowerHex.sol";
 import {Secp256k1} from "../lib/Secp256k1.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 
 /// @dev The few Hardhat/EDR cheatcodes these tests use (forge-std is not installed; EDR has no
 ///      `createWallet`, so public keys come from a fixed table of keys made with noble-curves).
@@ -187,6 +188,15 @@ contract KmsRegistryFuzzTest {
         require(keccak256(lib.toHex(data)) == keccak256(bytes(_refHex(data))), "hex differs");
     }
 
+    /// @dev Second, independent oracle: OpenZeppelin's byte-at-a-time `Strings.toHexString(bytes)` (what
+    ///      LowerHex replaces for gas; it adds the "0x" prefix).
+    function testFuzz_HexMatchesOpenZeppelin(bytes calldata data) public view {
+        require(
+            keccak256(abi.encodePacked("0x", lib.toHex(data))) == keccak256(bytes(Strings.toHexString(data))),
+            "hex differs from OpenZeppelin Strings"
+        );
+    }
+
     function test_HexAllByteValues() public view {
         bytes memory all = new bytes(256);
         for (uint256 i = 0; i < 256; i++) {
@@ -239,6 +249,101 @@ contract KmsRegistryFuzzTest {
                 "unexpected revert"
             );
         }
+    }
+
+    /// @dev Fills q[from : from + len] with bytes derived from `seed`.
+    function _fill(bytes memory q, uint256 from, uint256 len, bytes32 seed) internal pure {
+        for (uint256 i = 0; i < len; i++) {
+            q[from + i] = keccak256(abi.encode(seed, i / 32))[i % 32];
+        }
+    }
+
+    /// @dev A TDX quote of the given layout (0: v4 TD10, 1: v5 TD10, 2: v5 TD15) with a random body,
+    ///      `reportData` at body + 520 and `tail` bytes of signature data after the body.
+    function _layoutQuote(uint256 kind, bytes32 seed, bytes memory reportData, uint256 tail)
+        internal
+        pure
+        returns (bytes memory q, uint256 body)
+    {
+        body = kind == 0 ? 48 : 54;
+        uint256 bodySize = kind == 2 ? 648 : 584;
+        q = new bytes(body + bodySize + tail);
+        _fill(q, 0, q.length, seed);
+        q[0] = kind == 0 ? bytes1(0x04) : bytes1(0x05);
+        q[1] = 0;
+        q[4] = 0x81;
+        q[5] = 0;
+        q[6] = 0;
+        q[7] = 0;
+        if (kind != 0) {
+            q[48] = kind == 2 ? bytes1(0x03) : bytes1(0x02);
+            q[49] = 0;
+            q[50] = bytes1(uint8(bodySize));
+            q[51] = bytes1(uint8(bodySize >> 8));
+            q[52] = 0;
+            q[53] = 0;
+        }
+        for (uint256 i = 0; i < 64; i++) {
+            q[body + 520 + i] = reportData[i];
+        }
+    }
+
+    /// @dev report_data and the image measurement are read at the right offsets for every layout, whatever
+    ///      the other body fields and the trailing signature data hold.
+    function testFuzz_QuoteFieldsLayouts(uint8 kind, bytes32 seed, bytes32 high, bytes32 low, uint16 tail) public view {
+        (bytes memory q, uint256 body) = _layoutQuote(kind % 3, seed, abi.encodePacked(high, low), tail % 1024);
+        (bytes32 h, bytes32 l, bytes32 image) = registry.quoteFields(q);
+        require(h == high && l == low, "report_data read at the wrong offset");
+        bytes memory measured = new bytes(192);
+        for (uint256 i = 0; i < 48; i++) {
+            measured[i] = q[body + 136 + i]; // mr_td
+        }
+        for (uint256 i = 0; i < 144; i++) {
+            measured[48 + i] = q[body + 328 + i]; // rtmr0, rtmr1, rtmr2
+        }
+        require(image == keccak256(measured), "image measurement differs");
+        // rtmr3 (body 472..520) and mr_config_id (184..232) are not part of the image
+        q[body + 472] = ~q[body + 472];
+        q[body + 200] = ~q[body + 200];
+        (,, bytes32 image2) = registry.quoteFields(q);
+        require(image2 == image, "rtmr3 / mr_config_id changed the image");
+        q[body + 471] = ~q[body + 471]; // last byte of rtmr2
+        (,, bytes32 image3) = registry.quoteFields(q);
+        require(image3 != image, "rtmr2 not part of the image");
+    }
+
+    /// @dev register accepts each layout bound to the keys and stores its hashes; one flipped report_data byte
+    ///      (anywhere in the 64) is refused with ReportDataMismatch.
+    function testFuzz_RegisterLayouts(uint8 kind, bytes32 seed, uint256 keySeed, uint8 flip) public {
+        (uint256 pk, bytes memory k) = _key(keySeed);
+        bytes memory ca = abi.encodePacked(hex"3059301306072a8648ce3d020106082a8648ce3d03010703420004", seed, keccak256(abi.encode(seed)));
+        bytes memory rd = abi.encodePacked(_referenceBinding(ca, k), bytes32(0));
+        (bytes memory q,) = _layoutQuote(kind % 3, seed, rd, 64);
+        (,, bytes32 image) = registry.quoteFields(q);
+
+        bytes memory bad = abi.encodePacked(q);
+        uint256 pos = (kind % 3 == 0 ? 48 : 54) + 520 + (flip % 64);
+        bad[pos] = bad[pos] ^ 0x01;
+        try registry.register(ca, k, bad) {
+            revert("tampered report_data accepted");
+        } catch (bytes memory err) {
+            require(bytes4(err) == IKmsRegistry.ReportDataMismatch.selector, "expected ReportDataMismatch");
+        }
+
+        address kms = vm.addr(pk);
+        IKmsRegistry.KmsRecord memory before = registry.kmsInfo(kms);
+        if (before.attestedAt != 0 && before.caKeyHash != keccak256(ca)) {
+            try registry.register(ca, k, q) {
+                revert("other CA key accepted");
+            } catch (bytes memory err) {
+                require(bytes4(err) == IKmsRegistry.CaKeyMismatch.selector, "expected CaKeyMismatch");
+            }
+            return;
+        }
+        require(registry.register(ca, k, q) == kms, "register returned the wrong address");
+        IKmsRegistry.KmsRecord memory r = registry.kmsInfo(kms);
+        require(r.caKeyHash == keccak256(ca) && r.quoteHash == keccak256(q) && r.imageMeasurement == image, "record");
+        require(r.registrar == address(this) && r.attestedAt == block.timestamp && !r.revoked, "record meta");
     }
 
     // ───────────────────────────── signature checks ─────────────────────────────
