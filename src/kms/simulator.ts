@@ -225,14 +225,21 @@ export async function startSimulatedKms(opts: SimulatedKmsOptions): Promise<Simu
   const simCollateralPath = join(simDir, "collateral.json");
   const savedResponsePath = join(simDir, "bootstrap-response.json");
 
-  await mkdir(certsDir, { recursive: true, mode: 0o755 });
+  let existing: string[];
+  try {
+    await mkdir(certsDir, { recursive: true, mode: 0o755 });
+    existing = await readdir(certsDir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new InputError("CERTS_DIR_INVALID", `${certsDir}: cannot use as a certs dir (${code}${code === "EEXIST" || code === "ENOTDIR" ? ": a file is in the way" : ""})`, { cause: e });
+  }
   let loaded: Loaded | null = null;
   // the CVM's event log is fixed at boot (a fresh instance id per start), before any bootstrap
   const bootEventLog = simulatedKmsEventLog({ instanceId: randomBytes(20) });
   let bootstrapping: Promise<Record<string, string>> | null = null;
 
   // --- resume from an existing certs dir -----------------------------------------------------
-  const present = (await readdir(certsDir)).filter((f) => (CERTS_DIR_FILES as readonly string[]).includes(f));
+  const present = existing.filter((f) => (CERTS_DIR_FILES as readonly string[]).includes(f));
   if (present.length) {
     const keyFiles = CERTS_DIR_FILES.filter((f) => f !== "bootstrap-info.json");
     const missing = keyFiles.filter((f) => !present.includes(f));
@@ -516,9 +523,14 @@ export async function startSimulatedKms(opts: SimulatedKmsOptions): Promise<Simu
 
   async function listen(s: Server): Promise<void> {
     await new Promise<void>((ok, fail) => {
-      s.once("error", fail);
+      const onError = (e: NodeJS.ErrnoException) => {
+        const code = e.code ?? "";
+        const why = code === "EADDRINUSE" ? "the port is already in use" : code === "EACCES" ? "permission denied (ports below 1024 need privileges)" : code === "EADDRNOTAVAIL" ? "no such local address" : e.message;
+        fail(new InputError(code === "EADDRINUSE" ? "PORT_IN_USE" : "LISTEN_FAILED", `cannot listen on ${host}:${port}: ${why}${code ? ` (${code})` : ""}`, { cause: e }));
+      };
+      s.once("error", onError);
       s.listen(port, host, () => {
-        s.off("error", fail);
+        s.off("error", onError);
         ok();
       });
     });

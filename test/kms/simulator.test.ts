@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync, readdirSync, statSync, mkdtempSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, statSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -309,5 +309,13 @@ describe("simulated KMS over https with its own CA", () => {
     const a = await start({ autoBootstrapDomain: DOMAIN });
     rmSync(join(a.certsDir, "rpc.key"));
     await expect(startSimulatedKms({ certsDir: a.certsDir, port: 0 })).rejects.toBeInstanceOf(InputError);
+  });
+
+  it("a port in use or a file in place of the certs dir: typed input errors, not raw system errors", async () => {
+    const a = await start();
+    await expect(startSimulatedKms({ certsDir: join(tmp, "busy"), port: a.port })).rejects.toMatchObject({ code: "PORT_IN_USE", message: expect.stringMatching(/already in use/) as unknown });
+    const file = join(tmp, "a-file");
+    writeFileSync(file, "x");
+    await expect(startSimulatedKms({ certsDir: file, port: 0 })).rejects.toMatchObject({ code: "CERTS_DIR_INVALID", message: expect.stringMatching(/a file is in the way/) as unknown });
   });
 });
