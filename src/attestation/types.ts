@@ -78,7 +78,11 @@ export interface VerifiedQuote {
     tcbInfoNextUpdate: string;
     qeIdentityIssueDate: string;
     qeIdentityNextUpdate: string;
+    pckCrlThisUpdate: string;
     pckCrlNextUpdate: string;
+    rootCaCrlThisUpdate: string;
     rootCaCrlNextUpdate: string;
+    /** The earliest of the four `nextUpdate`s: the collateral as a whole is valid until then. */
+    earliestNextUpdate: string;
   };
 }

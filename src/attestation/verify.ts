@@ -400,6 +400,8 @@ export function verifyQuote(quoteInput: Uint8Array | Quote, opts: VerifyOptions)
   const warnings: string[] = [];
   if (!p.genuine) warnings.push(`NOT GENUINE: verified against a non-Intel root "${nameToString(root.subject)}"`);
   if (quote.trailingBytes > 0) warnings.push(`${quote.trailingBytes} bytes after the signature data were ignored`);
+  const rootCrl = crls[0]!.crl;
+  const pckCrl = crls[1]!.crl;
   return {
     status: final.status as VerifiedQuote["status"],
     advisoryIds: final.advisoryIds,
@@ -415,8 +417,11 @@ export function verifyQuote(quoteInput: Uint8Array | Quote, opts: VerifyOptions)
       tcbInfoNextUpdate: tcbInfo.nextUpdateText,
       qeIdentityIssueDate: qeId.issueDateText,
       qeIdentityNextUpdate: qeId.nextUpdateText,
-      pckCrlNextUpdate: isoSeconds(crls[1]!.crl.nextUpdate ?? 0),
-      rootCaCrlNextUpdate: isoSeconds(crls[0]!.crl.nextUpdate ?? 0),
+      pckCrlThisUpdate: isoSeconds(pckCrl.thisUpdate),
+      pckCrlNextUpdate: isoSeconds(pckCrl.nextUpdate ?? 0),
+      rootCaCrlThisUpdate: isoSeconds(rootCrl.thisUpdate),
+      rootCaCrlNextUpdate: isoSeconds(rootCrl.nextUpdate ?? 0),
+      earliestNextUpdate: isoSeconds(Math.min(tcbInfo.nextUpdate, qeId.nextUpdate, pckCrl.nextUpdate ?? 0, rootCrl.nextUpdate ?? 0)),
     },
   };
 }

@@ -449,7 +449,8 @@ function buf(b: Uint8Array): Buffer {
  */
 export function verifyP256(spki: Uint8Array, message: Uint8Array, signature: Uint8Array, encoding: "der" | "raw", cache?: VerificationCache): boolean {
   if (cache) {
-    const k = cache.sigKey(spki, message, signature);
+    // the encoding is part of the key: the same bytes read as DER and as r‖s are different signatures
+    const k = `${encoding}:${cache.sigKey(spki, message, signature)}`;
     const hit = cache.signatures.get(k);
     if (hit !== undefined) return hit;
     const ok = verifyP256Uncached(spki, message, signature, encoding, cache);

@@ -121,7 +121,7 @@ describe("kms-registry verify-quote", () => {
     delete o.qe_identity;
     r = await runCli(["verify-quote", TDX, "--collateral", tmp("missing.json", JSON.stringify(o)), ...AT, "--json"]);
     expect(r.code).toBe(2);
-    expect(JSON.parse(r.stdout)).toEqual({ ok: false, error: { code: "COLLATERAL_INVALID", message: "collateral: qe_identity is missing" } });
+    expect(JSON.parse(r.stdout)).toEqual({ ok: false, error: { code: "COLLATERAL_INVALID", message: "collateral: qe_identity is missing" }, checks: [] });
     expect(lines(r.stderr)).toEqual(["kms-registry: verify-quote: collateral: qe_identity is missing"]);
   });
 
@@ -144,6 +144,31 @@ describe("kms-registry verify-quote", () => {
       expect(lines(r.stderr), args.join(" ")).toHaveLength(1);
       expect(r.stderr, args.join(" ")).toMatch(re);
       expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it("with --json every failure is one document {ok:false, error:{code,message}, checks} and one stderr line", async () => {
+    const cases: [string[], number, string, string | Uint8Array | undefined][] = [
+      [[TDX, "--at", "soon"], 2, "USAGE", undefined],
+      [[TDX, ...AT], 2, "USAGE", undefined], // no collateral
+      [[join(dir, "nope.bin"), "--collateral", TDX_COLL, ...AT], 2, "FILE_UNREADABLE", undefined],
+      [["-", "--collateral", TDX_COLL, ...AT], 2, "BAD_HEX", "0xabc"],
+      [["-", "--collateral", TDX_COLL, ...AT], 2, "QUOTE_EMPTY", "0x \n"],
+      [[TDX, "--collateral", tmp("array.json", "[1, 2]"), ...AT], 2, "COLLATERAL_INVALID", undefined],
+      [[TDX, "--collateral", TDX_COLL, ...AT, "--root-ca", tmp("root2.txt", "not a cert")], 2, "BAD_PEM", undefined],
+      [[TDX, "--collateral", TDX_COLL, ...AT, "--root-ca", tmp("root3.der", Uint8Array.of(0x30, 0x03, 1))], 2, "BAD_DER", undefined],
+      [[TDX, "--pccs", "http://127.0.0.1:9", ...AT], 1, "PCCS_UNREACHABLE", undefined],
+    ];
+    for (const [args, code, errorCode, input] of cases) {
+      const r = await runCli(["verify-quote", ...args, "--json"], input === undefined ? {} : { input });
+      const what = `${args.join(" ")} → ${errorCode}`;
+      expect(r.code, what).toBe(code);
+      const j = JSON.parse(r.stdout) as { ok: boolean; error: { code: string; message: string }; checks: unknown[] };
+      expect(Object.keys(j), what).toEqual(["ok", "error", "checks"]);
+      expect(j.ok).toBe(false);
+      expect(j.error.code, what).toBe(errorCode);
+      expect(j.checks, what).toEqual([]);
+      expect(lines(r.stderr), what).toEqual([`kms-registry: verify-quote: ${j.error.message}`]);
     }
   });
 
@@ -175,6 +200,12 @@ describe("kms-registry verify-quote", () => {
     expect(j.genuine).toBe(false);
     expect(j.warnings[0]).toMatch(/^NOT GENUINE: verified against a non-Intel root/);
     expect(r.stderr).toMatch(/^NOT GENUINE: verified against a non-Intel root CA/);
+    // human output: the verdict line itself says NOT GENUINE, then the warning, and stderr again
+    const h = await runCli(["verify-quote", q, "--collateral", c, "--at", String(world.now), "--root-ca", root]);
+    expect(h.code).toBe(0);
+    expect(lines(h.stdout)[0]).toMatch(/^VALID \(NOT GENUINE: non-Intel root CA\): UpToDate — accepted \(td10 quote, FMSPC /);
+    expect(lines(h.stdout)[1]).toMatch(/^warning: NOT GENUINE: verified against a non-Intel root/);
+    expect(lines(h.stderr)).toEqual([expect.stringMatching(/^NOT GENUINE: verified against a non-Intel root CA \(--root-ca .*forged-root\.der\); this result says nothing about real Intel hardware$/)]);
     // without --root-ca the forged quote is rejected against the pinned Intel root
     const pinned = await runCli(["verify-quote", q, "--collateral", c, "--at", String(world.now), "--json"]);
     expect(pinned.code).toBe(1);

@@ -127,8 +127,12 @@ describe("verifyQuote on the real fixtures", () => {
       tcbInfoNextUpdate: "2025-07-19T10:16:03Z",
       qeIdentityIssueDate: "2025-06-19T10:32:27Z",
       qeIdentityNextUpdate: "2025-07-19T10:32:27Z",
+      pckCrlThisUpdate: "2025-06-19T10:00:35Z",
       pckCrlNextUpdate: "2025-07-19T10:00:35Z",
+      rootCaCrlThisUpdate: "2025-03-20T11:21:57Z",
       rootCaCrlNextUpdate: "2026-04-03T11:21:57Z",
+      // the end of the fixture's valid window (its README): the PCK CRL's nextUpdate
+      earliestNextUpdate: "2025-07-19T10:00:35Z",
     });
   });
 
@@ -144,6 +148,9 @@ describe("verifyQuote on the real fixtures", () => {
     expect(r.pck.sgxType).toBe(0);
     expect(r.qeStatus.status).toBe("UpToDate");
     expect(r.checks.some((c) => c.name === "tcb.tdx-module")).toBe(false);
+    // the end of the SGX fixture's window is the QE identity's nextUpdate
+    expect(r.collateral.earliestNextUpdate).toBe("2025-07-19T10:01:18Z");
+    expect(new Date(r.collateral.earliestNextUpdate).getTime() / 1000).toBe(SGX_WINDOW.to);
   });
 
   it("is valid over the whole window, inclusive, and fails one second outside it", () => {
@@ -361,6 +368,20 @@ describe("the verification cache", () => {
     expect(cache.size).toBeGreaterThan(0);
     cache.clear();
     expect(cache.size).toBe(0);
+  });
+
+  it("a signature outcome cached for one encoding is never reused for the other (DER vs raw r‖s)", async () => {
+    const { verifyP256 } = await import("../../src/attestation/x509.js");
+    const q = tdxQuote();
+    const leaf = parseCertificate(pemBlocks(Buffer.from(q.subarray(1258, 1258 + 3678)).toString("latin1"))[0]!);
+    const pckCa = parseCertificate(pemBlocks(Buffer.from(q.subarray(1258, 1258 + 3678)).toString("latin1"))[1]!);
+    const cache = createVerificationCache();
+    // the leaf's DER signature by its CA is valid as DER …
+    expect(verifyP256(pckCa.spki, leaf.tbs, leaf.signature, "der", cache)).toBe(true);
+    // … and the same bytes are not a raw r‖s signature, cached or not
+    expect(verifyP256(pckCa.spki, leaf.tbs, leaf.signature, "raw")).toBe(false);
+    expect(verifyP256(pckCa.spki, leaf.tbs, leaf.signature, "raw", cache)).toBe(false);
+    expect(verifyP256(pckCa.spki, leaf.tbs, leaf.signature, "der", cache)).toBe(true);
   });
 });
 

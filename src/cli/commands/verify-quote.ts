@@ -16,6 +16,9 @@ import {
   EXIT_FAIL,
   EXIT_OK,
   EXIT_USAGE,
+  errorJson,
+  errorLine,
+  exitCodeFor,
   optInteger,
   optString,
   printJson,
@@ -58,7 +61,9 @@ export async function quoteBytesFromContent(content: Uint8Array): Promise<Uint8A
   }
   if (!text) return content;
   const { hexToBytes } = await import("../../encoding/index.js");
-  return hexToBytes(Buffer.from(content).toString("latin1"), "quote (hex text)");
+  const bytes = hexToBytes(Buffer.from(content).toString("latin1"), "quote (hex text)");
+  if (bytes.length === 0) throw new InputError("QUOTE_EMPTY", "the quote input is empty (a text file without hex digits)");
+  return bytes;
 }
 
 /** The quote from the positional argument. */
@@ -131,9 +136,11 @@ function checksTable(checks: Check[]): string {
 export function renderHuman(r: VerifiedQuote, accepted: boolean, accept: readonly TcbStatus[]): string {
   const adv = r.advisoryIds.length ? ` [${r.advisoryIds.join(", ")}]` : "";
   const what = `${r.report.type} quote, FMSPC ${String(r.pck.fmspc).slice(2).toUpperCase()}`;
+  // a result under a non-Intel root says so in the verdict itself, not only in a warning
+  const valid = r.genuine ? "VALID" : "VALID (NOT GENUINE: non-Intel root CA)";
   const verdict = accepted
-    ? `VALID: ${r.status}${adv} — accepted (${what})`
-    : `VALID but NOT ACCEPTED: ${r.status}${adv} is not one of ${accept.join(", ")} (${what})`;
+    ? `${valid}: ${r.status}${adv} — accepted (${what})`
+    : `${valid} but NOT ACCEPTED: ${r.status}${adv} is not one of ${accept.join(", ")} (${what})`;
   const lines = [verdict, ...r.warnings.map((w) => `warning: ${w}`), "", checksTable(r.checks)];
   return lines.join("\n");
 }
@@ -162,51 +169,66 @@ export const verifyQuoteCommand: Command = {
   minPositionals: 1,
   maxPositionals: 1,
   async run(ctx) {
-    const { io } = ctx;
-    // options first: usage errors before any file is read
-    const src = collateralSource(ctx);
-    const now = optInteger(ctx, "at", { min: 0 }) ?? Math.floor(Date.now() / 1000);
-    const accept = parseAccept(ctx);
-    const rootCaPath = optString(ctx, "root-ca");
-
-    const { dstackQuoteInput, eventLogJson } = await import("./verify-quote-dstack.js");
-    const dstack = await dstackQuoteInput(ctx, await readQuoteInput(ctx), (p) => readInputFile(io, p, "event log file"));
-    const quote = dstack.quote;
-    let rootCaDer: Uint8Array | undefined;
-    if (rootCaPath !== undefined) {
-      const { certificateDerFromFile } = await import("../../attestation/x509.js");
-      rootCaDer = certificateDerFromFile(await readInputFile(io, rootCaPath, "root CA file"), `root CA file ${JSON.stringify(rootCaPath)}`);
-    }
-    const collateral = await loadCollateral(ctx, src, quote, now);
-
-    const { verifyQuote, QuoteVerificationError } = await import("../../attestation/verify.js");
-    const { QuoteParseError } = await import("../../attestation/quote.js");
-    let r: VerifiedQuote;
     try {
-      r = verifyQuote(quote, { collateral, now, ...(rootCaDer ? { rootCaDer } : {}) });
+      return await runVerifyQuote(ctx);
     } catch (e) {
-      // a failed step (exit 1) or an undecodable quote (exit 2) is reported with the checks so far;
-      // anything else (bad options, bad root file) is left to the framework's one-line error
-      const checks = e instanceof QuoteVerificationError ? e.checks : e instanceof QuoteParseError ? [{ name: "quote.parse", ok: false, detail: e.message }] : undefined;
-      if (!checks || !(e instanceof Error) || !("code" in e)) throw e;
-      const error = { code: String(e.code), message: e.message };
-      // the event log is still replayed against the (parsed, unverified) quote: say whether it matches
-      const failedEventlog = e instanceof QuoteVerificationError ? await eventLogJson(dstack).catch(() => null) : null;
-      if (ctx.json) printJson(io, { ok: false, error, checks, ...(failedEventlog ? { eventlog: failedEventlog } : {}) });
-      else io.stdout(`INVALID: ${error.code}\n\n${checksTable(checks)}` + (failedEventlog ? `\nevent log (${String(failedEventlog.source)}): RTMR0–3 ${failedEventlog.rtmrsMatch === true ? "match" : "DO NOT match"} the (unverified) quote\n` : ""));
-      io.stderr(`kms-registry: verify-quote: ${error.message.split("\n")[0]}\n`);
-      return e instanceof QuoteParseError ? EXIT_USAGE : EXIT_FAIL;
+      // Without --json the framework prints the one-line error. With --json every failure, including
+      // unreadable or undecodable input and unusable collateral, has the documented failure shape
+      // { ok: false, error: { code, message }, checks } (no step ran yet, so no checks).
+      if (!ctx.json) throw e;
+      printJson(ctx.io, { ok: false, error: errorJson(e), checks: [] });
+      ctx.io.stderr(`kms-registry: verify-quote: ${errorLine(e)}\n`);
+      if (ctx.io.env.KMS_REGISTRY_DEBUG && e instanceof Error && e.stack) ctx.io.stderr(e.stack + "\n");
+      return exitCodeFor(e);
     }
-    const accepted = accept.includes(r.status);
-    if (!r.genuine) {
-      io.stderr(`NOT GENUINE: verified against a non-Intel root CA (--root-ca ${rootCaPath ?? "?"}); this result says nothing about real Intel hardware\n`);
-    }
-    const eventlog = await eventLogJson(dstack);
-    const rtmrsOk = eventlog === null || eventlog.rtmrsMatch === true;
-    if (ctx.json) printJson(io, { ...verifyResultJson(r, accepted && rtmrsOk), ...(dstack.attestation ? { attestation: dstack.attestation } : {}), ...(eventlog ? { eventlog } : {}) });
-    else io.stdout(renderHuman(r, accepted, accept) + (eventlog ? `\nevent log (${String(eventlog.source)}): RTMR0–3 ${rtmrsOk ? "match the quote" : "DO NOT match the quote"}\n` : ""));
-    if (!accepted) io.stderr(`kms-registry: verify-quote: TCB status ${r.status} is not accepted (accepted: ${accept.join(", ")})\n`);
-    if (!rtmrsOk) io.stderr("kms-registry: verify-quote: the event log does not replay to the quote's RTMRs\n");
-    return accepted && rtmrsOk ? EXIT_OK : EXIT_FAIL;
   },
 };
+
+async function runVerifyQuote(ctx: CommandContext): Promise<number> {
+  const { io } = ctx;
+  // options first: usage errors before any file is read
+  const src = collateralSource(ctx);
+  const now = optInteger(ctx, "at", { min: 0 }) ?? Math.floor(Date.now() / 1000);
+  const accept = parseAccept(ctx);
+  const rootCaPath = optString(ctx, "root-ca");
+
+  const { dstackQuoteInput, eventLogJson } = await import("./verify-quote-dstack.js");
+  const dstack = await dstackQuoteInput(ctx, await readQuoteInput(ctx), (p) => readInputFile(io, p, "event log file"));
+  const quote = dstack.quote;
+  let rootCaDer: Uint8Array | undefined;
+  if (rootCaPath !== undefined) {
+    const { certificateDerFromFile } = await import("../../attestation/x509.js");
+    rootCaDer = certificateDerFromFile(await readInputFile(io, rootCaPath, "root CA file"), `root CA file ${JSON.stringify(rootCaPath)}`);
+  }
+  const collateral = await loadCollateral(ctx, src, quote, now);
+
+  const { verifyQuote, QuoteVerificationError } = await import("../../attestation/verify.js");
+  const { QuoteParseError } = await import("../../attestation/quote.js");
+  let r: VerifiedQuote;
+  try {
+    r = verifyQuote(quote, { collateral, now, ...(rootCaDer ? { rootCaDer } : {}) });
+  } catch (e) {
+    // a failed step (exit 1) or an undecodable quote (exit 2) is reported with the checks so far;
+    // anything else (bad options, bad root file) is left to the framework's one-line error
+    const checks = e instanceof QuoteVerificationError ? e.checks : e instanceof QuoteParseError ? [{ name: "quote.parse", ok: false, detail: e.message }] : undefined;
+    if (!checks || !(e instanceof Error) || !("code" in e)) throw e;
+    const error = { code: String(e.code), message: e.message };
+    // the event log is still replayed against the (parsed, unverified) quote: say whether it matches
+    const failedEventlog = e instanceof QuoteVerificationError ? await eventLogJson(dstack).catch(() => null) : null;
+    if (ctx.json) printJson(io, { ok: false, error, checks, ...(failedEventlog ? { eventlog: failedEventlog } : {}) });
+    else io.stdout(`INVALID: ${error.code}\n\n${checksTable(checks)}` + (failedEventlog ? `\nevent log (${String(failedEventlog.source)}): RTMR0–3 ${failedEventlog.rtmrsMatch === true ? "match" : "DO NOT match"} the (unverified) quote\n` : ""));
+    io.stderr(`kms-registry: verify-quote: ${error.message.split("\n")[0]}\n`);
+    return e instanceof QuoteParseError ? EXIT_USAGE : EXIT_FAIL;
+  }
+  const accepted = accept.includes(r.status);
+  if (!r.genuine) {
+    io.stderr(`NOT GENUINE: verified against a non-Intel root CA (--root-ca ${rootCaPath ?? "?"}); this result says nothing about real Intel hardware\n`);
+  }
+  const eventlog = await eventLogJson(dstack);
+  const rtmrsOk = eventlog === null || eventlog.rtmrsMatch === true;
+  if (ctx.json) printJson(io, { ...verifyResultJson(r, accepted && rtmrsOk), ...(dstack.attestation ? { attestation: dstack.attestation } : {}), ...(eventlog ? { eventlog } : {}) });
+  else io.stdout(renderHuman(r, accepted, accept) + (eventlog ? `\nevent log (${String(eventlog.source)}): RTMR0–3 ${rtmrsOk ? "match the quote" : "DO NOT match the quote"}\n` : ""));
+  if (!accepted) io.stderr(`kms-registry: verify-quote: TCB status ${r.status} is not accepted (accepted: ${accept.join(", ")})\n`);
+  if (!rtmrsOk) io.stderr("kms-registry: verify-quote: the event log does not replay to the quote's RTMRs\n");
+  return accepted && rtmrsOk ? EXIT_OK : EXIT_FAIL;
+}
