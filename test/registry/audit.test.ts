@@ -160,6 +160,23 @@ describe("audit over part of the history", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--registry must be a 20-byte 0x address/);
   });
+
+  it("CLI: a missing or malformed --collateral file for --reverify is an input error before the scan, not an anomaly per quote", async () => {
+    const base = ["audit", "--registry", chain.registry, "--rpc", chain.node.url, "--from-block", "0"];
+    const missing = await runCli([...base, "--reverify", "--collateral", `${chain.tmp}/no-such-collateral.json`, "--json"]);
+    expect(missing.code).toBe(2);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ ok: false, error: { message: expect.stringMatching(/cannot read collateral file/) } });
+    expect(missing.stderr).not.toMatch(/scanned blocks/);
+    const { writeFile } = await import("node:fs/promises");
+    await writeFile(`${chain.tmp}/truncated-collateral.json`, '{"tcb_info": "');
+    const truncated = await runCli([...base, "--reverify", "--collateral", `${chain.tmp}/truncated-collateral.json`]);
+    expect(truncated.code).toBe(2);
+    expect(truncated.stderr.trim().split("\n")).toEqual([expect.stringMatching(/collateral: not valid JSON/)]);
+    // verification options without --reverify would be silently ignored: refuse them
+    const stray = await runCli([...base, "--collateral", `${chain.tmp}/truncated-collateral.json`, "--root-ca", "x.pem"]);
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toMatch(/--collateral, --root-ca only apply with --reverify/);
+  });
 });
 
 describe("rebuildState (pure) and anomaly detection", () => {

@@ -18,9 +18,11 @@ async function buildReverify(ctx: CommandContext) {
   }
   const { checkQuote, createVerificationCache } = await import("../../attestation/verify.js");
   const cache = createVerificationCache();
-  let fileCollateral: Awaited<ReturnType<typeof loadCollateral>> | undefined;
+  // A collateral file is read and parsed once, before the scan: a missing or malformed file is an input
+  // error (exit 2), not one "quote not verifiable" anomaly per registration.
+  const fileCollateral = src.kind === "file" ? await loadCollateral(ctx, src, new Uint8Array(0), now) : undefined;
   return async (quote: Uint8Array) => {
-    const collateral = src.kind === "file" ? (fileCollateral ??= await loadCollateral(ctx, src, quote, now)) : await loadCollateral(ctx, src, quote, now);
+    const collateral = fileCollateral ?? (await loadCollateral(ctx, src, quote, now));
     const out = checkQuote(quote, { collateral, now, cache, ...(rootCaDer ? { rootCaDer } : {}) });
     if (!out.ok) return { ok: false, detail: `${out.error.code}: ${out.error.message.split("\n")[0]}` };
     const r = out.result;
@@ -67,6 +69,13 @@ export const auditCommand: Command = {
     if (fromOpt !== undefined && toOpt !== undefined && toOpt < fromOpt) {
       const { UsageError } = await import("../../errors.js");
       throw new UsageError(`--to-block ${toOpt} is before --from-block ${fromOpt}`);
+    }
+    if (!ctx.values.reverify) {
+      const stray = ["collateral", "pccs", "at", "root-ca", "accept"].filter((o) => optString(ctx, o) !== undefined);
+      if (stray.length) {
+        const { UsageError } = await import("../../errors.js");
+        throw new UsageError(`${stray.map((o) => `--${o}`).join(", ")} only ${stray.length === 1 ? "applies" : "apply"} with --reverify`);
+      }
     }
     const reverify = ctx.values.reverify ? await buildReverify(ctx) : undefined;
     const { connect } = await import("../../registry/connect.js");
