@@ -42,6 +42,12 @@ export function envEncryptMessage(appId: Uint8Array, publicKey: Uint8Array): Uin
 export function envEncryptMessageV1(appId: Uint8Array, timestamp: bigint | number, publicKey: Uint8Array): Uint8Array {
   expectLength(appId, 20, "appId");
   expectLength(publicKey, 32, "publicKey");
+  if (typeof timestamp === "number" && !Number.isSafeInteger(timestamp)) {
+    throw new InputError("BAD_TIMESTAMP", `timestamp must be a whole number of seconds, got ${timestamp}`);
+  }
+  if (typeof timestamp !== "number" && typeof timestamp !== "bigint") {
+    throw new InputError("BAD_TIMESTAMP", `timestamp must be a number or bigint, got ${typeof timestamp}`);
+  }
   const ts = BigInt(timestamp);
   if (ts < 0n || ts >= 1n << 64n) throw new InputError("BAD_TIMESTAMP", `timestamp out of u64 range: ${ts}`);
   const t = new Uint8Array(8);
@@ -61,7 +67,13 @@ export function keccak256(bytes: Uint8Array): Uint8Array {
 /** Sign keccak256(message) the way dstack does: RFC 6979, low-s, 65 bytes r‖s‖v with v ∈ {0,1}. */
 export function signMessage(message: Uint8Array, privateKey: Uint8Array): Uint8Array {
   expectLength(privateKey, 32, "privateKey");
-  const sig = secp256k1.sign(keccak_256(message), privateKey, { prehash: false, lowS: true, format: "recovered" });
+  let sig: Uint8Array;
+  try {
+    sig = secp256k1.sign(keccak_256(message), privateKey, { prehash: false, lowS: true, format: "recovered" });
+  } catch (e) {
+    // zero or ≥ n; never echo the key
+    throw new InputError("BAD_PRIVATE_KEY", "privateKey: not a valid secp256k1 scalar", { cause: e });
+  }
   // noble's "recovered" format is v ‖ r ‖ s; dstack's is r ‖ s ‖ v
   return concatBytes(sig.subarray(1, 65), Uint8Array.of(sig[0]!));
 }

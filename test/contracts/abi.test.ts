@@ -53,6 +53,18 @@ describe("src/registry/abi.ts", () => {
     }
   });
 
+  it("every custom error of the ABI is asserted by name in a contract test (expectRevert or a selector check)", () => {
+    const dir = new URL("./", import.meta.url);
+    const sources = ["registry.test.ts", "liveness.test.ts", "kms-address.test.ts", "signatures.test.ts"]
+      .map((f) => readFileSync(new URL(f, dir), "utf8"))
+      .concat(readFileSync(new URL("../../contracts/test/KmsRegistry.t.sol", import.meta.url), "utf8"))
+      .join("\n");
+    const errors = kmsRegistryAbi.filter((x) => x.type === "error").map((x) => x.name);
+    expect(errors.length).toBeGreaterThanOrEqual(20);
+    const untested = errors.filter((name) => !sources.includes(`"${name}")`) && !sources.includes(`.${name}.selector`));
+    expect(untested).toEqual([]);
+  });
+
   it("is exported from the package entry point together with the client and signature helpers", () => {
     expect(lib.kmsRegistryAbi).toBe(kmsRegistryAbi);
     expect(typeof lib.registryContract).toBe("function");

@@ -8,6 +8,7 @@ import { expect } from "vitest";
 
 import { bytesToHex, bytesToPlainHex, concatBytes, hexToBytes, utf8, type Hex } from "../../src/encoding/index.js";
 import { registryRevert } from "../../src/registry/client.js";
+import { ethAddress } from "../../src/registry/signatures.js";
 
 /** The real Intel-signed 5006-byte TDX v4 quote (dcap-qvl sample). */
 export const REAL_QUOTE: Uint8Array = new Uint8Array(readFileSync(new URL("../fixtures/dcap/tdx_quote", import.meta.url)));
@@ -89,11 +90,6 @@ export interface TestKms {
   quote: Uint8Array;
 }
 
-export function ethAddressOf(pubkey: Uint8Array): Hex {
-  const p = secp256k1.Point.fromBytes(pubkey).toBytes(false);
-  return bytesToHex(keccak_256(p.subarray(1)).subarray(12));
-}
-
 /** A fresh KMS identity (P-256 CA + k256 root key) with the real quote re-bound to its keys. */
 export function newKms(k256PrivateKey?: Uint8Array, baseQuote: Uint8Array = REAL_QUOTE): TestKms {
   const caPrivateKey = p256.utils.randomSecretKey();
@@ -105,7 +101,7 @@ export function newKms(k256PrivateKey?: Uint8Array, baseQuote: Uint8Array = REAL
     caPubkey,
     k256PrivateKey: k,
     k256Pubkey,
-    address: ethAddressOf(k256Pubkey),
+    address: ethAddress(k256Pubkey),
     quote: withReportData(baseQuote, bindingReportData(caPubkey, k256Pubkey)),
   };
 }

@@ -1,9 +1,9 @@
 import { network } from "hardhat";
-import { getAddress, keccak256, zeroAddress, zeroHash } from "viem";
+import { BaseError, encodeAbiParameters, getAddress, keccak256, zeroAddress, zeroHash } from "viem";
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { bytesToHex, concatBytes, hexToBytes } from "../../src/encoding/index.js";
-import { decodeRegistryLogs, REGISTRAR_ROLE, readKms, registryContract } from "../../src/registry/client.js";
+import { bytesToHex, concatBytes, hexToBytes, type Hex } from "../../src/encoding/index.js";
+import { decodeRegistryLogs, encodeRegister, REGISTRAR_ROLE, readKms, registryContract, registryRevert } from "../../src/registry/client.js";
 import {
   bindingReportData,
   expectRevert,
@@ -311,5 +311,52 @@ describe("KmsRegistry: image allowlist", () => {
     await registry.write.setImageAllowlistEnabled([false]);
     await registry.write.register([hex(k2.caPubkey), hex(k2.k256Pubkey), hex(q2)]);
     expect(await registry.read.isRegistered([k2.address])).toBe(true);
+  });
+});
+
+describe("KmsRegistry: hostile calldata", () => {
+  /** register(bytes,bytes,bytes) calldata with the quote's length word replaced. */
+  function withQuoteLength(data: Hex, length: bigint): Hex {
+    const bytes = hexToBytes(data);
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    const quoteOffset = 4 + Number(view.getBigUint64(4 + 64 + 24)); // third head word (low 8 bytes)
+    bytes.set(hexToBytes(length.toString(16).padStart(64, "0")), quoteOffset);
+    return bytesToHex(bytes);
+  }
+
+  it("a quote whose length or offset points past the calldata is refused by the ABI decoder, nothing stored", async () => {
+    const registry = await deploy();
+    const k = newKms();
+    const good = encodeRegister(k);
+    const call = (data: Hex) => publicClient.call({ to: registry.address, data, account: admin });
+    // sanity: the untampered calldata registers (simulated)
+    expect((await call(good)).data).toBe(encodeAbiParameters([{ type: "address" }], [getAddress(k.address)]));
+    // the ABI pads the 5006-byte quote to 5024 bytes, the end of the calldata: 5025 is one byte too many
+    for (const len of [5025n, 6000n, 1n << 32n, (1n << 256n) - 1n]) {
+      let error: unknown;
+      try {
+        await call(withQuoteLength(good, len));
+      } catch (e) {
+        error = e;
+      }
+      expect(error, `length ${len}`).toBeInstanceOf(BaseError);
+      // not one of the registry's custom errors: the call never reached the checks
+      expect(registryRevert(error)).toBeNull();
+    }
+    // a head offset beyond the calldata
+    const badOffset = hexToBytes(good);
+    badOffset.set(hexToBytes("ff".repeat(8)), 4 + 64 + 24);
+    await expect(call(bytesToHex(badOffset))).rejects.toBeInstanceOf(BaseError);
+    // calldata cut short inside the quote
+    await expect(call(good.slice(0, good.length - 200) as Hex)).rejects.toBeInstanceOf(BaseError);
+    expect(await registry.read.isRegistered([k.address])).toBe(false);
+  });
+
+  it("a huge but well-formed quote is bounded by gas only: 64 KiB of trailing data still registers", async () => {
+    const registry = await deploy();
+    const k = newKms();
+    const big = concatBytes(k.quote, new Uint8Array(64 * 1024).fill(0xab));
+    const { result } = await registry.simulate.register([hex(k.caPubkey), hex(k.k256Pubkey), hex(big)]);
+    expect(result).toBe(getAddress(k.address));
   });
 });

@@ -3,6 +3,7 @@ import { privateKeyToAddress } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 
 import { bytesToHex, hexToBytes } from "../../src/encoding/index.js";
+import { InputError } from "../../src/errors.js";
 import {
   appKeyMessage,
   deriveKey,
@@ -97,5 +98,27 @@ describe("dstack signature formats (formats doc §8)", () => {
   it("names wrong lengths in typed errors", () => {
     expect(() => appKeyMessage(new Uint8Array(19), new Uint8Array(33))).toThrow(/appId: expected 20 bytes, got 19/);
     expect(() => envEncryptMessageV1(new Uint8Array(20), -1, new Uint8Array(32))).toThrow(/timestamp out of u64 range/);
+    expect(() => envEncryptMessageV1(new Uint8Array(20), 2n ** 64n, new Uint8Array(32))).toThrow(/timestamp out of u64 range/);
+    for (const bad of [1.5, Number.NaN, Infinity, 2 ** 60]) {
+      expect(() => envEncryptMessageV1(new Uint8Array(20), bad, new Uint8Array(32))).toThrow(InputError);
+    }
+    expect(() => envEncryptMessageV1(new Uint8Array(20), "1700000000" as unknown as number, new Uint8Array(32))).toThrow(InputError);
+  });
+
+  it("refuses private keys that are not secp256k1 scalars with a typed error that does not echo the key", () => {
+    const n = secp256k1.Point.CURVE().n;
+    for (const key of [new Uint8Array(32), hexToBytes(n.toString(16)), new Uint8Array(32).fill(0xff)]) {
+      let error: unknown;
+      try {
+        signMessage(new Uint8Array([1]), key);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(InputError);
+      expect((error as InputError).code).toBe("BAD_PRIVATE_KEY");
+      expect((error as Error).message).not.toContain(bytesToHex(key).slice(2, 10));
+      expect(() => publicKeyFromPrivate(key)).toThrow(InputError);
+    }
+    expect(() => signMessage(new Uint8Array([1]), new Uint8Array(31))).toThrow(/privateKey: expected 32 bytes, got 31/);
   });
 });
