@@ -181,16 +181,28 @@ describe("verify* views: keys and signatures generated with @noble/curves", () =
     }
   });
 
-  it("stop counting once the KMS is revoked", async () => {
+  it("count only while the KMS is registered and not revoked (all four views)", async () => {
     const k2 = newKms();
-    await register(k2);
     const appId = new Uint8Array(20).fill(9);
     const appPub = publicKeyFromPrivate(deriveKey(k2.k256PrivateKey, appId, "app-key"));
     const sig = signMessage(appKeyMessage(appId, appPub), k2.k256PrivateKey);
-    expect(await registry.read.verifyAppKey([k2.address, hex(appId), hex(appPub), hex(sig)])).toBe(true);
-    await registry.write.revoke([k2.address, "test"]);
-    expect(await registry.read.verifyAppKey([k2.address, hex(appId), hex(appPub), hex(sig)])).toBe(false);
+    const appPriv = deriveKey(k2.k256PrivateKey, appId, "app-key");
+    const derivedPub = publicKeyFromPrivate(deriveKey(appPriv, "wallet/eth"));
+    const dSig = signMessage(keyChainMessage("signing", derivedPub), appPriv);
+    const x25519 = new Uint8Array(32).fill(0x44);
+    const envSig = signMessage(envEncryptMessageV1(appId, 1700000000n, x25519), k2.k256PrivateKey);
     const digest = keccak256(appKeyMessage(appId, appPub));
-    expect(await registry.read.verifySignature([k2.address, hex(digest), hex(sig)])).toBe(false);
+    const all = async (kms: Hex) => [
+      await registry.read.verifyAppKey([kms, hex(appId), hex(appPub), hex(sig)]),
+      await registry.read.verifySignature([kms, hex(digest), hex(sig)]),
+      await registry.read.verifyEnvEncryptPubkey([kms, hex(appId), hex(x25519), 1700000000n, hex(envSig)]),
+      (await registry.read.verifyKeyChain([kms, hex(appId), "signing", hex(derivedPub), hex(dSig), hex(appPub), hex(sig)])) !== zeroAddress,
+    ];
+    // the same signatures, checked against an address that was never registered: all false
+    expect(await all(k2.address)).toEqual([false, false, false, false]);
+    await register(k2);
+    expect(await all(k2.address)).toEqual([true, true, true, true]);
+    await registry.write.revoke([k2.address, "test"]);
+    expect(await all(k2.address)).toEqual([false, false, false, false]);
   });
 });
