@@ -30,7 +30,7 @@ import { join } from "node:path";
 
 import { sha256 } from "@noble/hashes/sha2.js";
 
-import { bytesToPlainHex, concatBytes, hexToBytes, isHexText } from "../encoding/index.js";
+import { base64ToBytes, bytesToBase64, bytesToPlainHex, concatBytes, hexToBytes, isHexText } from "../encoding/index.js";
 import { InputError, KmsRegistryError, NetworkError, UsageError } from "../errors.js";
 import { parseQuote } from "./quote.js";
 import type { Collateral } from "./types.js";
@@ -218,11 +218,17 @@ async function readCache(dir: string, url: string, now: number): Promise<Fetched
   }
   if (entry.format !== CACHE_FORMAT || entry.url !== url || typeof entry.nextUpdate !== "number" || typeof entry.body !== "string") return undefined;
   if (entry.nextUpdate < now) return undefined; // stale: refetch
-  return { url, body: new Uint8Array(Buffer.from(entry.body, "base64")), headers: entry.headers ?? {}, fromCache: true };
+  let body: Uint8Array;
+  try {
+    body = base64ToBytes(entry.body, "cache entry body");
+  } catch {
+    return undefined; // corrupt: a miss
+  }
+  return { url, body, headers: entry.headers ?? {}, fromCache: true };
 }
 
 async function writeCache(dir: string, f: Fetched, nextUpdate: number, now: number): Promise<void> {
-  const entry: CacheEntry = { format: CACHE_FORMAT, url: f.url, fetchedAt: now, nextUpdate, headers: f.headers, body: Buffer.from(f.body).toString("base64") };
+  const entry: CacheEntry = { format: CACHE_FORMAT, url: f.url, fetchedAt: now, nextUpdate, headers: f.headers, body: bytesToBase64(f.body) };
   const file = cacheFile(dir, f.url);
   try {
     await mkdir(dir, { recursive: true });
@@ -367,9 +373,14 @@ function crlBytes(f: Fetched, what: string): Uint8Array {
   else {
     const text = new TextDecoder("latin1").decode(b).trim();
     const pemMatch = /-----BEGIN X509 CRL-----([^-]*)-----END X509 CRL-----/.exec(text);
-    if (pemMatch) der = new Uint8Array(Buffer.from(pemMatch[1]!.replace(/\s+/g, ""), "base64"));
-    else if (text.length > 0 && isHexText(text)) der = hexToBytes(text, what);
-    else throw bad(what, f, "body is not a CRL (neither DER, hex nor PEM)");
+    try {
+      if (pemMatch) der = base64ToBytes(pemMatch[1]!, `${what} (PEM)`);
+      else if (text.length > 0 && isHexText(text)) der = hexToBytes(text, what);
+      else throw bad(what, f, "body is not a CRL (neither DER, hex nor PEM)");
+    } catch (e) {
+      if (e instanceof NetworkError) throw e;
+      throw bad(what, f, `body is not a CRL: ${(e as Error).message}`);
+    }
   }
   try {
     parseCrl(der, what);

@@ -18,6 +18,7 @@
  * 3. **TD attributes** (`tdAttributesProblem`, decision 1): PERFMON (bit 63) is allowed and bit 39 is
  *    a reserved bit (dcap-qvl Rust masks the wrong bytes and does the opposite).
  */
+import { hexToBytes } from "../encoding/index.js";
 import { VerificationError } from "../errors.js";
 import { TCB_STATUSES, type TcbStatus } from "./types.js";
 
@@ -114,7 +115,7 @@ class Doc {
   hex(o: Obj, k: string, path: string, len: number): Uint8Array {
     const s = this.str(o, k, path);
     if (s.length !== len * 2 || !/^[0-9a-fA-F]*$/.test(s)) this.fail(`${path}${k}`, `must be ${len} bytes of hex, got ${JSON.stringify(s.slice(0, 40))}`);
-    return new Uint8Array(Buffer.from(s, "hex"));
+    return hexToBytes(s, `${this.name}: ${path}${k}`);
   }
   date(o: Obj, k: string, path: string): number {
     const s = this.str(o, k, path);

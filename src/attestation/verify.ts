@@ -14,7 +14,7 @@
  */
 import { createHash } from "node:crypto";
 
-import { bytesEqual, bytesToHex, type Hex } from "../encoding/index.js";
+import { bytesEqual, bytesToHex, bytesToPlainHex, type Hex } from "../encoding/index.js";
 import { KmsRegistryError, UsageError, VerificationError } from "../errors.js";
 import { bytesKey, createVerificationCache, memo, type VerificationCache } from "./cache.js";
 import { INTEL_SGX_ROOT_CA_DER } from "./intel-root.js";
@@ -96,7 +96,7 @@ function fail(code: string, message: string): never {
   throw new VerificationError(code, message);
 }
 
-const hx = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+const hx = bytesToPlainHex;
 
 function sha256(...parts: Uint8Array[]): Uint8Array {
   const h = createHash("sha256");

@@ -8,6 +8,7 @@
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from "node:crypto";
 
+import { base64ToBytes, hexToBytes } from "../encoding/index.js";
 import { InputError, VerificationError } from "../errors.js";
 import { bytesKey, memo, type VerificationCache } from "./cache.js";
 
@@ -402,7 +403,7 @@ export function pemBlocks(text: string, what = "PEM"): Uint8Array[] {
   for (const m of text.matchAll(PEM_RE)) {
     const b64 = m[1]!.replace(/\s+/g, "");
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) throw new InputError("BAD_PEM", `${what}: certificate block ${out.length + 1} is not base64`);
-    out.push(new Uint8Array(Buffer.from(b64, "base64")));
+    out.push(base64ToBytes(b64, `${what}: certificate block ${out.length + 1}`));
   }
   return out;
 }
@@ -419,7 +420,7 @@ export function certificateDerFromFile(bytes: Uint8Array, what: string): Uint8Ar
 // Signatures (node:crypto, accepts high-S)
 // ---------------------------------------------------------------------------------------------
 
-const P256_SPKI_PREFIX = Buffer.from("3059301306072a8648ce3d020106082a8648ce3d030107034200", "hex");
+const P256_SPKI_PREFIX = hexToBytes("3059301306072a8648ce3d020106082a8648ce3d030107034200");
 
 /** KeyObject from an SPKI DER; undefined when node cannot import it. */
 export function keyFromSpki(spki: Uint8Array): KeyObject | undefined {
