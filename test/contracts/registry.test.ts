@@ -1,5 +1,5 @@
 import { network } from "hardhat";
-import { BaseError, encodeAbiParameters, getAddress, keccak256, zeroAddress, zeroHash } from "viem";
+import { BaseError, encodeAbiParameters, getAddress, keccak256, numberToHex, zeroAddress, zeroHash } from "viem";
 import { beforeAll, describe, expect, it } from "vitest";
 
 import { bytesToHex, concatBytes, hexToBytes, type Hex } from "../../src/encoding/index.js";
@@ -121,6 +121,24 @@ describe("KmsRegistry: register", () => {
     expect(ev.args.k256Pubkey).toBe(hex(k.k256Pubkey));
     expect(ev.args.quote).toBe(hex(k.quote));
     expect(hexToBytes(ev.args.quote!).length).toBe(5006);
+  });
+
+  it("packs the record into four storage slots: caKeyHash, quoteHash, imageMeasurement, registrar|attestedAt|revoked|nonce", async () => {
+    const { k, receipt } = await registerKms(registry);
+    const block = await publicClient.getBlock({ blockNumber: receipt.blockNumber });
+    await registry.write.revoke([k.address, "storage layout"]);
+    // `_records` is the mapping at slot 1 (after AccessControl's `_roles`)
+    const base = BigInt(keccak256(encodeAbiParameters([{ type: "address" }, { type: "uint256" }], [getAddress(k.address), 1n])));
+    const slot = (i: bigint) => publicClient.getStorageAt({ address: registry.address, slot: numberToHex(base + i, { size: 32 }) });
+    expect(await slot(0n)).toBe(keccak256(k.caPubkey));
+    expect(await slot(1n)).toBe(keccak256(k.quote));
+    expect(await slot(2n)).toBe(imageMeasurement(k.quote));
+    const packed = BigInt((await slot(3n))!);
+    expect(getAddress(numberToHex(packed & ((1n << 160n) - 1n), { size: 20 }))).toBe(getAddress(admin));
+    expect((packed >> 160n) & ((1n << 40n) - 1n)).toBe(block.timestamp);
+    expect((packed >> 200n) & 0xffn).toBe(1n); // revoked
+    expect(packed >> 208n).toBe(0n); // liveness nonce
+    expect(BigInt((await slot(4n)) ?? "0x0")).toBe(0n);
   });
 
   it("returns the KMS address from register (simulate)", async () => {
