@@ -41,7 +41,7 @@ export interface BootstrapInfo {
 
 export type BootstrapSource =
   | { type: "kms"; url: string; transport: "http" | "https"; caPinned: "argument" | "response" | "none"; bootstrapInfoFrom: "get-meta" | "file"; file?: string }
-  | { type: "certs-dir"; path: string }
+  | { type: "certs-dir"; path: string; file?: string }
   | { type: "file"; path: string };
 
 /** Extra data from `KMS.GetMeta`, kept as received (never secret). */

@@ -75,7 +75,7 @@ export async function readCertsDirBootstrap(dir: string): Promise<BootstrapInfo>
     if (e instanceof InputError && e.code === "FILE_NOT_FOUND") {
       throw new InputError(
         "BOOTSTRAP_INFO_MISSING",
-        `${dir} has no bootstrap-info.json: the KMS was auto-bootstrapped (dstack issue #539) or is a replica (Onboard), so it never wrote one; supply the saved Onboard.Bootstrap response with --file`,
+        `${dir} has no bootstrap-info.json: the KMS was auto-bootstrapped (dstack issue #539) or is a replica (Onboard), so it never wrote one; supply the saved Onboard.Bootstrap response: --certs-dir ${dir} --file SAVED.json`,
         { cause: e },
       );
     }
@@ -155,6 +155,12 @@ function selfSigned(c: X509Certificate): { ok: boolean; found: string } {
 export interface CheckCertsOptions {
   /** Expected RPC domain; default: the `rpc-domain` file if present. */
   domain?: string;
+  /**
+   * Bootstrap info supplied separately (the saved Onboard.Bootstrap answer, `--file`): an auto-bootstrapped KMS or a
+   * replica has no `bootstrap-info.json`; its keys are then checked against this. When the dir has its own file
+   * too, both must name the same keys.
+   */
+  bootstrap?: { info: BootstrapInfo; from: string };
   /** Unix seconds for certificate validity. */
   now: number;
 }
@@ -190,12 +196,14 @@ export async function checkCertsDir(dir: string, opts: CheckCertsOptions): Promi
   const hidden = names.filter((n) => n.startsWith("."));
   const unknown = names.filter((n) => !n.startsWith(".") && !(CERTS_DIR_FILES as readonly string[]).includes(n) && !(KNOWN_EXTRA_FILES as readonly string[]).includes(n));
   const present = names.filter((n) => (CERTS_DIR_FILES as readonly string[]).includes(n));
+  // an auto-bootstrapped KMS or a replica has no bootstrap-info.json: the separately supplied answer stands in for it
+  const replaced = opts.bootstrap !== undefined && missing.length === 1 && missing[0] === "bootstrap-info.json";
   add(
     "files",
     "All 8 files exist",
-    missing.length === 0 && unknown.length === 0,
-    `exactly ${CERTS_DIR_FILES.join(", ")}`,
-    `${present.length} of 8${missing.length ? `; missing ${missing.join(", ")}` : ""}${unknown.length ? `; unexpected ${unknown.join(", ")}` : ""}`,
+    (missing.length === 0 || replaced) && unknown.length === 0,
+    `exactly ${CERTS_DIR_FILES.join(", ")}${opts.bootstrap ? ` (bootstrap-info.json may be replaced by ${opts.bootstrap.from})` : ""}`,
+    `${present.length} of 8${missing.length ? `; missing ${missing.join(", ")}` : ""}${replaced ? ` (supplied as ${opts.bootstrap!.from})` : ""}${unknown.length ? `; unexpected ${unknown.join(", ")}` : ""}`,
     [names.includes("rpc-domain") ? "rpc-domain present (written by newer KMS versions; tolerated)" : "", hidden.length ? `hidden entries ignored: ${hidden.join(", ")}` : ""]
       .filter(Boolean)
       .join("; ") || undefined,
@@ -235,27 +243,44 @@ export async function checkCertsDir(dir: string, opts: CheckCertsOptions): Promi
 
   // bootstrap info (needed for key comparisons)
   let bootstrap: BootstrapInfo | null = null;
+  const fieldsItem = (b: BootstrapInfo, what: string) => {
+    const fields = b.format === "legacy" ? ["ca_pubkey", "k256_pubkey", "quote", "eventlog"] : ["ca_pubkey", "k256_pubkey", "attestation"];
+    const emptyFields = b.problems.filter((p) => p.code.endsWith("_EMPTY")).map((p) => p.field);
+    const badFields = b.problems.filter((p) => !p.code.endsWith("_EMPTY"));
+    add(
+      "bootstrap-info.valid",
+      `${what} is valid with every field`,
+      emptyFields.length === 0 && badFields.length === 0,
+      `JSON with ${fields.join(", ")} (${b.format} format)`,
+      emptyFields.length || badFields.length
+        ? [emptyFields.length ? `empty: ${emptyFields.join(", ")}` : "", ...badFields.map((p) => `${p.field}: ${p.message}`)].filter(Boolean).join("; ")
+        : `${b.format} format, all ${fields.length} fields decode`,
+    );
+  };
   const bj = files.get("bootstrap-info.json");
   if (bj) {
     try {
       bootstrap = parseBootstrapInfo(parseJsonLimited(new TextDecoder().decode(bj), "bootstrap-info.json"));
-      const fields = bootstrap.format === "legacy" ? ["ca_pubkey", "k256_pubkey", "quote", "eventlog"] : ["ca_pubkey", "k256_pubkey", "attestation"];
-      const emptyFields = bootstrap.problems.filter((p) => p.code.endsWith("_EMPTY")).map((p) => p.field);
-      const badFields = bootstrap.problems.filter((p) => !p.code.endsWith("_EMPTY"));
-      add(
-        "bootstrap-info.valid",
-        "bootstrap-info.json is valid with every field",
-        emptyFields.length === 0 && badFields.length === 0,
-        `JSON with ${fields.join(", ")} (${bootstrap.format} format)`,
-        emptyFields.length || badFields.length
-          ? [emptyFields.length ? `empty: ${emptyFields.join(", ")}` : "", ...badFields.map((p) => `${p.field}: ${p.message}`)].filter(Boolean).join("; ")
-          : `${bootstrap.format} format, all ${fields.length} fields decode`,
-      );
+      fieldsItem(bootstrap, "bootstrap-info.json");
     } catch (e) {
       add("bootstrap-info.valid", "bootstrap-info.json is valid with every field", false, "JSON with ca_pubkey, k256_pubkey and quote+eventlog or attestation", e instanceof Error ? e.message : String(e));
     }
+    if (bootstrap && opts.bootstrap) {
+      const s = opts.bootstrap.info;
+      const same = bytesEqual(s.caPubkey, bootstrap.caPubkey) && bytesEqual(s.k256Pubkey, bootstrap.k256Pubkey);
+      add(
+        "bootstrap-info.matches-file",
+        `bootstrap-info.json names the same keys as ${opts.bootstrap.from}`,
+        same,
+        `ca_pubkey ${bytesToHex(s.caPubkey).slice(0, 24)}…, k256_pubkey ${bytesToHex(s.k256Pubkey)}`,
+        `ca_pubkey ${bytesToHex(bootstrap.caPubkey).slice(0, 24)}…, k256_pubkey ${bytesToHex(bootstrap.k256Pubkey)}`,
+      );
+    }
+  } else if (opts.bootstrap && !readErr.has("bootstrap-info.json")) {
+    bootstrap = opts.bootstrap.info;
+    fieldsItem(bootstrap, "the saved Bootstrap answer (--file, no bootstrap-info.json in the dir)");
   } else if (!readErr.has("bootstrap-info.json")) {
-    add("bootstrap-info.valid", "bootstrap-info.json is valid with every field", false, "the file", "missing (auto-bootstrapped KMS or replica: keep the saved Bootstrap response instead)");
+    add("bootstrap-info.valid", "bootstrap-info.json is valid with every field", false, "the file", "missing (auto-bootstrapped KMS or replica: supply the saved Bootstrap response with --file)");
   }
   if (bootstrap) {
     let found: string;

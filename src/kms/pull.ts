@@ -15,7 +15,7 @@ import { getMeta, leafPinProblem, type KmsClientOptions } from "./client.js";
 import { readFileLimited } from "./files.js";
 import { DEFAULT_MAX_JSON_BYTES, parseJsonLimited } from "./json.js";
 
-export type PullSource = { kms: string; caPubkey?: Uint8Array; file?: string } | { certsDir: string } | { file: string };
+export type PullSource = { kms: string; caPubkey?: Uint8Array; file?: string } | { certsDir: string; file?: string } | { file: string };
 
 export interface PullOptions extends KmsClientOptions {
   /** Unix seconds: recorded as the pull time and used for TLS certificate validity. */
@@ -145,9 +145,33 @@ export async function pullFromKms(src: { kms: string; caPubkey?: Uint8Array; fil
   return out;
 }
 
+/**
+ * A certs dir without its own bootstrap-info.json (auto-bootstrapped KMS, replica) plus the saved Bootstrap answer:
+ * the answer's keys must be the dir's keys (root-ca.crt/root-ca.key = ca_pubkey, root-k256.key → k256_pubkey, and
+ * the dir's bootstrap-info.json when it has one).
+ */
+async function pullFromCertsDirWithFile(dir: string, file: string, opts: PullOptions): Promise<PullResult> {
+  const { info } = await readBootstrapFile(file);
+  const { checkCertsDir } = await import("./certs-dir.js");
+  const list = await checkCertsDir(dir, { now: opts.now, bootstrap: { info, from: file } });
+  const keyItems = ["root-ca.pubkey", "root-ca.key-pubkey", "root-k256.pubkey", "bootstrap-info.matches-file"];
+  const checks: Check[] = [];
+  for (const it of list.items) {
+    if (!keyItems.includes(it.name)) continue;
+    checks.push({ name: `certs-dir.${it.name}`, ok: it.ok, detail: it.ok ? `${it.title}` : `${it.title}: expected ${it.expected}, found ${it.found}` });
+    if (!it.ok) throw new VerificationError("CERTS_DIR_KEY_MISMATCH", `${file} does not belong to ${dir}: failed ${it.name} (${it.title}): expected ${it.expected}, found ${it.found}`);
+  }
+  if (!list.items.some((i) => i.name === "root-k256.pubkey" || i.name === "root-ca.pubkey")) {
+    throw new InputError("CERTS_DIR_INVALID", `${dir}: neither root-ca.crt nor root-k256.key could be read, so ${file} cannot be tied to this certs dir`);
+  }
+  const doc = normalizeBootstrap(info, { type: "certs-dir", path: resolve(dir), file: resolve(file) }, opts.now);
+  return { info, doc, checks, warnings: [] };
+}
+
 export async function pullBootstrap(source: PullSource, opts: PullOptions): Promise<PullResult> {
   if ("kms" in source) return pullFromKms(source, opts);
   if ("certsDir" in source) {
+    if (source.file) return pullFromCertsDirWithFile(source.certsDir, source.file, opts);
     const info = await readCertsDirBootstrap(source.certsDir);
     return { info, doc: normalizeBootstrap(info, { type: "certs-dir", path: resolve(source.certsDir) }, opts.now), checks: [], warnings: [] };
   }

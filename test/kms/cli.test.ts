@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -118,6 +118,45 @@ describe("kms-registry pull / check-certs / verify (CLI)", () => {
     expect(f.stdout).toMatch(/binding\.report-data/);
     expect(f.stdout).toMatch(/eventlog\.rtmr3/);
     expect(f.stdout).toMatch(/mrAggregated/);
+  });
+
+  it("a certs dir without bootstrap-info.json (auto-bootstrapped KMS, replica) + the saved Bootstrap answer (--file)", async () => {
+    const sim = ["--collateral", kms.simCollateralPath, "--root-ca", kms.simRootCaPath];
+    const dir = join(tmp, "replica");
+    cpSync(kms.certsDir, dir, { recursive: true });
+    rmSync(join(dir, "bootstrap-info.json"));
+    const saved = join(kms.simDir, "bootstrap-response.json");
+    // without the answer: exit 2, and the message says exactly what to add
+    const no = await runCli(["verify", "--certs-dir", dir, ...sim]);
+    expect(no.code).toBe(2);
+    expect(no.stderr).toContain(`--certs-dir ${dir} --file`);
+    oneLineError(no.stderr);
+    // with it: the checklist runs against the answer's keys, and everything passes
+    const r = await runCli(["verify", "--certs-dir", dir, "--file", saved, ...sim, "--json"]);
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.stdout) as { ok: boolean; checks: { name: string; ok: boolean; detail: string }[]; source: Record<string, unknown> };
+    expect(rep.ok).toBe(true);
+    expect(rep.source).toMatchObject({ type: "certs-dir", path: dir, file: saved });
+    const byName = new Map(rep.checks.map((c) => [c.name, c]));
+    expect(byName.get("certs.files")?.detail).toMatch(/missing bootstrap-info.json \(supplied as /);
+    for (const n of ["certs-dir.root-ca.pubkey", "certs-dir.root-k256.pubkey", "certs.root-k256.pubkey", "certs.root-ca.key-pubkey", "certs.bootstrap-info.valid"]) expect(byName.get(n)?.ok).toBe(true);
+    const cc = await runCli(["check-certs", "--certs-dir", dir, "--file", saved, "--json"]);
+    expect(cc.code).toBe(0);
+    // an answer from another KMS does not belong to this dir: pull refuses (exit 1), check-certs names the checks
+    const other = join(tmp, "other-answer.json");
+    const ans = JSON.parse(readFileSync(saved, "utf8")) as Record<string, string>;
+    writeFileSync(other, JSON.stringify({ ...ans, k256_pubkey: "022829d063e6a13dd83f5c8896d0cc680e5a1d32221bda219982dcfe47be3fde6e" }));
+    const p = await runCli(["pull", "--certs-dir", dir, "--file", other, "--json"]);
+    expect(p.code).toBe(1);
+    expect((JSON.parse(p.stdout) as { error: { code: string } }).error.code).toBe("CERTS_DIR_KEY_MISMATCH");
+    expect(p.stderr).toMatch(/does not belong to .*root-k256\.pubkey/);
+    const c2 = await runCli(["check-certs", "--certs-dir", dir, "--file", other, "--json"]);
+    expect(c2.code).toBe(1);
+    expect((JSON.parse(c2.stdout) as { failed: string[] }).failed).toEqual(["root-k256.pubkey"]);
+    // a dir that has its own bootstrap-info.json must name the same keys as the answer
+    const c3 = await runCli(["check-certs", "--certs-dir", kms.certsDir, "--file", other, "--json"]);
+    expect(c3.code).toBe(1);
+    expect((JSON.parse(c3.stdout) as { failed: string[] }).failed).toEqual(["bootstrap-info.matches-file"]);
   });
 });
 

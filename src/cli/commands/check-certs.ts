@@ -9,7 +9,7 @@ import { EXIT_FAIL, EXIT_OK, optInteger, optString, printJson, requireString, ta
 export const checkCertsCommand: Command = {
   name: "check-certs",
   summary: "run the operator's checklist on a KMS certs dir",
-  synopsis: "--certs-dir DIR [--domain D] [--json]",
+  synopsis: "--certs-dir DIR [--domain D] [--file SAVED_BOOTSTRAP.json] [--json]",
   help: [
     "Checks, each with what was expected and what was found: the 8 files; root CA subject \"Dstack KMS CA\" (the",
     "v0.5.4 lower-case \"dstack KMS CA\" is accepted and reported), self-signed, a CA; RPC certificate CN and SAN =",
@@ -17,10 +17,16 @@ export const checkCertsCommand: Command = {
     "root-k256.key exactly 32 bytes, a valid secp256k1 scalar whose public key equals k256_pubkey; root-ca.key's",
     "public key equals ca_pubkey; private key files not readable by group/others; bootstrap-info.json valid with",
     "every field; quote present. Without --domain the rpc-domain file (newer KMS) is used if present.",
+    "An auto-bootstrapped KMS or a replica has no bootstrap-info.json: give the saved Bootstrap answer with --file.",
   ].join("\n"),
   options: {
     "certs-dir": { type: "string", valueName: "DIR", description: "the KMS certs dir (e.g. /etc/kms/certs)" },
     domain: { type: "string", valueName: "D", description: "the KMS domain the RPC certificate must name" },
+    file: {
+      type: "string",
+      valueName: "FILE",
+      description: "the saved Onboard.Bootstrap answer, for a dir without bootstrap-info.json (auto-bootstrapped KMS, replica); checked against the dir's keys",
+    },
     at: { type: "string", valueName: "UNIX_SECONDS", description: "time for certificate validity (default: now)" },
   },
   json: true,
@@ -31,7 +37,14 @@ export const checkCertsCommand: Command = {
     const domain = optString(ctx, "domain");
     const now = optInteger(ctx, "at", { min: 0 }) ?? Math.floor(Date.now() / 1000);
     const { checkCertsDir } = await import("../../kms/certs-dir.js");
-    const r = await checkCertsDir(dir, { now, ...(domain !== undefined ? { domain } : {}) });
+    const fileArg = optString(ctx, "file");
+    let bootstrap;
+    if (fileArg !== undefined) {
+      const { readBootstrapFile } = await import("../../kms/pull.js");
+      const from = isAbsolute(fileArg) ? fileArg : resolve(io.cwd, fileArg);
+      bootstrap = { info: (await readBootstrapFile(from)).info, from };
+    }
+    const r = await checkCertsDir(dir, { now, ...(domain !== undefined ? { domain } : {}), ...(bootstrap ? { bootstrap } : {}) });
     if (ctx.json) {
       const { bootstrap: _b, ...rest } = r;
       printJson(io, rest);

@@ -14,7 +14,8 @@ export const SOURCE_OPTIONS: Record<string, OptionSpec> = {
   file: {
     type: "string",
     valueName: "FILE",
-    description: "a saved Bootstrap response / bootstrap-info.json / GetMeta answer / pulled document; with --kms: use it instead of the KMS's bootstrap_info (auto-bootstrapped KMS)",
+    description:
+      "a saved Bootstrap response / bootstrap-info.json / GetMeta answer / pulled document; with --kms or --certs-dir: use it instead of the KMS's bootstrap_info / bootstrap-info.json (auto-bootstrapped KMS, replica)",
   },
   "ca-pubkey": { type: "string", valueName: "HEX", description: "pin the KMS root CA key (91-byte SPKI, hex/base64) for https" },
   timeout: { type: "string", valueName: "MS", description: "per-request timeout in milliseconds (default 10000)" },
@@ -45,8 +46,9 @@ export async function sourceFromOptions(ctx: CommandContext): Promise<PullSource
     return src;
   }
   if (caPubkeyText !== undefined) throw new UsageError("--ca-pubkey only applies to --kms");
+  // --certs-dir DIR --file FILE: a certs dir without bootstrap-info.json (auto-bootstrapped KMS, replica) + the saved answer
+  if (dir !== undefined) return file !== undefined ? { certsDir: abs(ctx, dir), file: abs(ctx, file) } : { certsDir: abs(ctx, dir) };
   if (given.length !== 1) throw new UsageError(`give exactly one of --kms, --certs-dir, --file${given.length ? ` (got ${given.join(", ")})` : ""}`);
-  if (dir !== undefined) return { certsDir: abs(ctx, dir) };
   return { file: abs(ctx, file!) };
 }
 

@@ -84,7 +84,7 @@ export const publishCommand: Command = {
     let certs = null;
     if ("certsDir" in source) {
       const { checkCertsDir } = await import("../../kms/certs-dir.js");
-      certs = await checkCertsDir(source.certsDir, { now });
+      certs = await checkCertsDir(source.certsDir, { now, ...(source.file ? { bootstrap: { info, from: source.file } } : {}) });
     }
     const gate = await verifyForPublish(info, {
       collateral,

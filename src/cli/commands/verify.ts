@@ -60,7 +60,7 @@ export const verifyCommand: Command = {
     let certs = null;
     if ("certsDir" in source) {
       const { checkCertsDir } = await import("../../kms/certs-dir.js");
-      certs = await checkCertsDir(source.certsDir, { now, ...(domain !== undefined ? { domain } : {}) });
+      certs = await checkCertsDir(source.certsDir, { now, ...(domain !== undefined ? { domain } : {}), ...(source.file ? { bootstrap: { info: pulled.info, from: source.file } } : {}) });
     }
     const { verifyBootstrap } = await import("../../kms/verify.js");
     let pccsCacheDir: string | undefined;
