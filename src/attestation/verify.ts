@@ -10,7 +10,9 @@
  * passed steps plus the failing one. Stricter than dcap-qvl (project decisions): `now` is a required
  * whole number of seconds, CRL `thisUpdate` is checked, `root_ca_crl` must be issued by the root and
  * `pck_crl` by the PCK leaf's issuer, the QE report's `report_data[32..64)` must be zero, and Intel's
- * rules replace dcap-qvl's where they differ (see `tcb.ts`).
+ * rules replace dcap-qvl's where they differ (decision 2): the TDX component skip and status
+ * convergence (see `tcb.ts`), and QE authentication data of any length (dcap-qvl demands 32 bytes;
+ * Intel's QVL takes the declared length, and the SHA-256 binding covers it either way).
  */
 import { createHash } from "node:crypto";
 
@@ -228,7 +230,7 @@ function qeAndQuoteSignatures(p: Prepared, leaf: Certificate): void {
     return [undefined, "QE report signed by the PCK key"];
   });
   steps.run("qe-report.binding", "QE_REPORT_BINDING_MISMATCH", () => {
-    if (quote.qeAuthData.length !== 32) fail("QE_AUTH_DATA_INVALID", `QE authentication data must be 32 bytes, got ${quote.qeAuthData.length}`);
+    // Intel's QVL accepts QE authentication data of any length (dcap-qvl requires 32); the hash binds it either way
     const h = sha256(quote.attestationKey, quote.qeAuthData);
     const rd = quote.qeReport.reportData;
     if (!bytesEqual(h, rd.subarray(0, 32))) fail("QE_REPORT_BINDING_MISMATCH", `QE report_data[0..32) ${hx(rd.subarray(0, 32))} ≠ SHA-256(attestation key ‖ QE auth data) ${hx(h)}`);
