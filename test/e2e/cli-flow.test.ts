@@ -170,6 +170,10 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
     const bad = await cli([...base, "--app-pubkey", "zz", "--signature", String(ak.k256_signature)]);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    // a signature of the wrong length is bad input (exit 2), not an "invalid" verdict
+    const short = await cli([...base, "--public-key", String(env.public_key), "--timestamp", String(env.timestamp), "--signature", String(env.signature_v1).slice(0, 128)]);
+    expect(short.code).toBe(2);
+    expect(short.stderr.trim().split("\n")).toEqual([expect.stringMatching(/--signature must be 65 bytes of hex, got 64/)]);
   }, 180_000);
 
   it("audit --reverify re-verifies every published quote from chain data alone", async () => {

@@ -80,13 +80,13 @@ export const checkSignatureCommand: Command = {
     let input: () => Promise<Awaited<ReturnType<typeof lib.checkAppKeySignature>>>;
     if (mode === "app-key") {
       const appPubkey = await bytesOpt(ctx, "app-pubkey", 33);
-      const signature = await bytesOpt(ctx, "signature");
+      const signature = await bytesOpt(ctx, "signature", 65);
       input = () => lib.checkAppKeySignature({ publicClient: conn.publicClient, registry, ...(kms ? { kms } : {}), appId, appPubkey, signature });
     } else if (mode === "env-key") {
       const publicKey = await bytesOpt(ctx, "public-key", 32);
       const ts = requireString(ctx, "timestamp");
       if (!/^\d{1,20}$/.test(ts) || BigInt(ts) >= 1n << 64n) throw new UsageError(`--timestamp must be a u64 (unix seconds), got ${JSON.stringify(ts.slice(0, 30))}`);
-      const signature = await bytesOpt(ctx, "signature");
+      const signature = await bytesOpt(ctx, "signature", 65);
       input = () => lib.checkEnvKeySignature({ publicClient: conn.publicClient, registry, ...(kms ? { kms } : {}), appId, publicKey, timestamp: BigInt(ts), signature });
     } else {
       const purpose = requireString(ctx, "purpose");
