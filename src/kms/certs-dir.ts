@@ -344,10 +344,11 @@ export async function checkCertsDir(dir: string, opts: CheckCertsOptions): Promi
     const sans = sanDns(rpc);
     if (domain) {
       add("rpc.subject", "RPC certificate has your domain as CN", cn === domain, `CN = ${domain}`, `CN = ${cn || "(none)"}`);
-      add("rpc.san", "RPC certificate SAN contains your domain", sans.includes(domain), `DNS:${domain}`, sans.length ? sans.map((s) => `DNS:${s}`).join(", ") : "no DNS SAN");
+      // a dstack RPC certificate names exactly its domain (rcgen alt_names = [domain]); another name is not this KMS's
+      add("rpc.san", "RPC certificate SAN is your domain", sans.length === 1 && sans[0] === domain, `exactly DNS:${domain}`, sans.length ? sans.map((s) => `DNS:${s}`).join(", ") : "no DNS SAN");
     } else {
       add("rpc.subject", "RPC certificate has a domain as CN", cn !== "", "a CN (pass --domain to compare)", `CN = ${cn || "(none)"}`);
-      add("rpc.san", "RPC certificate SAN matches its CN", sans.includes(cn), `DNS:${cn}`, sans.length ? sans.map((s) => `DNS:${s}`).join(", ") : "no DNS SAN");
+      add("rpc.san", "RPC certificate SAN is its CN", sans.length === 1 && sans[0] === cn, `exactly DNS:${cn}`, sans.length ? sans.map((s) => `DNS:${s}`).join(", ") : "no DNS SAN");
     }
     if (root) {
       let ok = true;

@@ -153,6 +153,18 @@ describe("corrupted certs dirs: each failure detected, named, and agreeing with 
     expect(item(r, "rpc.subject").found).toBe("CN = evil.example.org");
     expect(openssl("x509", "-in", join(dir, "rpc.crt"), "-noout", "-subject").out.trim()).toBe("subject=CN = evil.example.org");
     expect(openssl("verify", "-CAfile", join(dir, "root-ca.crt"), join(dir, "rpc.crt")).ok).toBe(true); // chain itself is fine
+    // the right CN, but the SAN also names another host: not "the domain"
+    writeFileSync(join(dir, "rpc.crt"), await issueRpcCert(m.rpc, m.rootCaPem, m.rootCa, { domain: DOMAIN, sanDns: [DOMAIN, "evil.example.org"] }));
+    const extra = await checkCertsDir(dir, { domain: DOMAIN, now: NOW });
+    expect(extra.failed).toEqual(["rpc.san"]);
+    expect(item(extra, "rpc.san")).toMatchObject({ expected: `exactly DNS:${DOMAIN}`, found: `DNS:${DOMAIN}, DNS:evil.example.org` });
+    expect(openssl("x509", "-in", join(dir, "rpc.crt"), "-noout", "-ext", "subjectAltName").out).toContain(`DNS:${DOMAIN}, DNS:evil.example.org`);
+    // no SAN at all
+    writeFileSync(join(dir, "rpc.crt"), await issueRpcCert(m.rpc, m.rootCaPem, m.rootCa, { domain: DOMAIN, sanDns: [] }));
+    const none = await checkCertsDir(dir, { domain: DOMAIN, now: NOW });
+    expect(none.failed).toEqual(["rpc.san"]);
+    expect(item(none, "rpc.san").found).toBe("no DNS SAN");
+    expect(openssl("x509", "-in", join(dir, "rpc.crt"), "-noout", "-ext", "subjectAltName").out).not.toMatch(/DNS:/);
   });
 
   it("expired RPC certificate", async () => {
