@@ -385,6 +385,8 @@ export async function checkCertsDir(dir: string, opts: CheckCertsOptions): Promi
     add("tmp-ca.self-signed", "Temp CA is self-signed", ss.ok, "issuer = subject and a valid self-signature", ss.found);
     const tca = caItem(tmp);
     add("tmp-ca.is-ca", "Temp CA is a CA", tca.ok, "basicConstraints CA:TRUE", tca.found, tca.note);
+    const ttv = timeValid(tmp, opts.now);
+    add("tmp-ca.validity", "Temp CA is within its validity period", ttv === null, `valid at ${new Date(opts.now * 1000).toISOString()}`, ttv ?? `${tmp.validFrom} … ${tmp.validTo}`);
     const tk = keySpki("tmp-ca.key");
     if (tk) add("tmp-ca.key-pubkey", "tmp-ca.key matches tmp-ca.crt", bytesEqual(tk, spkiOfCert(tmp)), bytesToHex(spkiOfCert(tmp)), bytesToHex(tk));
   }

@@ -228,6 +228,17 @@ describe("corrupted certs dirs: each failure detected, named, and agreeing with 
     expect(openssl("verify", "-check_ss_sig", "-CAfile", join(dir, "tmp-ca.crt"), join(dir, "tmp-ca.crt")).ok).toBe(false);
   });
 
+  it("expired temp CA: we and openssl agree", async () => {
+    const { dir, m } = await goodDir();
+    writeFileSync(join(dir, "tmp-ca.crt"), await createSelfSignedCa(m.tmpCa, { name: "O=Dstack, CN=Dstack Client Temp CA", pathLength: 0, notAfter: NOW - 86400 }));
+    const r = await checkCertsDir(dir, { domain: DOMAIN, now: NOW });
+    expect(r.failed).toEqual(["tmp-ca.validity"]);
+    expect(item(r, "tmp-ca.validity").found).toMatch(/^expired \(notAfter /);
+    const o = openssl("verify", "-CAfile", join(dir, "tmp-ca.crt"), join(dir, "tmp-ca.crt"));
+    expect(o.ok).toBe(false);
+    expect(o.out).toMatch(/expired/);
+  });
+
   it("k256 key: wrong size, invalid scalar, another key", async () => {
     const a = await goodDir();
     writeFileSync(join(a.dir, "root-k256.key"), Buffer.alloc(31, 1), { mode: 0o600 });
