@@ -21,6 +21,8 @@ import { bytesToHex } from "../src/encoding/index.js";
 import {
   appKeyMessage,
   deriveKey,
+  envEncryptMessageV1,
+  ethAddress,
   keyChainMessage,
   publicKeyFromPrivate,
   signMessage,
@@ -85,10 +87,20 @@ async function measure(hardfork?: string) {
     bytesToHex(appPub),
     bytesToHex(appSig),
   ]);
-  // sanity: both views said yes
+  // sanity: both views said yes, and the chain returned the derived key's own address
   if (BigInt(appKey.returned ?? "0x0") !== 1n) throw new Error("verifyAppKey returned false");
-  const derivedAddr = BigInt(chain.returned ?? "0x0");
-  if (derivedAddr === 0n) throw new Error("verifyKeyChain returned the zero address");
+  if (BigInt(chain.returned ?? "0x0") !== BigInt(ethAddress(derivedPub))) {
+    throw new Error(`verifyKeyChain returned ${chain.returned}, not the derived key's address`);
+  }
+
+  // a liveness proof: the KMS's signature_v1 over the current challenge, submitted by the registrar
+  const challenge = await registry.read.livenessChallenge([k.address]);
+  const now = (await publicClient.getBlock()).timestamp;
+  const x25519 = new Uint8Array(32).fill(0x5a);
+  const livenessSig = signMessage(envEncryptMessageV1(viemHexToBytes(challenge), now, x25519), k.k256PrivateKey);
+  const liveHash = await registry.write.proveLiveness([k.address, bytesToHex(x25519), now, bytesToHex(livenessSig)]);
+  const liveReceipt = await publicClient.waitForTransactionReceipt({ hash: liveHash });
+  if (liveReceipt.status !== "success") throw new Error("proveLiveness failed");
 
   const registerGas = Number(regReceipt.gasUsed);
   return {
@@ -103,6 +115,7 @@ async function measure(hardfork?: string) {
       target: TARGETS.register,
       meetsTarget: registerGas <= TARGETS.register,
     },
+    proveLiveness: { gasUsed: Number(liveReceipt.gasUsed) },
     verifyAppKey: { ...appKey, returned: undefined, target: TARGETS.verifyAppKeyExecution, meetsTarget: appKey.execution <= TARGETS.verifyAppKeyExecution },
     verifyKeyChain: {
       ...chain,
@@ -123,6 +136,8 @@ process.stdout.write(
       register: cancun.register.gasUsed,
       verifyAppKeyExecution: cancun.verifyAppKey.execution,
       verifyKeyChainExecution: cancun.verifyKeyChain.execution,
+      meetsTargets: cancun.register.meetsTarget && cancun.verifyAppKey.meetsTarget && cancun.verifyKeyChain.meetsTarget,
+      proveLiveness: cancun.proveLiveness.gasUsed,
       dstackSetKmsInfo: DSTACK_SET_KMS_INFO_GAS,
       detail: [cancun, latest],
     },
