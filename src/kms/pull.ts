@@ -4,6 +4,7 @@
  * normalized document) — and check what the source itself can prove (TLS pin, GetMeta cross-checks).
  */
 import { X509Certificate } from "node:crypto";
+import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 
 import type { Check } from "../attestation/types.js";
@@ -34,7 +35,15 @@ export interface PullResult {
 
 /** Read a JSON file holding bootstrap info in any accepted container. */
 export async function readBootstrapFile(path: string): Promise<{ info: BootstrapInfo; meta?: Record<string, unknown> }> {
-  const text = new TextDecoder().decode(await readFileLimited(path, DEFAULT_MAX_JSON_BYTES, path));
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFileLimited(path, DEFAULT_MAX_JSON_BYTES, path);
+  } catch (e) {
+    const isDir = await stat(path).then((s) => s.isDirectory(), () => false);
+    if (isDir) throw new InputError("FILE_IS_DIRECTORY", `${path} is a directory, not a JSON file: for a KMS certs dir use --certs-dir ${path}`, { cause: e });
+    throw e;
+  }
+  const text = new TextDecoder().decode(bytes);
   const value = parseJsonLimited(text, path);
   const unwrapped = unwrapBootstrapObject(value);
   const out: { info: BootstrapInfo; meta?: Record<string, unknown> } = { info: parseBootstrapInfo(value) };

@@ -144,7 +144,7 @@ describe("bootstrap files on disk", () => {
       truncateSync(huge, 17 * 1024 * 1024); // sparse: no real 17 MiB write
       await expect(readBootstrapFile(huge)).rejects.toMatchObject({ code: "FILE_TOO_LARGE" });
       await expect(readBootstrapFile(join(dir, "missing.json"))).rejects.toMatchObject({ code: "FILE_NOT_FOUND" });
-      await expect(readBootstrapFile(dir)).rejects.toMatchObject({ code: "FILE_UNREADABLE" });
+      await expect(readBootstrapFile(dir)).rejects.toMatchObject({ code: "FILE_IS_DIRECTORY", message: expect.stringContaining(`use --certs-dir ${dir}`) as unknown });
       const fifo = join(dir, "fifo.json");
       execFileSync("mkfifo", [fifo]);
       await expect(readBootstrapFile(fifo)).rejects.toMatchObject({ code: "FILE_UNREADABLE" }); // does not hang
