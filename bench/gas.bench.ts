@@ -15,9 +15,9 @@
  *   (Osaka at the time of writing: EIP-7623 calldata floor and EIP-7883 modexp repricing apply there).
  */
 import { network } from "hardhat";
-import { encodeFunctionData, hexToBytes as viemHexToBytes, type Hex } from "viem";
+import { encodeFunctionData, type Hex } from "viem";
 
-import { bytesToHex } from "../src/encoding/index.js";
+import { bytesToHex, hexToBytes } from "../src/encoding/index.js";
 import {
   appKeyMessage,
   deriveKey,
@@ -34,7 +34,7 @@ const TARGETS = { register: 350_000, verifyAppKeyExecution: 8_000, verifyKeyChai
 
 function calldataCost(data: Hex): number {
   let g = 0;
-  for (const b of viemHexToBytes(data)) g += b === 0 ? 4 : 16;
+  for (const b of hexToBytes(data)) g += b === 0 ? 4 : 16;
   return g;
 }
 
@@ -97,7 +97,7 @@ async function measure(hardfork?: string) {
   const challenge = await registry.read.livenessChallenge([k.address]);
   const now = (await publicClient.getBlock()).timestamp;
   const x25519 = new Uint8Array(32).fill(0x5a);
-  const livenessSig = signMessage(envEncryptMessageV1(viemHexToBytes(challenge), now, x25519), k.k256PrivateKey);
+  const livenessSig = signMessage(envEncryptMessageV1(hexToBytes(challenge), now, x25519), k.k256PrivateKey);
   const liveHash = await registry.write.proveLiveness([k.address, bytesToHex(x25519), now, bytesToHex(livenessSig)]);
   const liveReceipt = await publicClient.waitForTransactionReceipt({ hash: liveHash });
   if (liveReceipt.status !== "success") throw new Error("proveLiveness failed");
