@@ -119,6 +119,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`publish: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}\n`);
-  process.exitCode = e instanceof UsageError ? 2 : 1;
+  const line = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+  // Hardhat's HHE7 for an unset configVariable: say where the value can come from.
+  const missing = /Configuration Variable "([A-Z0-9_]+)" not found/.exec(line);
+  const hint = missing ? ` (set ${missing[1]} in the environment, or store it with \`npx hardhat keystore set ${missing[1]}\`)` : "";
+  process.stderr.write(`publish: ${line}${hint}\n`);
+  process.exitCode = e instanceof UsageError || missing ? 2 : 1;
 });

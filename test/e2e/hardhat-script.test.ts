@@ -1,11 +1,14 @@
 /** `npx hardhat run scripts/publish.ts` — the Hardhat users' way to publish — on Hardhat's in-process network. */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { hardhatCli } from "../../src/registry/devnode.js";
+import { privateKeyToAccount } from "viem/accounts";
+
+import { HARDHAT_DEV_ACCOUNT_1_KEY, hardhatCli, startDevNode } from "../../src/registry/devnode.js";
 import { REPO_ROOT } from "../helpers/cli.js";
 import { startBootstrappedKms, type SimKmsProcess } from "./helpers.js";
 
@@ -17,9 +20,9 @@ afterAll(async () => {
   await kms?.stop();
 });
 
-function hardhatRun(env: Record<string, string>, script = "scripts/publish.ts"): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function hardhatRun(env: Record<string, string | undefined>, script = "scripts/publish.ts", network?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [hardhatCli(), "run", script], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [hardhatCli(), "run", script, ...(network ? ["--network", network] : [])], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -47,6 +50,45 @@ describe("scripts/publish.ts through `hardhat run`", () => {
     const j = JSON.parse(r.stdout.slice(r.stdout.indexOf("{"))) as { ok: boolean; status: string; txHash: string; gasUsed: string; chainId: number };
     expect(j).toMatchObject({ ok: true, status: "registered", chainId: 31337 });
     expect(Number(j.gasUsed)).toBeGreaterThan(100_000);
+  }, 120_000);
+
+  it("--network sepolia: the signing key comes from Hardhat's configVariable (env here; keystore otherwise), and a missing one is named", async () => {
+    // hardhat.config.ts's sepolia network (url + accounts are configVariables) pointed at a local node.
+    const node = await startDevNode();
+    try {
+      // An empty home: no Hardhat keystore to fall back on.
+      const home = mkdtempSync(path.join(os.tmpdir(), "kms-registry-hh-home-"));
+      const base = {
+        SEPOLIA_RPC_URL: node.url,
+        HOME: home,
+        XDG_CONFIG_HOME: path.join(home, ".config"),
+        XDG_DATA_HOME: path.join(home, ".local", "share"),
+        HARDHAT_DISABLE_TELEMETRY_PROMPT: "true",
+        KMS_REGISTRY_PRIVATE_KEY: undefined,
+        KMS_CERTS_DIR: path.join(kms.dir, "certs"),
+        KMS_COLLATERAL: kms.collateralFile,
+        KMS_ROOT_CA: kms.rootCaFile,
+        KMS_ALLOW_SIMULATED_ROOT: "1",
+        KMS_REGISTRY_DEPLOY: "1",
+        KMS_REGISTRY_STATE_DIR: path.join(kms.dir, "hh-net-state"),
+        KMS_REGISTRY_DEPLOYMENTS_DIR: path.join(kms.dir, "hh-net-deployments"),
+      };
+      const noKey = await hardhatRun(base, "scripts/publish.ts", "sepolia");
+      expect(noKey.code, noKey.stderr).toBe(2);
+      expect(noKey.stderr).toMatch(/KMS_REGISTRY_PRIVATE_KEY.*not found.*npx hardhat keystore set KMS_REGISTRY_PRIVATE_KEY/);
+
+      const r = await hardhatRun({ ...base, KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_1_KEY }, "scripts/publish.ts", "sepolia");
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).not.toContain(HARDHAT_DEV_ACCOUNT_1_KEY.slice(2));
+      const j = JSON.parse(r.stdout.slice(r.stdout.indexOf("{"))) as { network: string; status: string; txHash: string };
+      expect(j).toMatchObject({ network: "sepolia", status: "registered" });
+      // the transaction was signed by the configured key (dev account #1), not by one of the node's accounts
+      const res = await fetch(node.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_getTransactionByHash", params: [j.txHash] }) });
+      const tx = ((await res.json()) as { result: { from: string } }).result;
+      expect(tx.from.toLowerCase()).toBe(privateKeyToAccount(HARDHAT_DEV_ACCOUNT_1_KEY).address.toLowerCase());
+    } finally {
+      await node.stop();
+    }
   }, 120_000);
 
   it("scripts/deploy.ts deploys with the Ignition module and writes the deployment record", async () => {
