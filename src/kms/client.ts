@@ -21,6 +21,7 @@ import type { TLSSocket } from "node:tls";
 import { bytesEqual, bytesToHex } from "../encoding/index.js";
 import { InputError, KmsRegistryError, NetworkError, VerificationError } from "../errors.js";
 import { DEFAULT_MAX_JSON_BYTES, isPlainObject, parseJsonLimited } from "./json.js";
+import { toPem } from "./pki.js";
 
 export interface KmsClientOptions {
   /** Per attempt, milliseconds. Default 10 000. */
@@ -80,10 +81,6 @@ function spkiKey(spki: Uint8Array): KeyObject {
   }
 }
 
-function derToPem(der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n");
-  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
-}
 
 /** Does the leaf verify under the CA key with this SPKI, and is it within its validity at `now`? Returns a reason or null. */
 export function leafPinProblem(leafDer: Uint8Array, caSpki: Uint8Array, now: number): string | null {
@@ -91,7 +88,7 @@ export function leafPinProblem(leafDer: Uint8Array, caSpki: Uint8Array, now: num
   try {
     // pass PEM, not DER: given DER, OpenSSL's loader first scans for a PEM block, and a dstack RPC certificate
     // embeds a quote whose PCK chain is PEM text — it would load that certificate instead
-    leaf = new X509Certificate(derToPem(leafDer));
+    leaf = new X509Certificate(toPem(leafDer, "CERTIFICATE"));
   } catch (e) {
     return `the server certificate cannot be parsed (${e instanceof Error ? e.message : String(e)})`;
   }
