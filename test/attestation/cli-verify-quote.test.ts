@@ -137,6 +137,8 @@ describe("kms-registry verify-quote", () => {
       [[tmp("trunc.bin", tdxQuote().subarray(0, 700)), "--collateral", TDX_COLL, ...AT], /quote: signature_data at offset 636/],
       [[TDX, "--collateral", TDX_COLL, ...AT, "--root-ca", tmp("root.txt", "not a cert")], /root CA file .*neither DER nor a PEM certificate/],
       [[], /missing argument/],
+      [["-", "--collateral", "-", ...AT], /only one input can be read from standard input \(-\), got quote and --collateral/],
+      [[dir, "--collateral", TDX_COLL, ...AT], /cannot read quote file .* \(EISDIR\)/],
     ];
     for (const [args, re] of cases) {
       const r = await runCli(["verify-quote", ...args]);

@@ -191,6 +191,8 @@ async function runVerifyQuote(ctx: CommandContext): Promise<number> {
   const now = optInteger(ctx, "at", { min: 0 }) ?? Math.floor(Date.now() / 1000);
   const accept = parseAccept(ctx);
   const rootCaPath = optString(ctx, "root-ca");
+  const fromStdin = [["quote", ctx.positionals[0]], ["--collateral", optString(ctx, "collateral")], ["--root-ca", rootCaPath], ["--eventlog", optString(ctx, "eventlog")]].filter(([, v]) => v === "-");
+  if (fromStdin.length > 1) throw new UsageError(`only one input can be read from standard input (-), got ${fromStdin.map(([n]) => n).join(" and ")}`);
 
   const { dstackQuoteInput, eventLogJson } = await import("./verify-quote-dstack.js");
   const dstack = await dstackQuoteInput(ctx, await readQuoteInput(ctx), (p) => readInputFile(io, p, "event log file"));
