@@ -98,6 +98,11 @@ export async function pullFromKms(src: { kms: string; caPubkey?: Uint8Array; fil
     info = (await readBootstrapFile(src.file)).info;
     from = "file";
     if (meta.bootstrap_info) warnings.push("the KMS publishes bootstrap_info, but the --file given was used instead");
+  } else if (meta.bootstrap_info === undefined && "ca_pubkey" in meta) {
+    // the bootstrap-verification tutorial shows GetMeta answering the bootstrap fields at the top level
+    info = parseBootstrapInfo(meta);
+    from = "get-meta";
+    warnings.push("GetMeta carries the bootstrap fields at its top level (as the verification tutorial shows), not in bootstrap_info");
   } else {
     if (meta.bootstrap_info === null || meta.bootstrap_info === undefined) {
       throw new InputError(

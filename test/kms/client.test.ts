@@ -162,6 +162,15 @@ describe("KMS client against hostile or broken servers", () => {
     expect(n.message).toMatch(/--file/);
     const caMismatch = await serve((_q, res) => json(res, metaOf(A, { ca_cert: B.rootCaPem })));
     expect((await err(pullBootstrap({ kms: caMismatch.url }, { now, ...fast }))).code).toBe("KMS_CA_CERT_MISMATCH");
+    // the verification tutorial's GetMeta shape: bootstrap fields at the top level, 0x hex keys, base64 quote
+    const tutorial = await serve((_q, res) =>
+      json(res, { ca_pubkey: `0x${bytesToPlainHex(A.caPubkey)}`, k256_pubkey: `0x${bytesToPlainHex(A.k256Pubkey)}`, quote: Buffer.from(QUOTE, "hex").toString("base64"), eventlog: "" }),
+    );
+    const t = await pullBootstrap({ kms: tutorial.url }, { now, ...fast });
+    expect(t.info.quote).toEqual(new Uint8Array(Buffer.from(QUOTE, "hex")));
+    expect(t.info.k256Pubkey).toEqual(A.k256Pubkey);
+    expect(t.checks.find((c) => c.name === "kms.k256-matches-meta")?.ok).toBe(true);
+    expect(t.warnings.join()).toMatch(/top level/);
     const good = await serve((_q, res) => json(res, metaOf(A)));
     const ok = await pullBootstrap({ kms: `${good.url}/prpc/` }, { now, ...fast });
     expect(ok.warnings.join()).toMatch(/plain http/);
