@@ -64,6 +64,8 @@ export interface DemoOptions {
   signal?: AbortSignal;
   /** Keep the temporary directory (certs, deployments) after the demo. */
   keepWorkDir?: boolean;
+  /** Starts the JSON-RPC node (default: `startDevNode`, a `hardhat node` child process). Tests inject faults here. */
+  startNode?: () => Promise<{ url: string; stop: () => Promise<void> }>;
 }
 
 interface Started {
@@ -148,9 +150,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
   const onAbort = () => void cleanup();
   opts.signal?.addEventListener("abort", onAbort, { once: true });
 
-  const workDir = await mkdtemp(path.join(os.tmpdir(), "kms-registry-demo-"));
-  if (!opts.keepWorkDir) cleanups.push(() => rm(workDir, { recursive: true, force: true }));
+  let workDir = "";
   try {
+    workDir = await mkdtemp(path.join(os.tmpdir(), "kms-registry-demo-"));
+    if (!opts.keepWorkDir) cleanups.push(() => rm(workDir, { recursive: true, force: true }));
     const { packageRoot } = await import("../registry/deploy.js");
     const { freePort, startDevNode, stopChild, HARDHAT_DEV_ACCOUNT_0_KEY } = await import("../registry/devnode.js");
     const bin = path.join(packageRoot(), "bin", "kms-registry.js");
@@ -164,7 +167,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     log(`        simulated KMS at ${kmsUrl} (onboard mode)`);
 
     begin("start-node", "starting a JSON-RPC node (hardhat node) on a free loopback port");
-    const node = await startDevNode();
+    const node = await (opts.startNode ?? startDevNode)();
     cleanups.push(() => node.stop());
     log(`        JSON-RPC node at ${node.url}`);
 

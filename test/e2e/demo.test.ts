@@ -3,7 +3,8 @@ import { spawn } from "node:child_process";
 
 import { describe, expect, it } from "vitest";
 
-import { HARDHAT_DEV_ACCOUNT_0_KEY } from "../../src/registry/devnode.js";
+import { DemoStageError, runDemo } from "../../src/demo/run.js";
+import { HARDHAT_DEV_ACCOUNT_0_KEY, freePort } from "../../src/registry/devnode.js";
 import { BIN, REPO_ROOT, runCli } from "../helpers/cli.js";
 
 async function refuses(url: string): Promise<boolean> {
@@ -50,6 +51,28 @@ describe("kms-registry demo", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Demo complete .* every stage passed\. NOT GENUINE/);
     expect(r.stdout).toMatch(/audit +1 KMS, 2 events, 1 quote\(s\) re-verified, 0 anomalies/);
+  }, 180_000);
+
+  it("a stage that fails (the JSON-RPC node is unreachable) is named, and every process started is stopped", async () => {
+    const lines: string[] = [];
+    let nodeStopped = false;
+    const deadPort = await freePort();
+    const err = await runDemo({
+      log: (l) => lines.push(l),
+      // a "node" nobody listens on: everything up to the deploy stage works, then the chain is gone
+      startNode: () => Promise.resolve({ url: `http://127.0.0.1:${deadPort}`, stop: () => Promise.resolve(void (nodeStopped = true)) }),
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(DemoStageError);
+    expect((err as DemoStageError).stage).toBe("deploy");
+    expect((err as DemoStageError).message).toMatch(/^demo failed at stage "deploy": JSON-RPC endpoint .* did not answer eth_chainId/);
+    for (const stage of ["start-kms", "start-node", "bootstrap", "pull", "verify", "deploy"]) expect(lines.join("\n")).toContain(`[${stage}]`);
+    expect(lines.join("\n")).not.toContain("[publish]");
+    expect(nodeStopped).toBe(true);
+    const kmsUrl = /simulated KMS at (http:\/\/127\.0\.0\.1:\d+)/.exec(lines.join("\n"))![1]!;
+    expect(await refuses(kmsUrl)).toBe(true);
   }, 180_000);
 
   it("on SIGINT: stops every process it started, names the stage, exits 1", async () => {
