@@ -58,7 +58,7 @@ export interface KmsResponse {
 const TRANSIENT_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "KMS_TIMEOUT", "KMS_CONNECTION_CLOSED"]);
 const TRANSIENT_STATUS = new Set([502, 503, 504]);
 
-/** Normalise a KMS base URL: `https://host:port`, `…/prpc`, `…/prpc/` all become `https://host:port`. */
+/** Normalise a KMS base URL: `https://host:port`, `…/prpc`, `…/prpc/`, `…/prpc/KMS.GetMeta` all become `https://host:port`. */
 export function kmsBaseUrl(url: string): URL {
   let u: URL;
   try {
@@ -67,7 +67,8 @@ export function kmsBaseUrl(url: string): URL {
     throw new InputError("BAD_URL", `KMS URL ${JSON.stringify(url)} is not a URL (expected e.g. https://kms.example.com:9201)`);
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") throw new InputError("BAD_URL", `KMS URL must be http:// or https://, got ${u.protocol}`);
-  u.pathname = u.pathname.replace(/\/+$/, "").replace(/\/prpc$/, "");
+  // also accept the full method URL the tutorials curl (…/prpc/KMS.GetMeta)
+  u.pathname = u.pathname.replace(/\/+$/, "").replace(/\/prpc(\/[A-Za-z0-9_]+\.[A-Za-z0-9_]+)?$/, "");
   u.search = "";
   u.hash = "";
   return u;

@@ -222,6 +222,8 @@ describe("https pinning against servers with the wrong certificate", () => {
 
   it("URL handling", () => {
     expect(kmsBaseUrl("https://kms.example.com:9201/prpc/").toString()).toBe("https://kms.example.com:9201/");
+    expect(kmsBaseUrl("http://localhost:9100/prpc/KMS.GetMeta").toString()).toBe("http://localhost:9100/");
+    expect(kmsBaseUrl("https://gw.example.com/kms/prpc/KMS.GetMeta?json").toString()).toBe("https://gw.example.com/kms");
     expect(() => kmsBaseUrl("ftp://x")).toThrow(/http/);
     expect(() => kmsBaseUrl("not a url")).toThrow(/not a URL/);
   });
