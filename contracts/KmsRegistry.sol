@@ -176,6 +176,10 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
 
     /// @notice True when the active KMS `kms` signed `digest` (65-byte r‖s‖v, v ∈ {0,1,27,28}, low-s).
     ///         Never reverts: malformed signatures and unknown or revoked KMS give false.
+    /// @dev Hash the message yourself; never accept a digest from a caller. Anyone can make a dstack KMS
+    ///      sign an env-encrypt message (formats doc §8, message C) for any app id through its public
+    ///      GetAppEnvEncryptPubKey RPC, so "the KMS signed this digest" only means something for a digest
+    ///      of a message whose format cannot be confused with dstack's messages A–D.
     /// @param kms The KMS address.
     /// @param digest The signed 32-byte digest (no EIP-191 prefix).
     /// @param signature 65 bytes r ‖ s ‖ v.
