@@ -1,7 +1,7 @@
 /**
  * Attestation module: TDX/SGX quote parsing, DCAP verification to the pinned Intel root, collateral
- * files, TCB evaluation. Other parts (collateral from a PCCS, the test forge, key binding, event log)
- * add their exports below.
+ * files and collateral from a PCCS / Intel PCS, TCB evaluation, the DCAP forge (synthetic, non-Intel
+ * worlds for tests and the simulated KMS), key binding, event log.
  */
 export * from "./types.js";
 export { parseQuote, QuoteParseError, isTdxQuote, INTEL_QE_VENDOR_ID, TEE_TYPE_SGX, TEE_TYPE_TDX, MAX_LENGTH_FIELD } from "./quote.js";
@@ -22,6 +22,10 @@ export { parseTcbInfo, parseQeIdentity, convergeStatus, matchPlatformLevel, chec
 export type { TcbInfo, QeIdentity, TcbLevel, StatusWithAdvisories } from "./tcb.js";
 export { parseCertificate, parseCrl, pemBlocks, parseSgxExtension, certificateDerFromFile } from "./x509.js";
 export type { Certificate, Crl, SgxExtension } from "./x509.js";
+export { fetchCollateral, collateralRequestInfo, normalizePccsBase, defaultCollateralCacheDir, INTEL_PCS_URL, DEFAULT_PCCS_URL } from "./pccs.js";
+export type { FetchCollateralOptions, CollateralRequestInfo } from "./pccs.js";
+export { createForgeWorld, forgeQuote, forgeSignCollateralText, forgeEncryptedPpidCertData, FORGE_DEFAULT_NOW } from "./forge.js";
+export type { ForgeWorld, ForgeWorldOptions, ForgeQuoteOptions, ForgeTcbLevel, ForgeIsvLevel, ForgeModuleIdentity, ForgeCrlOptions, ForgeQe, ForgeCert } from "./forge.js";
 export * from "./binding.js";
 export * from "./eventlog.js";
 export * from "./dstack-attestation.js";
