@@ -289,7 +289,18 @@ export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
 
   // 5. Wait for confirmations.
   progress("wait", `waiting for ${confirmations} confirmation(s)`);
-  const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash, confirmations, timeout, pollingInterval: publicClient.pollingInterval });
+  let receipt: Receipt;
+  try {
+    receipt = await publicClient.waitForTransactionReceipt({ hash: txHash, confirmations, timeout, pollingInterval: publicClient.pollingInterval });
+  } catch (e) {
+    // Timed out or lost the RPC while waiting: the transaction may still be mined. The journal stays, so a
+    // re-run settles this very transaction instead of sending another.
+    throw new NetworkError(
+      "NOT_CONFIRMED",
+      `sent ${txHash} but did not see it confirmed (${shortMessage(e)}); it is journalled in ${journalFile}: re-run the same publish to pick it up (no second transaction is sent)`,
+      { cause: e },
+    );
+  }
   await rm(journalFile, { force: true });
   if (receipt.status !== "success") {
     throw new VerificationError("REGISTER_REVERTED", `register() transaction ${txHash} reverted in block ${receipt.blockNumber}`);

@@ -5,7 +5,7 @@ import { createWalletClient, http, keccak256 } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { bytesToHex } from "../../src/encoding/index.js";
-import { VerificationError } from "../../src/errors.js";
+import { NetworkError, VerificationError } from "../../src/errors.js";
 import { accountFromEnv, walletFor } from "../../src/registry/connect.js";
 import { HARDHAT_DEV_ACCOUNT_1_KEY } from "../../src/registry/devnode.js";
 import { registryInterfaceAbi } from "../../src/registry/interface.js";
@@ -88,7 +88,9 @@ describe("publishKms on a real JSON-RPC node", () => {
       // The first run sends, then gives up waiting (as if killed): the journal keeps the signed transaction.
       const sent: string[] = [];
       const first = await publishKms(opts(kms, { receiptTimeoutMs: 400, onProgress: (s, d) => s === "send" && d.startsWith("sent") && sent.push(d) })).catch((e: unknown) => e);
-      expect(first).toBeInstanceOf(Error);
+      expect(first).toBeInstanceOf(NetworkError);
+      expect((first as NetworkError).code).toBe("NOT_CONFIRMED");
+      expect((first as Error).message).toMatch(/re-run the same publish to pick it up/);
       expect(sent).toHaveLength(1);
       const journals = readdirSync(path.join(chain.tmp, "state", "publish"));
       expect(journals).toHaveLength(1);
