@@ -174,6 +174,14 @@ describe("kms-registry verify-quote", () => {
     }
   });
 
+  it("a truncated quote with --pccs (read before any request) → exit 2 and the failed quote.parse check", async () => {
+    const r = await runCli(["verify-quote", "-", "--pccs", "http://127.0.0.1:9", ...AT, "--json"], { input: tdxQuote().subarray(0, 700) });
+    expect(r.code).toBe(2);
+    const j = JSON.parse(r.stdout) as { ok: boolean; error: { code: string }; checks: { name: string; ok: boolean }[] };
+    expect(j).toMatchObject({ ok: false, error: { code: "QUOTE_LENGTH_PAST_END" } });
+    expect(j.checks).toEqual([expect.objectContaining({ name: "quote.parse", ok: false })]);
+  });
+
   it("a truncated quote with --json → exit 2 and {ok:false, error, checks:[quote.parse]}", async () => {
     const r = await runCli(["verify-quote", "-", "--collateral", TDX_COLL, ...AT, "--json"], { input: sgxQuote().subarray(0, 40) });
     expect(r.code).toBe(2);

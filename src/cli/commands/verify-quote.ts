@@ -176,7 +176,10 @@ export const verifyQuoteCommand: Command = {
       // unreadable or undecodable input and unusable collateral, has the documented failure shape
       // { ok: false, error: { code, message }, checks } (no step ran yet, so no checks).
       if (!ctx.json) throw e;
-      printJson(ctx.io, { ok: false, error: errorJson(e), checks: [] });
+      // an undecodable quote met first by the PCCS path (it reads the PCK chain) is still a failed quote.parse
+      const { QuoteParseError } = await import("../../attestation/quote.js");
+      const checks = e instanceof QuoteParseError ? [{ name: "quote.parse", ok: false, detail: e.message }] : [];
+      printJson(ctx.io, { ok: false, error: errorJson(e), checks });
       ctx.io.stderr(`kms-registry: verify-quote: ${errorLine(e)}\n`);
       if (ctx.io.env.KMS_REGISTRY_DEBUG && e instanceof Error && e.stack) ctx.io.stderr(e.stack + "\n");
       return exitCodeFor(e);
