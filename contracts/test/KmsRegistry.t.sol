@@ -370,6 +370,24 @@ contract KmsRegistryFuzzTest {
         require(!registry.verifySignature(kms, digest, raw), "revoked kms accepted");
     }
 
+    /// @dev One byte of a valid signature set to anything: verifySignature agrees with a reference built on
+    ///      the bare ecrecover precompile (v ∈ {0,1,27,28}, s ≤ n/2), and an untouched byte still verifies.
+    function testFuzz_SignatureByteMutation(uint256 seed, bytes32 digest, uint8 pos, uint8 value) public {
+        (uint256 pk, address kms) = _registerKey(seed);
+        bytes memory sig = _sig(pk, digest, true);
+        sig[pos % 65] = bytes1(value);
+        bytes32 r;
+        bytes32 s;
+        assembly ("memory-safe") {
+            r := mload(add(sig, 0x20))
+            s := mload(add(sig, 0x40))
+        }
+        uint8 v = uint8(sig[64]);
+        if (v < 2) v += 27;
+        bool expected = (v == 27 || v == 28) && uint256(s) <= N / 2 && ecrecover(digest, v, r, s) == kms;
+        require(registry.verifySignature(kms, digest, sig) == expected, "verifySignature disagrees with the reference");
+    }
+
     function testFuzz_VerifyNeverReverts(bytes memory signature, bytes32 digest, bytes memory appPubkey) public {
         (, address kms) = _registerKey(0);
         // any bytes: the views answer false / zero, they do not revert
