@@ -107,6 +107,8 @@ export interface Quote {
   attestationKey: Uint8Array;
   /** v4/v5: outer certification-data type (always 6 after parsing); undefined for v3. */
   outerCertificationType?: number;
+  /** v4/v5: declared size of the outer certification data (the QE report certification data); undefined for v3. */
+  outerCertificationDataSize?: number;
   qeReportRaw: Uint8Array;
   qeReport: EnclaveReport;
   qeReportSignature: Uint8Array;
@@ -296,6 +298,7 @@ export function parseQuote(bytes: Uint8Array): Quote {
 
   let qe: Reader;
   let outerCertificationType: number | undefined;
+  let outerCertificationDataSize: number | undefined;
   if (version === 3) {
     qe = sig;
   } else {
@@ -310,6 +313,7 @@ export function parseQuote(bytes: Uint8Array): Quote {
       );
     }
     qe = sig.lengthPrefixed(4, "certification_data.size", "certification_data", "signature data");
+    outerCertificationDataSize = qe.end - qe.pos;
     qe = new Reader(qe.buf, qe.pos, qe.end, "QE report certification data");
   }
   const qeReportStart = qe.pos;
@@ -341,6 +345,7 @@ export function parseQuote(bytes: Uint8Array): Quote {
   };
   if (bodyDescriptor) quote.bodyDescriptor = bodyDescriptor;
   if (outerCertificationType !== undefined) quote.outerCertificationType = outerCertificationType;
+  if (outerCertificationDataSize !== undefined) quote.outerCertificationDataSize = outerCertificationDataSize;
   return quote;
 }
 

@@ -54,6 +54,7 @@ describe("parseQuote on the real TDX v4 quote (spec §1.8, §5.1a)", () => {
     expect(q.trailingBytes).toBe(70);
     // outer size 4166 at 766
     expect(new DataView(q.raw.buffer, q.raw.byteOffset).getUint32(766, true)).toBe(4166);
+    expect(q.outerCertificationDataSize).toBe(4166);
   });
 
   it("reads the TD 1.0 body fields at their offsets (§1.4) with the values of §5.1", () => {
@@ -99,6 +100,12 @@ describe("parseQuote on the real TDX v4 quote (spec §1.8, §5.1a)", () => {
     expect(rel(r.configId)).toEqual([192, 256]);
     expect(rel(r.isvFamilyId)).toEqual([304, 320]);
     expect(rel(r.reportData)).toEqual([320, 384]);
+    expect(rel(r.isvExtProdId)).toEqual([32, 48]);
+    const dv = new DataView(q.raw.buffer, q.raw.byteOffset + 770);
+    expect(r.miscSelect).toBe(dv.getUint32(16, true));
+    expect(r.isvProdId).toBe(dv.getUint16(256, true));
+    expect(r.isvSvn).toBe(dv.getUint16(258, true));
+    expect(r.configSvn).toBe(dv.getUint16(260, true));
     expect(hex(q.qeAuthData)).toBe(Array.from({ length: 32 }, (_, i) => i.toString(16).padStart(2, "0")).join(""));
   });
 
@@ -246,6 +253,9 @@ describe("parseQuote on the real SGX v3 quote", () => {
     expect(q.signedLength).toBe(432);
     expect(q.signatureDataLength).toBe(4164);
     expect(q.outerCertificationType).toBeUndefined();
+    expect(q.outerCertificationDataSize).toBeUndefined();
+    expect(q.header.qeSvn).toBe(new DataView(q.raw.buffer, q.raw.byteOffset).getUint16(8, true));
+    expect(q.header.pceSvn).toBe(new DataView(q.raw.buffer, q.raw.byteOffset).getUint16(10, true));
     expect(at(q, q.signature)).toEqual([436, 500]);
     expect(at(q, q.attestationKey)).toEqual([500, 564]);
     expect(at(q, q.qeReportRaw)).toEqual([564, 948]);
