@@ -19,7 +19,8 @@ export const pullCommand: Command = {
     "dir (bootstrap-info.json), or a JSON file (a saved Onboard.Bootstrap response, bootstrap-info.json, a saved",
     "GetMeta answer, or a document written by pull). Both bootstrap formats are read: legacy {quote, eventlog}",
     "and v0.5.6+ {attestation}; byte fields may be hex (with or without 0x) or base64.",
-    "An auto-bootstrapped or replica KMS has bootstrap_info = null: give --kms URL --file SAVED_BOOTSTRAP.json.",
+    "An auto-bootstrapped or replica KMS has bootstrap_info = null (and no bootstrap-info.json): give the saved Bootstrap",
+    "answer with --kms URL --file SAVED.json or --certs-dir DIR --file SAVED.json; its keys are checked against the KMS's.",
     "Without --out the document is printed on stdout.",
   ].join("\n"),
   options: {
