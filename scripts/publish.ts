@@ -28,7 +28,7 @@ import path from "node:path";
 import { network } from "hardhat";
 import type { Account, Chain, PublicClient, Transport, WalletClient } from "viem";
 
-import type { TcbStatus } from "../src/attestation/types.js";
+import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUSES, type TcbStatus } from "../src/attestation/types.js";
 import { parseCollateralJson } from "../src/attestation/collateral.js";
 import { certificateDerFromFile } from "../src/attestation/x509.js";
 import { UsageError } from "../src/errors.js";
@@ -70,7 +70,13 @@ async function main(): Promise<void> {
       : { file: path.resolve(env.KMS_BOOTSTRAP_FILE!) };
   const now = env.KMS_AT ? Number(env.KMS_AT) : Math.floor(Date.now() / 1000);
   if (!Number.isSafeInteger(now) || now < 0) throw new UsageError("KMS_AT must be unix seconds");
-  const accept = (env.KMS_ACCEPT ?? "UpToDate,SWHardeningNeeded").split(",").map((s) => s.trim()) as TcbStatus[];
+  const accept = (env.KMS_ACCEPT ?? DEFAULT_ACCEPTED_STATUSES.join(","))
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean) as TcbStatus[];
+  const known = TCB_STATUSES.filter((s) => s !== "Revoked") as readonly string[];
+  const unknown = accept.find((s) => !known.includes(s));
+  if (unknown !== undefined || !accept.length) throw new UsageError(`KMS_ACCEPT: ${unknown !== undefined ? `unknown TCB status ${JSON.stringify(unknown)}` : "empty"} (one of ${known.join(", ")})`);
 
   say("pull", JSON.stringify(source));
   const pulled = await pullBootstrap(source, { now });

@@ -41,6 +41,9 @@ describe("scripts/publish.ts through `hardhat run`", () => {
       KMS_REGISTRY_STATE_DIR: path.join(kms.dir, "hh-state"),
       KMS_REGISTRY_DEPLOYMENTS_DIR: path.join(kms.dir, "hh-deployments"),
     };
+    const badAccept = await hardhatRun({ ...base, KMS_ACCEPT: "UpToDate,Fine" });
+    expect(badAccept.code).toBe(2);
+    expect(badAccept.stderr).toMatch(/KMS_ACCEPT: unknown TCB status "Fine"/);
     const refused = await hardhatRun(base);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/refusing to publish: .*NOT GENUINE/);
