@@ -136,10 +136,14 @@ export async function pullFromKms(src: { kms: string; caPubkey?: Uint8Array; fil
   }
 
   let caPinned: "argument" | "response" | "none" = "none";
+  // an expected ca_pubkey (--ca-pubkey) is the KMS's identity: it must be the bootstrap info's, over http too
+  if (src.caPubkey && !bytesEqual(src.caPubkey, info.caPubkey)) {
+    throw new VerificationError(
+      r.tls ? "KMS_TLS_PIN_MISMATCH" : "KMS_CA_PUBKEY_MISMATCH",
+      `KMS ${host}: the pinned --ca-pubkey differs from the bootstrap info's ca_pubkey ${bytesToHex(info.caPubkey).slice(0, 24)}…`,
+    );
+  }
   if (r.tls) {
-    if (src.caPubkey && !bytesEqual(src.caPubkey, info.caPubkey)) {
-      throw new VerificationError("KMS_TLS_PIN_MISMATCH", `KMS ${host}: the pinned --ca-pubkey differs from the bootstrap info's ca_pubkey ${bytesToHex(info.caPubkey).slice(0, 24)}…`);
-    }
     const problem = leafPinProblem(r.tls.peerChain[0]!, info.caPubkey, opts.now);
     if (problem) throw new VerificationError("KMS_TLS_PIN_MISMATCH", `KMS ${host}: TLS rejected: ${problem}`);
     caPinned = src.caPubkey ? "argument" : "response";
@@ -150,6 +154,10 @@ export async function pullFromKms(src: { kms: string; caPubkey?: Uint8Array; fil
     });
   } else {
     warnings.push("plain http: the transport is not authenticated (the bootstrap info is still checked by its quote)");
+    if (src.caPubkey) {
+      caPinned = "argument";
+      checks.push({ name: "kms.ca-pubkey-pinned", ok: true, detail: "the bootstrap info's ca_pubkey = --ca-pubkey (plain http: there is no TLS certificate to pin)" });
+    }
   }
 
   const source = { type: "kms" as const, url: src.kms, transport: r.tls ? ("https" as const) : ("http" as const), caPinned, bootstrapInfoFrom: from, ...(src.file ? { file: resolve(src.file) } : {}) };

@@ -174,6 +174,13 @@ describe("KMS client against hostile or broken servers", () => {
     const good = await serve((_q, res) => json(res, metaOf(A)));
     const ok = await pullBootstrap({ kms: `${good.url}/prpc/` }, { now, ...fast });
     expect(ok.warnings.join()).toMatch(/plain http/);
+    // --ca-pubkey over plain http: no TLS to pin, but the KMS must still be the expected one
+    const wrong = await err(pullBootstrap({ kms: good.url, caPubkey: B.caPubkey }, { now, ...fast }));
+    expect(wrong).toBeInstanceOf(VerificationError);
+    expect(wrong.code).toBe("KMS_CA_PUBKEY_MISMATCH");
+    const right = await pullBootstrap({ kms: good.url, caPubkey: A.caPubkey }, { now, ...fast });
+    expect(right.doc.source).toMatchObject({ transport: "http", caPinned: "argument" });
+    expect(right.checks.find((c) => c.name === "kms.ca-pubkey-pinned")?.ok).toBe(true);
   });
 });
 
