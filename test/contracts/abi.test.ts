@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 
 import { network } from "hardhat";
-import { decodeFunctionData, getAddress, keccak256, toBytes, zeroAddress } from "viem";
+import { decodeFunctionData, getAddress, keccak256, parseAbi, toBytes, zeroAddress } from "viem";
 import { describe, expect, it } from "vitest";
 
 import { InputError } from "../../src/errors.js";
@@ -50,6 +50,45 @@ describe("src/registry/abi.ts", () => {
       "event:KmsLivenessProven",
     ]) {
       expect(names.has(n), n).toBe(true);
+    }
+  });
+
+  it("matches the issue's fixed interface exactly: parameter types and names, outputs, mutability, indexed event fields", () => {
+    // verbatim from issue #5 "External interface"
+    const fixed = parseAbi([
+      "constructor(address admin)",
+      "function REGISTRAR_ROLE() external view returns (bytes32)",
+      "function register(bytes calldata caPubkey, bytes calldata k256Pubkey, bytes calldata quote) external returns (address kms)",
+      "function revoke(address kms, string calldata reason) external",
+      "function isRegistered(address kms) external view returns (bool)",
+      "function kmsAddress(bytes calldata k256Pubkey) external view returns (address)",
+      "function verifySignature(address kms, bytes32 digest, bytes calldata signature) external view returns (bool)",
+      "function verifyAppKey(address kms, address appId, bytes calldata appPubkey, bytes calldata signature) external view returns (bool)",
+      "function verifyEnvEncryptPubkey(address kms, address appId, bytes32 publicKey, uint64 timestamp, bytes calldata signature) external view returns (bool)",
+      "function verifyKeyChain(address kms, address appId, string calldata purpose, bytes calldata derivedPubkey, bytes calldata derivedSignature, bytes calldata appPubkey, bytes calldata appSignature) external view returns (address derivedSigner)",
+      "function livenessChallenge(address kms) external view returns (bytes20 appId)",
+      "function proveLiveness(address kms, bytes32 publicKey, uint64 timestamp, bytes calldata signature) external",
+      "event KmsRegistered(address indexed kms, bytes32 indexed quoteHash, address indexed registrar, bytes caPubkey, bytes k256Pubkey, bytes quote)",
+      "event KmsRevoked(address indexed kms, address indexed by, string reason)",
+      "event KmsLivenessProven(address indexed kms, uint64 timestamp, uint256 nonce)",
+    ]);
+    type Param = { type: string; name?: string; indexed?: boolean };
+    const norm = (ps: readonly Param[] | undefined, keepEmptyNames: boolean) =>
+      (ps ?? []).map((p) => ({ type: p.type, ...(p.name || keepEmptyNames ? { name: p.name ?? "" } : {}), ...(p.indexed ? { indexed: true } : {}) }));
+    for (const want of fixed) {
+      const name = "name" in want ? want.name : undefined;
+      const matches = kmsRegistryAbi.filter((x) => x.type === want.type && ("name" in x ? x.name : undefined) === name);
+      expect(matches, `${want.type} ${name ?? ""}`).toHaveLength(1);
+      const got = matches[0]!;
+      expect(norm(got.inputs as readonly Param[], true), `${name} inputs`).toEqual(norm(want.inputs as readonly Param[], true));
+      if (want.type === "function" && got.type === "function") {
+        expect(got.stateMutability, `${name} mutability`).toBe(want.stateMutability);
+        // output names only where the issue gives one
+        const wantOut = norm(want.outputs as readonly Param[], false);
+        const gotOut = (got.outputs as readonly Param[]).map((o, i) => (wantOut[i] && "name" in wantOut[i] ? { type: o.type, name: o.name } : { type: o.type }));
+        expect(gotOut, `${name} outputs`).toEqual(wantOut);
+      }
+      if (want.type === "event" && got.type === "event") expect(got.anonymous).toBe(false);
     }
   });
 
