@@ -549,13 +549,18 @@ function cnUncached(name: Uint8Array): string {
   return m ? m[1]! : s;
 }
 
-/** Certificate from DER, memoised. */
+/**
+ * Certificate from DER, memoised. A cached entry is parsed from a private copy: its views must not
+ * alias a caller's buffer that may be changed in place after the call (the key is the bytes as they
+ * were), or a later lookup with the original bytes would see the changed ones.
+ */
 export function cachedCertificate(der: Uint8Array, what: string, cache: VerificationCache | undefined): Certificate {
-  return memo(cache, "cert", bytesKey(der), () => parseCertificate(der, what));
+  return memo(cache, "cert", bytesKey(der), () => parseCertificate(cache ? der.slice() : der, what));
 }
 
+/** CRL from DER, memoised (parsed from a private copy, see `cachedCertificate`). */
 export function cachedCrl(der: Uint8Array, what: string, cache: VerificationCache | undefined): Crl {
-  return memo(cache, "crl", bytesKey(der), () => parseCrl(der, what));
+  return memo(cache, "crl", bytesKey(der), () => parseCrl(cache ? der.slice() : der, what));
 }
 
 function signedBy(cert: Certificate, issuer: Certificate, cache: VerificationCache | undefined): boolean {

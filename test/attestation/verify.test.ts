@@ -370,6 +370,22 @@ describe("the verification cache", () => {
     expect(cache.size).toBe(0);
   });
 
+  it("a caller changing its collateral buffers in place after a call does not change what the cache returns", () => {
+    const cache = createVerificationCache();
+    const c = tdxCollateral();
+    const pristine = { ...c, pckCrl: c.pckCrl.slice(), rootCaCrl: c.rootCaCrl.slice() };
+    expect(verifyQuote(tdxQuote(), { collateral: c, now: TDX_NOW, cache }).status).toBe("UpToDate");
+    // the caller reuses its buffers: the PCK CRL's signature and the root CRL's body change in place
+    c.pckCrl[c.pckCrl.length - 5]! ^= 1;
+    c.rootCaCrl[40]! ^= 1;
+    const changed = checkQuote(tdxQuote(), { collateral: c, now: TDX_NOW, cache });
+    expect(changed).toEqual(checkQuote(tdxQuote(), { collateral: c, now: TDX_NOW }));
+    expect(changed.ok).toBe(false);
+    // the original bytes (other buffers) still verify, with and without the cache
+    expect(checkQuote(tdxQuote(), { collateral: pristine, now: TDX_NOW, cache })).toEqual(checkQuote(tdxQuote(), { collateral: pristine, now: TDX_NOW }));
+    expect(verifyQuote(tdxQuote(), { collateral: pristine, now: TDX_NOW, cache }).status).toBe("UpToDate");
+  });
+
   it("a signature outcome cached for one encoding is never reused for the other (DER vs raw r‖s)", async () => {
     const { verifyP256 } = await import("../../src/attestation/x509.js");
     const q = tdxQuote();
