@@ -15,6 +15,7 @@ import {
   getAddress,
   getContract,
   type GetContractReturnType,
+  isAddress,
   parseEventLogs,
   type Address,
   type Client,
@@ -36,6 +37,15 @@ export const LIVENESS_MAX_FUTURE = 60;
 
 /** Bytes given as `Uint8Array` or hex text (with or without `0x`). */
 export type BytesLike = Uint8Array | string;
+
+/** Checksummed address, or an `InputError` naming the field (never a raw viem error). */
+function toAddress(value: string, field: string): Address {
+  if (typeof value !== "string" || !isAddress(value, { strict: false })) {
+    const shown = typeof value === "string" ? JSON.stringify(value.slice(0, 48)) : typeof value;
+    throw new InputError("BAD_ADDRESS", `${field}: expected a 20-byte 0x address, got ${shown}`, { details: { field } });
+  }
+  return getAddress(value);
+}
 
 function toHex(value: BytesLike, field: string): Hex {
   return typeof value === "string" ? bytesToHex(hexToBytes(value, field)) : bytesToHex(value);
@@ -73,7 +83,7 @@ export function registryContract<P extends Client, W extends Client | undefined 
   clients: { publicClient: P; walletClient?: W },
 ): RegistryContract<P, W> {
   const client = { public: clients.publicClient, wallet: clients.walletClient } as { public: P; wallet: W };
-  const contract = getContract({ address: getAddress(address), abi: kmsRegistryAbi, client });
+  const contract = getContract({ address: toAddress(address, "registry"), abi: kmsRegistryAbi, client });
   return Object.assign(contract, {
     /** The stored record of `kms`, decoded (all-zero, `registered: false` when unknown). */
     readKms: (kms: Address): Promise<KmsInfo> => readKms(clients.publicClient, address, kms),
@@ -82,11 +92,12 @@ export function registryContract<P extends Client, W extends Client | undefined 
 
 /** Reads and decodes `kmsInfo(kms)`. */
 export async function readKms(publicClient: Client, registry: Address, kms: Address): Promise<KmsInfo> {
-  const c = getContract({ address: getAddress(registry), abi: kmsRegistryAbi, client: publicClient });
-  const r = await c.read.kmsInfo([getAddress(kms)]);
+  const c = getContract({ address: toAddress(registry, "registry"), abi: kmsRegistryAbi, client: publicClient });
+  const kmsAddress = toAddress(kms, "kms");
+  const r = await c.read.kmsInfo([kmsAddress]);
   const registered = r.attestedAt !== 0;
   return {
-    kms: getAddress(kms),
+    kms: kmsAddress,
     registered,
     active: registered && !r.revoked,
     revoked: r.revoked,

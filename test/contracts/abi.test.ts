@@ -4,6 +4,7 @@ import { network } from "hardhat";
 import { decodeFunctionData, getAddress, keccak256, parseAbi, toBytes, zeroAddress } from "viem";
 import { describe, expect, it } from "vitest";
 
+import type { Hex } from "../../src/encoding/index.js";
 import { InputError } from "../../src/errors.js";
 import * as lib from "../../src/index.js";
 import { kmsRegistryAbi } from "../../src/registry/abi.js";
@@ -193,5 +194,9 @@ describe("src/registry/client.ts", () => {
     expect(await ro.read.isRegistered([k.address])).toBe(false);
     expect(await ro.read.kmsAddress([hex(NEAR.k256Pubkey)])).toBe(getAddress(NEAR.address));
     expect("write" in ro).toBe(false);
+    // malformed addresses are typed input errors naming the field, before any RPC call
+    expect(() => registryContract("0x12" as Hex, { publicClient })).toThrow(/registry: expected a 20-byte 0x address, got "0x12"/);
+    await expect(readKms(publicClient, deployed.address, "kms-1" as Hex)).rejects.toThrow(InputError);
+    await expect(reg.readKms("0x" as Hex)).rejects.toThrow(/kms: expected a 20-byte 0x address/);
   });
 });
