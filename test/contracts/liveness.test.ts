@@ -70,6 +70,12 @@ describe("liveness: challenge and proof through the KMS's env-encrypt signature"
     const ans1 = kmsAnswer(k.k256PrivateKey, c1, ts);
     await registry.write.proveLiveness([k.address, ans1.publicKey, ts, ans1.signature]);
     expect(await registry.read.nonce([k.address])).toBe(2n);
+
+    // re-attestation keeps the nonce, so answers to earlier challenges stay spent
+    await registry.write.register([hex(k.caPubkey), hex(k.k256Pubkey), hex(k.quote)]);
+    expect(await registry.read.nonce([k.address])).toBe(2n);
+    expect(await registry.read.livenessChallenge([k.address])).toBe(expected(2n));
+    await expectRevert(registry.write.proveLiveness([k.address, ans.publicKey, ts, ans.signature]), "InvalidLivenessSignature");
   });
 
   it("enforces the timestamp window [block - 300 s, block + 60 s]", async () => {
