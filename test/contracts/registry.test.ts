@@ -81,6 +81,18 @@ describe("KmsRegistry: deployment and roles", () => {
     await expectRevert(asOther.write.setImageAllowed([zeroHash, true]), "AccessControlUnauthorizedAccount");
     await asOther.write.revoke([k.address, "key leaked"]);
     expect(await registry.read.isRegistered([k.address])).toBe(false);
+
+    // a registrar is not an admin: it cannot hand out roles; REGISTRAR_ROLE is administered by DEFAULT_ADMIN_ROLE
+    expect(await registry.read.getRoleAdmin([REGISTRAR_ROLE])).toBe(zeroHash);
+    const third = thirdWallet!.account.address;
+    expect(await expectRevert(asOther.write.grantRole([REGISTRAR_ROLE, third]), "AccessControlUnauthorizedAccount")).toEqual([
+      getAddress(other),
+      zeroHash,
+    ]);
+    // the admin can take the role away again
+    await registry.write.revokeRole([REGISTRAR_ROLE, other]);
+    const k2 = newKms();
+    await expectRevert(asOther.write.register([hex(k2.caPubkey), hex(k2.k256Pubkey), hex(k2.quote)]), "AccessControlUnauthorizedAccount");
   });
 });
 
