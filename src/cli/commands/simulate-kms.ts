@@ -7,7 +7,7 @@
 import { isAbsolute, resolve } from "node:path";
 
 import { UsageError } from "../../errors.js";
-import { EXIT_OK, optInteger, optString, requireString, type Command } from "../framework.js";
+import { EXIT_OK, optInteger, optString, printJson, requireString, type Command } from "../framework.js";
 
 export const simulateKmsCommand: Command = {
   name: "simulate-kms",
@@ -22,7 +22,10 @@ export const simulateKmsCommand: Command = {
     "The quote is FORGED under a simulated DCAP root: its root certificate and collateral are written to",
     "<certs-dir>.sim/ (dcap-root-ca.pem, collateral.json) and served at /sim/dcap-root-ca.pem and /sim/collateral.json.",
     "--https serves normal mode over TLS with rpc.crt/rpc.key. Port 0 picks a free port. Stops on Ctrl-C.",
+    "--json prints one JSON document when the server is ready ({url, port, mode, bootstrapped, certsDir, simDir,",
+    "simRootCaPath, simCollateralPath, genuine: false}) — for scripts that start it with --port 0.",
   ].join("\n"),
+  json: true,
   options: {
     port: { type: "string", valueName: "P", description: "TCP port (0 = any free port)" },
     "certs-dir": { type: "string", valueName: "DIR", description: "where the KMS keeps its 8 files" },
@@ -54,9 +57,24 @@ export const simulateKmsCommand: Command = {
       format,
       omitBootstrapInfo: ctx.values["no-bootstrap-info"] === true,
     });
-    io.stdout(`simulated KMS listening on ${kms.url} (${kms.mode} mode${kms.bootstrapped ? ", bootstrapped" : ""})\n`);
-    io.stdout(`certs dir: ${kms.certsDir}\nsimulated DCAP root: ${kms.simRootCaPath}\nsimulated collateral: ${kms.simCollateralPath}\n`);
-    io.stdout("NOT GENUINE: quotes are forged under a simulated root. Stop with Ctrl-C.\n");
+    if (ctx.json) {
+      printJson(io, {
+        url: kms.url,
+        port: kms.port,
+        mode: kms.mode,
+        bootstrapped: kms.bootstrapped,
+        certsDir: kms.certsDir,
+        simDir: kms.simDir,
+        simRootCaPath: kms.simRootCaPath,
+        simCollateralPath: kms.simCollateralPath,
+        genuine: false,
+      });
+      io.stderr("NOT GENUINE: quotes are forged under a simulated root. Stop with Ctrl-C.\n");
+    } else {
+      io.stdout(`simulated KMS listening on ${kms.url} (${kms.mode} mode${kms.bootstrapped ? ", bootstrapped" : ""})\n`);
+      io.stdout(`certs dir: ${kms.certsDir}\nsimulated DCAP root: ${kms.simRootCaPath}\nsimulated collateral: ${kms.simCollateralPath}\n`);
+      io.stdout("NOT GENUINE: quotes are forged under a simulated root. Stop with Ctrl-C.\n");
+    }
     await new Promise<void>((done) => {
       const off = io.onSignal?.(() => {
         off?.();
