@@ -11,8 +11,9 @@
  * whole number of seconds, CRL `thisUpdate` is checked, `root_ca_crl` must be issued by the root and
  * `pck_crl` by the PCK leaf's issuer, the QE report's `report_data[32..64)` must be zero, and Intel's
  * rules replace dcap-qvl's where they differ (decision 2): the TDX component skip and status
- * convergence (see `tcb.ts`), and QE authentication data of any length (dcap-qvl demands 32 bytes;
- * Intel's QVL takes the declared length, and the SHA-256 binding covers it either way).
+ * convergence (see `tcb.ts`), QE authentication data of any length (dcap-qvl demands 32 bytes;
+ * Intel's QVL takes the declared length, and the SHA-256 binding covers it either way), and the PCK's
+ * PCE-ID must equal the TCB info's `pceId` like its FMSPC (dcap-qvl compares only the FMSPC).
  */
 import { createHash } from "node:crypto";
 
@@ -372,9 +373,11 @@ export function verifyQuote(quoteInput: Uint8Array | Quote, opts: VerifyOptions)
   // 5. platform TCB
   steps.run("tcb.fmspc", "FMSPC_MISMATCH", () => {
     if (!bytesEqual(ext.fmspc, tcbInfo.fmspc)) fail("FMSPC_MISMATCH", `PCK FMSPC ${hx(ext.fmspc).toUpperCase()} differs from tcb_info's ${hx(tcbInfo.fmspc).toUpperCase()}`);
+    // Intel's QVL also requires the PCE-ID to match (dcap-qvl does not compare it)
+    if (!bytesEqual(ext.pceId, tcbInfo.pceId)) fail("PCEID_MISMATCH", `PCK PCE-ID ${hx(ext.pceId).toUpperCase()} differs from tcb_info's ${hx(tcbInfo.pceId).toUpperCase()}`);
     if (tdx && !(tcbInfo.id === "TDX" && tcbInfo.version >= 3)) fail("TCB_INFO_TEE_MISMATCH", `TDX quote with non-TDX TCB info (${tcbInfo.id} v${tcbInfo.version})`);
     if (!tdx && !(tcbInfo.id === "SGX" && tcbInfo.version >= 2)) fail("TCB_INFO_TEE_MISMATCH", `SGX quote with non-SGX TCB info (${tcbInfo.id} v${tcbInfo.version})`);
-    return [undefined, `FMSPC ${hx(ext.fmspc).toUpperCase()} matches ${tcbInfo.id} TCB info`];
+    return [undefined, `FMSPC ${hx(ext.fmspc).toUpperCase()} and PCE-ID ${hx(ext.pceId).toUpperCase()} match ${tcbInfo.id} TCB info`];
   });
   const teeTcbSvn = quote.body.type === "sgx" ? undefined : quote.body.teeTcbSvn;
   const level = steps.run("tcb.level", "TCB_LEVEL_NOT_FOUND", () => {

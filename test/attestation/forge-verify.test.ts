@@ -378,6 +378,10 @@ describe("collateral validity and signatures", () => {
     await rejected({ world: { tcbInfo: { fmspc: "00906ED50000" } } }, "FMSPC_MISMATCH", /PCK FMSPC B0C06F000000 differs from tcb_info's 00906ED50000/);
   });
 
+  it("TCB Info for another PCE-ID (Intel's QVL checks it; dcap-qvl compares only the FMSPC)", async () => {
+    await rejected({ world: { tcbInfo: { edit: (t) => ({ ...t, pceId: "0100" }) } } }, "PCEID_MISMATCH", /PCK PCE-ID 0000 differs from tcb_info's 0100/);
+  });
+
   it("SGX TCB Info for a TDX quote", async () => {
     await rejected({ world: { tcbInfo: { edit: (o) => ({ ...o, id: "SGX" }) } } }, "TCB_INFO_TEE_MISMATCH", /TDX quote with non-TDX TCB info/);
   });
