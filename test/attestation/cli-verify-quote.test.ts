@@ -134,6 +134,7 @@ describe("kms-registry verify-quote", () => {
       [[join(dir, "nope.bin"), "--collateral", TDX_COLL, ...AT], /cannot read quote file .*nope\.bin.* \(ENOENT\)/],
       [[TDX, "--collateral", join(dir, "nope.json"), ...AT], /cannot read collateral file/],
       [[tmp("text.txt", "hello, not a quote"), "--collateral", TDX_COLL, ...AT], /quote \(hex text\): not hex/],
+      [[fixturePath("tdx-lite-getquote.json"), "--collateral", TDX_COLL, ...AT], /the quote input is JSON, not a quote: pass the quote itself, binary or hex \(e\.g\. .*jq -r \.quote FILE/],
       [[tmp("trunc.bin", tdxQuote().subarray(0, 700)), "--collateral", TDX_COLL, ...AT], /quote: signature_data at offset 636/],
       [[TDX, "--collateral", TDX_COLL, ...AT, "--root-ca", tmp("root.txt", "not a cert")], /root CA file .*neither DER nor a PEM certificate/],
       [[], /missing argument/],

@@ -60,6 +60,13 @@ export async function quoteBytesFromContent(content: Uint8Array): Promise<Uint8A
     }
   }
   if (!text) return content;
+  const firstChar = Buffer.from(content.subarray(0, 64)).toString("latin1").trimStart()[0];
+  if (firstChar === "{" || firstChar === "[") {
+    throw new InputError(
+      "QUOTE_NOT_HEX",
+      'the quote input is JSON, not a quote: pass the quote itself, binary or hex (e.g. from a dstack GetQuote answer: jq -r .quote FILE | kms-registry verify-quote - …)',
+    );
+  }
   const { hexToBytes } = await import("../../encoding/index.js");
   const bytes = hexToBytes(Buffer.from(content).toString("latin1"), "quote (hex text)");
   if (bytes.length === 0) throw new InputError("QUOTE_EMPTY", "the quote input is empty (a text file without hex digits)");
