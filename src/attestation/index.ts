@@ -4,7 +4,7 @@
  * worlds for tests and the simulated KMS), key binding, event log.
  */
 export * from "./types.js";
-export { parseQuote, QuoteParseError, isTdxQuote, INTEL_QE_VENDOR_ID, TEE_TYPE_SGX, TEE_TYPE_TDX, MAX_LENGTH_FIELD } from "./quote.js";
+export { parseQuote, quotePckChain, QuoteParseError, isTdxQuote, INTEL_QE_VENDOR_ID, TEE_TYPE_SGX, TEE_TYPE_TDX, MAX_LENGTH_FIELD } from "./quote.js";
 export type { Quote, QuoteHeader, QuoteBody, EnclaveReport, TdReport10, TdReport15 } from "./quote.js";
 export {
   verifyQuote,

@@ -12,6 +12,7 @@
  * signature data are tolerated and counted in `trailingBytes`.
  */
 import { InputError } from "../errors.js";
+import { parseCertificate, pemBlocks, type Certificate } from "./x509.js";
 
 export const HEADER_SIZE = 48;
 export const ENCLAVE_REPORT_SIZE = 384;
@@ -347,6 +348,21 @@ export function parseQuote(bytes: Uint8Array): Quote {
   if (outerCertificationType !== undefined) quote.outerCertificationType = outerCertificationType;
   if (outerCertificationDataSize !== undefined) quote.outerCertificationDataSize = outerCertificationDataSize;
   return quote;
+}
+
+/**
+ * The PEM PCK chain embedded in a quote (inner certification data type 5), decoded: leaf first, as
+ * the quote lists them. Throws `QuoteParseError` when the quote carries another certification type,
+ * `InputError` (`BAD_PEM` / `BAD_DER`) for an undecodable block. No signature or validity check here.
+ */
+export function quotePckChain(q: Quote): Certificate[] {
+  if (q.certificationType !== 5) {
+    const at = q.certificationData.byteOffset - q.raw.byteOffset - 6;
+    throw new QuoteParseError("QUOTE_NO_PCK_CHAIN", "pck_cert_data.type", at, `certification data type ${q.certificationType} is not a PEM PCK chain (type 5)`);
+  }
+  const cd = q.certificationData;
+  const pem = Buffer.from(cd.buffer, cd.byteOffset, cd.byteLength).toString("latin1");
+  return pemBlocks(pem, "quote PCK chain").map((der, i) => parseCertificate(der, `quote PCK chain certificate ${i + 1}`));
 }
 
 /** "TDX" or "SGX" by header tee type. */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 
 import { InputError } from "../../src/errors.js";
-import { parseQuote, QuoteParseError, type Quote } from "../../src/attestation/quote.js";
+import { parseQuote, quotePckChain, QuoteParseError, type Quote } from "../../src/attestation/quote.js";
+import { commonName, parseSgxExtension } from "../../src/attestation/x509.js";
 import { hex, liteQuote, sgxQuote, tdxAsV5Td15, tdxQuote } from "./real-fixtures.js";
 
 /** Offset of a view inside the quote buffer. */
@@ -200,6 +201,27 @@ describe("parseQuote on the real TDX v4 quote (spec §1.8, §5.1a)", () => {
 
   it("accepts non-Uint8Array input only as an error", () => {
     expect(() => parseQuote("0x04" as unknown as Uint8Array)).toThrow(QuoteParseError);
+  });
+});
+
+describe("quotePckChain", () => {
+  it("decodes the embedded PEM chain: PCK leaf, Platform CA, Intel root", () => {
+    const chain = quotePckChain(parseQuote(tdxQuote()));
+    expect(chain.map((c) => commonName(c.subject))).toEqual(["Intel SGX PCK Certificate", "Intel SGX PCK Platform CA", "Intel SGX Root CA"]);
+    expect(hex(parseSgxExtension(chain[0]!).fmspc)).toBe("b0c06f000000");
+    expect(quotePckChain(parseQuote(sgxQuote())).map((c) => commonName(c.subject))[1]).toBe("Intel SGX PCK Processor CA");
+  });
+  it("another certification type is a QuoteParseError naming the type field and its offset", () => {
+    const q = tdxQuote();
+    q[1252] = 4;
+    try {
+      quotePckChain(parseQuote(q));
+      throw new Error("expected an error");
+    } catch (e) {
+      expect(e).toBeInstanceOf(QuoteParseError);
+      expect((e as QuoteParseError).field).toBe("pck_cert_data.type");
+      expect((e as QuoteParseError).offset).toBe(1252);
+    }
   });
 });
 
