@@ -76,3 +76,16 @@ describe("CLI main()", () => {
     expect(io.err).toBe('kms-registry: unknown option "--frobnicate" (see kms-registry --help)\n');
   });
 });
+
+describe("CLI --json on a usage error", () => {
+  it("prints exactly one JSON document {ok:false, error, checks:[]} and exits 2", async () => {
+    const r = await runCli(["verify-quote", "--json", "--bogus", "x.bin"]);
+    expect(r.code).toBe(2);
+    const doc = JSON.parse(r.stdout) as { ok: boolean; error: { code: string; message: string }; checks: unknown[] };
+    expect(doc.ok).toBe(false);
+    expect(doc.error.code).toBe("USAGE");
+    expect(doc.error.message).toContain("--bogus");
+    expect(doc.checks).toEqual([]);
+    expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+  });
+});

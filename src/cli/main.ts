@@ -73,7 +73,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     }
     return await cmd.run({ values, positionals, io, json: values.json === true });
   } catch (e) {
-    if (wantsJson) printJson(io, { ok: false, error: errorJson(e) });
+    if (wantsJson) printJson(io, { ok: false, error: errorJson(e), checks: [] });
     io.stderr(`kms-registry: ${cmd.name}: ${errorLine(e)}\n`);
     if (io.env.KMS_REGISTRY_DEBUG && e instanceof Error && e.stack) io.stderr(e.stack + "\n");
     return exitCodeFor(e);
