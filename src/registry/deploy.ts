@@ -229,12 +229,19 @@ export async function recordExistingDeployment(
     }
     if (!receipt) throw new UsageError(`found the creation block ${lo} of ${address} but not its transaction; pass --deploy-tx HASH`);
   }
-  const created = receipt.contractAddress?.toLowerCase() === address.toLowerCase() || receipt.logs.some((l) => l.address.toLowerCase() === address.toLowerCase());
-  if (receipt.status !== "success" || !created) throw new UsageError(`transaction ${receipt.transactionHash} did not deploy ${address}`);
   const roleGranted = keccak256(new TextEncoder().encode("RoleGranted(bytes32,address,address)"));
   const grant = receipt.logs.find(
     (l) => l.address.toLowerCase() === address.toLowerCase() && l.topics[0] === roleGranted && BigInt(l.topics[1] ?? "0x1") === 0n,
   );
+  // Created by this transaction: a plain deployment names the contract; a factory (CREATE2) deployment shows the
+  // constructor's RoleGranted(DEFAULT_ADMIN_ROLE) and no code before that block. Any other transaction that
+  // merely emitted an event of the registry (a register(), a grantRole()) is not its deployment.
+  let created = receipt.contractAddress?.toLowerCase() === address.toLowerCase();
+  if (!created && grant && receipt.blockNumber > 0n) {
+    const before = await publicClient.getCode({ address, blockNumber: receipt.blockNumber - 1n }).catch(() => undefined);
+    created = before === undefined || before === "0x";
+  }
+  if (receipt.status !== "success" || !created) throw new UsageError(`transaction ${receipt.transactionHash} did not deploy ${address}`);
   const admin = grant?.topics[2] ? (getAddress(`0x${grant.topics[2].slice(26)}`) as Hex) : (getAddress(receipt.from) as Hex);
   const chainId = publicClient.chain.id;
   return {

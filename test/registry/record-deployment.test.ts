@@ -1,3 +1,4 @@
+import { parseAbi } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { recordExistingDeployment } from "../../src/registry/deploy.js";
@@ -30,6 +31,16 @@ describe("recording a registry deployed elsewhere (Ignition, another tool)", () 
     const other = await chain.wallet.sendTransaction({ to: chain.wallet.account.address, value: 1n });
     await chain.conn.publicClient.waitForTransactionReceipt({ hash: other });
     await expect(recordExistingDeployment(chain.conn.publicClient, chain.registry, { deployTx: other })).rejects.toThrow(/did not deploy/);
+    // a later transaction of the registry itself (here grantRole(DEFAULT_ADMIN_ROLE, …), which emits the same
+    // RoleGranted event as the constructor) is not its deployment either
+    const grant = await chain.wallet.writeContract({
+      address: chain.registry,
+      abi: parseAbi(["function grantRole(bytes32 role, address account)"]),
+      functionName: "grantRole",
+      args: [`0x${"00".repeat(32)}`, "0x000000000000000000000000000000000000bEEF"],
+    });
+    expect((await chain.conn.publicClient.waitForTransactionReceipt({ hash: grant })).logs.length).toBeGreaterThan(0);
+    await expect(recordExistingDeployment(chain.conn.publicClient, chain.registry, { deployTx: grant })).rejects.toThrow(/did not deploy/);
   });
 
   it("CLI: deploy --record ADDR writes the record without deploying", async () => {
