@@ -2,8 +2,8 @@
  * Deployment records, `deployments/<chainId>.json` (format documented in `deployments/README.md`).
  * Local development chains (31337) go under `deployments/local/`.
  */
-import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { constants, existsSync } from "node:fs";
+import { access, mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 import { getAddress, isAddress } from "viem";
@@ -109,13 +109,51 @@ export async function findDeploymentByAddress(dir: string, address: string): Pro
 }
 
 /**
+ * Create `dir` (and missing parents) and check that it is writable; `InputError` (`DIR_NOT_WRITABLE`) naming
+ * the directory otherwise. Walks the ancestors itself: `mkdir({ recursive: true })` never returns under some
+ * pseudo file systems (e.g. a path below /proc on Node 20).
+ */
+export async function ensureWritableDir(dir: string): Promise<void> {
+  const abs = path.resolve(dir);
+  const fail = (where: string, e: unknown): never => {
+    throw new InputError("DIR_NOT_WRITABLE", `cannot write in ${abs}: ${where} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  };
+  const missing: string[] = [];
+  for (let cur = abs; ; cur = path.dirname(cur)) {
+    try {
+      if (!(await stat(cur)).isDirectory()) fail(`${cur} is not a directory`, { code: "ENOTDIR" });
+      break;
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOTDIR") fail(`a parent of ${cur} is a file, not a directory`, e);
+      if (code !== "ENOENT") fail(`cannot inspect ${cur}`, e);
+      missing.push(cur);
+      if (path.dirname(cur) === cur) break;
+    }
+  }
+  for (const d of missing.reverse()) {
+    try {
+      await mkdir(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") fail(`cannot create ${d}`, e);
+    }
+  }
+  try {
+    await access(abs, constants.W_OK);
+  } catch (e) {
+    fail("not writable", e);
+  }
+}
+
+/**
  * Write `record` to its chain's file. If a record exists for the chain: refuse (`UsageError`) unless
  * `force`, in which case the old one is kept as `<chainId>.<oldAddress>.json`.
  */
 export async function writeDeployment(dir: string, record: DeploymentRecord, opts: { force?: boolean } = {}): Promise<{ path: string; archived?: string }> {
   validateDeploymentRecord(record);
   const file = deploymentPath(dir, record.chainId);
-  await mkdir(path.dirname(file), { recursive: true });
+  await ensureWritableDir(path.dirname(file));
   let archived: string | undefined;
   if (existsSync(file)) {
     const old = await readDeploymentFile(file);

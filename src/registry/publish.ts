@@ -11,7 +11,7 @@
  * full `verify` and refuse to publish when it fails).
  */
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
@@ -34,6 +34,7 @@ import {
 import { bytesToHex, type Hex } from "../encoding/index.js";
 import { InputError, NetworkError, UsageError, VerificationError } from "../errors.js";
 import { shortMessage } from "./connect.js";
+import { ensureWritableDir } from "./deployments.js";
 import { registryInterfaceAbi } from "./interface.js";
 import { scanLogs, type RawLog } from "./logs.js";
 import { ethAddress } from "./signatures.js";
@@ -118,7 +119,7 @@ async function readJournal(file: string): Promise<Journal | undefined> {
 }
 
 async function writeJournal(file: string, j: Journal): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+  await ensureWritableDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, JSON.stringify(j, null, 2) + "\n");
   await rename(tmp, file);

@@ -9,6 +9,7 @@ import {
   DEPLOYMENT_FORMAT,
   checkChainAgainstRecord,
   deploymentPath,
+  ensureWritableDir,
   findDeploymentByAddress,
   readDeployment,
   validateDeploymentRecord,
@@ -117,5 +118,20 @@ describe("deployment records (deployments/README.md format)", () => {
     expect(a.abi.some((x) => x.type === "function" && x.name === "register")).toBe(true);
     expect(a.compiler).toMatchObject({ solc: "0.8.37", evmVersion: "cancun" });
     expect(() => loadRegistryArtifact(tmp())).toThrow(/cannot read the KmsRegistry artifact/);
+  });
+});
+
+describe("ensureWritableDir", () => {
+  it("creates missing parents, and refuses a path below a file or an uncreatable one with a typed error (never hangs)", async () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), "kms-registry-dirs-"));
+    await ensureWritableDir(path.join(tmp, "a", "b", "local"));
+    expect(existsSync(path.join(tmp, "a", "b", "local"))).toBe(true);
+    writeFileSync(path.join(tmp, "file"), "x");
+    const err = await ensureWritableDir(path.join(tmp, "file", "local")).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).message).toMatch(/is a file, not a directory/);
+    await expect(writeDeployment(path.join(tmp, "file"), record())).rejects.toThrow(/cannot write in/);
+    // Node 20's mkdir({ recursive: true }) never settles below /proc; this must fail at once
+    if (existsSync("/proc/self")) await expect(ensureWritableDir("/proc/no-such-dir/local")).rejects.toBeInstanceOf(InputError);
   });
 });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { recordExistingDeployment } from "../../src/registry/deploy.js";
 import { validateDeploymentRecord } from "../../src/registry/deployments.js";
+import { HARDHAT_DEV_ACCOUNT_0_KEY } from "../../src/registry/devnode.js";
 import { runCli } from "../helpers/cli.js";
 import { startChain, type TestChain } from "./chain-helpers.js";
 
@@ -41,6 +42,19 @@ describe("recording a registry deployed elsewhere (Ignition, another tool)", () 
     });
     expect((await chain.conn.publicClient.waitForTransactionReceipt({ hash: grant })).logs.length).toBeGreaterThan(0);
     await expect(recordExistingDeployment(chain.conn.publicClient, chain.registry, { deployTx: grant })).rejects.toThrow(/did not deploy/);
+  });
+
+  it("CLI: deploy refuses an unwritable records directory before sending anything", async () => {
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(`${chain.tmp}/not-a-dir`, "x");
+    const before = await chain.conn.publicClient.getTransactionCount({ address: chain.wallet.account.address });
+    const r = await runCli(["deploy", "--rpc", chain.node.url, "--deployments", `${chain.tmp}/not-a-dir`, "--json"], {
+      env: { KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_0_KEY },
+    });
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: "DIR_NOT_WRITABLE" } });
+    expect(r.stderr).not.toMatch(/\[deploy\] send/);
+    expect(await chain.conn.publicClient.getTransactionCount({ address: chain.wallet.account.address })).toBe(before);
   });
 
   it("CLI: deploy --record ADDR writes the record without deploying", async () => {

@@ -50,7 +50,7 @@ export const deployCommand: Command = {
     }
     const account = accountFromEnv(io.env);
     const { deployRegistry, loadRegistryArtifact, recordOf } = await import("../../registry/deploy.js");
-    const { deploymentPath, readDeployment, writeDeployment } = await import("../../registry/deployments.js");
+    const { deploymentPath, ensureWritableDir, readDeployment, writeDeployment } = await import("../../registry/deployments.js");
     const { packageVersion } = await import("../version.js");
     const artifact = loadRegistryArtifact();
     const conn = await connect(rpc);
@@ -59,6 +59,9 @@ export const deployCommand: Command = {
       const { UsageError } = await import("../../errors.js");
       throw new UsageError(`${deploymentPath(dir, conn.chainId)} already records a KmsRegistry at ${existing.address} on chain ${conn.chainId}; pass --force to deploy another (the old record is kept)`);
     }
+    // The record must be writable before anything is spent on a deployment.
+    const { dirname } = await import("node:path");
+    await ensureWritableDir(dirname(deploymentPath(dir, conn.chainId)));
     const result = await deployRegistry({
       publicClient: conn.publicClient,
       walletClient: walletFor(conn, account),
@@ -68,7 +71,18 @@ export const deployCommand: Command = {
       toolVersion: packageVersion(),
       onProgress: progressPrinter(io, "deploy"),
     });
-    const written = await writeDeployment(dir, recordOf(result), { force: ctx.values.force === true });
+    let written: Awaited<ReturnType<typeof writeDeployment>>;
+    try {
+      written = await writeDeployment(dir, recordOf(result), { force: ctx.values.force === true });
+    } catch (e) {
+      const { KmsRegistryError } = await import("../../errors.js");
+      const why = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+      throw new KmsRegistryError(
+        "RECORD_NOT_WRITTEN",
+        `KmsRegistry deployed at ${result.address} (tx ${result.deployTx}) but its record was not written: ${why}; write it with \`kms-registry deploy --rpc URL --record ${result.address} --deploy-tx ${result.deployTx}\``,
+        { cause: e },
+      );
+    }
     if (ctx.json) printJson(io, { ok: true, ...recordOf(result), gasUsed: result.gasUsed, recordPath: written.path, ...(written.archived ? { archived: written.archived } : {}) });
     else {
       io.stdout(
