@@ -156,6 +156,9 @@ describe("audit over part of the history", () => {
     const r = await runCli(["audit", "--registry", chain.registry, "--rpc", chain.node.url, "--from-block", "10", "--to-block", "5"]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/--to-block 5 is before --from-block 10/)]);
+    const future = await runCli(["audit", "--registry", chain.registry, "--rpc", chain.node.url, "--from-block", "99999999", "--json"]);
+    expect(future.code).toBe(2);
+    expect(JSON.parse(future.stdout)).toMatchObject({ ok: false, error: { message: expect.stringMatching(/--from-block 99999999 is past the chain head/) } });
     const bad = await runCli(["audit", "--registry", "0x1234", "--rpc", chain.node.url]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--registry must be a 20-byte 0x address/);

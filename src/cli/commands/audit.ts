@@ -86,6 +86,11 @@ export const auditCommand: Command = {
     checkChainAgainstRecord(record, conn.chainId, registry);
     await checkRegistryCode(conn.publicClient, registry);
     const fromBlock = BigInt(fromOpt ?? record?.block ?? 0);
+    const head = await conn.publicClient.getBlockNumber({ cacheTime: 0 });
+    if (fromBlock > head) {
+      const { UsageError } = await import("../../errors.js");
+      throw new UsageError(`--from-block ${fromBlock} is past the chain head (block ${head})`);
+    }
     const { auditRegistry, auditJson } = await import("../../registry/audit.js");
     let lastPrint = 0;
     const started = Date.now();
