@@ -170,6 +170,10 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
     const bad = await cli([...base, "--app-pubkey", "zz", "--signature", String(ak.k256_signature)]);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    // a --registry with no contract behind it: a usage error, not an internal one
+    const noCode = await cli(["check-signature", "--registry", "0x0000000000000000000000000000000000000001", "--rpc", node.url, "--app-id", appId, "--app-pubkey", String(ak.app_pubkey), "--signature", String(ak.k256_signature)]);
+    expect(noCode.code).toBe(2);
+    expect(noCode.stderr.trim().split("\n")).toEqual([expect.stringMatching(/no contract at 0x0000000000000000000000000000000000000001/)]);
     // a signature of the wrong length is bad input (exit 2), not an "invalid" verdict
     const short = await cli([...base, "--public-key", String(env.public_key), "--timestamp", String(env.timestamp), "--signature", String(env.signature_v1).slice(0, 128)]);
     expect(short.code).toBe(2);

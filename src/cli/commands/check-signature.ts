@@ -5,7 +5,7 @@
  *   key chain: --app-id ID --purpose P --derived-pubkey HEX --signature-chain D,A
  */
 import { EXIT_FAIL, EXIT_OK, optString, printJson, requireString, type Command, type CommandContext } from "../framework.js";
-import { REGISTRY_OPTIONS, registryArgs } from "./registry-common.js";
+import { REGISTRY_OPTIONS, deploymentsDir, registryArgs } from "./registry-common.js";
 
 async function bytesOpt(ctx: CommandContext, name: string, length?: number): Promise<Uint8Array> {
   const { hexToBytes } = await import("../../encoding/index.js");
@@ -95,6 +95,11 @@ export const checkSignatureCommand: Command = {
       input = () => lib.checkKeyChain({ publicClient: conn.publicClient, registry, ...(kms ? { kms } : {}), appId, purpose, derivedPubkey, derivedSignature, appSignature });
     }
     const conn = await connect(rpc);
+    const { findDeploymentByAddress, checkChainAgainstRecord } = await import("../../registry/deployments.js");
+    const { checkRegistryCode } = await import("../../registry/deploy.js");
+    const record = await findDeploymentByAddress(deploymentsDir(ctx), registry);
+    checkChainAgainstRecord(record, conn.chainId, registry);
+    await checkRegistryCode(conn.publicClient, registry, record);
     const r = await input();
     if (ctx.json) printJson(io, { ok: r.valid, ...r });
     else {

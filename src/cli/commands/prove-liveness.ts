@@ -45,6 +45,8 @@ export const proveLivenessCommand: Command = {
     const { findDeploymentByAddress, checkChainAgainstRecord } = await import("../../registry/deployments.js");
     const record = await findDeploymentByAddress(deploymentsDir(ctx), registry);
     checkChainAgainstRecord(record, conn.chainId, registry);
+    const { checkRegistryCode } = await import("../../registry/deploy.js");
+    await checkRegistryCode(conn.publicClient, registry, record);
     // Over https, pin the KMS's TLS certificate to the CA key registered on chain for this KMS.
     let caPubkey: Uint8Array | undefined;
     if (/^https:/i.test(kmsUrl)) {
