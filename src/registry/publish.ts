@@ -33,6 +33,7 @@ import {
 
 import { bytesToHex, type Hex } from "../encoding/index.js";
 import { InputError, NetworkError, UsageError, VerificationError } from "../errors.js";
+import { registryRevert } from "./client.js";
 import { shortMessage } from "./connect.js";
 import { ensureWritableDir } from "./deployments.js";
 import { registryInterfaceAbi } from "./interface.js";
@@ -127,10 +128,11 @@ async function writeJournal(file: string, j: Journal): Promise<void> {
 
 /** Name a contract revert (`ReportDataMismatch(...)`) from a viem error, or give its short message. */
 export function revertReason(e: unknown): string {
+  const custom = registryRevert(e);
+  if (custom) return `${custom.name}(${custom.args.map((a) => (typeof a === "bigint" ? a.toString() : String(a))).join(", ")})`;
   if (e instanceof BaseError) {
     const r = e.walk((x) => x instanceof ContractFunctionRevertedError);
     if (r instanceof ContractFunctionRevertedError) {
-      if (r.data?.errorName) return `${r.data.errorName}(${(r.data.args ?? []).map((a) => (typeof a === "bigint" ? a.toString() : String(a))).join(", ")})`;
       if (r.reason) return r.reason;
       if (r.signature) return `unknown custom error ${r.signature}`;
     }
