@@ -120,7 +120,10 @@ export async function deployRegistry(opts: DeployOptions): Promise<DeploymentRec
   try {
     hash = await opts.walletClient.deployContract({ abi: art.abi, bytecode: art.bytecode, args: [admin] });
   } catch (e) {
-    throw new NetworkError("DEPLOY_FAILED", `deployment transaction was not accepted: ${shortMessage(e)}`, { cause: e });
+    // Nodes word "no funds" in many ways (some just say "Missing or invalid parameters"): check the balance.
+    const balance = await opts.publicClient.getBalance({ address: account.address }).catch(() => undefined);
+    const hint = balance === 0n ? ` (the sending account ${account.address} has no funds on chain ${chainId} to pay for gas)` : "";
+    throw new NetworkError("DEPLOY_FAILED", `deployment transaction was not accepted: ${shortMessage(e)}${hint}`, { cause: e });
   }
   progress("send", `sent ${hash}`);
   const receipt = await opts.publicClient.waitForTransactionReceipt({ hash, confirmations: opts.confirmations ?? 1, timeout: 600_000 });

@@ -57,6 +57,19 @@ describe("recording a registry deployed elsewhere (Ignition, another tool)", () 
     expect(await chain.conn.publicClient.getTransactionCount({ address: chain.wallet.account.address })).toBe(before);
   });
 
+  it("CLI: deploy from an account without funds names that cause (exit 1, nothing sent)", async () => {
+    const { generatePrivateKey, privateKeyToAddress } = await import("viem/accounts");
+    const key = generatePrivateKey();
+    const r = await runCli(["deploy", "--rpc", chain.node.url, "--deployments", `${chain.tmp}/unfunded`, "--json"], {
+      env: { KMS_REGISTRY_PRIVATE_KEY: key },
+    });
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.stdout) as { ok: boolean; error: { code: string; message: string } };
+    expect(doc.error.code).toBe("DEPLOY_FAILED");
+    expect(doc.error.message).toContain(`${privateKeyToAddress(key)} has no funds on chain 31337`);
+    expect(r.stdout + r.stderr).not.toContain(key.slice(2));
+  });
+
   it("CLI: deploy --record ADDR writes the record without deploying", async () => {
     const r = await runCli(["deploy", "--rpc", chain.node.url, "--record", chain.registry, "--deployments", chain.tmp, "--json"], { env: { KMS_REGISTRY_PRIVATE_KEY: "" } });
     expect(r.code, r.stderr).toBe(0);
