@@ -144,28 +144,12 @@ export async function proveLiveness(opts: {
   return { kms, appId: challenge.toLowerCase() as Hex, timestamp: ans.timestamp, txHash: hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed };
 }
 
-/** `GET <kms>/prpc/KMS.GetMeta` → the live root k256 public key (33 bytes). */
+/** `GET <kms>/prpc/KMS.GetMeta` → the live root k256 public key (33 bytes), through the KMS client. */
 export async function getKmsK256Pubkey(kmsUrl: string, opts: { timeoutMs?: number } = {}): Promise<Uint8Array> {
-  const url = `${kmsUrl.replace(/\/+$/, "")}/prpc/KMS.GetMeta`;
-  let res: Response;
-  try {
-    res = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000) });
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new NetworkError("KMS_UNREACHABLE", `KMS request to ${url} failed: ${cause?.code ?? cause?.message ?? shortMessage(e)}`, { cause: e });
-  }
-  const text = await res.text().catch((e: unknown) => {
-    throw new NetworkError("KMS_CONNECTION_LOST", `KMS ${url} dropped the connection while answering: ${shortMessage(e)}`, { cause: e });
-  });
-  let json: { k256_pubkey?: unknown; error?: unknown };
-  try {
-    json = JSON.parse(text) as typeof json;
-  } catch {
-    throw new NetworkError("KMS_BAD_ANSWER", `KMS ${url} answered HTTP ${res.status} with non-JSON`);
-  }
-  if (!res.ok || json.error !== undefined) throw new NetworkError("KMS_ERROR", `KMS ${url} answered HTTP ${res.status}: ${String(json.error ?? "").split("\n")[0]}`);
-  if (typeof json.k256_pubkey !== "string") throw new NetworkError("KMS_BAD_ANSWER", `KMS ${url}: GetMeta has no k256_pubkey`);
-  const pub = decodeBytesField(json.k256_pubkey, "k256_pubkey", 33);
+  const { getMeta } = await import("../kms/client.js");
+  const { meta, url } = await getMeta(kmsUrl, { timeoutMs: opts.timeoutMs ?? 15_000 });
+  if (typeof meta.k256_pubkey !== "string") throw new NetworkError("KMS_BAD_ANSWER", `KMS ${url}: GetMeta has no k256_pubkey`);
+  const pub = decodeBytesField(meta.k256_pubkey, "k256_pubkey", 33);
   if (pub.length !== 33) throw new NetworkError("KMS_BAD_ANSWER", `KMS ${url}: k256_pubkey is ${pub.length} bytes, expected 33`);
   return pub;
 }
