@@ -16,18 +16,8 @@ import { parseCollateralJson } from "../src/attestation/collateral.js";
 import { createForgeWorld, forgeQuote } from "../src/attestation/forge.js";
 import { fetchCollateral } from "../src/attestation/pccs.js";
 import { bytesToPlainHex } from "../src/encoding/index.js";
+import { timeMedian } from "./lib.js";
 
-async function median(n: number, fn: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < 3; i++) await fn();
-  const t: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = performance.now();
-    await fn();
-    t.push(performance.now() - s);
-  }
-  t.sort((a, b) => a - b);
-  return Math.round(t[Math.floor(n / 2)]! * 1000) / 1000;
-}
 
 const FIX = new URL("../test/fixtures/dcap/", import.meta.url);
 const quote = new Uint8Array(await readFile(new URL("tdx_quote", FIX)));
@@ -61,10 +51,10 @@ const cacheDir = await mkdtemp(join(tmpdir(), "bench-collateral-"));
 const world = await createForgeWorld({ seed: "bench" });
 const result = {
   node: process.version,
-  forgeWorldMs: await median(30, () => createForgeWorld({ seed: "bench" })),
-  forgeQuoteMs: await median(100, () => forgeQuote(world, { reportData: "01" })),
-  pccsColdMs: await median(30, () => fetchCollateral(quote, { pccsUrl: url, now: 1752919234 })),
-  pccsDiskCacheMs: await median(30, () => fetchCollateral(quote, { pccsUrl: url, now: 1752919234, cacheDir })),
+  forgeWorldMs: await timeMedian(30, () => createForgeWorld({ seed: "bench" }), 3),
+  forgeQuoteMs: await timeMedian(100, () => forgeQuote(world, { reportData: "01" }), 3),
+  pccsColdMs: await timeMedian(30, () => fetchCollateral(quote, { pccsUrl: url, now: 1752919234 }), 3),
+  pccsDiskCacheMs: await timeMedian(30, () => fetchCollateral(quote, { pccsUrl: url, now: 1752919234, cacheDir }), 3),
 };
 server.closeAllConnections();
 server.close();

@@ -23,22 +23,12 @@ import { checkCertsDir } from "../src/kms/certs-dir.js";
 import { pullBootstrap } from "../src/kms/pull.js";
 import { startSimulatedKms } from "../src/kms/simulator.js";
 import { verifyBootstrap } from "../src/kms/verify.js";
+import { timeMedian } from "./lib.js";
 
-async function median(n: number, fn: () => Promise<unknown> | unknown): Promise<number> {
-  for (let i = 0; i < 2; i++) await fn();
-  const t: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = performance.now();
-    await fn();
-    t.push(performance.now() - s);
-  }
-  t.sort((a, b) => a - b);
-  return Math.round(t[Math.floor(n / 2)]! * 1000) / 1000;
-}
 
 const tmp = await mkdtemp(join(tmpdir(), "kms-bench-"));
 let k = 0;
-const simBootstrap = await median(7, async () => {
+const simBootstrap = await timeMedian(7, async () => {
   const kms = await startSimulatedKms({ certsDir: join(tmp, `b${k++}`), port: 0 });
   const r = await fetch(`${kms.url}/prpc/Onboard.Bootstrap?json`, { method: "POST", body: JSON.stringify({ domain: "kms.bench.example" }) });
   await r.json();
@@ -49,19 +39,19 @@ const http = await startSimulatedKms({ certsDir: join(tmp, "http"), port: 0, aut
 const https = await startSimulatedKms({ certsDir: join(tmp, "https"), port: 0, autoBootstrapDomain: "kms.bench.example", https: true });
 const now = Math.floor(Date.now() / 1000);
 const first = await pullBootstrap({ kms: https.url }, { now });
-const pullHttp = await median(20, () => pullBootstrap({ kms: http.url }, { now }));
-const pullHttpsPinned = await median(20, () => pullBootstrap({ kms: https.url, caPubkey: first.info.caPubkey }, { now }));
-const checkCerts = await median(20, () => checkCertsDir(https.certsDir, { now, domain: "kms.bench.example" }));
+const pullHttp = await timeMedian(20, () => pullBootstrap({ kms: http.url }, { now }));
+const pullHttpsPinned = await timeMedian(20, () => pullBootstrap({ kms: https.url, caPubkey: first.info.caPubkey }, { now }));
+const checkCerts = await timeMedian(20, () => checkCertsDir(https.certsDir, { now, domain: "kms.bench.example" }));
 const collateral = parseCollateralJson(await readFile(https.simCollateralPath, "utf8"));
 const rootCaDer = certificateDerFromFile(new Uint8Array(await readFile(https.simRootCaPath)), "root");
-const verify = await median(20, () => verifyBootstrap(first.info, { collateral, rootCaDer, now }));
+const verify = await timeMedian(20, () => verifyBootstrap(first.info, { collateral, rootCaDer, now }));
 
 const FIX = new URL("../test/fixtures/dcap/", import.meta.url);
 const gq = JSON.parse(await readFile(new URL("tdx-lite-getquote.json", FIX), "utf8")) as { quote: string; event_log: string };
 const b = parseQuote(hexToBytes(gq.quote)).body as TdReport10;
-const replay = await median(200, () => checkEventLog(parseEventLog(gq.event_log), [b.rtMr0, b.rtMr1, b.rtMr2, b.rtMr3]));
+const replay = await timeMedian(200, () => checkEventLog(parseEventLog(gq.event_log), [b.rtMr0, b.rtMr1, b.rtMr2, b.rtMr3]));
 const v0 = new Uint8Array(await readFile(new URL("dstack-attestation-v0.bin", FIX)));
-const att = await median(200, () => decodeDstackAttestation(v0));
+const att = await timeMedian(200, () => decodeDstackAttestation(v0));
 
 await http.close();
 await https.close();
