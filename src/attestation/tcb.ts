@@ -44,31 +44,29 @@ export interface ModuleIdentity {
   tcbLevels: { isvSvn: number; tcbDate: string; status: TcbStatus; advisoryIds: string[] }[];
 }
 
-export interface TcbInfo {
+/** Fields the two Intel-signed collateral documents (TCB Info, QE Identity) share. */
+export interface CollateralDocument {
   id: string;
   version: number;
+  /** unix seconds */
   issueDate: number;
   nextUpdate: number;
   issueDateText: string;
   nextUpdateText: string;
+  tcbEvaluationDataNumber: number;
+}
+
+export interface TcbInfo extends CollateralDocument {
   fmspc: Uint8Array;
   pceId: Uint8Array;
   tcbType: number;
-  tcbEvaluationDataNumber: number;
   tdxModule?: { mrSigner: Uint8Array; attributes: Uint8Array; attributesMask: Uint8Array };
   tdxModuleIdentities: ModuleIdentity[];
   /** sorted canonically, highest first (§2.8.1) */
   tcbLevels: TcbLevel[];
 }
 
-export interface QeIdentity {
-  id: string;
-  version: number;
-  issueDate: number;
-  nextUpdate: number;
-  issueDateText: string;
-  nextUpdateText: string;
-  tcbEvaluationDataNumber: number;
+export interface QeIdentity extends CollateralDocument {
   miscselect: number;
   miscselectMask: number;
   attributes: Uint8Array;
