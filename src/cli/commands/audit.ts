@@ -3,7 +3,7 @@
  *   [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--json]`
  */
 import { EXIT_FAIL, EXIT_OK, optInteger, optString, printJson, table, type Command, type CommandContext } from "../framework.js";
-import { REGISTRY_OPTIONS, deploymentsDir, registryArgs } from "./registry-common.js";
+import { REGISTRY_OPTIONS, connectToRegistry, registryArgs } from "./registry-common.js";
 
 async function buildReverify(ctx: CommandContext) {
   const { collateralSource, loadCollateral, parseAccept, readInputFile } = await import("./verify-quote.js");
@@ -78,13 +78,7 @@ export const auditCommand: Command = {
       }
     }
     const reverify = ctx.values.reverify ? await buildReverify(ctx) : undefined;
-    const { connect } = await import("../../registry/connect.js");
-    const { findDeploymentByAddress, checkChainAgainstRecord } = await import("../../registry/deployments.js");
-    const { checkRegistryCode } = await import("../../registry/deploy.js");
-    const conn = await connect(rpc);
-    const record = await findDeploymentByAddress(deploymentsDir(ctx), registry);
-    checkChainAgainstRecord(record, conn.chainId, registry);
-    await checkRegistryCode(conn.publicClient, registry);
+    const { conn, record } = await connectToRegistry(ctx, rpc, registry, "exists");
     const fromBlock = BigInt(fromOpt ?? record?.block ?? 0);
     const head = await conn.publicClient.getBlockNumber({ cacheTime: 0 });
     if (fromBlock > head) {

@@ -5,7 +5,7 @@
  *   key chain: --app-id ID --purpose P --derived-pubkey HEX --signature-chain D,A
  */
 import { EXIT_FAIL, EXIT_OK, optString, printJson, requireString, type Command, type CommandContext } from "../framework.js";
-import { REGISTRY_OPTIONS, deploymentsDir, registryArgs } from "./registry-common.js";
+import { REGISTRY_OPTIONS, connectToRegistry, registryArgs } from "./registry-common.js";
 
 async function bytesOpt(ctx: CommandContext, name: string, length?: number): Promise<Uint8Array> {
   const { hexToBytes } = await import("../../encoding/index.js");
@@ -72,7 +72,7 @@ export const checkSignatureCommand: Command = {
     if (modes.length !== 1) throw new UsageError("give exactly one of --app-pubkey (app key), --public-key (env key) or --signature-chain (key chain)");
     const mode = modes[0]!;
     const { rpc, registry } = await registryArgs(ctx);
-    const { parseAddress, connect } = await import("../../registry/connect.js");
+    const { parseAddress } = await import("../../registry/connect.js");
     const kmsOpt = optString(ctx, "kms");
     const kms = kmsOpt !== undefined ? parseAddress(kmsOpt, "--kms") : undefined;
     const appId = await bytesOpt(ctx, "app-id", 20);
@@ -94,12 +94,7 @@ export const checkSignatureCommand: Command = {
       const [derivedSignature, appSignature] = await parseSignatureChain(requireString(ctx, "signature-chain"));
       input = () => lib.checkKeyChain({ publicClient: conn.publicClient, registry, ...(kms ? { kms } : {}), appId, purpose, derivedPubkey, derivedSignature, appSignature });
     }
-    const conn = await connect(rpc);
-    const { findDeploymentByAddress, checkChainAgainstRecord } = await import("../../registry/deployments.js");
-    const { checkRegistryCode } = await import("../../registry/deploy.js");
-    const record = await findDeploymentByAddress(deploymentsDir(ctx), registry);
-    checkChainAgainstRecord(record, conn.chainId, registry);
-    await checkRegistryCode(conn.publicClient, registry, record);
+    const { conn } = await connectToRegistry(ctx, rpc, registry);
     const r = await input();
     if (ctx.json) printJson(io, { ok: r.valid, ...r });
     else {

@@ -1,6 +1,6 @@
 /** `kms-registry prove-liveness --registry ADDR --rpc URL --kms URL [--kms-address ADDR] [--json]` */
 import { EXIT_OK, optString, printJson, requireString, type Command } from "../framework.js";
-import { REGISTRY_OPTIONS, confirmations, deploymentsDir, progressPrinter, registryArgs } from "./registry-common.js";
+import { REGISTRY_OPTIONS, confirmations, connectToRegistry, progressPrinter, registryArgs } from "./registry-common.js";
 
 export const proveLivenessCommand: Command = {
   name: "prove-liveness",
@@ -25,7 +25,7 @@ export const proveLivenessCommand: Command = {
     const kmsUrl = requireString(ctx, "kms");
     const { UsageError, NetworkError } = await import("../../errors.js");
     if (!/^https?:\/\//i.test(kmsUrl)) throw new UsageError(`--kms must be an http(s) URL, got ${JSON.stringify(kmsUrl.slice(0, 80))}`);
-    const { accountFromEnv, connect, parseAddress, walletFor } = await import("../../registry/connect.js");
+    const { accountFromEnv, parseAddress, walletFor } = await import("../../registry/connect.js");
     const addrOpt = optString(ctx, "kms-address");
     let kms = addrOpt !== undefined ? parseAddress(addrOpt, "--kms-address") : undefined;
     const conf = confirmations(ctx);
@@ -41,12 +41,7 @@ export const proveLivenessCommand: Command = {
       kms = getAddress(ethAddress(decodeBytesField(meta.k256_pubkey, "k256_pubkey", 33))) as typeof registry;
       progress("meta", `KMS root key address ${kms}`);
     }
-    const conn = await connect(rpc);
-    const { findDeploymentByAddress, checkChainAgainstRecord } = await import("../../registry/deployments.js");
-    const record = await findDeploymentByAddress(deploymentsDir(ctx), registry);
-    checkChainAgainstRecord(record, conn.chainId, registry);
-    const { checkRegistryCode } = await import("../../registry/deploy.js");
-    await checkRegistryCode(conn.publicClient, registry, record);
+    const { conn, record } = await connectToRegistry(ctx, rpc, registry);
     // Over https, pin the KMS's TLS certificate to the CA key registered on chain for this KMS.
     let caPubkey: Uint8Array | undefined;
     if (/^https:/i.test(kmsUrl)) {

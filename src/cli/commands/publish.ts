@@ -8,7 +8,7 @@
  */
 import { EXIT_FAIL, EXIT_OK, optInteger, optString, printJson, table, type Command } from "../framework.js";
 import { SOURCE_OPTIONS, clientOptions, sourceFromOptions } from "./kms-source.js";
-import { REGISTRY_OPTIONS, confirmations, deploymentsDir, progressPrinter, registryArgs } from "./registry-common.js";
+import { REGISTRY_OPTIONS, confirmations, connectToRegistry, progressPrinter, registryArgs } from "./registry-common.js";
 
 export const NOT_GENUINE_WARNING =
   "WARNING: NOT GENUINE — this quote verifies only under a simulated (non-Intel) root CA. It proves nothing about real TDX hardware. Publishing it is for development only (--allow-simulated-root).";
@@ -57,7 +57,7 @@ export const publishCommand: Command = {
     const allowSim = ctx.values["allow-simulated-root"] === true;
     const { UsageError } = await import("../../errors.js");
     if (allowSim && rootCaPath === undefined) throw new UsageError("--allow-simulated-root needs --root-ca FILE (the simulated root the quote must still verify under)");
-    const { accountFromEnv, connect, walletFor } = await import("../../registry/connect.js");
+    const { accountFromEnv, walletFor } = await import("../../registry/connect.js");
     const account = accountFromEnv(io.env);
     const { resolve, isAbsolute } = await import("node:path");
     const abs = (p: string) => (isAbsolute(p) ? p : resolve(io.cwd, p));
@@ -106,12 +106,7 @@ export const publishCommand: Command = {
     progress("verify", `ok: ${gate.status}${gate.genuine ? "" : " (NOT GENUINE)"}; KMS address ${gate.kmsAddress}`);
 
     // chain
-    const conn = await connect(rpc);
-    const { findDeploymentByAddress, checkChainAgainstRecord } = await import("../../registry/deployments.js");
-    const { checkRegistryCode } = await import("../../registry/deploy.js");
-    const record = await findDeploymentByAddress(deploymentsDir(ctx), registry);
-    checkChainAgainstRecord(record, conn.chainId, registry);
-    await checkRegistryCode(conn.publicClient, registry, record);
+    const { conn, record } = await connectToRegistry(ctx, rpc, registry);
     progress("chain", `chain ${conn.chainId}${record ? `, deployment record block ${record.block}` : ", no deployment record for this registry (scanning from block 0)"}`);
 
     const { publishKms, defaultStateDir } = await import("../../registry/publish.js");

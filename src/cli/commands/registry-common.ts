@@ -36,3 +36,19 @@ export function confirmations(ctx: CommandContext): number {
 export function progressPrinter(io: CliIO, cmd: string): (stage: string, detail: string) => void {
   return (stage, detail) => io.stderr(`[${cmd}] ${stage}: ${detail}\n`);
 }
+
+/**
+ * Connect to `rpc` and check it against the registry's deployment record (if `--deployments` has one): same
+ * chain id, a contract at the address and — unless `codeCheck` is "exists" (the audit reads whatever is
+ * there) — the recorded bytecode hash.
+ */
+export async function connectToRegistry(ctx: CommandContext, rpc: string, registry: Hex, codeCheck: "record" | "exists" = "record") {
+  const { connect } = await import("../../registry/connect.js");
+  const { findDeploymentByAddress, checkChainAgainstRecord } = await import("../../registry/deployments.js");
+  const { checkRegistryCode } = await import("../../registry/deploy.js");
+  const conn = await connect(rpc);
+  const record = await findDeploymentByAddress(deploymentsDir(ctx), registry);
+  checkChainAgainstRecord(record, conn.chainId, registry);
+  await checkRegistryCode(conn.publicClient, registry, codeCheck === "record" ? (record ?? undefined) : undefined);
+  return { conn, record };
+}
