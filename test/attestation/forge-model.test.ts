@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 
 import { createForgeWorld, forgeQuote, type ForgeIsvLevel, type ForgeTcbLevel } from "../../src/attestation/forge.js";
 import { checkQuote } from "../../src/attestation/verify.js";
+import { rng } from "../helpers/rng.js";
 
 const CPU = [3, 3, 2, 2, 4, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0];
 const PCESVN = 11;
@@ -19,17 +20,6 @@ const QE_SVN = 6;
 const STATUSES = ["UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded", "OutOfDate", "OutOfDateConfigurationNeeded", "Revoked"];
 const CASES = 150;
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Status {
   status: string;

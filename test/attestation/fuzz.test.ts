@@ -12,18 +12,8 @@ import { parseCertificate, parseCrl } from "../../src/attestation/x509.js";
 import { createVerificationCache, verifyQuote } from "../../src/attestation/verify.js";
 import type { Collateral } from "../../src/attestation/types.js";
 import { SGX_NOW, sgxCollateral, sgxQuote, TDX_NOW, tdxCollateral, tdxQuote } from "./real-fixtures.js";
+import { rng } from "../helpers/rng.js";
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Length fields and other interesting offsets of the v4 TDX / v3 SGX quotes. */
 const HOT = { tdx: [0, 2, 4, 48, 632, 633, 634, 635, 764, 766, 769, 1218, 1219, 1252, 1254, 1257], sgx: [0, 2, 4, 432, 434, 435, 1012, 1013, 1046, 1048, 1051] };
