@@ -4,6 +4,7 @@
  */
 import { EXIT_FAIL, EXIT_OK, optInteger, optString, printJson, table, type Command, type CommandContext } from "../framework.js";
 import { REGISTRY_OPTIONS, connectToRegistry, registryArgs } from "./registry-common.js";
+import { verificationOptions } from "./verification-options.js";
 
 async function buildReverify(ctx: CommandContext) {
   const { collateralSource, loadCollateral, parseAccept, readInputFile } = await import("./verify-quote.js");
@@ -53,11 +54,7 @@ export const auditCommand: Command = {
     "to-block": { type: "string", valueName: "M", description: "last block to scan (default: latest)" },
     range: { type: "string", valueName: "BLOCKS", description: "initial eth_getLogs range (default 10000)" },
     reverify: { type: "boolean", description: "fully verify every quote (DCAP chain, collateral, TCB status)" },
-    collateral: { type: "string", valueName: "FILE", description: "collateral JSON for --reverify" },
-    pccs: { type: "string", valueName: "URL", description: "PCCS / Intel PCS base URL for --reverify" },
-    at: { type: "string", valueName: "UNIX_SECONDS", description: "verification time for --reverify (default: now)" },
-    "root-ca": { type: "string", valueName: "FILE", description: "trust this root for --reverify (NOT GENUINE)" },
-    accept: { type: "string", valueName: "STATUS,...", description: "accepted TCB statuses for --reverify" },
+    ...verificationOptions(" for --reverify"),
   },
   json: true,
   async run(ctx) {

@@ -9,6 +9,7 @@
 import { EXIT_FAIL, EXIT_OK, optInteger, optString, printJson, table, type Command } from "../framework.js";
 import { SOURCE_OPTIONS, clientOptions, sourceFromOptions } from "./kms-source.js";
 import { REGISTRY_OPTIONS, confirmations, connectToRegistry, progressPrinter, registryArgs } from "./registry-common.js";
+import { verificationOptions } from "./verification-options.js";
 
 export const NOT_GENUINE_WARNING =
   "WARNING: NOT GENUINE — this quote verifies only under a simulated (non-Intel) root CA. It proves nothing about real TDX hardware. Publishing it is for development only (--allow-simulated-root).";
@@ -31,11 +32,7 @@ export const publishCommand: Command = {
   options: {
     ...REGISTRY_OPTIONS,
     ...SOURCE_OPTIONS,
-    collateral: { type: "string", valueName: "FILE", description: "collateral JSON (dcap-qvl QuoteCollateralV3 layout)" },
-    pccs: { type: "string", valueName: "URL", description: "fetch collateral from a PCCS / Intel PCS base URL" },
-    at: { type: "string", valueName: "UNIX_SECONDS", description: "verification time (default: now)" },
-    "root-ca": { type: "string", valueName: "FILE", description: "trust this root CA instead of Intel's (NOT GENUINE)" },
-    accept: { type: "string", valueName: "STATUS,...", description: "accepted TCB statuses (default UpToDate,SWHardeningNeeded)" },
+    ...verificationOptions(),
     "allow-simulated-root": { type: "boolean", description: "DEVELOPMENT ONLY: publish a quote verified under --root-ca" },
     "dry-run": { type: "boolean", description: "verify and estimate gas; send nothing" },
     confirmations: { type: "string", valueName: "N", description: "confirmations to wait for (default 1)" },

@@ -27,6 +27,7 @@ import {
   type Command,
   type CommandContext,
 } from "../framework.js";
+import { verificationOptions } from "./verification-options.js";
 
 /** Statuses a user may accept: every TCB status except Revoked, which is always an error. */
 const STATUSES: readonly TcbStatus[] = TCB_STATUSES.filter((s) => s !== "Revoked");
@@ -165,11 +166,7 @@ export const verifyQuoteCommand: Command = {
     "is invalid or its status is not accepted, 2 for usage or input errors.",
   ].join("\n"),
   options: {
-    collateral: { type: "string", valueName: "FILE", description: "collateral JSON (dcap-qvl QuoteCollateralV3 layout)" },
-    pccs: { type: "string", valueName: "URL", description: "fetch collateral from a PCCS / Intel PCS base URL" },
-    at: { type: "string", valueName: "UNIX_SECONDS", description: "verification time (default: now)" },
-    "root-ca": { type: "string", valueName: "FILE", description: "trust this root CA (PEM or DER) instead of Intel's; result is NOT GENUINE" },
-    accept: { type: "string", valueName: "STATUS,...", description: `accepted TCB statuses (default ${DEFAULT_ACCEPT.join(",")})` },
+    ...verificationOptions(),
     eventlog: { type: "string", valueName: "FILE", description: "dstack event log (JSON text or its hex): replay RTMR0–3 against the quote" },
   },
   json: true,

@@ -8,6 +8,7 @@
 import { UsageError } from "../../errors.js";
 import { EXIT_FAIL, EXIT_OK, optInteger, optString, printJson, table, type Command } from "../framework.js";
 import { SOURCE_OPTIONS, clientOptions, sourceFromOptions } from "./kms-source.js";
+import { verificationOptions } from "./verification-options.js";
 
 export const verifyCommand: Command = {
   name: "verify",
@@ -23,11 +24,7 @@ export const verifyCommand: Command = {
   ].join("\n"),
   options: {
     ...SOURCE_OPTIONS,
-    collateral: { type: "string", valueName: "FILE", description: "collateral JSON (dcap-qvl QuoteCollateralV3 layout)" },
-    pccs: { type: "string", valueName: "URL", description: "fetch collateral from a PCCS / Intel PCS base URL" },
-    at: { type: "string", valueName: "UNIX_SECONDS", description: "verification time (default: now)" },
-    "root-ca": { type: "string", valueName: "FILE", description: "trust this root CA (PEM or DER) instead of Intel's; result is NOT GENUINE" },
-    accept: { type: "string", valueName: "STATUS,...", description: "accepted TCB statuses (default UpToDate,SWHardeningNeeded)" },
+    ...verificationOptions(),
     domain: { type: "string", valueName: "D", description: "with --certs-dir: the domain the RPC certificate must name" },
     "allow-debug": { type: "boolean", description: "accept a DEBUG TD (never for production)" },
   },
