@@ -7,22 +7,31 @@
  * it, so the hash never changes), then looks for a `KmsRegistered(kms, quoteHash)` event: the same quote
  * already registered means no new transaction.
  *
+ * A journal is trusted only when it describes this very publish: its chain, registry, KMS, quote hash and
+ * account are this run's, its signed transaction hashes to the recorded hash and is a `register` call of
+ * this registry, on this chain, from the configured account, with exactly this run's keys and quote (a
+ * node-managed account's transaction is checked the same way as the node returns it), and its receipt
+ * carries this registry's `KmsRegistered(kms, quoteHash)`. Anything else is an error that keeps the journal.
+ * Every successful outcome ends with `isRegistered(kms)` read back from the registry.
+ *
  * Verification of the quote happens before this module is called (the CLI and the Hardhat script run the
  * full `verify` and refuse to publish when it fails).
  */
 import { existsSync } from "node:fs";
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { rename, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
 import {
   BaseError,
   ContractFunctionRevertedError,
-  decodeEventLog,
+  decodeFunctionData,
   encodeEventTopics,
   encodeFunctionData,
   getAddress,
   keccak256,
+  parseTransaction,
+  recoverTransactionAddress,
   type Abi,
   type Account,
   type Chain,
@@ -33,7 +42,8 @@ import {
 
 import { bytesToHex, type Hex } from "../encoding/index.js";
 import { InputError, NetworkError, UsageError, VerificationError } from "../errors.js";
-import { registryRevert } from "./client.js";
+import { INPUT_KINDS, readInput } from "../kms/files.js";
+import { readKms, registryRevert } from "./client.js";
 import { shortMessage } from "./connect.js";
 import { ensureWritableDir } from "./deployments.js";
 import { registryInterfaceAbi } from "./interface.js";
@@ -111,12 +121,124 @@ export function journalPath(dir: string, chainId: number, registry: string, quot
 async function readJournal(file: string): Promise<Journal | undefined> {
   if (!existsSync(file)) return undefined;
   try {
-    const j = JSON.parse(await readFile(file, "utf8")) as Journal;
-    if (j.format !== "dstack-kms-registry/publish-journal@1" || !Number.isSafeInteger(j.nonce) || (j.txHash !== undefined && !/^0x[0-9a-f]{64}$/.test(j.txHash))) throw new Error("bad");
+    const j = JSON.parse(new TextDecoder().decode(await readInput(file, INPUT_KINDS.journal))) as Journal;
+    const hex = (v: unknown, chars?: number) => typeof v === "string" && (chars === undefined ? /^0x(?:[0-9a-fA-F]{2})*$/ : new RegExp(`^0x[0-9a-fA-F]{${chars}}$`)).test(v);
+    if (
+      j.format !== "dstack-kms-registry/publish-journal@1" ||
+      !Number.isSafeInteger(j.chainId) ||
+      !Number.isSafeInteger(j.nonce) ||
+      !hex(j.registry, 40) ||
+      !hex(j.kms, 40) ||
+      !hex(j.from, 40) ||
+      !hex(j.quoteHash, 64) ||
+      (j.txHash !== undefined && !/^0x[0-9a-f]{64}$/.test(j.txHash)) ||
+      (j.rawTx !== undefined && !hex(j.rawTx))
+    ) {
+      throw new Error("bad");
+    }
     return j;
   } catch {
     throw new InputError("BAD_JOURNAL", `publish journal ${file} is unreadable; inspect it (it holds the last sent transaction) and remove it to continue`);
   }
+}
+
+/** What a journal must describe to be settled by this run. */
+interface JournalExpectation {
+  file: string;
+  chainId: number;
+  registry: Hex;
+  kms: Hex;
+  quoteHash: Hex;
+  /** The configured account. */
+  from: Hex;
+  /** This run's `register(caPubkey, k256Pubkey, quote)` arguments. */
+  args: readonly [Hex, Hex, Hex];
+}
+
+const sameHex = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+function journalMismatch(file: string, what: string): InputError {
+  return new InputError(
+    "JOURNAL_MISMATCH",
+    `publish journal ${file} does not belong to this publish: ${what}; nothing was sent. Inspect it (it names a transaction an earlier run sent) and remove it to publish afresh`,
+    { details: { journal: file } },
+  );
+}
+
+function journalTampered(file: string, what: string): InputError {
+  return new InputError("JOURNAL_TAMPERED", `publish journal ${file} is inconsistent: ${what}; nothing was sent. Inspect it and remove it to publish afresh`, {
+    details: { journal: file },
+  });
+}
+
+/** A transaction (as signed in the journal, or as the node returns it) must be this run's `register` call. */
+function checkRegisterTx(
+  want: JournalExpectation,
+  tx: { to?: string | null; from: string; chainId?: number; nonce?: number; input?: Hex },
+  journalNonce: number,
+  what: string,
+): void {
+  const fail = (why: string) => journalMismatch(want.file, `${what} ${why}`);
+  if (tx.chainId !== want.chainId) throw fail(`is for chain ${tx.chainId ?? "(none)"}, not for chain ${want.chainId}`);
+  if (!tx.to || !sameHex(tx.to, want.registry)) throw fail(`is sent to ${tx.to ?? "(contract creation)"}, not to the registry ${want.registry}`);
+  if (!sameHex(tx.from, want.from)) throw fail(`is signed by ${tx.from}, not by the configured account ${want.from}`);
+  if (tx.nonce !== journalNonce) throw fail(`has nonce ${tx.nonce ?? "(none)"}, the journal says ${journalNonce}`);
+  let call: ReturnType<typeof decodeFunctionData<typeof registryInterfaceAbi>>;
+  try {
+    call = decodeFunctionData({ abi: registryInterfaceAbi, data: tx.input ?? "0x" });
+  } catch {
+    throw fail("is not a call of a registry function");
+  }
+  if (call.functionName !== "register") throw fail(`calls ${call.functionName}(), not register()`);
+  const [caPubkey, k256Pubkey, quote] = call.args;
+  if (!sameHex(k256Pubkey, want.args[1])) throw fail(`registers another k256 key, not KMS ${want.kms}`);
+  if (!sameHex(caPubkey, want.args[0])) throw fail("registers another CA key");
+  if (!sameHex(quote, want.args[2])) throw fail(`registers another quote (hash ${keccak256(quote)}), not ${want.quoteHash}`);
+}
+
+/** The journal's fields and its signed transaction against this run (`JOURNAL_MISMATCH` / `JOURNAL_TAMPERED`). */
+async function checkJournal(j: Journal, want: JournalExpectation): Promise<void> {
+  const { file } = want;
+  if (j.chainId !== want.chainId) throw journalMismatch(file, `it names chain ${j.chainId}, the RPC serves chain ${want.chainId}`);
+  if (!sameHex(j.registry, want.registry)) throw journalMismatch(file, `it names registry ${j.registry}, not ${want.registry}`);
+  if (!sameHex(j.quoteHash, want.quoteHash)) throw journalMismatch(file, `it names quote hash ${j.quoteHash}, not this quote's ${want.quoteHash}`);
+  if (!sameHex(j.kms, want.kms)) throw journalMismatch(file, `it names KMS ${j.kms}, not ${want.kms}`);
+  if (!sameHex(j.from, want.from)) throw journalMismatch(file, `it names account ${j.from}, not the configured account ${want.from}`);
+  if (j.rawTx === undefined) return;
+  if (j.txHash === undefined) throw journalTampered(file, "it holds a signed transaction but no transaction hash");
+  const rawHash = keccak256(j.rawTx);
+  if (rawHash !== j.txHash) throw journalTampered(file, `its signed transaction hashes to ${rawHash}, not to the recorded ${j.txHash}`);
+  let tx: ReturnType<typeof parseTransaction>;
+  let signer: Hex;
+  try {
+    tx = parseTransaction(j.rawTx);
+    signer = await recoverTransactionAddress({ serializedTransaction: j.rawTx as Parameters<typeof recoverTransactionAddress>[0]["serializedTransaction"] });
+  } catch (e) {
+    throw journalTampered(file, `its signed transaction does not decode (${shortMessage(e)})`);
+  }
+  checkRegisterTx(want, { to: tx.to, from: signer, chainId: tx.chainId, nonce: tx.nonce, input: tx.data }, j.nonce, "its signed transaction");
+}
+
+/** `KmsRegistered(kms, quoteHash, …)` emitted by `registry`: its address, the event's signature and the kms and quoteHash topics. */
+function isRegistrationLog(log: { address: string; topics: readonly (string | null)[]; removed?: boolean }, registry: Hex, kms: Hex, quoteHash: Hex): boolean {
+  const want = encodeEventTopics({ abi: registryInterfaceAbi, eventName: "KmsRegistered", args: { kms, quoteHash } }) as (Hex | null)[];
+  return (
+    log.removed !== true &&
+    sameHex(log.address, registry) &&
+    log.topics.length === want.length &&
+    want.every((t, i) => t === null || (typeof log.topics[i] === "string" && sameHex(log.topics[i]!, t)))
+  );
+}
+
+/** Success needs the KMS active on the registry afterwards: `isRegistered(kms)`, else `NOT_REGISTERED_AFTER_PUBLISH`. */
+async function requireRegistered(publicClient: PublicClient<Transport, Chain>, registry: Hex, kms: Hex, txHash: Hex): Promise<void> {
+  const active = (await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "isRegistered", args: [kms] })) as boolean;
+  if (active) return;
+  const { revoked } = await readKms(publicClient, registry, kms);
+  throw new VerificationError(
+    "NOT_REGISTERED_AFTER_PUBLISH",
+    `this quote's KmsRegistered event for KMS ${kms} is on chain (tx ${txHash}) but isRegistered(${kms}) is false on ${registry}${revoked ? ": the KMS has been revoked, and a revoked KMS cannot be registered again" : ""}; not published`,
+  );
 }
 
 async function writeJournal(file: string, j: Journal): Promise<void> {
@@ -179,16 +301,26 @@ export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
   const abi = [...registryInterfaceAbi, ...(opts.errorAbi ?? []).filter((x) => x.type === "error")] as Abi;
   const journalFile = journalPath(opts.journalDir ?? defaultStateDir(), chainId, registry, quoteHash);
 
-  // 1. Settle a transaction a previous run sent but did not see confirmed.
+  const args = [bytesToHex(identity.caPubkey), bytesToHex(identity.k256Pubkey), bytesToHex(identity.quote)] as const;
+
+  // 1. Settle a transaction a previous run sent but did not see confirmed, once the journal proves to be this publish's.
   const journal = await readJournal(journalFile);
   if (journal) {
-    if (journal.chainId !== chainId || journal.registry.toLowerCase() !== registry.toLowerCase()) {
-      throw new InputError("BAD_JOURNAL", `publish journal ${journalFile} names another chain or registry`);
-    }
+    const want: JournalExpectation = { file: journalFile, chainId, registry, kms, quoteHash, from: account.address as Hex, args };
+    await checkJournal(journal, want);
     progress("recover", `found an unconfirmed transaction ${journal.txHash ?? "(hash not recorded)"} from an earlier run (nonce ${journal.nonce})`);
-    const settled = await settleJournal(publicClient, journal, confirmations, timeout, progress);
-    await rm(journalFile, { force: true });
+    const settled = await settleJournal(publicClient, journal, want, confirmations, timeout, progress);
     if (settled.kind === "mined" && settled.receipt.status === "success") {
+      const hash = settled.receipt.transactionHash;
+      if (!settled.receipt.logs.some((l) => isRegistrationLog(l, registry, kms, quoteHash))) {
+        throw new VerificationError(
+          "JOURNAL_RECEIPT_NO_EVENT",
+          `the transaction ${hash} journalled in ${journalFile} succeeded but emitted no KmsRegistered(${kms}, ${quoteHash}) from ${registry}; the journal is kept: inspect it and remove it to publish afresh`,
+          { details: { journal: journalFile } },
+        );
+      }
+      await rm(journalFile, { force: true });
+      await requireRegistered(publicClient, registry, kms, hash);
       return {
         ...base,
         status: "recovered",
@@ -198,6 +330,7 @@ export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
         message: `the transaction sent by an earlier run was mined: ${settled.receipt.transactionHash} in block ${settled.receipt.blockNumber}`,
       };
     }
+    await rm(journalFile, { force: true });
     if (settled.kind === "mined") progress("recover", `the earlier transaction ${journal.txHash} reverted; starting over`);
     else if (settled.kind === "nonce-used") progress("recover", `nonce ${journal.nonce} of ${journal.from} is used; checking the registry's events`);
     else progress("recover", `the earlier transaction never reached the node; starting over`);
@@ -205,16 +338,17 @@ export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
 
   // 2. Read state: is this exact quote already registered for this KMS?
   progress("state", `looking for KmsRegistered(${kms}, ${quoteHash}) from block ${fromBlock}`);
-  const existing = await findRegistrations(publicClient, registry, kms, quoteHash, fromBlock);
+  const existing = (await findRegistrations(publicClient, registry, kms, quoteHash, fromBlock)).filter((l) => isRegistrationLog(l, registry, kms, quoteHash));
   const active = (await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "isRegistered", args: [kms] })) as boolean;
   if (existing.length > 0) {
     const last = existing[existing.length - 1]!;
+    if (!active) await requireRegistered(publicClient, registry, kms, last.transactionHash);
     return {
       ...base,
       status: "already-registered",
       txHash: last.transactionHash,
       blockNumber: BigInt(last.blockNumber),
-      message: `this quote is already registered for KMS ${kms} (tx ${last.transactionHash}, block ${BigInt(last.blockNumber)}${active ? "" : "; the KMS has since been revoked"}); no transaction sent`,
+      message: `this quote is already registered for KMS ${kms} (tx ${last.transactionHash}, block ${BigInt(last.blockNumber)}); no transaction sent`,
     };
   }
   const role = (await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "REGISTRAR_ROLE" })) as Hex;
@@ -227,7 +361,6 @@ export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
   if (!hasRole) throw new VerificationError("NOT_REGISTRAR", `account ${account.address} does not hold REGISTRAR_ROLE on ${registry}; ask the registry admin to grant it`);
 
   // 3. Estimate (simulating names any custom error before anything is signed).
-  const args = [bytesToHex(identity.caPubkey), bytesToHex(identity.k256Pubkey), bytesToHex(identity.quote)] as const;
   let gas: bigint;
   try {
     await publicClient.simulateContract({ address: registry, abi, functionName: "register", args, account });
@@ -308,18 +441,11 @@ export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
   if (receipt.status !== "success") {
     throw new VerificationError("REGISTER_REVERTED", `register() transaction ${txHash} reverted in block ${receipt.blockNumber}`);
   }
-  const ev = receipt.logs
-    .filter((l) => l.address.toLowerCase() === registry.toLowerCase())
-    .map((l) => {
-      try {
-        return decodeEventLog({ abi: registryInterfaceAbi, data: l.data, topics: l.topics });
-      } catch {
-        return undefined;
-      }
-    })
-    .find((d) => d?.eventName === "KmsRegistered");
-  if (!ev) throw new VerificationError("NO_EVENT", `transaction ${txHash} succeeded but emitted no KmsRegistered event`);
+  if (!receipt.logs.some((l) => isRegistrationLog(l, registry, kms, quoteHash))) {
+    throw new VerificationError("NO_EVENT", `transaction ${txHash} succeeded but emitted no KmsRegistered(${kms}, ${quoteHash}) from ${registry}`);
+  }
   progress("wait", `mined in block ${receipt.blockNumber}, gas used ${receipt.gasUsed}`);
+  await requireRegistered(publicClient, registry, kms, txHash);
   return {
     ...base,
     status: active ? "re-attested" : "registered",
@@ -336,6 +462,7 @@ type Settled = { kind: "mined"; receipt: Receipt } | { kind: "nonce-used" } | { 
 async function settleJournal(
   publicClient: PublicClient<Transport, Chain>,
   j: Journal,
+  want: JournalExpectation,
   confirmations: number,
   timeout: number,
   progress: (stage: PublishStage, detail: string) => void,
@@ -353,12 +480,17 @@ async function settleJournal(
     return { kind: "nonce-used" };
   }
   const hash = j.txHash;
+  const pending = await publicClient.getTransaction({ hash }).catch(() => undefined);
+  // A signed transaction in the journal was checked already; a node-managed account's is checked as the node returns it.
+  if (pending && !j.rawTx) {
+    checkRegisterTx(want, { to: pending.to, from: pending.from, chainId: pending.chainId ?? want.chainId, nonce: pending.nonce, input: pending.input }, j.nonce, `the transaction ${hash} it names`);
+  }
   const receipt = await publicClient.getTransactionReceipt({ hash }).catch(() => undefined);
   if (receipt) {
+    if (!pending && !j.rawTx) throw new NetworkError("RECOVER_FAILED", `the RPC has a receipt for ${hash} but does not return the transaction to check against ${want.file}; re-run later`);
     if (confirmations > 1) await publicClient.waitForTransactionReceipt({ hash, confirmations, timeout });
     return { kind: "mined", receipt };
   }
-  const pending = await publicClient.getTransaction({ hash }).catch(() => undefined);
   if (!pending) {
     if ((await nonceAt("latest")) > j.nonce) return { kind: "nonce-used" };
     if (!j.rawTx) {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { bytesToHex } from "../../src/encoding/index.js";
 import { NetworkError, VerificationError } from "../../src/errors.js";
+import { kmsAddressFromPubkey } from "../../src/registry/client.js";
 import { accountFromEnv, walletFor } from "../../src/registry/connect.js";
 import { HARDHAT_DEV_ACCOUNT_1_KEY } from "../../src/registry/devnode.js";
 import { registryInterfaceAbi } from "../../src/registry/interface.js";
@@ -161,7 +162,7 @@ describe("publishKms on a real JSON-RPC node", () => {
     const quoteHash = keccak256(kms2.quote);
     const file = journalPath(path.join(chain.tmp, "state"), chain.conn.chainId, chain.registry, quoteHash);
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify({ format: "dstack-kms-registry/publish-journal@1", chainId: chain.conn.chainId, registry: chain.registry, kms: "0x", quoteHash, from, nonce, sentAt: "" }));
+    writeFileSync(file, JSON.stringify({ format: "dstack-kms-registry/publish-journal@1", chainId: chain.conn.chainId, registry: chain.registry, kms: kmsAddressFromPubkey(kms2.k256Pubkey), quoteHash, from, nonce, sentAt: "" }));
     const sent = await rpcWallet.writeContract({
       address: chain.registry,
       abi: registryInterfaceAbi,
@@ -177,7 +178,7 @@ describe("publishKms on a real JSON-RPC node", () => {
     const q3 = keccak256(kms3.quote);
     const n3 = await chain.conn.publicClient.getTransactionCount({ address: from, blockTag: "pending" });
     const f3 = journalPath(path.join(chain.tmp, "state"), chain.conn.chainId, chain.registry, q3);
-    writeFileSync(f3, JSON.stringify({ format: "dstack-kms-registry/publish-journal@1", chainId: chain.conn.chainId, registry: chain.registry, kms: "0x", quoteHash: q3, from, nonce: n3, sentAt: "" }));
+    writeFileSync(f3, JSON.stringify({ format: "dstack-kms-registry/publish-journal@1", chainId: chain.conn.chainId, registry: chain.registry, kms: kmsAddressFromPubkey(kms3.k256Pubkey), quoteHash: q3, from, nonce: n3, sentAt: "" }));
     const r3 = await publishKms(opts(kms3, { walletClient: rpcWallet as never }));
     expect(r3.status).toBe("registered");
   });
