@@ -9,6 +9,10 @@
  *  - without it (first contact), the served chain is recorded and, once GetMeta arrives, the leaf must
  *    be signed by `ca_cert`'s key, and `ca_cert`'s SPKI must equal `bootstrap_info.ca_pubkey` — a
  *    server that cannot prove it holds the CA the bootstrap info names is rejected.
+ * Either way the leaf must be issued BY the CA, not be it: a server presenting the CA certificate itself
+ * (its key is `ca_pubkey`) or any certificate with basicConstraints CA=true is rejected. A pin is checked
+ * up front (`assertCaPubkeyPin`: a P-256 SPKI whose point is on the curve), before anything connects, and
+ * every event-listener body settles the request with a typed error instead of letting a throw escape.
  * Transient failures (ECONNREFUSED/RESET, timeouts, 502/503/504, a connection closed mid-response)
  * are retried a bounded number of times with exponential backoff. Bodies are capped (16 MiB) and JSON
  * nesting is limited. HTML answers (the onboarding page, Rocket's 404 page) get a clear error.
@@ -18,6 +22,9 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { TLSSocket } from "node:tls";
 
+import { p256 } from "@noble/curves/nist.js";
+
+import { CA_PUBKEY_LENGTH, P256_SPKI_PREFIX } from "../attestation/binding.js";
 import { bytesEqual, bytesToHex } from "../encoding/index.js";
 import { InputError, KmsRegistryError, NetworkError, VerificationError } from "../errors.js";
 import { DEFAULT_MAX_JSON_BYTES, isPlainObject, parseJsonLimited } from "./json.js";
@@ -74,6 +81,27 @@ export function kmsBaseUrl(url: string): URL {
   return u;
 }
 
+/**
+ * Throws `InputError` `BAD_CA_PUBKEY` unless `spki` is what a KMS root CA key is: a 91-byte P-256
+ * SubjectPublicKeyInfo (DER) with an uncompressed point that lies on the curve. `field` names the value in
+ * the message (e.g. `--ca-pubkey`).
+ */
+export function assertCaPubkeyPin(spki: Uint8Array, field = "ca_pubkey"): void {
+  if (!(spki instanceof Uint8Array) || spki.length !== CA_PUBKEY_LENGTH) {
+    throw new InputError("BAD_CA_PUBKEY", `${field}: expected a ${CA_PUBKEY_LENGTH}-byte P-256 SubjectPublicKeyInfo (DER), got ${spki instanceof Uint8Array ? spki.length : typeof spki} bytes`, {
+      details: { field, expected: CA_PUBKEY_LENGTH, ...(spki instanceof Uint8Array ? { found: spki.length } : {}) },
+    });
+  }
+  if (!bytesEqual(spki.subarray(0, P256_SPKI_PREFIX.length), P256_SPKI_PREFIX) || spki[P256_SPKI_PREFIX.length] !== 0x04) {
+    throw new InputError("BAD_CA_PUBKEY", `${field}: not a P-256 SubjectPublicKeyInfo with an uncompressed point (starts ${bytesToHex(spki.subarray(0, 8))}…)`, { details: { field } });
+  }
+  try {
+    p256.Point.fromBytes(spki.subarray(P256_SPKI_PREFIX.length));
+  } catch {
+    throw new InputError("BAD_CA_PUBKEY", `${field}: the point (x, y) of this P-256 SubjectPublicKeyInfo is not on the curve, so it is no public key`, { details: { field } });
+  }
+}
+
 function spkiKey(spki: Uint8Array): KeyObject {
   try {
     return createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
@@ -83,26 +111,49 @@ function spkiKey(spki: Uint8Array): KeyObject {
 }
 
 
-/** Does the leaf verify under the CA key with this SPKI, and is it within its validity at `now`? Returns a reason or null. */
+/**
+ * Is the leaf an RPC certificate issued by the CA key with this SPKI, and within its validity at `now`?
+ * Returns a reason or null. The CA certificate itself verifies under its own key, so the leaf is also
+ * refused when its key is `caSpki` or when it is a CA certificate (basicConstraints CA=true).
+ */
 export function leafPinProblem(leafDer: Uint8Array, caSpki: Uint8Array, now: number): string | null {
   let leaf: X509Certificate;
+  let leafSpki: Uint8Array;
   try {
     // pass PEM, not DER: given DER, OpenSSL's loader first scans for a PEM block, and a dstack RPC certificate
     // embeds a quote whose PCK chain is PEM text — it would load that certificate instead
     leaf = new X509Certificate(toPem(leafDer, "CERTIFICATE"));
+    leafSpki = new Uint8Array(leaf.publicKey.export({ type: "spki", format: "der" }));
   } catch (e) {
     return `the server certificate cannot be parsed (${e instanceof Error ? e.message : String(e)})`;
   }
-  if (!leaf.verify(spkiKey(caSpki))) {
-    const selfSpki = new Uint8Array(leaf.publicKey.export({ type: "spki", format: "der" }));
-    return bytesEqual(selfSpki, caSpki)
-      ? "the server presents the CA certificate itself, not an RPC certificate issued by it"
-      : `the server certificate (${leaf.subject.replace(/\n/g, ", ")}) is not signed by the pinned KMS root CA key ${bytesToHex(caSpki).slice(0, 20)}…`;
-  }
+  const subject = leaf.subject.replace(/\n/g, ", ");
+  if (bytesEqual(leafSpki, caSpki)) return `the server presents the KMS root CA certificate itself (${subject}, its key is ca_pubkey), not an RPC certificate issued by it`;
+  if (!leaf.verify(spkiKey(caSpki))) return `the server certificate (${subject}) is not signed by the pinned KMS root CA key ${bytesToHex(caSpki).slice(0, 20)}…`;
+  if (leaf.ca) return `the server certificate (${subject}) is a CA certificate (basicConstraints CA=true), not an RPC certificate`;
   const from = Date.parse(leaf.validFrom) / 1000;
   const to = Date.parse(leaf.validTo) / 1000;
   if (now < from || now > to) return `the server certificate is outside its validity (${leaf.validFrom} … ${leaf.validTo})`;
   return null;
+}
+
+/**
+ * The pin check as a typed error: `KMS_TLS_PIN_MISMATCH` with the reason from `leafPinProblem`, or
+ * `KMS_TLS_PIN_CHECK_FAILED` when the check itself throws (the certificate could not be checked, so it is
+ * not accepted). Null when the leaf is pinned.
+ */
+export function tlsPinError(leafDer: Uint8Array, caSpki: Uint8Array, now: number, host: string): KmsRegistryError | null {
+  let problem: string | null;
+  try {
+    problem = leafPinProblem(leafDer, caSpki, now);
+  } catch (e) {
+    if (e instanceof KmsRegistryError) return e;
+    return new VerificationError("KMS_TLS_PIN_CHECK_FAILED", `KMS ${host}: TLS rejected: the server certificate could not be checked against the pinned CA key (${e instanceof Error ? e.message : String(e)})`, {
+      cause: e,
+      details: { pinned: bytesToHex(caSpki) },
+    });
+  }
+  return problem === null ? null : new VerificationError("KMS_TLS_PIN_MISMATCH", `KMS ${host}: TLS rejected: ${problem}`, { details: { pinned: bytesToHex(caSpki) } });
 }
 
 function isTransient(e: unknown): boolean {
@@ -133,7 +184,23 @@ function attempt(url: URL, method: "GET" | "POST", body: string | undefined, opt
       headers["Content-Length"] = String(Buffer.byteLength(body));
     }
     const reqOpts = { method, headers, agent: false as const };
-    const onResponse = (res: IncomingMessage) => {
+    // Every listener body runs inside `guard`: whatever it throws settles this attempt with a typed error
+    // (`toError`) rather than escaping to the event loop as an uncaught exception.
+    const guard =
+      <A extends unknown[]>(toError: (e: unknown) => KmsRegistryError, fn: (...args: A) => void) =>
+      (...args: A): void => {
+        try {
+          fn(...args);
+        } catch (e) {
+          done(e instanceof KmsRegistryError ? e : toError(e));
+        }
+      };
+    const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
+    const responseFault = (e: unknown) => new NetworkError("KMS_BAD_RESPONSE", `KMS ${url.host}: the response could not be read (${reason(e)})`, { cause: e });
+    const tlsFault = (e: unknown) =>
+      new VerificationError("KMS_TLS_PIN_CHECK_FAILED", `KMS ${url.host}: TLS rejected: the server certificate could not be checked (${reason(e)})`, { cause: e });
+    const requestFault = (e: unknown) => new NetworkError("KMS_UNREACHABLE", `KMS ${url.host}: ${reason(e)}`, { cause: e });
+    const onResponse = guard(responseFault, (res: IncomingMessage) => {
       const declared = Number(res.headers["content-length"] ?? NaN);
       if (Number.isFinite(declared) && declared > opts.maxBytes) {
         done(new NetworkError("KMS_RESPONSE_TOO_LARGE", `KMS ${url.host}: response of ${declared} bytes exceeds the limit of ${opts.maxBytes}`, { details: { limit: opts.maxBytes } }));
@@ -141,57 +208,72 @@ function attempt(url: URL, method: "GET" | "POST", body: string | undefined, opt
       }
       const chunks: Buffer[] = [];
       let n = 0;
-      res.on("data", (c: Buffer) => {
-        n += c.length;
-        if (n > opts.maxBytes) {
-          done(new NetworkError("KMS_RESPONSE_TOO_LARGE", `KMS ${url.host}: response exceeds the limit of ${opts.maxBytes} bytes`, { details: { limit: opts.maxBytes } }));
-          return;
-        }
-        chunks.push(c);
-      });
-      res.on("aborted", () => done(new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${url.host} closed the connection mid-response (after ${n} bytes)`)));
-      res.on("error", (e) => done(new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${url.host} closed the connection mid-response (after ${n} bytes): ${e.message}`, { cause: e })));
-      res.on("end", () => {
-        if (!res.complete) {
-          done(new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${url.host} closed the connection mid-response (after ${n} bytes)`));
-          return;
-        }
-        done(null, { status: res.statusCode ?? 0, contentType: String(res.headers["content-type"] ?? ""), body: new Uint8Array(Buffer.concat(chunks)), tls, attempts: 1 });
-      });
-    };
+      res.on(
+        "data",
+        guard(responseFault, (c: Buffer) => {
+          n += c.length;
+          if (n > opts.maxBytes) {
+            done(new NetworkError("KMS_RESPONSE_TOO_LARGE", `KMS ${url.host}: response exceeds the limit of ${opts.maxBytes} bytes`, { details: { limit: opts.maxBytes } }));
+            return;
+          }
+          chunks.push(c);
+        }),
+      );
+      res.on(
+        "aborted",
+        guard(responseFault, () => done(new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${url.host} closed the connection mid-response (after ${n} bytes)`))),
+      );
+      res.on(
+        "error",
+        guard(responseFault, (e: Error) => done(new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${url.host} closed the connection mid-response (after ${n} bytes): ${e.message}`, { cause: e }))),
+      );
+      res.on(
+        "end",
+        guard(responseFault, () => {
+          if (!res.complete) {
+            done(new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${url.host} closed the connection mid-response (after ${n} bytes)`));
+            return;
+          }
+          done(null, { status: res.statusCode ?? 0, contentType: String(res.headers["content-type"] ?? ""), body: new Uint8Array(Buffer.concat(chunks)), tls, attempts: 1 });
+        }),
+      );
+    });
     const req = https
       ? httpsRequest(url, { ...reqOpts, rejectUnauthorized: false, servername: /^[\d.]+$|:/.test(url.hostname) ? undefined : url.hostname }, onResponse)
       : httpRequest(url, reqOpts, onResponse);
     if (https) {
-      req.on("socket", (s) => {
-        s.once("secureConnect", () => {
-          const sock = s as TLSSocket;
-          const chain: Uint8Array[] = [];
-          let c = sock.getPeerCertificate(true);
-          const seen = new Set<string>();
-          while (c && c.raw && !seen.has(c.fingerprint256)) {
-            seen.add(c.fingerprint256);
-            chain.push(new Uint8Array(c.raw));
-            c = c.issuerCertificate;
-          }
-          const leaf = sock.getPeerCertificate(false);
-          tls = { peerChain: chain, pinnedAtHandshake: false, leafSubject: leaf?.subject ? Object.entries(leaf.subject).map(([k, v]) => `${k}=${String(v)}`).join(", ") : "", leafSan: leaf?.subjectaltname ?? null };
-          if (!chain.length) {
-            done(new VerificationError("KMS_TLS_NO_CERTIFICATE", `KMS ${url.host}: the TLS server presented no certificate`));
+      const onSecureConnect = (sock: TLSSocket) => () => {
+        const chain: Uint8Array[] = [];
+        let c = sock.getPeerCertificate(true);
+        const seen = new Set<string>();
+        while (c && c.raw && !seen.has(c.fingerprint256)) {
+          seen.add(c.fingerprint256);
+          chain.push(new Uint8Array(c.raw));
+          c = c.issuerCertificate;
+        }
+        const leaf = sock.getPeerCertificate(false);
+        tls = { peerChain: chain, pinnedAtHandshake: false, leafSubject: leaf?.subject ? Object.entries(leaf.subject).map(([k, v]) => `${k}=${String(v)}`).join(", ") : "", leafSan: leaf?.subjectaltname ?? null };
+        if (!chain.length) {
+          done(new VerificationError("KMS_TLS_NO_CERTIFICATE", `KMS ${url.host}: the TLS server presented no certificate`));
+          return;
+        }
+        if (opts.caPubkey) {
+          const pinError = tlsPinError(chain[0]!, opts.caPubkey, now, url.host);
+          if (pinError) {
+            done(pinError);
             return;
           }
-          if (opts.caPubkey) {
-            const problem = leafPinProblem(chain[0]!, opts.caPubkey, now);
-            if (problem) {
-              done(new VerificationError("KMS_TLS_PIN_MISMATCH", `KMS ${url.host}: TLS rejected: ${problem}`, { details: { pinned: bytesToHex(opts.caPubkey) } }));
-              return;
-            }
-            tls.pinnedAtHandshake = true;
-          }
-        });
-      });
+          tls.pinnedAtHandshake = true;
+        }
+      };
+      req.on(
+        "socket",
+        guard(tlsFault, (s) => {
+          s.once("secureConnect", guard(tlsFault, onSecureConnect(s as TLSSocket)));
+        }),
+      );
     }
-    req.on("error", (e: NodeJS.ErrnoException) => {
+    const onError = (e: NodeJS.ErrnoException) => {
       const code = e.code ?? "";
       if (https && (code === "EPROTO" || code.startsWith("ERR_SSL_") || /wrong version number|ssl3_get_record|packet length too long/i.test(e.message))) {
         // OpenSSL's message is a multi-field internal string; say what it means instead
@@ -209,7 +291,8 @@ function attempt(url: URL, method: "GET" | "POST", body: string | undefined, opt
         done(new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${url.host} closed the connection (${code || e.message})${https ? "" : " — if this KMS serves https (normal mode), use https://"}`, { cause: e }));
       else if (TRANSIENT_CODES.has(code)) done(new NetworkError(code, `KMS ${url.host} unreachable (${code})`, { cause: e }));
       else done(new NetworkError("KMS_UNREACHABLE", `KMS ${url.host}: ${code ? `${code}: ` : ""}${e.message}`, { cause: e }));
-    });
+    };
+    req.on("error", guard(requestFault, onError));
     const timer = setTimeout(() => done(new NetworkError("KMS_TIMEOUT", `KMS ${url.host} did not answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
     req.end(body);
   });
@@ -217,6 +300,8 @@ function attempt(url: URL, method: "GET" | "POST", body: string | undefined, opt
 
 /** One prpc call with retries; returns the raw response. Non-2xx statuses other than transient ones are returned, not thrown. */
 export async function kmsFetch(url: URL, method: "GET" | "POST", body: string | undefined, opts: KmsClientOptions = {}): Promise<KmsResponse> {
+  // a pin that is no P-256 public key is the caller's mistake: say so before connecting
+  if (opts.caPubkey !== undefined) assertCaPubkeyPin(opts.caPubkey, "caPubkey");
   const o = { ...opts, timeoutMs: opts.timeoutMs ?? 10_000, maxBytes: opts.maxBytes ?? DEFAULT_MAX_JSON_BYTES };
   const retries = Math.max(0, Math.min(opts.retries ?? 3, 10));
   let delay = opts.retryDelayMs ?? 250;

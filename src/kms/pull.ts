@@ -12,7 +12,7 @@ import { bytesEqual, bytesToHex, decodeBytesField } from "../encoding/index.js";
 import { InputError, VerificationError } from "../errors.js";
 import { normalizeBootstrap, parseBootstrapInfo, unwrapBootstrapObject, type BootstrapInfo, type KmsMetaSummary, type NormalizedBootstrap } from "./bootstrap.js";
 import { readCertsDirBootstrap } from "./certs-dir.js";
-import { getMeta, leafPinProblem, type KmsClientOptions } from "./client.js";
+import { getMeta, tlsPinError, type KmsClientOptions } from "./client.js";
 import { readFileLimited } from "./files.js";
 import { DEFAULT_MAX_JSON_BYTES, parseJsonLimited } from "./json.js";
 
@@ -144,8 +144,8 @@ export async function pullFromKms(src: { kms: string; caPubkey?: Uint8Array; fil
     );
   }
   if (r.tls) {
-    const problem = leafPinProblem(r.tls.peerChain[0]!, info.caPubkey, opts.now);
-    if (problem) throw new VerificationError("KMS_TLS_PIN_MISMATCH", `KMS ${host}: TLS rejected: ${problem}`);
+    const pinError = tlsPinError(r.tls.peerChain[0]!, info.caPubkey, opts.now, host);
+    if (pinError) throw pinError;
     caPinned = src.caPubkey ? "argument" : "response";
     checks.push({
       name: "kms.tls-pinned",

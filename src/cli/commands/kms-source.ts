@@ -38,9 +38,10 @@ export async function sourceFromOptions(ctx: CommandContext): Promise<PullSource
     if (file !== undefined) src.file = abs(ctx, file);
     if (caPubkeyText !== undefined) {
       const { decodeBytesField } = await import("../../encoding/index.js");
-      const { assertKmsPubkeyShapes } = await import("../../attestation/binding.js");
+      const { assertCaPubkeyPin } = await import("../../kms/client.js");
       const ca = decodeBytesField(caPubkeyText, "--ca-pubkey", 91);
-      assertKmsPubkeyShapes(ca, Uint8Array.of(2, ...new Uint8Array(32)));
+      // a well-formed P-256 SPKI whose point is on the curve, checked before anything connects
+      assertCaPubkeyPin(ca, "--ca-pubkey");
       src.caPubkey = ca;
     }
     return src;
