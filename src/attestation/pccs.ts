@@ -18,9 +18,12 @@
  *   `…/pckcert?qeid=…&encrypted_ppid=…&cpusvn=…&pcesvn=…&pceid=…` (spec §3.2 step 6) and returned
  *   as `pckCertificateChain`; an `SGX-TCBm` other than the quote's raw TCB is an error.
  *
+ * - Redirects are followed only within the requested URL's origin (same scheme, host and port), at most
+ *   `MAX_PCCS_REDIRECTS` per request; one to another host or port, or from https to http, is refused.
+ *
  * Errors: `NetworkError` with `code` `PCCS_HTTP_STATUS` (details: status, url, path),
  * `PCCS_TIMEOUT`, `PCCS_UNREACHABLE`, `PCCS_BAD_RESPONSE` (what was missing or malformed),
- * `PCCS_PCK_TCB_NOT_REGISTERED`;
+ * `PCCS_REDIRECT` (a redirect that is not followed; details: location), `PCCS_PCK_TCB_NOT_REGISTERED`;
  * `InputError` `PCCS_NO_PCK_CHAIN` when the quote carries no usable PCK chain;
  * `UsageError` for a bad base URL or `now`.
  */
@@ -279,20 +282,61 @@ async function readBody(res: Response, url: string, what: string): Promise<Uint8
   return concatBytes(...parts);
 }
 
+/** Redirects followed per request; only within the requested URL's origin (same scheme, host and port). */
+export const MAX_PCCS_REDIRECTS = 3;
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * The URL a redirect answer points to, when it may be followed: within the origin of `url` (same scheme, host
+ * and port — never to another host, nor from https to http) and at most `MAX_PCCS_REDIRECTS` times. Anything
+ * else is `NetworkError` `PCCS_REDIRECT` naming the Location.
+ */
+async function sameOriginRedirect(res: Response, url: string, current: string, followed: number, what: string): Promise<string> {
+  await res.body?.cancel().catch(() => undefined);
+  const location = res.headers.get("location");
+  const shown = location === null ? "" : JSON.stringify(location.length > 200 ? `${location.slice(0, 200)}…` : location);
+  const origin = new URL(url).origin;
+  const refuse = (why: string): NetworkError =>
+    new NetworkError("PCCS_REDIRECT", `${what}: ${pathOf(current)} answered HTTP ${res.status} ${why}`, {
+      details: { status: res.status, url, path: pathOf(url), ...(location === null ? {} : { location: location.slice(0, 500) }) },
+    });
+  if (location === null) throw refuse("(a redirect) without a Location header");
+  let target: URL;
+  try {
+    target = new URL(location, current);
+  } catch {
+    throw refuse(`redirecting to ${shown}, which is not a URL`);
+  }
+  if (target.origin !== origin) {
+    throw refuse(`redirecting to ${shown}, outside ${origin}: only redirects with the same scheme, host and port are followed`);
+  }
+  if (followed >= MAX_PCCS_REDIRECTS) throw refuse(`redirecting to ${shown} after ${followed} redirects already: at most ${MAX_PCCS_REDIRECTS} are followed`);
+  return target.href;
+}
+
 async function httpGet(url: string, opts: FetchCollateralOptions, what: string, extraHeaders: Record<string, string> = {}): Promise<Fetched> {
   const doFetch = opts.fetch ?? globalThis.fetch;
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  let res: Response;
-  try {
-    res = await doFetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "*/*", ...extraHeaders } });
-  } catch (e) {
-    const name = (e as { name?: string } | undefined)?.name;
-    if (name === "TimeoutError" || name === "AbortError") {
-      throw new NetworkError("PCCS_TIMEOUT", `${what}: no answer from ${url} within ${timeoutMs} ms`, { cause: e, details: { url, path: pathOf(url), timeoutMs } });
+  const signal = AbortSignal.timeout(timeoutMs);
+  const fetchOnce = async (target: string): Promise<Response> => {
+    try {
+      // redirects are not left to fetch: it would follow them to any host and from https to http
+      return await doFetch(target, { signal, redirect: "manual", headers: { accept: "*/*", ...extraHeaders } });
+    } catch (e) {
+      const name = (e as { name?: string } | undefined)?.name;
+      if (name === "TimeoutError" || name === "AbortError") {
+        throw new NetworkError("PCCS_TIMEOUT", `${what}: no answer from ${url} within ${timeoutMs} ms`, { cause: e, details: { url, path: pathOf(url), timeoutMs } });
+      }
+      const cause = (e as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+      const reason = cause?.code ?? cause?.message ?? (e as Error)?.message ?? String(e);
+      throw new NetworkError("PCCS_UNREACHABLE", `${what}: cannot reach ${target} (${reason})`, { cause: e, details: { url, path: pathOf(url) } });
     }
-    const cause = (e as { cause?: { code?: string; message?: string } } | undefined)?.cause;
-    const reason = cause?.code ?? cause?.message ?? (e as Error)?.message ?? String(e);
-    throw new NetworkError("PCCS_UNREACHABLE", `${what}: cannot reach ${url} (${reason})`, { cause: e, details: { url, path: pathOf(url) } });
+  };
+  let current = url;
+  let res = await fetchOnce(current);
+  for (let followed = 0; REDIRECT_STATUS.has(res.status); followed++) {
+    current = await sameOriginRedirect(res, url, current, followed, what);
+    res = await fetchOnce(current);
   }
   let body: Uint8Array;
   try {
