@@ -5,6 +5,10 @@
  * others: "block range is too wide", "exceed maximum block range: 5000", "ranges over 10000 blocks are not
  * supported"). On such an error the range is cut (to the RPC's hint when it gives one, otherwise halved)
  * and retried; after a few successes it grows again.
+ *
+ * An RPC's answer is not taken on trust: a log from another address than the one asked for, a second copy of
+ * a log (same blockHash, transactionHash and logIndex) and a log outside the block range of its request are
+ * dropped and counted (`dropped`), and `onDropped` sees each of them.
  */
 import type { Hex } from "../encoding/index.js";
 import { NetworkError } from "../errors.js";
@@ -52,10 +56,35 @@ export interface ScanOptions {
   onProgress?: (p: ScanProgress) => void;
   /** Receives each chunk's logs in block order; when given, `scanLogs` does not accumulate them. */
   onLogs?: (logs: RawLog[]) => void | Promise<void>;
+  /** Receives each log the scan dropped, with the reason and the block range of the request that returned it. */
+  onDropped?: (d: DroppedLog) => void;
+}
+
+export type DropReason = "foreign" | "duplicate" | "out-of-range";
+
+export interface DroppedLog {
+  reason: DropReason;
+  log: RawLog;
+  /** Block range of the `eth_getLogs` request that returned the log. */
+  fromBlock: bigint;
+  toBlock: bigint;
+}
+
+/** Logs the RPC returned that the scan did not use. */
+export interface DroppedCounts {
+  /** From another address than the scanned one. */
+  foreign: number;
+  /** A second copy of a log already returned (same blockHash, transactionHash, logIndex). */
+  duplicate: number;
+  /** Block number outside the range of the request (or not a block number at all). */
+  outOfRange: number;
 }
 
 export interface ScanResult {
   logs: RawLog[];
+  /** Logs returned by the RPC (not counting `removed` ones), used or dropped. */
+  received: number;
+  dropped: DroppedCounts;
   requests: number;
   rangeErrors: number;
   finalRange: bigint;
@@ -127,6 +156,43 @@ export function statedMaxRange(e: unknown): bigint | undefined {
 
 const hex = (n: bigint): Hex => `0x${n.toString(16)}`;
 
+function blockOf(log: RawLog): bigint | undefined {
+  return typeof log.blockNumber === "string" && /^0x[0-9a-f]+$/i.test(log.blockNumber) ? BigInt(log.blockNumber) : undefined;
+}
+
+const REASON_KEY = { foreign: "foreign", duplicate: "duplicate", "out-of-range": "outOfRange" } as const;
+
+/**
+ * The logs of one chunk the scan uses; the others go to `drop`. Chunks are disjoint block ranges and a log
+ * outside its request's range is dropped, so a copy of a log (same block) can only come within one chunk: the
+ * duplicate check needs no memory across chunks.
+ */
+function screenChunk(logs: RawLog[], address: Hex, from: bigint, to: bigint, drop: (reason: DropReason, log: RawLog) => void): RawLog[] {
+  const want = address.toLowerCase();
+  const seen = new Set<string>();
+  const kept: RawLog[] = [];
+  for (const l of logs) {
+    // (an entry that is not a log object has no address either)
+    if (typeof l !== "object" || l === null || typeof l.address !== "string" || l.address.toLowerCase() !== want) {
+      drop("foreign", l);
+      continue;
+    }
+    const b = blockOf(l);
+    if (b === undefined || b < from || b > to) {
+      drop("out-of-range", l);
+      continue;
+    }
+    const key = `${String(l.blockHash).toLowerCase()}/${String(l.transactionHash).toLowerCase()}/${String(l.logIndex).toLowerCase()}`;
+    if (seen.has(key)) {
+      drop("duplicate", l);
+      continue;
+    }
+    seen.add(key);
+    kept.push(l);
+  }
+  return kept;
+}
+
 /** Read all logs of `address` matching `topics` in [fromBlock, toBlock], adapting the request range. */
 export async function scanLogs(opts: ScanOptions): Promise<ScanResult> {
   const maxRange = opts.maxRange ?? 100_000n;
@@ -140,6 +206,8 @@ export async function scanLogs(opts: ScanOptions): Promise<ScanResult> {
   let streak = 0;
   let failures = 0;
   let seen = 0;
+  let received = 0;
+  const dropped: DroppedCounts = { foreign: 0, duplicate: 0, outOfRange: 0 };
   type Outcome = { ok: true; logs: RawLog[] } | { ok: false; error: unknown };
   interface Pending {
     from: bigint;
@@ -196,11 +264,16 @@ export async function scanLogs(opts: ScanOptions): Promise<ScanResult> {
       streak = 0;
     }
     pending = start(to + 1n);
-    const live = out.logs.filter((l) => !l.removed);
+    const returned = out.logs.filter((l) => !(l as Partial<RawLog> | null)?.removed);
+    received += returned.length;
+    const live = screenChunk(returned, opts.address, from, to, (reason, log) => {
+      dropped[REASON_KEY[reason]]++;
+      opts.onDropped?.({ reason, log, fromBlock: from, toBlock: to });
+    });
     seen += live.length;
     if (opts.onLogs) await opts.onLogs(live);
     else for (const l of live) all.push(l);
     opts.onProgress?.({ fromBlock: opts.fromBlock, toBlock: opts.toBlock, scannedTo: to, logs: seen, range, requests, rangeErrors });
   }
-  return { logs: all, requests, rangeErrors, finalRange: range };
+  return { logs: all, received, dropped, requests, rangeErrors, finalRange: range };
 }

@@ -42,7 +42,7 @@ function fakeRpc(limit: (from: number, to: number) => string | null) {
     if (err) throw new Error(err);
     const logs: RawLog[] = [];
     for (let b = from; b <= to; b++) {
-      if (b % 7 === 0) logs.push({ address: "0x01", topics: [], data: "0x", blockNumber: `0x${b.toString(16)}`, blockHash: "0x", transactionHash: "0x", transactionIndex: "0x0", logIndex: "0x0" } as unknown as RawLog);
+      if (b % 7 === 0) logs.push({ address: "0x01", topics: [], data: "0x", blockNumber: `0x${b.toString(16)}`, blockHash: `0x${b.toString(16)}`, transactionHash: "0x", transactionIndex: "0x0", logIndex: "0x0" } as unknown as RawLog);
     }
     return logs;
   };
@@ -80,5 +80,34 @@ describe("scanLogs", () => {
     expect(r.logs).toHaveLength(2);
     const down = fakeRpc(() => "upstream connect error");
     await expect(scanLogs({ request: down.request, address: "0x01", fromBlock: 0n, toBlock: 13n, retryDelayMs: 1 })).rejects.toThrow(/eth_getLogs \[0, 13\] failed/);
+  });
+
+  it("drops and counts logs of other addresses, copies of a log and logs outside the requested blocks", async () => {
+    const registry = "0x00000000000000000000000000000000000000Ab";
+    const log = (block: number, index: number, address = registry.toLowerCase()) =>
+      ({ address, topics: [], data: "0x", blockNumber: `0x${block.toString(16)}`, blockHash: `0x${"0".repeat(63)}${block % 10}`, transactionHash: `0x${"1".repeat(64)}`, transactionIndex: "0x0", logIndex: `0x${index.toString(16)}` }) as RawLog;
+    const answers: Record<string, RawLog[]> = {
+      // a log of another contract, the same log twice, a log of a block after the requested ones
+      "0-9": [log(3, 0), log(3, 1, "0x00000000000000000000000000000000000000cd"), log(5, 2), log(5, 2), log(12, 0)],
+      // the later block's log again, now in its own range; a junk entry and a log without a block number
+      "10-19": [log(12, 0), null as unknown as RawLog, { ...log(15, 1), blockNumber: "pending" } as unknown as RawLog],
+    };
+    const dropped: string[] = [];
+    const r = await scanLogs({
+      request: async ({ params }) => {
+        const p = (params as { fromBlock: string; toBlock: string }[])[0]!;
+        return answers[`${BigInt(p.fromBlock)}-${BigInt(p.toBlock)}`];
+      },
+      address: registry,
+      fromBlock: 0n,
+      toBlock: 19n,
+      initialRange: 10n,
+      growAfter: 100,
+      onDropped: (d) => dropped.push(`${d.reason}@${d.fromBlock}-${d.toBlock}`),
+    });
+    expect(r.logs.map((l) => [Number(BigInt(l.blockNumber)), Number(BigInt(l.logIndex))])).toEqual([[3, 0], [5, 2], [12, 0]]);
+    expect(r.received).toBe(8);
+    expect(r.dropped).toEqual({ foreign: 2, duplicate: 1, outOfRange: 2 });
+    expect(dropped).toEqual(["foreign@0-9", "duplicate@0-9", "out-of-range@0-9", "foreign@10-19", "out-of-range@10-19"]);
   });
 });
