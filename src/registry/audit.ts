@@ -3,7 +3,9 @@
  * RPC's limits), rebuild each KMS's state (active / revoked, attestations, liveness proofs), and re-check
  * each registration from its event: the quote hash against the indexed topic, the KMS address against
  * the k256 key, the quote's report_data against the (caPubkey, k256Pubkey) binding, and optionally the
- * full quote verification (`reverify`). Anything odd is an anomaly.
+ * full quote verification (`reverify`). Anything odd is an anomaly, also in the RPC's answers: logs of other
+ * addresses, copies of a log and logs outside the requested blocks are dropped, counted and reported, and each
+ * KMS's liveness nonces must run without a gap up to `nonce(kms)` at the last scanned block.
  */
 import { decodeEventLog, getAddress, keccak256, type Chain, type PublicClient, type Transport } from "viem";
 
@@ -11,7 +13,7 @@ import { checkKmsBinding } from "../attestation/binding.js";
 import { parseQuote } from "../attestation/quote.js";
 import { hexToBytes, type Hex } from "../encoding/index.js";
 import { registryInterfaceAbi } from "./interface.js";
-import { scanLogs, type RawLog, type ScanProgress } from "./logs.js";
+import { scanLogs, type DropReason, type DroppedCounts, type DroppedLog, type RawLog, type ScanProgress } from "./logs.js";
 import { ethAddress } from "./signatures.js";
 
 export type AuditEvent =
@@ -76,7 +78,11 @@ export type AnomalyKind =
   | "liveness-unknown-kms"
   | "liveness-after-revocation"
   | "state-mismatch"
-  | "undecodable-event";
+  | "undecodable-event"
+  | "foreign-log"
+  | "duplicate-log"
+  | "log-out-of-range"
+  | "liveness-nonce-gap";
 
 export interface Anomaly {
   kms: Hex | null;
@@ -84,11 +90,19 @@ export interface Anomaly {
   detail: string;
 }
 
+/** What the RPC's `eth_getLogs` answers held: `received` = `used` + the dropped ones. */
+export interface AuditLogCounts {
+  received: number;
+  used: number;
+  dropped: DroppedCounts;
+}
+
 export interface AuditReport {
   registry: Hex;
   chainId: number;
   fromBlock: number;
   toBlock: number;
+  logs: AuditLogCounts;
   kms: AuditKms[];
   anomalies: Anomaly[];
 }
@@ -249,6 +263,14 @@ export function rebuildState(events: AuditEvent[]): { kms: AuditKms[]; anomalies
         continue;
       }
       if (cur.status === "revoked") anomalies.push({ kms: ev.kms, kind: "liveness-after-revocation", detail: `liveness proven in block ${ev.block} after revocation in block ${cur.revokedAt}` });
+      const prev = cur.livenessProofs.at(-1);
+      if (prev && BigInt(ev.nonce) !== BigInt(prev.nonce) + 1n) {
+        anomalies.push({
+          kms: ev.kms,
+          kind: "liveness-nonce-gap",
+          detail: `KmsLivenessProven in block ${ev.block} (tx ${ev.tx}) has nonce ${ev.nonce}, but the previous one (block ${prev.block}) had nonce ${prev.nonce}: expected ${BigInt(prev.nonce) + 1n}`,
+        });
+      }
       cur.livenessProofs.push({ block: ev.block, tx: ev.tx, timestamp: ev.timestamp, nonce: ev.nonce });
     }
   }
@@ -263,6 +285,45 @@ function addAttestation(k: AuditKms, ev: Extract<AuditEvent, { kind: "registered
     const kind = ANOMALY_OF[c.name];
     if (!c.ok && kind) anomalies.push({ kms: k.address, kind, detail: `attestation #${n} (block ${ev.block}, tx ${ev.tx}): ${c.detail}` });
   }
+}
+
+const DROP_KIND: Record<DropReason, AnomalyKind> = { foreign: "foreign-log", duplicate: "duplicate-log", "out-of-range": "log-out-of-range" };
+const nLogs = (n: number) => `${n} log${n === 1 ? "" : "s"}`;
+const DROP_TEXT: Record<DropReason, (n: number) => string> = {
+  foreign: (n) => `${nLogs(n)} of another address than the registry`,
+  duplicate: (n) => `${n} extra cop${n === 1 ? "y" : "ies"} of logs in the same answer (same blockHash, transactionHash and logIndex)`,
+  "out-of-range": (n) => `${nLogs(n)} outside the block range it was asked for`,
+};
+const EXAMPLES = 3;
+
+/** Where a log the RPC returned says it is, with every field checked for shape (the RPC is not trusted). */
+function describeLog(d: DroppedLog): string {
+  const l = (typeof d.log === "object" && d.log !== null ? d.log : {}) as Partial<RawLog>;
+  const tx = typeof l.transactionHash === "string" && /^0x[0-9a-fA-F]{64}$/.test(l.transactionHash) ? l.transactionHash : "(no valid tx hash)";
+  const index = typeof l.logIndex === "string" && /^0x[0-9a-fA-F]{1,16}$/.test(l.logIndex) ? `#${BigInt(l.logIndex)}` : "";
+  const block = typeof l.blockNumber === "string" && /^0x[0-9a-fA-F]{1,16}$/.test(l.blockNumber) ? `block ${BigInt(l.blockNumber)}` : "no valid block number";
+  const address = typeof l.address === "string" && /^0x[0-9a-fA-F]{40}$/.test(l.address) ? cs(l.address) : "(no valid address)";
+  const parts = [`tx ${tx}${index}`, block];
+  if (d.reason === "foreign") parts.push(`address ${address}`);
+  if (d.reason === "out-of-range") parts.push(`requested blocks ${d.fromBlock}…${d.toBlock}`);
+  return parts.join(", ");
+}
+
+/** One anomaly per kind of dropped log, with its count and the first few examples. */
+function droppedLogAnomalies(counts: DroppedCounts, examples: Map<DropReason, DroppedLog[]>): Anomaly[] {
+  const out: Anomaly[] = [];
+  for (const reason of ["foreign", "duplicate", "out-of-range"] as const) {
+    const n = counts[reason === "out-of-range" ? "outOfRange" : reason];
+    if (!n) continue;
+    const ex = examples.get(reason) ?? [];
+    const more = n > ex.length ? `; ${n - ex.length} more` : "";
+    out.push({
+      kms: null,
+      kind: DROP_KIND[reason],
+      detail: `the RPC returned ${DROP_TEXT[reason](n)}, dropped: ${ex.map(describeLog).join("; ")}${more}`,
+    });
+  }
+  return out;
 }
 
 export interface AuditOptions {
@@ -302,6 +363,7 @@ export async function auditRegistry(opts: AuditOptions): Promise<AuditReport & {
   const toBlock = opts.toBlock !== undefined && opts.toBlock < latest ? opts.toBlock : latest;
   const events: AuditEvent[] = [];
   const anomaliesPre: Anomaly[] = [];
+  const dropExamples = new Map<DropReason, DroppedLog[]>();
   const scan = await scanLogs({
     request: publicClient.request as never,
     address: registry,
@@ -310,6 +372,10 @@ export async function auditRegistry(opts: AuditOptions): Promise<AuditReport & {
     initialRange: opts.initialRange ?? 10_000n,
     maxRange: opts.maxRange ?? 100_000n,
     onProgress: opts.onProgress,
+    onDropped: (d) => {
+      const list = dropExamples.get(d.reason) ?? [];
+      if (list.length < EXAMPLES) dropExamples.set(d.reason, [...list, d]);
+    },
     onLogs: (logs) => {
       for (const l of logs) {
         const ev = decodeRegistryLog(l);
@@ -320,7 +386,7 @@ export async function auditRegistry(opts: AuditOptions): Promise<AuditReport & {
   });
   events.sort((a, b) => a.block - b.block || a.logIndex - b.logIndex);
   const { kms, anomalies } = rebuildState(events);
-  anomalies.unshift(...anomaliesPre);
+  anomalies.unshift(...droppedLogAnomalies(scan.dropped, dropExamples), ...anomaliesPre);
   const concurrency = opts.concurrency ?? 8;
   // State reads happen at toBlock; a node without historical state (not an archive node) may refuse an old
   // block, in which case the latest state is used and a progress note says so.
@@ -380,10 +446,71 @@ export async function auditRegistry(opts: AuditOptions): Promise<AuditReport & {
 
   if (opts.crossCheckState ?? true) {
     let done = 0;
+    // nonce(kms) just before the scanned range: read only when the events cannot show it (a first proof with
+    // nonce 0 shows it was 0). Every nonce was 0 while the registry had no code yet (a scan from its
+    // deployment block). Without historical state the check is left out, with a note.
+    const before = opts.fromBlock - 1n;
+    let noStateBefore = false;
+    const unavailable = () => {
+      if (!noStateBefore) {
+        noStateBefore = true;
+        opts.onProgress?.({ stage: "state", done: 0, total: 0, note: `the RPC has no state at block ${before}; the first liveness nonce in range is not compared with nonce() there` });
+      }
+      return undefined;
+    };
+    let deployedBefore: Promise<boolean | undefined> | undefined;
+    const nonceBefore = async (kmsAddr: Hex): Promise<bigint | undefined> => {
+      if (opts.fromBlock === 0n) return 0n;
+      deployedBefore ??= publicClient.getCode({ address: registry, blockNumber: before }).then(
+        (code) => code !== undefined && code !== "0x",
+        () => unavailable(),
+      );
+      const deployed = await deployedBefore;
+      if (deployed === undefined || noStateBefore) return undefined;
+      if (!deployed) return 0n;
+      try {
+        return await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "nonce", args: [kmsAddr], blockNumber: before });
+      } catch {
+        return unavailable();
+      }
+    };
+    let notedLatest = false;
     await pool(kms, concurrency, async (k) => {
-      const on = (await readAt((blockNumber) => publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "isRegistered", args: [k.address], blockNumber }))) as boolean;
+      const [on, nonceNow] = await Promise.all([
+        readAt((blockNumber) => publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "isRegistered", args: [k.address], blockNumber })),
+        readAt((blockNumber) => publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "nonce", args: [k.address], blockNumber })),
+      ]);
       if (on !== (k.status === "active")) {
         anomalies.push({ kms: k.address, kind: "state-mismatch", detail: `events say ${k.status}, but isRegistered() at block ${toBlock} returns ${on}` });
+      }
+      // Both reads were at toBlock unless a read there failed (stateBlock only ever becomes undefined).
+      const atToBlock = stateBlock !== undefined || toBlock === latest;
+      if (!atToBlock && !notedLatest) {
+        notedLatest = true;
+        opts.onProgress?.({ stage: "state", done: 0, total: 0, note: `nonce() is only readable at the latest block, not at ${toBlock}; the last liveness nonce in range is not compared with it` });
+      }
+      const proofs = k.livenessProofs;
+      const first = proofs[0];
+      const last = proofs.at(-1);
+      if (atToBlock && last && nonceNow !== BigInt(last.nonce) + 1n) {
+        anomalies.push({
+          kms: k.address,
+          kind: "liveness-nonce-gap",
+          detail: `the last KmsLivenessProven in range (block ${last.block}) has nonce ${last.nonce}, so nonce() should be ${BigInt(last.nonce) + 1n} at block ${toBlock}, but it is ${nonceNow}`,
+        });
+      }
+      const startNonce = first ? BigInt(first.nonce) : atToBlock ? nonceNow : 0n;
+      if (startNonce > 0n) {
+        const start = await nonceBefore(k.address);
+        if (start !== undefined && start !== startNonce) {
+          anomalies.push({
+            kms: k.address,
+            kind: "liveness-nonce-gap",
+            detail: first
+              ? `the first KmsLivenessProven in range (block ${first.block}) has nonce ${first.nonce}, but nonce() at block ${before} (before the range) is ${start}`
+              : `nonce() went from ${start} at block ${before} to ${nonceNow} at block ${toBlock}, but the range has no KmsLivenessProven event`,
+          });
+        }
       }
       if (++done % 500 === 0 || done === kms.length) opts.onProgress?.({ stage: "state", done, total: kms.length });
     });
@@ -394,6 +521,7 @@ export async function auditRegistry(opts: AuditOptions): Promise<AuditReport & {
     chainId,
     fromBlock: Number(opts.fromBlock),
     toBlock: Number(toBlock),
+    logs: { received: scan.received, used: scan.received - scan.dropped.foreign - scan.dropped.duplicate - scan.dropped.outOfRange, dropped: scan.dropped },
     kms,
     anomalies,
     events: events.length,
@@ -401,8 +529,8 @@ export async function auditRegistry(opts: AuditOptions): Promise<AuditReport & {
   };
 }
 
-/** JSON document of the issue's shape (`{ registry, chainId, fromBlock, toBlock, kms, anomalies }`). */
+/** The `--json` document: `{ registry, chainId, fromBlock, toBlock, logs, kms, anomalies }`. */
 export function auditJson(r: AuditReport): AuditReport {
-  return { registry: r.registry, chainId: r.chainId, fromBlock: r.fromBlock, toBlock: r.toBlock, kms: r.kms, anomalies: r.anomalies };
+  return { registry: r.registry, chainId: r.chainId, fromBlock: r.fromBlock, toBlock: r.toBlock, logs: r.logs, kms: r.kms, anomalies: r.anomalies };
 }
 

@@ -120,8 +120,9 @@ describe("audit on a real node", () => {
     try {
       const res = await runCli(["audit", "--registry", chain.registry, "--rpc", proxy.url, "--from-block", "0", "--deployments", chain.tmp, "--json"]);
       expect(res.code, res.stderr).toBe(1);
-      const j = JSON.parse(res.stdout) as Record<string, unknown> & { kms: Record<string, unknown>[]; anomalies: Record<string, unknown>[] };
-      expect(Object.keys(j)).toEqual(["registry", "chainId", "fromBlock", "toBlock", "kms", "anomalies"]);
+      const j = JSON.parse(res.stdout) as Record<string, unknown> & { logs: { received: number }; kms: Record<string, unknown>[]; anomalies: Record<string, unknown>[] };
+      expect(Object.keys(j)).toEqual(["registry", "chainId", "fromBlock", "toBlock", "logs", "kms", "anomalies"]);
+      expect(j.logs).toEqual({ received: expect.any(Number) as unknown, used: j.logs.received, dropped: { foreign: 0, duplicate: 0, outOfRange: 0 } });
       expect(j.chainId).toBe(31337);
       expect(j.kms).toHaveLength(4);
       expect(Object.keys(j.kms[0]!)).toEqual(

@@ -5,6 +5,11 @@
  * - "infura": more than `maxResults` logs → -32005 "query returned more than N results. Try with this block
  *   range [0x…, 0x…]."
  * - "generic": ranges wider than `maxRange` → -32000 "exceed maximum block range: N"
+ * or that tampers with the answers:
+ * - "duplicate": every log of an answer comes twice
+ * - "ignore-address": the filter's address is left out, so the answer holds the logs of every contract
+ * - "out-of-range": the answer also holds the first real log of the filter after the requested range
+ * - "drop-txs": the logs of the transactions in `dropTxs` are left out
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,13 +18,24 @@ export interface ProxyStats {
   getLogs: number;
   refused: number;
   maxServedSpan: number;
+  /** Logs added to or left out of the answers. */
+  tampered: number;
+}
+
+interface Log {
+  transactionHash: string;
 }
 
 export async function startLogLimitProxy(
   upstream: string,
-  opts: { mode: "alchemy" | "infura" | "generic"; maxRange?: number; maxResults?: number },
+  opts: {
+    mode: "alchemy" | "infura" | "generic" | "duplicate" | "ignore-address" | "out-of-range" | "drop-txs";
+    maxRange?: number;
+    maxResults?: number;
+    dropTxs?: string[];
+  },
 ): Promise<{ url: string; stats: ProxyStats; close: () => Promise<void> }> {
-  const stats: ProxyStats = { getLogs: 0, refused: 0, maxServedSpan: 0 };
+  const stats: ProxyStats = { getLogs: 0, refused: 0, maxServedSpan: 0, tampered: 0 };
   const forward = async (body: unknown) => {
     const res = await fetch(upstream, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     return (await res.json()) as { result?: unknown; error?: unknown };
@@ -44,7 +60,31 @@ export async function startLogLimitProxy(
         },
       };
     }
+    if (opts.mode === "ignore-address") {
+      const rest: Record<string, unknown> = { ...f };
+      delete rest.address;
+      return { ...(await forward({ ...req, params: [rest] })), jsonrpc: "2.0", id: req.id };
+    }
     const ans = await forward(req);
+    if (Array.isArray(ans.result)) {
+      const logs = ans.result as Log[];
+      if (opts.mode === "duplicate") {
+        stats.tampered += logs.length;
+        return { ...ans, jsonrpc: "2.0", id: req.id, result: logs.flatMap((l) => [l, { ...l }]) };
+      }
+      if (opts.mode === "drop-txs") {
+        const drop = new Set((opts.dropTxs ?? []).map((h) => h.toLowerCase()));
+        const kept = logs.filter((l) => !drop.has(l.transactionHash.toLowerCase()));
+        stats.tampered += logs.length - kept.length;
+        return { ...ans, jsonrpc: "2.0", id: req.id, result: kept };
+      }
+      if (opts.mode === "out-of-range") {
+        const later = await forward({ ...req, params: [{ ...f, fromBlock: `0x${(to + 1).toString(16)}`, toBlock: "latest" }] });
+        const extra = Array.isArray(later.result) ? (later.result as Log[]).slice(0, 1) : [];
+        stats.tampered += extra.length;
+        return { ...ans, jsonrpc: "2.0", id: req.id, result: [...logs, ...extra] };
+      }
+    }
     if (opts.mode === "infura" && Array.isArray(ans.result) && ans.result.length > (opts.maxResults ?? 10_000)) {
       stats.refused++;
       const mid = from + Math.floor(span / 4);

@@ -44,6 +44,8 @@ export const auditCommand: Command = {
     "Reads every KmsRegistered / KmsRevoked / KmsLivenessProven event in bounded block ranges (halving the range",
     "when the RPC refuses a range or a result count, growing it again after successes), rebuilds each KMS's state",
     "and re-checks, for every registration, the quote hash, the KMS address and the report_data key binding.",
+    "Logs of other addresses, duplicate logs and logs outside the requested blocks are dropped and reported, and",
+    "each KMS's liveness nonces must follow one another up to nonce() at the last scanned block.",
     "--reverify also runs full DCAP verification of every quote (needs collateral options, as verify-quote).",
     "--from-block defaults to the deployment record's block (deployments/<chainId>.json), else 0.",
     "Exit 0 when there is no anomaly, 1 when there is at least one.",
@@ -118,6 +120,10 @@ export const auditCommand: Command = {
       });
       io.stdout(`Registry ${report.registry} on chain ${report.chainId}, blocks ${report.fromBlock}…${report.toBlock}: ${report.kms.length} KMS, ${report.events} events\n\n`);
       if (rows.length) io.stdout(table(rows, ["kms", "status", "attestations", "liveness", "registered", "revoked", "checks"]) + "\n");
+      const { foreign, duplicate, outOfRange } = report.logs.dropped;
+      if (foreign + duplicate + outOfRange) {
+        io.stdout(`Dropped ${report.logs.received - report.logs.used} of ${report.logs.received} logs the RPC returned: ${foreign} of other addresses, ${duplicate} duplicates, ${outOfRange} outside the requested blocks\n\n`);
+      }
       if (report.anomalies.length) {
         io.stdout(`${report.anomalies.length} anomal${report.anomalies.length === 1 ? "y" : "ies"}:\n`);
         io.stdout(table(report.anomalies.map((a) => [a.kind, a.kms ?? "-", a.detail]), ["kind", "kms", "detail"]));
