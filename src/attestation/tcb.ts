@@ -403,22 +403,52 @@ export function checkQeIdentity(
 /** Bit masks per byte of the 8-byte little-endian TD attributes: reserved bits (1–27, 29, 32–62). */
 const TD_RESERVED = [0xfe, 0xff, 0xff, 0x2f, 0xff, 0xff, 0xff, 0x7f];
 
+/** One TD-attribute rule's outcome; `code` and the detail as message when it refuses the attributes. */
+export interface TdAttributeRule {
+  name: string;
+  ok: boolean;
+  detail: string;
+  code?: string;
+}
+
 /**
- * The TD-attribute policy: DEBUG (bit 0) rejected unless `allowDebug`; reserved bits (1–27, 29,
- * 32–62, including bit 39) always rejected; SEPT_VE_DISABLE (bit 28) required; PKS (30), KL (31)
- * and PERFMON (63) allowed. Returns the problem, or undefined when the attributes are acceptable.
+ * The TD-attribute policy as separate rules: reserved bits (1–27, 29, 32–62, including bit 39)
+ * always rejected (`td.attributes.reserved`); DEBUG (bit 0) rejected unless `allowDebug`
+ * (`td.debug`); SEPT_VE_DISABLE (bit 28) required unless `allowSeptVe` (`td.sept-ve-disable`);
+ * PKS (30), KL (31) and PERFMON (63) allowed. Attributes that are not 8 bytes give one failing
+ * rule `td.attributes`.
  */
-export function tdAttributesProblem(attrs: Uint8Array, opts: { allowDebug?: boolean } = {}): { code: string; message: string } | undefined {
-  if (attrs.length !== 8) return { code: "TD_ATTRIBUTES_INVALID", message: `TD attributes must be 8 bytes, got ${attrs.length}` };
+export function tdAttributeRules(attrs: Uint8Array, opts: { allowDebug?: boolean; allowSeptVe?: boolean } = {}): TdAttributeRule[] {
+  if (attrs.length !== 8) return [{ name: "td.attributes", ok: false, code: "TD_ATTRIBUTES_INVALID", detail: `TD attributes must be 8 bytes, got ${attrs.length}` }];
   const reserved: number[] = [];
   for (let i = 0; i < 8; i++) {
     const b = attrs[i]! & TD_RESERVED[i]!;
     for (let j = 0; j < 8; j++) if (b & (1 << j)) reserved.push(i * 8 + j);
   }
-  if (reserved.length) {
-    return { code: "TD_ATTRIBUTES_RESERVED", message: `reserved bits in TD attributes are set (bit ${reserved.join(", ")}; attributes ${hx(attrs)})` };
-  }
-  if (attrs[0]! & 0x01 && !opts.allowDebug) return { code: "TD_DEBUG", message: "the TD is in DEBUG mode (TD attributes bit 0)" };
-  if (!(attrs[3]! & 0x10)) return { code: "TD_SEPT_VE_DISABLE_CLEAR", message: "SEPT_VE_DISABLE (TD attributes bit 28) is not set" };
-  return undefined;
+  const debug = (attrs[0]! & 0x01) !== 0;
+  const septVeDisable = (attrs[3]! & 0x10) !== 0;
+  return [
+    reserved.length
+      ? { name: "td.attributes.reserved", ok: false, code: "TD_ATTRIBUTES_RESERVED", detail: `reserved bits in TD attributes are set (bit ${reserved.join(", ")}; attributes ${hx(attrs)})` }
+      : { name: "td.attributes.reserved", ok: true, detail: `no reserved bit set (attributes ${hx(attrs)})` },
+    !debug
+      ? { name: "td.debug", ok: true, detail: "not DEBUG" }
+      : opts.allowDebug
+        ? { name: "td.debug", ok: true, detail: "DEBUG TD (allowed by option)" }
+        : { name: "td.debug", ok: false, code: "TD_DEBUG", detail: "the TD is in DEBUG mode (TD attributes bit 0)" },
+    septVeDisable
+      ? { name: "td.sept-ve-disable", ok: true, detail: "SEPT_VE_DISABLE (TD attributes bit 28) is set" }
+      : opts.allowSeptVe
+        ? { name: "td.sept-ve-disable", ok: true, detail: "SEPT_VE_DISABLE (TD attributes bit 28) is not set (allowed by option)" }
+        : { name: "td.sept-ve-disable", ok: false, code: "TD_SEPT_VE_DISABLE_CLEAR", detail: "SEPT_VE_DISABLE (TD attributes bit 28) is not set" },
+  ];
+}
+
+/**
+ * The TD-attribute policy (`tdAttributeRules`) as one verdict: the first refusing rule, or
+ * undefined when the attributes are acceptable.
+ */
+export function tdAttributesProblem(attrs: Uint8Array, opts: { allowDebug?: boolean; allowSeptVe?: boolean } = {}): { code: string; message: string } | undefined {
+  const refused = tdAttributeRules(attrs, opts).find((r) => !r.ok);
+  return refused ? { code: refused.code!, message: refused.detail } : undefined;
 }

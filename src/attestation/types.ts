@@ -61,7 +61,41 @@ export interface PckInfoJson {
   sgxType?: number;
 }
 
-/** Result of a successful verification (statuses other than accepted ones are still "ok"). */
+/** One rule of the acceptance policy applied on top of Intel's verification. */
+export interface PolicyRule {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** Intel's verdict: the DCAP rules (signatures, chains, revocation, collateral validity, TCB status). */
+export interface VerificationVerdict {
+  /** every DCAP step passed (the TCB status is not Revoked) */
+  ok: boolean;
+  /** the TCB status; null when verification stopped before it was established ("Revoked" when it was revoked) */
+  status: TcbStatus | null;
+  advisoryIds: string[];
+  /** the chain ended at the pinned Intel SGX Root CA (false under another root, or when no chain was checked) */
+  genuine: boolean;
+  /** the DCAP steps, without the policy step `report.policy` */
+  checks: Check[];
+}
+
+/**
+ * This verifier's acceptance policy on top of Intel's verdict: the accepted TCB statuses
+ * (`tcb.status`) and the report rules (`enclave.debug`; `td.mr-service-td`,
+ * `td.attributes.reserved`, `td.debug`, `td.sept-ve-disable`).
+ */
+export interface PolicyVerdict {
+  /** every rule passed */
+  ok: boolean;
+  rules: PolicyRule[];
+}
+
+/**
+ * Result of a successful verification: Intel's rules and the report rules passed. A TCB status
+ * outside the accepted ones still returns a result, with `accepted: false` (`policy.ok: false`).
+ */
 export interface VerifiedQuote {
   status: Exclude<TcbStatus, "Revoked">;
   advisoryIds: string[];
@@ -71,6 +105,10 @@ export interface VerifiedQuote {
   checks: Check[];
   report: ReportJson;
   pck: PckInfoJson;
+  /** the TCB status is one of the accepted ones (`acceptStatuses`); the same as `policy.ok` */
+  accepted: boolean;
+  verification: VerificationVerdict;
+  policy: PolicyVerdict;
   platformStatus: { status: TcbStatus; advisoryIds: string[] };
   qeStatus: { status: TcbStatus; advisoryIds: string[] };
   collateral: {

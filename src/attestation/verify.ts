@@ -7,7 +7,9 @@
  *   pck.extension, qe-report.signature, qe-report.binding, qe-identity.policy, quote.signature,
  *   tcb.fmspc, tcb.level, tcb.tdx-module, tcb.status, report.policy
  * The first failing step throws `QuoteVerificationError` with a stable `code` and `checks` = the
- * passed steps plus the failing one. Stricter than dcap-qvl (project decisions): `now` is a required
+ * passed steps plus the failing one. All steps but `report.policy` are Intel's rules (the result's
+ * `verification`); `report.policy` and the accepted TCB statuses are this verifier's policy (the
+ * result's `policy`, one entry per rule). Stricter than dcap-qvl (project decisions): `now` is a required
  * whole number of seconds, CRL `thisUpdate` is checked, `root_ca_crl` must be issued by the root and
  * `pck_crl` by the PCK leaf's issuer, the QE report's `report_data[32..64)` must be zero, and Intel's
  * rules replace dcap-qvl's where they differ (decision 2): the TDX component skip and status
@@ -22,8 +24,8 @@ import { KmsRegistryError, UsageError, VerificationError } from "../errors.js";
 import { bytesKey, createVerificationCache, memo, type VerificationCache } from "./cache.js";
 import { INTEL_SGX_ROOT_CA_DER } from "./intel-root.js";
 import { INTEL_QE_VENDOR_ID, parseQuote, QuoteParseError, TEE_TYPE_SGX, TEE_TYPE_TDX, type Quote, type QuoteBody } from "./quote.js";
-import { checkQeIdentity, checkTdxModule, convergeStatus, matchPlatformLevel, parseQeIdentity, parseTcbInfo, tdAttributesProblem, type StatusWithAdvisories } from "./tcb.js";
-import type { Check, Collateral, PckInfoJson, ReportJson, VerifiedQuote } from "./types.js";
+import { checkQeIdentity, checkTdxModule, convergeStatus, matchPlatformLevel, parseQeIdentity, parseTcbInfo, tdAttributeRules, type StatusWithAdvisories, type TdAttributeRule } from "./tcb.js";
+import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUSES, type Check, type Collateral, type PckInfoJson, type PolicyVerdict, type ReportJson, type TcbStatus, type VerificationVerdict, type VerifiedQuote } from "./types.js";
 import {
   cachedCertificate,
   cachedCrl,
@@ -55,13 +57,26 @@ export interface VerifyOptions {
   allowDebug?: boolean;
   /** accept a non-zero `mr_service_td` in TD 1.5 reports */
   allowServiceTd?: boolean;
+  /** accept a TD whose SEPT_VE_DISABLE attribute (bit 28) is clear (never for a dstack KMS) */
+  allowSeptVe?: boolean;
+  /** the policy's accepted TCB statuses (default UpToDate, SWHardeningNeeded); another status gives `accepted: false`, not an error */
+  acceptStatuses?: readonly TcbStatus[];
   /** memo of byte-only work (parsed certs/CRLs/JSON, signature outcomes); results are identical without it */
   cache?: VerificationCache;
 }
 
-/** A failed verification step. `checks` lists the steps that passed, then the failing one. */
+/**
+ * A failed verification step. `checks` lists the steps that passed, then the failing one. When
+ * `verifyQuote` throws it after the quote parsed, it also carries what was attested (`report`, and
+ * `pck` when the PCK leaf was readable), Intel's verdict (`verification`) and, when only the policy
+ * refused the quote, the policy's rules (`policy`; null when the policy was not reached).
+ */
 export class QuoteVerificationError extends VerificationError {
   readonly checks: Check[];
+  report?: ReportJson;
+  pck?: PckInfoJson;
+  verification?: VerificationVerdict;
+  policy?: PolicyVerdict | null;
   constructor(code: string, message: string, checks: Check[], options?: { cause?: unknown; details?: Record<string, unknown> }) {
     super(code, message, options);
     this.checks = checks;
@@ -251,21 +266,110 @@ function quoteSignature(p: Prepared): void {
   });
 }
 
-function reportPolicy(p: Prepared, opts: { allowDebug?: boolean; allowServiceTd?: boolean }): void {
+interface PolicyRuleOutcome extends TdAttributeRule {
+  /** a report rule (refusal throws); false for the accepted-status rule (refusal gives `accepted: false`) */
+  report: boolean;
+}
+
+function acceptedStatuses(v: unknown): readonly TcbStatus[] {
+  if (v === undefined) return DEFAULT_ACCEPTED_STATUSES;
+  if (!Array.isArray(v) || !v.every((s) => typeof s === "string" && (TCB_STATUSES as readonly string[]).includes(s))) {
+    throw new UsageError(`acceptStatuses must be an array of TCB statuses (${TCB_STATUSES.join(", ")})`);
+  }
+  return v as TcbStatus[];
+}
+
+/** The policy's rules for a verified quote with TCB status `status`, in the order they are applied. */
+function policyRules(body: QuoteBody, status: TcbStatus, accept: readonly TcbStatus[], opts: { allowDebug?: boolean; allowServiceTd?: boolean; allowSeptVe?: boolean }): PolicyRuleOutcome[] {
+  const isAccepted = accept.includes(status);
+  const rules: PolicyRuleOutcome[] = [
+    { name: "tcb.status", ok: isAccepted, report: false, detail: `${status} ${isAccepted ? "is" : "is not"} one of the accepted statuses (${accept.join(", ")})` },
+  ];
+  if (body.type === "sgx") {
+    const debug = (body.attributes[0]! & 0x02) !== 0;
+    rules.push(
+      !debug
+        ? { name: "enclave.debug", ok: true, report: true, detail: "not DEBUG" }
+        : opts.allowDebug
+          ? { name: "enclave.debug", ok: true, report: true, detail: "DEBUG enclave (allowed by option)" }
+          : { name: "enclave.debug", ok: false, report: true, code: "ENCLAVE_DEBUG", detail: "the enclave is in DEBUG mode (attributes bit 1)" },
+    );
+    return rules;
+  }
+  if (body.type === "td15") {
+    const zero = body.mrServiceTd.every((x) => x === 0);
+    rules.push(
+      zero
+        ? { name: "td.mr-service-td", ok: true, report: true, detail: "mr_service_td is zero" }
+        : opts.allowServiceTd
+          ? { name: "td.mr-service-td", ok: true, report: true, detail: `mr_service_td ${hx(body.mrServiceTd)} is not zero (allowed by option)` }
+          : { name: "td.mr-service-td", ok: false, report: true, code: "TD_SERVICE_TD_INVALID", detail: `mr_service_td ${hx(body.mrServiceTd)} is not zero (allowServiceTd not set)` },
+    );
+  }
+  for (const r of tdAttributeRules(body.tdAttributes, opts)) rules.push({ ...r, report: true });
+  return rules;
+}
+
+/** The `report.policy` step: the first refusing report rule fails it with that rule's code. */
+function reportPolicy(p: Prepared, rules: PolicyRuleOutcome[]): void {
   const { quote, steps } = p;
   steps.run("report.policy", "REPORT_POLICY", () => {
+    const refused = rules.find((r) => r.report && !r.ok);
+    if (refused) fail(refused.code!, refused.detail);
     const b = quote.body;
-    if (b.type === "sgx") {
-      if (b.attributes[0]! & 0x02 && !opts.allowDebug) fail("ENCLAVE_DEBUG", "the enclave is in DEBUG mode (attributes bit 1)");
-      return [undefined, b.attributes[0]! & 0x02 ? "DEBUG enclave (allowed by option)" : "not DEBUG"];
-    }
-    if (b.type === "td15" && !opts.allowServiceTd && b.mrServiceTd.some((x) => x !== 0)) {
-      fail("TD_SERVICE_TD_INVALID", `mr_service_td ${hx(b.mrServiceTd)} is not zero (allowServiceTd not set)`);
-    }
-    const problem = tdAttributesProblem(b.tdAttributes, opts);
-    if (problem) fail(problem.code, problem.message);
-    return [undefined, `TD attributes ${hx(b.tdAttributes)} acceptable${b.type === "td15" ? ", mr_service_td checked" : ""}`];
+    if (b.type === "sgx") return [undefined, rules.find((r) => r.name === "enclave.debug")!.detail];
+    const allowed = rules.filter((r) => r.report && r.detail.endsWith("(allowed by option)")).map((r) => r.name);
+    return [undefined, `TD attributes ${hx(b.tdAttributes)} acceptable${b.type === "td15" ? ", mr_service_td checked" : ""}${allowed.length ? ` (allowed by option: ${allowed.join(", ")})` : ""}`];
   });
+}
+
+const policyVerdict = (rules: PolicyRuleOutcome[]): PolicyVerdict => ({ ok: rules.every((r) => r.ok), rules: rules.map(({ name, ok, detail }) => ({ name, ok, detail })) });
+
+/** What `verifyQuote` learned before a step failed. */
+interface Progress {
+  body?: QuoteBody;
+  genuine?: boolean;
+  pck?: PckInfoJson;
+  final?: StatusWithAdvisories;
+  rules?: PolicyRuleOutcome[];
+}
+
+/** The PCK leaf's identity when it can be read (chain from the collateral or the quote), else undefined. */
+function readablePck(body: Quote, collateral: unknown): PckInfoJson | undefined {
+  try {
+    const override = typeof collateral === "object" && collateral !== null ? (collateral as Collateral).pckCertificateChain : undefined;
+    let pem: string;
+    if (typeof override === "string") pem = override;
+    else if (body.certificationType === 5) pem = Buffer.from(body.certificationData.buffer, body.certificationData.byteOffset, body.certificationData.byteLength).toString("latin1");
+    else return undefined;
+    const leaf = certsFromPem(pem, "PCK chain", undefined)[0];
+    return leaf ? pckInfo(leaf, parseSgxExtension(leaf)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Attach what was attested and the two verdicts to a `QuoteVerificationError` thrown after the quote parsed. */
+function annotate(e: QuoteVerificationError, quoteInput: Uint8Array | Quote, opts: VerifyOptions, progress: Progress): void {
+  let quote: Quote | undefined;
+  try {
+    quote = quoteInput instanceof Uint8Array ? parseQuote(quoteInput) : quoteInput;
+  } catch {
+    return; // not parsed: nothing was attested
+  }
+  e.report = reportToJson(progress.body ?? quote.body);
+  const pck = progress.pck ?? readablePck(quote, opts.collateral);
+  if (pck) e.pck = pck;
+  const policyRefused = progress.rules !== undefined && e.checks.at(-1)?.name === "report.policy";
+  const revoked = e.code === "TCB_REVOKED";
+  e.verification = {
+    ok: policyRefused,
+    status: progress.final?.status ?? (revoked ? "Revoked" : null),
+    advisoryIds: progress.final?.advisoryIds ?? [],
+    genuine: progress.genuine ?? false,
+    checks: e.checks.filter((c) => c.name !== "report.policy"),
+  };
+  e.policy = policyRefused ? policyVerdict(progress.rules!) : null;
 }
 
 /**
@@ -273,7 +377,20 @@ function reportPolicy(p: Prepared, opts: { allowDebug?: boolean; allowServiceTd?
  * `QuoteVerificationError` (failing step), `QuoteParseError` (undecodable quote) or `UsageError` (bad options).
  */
 export function verifyQuote(quoteInput: Uint8Array | Quote, opts: VerifyOptions): VerifiedQuote {
+  const progress: Progress = {};
+  try {
+    return verifySteps(quoteInput, opts, progress);
+  } catch (e) {
+    if (e instanceof QuoteVerificationError) annotate(e, quoteInput, opts, progress);
+    throw e;
+  }
+}
+
+function verifySteps(quoteInput: Uint8Array | Quote, opts: VerifyOptions, progress: Progress): VerifiedQuote {
+  const accept = acceptedStatuses(opts?.acceptStatuses);
   const p = prepare(quoteInput, opts);
+  progress.body = p.quote.body;
+  progress.genuine = p.genuine;
   const { quote, steps, cache, now, root } = p;
   const c = opts.collateral;
   if (typeof c !== "object" || c === null) throw new UsageError("collateral is required");
@@ -363,6 +480,7 @@ export function verifyQuote(quoteInput: Uint8Array | Quote, opts: VerifyOptions)
     const e = memo(cache, "sgxext", bytesKey(leaf.der), () => parseSgxExtension(leaf));
     return [e, `FMSPC ${hx(e.fmspc).toUpperCase()}, PCE-ID ${hx(e.pceId)}, PCESVN ${e.pceSvn}, CPUSVN ${hx(e.cpuSvn)}`];
   });
+  progress.pck = pckInfo(leaf, ext);
   qeAndQuoteSignatures(p, leaf);
   const qeStatus = steps.run("qe-identity.policy", "QE_IDENTITY_POLICY", () => {
     const s = checkQeIdentity(qeId, quote.qeReport);
@@ -399,12 +517,20 @@ export function verifyQuote(quoteInput: Uint8Array | Quote, opts: VerifyOptions)
     return [f, `${f.status}${f.advisoryIds.length ? ` ${f.advisoryIds.join(",")}` : ""} (platform ${platform.status}, QE ${qeStatus.status})`];
   });
 
-  // 6. report policy
-  reportPolicy(p, opts);
+  progress.final = final;
+
+  // 6. policy: accepted statuses and the report rules
+  const rules = policyRules(quote.body, final.status, accept, opts);
+  progress.rules = rules;
+  reportPolicy(p, rules);
+  const policy = policyVerdict(rules);
 
   const warnings: string[] = [];
   if (!p.genuine) warnings.push(`NOT GENUINE: verified against a non-Intel root "${nameToString(root.subject)}"`);
   if (quote.trailingBytes > 0) warnings.push(`${quote.trailingBytes} bytes after the signature data were ignored`);
+  if (rules.some((r) => r.name === "td.sept-ve-disable" && r.detail.endsWith("(allowed by option)"))) {
+    warnings.push("the TD's SEPT_VE_DISABLE attribute is clear (accepted by allowSeptVe): the TD may take #VE on EPT violations, not acceptable for a dstack KMS");
+  }
   const rootCrl = crls[0]!.crl;
   const pckCrl = crls[1]!.crl;
   return {
@@ -414,7 +540,10 @@ export function verifyQuote(quoteInput: Uint8Array | Quote, opts: VerifyOptions)
     warnings,
     checks: steps.checks,
     report: reportToJson(quote.body),
-    pck: pckInfo(leaf, ext),
+    pck: progress.pck!,
+    accepted: policy.ok,
+    verification: { ok: true, status: final.status, advisoryIds: final.advisoryIds, genuine: p.genuine, checks: steps.checks.filter((x) => x.name !== "report.policy") },
+    policy,
     platformStatus: platform,
     qeStatus,
     collateral: {
@@ -431,15 +560,36 @@ export function verifyQuote(quoteInput: Uint8Array | Quote, opts: VerifyOptions)
   };
 }
 
+/** The failure result of `checkQuote`. */
+export interface QuoteCheckFailure {
+  ok: false;
+  error: { code: string; message: string };
+  checks: Check[];
+  /** present when the quote parsed: Intel's verdict (`ok: true` when only the policy refused the quote) */
+  verification?: VerificationVerdict;
+  /** the policy's rules when only the policy refused the quote, null when the policy was not reached */
+  policy?: PolicyVerdict | null;
+  /** what was attested, when the quote parsed */
+  report?: ReportJson;
+  /** the PCK leaf's identity, when it was readable */
+  pck?: PckInfoJson;
+}
+
 /** Like `verifyQuote` but never throws on bad data: returns the result or the error and the checks so far. */
-export function checkQuote(
-  quote: Uint8Array,
-  opts: VerifyOptions,
-): { ok: true; result: VerifiedQuote } | { ok: false; error: { code: string; message: string }; checks: Check[] } {
+export function checkQuote(quote: Uint8Array, opts: VerifyOptions): { ok: true; result: VerifiedQuote } | QuoteCheckFailure {
   try {
     return { ok: true, result: verifyQuote(quote, opts) };
   } catch (e) {
-    if (e instanceof QuoteVerificationError) return { ok: false, error: { code: e.code, message: e.message }, checks: e.checks };
+    if (e instanceof QuoteVerificationError) {
+      return {
+        ok: false,
+        error: { code: e.code, message: e.message },
+        checks: e.checks,
+        ...(e.verification ? { verification: e.verification, policy: e.policy ?? null } : {}),
+        ...(e.report ? { report: e.report } : {}),
+        ...(e.pck ? { pck: e.pck } : {}),
+      };
+    }
     if (e instanceof KmsRegistryError) {
       return { ok: false, error: { code: e.code, message: e.message }, checks: e instanceof QuoteParseError ? [{ name: "quote.parse", ok: false, detail: e.message }] : [] };
     }

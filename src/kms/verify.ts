@@ -9,7 +9,7 @@
 import { checkKmsBinding, type BindingCheck } from "../attestation/binding.js";
 import { checkEventLog, derivedMeasurements, keyProviderPayload, type EventLogCheck } from "../attestation/eventlog.js";
 import { parseQuote, type Quote, type TdReport10 } from "../attestation/quote.js";
-import { DEFAULT_ACCEPTED_STATUSES, type Check, type Collateral, type TcbStatus, type VerifiedQuote } from "../attestation/types.js";
+import { DEFAULT_ACCEPTED_STATUSES, type Check, type Collateral, type PolicyVerdict, type TcbStatus, type VerificationVerdict, type VerifiedQuote } from "../attestation/types.js";
 import { bytesEqual, bytesToHex, type Hex } from "../encoding/index.js";
 import { UsageError } from "../errors.js";
 import { ethAddress } from "../registry/signatures.js";
@@ -58,6 +58,10 @@ export interface BootstrapReport {
     warnings: string[];
     collateral: VerifiedQuote["collateral"] | null;
     pck: VerifiedQuote["pck"] | null;
+    /** Intel's verdict on the quote (null when it did not parse or had no collateral) */
+    verification: VerificationVerdict | null;
+    /** the acceptance policy's rules (strict: SEPT_VE_DISABLE required); null when the policy was not reached */
+    policy: PolicyVerdict | null;
   } | null;
   binding: BindingCheck | null;
   eventlog: EventLogCheck | null;
@@ -149,6 +153,8 @@ export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrap
       warnings: [],
       collateral: null,
       pck: null,
+      verification: null,
+      policy: null,
     };
     report.quote = q;
     lastCollateral = collateral;
@@ -158,7 +164,7 @@ export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrap
       checks.push({ name: "quote.verified", ok: false, detail: msg });
     } else {
       const { checkQuote } = await import("../attestation/verify.js");
-      const out = checkQuote(info.quote, { collateral, now: opts.now, ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer } : {}), ...(opts.allowDebug ? { allowDebug: true } : {}) });
+      const out = checkQuote(info.quote, { collateral, now: opts.now, acceptStatuses: accepted, ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer } : {}), ...(opts.allowDebug ? { allowDebug: true } : {}) });
       if (out.ok) {
         const r = out.result;
         q.verified = true;
@@ -169,6 +175,8 @@ export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrap
         q.collateral = r.collateral;
         q.pck = r.pck;
         q.accepted = accepted.includes(r.status);
+        q.verification = r.verification;
+        q.policy = r.policy;
         for (const c of r.checks) checks.push({ name: `quote.${c.name.replace(/^quote\./, "")}`, ok: c.ok, detail: c.detail });
         checks.push({
           name: "quote.verified",
@@ -183,6 +191,9 @@ export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrap
         for (const w of r.warnings) warnings.push(`quote: ${w}`);
       } else {
         q.error = out.error;
+        q.pck = out.pck ?? null;
+        q.verification = out.verification ?? null;
+        q.policy = out.policy ?? null;
         for (const c of out.checks) checks.push({ name: `quote.${c.name.replace(/^quote\./, "")}`, ok: c.ok, detail: c.detail });
         const rootHint = out.error.code.includes("ROOT") || /root/i.test(out.error.message) ? (opts.rootCaDer ? "" : " (verified against Intel's SGX Root CA; a simulated KMS needs --root-ca with its simulated root)") : "";
         checks.push({ name: "quote.verified", ok: false, detail: `${out.error.code}: ${out.error.message.split("\n")[0]}${rootHint}` });
