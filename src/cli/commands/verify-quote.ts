@@ -11,7 +11,17 @@ import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 
 import { InputError, UsageError } from "../../errors.js";
-import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUSES, type Check, type Collateral, type TcbStatus, type VerifiedQuote } from "../../attestation/types.js";
+import {
+  DEFAULT_ACCEPTED_STATUSES,
+  TCB_STATUSES,
+  type Check,
+  type Collateral,
+  type PolicyRule,
+  type PolicyVerdict,
+  type TcbStatus,
+  type VerificationVerdict,
+  type VerifiedQuote,
+} from "../../attestation/types.js";
 import {
   EXIT_FAIL,
   EXIT_OK,
@@ -131,6 +141,8 @@ export function verifyResultJson(r: VerifiedQuote, accepted: boolean): Record<st
     report: r.report,
     pck: r.pck,
     collateral: r.collateral,
+    verification: r.verification,
+    policy: r.policy,
   };
 }
 
@@ -139,6 +151,27 @@ function checksTable(checks: Check[]): string {
     checks.map((c) => [c.name, c.ok ? "ok" : "FAIL", c.detail]),
     ["check", "ok", "detail"],
   );
+}
+
+function policyTable(rules: PolicyRule[]): string {
+  return table(
+    rules.map((c) => [c.name, c.ok ? "ok" : "FAIL", c.detail]),
+    ["policy rule", "ok", "detail"],
+  );
+}
+
+/** The verdict when Intel's rules passed but a report rule of the policy refused the quote. */
+function renderPolicyRefusal(code: string, verification: VerificationVerdict, policy: PolicyVerdict, checks: Check[]): string {
+  const adv = verification.advisoryIds.length ? ` [${verification.advisoryIds.join(", ")}]` : "";
+  const refused = policy.rules.find((x) => !x.ok && x.name !== "tcb.status") ?? policy.rules.find((x) => !x.ok);
+  const hint = refused?.name === "td.sept-ve-disable" ? " (--allow-sept-ve accepts it for a TD that is not a dstack KMS)" : "";
+  return [
+    `REJECTED BY POLICY: ${code} — Intel's verification passed (${String(verification.status)}${adv}${verification.genuine ? "" : "; NOT GENUINE: non-Intel root CA"}), but ${refused ? `${refused.name}: ${refused.detail}` : "a policy rule refused the quote"}${hint}`,
+    "",
+    checksTable(checks),
+    "",
+    policyTable(policy.rules),
+  ].join("\n");
 }
 
 export function renderHuman(r: VerifiedQuote, accepted: boolean, accept: readonly TcbStatus[]): string {
@@ -156,7 +189,7 @@ export function renderHuman(r: VerifiedQuote, accepted: boolean, accept: readonl
 export const verifyQuoteCommand: Command = {
   name: "verify-quote",
   summary: "verify a TDX/SGX quote locally (DCAP chain, collateral, TCB status)",
-  synopsis: "<file|-> [--collateral FILE | --pccs URL] [--at UNIX_SECONDS] [--root-ca FILE] [--accept STATUS,...] [--json]",
+  synopsis: "<file|-> [--collateral FILE | --pccs URL] [--at UNIX_SECONDS] [--root-ca FILE] [--accept STATUS,...] [--allow-sept-ve] [--json]",
   help: [
     "The quote file may be binary or hex text (with or without 0x, any whitespace); `-` reads standard input.",
     "Collateral comes from --collateral FILE (dcap-qvl's QuoteCollateralV3 JSON) or --pccs URL (a PCCS or",
@@ -164,10 +197,13 @@ export const verifyQuoteCommand: Command = {
     "verifies against another root, and the result is then reported as NOT GENUINE.",
     `Exit 0 when the quote is valid and its status is accepted (default ${DEFAULT_ACCEPT.join(", ")}), 1 when it`,
     "is invalid or its status is not accepted, 2 for usage or input errors.",
+    "The TD must have SEPT_VE_DISABLE set (as a dstack KMS must); --allow-sept-ve accepts a TD without it (a TD",
+    "that is not a dstack KMS). The result separates Intel's verdict (verification) from this policy (policy).",
   ].join("\n"),
   options: {
     ...verificationOptions(),
     eventlog: { type: "string", valueName: "FILE", description: "dstack event log (JSON text or its hex): replay RTMR0–3 against the quote" },
+    "allow-sept-ve": { type: "boolean", description: "accept a TD whose SEPT_VE_DISABLE attribute is clear (never for a dstack KMS)" },
   },
   json: true,
   minPositionals: 1,
@@ -197,6 +233,7 @@ async function runVerifyQuote(ctx: CommandContext): Promise<number> {
   const src = collateralSource(ctx);
   const now = optInteger(ctx, "at", { min: 0 }) ?? Math.floor(Date.now() / 1000);
   const accept = parseAccept(ctx);
+  const allowSeptVe = ctx.values["allow-sept-ve"] === true;
   const rootCaPath = optString(ctx, "root-ca");
   const fromStdin = [["quote", ctx.positionals[0]], ["--collateral", optString(ctx, "collateral")], ["--root-ca", rootCaPath], ["--eventlog", optString(ctx, "eventlog")]].filter(([, v]) => v === "-");
   if (fromStdin.length > 1) throw new UsageError(`only one input can be read from standard input (-), got ${fromStdin.map(([n]) => n).join(" and ")}`);
@@ -215,7 +252,7 @@ async function runVerifyQuote(ctx: CommandContext): Promise<number> {
   const { QuoteParseError } = await import("../../attestation/quote.js");
   let r: VerifiedQuote;
   try {
-    r = verifyQuote(quote, { collateral, now, ...(rootCaDer ? { rootCaDer } : {}) });
+    r = verifyQuote(quote, { collateral, now, acceptStatuses: accept, ...(allowSeptVe ? { allowSeptVe: true } : {}), ...(rootCaDer ? { rootCaDer } : {}) });
   } catch (e) {
     // a failed step (exit 1) or an undecodable quote (exit 2) is reported with the checks so far;
     // anything else (bad options, bad root file) is left to the framework's one-line error
@@ -224,12 +261,17 @@ async function runVerifyQuote(ctx: CommandContext): Promise<number> {
     const error = { code: String(e.code), message: e.message };
     // the event log is still replayed against the (parsed, unverified) quote: say whether it matches
     const failedEventlog = e instanceof QuoteVerificationError ? await eventLogJson(dstack).catch(() => null) : null;
-    if (ctx.json) printJson(io, { ok: false, error, checks, ...(failedEventlog ? { eventlog: failedEventlog } : {}) });
-    else io.stdout(`INVALID: ${error.code}\n\n${checksTable(checks)}` + (failedEventlog ? `\nevent log (${String(failedEventlog.source)}): RTMR0–3 ${failedEventlog.rtmrsMatch === true ? "match" : "DO NOT match"} the (unverified) quote\n` : ""));
+    // after the quote parsed: what was attested (report, pck when readable) and Intel's verdict apart from the policy's
+    const attested = e instanceof QuoteVerificationError && e.verification
+      ? { ...(e.report ? { report: e.report } : {}), ...(e.pck ? { pck: e.pck } : {}), verification: e.verification, policy: e.policy ?? null }
+      : {};
+    const byPolicy = e instanceof QuoteVerificationError && e.verification?.ok === true && e.policy ? renderPolicyRefusal(error.code, e.verification, e.policy, checks) : null;
+    if (ctx.json) printJson(io, { ok: false, error, checks, ...attested, ...(failedEventlog ? { eventlog: failedEventlog } : {}) });
+    else io.stdout((byPolicy ?? `INVALID: ${error.code}\n\n${checksTable(checks)}`) + (failedEventlog ? `\nevent log (${String(failedEventlog.source)}): RTMR0–3 ${failedEventlog.rtmrsMatch === true ? "match" : "DO NOT match"} the (unverified) quote\n` : ""));
     io.stderr(`kms-registry: verify-quote: ${error.message.split("\n")[0]}\n`);
     return e instanceof QuoteParseError ? EXIT_USAGE : EXIT_FAIL;
   }
-  const accepted = accept.includes(r.status);
+  const accepted = r.accepted;
   if (!r.genuine) {
     io.stderr(`NOT GENUINE: verified against a non-Intel root CA (--root-ca ${rootCaPath ?? "?"}); this result says nothing about real Intel hardware\n`);
   }
