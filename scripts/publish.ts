@@ -22,7 +22,6 @@
  *
  * Prints one JSON document on stdout; progress on stderr. Exit code 1 on any refusal.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 
 import { network } from "hardhat";
@@ -32,6 +31,7 @@ import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUSES, type TcbStatus } from "../src/
 import { parseCollateralJson } from "../src/attestation/collateral.js";
 import { certificateDerFromFile } from "../src/attestation/x509.js";
 import { UsageError } from "../src/errors.js";
+import { INPUT_KINDS, readInput } from "../src/kms/files.js";
 import { pullBootstrap, type PullSource } from "../src/kms/pull.js";
 import { parseAddress } from "../src/registry/connect.js";
 import { checkRegistryCode, deployRegistry, packageRoot, recordOf } from "../src/registry/deploy.js";
@@ -85,12 +85,12 @@ async function main(): Promise<void> {
 
   say("verify", "quote, TCB policy, key binding, event log");
   let collateral;
-  if (env.KMS_COLLATERAL) collateral = parseCollateralJson(await readFile(path.resolve(env.KMS_COLLATERAL), "utf8"));
+  if (env.KMS_COLLATERAL) collateral = parseCollateralJson(new TextDecoder().decode(await readInput(path.resolve(env.KMS_COLLATERAL), INPUT_KINDS.collateral, { label: `KMS_COLLATERAL file ${JSON.stringify(env.KMS_COLLATERAL)}` })));
   else if (env.KMS_PCCS) {
     const { fetchCollateral, defaultCollateralCacheDir } = await import("../src/attestation/pccs.js");
     collateral = await fetchCollateral(info.quote, { pccsUrl: env.KMS_PCCS, cacheDir: defaultCollateralCacheDir(env), now });
   } else throw new UsageError("set KMS_COLLATERAL (file) or KMS_PCCS (URL)");
-  const rootCaDer = env.KMS_ROOT_CA ? certificateDerFromFile(new Uint8Array(await readFile(path.resolve(env.KMS_ROOT_CA))), "KMS_ROOT_CA") : undefined;
+  const rootCaDer = env.KMS_ROOT_CA ? certificateDerFromFile(await readInput(path.resolve(env.KMS_ROOT_CA), INPUT_KINDS.certificate, { label: `KMS_ROOT_CA file ${JSON.stringify(env.KMS_ROOT_CA)}` }), "KMS_ROOT_CA") : undefined;
   const certs = "certsDir" in source ? await (await import("../src/kms/certs-dir.js")).checkCertsDir(source.certsDir, { now }) : null;
   const gate = await verifyForPublish(info, {
     collateral,

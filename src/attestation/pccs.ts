@@ -27,7 +27,7 @@
  * `InputError` `PCCS_NO_PCK_CHAIN` when the quote carries no usable PCK chain;
  * `UsageError` for a bad base URL or `now`.
  */
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -35,6 +35,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 
 import { base64ToBytes, bytesToBase64, bytesToPlainHex, concatBytes, hexToBytes, isHexText } from "../encoding/index.js";
 import { InputError, KmsRegistryError, NetworkError, UsageError } from "../errors.js";
+import { INPUT_KINDS, readInput } from "../kms/files.js";
 import { parseQuote } from "./quote.js";
 import type { Collateral } from "./types.js";
 import { children, nameToString, oidToString, parseCertificate, parseCrl, pemBlocks, readTlv, OID_SGX_EXTENSION } from "./x509.js";
@@ -215,9 +216,9 @@ function cacheFile(dir: string, url: string): string {
 async function readCache(dir: string, url: string, now: number): Promise<Fetched | undefined> {
   let entry: CacheEntry;
   try {
-    entry = JSON.parse(await readFile(cacheFile(dir, url), "utf8")) as CacheEntry;
+    entry = JSON.parse(new TextDecoder().decode(await readInput(cacheFile(dir, url), INPUT_KINDS.pccsCache))) as CacheEntry;
   } catch {
-    return undefined; // absent or unreadable: a miss
+    return undefined; // absent, unreadable, not a regular file or oversized: a miss
   }
   if (entry.format !== CACHE_FORMAT || entry.url !== url || typeof entry.nextUpdate !== "number" || typeof entry.body !== "string") return undefined;
   if (entry.nextUpdate < now) return undefined; // stale: refetch

@@ -17,8 +17,8 @@ export interface CliIO {
   stderr: (text: string) => void;
   env: Record<string, string | undefined>;
   cwd: string;
-  /** Reads all of standard input (for `-` file arguments). */
-  readStdin: () => Promise<Uint8Array>;
+  /** Reads standard input (for `-` file arguments), stopping once more than `maxBytes` bytes came. */
+  readStdin: (maxBytes: number) => Promise<Uint8Array>;
   /** Installs a handler for SIGINT/SIGTERM; returns a function that removes it. */
   onSignal?: (handler: () => void) => () => void;
 }

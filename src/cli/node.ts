@@ -1,4 +1,5 @@
 /** Binds the CLI to the real process: stdio, environment, signals, exit code. */
+import { readStreamLimited } from "../kms/files.js";
 import { main } from "./main.js";
 import type { CliIO } from "./framework.js";
 
@@ -8,11 +9,7 @@ export function processIO(): CliIO {
     stderr: (t) => void process.stderr.write(t),
     env: process.env,
     cwd: process.cwd(),
-    readStdin: async () => {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      return new Uint8Array(Buffer.concat(chunks));
-    },
+    readStdin: (maxBytes) => readStreamLimited(process.stdin, maxBytes),
     onSignal: (handler) => {
       process.on("SIGINT", handler);
       process.on("SIGTERM", handler);

@@ -16,8 +16,8 @@ import { parseQuote } from "../attestation/quote.js";
 import { bytesEqual, bytesToHex } from "../encoding/index.js";
 import { InputError, KmsRegistryError } from "../errors.js";
 import { parseBootstrapInfo, type BootstrapInfo } from "./bootstrap.js";
-import { readFileLimited } from "./files.js";
-import { DEFAULT_MAX_JSON_BYTES, parseJsonLimited } from "./json.js";
+import { INPUT_KINDS, readInput } from "./files.js";
+import { parseJsonLimited } from "./json.js";
 
 /** The 8 files of the tutorials, in `ls` order. */
 export const CERTS_DIR_FILES = [
@@ -33,7 +33,6 @@ export const CERTS_DIR_FILES = [
 export const PRIVATE_KEY_FILES = ["root-ca.key", "root-k256.key", "rpc.key", "tmp-ca.key"] as const;
 /** Written by newer KMS versions next to the 8 files; tolerated. */
 export const KNOWN_EXTRA_FILES = ["rpc-domain"] as const;
-const MAX_PEM = 256 * 1024;
 
 export interface ChecklistItem {
   /** Stable identifier, e.g. `rpc.chain`. */
@@ -70,7 +69,7 @@ export async function readCertsDirBootstrap(dir: string): Promise<BootstrapInfo>
   }
   let bytes: Uint8Array;
   try {
-    bytes = await readFileLimited(path, DEFAULT_MAX_JSON_BYTES, "bootstrap-info.json");
+    bytes = await readInput(path, INPUT_KINDS.bootstrap, { label: "bootstrap-info.json" });
   } catch (e) {
     if (e instanceof InputError && e.code === "FILE_NOT_FOUND") {
       throw new InputError(
@@ -184,7 +183,7 @@ export async function checkCertsDir(dir: string, opts: CheckCertsOptions): Promi
   for (const f of [...CERTS_DIR_FILES, ...KNOWN_EXTRA_FILES]) {
     if (!names.includes(f)) continue;
     try {
-      files.set(f, await readFileLimited(join(dir, f), f === "bootstrap-info.json" ? DEFAULT_MAX_JSON_BYTES : MAX_PEM, f));
+      files.set(f, await readInput(join(dir, f), f === "bootstrap-info.json" ? INPUT_KINDS.bootstrap : INPUT_KINDS.certsDirFile, { label: f }));
     } catch (e) {
       readErr.set(f, e instanceof Error ? e.message : String(e));
     }

@@ -5,7 +5,7 @@
  */
 export * from "./bootstrap.js";
 export * from "./json.js";
-export { readFileLimited, readTextLimited, writeFileAtomic } from "./files.js";
+export { INPUT_KINDS, formatBytes, readFileLimited, readInput, readStreamLimited, readTextLimited, writeFileAtomic, type InputKind, type ReadInputOptions } from "./files.js";
 export * from "./certs-dir.js";
 export * from "./client.js";
 export * from "./pull.js";

@@ -13,8 +13,8 @@ import { InputError, VerificationError } from "../errors.js";
 import { normalizeBootstrap, parseBootstrapInfo, unwrapBootstrapObject, type BootstrapInfo, type KmsMetaSummary, type NormalizedBootstrap } from "./bootstrap.js";
 import { readCertsDirBootstrap } from "./certs-dir.js";
 import { getMeta, tlsPinError, type KmsClientOptions } from "./client.js";
-import { readFileLimited } from "./files.js";
-import { DEFAULT_MAX_JSON_BYTES, parseJsonLimited } from "./json.js";
+import { INPUT_KINDS, readInput } from "./files.js";
+import { parseJsonLimited } from "./json.js";
 
 export type PullSource = { kms: string; caPubkey?: Uint8Array; file?: string } | { certsDir: string; file?: string } | { file: string };
 
@@ -37,7 +37,7 @@ export interface PullResult {
 export async function readBootstrapFile(path: string): Promise<{ info: BootstrapInfo; meta?: Record<string, unknown> }> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFileLimited(path, DEFAULT_MAX_JSON_BYTES, path);
+    bytes = await readInput(path, INPUT_KINDS.bootstrap);
   } catch (e) {
     const isDir = await stat(path).then((s) => s.isDirectory(), () => false);
     if (isDir) throw new InputError("FILE_IS_DIRECTORY", `${path} is a directory, not a JSON file: for a KMS certs dir use --certs-dir ${path}`, { cause: e });

@@ -22,7 +22,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 
@@ -44,6 +44,7 @@ import {
   signMessage,
 } from "../registry/signatures.js";
 import { CERTS_DIR_FILES } from "./certs-dir.js";
+import { INPUT_KINDS, readInput, type InputKind } from "./files.js";
 import { generateKmsKeys, writeCertsDir } from "./generate.js";
 import { isPlainObject, parseJsonLimited } from "./json.js";
 import { OID_EVENT_LOG, OID_TDX_QUOTE, validateDomain } from "./pki.js";
@@ -204,9 +205,13 @@ function appIdArg(args: Record<string, unknown>): Uint8Array {
   return b;
 }
 
+async function readText(p: string, kind: InputKind): Promise<string> {
+  return new TextDecoder().decode(await readInput(p, kind));
+}
+
 async function exists(p: string): Promise<boolean> {
   try {
-    await readFile(p);
+    await stat(p);
     return true;
   } catch {
     return false;
@@ -244,27 +249,27 @@ export async function startSimulatedKms(opts: SimulatedKmsOptions): Promise<Simu
     const keyFiles = CERTS_DIR_FILES.filter((f) => f !== "bootstrap-info.json");
     const missing = keyFiles.filter((f) => !present.includes(f));
     if (missing.length) throw new InputError("CERTS_DIR_PARTIAL", `${certsDir} is partially populated (missing ${missing.join(", ")}); refusing to start`);
-    const k256 = new Uint8Array(await readFile(join(certsDir, "root-k256.key")));
+    const k256 = await readInput(join(certsDir, "root-k256.key"), INPUT_KINDS.certsDirFile);
     if (k256.length !== 32) throw new InputError("CERTS_DIR_PARTIAL", `${certsDir}/root-k256.key is ${k256.length} bytes, expected 32`);
     let response: Record<string, string> | null = null;
     let infoWritten = false;
     if (present.includes("bootstrap-info.json")) {
-      response = parseJsonLimited(await readFile(join(certsDir, "bootstrap-info.json"), "utf8"), "bootstrap-info.json") as Record<string, string>;
+      response = parseJsonLimited(await readText(join(certsDir, "bootstrap-info.json"), INPUT_KINDS.bootstrap), "bootstrap-info.json") as Record<string, string>;
       infoWritten = true;
     } else if (await exists(savedResponsePath)) {
-      response = parseJsonLimited(await readFile(savedResponsePath, "utf8"), "saved bootstrap response") as Record<string, string>;
+      response = parseJsonLimited(await readText(savedResponsePath, INPUT_KINDS.bootstrap), "saved bootstrap response") as Record<string, string>;
     }
     if (!response) throw new InputError("CERTS_DIR_PARTIAL", `${certsDir} has keys but no bootstrap-info.json and no saved response in ${simDir}`);
     const { X509Certificate } = await import("node:crypto");
-    const rpcCertPem = await readFile(join(certsDir, "rpc.crt"), "utf8");
+    const rpcCertPem = await readText(join(certsDir, "rpc.crt"), INPUT_KINDS.certsDirFile);
     const cn = /CN=([^\n,]+)/.exec(new X509Certificate(rpcCertPem).subject)?.[1] ?? "localhost";
     loaded = {
       domain: cn,
       k256,
       k256Pubkey: publicKeyFromPrivate(k256),
-      caCertPem: await readFile(join(certsDir, "root-ca.crt"), "utf8"),
+      caCertPem: await readText(join(certsDir, "root-ca.crt"), INPUT_KINDS.certsDirFile),
       rpcCertPem,
-      rpcKeyPem: await readFile(join(certsDir, "rpc.key"), "utf8"),
+      rpcKeyPem: await readText(join(certsDir, "rpc.key"), INPUT_KINDS.certsDirFile),
       bootstrapResponse: response,
       infoWritten,
     };
@@ -472,11 +477,11 @@ export async function startSimulatedKms(opts: SimulatedKmsOptions): Promise<Simu
       }
       if (req.method === "GET" && path === "/sim/dcap-root-ca.pem") {
         if (!loaded) throw new RpcError(404, "not bootstrapped");
-        return send(res, 200, "application/x-pem-file", await readFile(simRootCaPath, "utf8"));
+        return send(res, 200, "application/x-pem-file", await readText(simRootCaPath, INPUT_KINDS.certificate));
       }
       if (req.method === "GET" && path === "/sim/collateral.json") {
         if (!loaded) throw new RpcError(404, "not bootstrapped");
-        return send(res, 200, "application/json", await readFile(simCollateralPath, "utf8"));
+        return send(res, 200, "application/json", await readText(simCollateralPath, INPUT_KINDS.collateral));
       }
       const m = /^\/prpc\/([A-Za-z0-9_.]+)$/.exec(path);
       if (!m) return send(res, 404, "text/html; charset=utf-8", NOT_FOUND_HTML);

@@ -3,13 +3,14 @@
  * Local development chains (31337) go under `deployments/local/`.
  */
 import { constants, existsSync } from "node:fs";
-import { access, mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { access, mkdir, readdir, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 import { getAddress, isAddress } from "viem";
 
 import type { Hex } from "../encoding/index.js";
 import { InputError, UsageError } from "../errors.js";
+import { INPUT_KINDS, readInput } from "../kms/files.js";
 
 export const DEPLOYMENT_FORMAT = "dstack-kms-registry/deployment@1";
 export const LOCAL_CHAIN_IDS: readonly number[] = [31337, 1337];
@@ -67,9 +68,11 @@ export function validateDeploymentRecord(value: unknown, where = "deployment rec
 export async function readDeploymentFile(file: string): Promise<DeploymentRecord> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = new TextDecoder().decode(await readInput(file, INPUT_KINDS.deploymentRecord, { label: `deployment record ${file}` }));
   } catch (e) {
-    throw new InputError("DEPLOYMENT_NOT_FOUND", `cannot read deployment record ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    // a FIFO, a device or an oversized file keeps the reader's own code
+    if (e instanceof InputError && (e.code === "FILE_NOT_FOUND" || e.code === "FILE_UNREADABLE")) throw new InputError("DEPLOYMENT_NOT_FOUND", e.message, { cause: e });
+    throw e;
   }
   let json: unknown;
   try {

@@ -139,7 +139,7 @@ describe("kms-registry verify-quote", () => {
       [[TDX, "--collateral", TDX_COLL, ...AT, "--root-ca", tmp("root.txt", "not a cert")], /root CA file .*neither DER nor a PEM certificate/],
       [[], /missing argument/],
       [["-", "--collateral", "-", ...AT], /only one input can be read from standard input \(-\), got quote and --collateral/],
-      [[dir, "--collateral", TDX_COLL, ...AT], /cannot read quote file .* \(EISDIR\)/],
+      [[dir, "--collateral", TDX_COLL, ...AT], /cannot read quote file .*: not a regular file \(a directory\); the quote must be a regular file of at most 1 MiB/],
     ];
     for (const [args, re] of cases) {
       const r = await runCli(["verify-quote", ...args]);
@@ -154,7 +154,7 @@ describe("kms-registry verify-quote", () => {
     const cases: [string[], number, string, string | Uint8Array | undefined][] = [
       [[TDX, "--at", "soon"], 2, "USAGE", undefined],
       [[TDX, ...AT], 2, "USAGE", undefined], // no collateral
-      [[join(dir, "nope.bin"), "--collateral", TDX_COLL, ...AT], 2, "FILE_UNREADABLE", undefined],
+      [[join(dir, "nope.bin"), "--collateral", TDX_COLL, ...AT], 2, "FILE_NOT_FOUND", undefined],
       [["-", "--collateral", TDX_COLL, ...AT], 2, "BAD_HEX", "0xabc"],
       [["-", "--collateral", TDX_COLL, ...AT], 2, "QUOTE_EMPTY", "0x \n"],
       [[TDX, "--collateral", tmp("array.json", "[1, 2]"), ...AT], 2, "COLLATERAL_INVALID", undefined],

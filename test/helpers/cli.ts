@@ -27,6 +27,8 @@ export function runCli(
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
     child.on("error", reject);
+    // the child may exit without reading all of its input (a bounded reader stops at its cap): EPIPE is no error here
+    child.stdin.on("error", () => undefined);
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });

@@ -15,7 +15,7 @@ async function buildReverify(ctx: CommandContext) {
   let rootCaDer: Uint8Array | undefined;
   if (rootCaPath !== undefined) {
     const { certificateDerFromFile } = await import("../../attestation/x509.js");
-    rootCaDer = certificateDerFromFile(await readInputFile(ctx.io, rootCaPath, "root CA file"), `root CA file ${JSON.stringify(rootCaPath)}`);
+    rootCaDer = certificateDerFromFile(await readInputFile(ctx.io, rootCaPath, "root CA file", "certificate"), `root CA file ${JSON.stringify(rootCaPath)}`);
   }
   const { checkQuote, createVerificationCache } = await import("../../attestation/verify.js");
   const cache = createVerificationCache();

@@ -72,7 +72,7 @@ export const publishCommand: Command = {
     let rootCaDer: Uint8Array | undefined;
     if (rootCaPath !== undefined) {
       const { certificateDerFromFile } = await import("../../attestation/x509.js");
-      rootCaDer = certificateDerFromFile(await readInputFile(io, rootCaPath, "root CA file"), `root CA file ${JSON.stringify(rootCaPath)}`);
+      rootCaDer = certificateDerFromFile(await readInputFile(io, rootCaPath, "root CA file", "certificate"), `root CA file ${JSON.stringify(rootCaPath)}`);
     }
     const { InputError } = await import("../../errors.js");
     if (!info.quote) throw new InputError("NO_QUOTE", "the bootstrap info carries no quote; nothing to verify or publish");

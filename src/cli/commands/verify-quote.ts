@@ -7,10 +7,10 @@
  * (`readQuoteInput`, `loadCollateral`, `verifyResultJson`, `renderHuman`) so that more inputs
  * (event logs, dstack attestation containers) can be added with small edits.
  */
-import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 
 import { InputError, UsageError } from "../../errors.js";
+import { INPUT_KINDS, readInput } from "../../kms/files.js";
 import {
   DEFAULT_ACCEPTED_STATUSES,
   TCB_STATUSES,
@@ -46,15 +46,14 @@ const DEFAULT_ACCEPT = DEFAULT_ACCEPTED_STATUSES;
 export const NO_COLLATERAL_MESSAGE =
   "no collateral was supplied: pass --collateral FILE (a JSON file in dcap-qvl's QuoteCollateralV3 layout) or --pccs URL (a PCCS or Intel PCS base URL, e.g. https://api.trustedservices.intel.com)";
 
-/** Read a file argument (`-` = standard input) relative to the CLI's cwd. */
-export async function readInputFile(io: CliIO, path: string, what: string): Promise<Uint8Array> {
-  if (path === "-") return io.readStdin();
-  try {
-    return new Uint8Array(await readFile(isAbsolute(path) ? path : resolve(io.cwd, path)));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError("FILE_UNREADABLE", `cannot read ${what} ${JSON.stringify(path)}${code ? ` (${code})` : ""}`);
-  }
+/**
+ * Read a file argument (`-` = standard input) relative to the CLI's cwd: a regular file or standard
+ * input of at most the size cap of its `kind`; `what` names it in errors (e.g. "root CA file").
+ */
+export async function readInputFile(io: CliIO, path: string, what: string, kind: keyof typeof INPUT_KINDS): Promise<Uint8Array> {
+  if (path === "-") return readInput(path, INPUT_KINDS[kind], { stdin: io.readStdin });
+  // (an absolute path is never "-"; `stdin` here only makes the errors mention it)
+  return readInput(isAbsolute(path) ? path : resolve(io.cwd, path), INPUT_KINDS[kind], { label: `${what} ${JSON.stringify(path)}`, stdin: io.readStdin });
 }
 
 /** Quote bytes from a file's content: binary as is, or hex text (with or without 0x, any whitespace). */
@@ -86,7 +85,7 @@ export async function quoteBytesFromContent(content: Uint8Array): Promise<Uint8A
 
 /** The quote from the positional argument. */
 export async function readQuoteInput(ctx: CommandContext): Promise<Uint8Array> {
-  return quoteBytesFromContent(await readInputFile(ctx.io, ctx.positionals[0]!, "quote file"));
+  return quoteBytesFromContent(await readInputFile(ctx.io, ctx.positionals[0]!, "quote file", "quote"));
 }
 
 export interface CollateralSource {
@@ -106,7 +105,7 @@ export function collateralSource(ctx: CommandContext): CollateralSource {
 
 export async function loadCollateral(ctx: CommandContext, src: CollateralSource, quote: Uint8Array, now: number): Promise<Collateral> {
   if (src.kind === "file") {
-    const bytes = await readInputFile(ctx.io, src.value, "collateral file");
+    const bytes = await readInputFile(ctx.io, src.value, "collateral file", "collateral");
     const { parseCollateralJson } = await import("../../attestation/collateral.js");
     return parseCollateralJson(new TextDecoder().decode(bytes));
   }
@@ -239,12 +238,12 @@ async function runVerifyQuote(ctx: CommandContext): Promise<number> {
   if (fromStdin.length > 1) throw new UsageError(`only one input can be read from standard input (-), got ${fromStdin.map(([n]) => n).join(" and ")}`);
 
   const { dstackQuoteInput, eventLogJson } = await import("./verify-quote-dstack.js");
-  const dstack = await dstackQuoteInput(ctx, await readQuoteInput(ctx), (p) => readInputFile(io, p, "event log file"));
+  const dstack = await dstackQuoteInput(ctx, await readQuoteInput(ctx), (p) => readInputFile(io, p, "event log file", "eventLog"));
   const quote = dstack.quote;
   let rootCaDer: Uint8Array | undefined;
   if (rootCaPath !== undefined) {
     const { certificateDerFromFile } = await import("../../attestation/x509.js");
-    rootCaDer = certificateDerFromFile(await readInputFile(io, rootCaPath, "root CA file"), `root CA file ${JSON.stringify(rootCaPath)}`);
+    rootCaDer = certificateDerFromFile(await readInputFile(io, rootCaPath, "root CA file", "certificate"), `root CA file ${JSON.stringify(rootCaPath)}`);
   }
   const collateral = await loadCollateral(ctx, src, quote, now);
 

@@ -44,12 +44,12 @@ export const verifyCommand: Command = {
     let rootCaDer: Uint8Array | undefined;
     if (rootCaPath !== undefined) {
       const { certificateDerFromFile } = await import("../../attestation/x509.js");
-      rootCaDer = certificateDerFromFile(await readInputFile(io, rootCaPath, "root CA file"), `root CA file ${JSON.stringify(rootCaPath)}`);
+      rootCaDer = certificateDerFromFile(await readInputFile(io, rootCaPath, "root CA file", "certificate"), `root CA file ${JSON.stringify(rootCaPath)}`);
     }
     let collateral = null;
     if (csrc.kind === "file") {
       const { parseCollateralJson } = await import("../../attestation/collateral.js");
-      collateral = parseCollateralJson(new TextDecoder().decode(await readInputFile(io, csrc.value, "collateral file")));
+      collateral = parseCollateralJson(new TextDecoder().decode(await readInputFile(io, csrc.value, "collateral file", "collateral")));
     }
 
     const { pullBootstrap } = await import("../../kms/pull.js");
