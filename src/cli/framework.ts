@@ -86,6 +86,10 @@ export function parseCommandArgs(cmd: Command, argv: string[]): { values: Comman
   }
   const { values, positionals } = parsed;
   if (values.help) return { values, positionals };
+  // an empty value (`--domain ''`, `--domain=`) would silently read as "not given" or as the cwd
+  for (const [name, v] of Object.entries(values)) {
+    if (v === "" || (Array.isArray(v) && v.includes(""))) throw new UsageError(`--${name} needs a non-empty value`);
+  }
   const min = cmd.minPositionals ?? 0;
   const max = cmd.maxPositionals ?? 0;
   if (positionals.length < min) throw new UsageError(`missing argument (usage: kms-registry ${cmd.name} ${cmd.synopsis})`);
