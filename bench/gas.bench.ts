@@ -93,12 +93,13 @@ async function measure(hardfork?: string) {
     throw new Error(`verifyKeyChain returned ${chain.returned}, not the derived key's address`);
   }
 
-  // a liveness proof: the KMS's signature_v1 over the current challenge, submitted by the registrar
-  const challenge = await registry.read.livenessChallenge([k.address]);
+  // a liveness proof: the KMS's signature_v1 over the current epoch's challenge, submitted by the registrar
+  const epoch = await registry.read.livenessEpoch();
+  const challenge = await registry.read.livenessChallengeAt([k.address, epoch]);
   const now = (await publicClient.getBlock()).timestamp;
   const x25519 = new Uint8Array(32).fill(0x5a);
   const livenessSig = signMessage(envEncryptMessageV1(hexToBytes(challenge), now, x25519), k.k256PrivateKey);
-  const liveHash = await registry.write.proveLiveness([k.address, bytesToHex(x25519), now, bytesToHex(livenessSig)]);
+  const liveHash = await registry.write.proveLiveness([k.address, epoch, bytesToHex(x25519), now, bytesToHex(livenessSig)]);
   const liveReceipt = await publicClient.waitForTransactionReceipt({ hash: liveHash });
   if (liveReceipt.status !== "success") throw new Error("proveLiveness failed");
 

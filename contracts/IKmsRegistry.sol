@@ -77,8 +77,15 @@ interface IKmsRegistry {
     error LivenessTimestampTooOld(uint64 timestamp, uint256 blockTimestamp);
     /// @notice The liveness timestamp is more than `LIVENESS_MAX_FUTURE` seconds after the block.
     error LivenessTimestampInFuture(uint64 timestamp, uint256 blockTimestamp);
-    /// @notice The liveness signature was not made by the KMS over the current challenge.
+    /// @notice The liveness signature was not made by the KMS over the challenge of the given epoch.
     error InvalidLivenessSignature(address kms);
+    /// @notice The liveness epoch has not started yet (its anchor block hash is not known).
+    error LivenessEpochInFuture(uint256 epoch, uint256 currentEpoch);
+    /// @notice The liveness epoch is older than the previous one (only `currentEpoch` and
+    ///         `currentEpoch - 1` are accepted).
+    error LivenessEpochTooOld(uint256 epoch, uint256 currentEpoch);
+    /// @notice The chain does not return the hash of the epoch's anchor block (`blockhash` gave zero).
+    error LivenessAnchorUnavailable(uint256 epoch, uint256 anchorBlock);
 
     // ───────────────────────────── functions ─────────────────────────────
 
@@ -134,9 +141,25 @@ interface IKmsRegistry {
         bytes calldata appSignature
     ) external view returns (address derivedSigner);
 
-    /// @notice The app id the KMS must sign an env-encrypt key for to prove liveness now.
+    /// @notice Blocks per liveness epoch (128). Epoch `e` covers blocks [e·128, (e+1)·128); its anchor is
+    ///         the hash of block e·128 − 1, the last block before it (block 0, genesis, for epoch 0). A
+    ///         challenge depends on its epoch's anchor, so nobody can know it, and no KMS answer for it can
+    ///         exist, before that block is mined. Proofs are accepted for the current and the previous
+    ///         epoch: the previous anchor is at most 2·128 = 256 blocks old, the reach of `blockhash`.
+    function LIVENESS_EPOCH_BLOCKS() external view returns (uint256);
+
+    /// @notice The current liveness epoch: block.number / LIVENESS_EPOCH_BLOCKS.
+    function livenessEpoch() external view returns (uint256 epoch);
+
+    /// @notice The app id the KMS must sign an env-encrypt key for to prove liveness in the current epoch:
+    ///         bytes20(keccak256(abi.encode(chainid, registry, kms, nonce(kms), epoch, anchor hash))).
     function livenessChallenge(address kms) external view returns (bytes20 appId);
 
-    /// @notice Accepts a fresh v1 env-encrypt signature over the current challenge as proof of liveness.
-    function proveLiveness(address kms, bytes32 publicKey, uint64 timestamp, bytes calldata signature) external;
+    /// @notice The liveness challenge of `kms` for `epoch` (current or previous; reverts like `proveLiveness` otherwise).
+    function livenessChallengeAt(address kms, uint256 epoch) external view returns (bytes20 appId);
+
+    /// @notice Accepts a fresh v1 env-encrypt signature over the challenge of `epoch` (current or previous)
+    ///         as proof of liveness; bumps the nonce by one.
+    function proveLiveness(address kms, uint256 epoch, bytes32 publicKey, uint64 timestamp, bytes calldata signature)
+        external;
 }

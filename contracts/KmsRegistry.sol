@@ -28,6 +28,11 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
     uint64 public constant LIVENESS_MAX_AGE = 300;
     /// @notice A liveness timestamp may be at most this many seconds ahead of the block (clock skew).
     uint64 public constant LIVENESS_MAX_FUTURE = 60;
+    /// @notice Blocks per liveness epoch. A challenge is bound to the hash of the block just before its
+    ///         epoch, so an answer cannot be prepared before that block is mined; proofs are accepted for the
+    ///         current and the previous epoch. 128 is the largest length for which the previous epoch's
+    ///         anchor (at most 2 · 128 blocks back) stays within the 256 blocks `blockhash` can read.
+    uint256 public constant LIVENESS_EPOCH_BLOCKS = 128;
 
     /// @dev The first 27 bytes of every P-256 SubjectPublicKeyInfo with an uncompressed point.
     uint256 private constant SPKI_P256_PREFIX = 0x3059301306072a8648ce3d020106082a8648ce3d03010703420004;
@@ -254,24 +259,49 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
 
     // ───────────────────────────── liveness ─────────────────────────────
 
+    /// @notice The current liveness epoch.
+    /// @return epoch block.number / LIVENESS_EPOCH_BLOCKS.
+    function livenessEpoch() external view returns (uint256 epoch) {
+        return block.number / LIVENESS_EPOCH_BLOCKS;
+    }
+
     /// @notice The app id a live KMS must sign an env-encrypt key for (via its public
-    ///         GetAppEnvEncryptPubKey RPC) to prove liveness now:
-    ///         bytes20(keccak256(abi.encode(block.chainid, address(this), kms, nonce(kms)))).
+    ///         GetAppEnvEncryptPubKey RPC) to prove liveness in the current epoch:
+    ///         bytes20(keccak256(abi.encode(block.chainid, address(this), kms, nonce(kms), epoch, anchor))),
+    ///         with epoch = `livenessEpoch()` and anchor = blockhash(epoch · LIVENESS_EPOCH_BLOCKS − 1)
+    ///         (blockhash(0) for epoch 0).
+    /// @dev Reverts with `LivenessAnchorUnavailable` if the chain does not return the anchor's hash.
     /// @param kms The KMS address.
     /// @return appId The challenge.
     function livenessChallenge(address kms) external view returns (bytes20 appId) {
-        return _challenge(kms, _records[kms].livenessNonce);
+        uint256 epoch = block.number / LIVENESS_EPOCH_BLOCKS;
+        return _challenge(kms, _records[kms].livenessNonce, epoch, _anchor(epoch));
     }
 
-    /// @notice Accepts a v1 env-encrypt signature by the KMS for app id = `livenessChallenge(kms)` as proof
-    ///         that whoever answers the KMS's RPC holds its root key. `timestamp` must lie within
+    /// @notice The liveness challenge of `kms` for `epoch`, which must be the current or the previous one.
+    /// @dev Reverts with `LivenessEpochInFuture`, `LivenessEpochTooOld` or `LivenessAnchorUnavailable`,
+    ///      exactly as `proveLiveness` would for that epoch.
+    /// @param kms The KMS address.
+    /// @param epoch The epoch (`livenessEpoch()` or one less).
+    /// @return appId The challenge.
+    function livenessChallengeAt(address kms, uint256 epoch) external view returns (bytes20 appId) {
+        return _challenge(kms, _records[kms].livenessNonce, epoch, _acceptedAnchor(epoch));
+    }
+
+    /// @notice Accepts a v1 env-encrypt signature by the KMS for app id = `livenessChallengeAt(kms, epoch)`
+    ///         as proof that whoever answers the KMS's RPC holds its root key. `epoch` must be the current
+    ///         or the previous liveness epoch, so the answer cannot have been made before the last block
+    ///         preceding that epoch, at most 256 blocks ago. `timestamp` must lie within
     ///         [block.timestamp - LIVENESS_MAX_AGE, block.timestamp + LIVENESS_MAX_FUTURE]. Anyone may
-    ///         submit. Bumps the nonce (so a proof cannot be replayed) and emits `KmsLivenessProven`.
+    ///         submit. Bumps the nonce by one (so a proof cannot be replayed) and emits `KmsLivenessProven`.
     /// @param kms The KMS address (registered, not revoked).
+    /// @param epoch The liveness epoch the challenge was read for.
     /// @param publicKey The X25519 `public_key` of the KMS answer.
     /// @param timestamp The `timestamp` of the KMS answer.
     /// @param signature The `signature_v1` of the KMS answer (65 bytes r ‖ s ‖ v).
-    function proveLiveness(address kms, bytes32 publicKey, uint64 timestamp, bytes calldata signature) external {
+    function proveLiveness(address kms, uint256 epoch, bytes32 publicKey, uint64 timestamp, bytes calldata signature)
+        external
+    {
         KmsRecord storage r = _records[kms];
         if (r.attestedAt == 0) revert KmsNotRegistered(kms);
         if (r.revoked) revert KmsIsRevoked(kms);
@@ -282,7 +312,7 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
             revert LivenessTimestampInFuture(timestamp, block.timestamp);
         }
         uint48 n = r.livenessNonce;
-        address appId = address(_challenge(kms, n));
+        address appId = address(_challenge(kms, n, epoch, _acceptedAnchor(epoch)));
         if (_recover(_envKeyDigest(appId, timestamp, publicKey), signature) != kms) {
             revert InvalidLivenessSignature(kms);
         }
@@ -331,8 +361,24 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         return r.attestedAt != 0 && !r.revoked;
     }
 
-    function _challenge(address kms, uint256 n) private view returns (bytes20) {
-        return bytes20(keccak256(abi.encode(block.chainid, address(this), kms, n)));
+    function _challenge(address kms, uint256 n, uint256 epoch, bytes32 anchor) private view returns (bytes20) {
+        return bytes20(keccak256(abi.encode(block.chainid, address(this), kms, n, epoch, anchor)));
+    }
+
+    /// @dev The anchor of `epoch` after checking that it is the current or the previous epoch.
+    function _acceptedAnchor(uint256 epoch) private view returns (bytes32) {
+        uint256 current = block.number / LIVENESS_EPOCH_BLOCKS;
+        if (epoch > current) revert LivenessEpochInFuture(epoch, current);
+        if (epoch + 1 < current) revert LivenessEpochTooOld(epoch, current);
+        return _anchor(epoch);
+    }
+
+    /// @dev blockhash of the last block before `epoch` (the genesis block for epoch 0); reverts when the
+    ///      chain returns zero for it.
+    function _anchor(uint256 epoch) private view returns (bytes32 h) {
+        uint256 anchorBlock = epoch == 0 ? 0 : epoch * LIVENESS_EPOCH_BLOCKS - 1;
+        h = blockhash(anchorBlock);
+        if (h == 0) revert LivenessAnchorUnavailable(epoch, anchorBlock);
     }
 
     function _checkCaPubkey(bytes calldata caPubkey) private pure {

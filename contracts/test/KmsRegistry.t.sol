@@ -13,6 +13,8 @@ interface Vm {
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function addr(uint256 privateKey) external pure returns (address);
     function assume(bool condition) external pure;
+    function roll(uint256 blockNumber) external;
+    function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
 }
 
 /// @dev Exposes the libraries' calldata functions.
@@ -439,5 +441,119 @@ contract KmsRegistryFuzzTest {
         // the legacy message B (no timestamp) is a different message
         bytes memory legacy = _sig(pk, keccak256(abi.encodePacked("dstack-env-encrypt-pubkey:", appId, x25519)), true);
         require(!registry.verifyEnvEncryptPubkey(kms, appId, x25519, ts, legacy), "legacy message accepted as v1");
+    }
+
+    // ───────────────────────────── liveness epochs ─────────────────────────────
+
+    /// @dev The liveness challenge computed here: the anchor is the hash of the block before the epoch.
+    function _livenessChallenge(address kms, uint256 n, uint256 epoch) internal view returns (bytes20) {
+        bytes32 anchor = blockhash(epoch == 0 ? 0 : epoch * 128 - 1);
+        return bytes20(keccak256(abi.encode(block.chainid, address(registry), kms, n, epoch, anchor)));
+    }
+
+    /// @dev `livenessChallengeAt(kms, epoch)`, or the selector it reverted with (appId 0).
+    function _challengeAt(address kms, uint256 epoch) internal view returns (bytes4 err, bytes20 appId) {
+        try registry.livenessChallengeAt(kms, epoch) returns (bytes20 c) {
+            return (bytes4(0), c);
+        } catch (bytes memory data) {
+            return (bytes4(data), bytes20(0));
+        }
+    }
+
+    /// @dev A block number in epoch ≥ 2 at its first, second, last or a random position.
+    function _epochBlock(uint32 epochSeed, uint8 position) internal pure returns (uint256) {
+        uint256 start = (uint256(epochSeed) + 2) * 128;
+        if (position % 4 == 0) return start;
+        if (position % 4 == 1) return start + 1;
+        if (position % 4 == 2) return start + 127;
+        return start + (position % 128);
+    }
+
+    /// @dev At any block, exactly the current and the previous epoch have a challenge (the formula's);
+    ///      later epochs are in the future, earlier ones too old.
+    function testFuzz_LivenessEpochWindow(uint32 epochSeed, uint8 position, uint8 distance, uint256 keySeed) public {
+        (, address kms) = _registerKey(keySeed);
+        vm.roll(_epochBlock(epochSeed, position));
+        uint256 current = block.number / 128;
+        require(registry.LIVENESS_EPOCH_BLOCKS() == 128, "epoch length");
+        require(registry.livenessEpoch() == current, "livenessEpoch");
+        (bytes4 err, bytes20 c) = _challengeAt(kms, current);
+        require(err == 0 && c == _livenessChallenge(kms, 0, current), "current epoch");
+        require(registry.livenessChallenge(kms) == c, "livenessChallenge is not the current epoch's");
+        (err, c) = _challengeAt(kms, current - 1);
+        require(err == 0 && c == _livenessChallenge(kms, 0, current - 1), "previous epoch");
+        (err,) = _challengeAt(kms, current + 1 + distance);
+        require(err == IKmsRegistry.LivenessEpochInFuture.selector, "future epoch accepted");
+        (err,) = _challengeAt(kms, type(uint256).max - distance);
+        require(err == IKmsRegistry.LivenessEpochInFuture.selector, "far future epoch accepted");
+        if (current >= 2 + uint256(distance)) {
+            (err,) = _challengeAt(kms, current - 2 - distance);
+            require(err == IKmsRegistry.LivenessEpochTooOld.selector, "old epoch accepted");
+        }
+    }
+
+    /// @dev The challenge follows the anchor block's hash and no other block's.
+    function testFuzz_LivenessChallengeDependsOnAnchorHash(bytes32 h1, bytes32 h2, bytes32 other) public {
+        vm.assume(h1 != 0 && h2 != 0 && h1 != h2);
+        (, address kms) = _registerKey(0);
+        vm.roll(1000); // epoch 7 = blocks 896..1023, anchored on block 895
+        vm.setBlockhash(895, h1);
+        bytes20 c1 = registry.livenessChallenge(kms);
+        require(c1 == bytes20(keccak256(abi.encode(block.chainid, address(registry), kms, uint256(0), uint256(7), h1))), "formula");
+        vm.setBlockhash(895, h2);
+        bytes20 c2 = registry.livenessChallenge(kms);
+        require(c2 != c1, "challenge does not depend on the anchor hash");
+        vm.setBlockhash(896, other);
+        vm.setBlockhash(999, other);
+        require(registry.livenessChallenge(kms) == c2, "challenge depends on a block other than the anchor");
+    }
+
+    /// @dev A chain that returns no hash for the anchor block gets a named error, not a zero-anchored challenge.
+    function test_LivenessAnchorUnavailable() public {
+        (uint256 pk, address kms) = _registerKey(0);
+        vm.roll(1000);
+        vm.setBlockhash(895, 0);
+        try registry.livenessChallenge(kms) {
+            revert("challenge with an unavailable anchor");
+        } catch (bytes memory data) {
+            require(keccak256(data) == keccak256(abi.encodeWithSelector(IKmsRegistry.LivenessAnchorUnavailable.selector, 7, 895)), "error");
+        }
+        (bytes4 err,) = _challengeAt(kms, 7);
+        require(err == IKmsRegistry.LivenessAnchorUnavailable.selector, "livenessChallengeAt");
+        bytes20 zeroAnchored = bytes20(keccak256(abi.encode(block.chainid, address(registry), kms, uint256(0), uint256(7), bytes32(0))));
+        uint64 ts = uint64(block.timestamp);
+        bytes32 x25519 = keccak256("x25519");
+        bytes memory sig = _sig(pk, keccak256(abi.encodePacked("dstack-env-encrypt-pubkey:", zeroAnchored, ts, x25519)), true);
+        try registry.proveLiveness(kms, 7, x25519, ts, sig) {
+            revert("proof with an unavailable anchor");
+        } catch (bytes memory data) {
+            require(bytes4(data) == IKmsRegistry.LivenessAnchorUnavailable.selector, "proveLiveness");
+        }
+        // the previous epoch's anchor is still there
+        (err,) = _challengeAt(kms, 6);
+        require(err == 0, "previous epoch");
+    }
+
+    /// @dev A proof lands for the current or previous epoch and bumps the nonce by exactly one; for any other
+    ///      epoch it is refused and the nonce stays.
+    function testFuzz_ProveLivenessEpochs(uint32 epochSeed, uint8 position, uint8 back, uint256 keySeed) public {
+        (uint256 pk, address kms) = _registerKey(keySeed);
+        uint256 n = registry.nonce(kms);
+        vm.roll(_epochBlock(epochSeed, position));
+        uint256 current = block.number / 128;
+        uint256 epoch = current + 1 - (back % 4); // current + 1, current, current - 1, current - 2
+        uint64 ts = uint64(block.timestamp);
+        bytes32 x25519 = keccak256(abi.encode(keySeed));
+        bytes memory sig = _sig(pk, keccak256(abi.encodePacked("dstack-env-encrypt-pubkey:", _livenessChallenge(kms, n, epoch), ts, x25519)), true);
+        bool accepted = epoch == current || epoch + 1 == current;
+        try registry.proveLiveness(kms, epoch, x25519, ts, sig) {
+            require(accepted, "proof for an epoch outside the window accepted");
+            require(registry.nonce(kms) == n + 1, "nonce not bumped by one");
+        } catch (bytes memory data) {
+            require(!accepted, "proof for the current or previous epoch refused");
+            bytes4 want = epoch > current ? IKmsRegistry.LivenessEpochInFuture.selector : IKmsRegistry.LivenessEpochTooOld.selector;
+            require(bytes4(data) == want, "wrong error");
+            require(registry.nonce(kms) == n, "nonce moved on a refused proof");
+        }
     }
 }

@@ -51,7 +51,7 @@ export interface DemoSummary {
   intelRootRejects: boolean;
   publish: { status: string; txHash: Hex | null; gasUsed: string | null };
   republish: { status: string };
-  liveness: { txHash: Hex; gasUsed: string; appId: Hex };
+  liveness: { txHash: Hex; gasUsed: string; appId: Hex; epoch: string };
   appKey: { appId: Hex; appPubkey: Hex; valid: boolean };
   envKey: { valid: boolean };
   keyChain: { purpose: string; derivedAddress: Hex; valid: boolean };
@@ -228,10 +228,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     if (again.status !== "already-registered") throw new Error(`publishing the same quote again should be a no-op, got ${again.status}`);
     log(`        re-run: ${again.message}`);
 
-    begin("prove-liveness", "livenessChallenge → KMS.GetAppEnvEncryptPubKey → proveLiveness");
+    begin("prove-liveness", "livenessChallengeAt(kms, epoch) → KMS.GetAppEnvEncryptPubKey → proveLiveness");
     const { proveLiveness } = await import("../registry/liveness.js");
     const live = await proveLiveness({ publicClient: conn.publicClient, walletClient: wallet, registry: dep.address, kms: kmsAddress, kmsUrl });
-    log(`        liveness proven: challenge ${live.appId}, tx ${live.txHash}, gas ${live.gasUsed}`);
+    log(`        liveness proven: challenge ${live.appId} (epoch ${live.epoch}), tx ${live.txHash}, gas ${live.gasUsed}`);
 
     const { hexToBytes, bytesToHex } = await import("../encoding/index.js");
     const check = await import("../registry/check-signature.js");
@@ -296,7 +296,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       intelRootRejects: !intel.ok,
       publish: { status: pub.status, txHash: pub.txHash ?? null, gasUsed: pub.gasUsed?.toString() ?? null },
       republish: { status: again.status },
-      liveness: { txHash: live.txHash, gasUsed: live.gasUsed.toString(), appId: live.appId },
+      liveness: { txHash: live.txHash, gasUsed: live.gasUsed.toString(), appId: live.appId, epoch: live.epoch.toString() },
       appKey: { appId: bytesToHex(appId), appPubkey: bytesToHex(appPubkey), valid: akr.valid },
       envKey: { valid: ekr.valid },
       keyChain: { purpose, derivedAddress: kcr.onChain.derivedSigner!, valid: kcr.valid },

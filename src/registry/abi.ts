@@ -135,6 +135,54 @@ export const kmsRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "anchorBlock",
+        "type": "uint256"
+      }
+    ],
+    "name": "LivenessAnchorUnavailable",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "currentEpoch",
+        "type": "uint256"
+      }
+    ],
+    "name": "LivenessEpochInFuture",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "currentEpoch",
+        "type": "uint256"
+      }
+    ],
+    "name": "LivenessEpochTooOld",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint64",
         "name": "timestamp",
         "type": "uint64"
@@ -470,6 +518,19 @@ export const kmsRegistryAbi = [
   },
   {
     "inputs": [],
+    "name": "LIVENESS_EPOCH_BLOCKS",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "LIVENESS_MAX_AGE",
     "outputs": [
       {
@@ -719,6 +780,43 @@ export const kmsRegistryAbi = [
         "internalType": "address",
         "name": "kms",
         "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      }
+    ],
+    "name": "livenessChallengeAt",
+    "outputs": [
+      {
+        "internalType": "bytes20",
+        "name": "appId",
+        "type": "bytes20"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "livenessEpoch",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "kms",
+        "type": "address"
       }
     ],
     "name": "nonce",
@@ -738,6 +836,11 @@ export const kmsRegistryAbi = [
         "internalType": "address",
         "name": "kms",
         "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
       },
       {
         "internalType": "bytes32",

@@ -1,9 +1,22 @@
 /**
- * Liveness without extracting the key (formats doc §8): the registry's `livenessChallenge(kms)` is used
- * as an app id for the KMS's public `KMS.GetAppEnvEncryptPubKey` RPC; the KMS root key signs an
- * env-encrypt key for it (`signature_v1` with a timestamp), which `proveLiveness` checks on chain.
+ * Liveness without extracting the key (formats doc §8): the registry's liveness challenge for the current
+ * epoch is used as an app id for the KMS's public `KMS.GetAppEnvEncryptPubKey` RPC; the KMS root key signs
+ * an env-encrypt key for it (`signature_v1` with a timestamp), which `proveLiveness` checks on chain. The
+ * challenge depends on the hash of the block just before its epoch, so no answer can be collected before
+ * the epoch starts; the registry accepts proofs for the current and the previous epoch.
  */
-import { getAddress, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
+import {
+  encodeAbiParameters,
+  getAddress,
+  keccak256,
+  parseEventLogs,
+  slice,
+  type Account,
+  type Chain,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
 
 import { bytesToHex, bytesToPlainHex, decodeBytesField, type Hex } from "../encoding/index.js";
 import { InputError, NetworkError, VerificationError } from "../errors.js";
@@ -84,19 +97,48 @@ export async function getAppEnvEncryptPubKey(
   }
 }
 
+/** Blocks per liveness epoch (contract constant `LIVENESS_EPOCH_BLOCKS`). */
+export const LIVENESS_EPOCH_BLOCKS = 128n;
+
+/** The liveness epoch of a block: blockNumber / LIVENESS_EPOCH_BLOCKS. */
+export function livenessEpochOf(blockNumber: bigint): bigint {
+  return blockNumber / LIVENESS_EPOCH_BLOCKS;
+}
+
+/** The block whose hash anchors `epoch`: the last block before it (the genesis block for epoch 0). */
+export function livenessAnchorBlock(epoch: bigint): bigint {
+  return epoch === 0n ? 0n : epoch * LIVENESS_EPOCH_BLOCKS - 1n;
+}
+
+/**
+ * The registry's liveness challenge computed off chain:
+ * bytes20(keccak256(abi.encode(chainId, registry, kms, nonce, epoch, anchorHash))), lower-case hex.
+ */
+export function livenessChallengeFor(p: { chainId: number | bigint; registry: Hex; kms: Hex; nonce: bigint; epoch: bigint; anchorHash: Hex }): Hex {
+  const encoded = encodeAbiParameters(
+    [{ type: "uint256" }, { type: "address" }, { type: "address" }, { type: "uint256" }, { type: "uint256" }, { type: "bytes32" }],
+    [BigInt(p.chainId), getAddress(p.registry), getAddress(p.kms), p.nonce, p.epoch, p.anchorHash],
+  );
+  return slice(keccak256(encoded), 0, 20).toLowerCase() as Hex;
+}
+
 export interface LivenessResult {
   kms: Hex;
   appId: Hex;
+  /** The liveness epoch the challenge was read for (and `proveLiveness` was called with). */
+  epoch: bigint;
   timestamp: bigint;
   txHash: Hex;
   blockNumber: bigint;
   gasUsed: bigint;
+  /** The nonce the challenge was computed with (from `KmsLivenessProven`; the stored nonce is now one more). */
   nonce?: bigint;
 }
 
 /**
- * Read `livenessChallenge(kms)`, ask the live KMS to sign it, check the signer off chain (a clear error
- * instead of a revert when the URL serves another KMS), and submit `proveLiveness`.
+ * Read the current liveness epoch and the challenge for it (both at one block), ask the live KMS to sign
+ * the challenge, check the signer off chain (a clear error instead of a revert when the URL serves another
+ * KMS), and submit `proveLiveness` for that epoch.
  */
 export async function proveLiveness(opts: {
   publicClient: PublicClient<Transport, Chain>;
@@ -113,8 +155,17 @@ export async function proveLiveness(opts: {
   const kms = getAddress(opts.kms) as Hex;
   const registered = await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "isRegistered", args: [kms] });
   if (!registered) throw new VerificationError("KMS_NOT_REGISTERED", `KMS ${kms} is not registered (or is revoked) on ${registry}`);
-  const challenge = (await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "livenessChallenge", args: [kms] })) as Hex;
-  progress("challenge", `challenge app id ${challenge}`);
+  // one block for both reads, so the challenge belongs to the epoch that is sent with the proof
+  const blockNumber = await publicClient.getBlockNumber({ cacheTime: 0 });
+  const epoch = await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "livenessEpoch", blockNumber });
+  const challenge = (await publicClient.readContract({
+    address: registry,
+    abi: registryInterfaceAbi,
+    functionName: "livenessChallengeAt",
+    args: [kms, epoch],
+    blockNumber,
+  })) as Hex;
+  progress("challenge", `challenge app id ${challenge} for epoch ${epoch} (block ${blockNumber})`);
   const appId = decodeBytesField(challenge, "challenge", 20);
   const ans = await getAppEnvEncryptPubKey(opts.kmsUrl, appId, { post: opts.post });
   const signer = recoverAddress(envEncryptMessageV1(appId, ans.timestamp, ans.publicKey), ans.signatureV1);
@@ -123,7 +174,7 @@ export async function proveLiveness(opts: {
     throw new VerificationError("LIVENESS_WRONG_KMS", `the KMS at ${opts.kmsUrl} signed with ${getAddress(signer)}, not with the registered KMS ${kms}`);
   }
   progress("sign", `KMS signed the challenge at timestamp ${ans.timestamp}`);
-  const args = [kms, bytesToHex(ans.publicKey), ans.timestamp, bytesToHex(ans.signatureV1)] as const;
+  const args = [kms, epoch, bytesToHex(ans.publicKey), ans.timestamp, bytesToHex(ans.signatureV1)] as const;
   let hash: Hex;
   try {
     const { request } = await publicClient.simulateContract({
@@ -141,7 +192,17 @@ export async function proveLiveness(opts: {
   const receipt = await publicClient.waitForTransactionReceipt({ hash, confirmations: opts.confirmations ?? 1, pollingInterval: publicClient.pollingInterval });
   if (receipt.status !== "success") throw new VerificationError("LIVENESS_REVERTED", `proveLiveness transaction ${hash} reverted`);
   progress("wait", `mined in block ${receipt.blockNumber}, gas used ${receipt.gasUsed}`);
-  return { kms, appId: challenge.toLowerCase() as Hex, timestamp: ans.timestamp, txHash: hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed };
+  const [proven] = parseEventLogs({ abi: registryInterfaceAbi, eventName: "KmsLivenessProven", logs: receipt.logs });
+  return {
+    kms,
+    appId: challenge.toLowerCase() as Hex,
+    epoch,
+    timestamp: ans.timestamp,
+    txHash: hash,
+    blockNumber: receipt.blockNumber,
+    gasUsed: receipt.gasUsed,
+    ...(proven ? { nonce: proven.args.nonce } : {}),
+  };
 }
 
 /** `GET <kms>/prpc/KMS.GetMeta` → the live root k256 public key (33 bytes), through the KMS client. */

@@ -43,6 +43,9 @@ describe("src/registry/abi.ts", () => {
       "function:verifyEnvEncryptPubkey",
       "function:verifyKeyChain",
       "function:livenessChallenge",
+      "function:livenessChallengeAt",
+      "function:livenessEpoch",
+      "function:LIVENESS_EPOCH_BLOCKS",
       "function:proveLiveness",
       "function:kmsInfo",
       "function:nonce",
@@ -55,7 +58,8 @@ describe("src/registry/abi.ts", () => {
   });
 
   it("matches the issue's fixed interface exactly: parameter types and names, outputs, mutability, indexed event fields", () => {
-    // verbatim from issue #5 "External interface"
+    // verbatim from issue #5 "External interface", except the liveness functions: the challenge is bound
+    // to an epoch of LIVENESS_EPOCH_BLOCKS blocks, so proveLiveness takes the epoch the answer was made for
     const fixed = parseAbi([
       "constructor(address admin)",
       "function REGISTRAR_ROLE() external view returns (bytes32)",
@@ -68,7 +72,10 @@ describe("src/registry/abi.ts", () => {
       "function verifyEnvEncryptPubkey(address kms, address appId, bytes32 publicKey, uint64 timestamp, bytes calldata signature) external view returns (bool)",
       "function verifyKeyChain(address kms, address appId, string calldata purpose, bytes calldata derivedPubkey, bytes calldata derivedSignature, bytes calldata appPubkey, bytes calldata appSignature) external view returns (address derivedSigner)",
       "function livenessChallenge(address kms) external view returns (bytes20 appId)",
-      "function proveLiveness(address kms, bytes32 publicKey, uint64 timestamp, bytes calldata signature) external",
+      "function LIVENESS_EPOCH_BLOCKS() external view returns (uint256)",
+      "function livenessEpoch() external view returns (uint256 epoch)",
+      "function livenessChallengeAt(address kms, uint256 epoch) external view returns (bytes20 appId)",
+      "function proveLiveness(address kms, uint256 epoch, bytes32 publicKey, uint64 timestamp, bytes calldata signature) external",
       "event KmsRegistered(address indexed kms, bytes32 indexed quoteHash, address indexed registrar, bytes caPubkey, bytes k256Pubkey, bytes quote)",
       "event KmsRevoked(address indexed kms, address indexed by, string reason)",
       "event KmsLivenessProven(address indexed kms, uint64 timestamp, uint256 nonce)",

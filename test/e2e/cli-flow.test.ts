@@ -3,6 +3,8 @@
  * processes, every step through the `kms-registry` executable.
  */
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -124,16 +126,56 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
     }
   }, 180_000);
 
-  it("prove-liveness: challenge → the live KMS signs → proveLiveness", async () => {
-    const r = await cli(["prove-liveness", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--kms", kms.url, "--json"]);
-    expect(r.code, r.stderr).toBe(0);
-    const j = JSON.parse(r.stdout) as { appId: string; txHash: string; gasUsed: string };
+  it("prove-liveness: challenge for the current epoch → the live KMS signs → proveLiveness", async () => {
+    type Proof = { appId: string; epoch: string; nonce: string; txHash: string; blockNumber: string; gasUsed: string };
+    const prove = async () => {
+      const r = await cli(["prove-liveness", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--kms", kms.url, "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/\[prove-liveness\] challenge: challenge app id 0x[0-9a-f]{40} for epoch \d+ \(block \d+\)/);
+      return JSON.parse(r.stdout) as Proof;
+    };
+    const j = await prove();
     expect(j.appId).toMatch(/^0x[0-9a-f]{40}$/);
     expect(Number(j.gasUsed)).toBeGreaterThan(21_000);
-    // the nonce moved on: a second proof uses a new challenge
-    const r2 = await cli(["prove-liveness", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--kms", kms.url, "--json"]);
-    expect(r2.code, r2.stderr).toBe(0);
-    expect((JSON.parse(r2.stdout) as { appId: string }).appId).not.toBe(j.appId);
+    expect(j.nonce).toBe("0");
+    // the proof was made for the epoch it landed in (or the one before)
+    const landed = BigInt(j.blockNumber) / 128n;
+    expect([landed, landed - 1n]).toContain(BigInt(j.epoch));
+    // 300 blocks later (same timestamp, so the KMS's clock still agrees with the chain's): a new epoch, the
+    // nonce moved on, a new challenge
+    await rpc("hardhat_mine", ["0x12c", "0x0"]);
+    const j2 = await prove();
+    expect(j2.appId).not.toBe(j.appId);
+    expect(j2.nonce).toBe("1");
+    expect(BigInt(j2.epoch)).toBeGreaterThanOrEqual(BigInt(j.epoch) + 2n);
+    expect(BigInt(j2.epoch)).toBe(BigInt(j2.blockNumber) / 128n);
+  }, 180_000);
+
+  it("prove-liveness: a KMS that answers only after two epochs have passed gets the registry's LivenessEpochTooOld, nothing is sent", async () => {
+    // a real HTTP hop in front of the KMS that lets the chain run 257 blocks before it forwards the signing request
+    const slow = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        void (async () => {
+          if (req.url?.includes("GetAppEnvEncryptPubKey")) await rpc("hardhat_mine", ["0x101", "0x0"]);
+          const ans = await fetch(kms.url + req.url, { method: req.method, headers: { "content-type": "application/json" }, ...(req.method === "POST" ? { body: Buffer.concat(chunks) } : {}) });
+          res.writeHead(ans.status, { "content-type": ans.headers.get("content-type") ?? "application/json" });
+          res.end(Buffer.from(await ans.arrayBuffer()));
+        })().catch(() => res.writeHead(502).end());
+      });
+    });
+    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+      const r = await cli(["prove-liveness", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--kms", url]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/the registry rejected proveLiveness: LivenessEpochTooOld\(\d+, \d+\)/);
+      expect(r.stderr).not.toMatch(/\[prove-liveness\] send:/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
+    }
   }, 180_000);
 
   it("check-signature: app key, env key and a derived key chain from the KMS agree off and on chain; tampering is caught by both", async () => {

@@ -29,6 +29,7 @@ describe("kms-registry demo", () => {
       keyChain: { valid: boolean };
       appKey: { valid: boolean };
       envKey: { valid: boolean };
+      liveness: { appId: string; epoch: string };
     };
     expect(s.ok).toBe(true);
     expect(s.genuine).toBe(false);
@@ -37,6 +38,9 @@ describe("kms-registry demo", () => {
     expect(s.republish.status).toBe("already-registered");
     expect([s.appKey.valid, s.envKey.valid, s.keyChain.valid]).toEqual([true, true, true]);
     expect(s.audit).toMatchObject({ kms: 1, anomalies: 0, reverified: 1 });
+    // a fresh node: the proof is for liveness epoch 0 (blocks 0–127), anchored on the genesis block
+    expect(s.liveness).toMatchObject({ appId: expect.stringMatching(/^0x[0-9a-f]{40}$/), epoch: "0" });
+    expect(r.stderr).toMatch(/liveness proven: challenge 0x[0-9a-f]{40} \(epoch 0\)/);
     for (const stage of ["start-kms", "start-node", "bootstrap", "pull", "verify", "deploy", "publish", "prove-liveness", "app-key", "env-key", "key-chain", "audit"]) {
       expect(r.stderr).toContain(`[${stage}]`);
     }

@@ -44,11 +44,12 @@ beforeAll(async () => {
   // revoke B
   await wait(await chain.wallet.writeContract({ address: chain.registry, abi, functionName: "revoke", args: [addr(kB), "key compromised"] }));
   // liveness for C, signed with C's root key
-  const challenge = await pc.readContract({ address: chain.registry, abi, functionName: "livenessChallenge", args: [addr(kC)] });
+  const epoch = await pc.readContract({ address: chain.registry, abi, functionName: "livenessEpoch" });
+  const challenge = await pc.readContract({ address: chain.registry, abi, functionName: "livenessChallengeAt", args: [addr(kC), epoch] });
   const ts = (await pc.getBlock()).timestamp;
   const x25519 = new Uint8Array(32).fill(7);
   const sig = signMessage(envEncryptMessageV1(Buffer.from(challenge.slice(2), "hex"), ts, x25519), kC.k256Secret);
-  await wait(await chain.wallet.writeContract({ address: chain.registry, abi, functionName: "proveLiveness", args: [addr(kC), bytesToHex(x25519), ts, bytesToHex(sig)] }));
+  await wait(await chain.wallet.writeContract({ address: chain.registry, abi, functionName: "proveLiveness", args: [addr(kC), epoch, bytesToHex(x25519), ts, bytesToHex(sig)] }));
   // a second registrar registers D, then loses the role
   const second = walletFor(chain.conn, accountFromEnv({ KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_1_KEY }));
   const role = await pc.readContract({ address: chain.registry, abi, functionName: "REGISTRAR_ROLE" });

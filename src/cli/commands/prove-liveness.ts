@@ -7,10 +7,12 @@ export const proveLivenessCommand: Command = {
   summary: "prove on chain that a live KMS holds its root key",
   synopsis: "--registry ADDR --rpc URL --kms URL [--kms-address ADDR] [--confirmations N] [--json]",
   help: [
-    "Reads livenessChallenge(kms) from the registry, asks the live KMS to sign it through its public",
-    "KMS.GetAppEnvEncryptPubKey RPC (the challenge is used as the app id), checks the signer off chain, and",
-    "submits proveLiveness with signature_v1, timestamp and public_key. The KMS's address comes from its",
-    "KMS.GetMeta k256_pubkey unless --kms-address is given. The sender's key comes from KMS_REGISTRY_PRIVATE_KEY.",
+    "Reads the current liveness epoch and livenessChallengeAt(kms, epoch) from the registry (the challenge is",
+    "bound to the hash of the block before the epoch, 128 blocks long), asks the live KMS to sign it through its",
+    "public KMS.GetAppEnvEncryptPubKey RPC (the challenge is used as the app id), checks the signer off chain,",
+    "and submits proveLiveness with the epoch, signature_v1, timestamp and public_key; it must be mined before",
+    "the end of the next epoch. The KMS's address comes from its KMS.GetMeta k256_pubkey unless --kms-address",
+    "is given. The sender's key comes from KMS_REGISTRY_PRIVATE_KEY.",
   ].join("\n"),
   options: {
     ...REGISTRY_OPTIONS,
@@ -69,7 +71,7 @@ export const proveLivenessCommand: Command = {
       onProgress: progress,
     });
     if (ctx.json) printJson(io, { ok: true, ...r });
-    else io.stdout(`liveness proven for KMS ${r.kms}: challenge ${r.appId}, signed at ${r.timestamp}; tx ${r.txHash} in block ${r.blockNumber}, gas used ${r.gasUsed}\n`);
+    else io.stdout(`liveness proven for KMS ${r.kms}: challenge ${r.appId} (epoch ${r.epoch}), signed at ${r.timestamp}; tx ${r.txHash} in block ${r.blockNumber}, gas used ${r.gasUsed}\n`);
     return EXIT_OK;
   },
 };
