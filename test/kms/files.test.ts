@@ -1,13 +1,17 @@
 /** The bounded reader behind every file input: regular files only, a per-kind cap, `-` = capped standard input. */
 import { execFileSync } from "node:child_process";
-import { createReadStream, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { createReadStream, mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { afterAll, describe, expect, it } from "vitest";
 
+import { fetchCollateral } from "../../src/attestation/pccs.js";
 import { InputError } from "../../src/errors.js";
 import { INPUT_KINDS, formatBytes, readFileLimited, readInput, readStreamLimited } from "../../src/kms/files.js";
+import { findDeploymentByAddress, readDeploymentFile } from "../../src/registry/deployments.js";
+import { tdxCollateral, TDX_NOW, tdxQuote } from "../attestation/real-fixtures.js";
+import { pccsRoutes, startPccs, stopPccs } from "../helpers/pccs-server.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kms-files-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -148,5 +152,37 @@ describe("readStreamLimited", () => {
     const b = await readStreamLimited(zero, 1024 * 1024);
     expect(b).toHaveLength(1024 * 1024 + 1);
     expect(zero.destroyed).toBe(true);
+  });
+});
+
+describe("the product's own file reads go through it", () => {
+  it("a FIFO planted as a deployment record is refused at once (directly and in the address search)", async () => {
+    const deployments = join(dir, "deployments");
+    mkdirSync(deployments);
+    execFileSync("mkfifo", [join(deployments, "31337.json")]);
+    const e = await rejection(readDeploymentFile(join(deployments, "31337.json")));
+    expect(e.code).toBe("FILE_NOT_REGULAR");
+    expect(e.message).toMatch(/^cannot read deployment record .*31337\.json: not a regular file \(a FIFO\); the deployment record must be a regular file of at most 1 MiB$/);
+    expect((await rejection(findDeploymentByAddress(deployments, "0x5FbDB2315678afecb367f032d93F642f64180aa3"))).code).toBe("FILE_NOT_REGULAR");
+  });
+
+  it("PCCS cache entries that are FIFOs are misses: the collateral is fetched again, without hanging", async () => {
+    const pccs = await startPccs(pccsRoutes(tdxCollateral(), "tdx", "B0C06F000000", "platform"));
+    try {
+      const cacheDir = join(dir, "pccs-cache");
+      await fetchCollateral(tdxQuote(), { pccsUrl: pccs.url, now: TDX_NOW, cacheDir });
+      const entries = readdirSync(cacheDir);
+      expect(entries).toHaveLength(4);
+      for (const f of entries) {
+        rmSync(join(cacheDir, f));
+        execFileSync("mkfifo", [join(cacheDir, f)]);
+      }
+      const before = pccs.total();
+      const c = await fetchCollateral(tdxQuote(), { pccsUrl: pccs.url, now: TDX_NOW, cacheDir });
+      expect(pccs.total() - before).toBe(4);
+      expect(c.tcbInfo).toBe(tdxCollateral().tcbInfo);
+    } finally {
+      await stopPccs(pccs);
+    }
   });
 });
