@@ -12,6 +12,8 @@ import {
   isAddress,
   type Account,
   type Chain,
+  type HttpTransport,
+  type HttpTransportConfig,
   type PublicClient,
   type Transport,
   type WalletClient,
@@ -19,6 +21,7 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 
 import type { Hex } from "../encoding/index.js";
+import { redactErrorText, redactUrl as redactAnyUrl, secretRedactor } from "../encoding/sanitize.js";
 import { NetworkError, UsageError } from "../errors.js";
 
 export const PRIVATE_KEY_ENV = "KMS_REGISTRY_PRIVATE_KEY";
@@ -89,7 +92,7 @@ export interface Connection {
 /** Connect to `rpcUrl` and read its chain id (`NetworkError` `RPC_UNREACHABLE` when it does not answer). */
 export async function connect(rpcUrl: string, opts: { timeoutMs?: number; pollingIntervalMs?: number } = {}): Promise<Connection> {
   parseRpcUrl(rpcUrl);
-  const transport = http(rpcUrl, { timeout: opts.timeoutMs ?? 30_000, retryCount: 2 });
+  const transport = redactingHttp(rpcUrl, { timeout: opts.timeoutMs ?? 30_000, retryCount: 2 });
   const probe = createPublicClient({ transport });
   let chainId: number;
   try {
@@ -108,18 +111,35 @@ export async function connect(rpcUrl: string, opts: { timeoutMs?: number; pollin
 }
 
 export function walletFor(conn: Connection, account: Account): WalletClient<Transport, Chain, Account> {
-  return createWalletClient({ chain: conn.chain, account, transport: http(conn.rpcUrl, { timeout: 60_000, retryCount: 2 }) });
+  return createWalletClient({ chain: conn.chain, account, transport: redactingHttp(conn.rpcUrl, { timeout: 60_000, retryCount: 2 }) });
 }
 
-/** Remove credentials and API-key-looking path segments from an RPC URL before showing it. */
+/**
+ * viem's http transport to `rpcUrl` whose errors never carry the URL's credentials, path or query: viem puts
+ * the URL (and the server's answer, which may echo an API key) into its messages ("URL: …", "Details: …");
+ * every error a request throws has that text redacted before anything wraps or prints it, and its
+ * "Request body: …" line (our own request, often kilobytes of hex) dropped. viem's shortMessage stays.
+ */
+export function redactingHttp(rpcUrl: string, config: HttpTransportConfig): HttpTransport {
+  const inner = http(rpcUrl, config);
+  const redactUrls = secretRedactor([rpcUrl]);
+  const redact = (text: string) => redactUrls(text).replace(/^Request body: .*(?:\n|$)/gm, "");
+  return ((params: Parameters<HttpTransport>[0]) => {
+    const t = inner(params);
+    const request = (async (args: unknown, options: unknown) => {
+      try {
+        return await (t.request as (a: unknown, o: unknown) => Promise<unknown>)(args, options);
+      } catch (e) {
+        throw redactErrorText(e, redact);
+      }
+    }) as typeof t.request;
+    return { ...t, request };
+  }) as HttpTransport;
+}
+
+/** An RPC URL without its credentials, path and query (where API keys live): `https://host:port/***`. */
 export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    const pathname = u.pathname.replace(/\/[A-Za-z0-9_-]{20,}/g, "/***").replace(/\/$/, "");
-    return `${u.protocol}//${u.host}${pathname}`;
-  } catch {
-    return "<rpc>";
-  }
+  return redactAnyUrl(url);
 }
 
 /** viem's short message, one line. */

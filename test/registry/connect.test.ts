@@ -40,7 +40,10 @@ describe("options", () => {
   it("RPC URLs must be http(s); credentials and API keys are redacted when shown", () => {
     expect(() => parseRpcUrl("ws://x")).toThrow(/http\(s\)/);
     expect(() => parseRpcUrl("not a url")).toThrow(UsageError);
-    expect(redactUrl("https://user:pw@eth-sepolia.g.alchemy.com/v2/AbCdEfGhIjKlMnOpQrStUvWxYz012345?key=1")).toBe("https://eth-sepolia.g.alchemy.com/v2/***");
+    expect(redactUrl("https://user:pw@eth-sepolia.g.alchemy.com/v2/AbCdEfGhIjKlMnOpQrStUvWxYz012345?key=1")).toBe("https://eth-sepolia.g.alchemy.com/***");
+    // a short key in the path (Infura's /v3/KEY) or the query is hidden too
+    expect(redactUrl("https://mainnet.infura.io/v3/abc123")).toBe("https://mainnet.infura.io/***");
+    expect(redactUrl("https://rpc.example/?apikey=k")).toBe("https://rpc.example/***");
     expect(redactUrl("http://127.0.0.1:8545/")).toBe("http://127.0.0.1:8545");
     expect(networkName(11155111)).toBe("sepolia");
     expect(networkName(84532)).toBe("base-sepolia");
