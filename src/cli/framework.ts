@@ -3,10 +3,16 @@
  * usage text and a `run` function returning an exit code. Conventions for every command:
  *   exit 0 success · 1 verification failed / rejected · 2 usage or input error;
  *   `--json` prints exactly one JSON document on stdout and nothing else on stdout.
+ * Output hygiene: `safeIO` (installed by `main` for every command) strips terminal control sequences from
+ * everything written and redacts the secret-bearing URLs the command was given; `errorLine` and `table`
+ * keep server text on one line.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
+import { escapeJsonControls, oneLine, sanitizeForTerminal, secretRedactor, urlsInArgs } from "../encoding/sanitize.js";
 import { InputError, KmsRegistryError, UsageError } from "../errors.js";
+
+export { oneLine } from "../encoding/sanitize.js";
 
 export const EXIT_OK = 0;
 export const EXIT_FAIL = 1;
@@ -21,6 +27,18 @@ export interface CliIO {
   readStdin: (maxBytes: number) => Promise<Uint8Array>;
   /** Installs a handler for SIGINT/SIGTERM; returns a function that removes it. */
   onSignal?: (handler: () => void) => () => void;
+}
+
+/**
+ * `io` whose stdout and stderr first redact every secret-bearing URL among `argv` (credentials, path, query,
+ * also inside error messages and JSON documents) and then strip control characters and escape sequences
+ * (`sanitizeForTerminal`), so no server- or file-controlled text reaches the terminal raw. A JSON document
+ * stays one valid document: its strings only ever hold escaped controls, and the redactions are plain text.
+ */
+export function safeIO(io: CliIO, argv: readonly string[]): CliIO {
+  const redact = secretRedactor(urlsInArgs(argv));
+  const clean = (text: string) => sanitizeForTerminal(redact(text));
+  return { ...io, stdout: (text) => io.stdout(clean(text)), stderr: (text) => io.stderr(clean(text)) };
 }
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>[string] & { description?: string; valueName?: string };
@@ -102,15 +120,20 @@ export function exitCodeFor(e: unknown): number {
   return e instanceof UsageError || e instanceof InputError ? EXIT_USAGE : EXIT_FAIL;
 }
 
-/** One-line, secret-free description of an error for humans. */
+/**
+ * One-line description of an error for humans: our own errors' whole message with line breaks folded (so a
+ * server's text inside it cannot start a line of its own), other errors' first line (viem's short message),
+ * control characters removed.
+ */
 export function errorLine(e: unknown): string {
-  if (e instanceof KmsRegistryError) return e.message.split("\n")[0]!;
-  if (e instanceof Error) return `${e.name}: ${e.message.split("\n")[0]}`;
-  return String(e);
+  if (e instanceof KmsRegistryError) return oneLine(e.message);
+  if (e instanceof Error) return oneLine(`${e.name}: ${e.message.split("\n")[0]}`);
+  return oneLine(String(e));
 }
 
+/** `{code, message}` of an error for `--json` output; the message keeps its lines but loses control characters. */
 export function errorJson(e: unknown): { code: string; message: string } {
-  if (e instanceof KmsRegistryError) return { code: e.code, message: e.message };
+  if (e instanceof KmsRegistryError) return { code: e.code, message: sanitizeForTerminal(e.message) };
   return { code: "INTERNAL", message: errorLine(e) };
 }
 
@@ -147,8 +170,9 @@ export function exactlyOne(ctx: CommandContext, names: string[]): string {
   return given[0]!;
 }
 
+/** `value` as one JSON document on stdout; DEL and C1 controls in strings are `\u00XX`-escaped like C0 ones. */
 export function printJson(io: CliIO, value: unknown): void {
-  io.stdout(JSON.stringify(value, jsonReplacer, 2) + "\n");
+  io.stdout(escapeJsonControls(JSON.stringify(value, jsonReplacer, 2)) + "\n");
 }
 
 /** JSON replacer: bigint → decimal string, Uint8Array → 0x hex. */
@@ -158,9 +182,9 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** Render rows as an aligned text table. */
+/** Render rows as an aligned text table; each cell is put on one line without control characters. */
 export function table(rows: string[][], header?: string[]): string {
-  const all = header ? [header, ...rows] : rows;
+  const all = (header ? [header, ...rows] : rows).map((r) => r.map(oneLine));
   const widths: number[] = [];
   for (const r of all) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, [...c].length)));
   const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c + " ".repeat(widths[i]! - [...c].length))).join("  ");

@@ -1,6 +1,8 @@
 /**
  * `kms-registry` entry point: a thin shell over the library. `main` never calls process.exit and
  * never throws; it returns the exit code (0 ok, 1 verification failed / rejected, 2 usage/input).
+ * Everything it and the commands print goes through `safeIO`: secret-bearing URLs from the command line are
+ * redacted and control characters stripped, on stdout and stderr, in human and JSON output alike.
  */
 import { commands } from "./commands/index.js";
 import {
@@ -12,6 +14,7 @@ import {
   exitCodeFor,
   parseCommandArgs,
   printJson,
+  safeIO,
   type CliIO,
   type Command,
 } from "./framework.js";
@@ -41,7 +44,8 @@ export function findCommand(name: string): Command | undefined {
   return commands.find((c) => c.name === name);
 }
 
-export async function main(argv: string[], io: CliIO): Promise<number> {
+export async function main(argv: string[], rawIO: CliIO): Promise<number> {
+  const io = safeIO(rawIO, argv);
   const [first, ...rest] = argv;
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
     if (first === "help" && rest[0]) {

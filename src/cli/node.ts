@@ -1,5 +1,6 @@
 /** Binds the CLI to the real process: stdio, environment, signals, exit code. */
 import { readStreamLimited } from "../kms/files.js";
+import { oneLine, secretRedactor, urlsInArgs } from "../encoding/sanitize.js";
 import { main } from "./main.js";
 import type { CliIO } from "./framework.js";
 
@@ -27,7 +28,8 @@ export async function run(argv = process.argv.slice(2)): Promise<void> {
     code = await main(argv, processIO());
   } catch (e) {
     // main() never throws by contract; this is the last line of defence against a stack trace.
-    process.stderr.write(`kms-registry: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    const redact = secretRedactor(urlsInArgs(argv));
+    process.stderr.write(`kms-registry: internal error: ${oneLine(redact(e instanceof Error ? e.message : String(e)))}\n`);
     code = 1;
   }
   process.exitCode = code;

@@ -2,7 +2,7 @@
  * `kms-registry audit --registry ADDR --rpc URL [--from-block N] [--to-block M] [--reverify]
  *   [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--json]`
  */
-import { EXIT_FAIL, EXIT_OK, optInteger, optString, printJson, table, type Command, type CommandContext } from "../framework.js";
+import { EXIT_FAIL, EXIT_OK, oneLine, optInteger, optString, printJson, table, type Command, type CommandContext } from "../framework.js";
 import { REGISTRY_OPTIONS, connectToRegistry, registryArgs } from "./registry-common.js";
 import { verificationOptions } from "./verification-options.js";
 
@@ -95,7 +95,7 @@ export const auditCommand: Command = {
       ...(range !== undefined ? { initialRange: BigInt(range) } : {}),
       ...(reverify ? { reverify } : {}),
       onProgress: (p) => {
-        if ("note" in p && p.note) io.stderr(`[audit] note: ${p.note}\n`);
+        if ("note" in p && p.note) io.stderr(`[audit] note: ${oneLine(p.note)}\n`);
         const t = Date.now();
         if (t - lastPrint < 1000) return;
         lastPrint = t;

@@ -4,7 +4,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 
-import { EXIT_FAIL, EXIT_OK, optInteger, optString, printJson, requireString, table, type Command } from "../framework.js";
+import { EXIT_FAIL, EXIT_OK, oneLine, optInteger, optString, printJson, requireString, table, type Command } from "../framework.js";
 
 export const checkCertsCommand: Command = {
   name: "check-certs",
@@ -51,7 +51,7 @@ export const checkCertsCommand: Command = {
     } else {
       io.stdout(`${r.ok ? "OK" : "FAILED"}: ${r.items.length - r.failed.length} of ${r.items.length} checks passed on ${dir}${r.domain ? ` (domain ${r.domain} from ${r.domainSource})` : ""}\n\n`);
       io.stdout(table(r.items.map((i) => [i.ok ? "✓" : "✗", i.title, i.ok ? i.found : `expected ${i.expected}; found ${i.found}`])));
-      for (const i of r.items) if (i.note) io.stdout(`note: ${i.note}\n`);
+      for (const i of r.items) if (i.note) io.stdout(`note: ${oneLine(i.note)}\n`);
     }
     if (!r.ok) io.stderr(`kms-registry: check-certs: failed: ${r.failed.join(", ")}\n`);
     return r.ok ? EXIT_OK : EXIT_FAIL;

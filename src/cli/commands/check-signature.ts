@@ -4,7 +4,7 @@
  *   env key:   --app-id ID --public-key HEX --timestamp T --signature HEX
  *   key chain: --app-id ID --purpose P --derived-pubkey HEX --signature-chain D,A
  */
-import { EXIT_FAIL, EXIT_OK, optString, printJson, requireString, type Command, type CommandContext } from "../framework.js";
+import { EXIT_FAIL, EXIT_OK, oneLine, optString, printJson, requireString, type Command, type CommandContext } from "../framework.js";
 import { REGISTRY_OPTIONS, connectToRegistry, registryArgs } from "./registry-common.js";
 
 async function bytesOpt(ctx: CommandContext, name: string, length?: number): Promise<Uint8Array> {
@@ -102,8 +102,8 @@ export const checkSignatureCommand: Command = {
       io.stdout(
         [
           `${verdict}: ${r.kind} signature for KMS ${r.kms}${r.registered ? " (registered)" : " (not registered)"}`,
-          `  off chain: ${r.offChain.valid ? "valid" : "invalid"} — ${r.offChain.detail}`,
-          `  on chain:  ${r.onChain.valid ? "valid" : "invalid"} — ${r.onChain.detail}`,
+          `  off chain: ${r.offChain.valid ? "valid" : "invalid"} — ${oneLine(r.offChain.detail)}`,
+          `  on chain:  ${r.onChain.valid ? "valid" : "invalid"} — ${oneLine(r.onChain.detail)}`,
           `  ${r.agree ? "both agree" : "OFF CHAIN AND ON CHAIN DISAGREE"}`,
           "",
         ].join("\n"),

@@ -6,7 +6,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 
-import { EXIT_OK, optInteger, optString, printJson, type Command } from "../framework.js";
+import { EXIT_OK, oneLine, optInteger, optString, printJson, type Command } from "../framework.js";
 import { SOURCE_OPTIONS, clientOptions, sourceFromOptions } from "./kms-source.js";
 
 export const pullCommand: Command = {
@@ -37,8 +37,8 @@ export const pullCommand: Command = {
     const out = optString(ctx, "out");
     const { pullBootstrap } = await import("../../kms/pull.js");
     const r = await pullBootstrap(source, { now, ...copts });
-    for (const w of r.warnings) io.stderr(`warning: ${w}\n`);
-    for (const p of r.doc.problems) io.stderr(`warning: ${p.field}: ${p.message}\n`);
+    for (const w of r.warnings) io.stderr(`warning: ${oneLine(w)}\n`);
+    for (const p of r.doc.problems) io.stderr(`warning: ${p.field}: ${oneLine(p.message)}\n`);
     const text = JSON.stringify(r.doc, null, 2) + "\n";
     if (out !== undefined) {
       const { writeFileAtomic } = await import("../../kms/files.js");
@@ -49,7 +49,7 @@ export const pullCommand: Command = {
         io.stdout(`wrote ${path}\n`);
         io.stdout(`  format       ${r.doc.format}\n  ca_pubkey    ${r.doc.caPubkey}\n  k256_pubkey  ${r.doc.k256Pubkey}\n  address      ${r.doc.kmsAddress}\n`);
         io.stdout(`  quote        ${r.doc.quote ? `${(r.doc.quote.length - 2) / 2} bytes` : "none"}\n`);
-        for (const c of r.checks) io.stdout(`  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}\n`);
+        for (const c of r.checks) io.stdout(`  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${oneLine(c.detail)}\n`);
       }
     } else {
       io.stdout(text);

@@ -5,7 +5,7 @@
 import { isAbsolute, resolve } from "node:path";
 
 import type { Hex } from "../../encoding/index.js";
-import { optInteger, optString, requireString, type CliIO, type CommandContext, type OptionSpec } from "../framework.js";
+import { oneLine, optInteger, optString, requireString, type CliIO, type CommandContext, type OptionSpec } from "../framework.js";
 
 export const RPC_OPTION: Record<string, OptionSpec> = {
   rpc: { type: "string", valueName: "URL", description: "JSON-RPC endpoint (http or https)" },
@@ -32,9 +32,9 @@ export function confirmations(ctx: CommandContext): number {
   return optInteger(ctx, "confirmations", { min: 1, max: 1000 }) ?? 1;
 }
 
-/** A progress printer: `[cmd] stage: detail` on stderr (never stdout, so `--json` stays clean). */
+/** A progress printer: `[cmd] stage: detail` on one line of stderr (never stdout, so `--json` stays clean). */
 export function progressPrinter(io: CliIO, cmd: string): (stage: string, detail: string) => void {
-  return (stage, detail) => io.stderr(`[${cmd}] ${stage}: ${detail}\n`);
+  return (stage, detail) => io.stderr(`[${cmd}] ${stage}: ${oneLine(detail)}\n`);
 }
 
 /**

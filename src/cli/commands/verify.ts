@@ -6,7 +6,7 @@
  * report. Exit 0 when every check passes, 1 when any fails, 2 for usage/input errors.
  */
 import { UsageError } from "../../errors.js";
-import { EXIT_FAIL, EXIT_OK, optInteger, optString, printJson, table, type Command } from "../framework.js";
+import { EXIT_FAIL, EXIT_OK, oneLine, optInteger, optString, printJson, table, type Command } from "../framework.js";
 import { SOURCE_OPTIONS, clientOptions, sourceFromOptions } from "./kms-source.js";
 import { verificationOptions } from "./verification-options.js";
 
@@ -86,7 +86,7 @@ export const verifyCommand: Command = {
       if (report.measurements) {
         io.stdout("\nMeasurements\n" + table(Object.entries(report.measurements).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)])));
       }
-      for (const w of warnings) io.stdout(`warning: ${w}\n`);
+      for (const w of warnings) io.stdout(`warning: ${oneLine(w)}\n`);
     }
     if (!report.ok) io.stderr(`kms-registry: verify: REJECTED: failed ${report.failed.join(", ")}\n`);
     else if (!report.genuine) io.stderr("NOT GENUINE: verified against a non-Intel root CA (--root-ca); this says nothing about real Intel hardware\n");
