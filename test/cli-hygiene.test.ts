@@ -5,7 +5,7 @@
  * - a KMS or PCCS that answers with terminal escapes (a forged "VERIFIED" line, C1 and OSC sequences)
  *   gets none of them onto the terminal, and the message still says what went wrong.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -112,6 +112,8 @@ describe("RPC credentials never reach the output", () => {
 
   afterAll(async () => {
     await Promise.all([kms?.stop(), ...[...servers.values()].map((s) => s.close())]);
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    if (kms) rmSync(kms.dir, { recursive: true, force: true });
   });
 
   it("the RPC error wrapper redacts viem's messages (URL, echoed key, Basic credentials) in the whole cause chain", async () => {
@@ -254,6 +256,7 @@ describe("hostile KMS and PCCS text never reaches the terminal raw", () => {
 
   afterAll(async () => {
     await Promise.all([kms?.close(), kmsHtml?.close(), pccs && stopPccs(pccs)]);
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
   const env = () => ({ XDG_CACHE_HOME: path.join(tmp, "cache"), KMS_REGISTRY_DEBUG: "" });
