@@ -11,8 +11,10 @@
  * (pinned Intel root) a forged quote is rejected.
  *
  * Everything is configurable (TCB levels, statuses, dates, advisory IDs, module identities,
- * revocations) and several deliberate corruptions can be requested; see `ForgeWorldOptions`
- * and `ForgeQuoteOptions`. With `seed` every key, serial number and signature (RFC 6979
+ * revocations) and several deliberate corruptions can be requested — among them collateral signed
+ * by the wrong certificate (`collateralSigner`: the PCK leaf, the PCK CA, the root, another
+ * root-issued leaf) and certificate shapes the verifier's pins refuse (`tcbSigningShape`,
+ * `pckCaShape`); see `ForgeWorldOptions` and `ForgeQuoteOptions`. With `seed` every key, serial number and signature (RFC 6979
  * deterministic ECDSA) is reproducible, so the same options give byte-identical worlds and quotes.
  *
  * Private keys live in a module-private WeakMap, never on the world object: printing or
@@ -127,6 +129,7 @@ const OID = {
   prime256v1: "1.2.840.10045.3.1.7",
   cn: "2.5.4.3",
   o: "2.5.4.10",
+  ou: "2.5.4.11",
   l: "2.5.4.7",
   st: "2.5.4.8",
   c: "2.5.4.6",
@@ -157,6 +160,7 @@ export type BytesLike = Uint8Array | string;
 export interface ForgeName {
   cn: string;
   o?: string;
+  ou?: string;
   l?: string;
   st?: string;
   c?: string;
@@ -166,6 +170,37 @@ export interface ForgeName {
 export interface ForgeValidity {
   notBefore?: number;
   notAfter?: number;
+}
+
+/** keyUsage bits by name (RFC 5280 §4.2.1.3). */
+export type ForgeKeyUsage = "digitalSignature" | "nonRepudiation" | "keyEncipherment" | "dataEncipherment" | "keyAgreement" | "keyCertSign" | "cRLSign";
+
+/**
+ * Overrides of one certificate's subject, CA flag and key usage, to build the shapes the verifier's
+ * pins refuse (a TCB Signing certificate with another name, a CA flag or no digitalSignature; a
+ * PCK CA with another name or without keyCertSign).
+ */
+export interface ForgeCertShape {
+  /** the full subject (replaces the default name) */
+  subject?: ForgeName;
+  /** basicConstraints cA (default: the certificate's role) */
+  ca?: boolean;
+  /** keyUsage bits; `null` leaves the extension out. Default: keyCertSign + cRLSign for a CA, digitalSignature + nonRepudiation otherwise. */
+  keyUsage?: ForgeKeyUsage[] | null;
+}
+
+/**
+ * Which key signs `tcb_info` / `qe_identity`; the issuer chain in the collateral is that key's
+ * certificate and its chain to the root. `"tcbSigning"` (default) is right; every other choice is a
+ * wrong signer the verifier must refuse at the chain step: the PCK leaf (a PCK key extracted from
+ * one platform signing its own TCB Info), the PCK CA, the root itself, or `"other"`, the world's
+ * extra certificate (`otherSigner`; by default a root-issued end entity not named TCB Signing).
+ */
+export type ForgeCollateralSigner = "tcbSigning" | "pckLeaf" | "pckCa" | "root" | "other";
+
+/** The extra certificate of `collateralSigner: "other"`: a shape, and who issues it (default the root). */
+export interface ForgeOtherSigner extends ForgeCertShape {
+  issuer?: "root" | "pckCa";
 }
 
 export interface ForgeCrlOptions {
@@ -215,7 +250,9 @@ export interface ForgeWorldOptions {
   ca?: "platform" | "processor";
   /**
    * Use Intel's exact subject names (`CN=Intel SGX Root CA, O=Intel Corporation, …`) instead of
-   * the forge's clearly labelled ones. Default false: names say "Forged … (not Intel)".
+   * the forge's clearly labelled ones. Default false: the root and the PCK leaf are "Forged SGX …"
+   * with O "… (NOT Intel)"; the PCK CA and the TCB Signing certificate, whose names the verifier
+   * pins under any root, get Intel's CN and O `Intel Corporation` with OU "… (NOT Intel)".
    */
   intelNames?: boolean;
   /** CRL distribution point URI written into the root, PCK CA and TCB Signing certificates. */
@@ -259,6 +296,16 @@ export interface ForgeWorldOptions {
   /** Put the named certificates' serials on the CRL of their issuer. */
   revoke?: { pckLeaf?: boolean; pckCa?: boolean; tcbSigning?: boolean; root?: boolean };
 
+  // --- certificate shapes and the collateral signer ---------------------------------------------
+  /** Subject / CA flag / key usage of the PCK CA (default: CN `Intel SGX PCK Platform|Processor CA`, a CA with keyCertSign + cRLSign). */
+  pckCaShape?: ForgeCertShape;
+  /** Subject / CA flag / key usage of the TCB Signing certificate (default: CN `Intel SGX TCB Signing`, O `Intel Corporation`, end entity, digitalSignature). */
+  tcbSigningShape?: ForgeCertShape;
+  /** Who signs both `tcb_info` and `qe_identity` (default `"tcbSigning"`); `tcbInfo.signer` / `qeIdentity.signer` override it per document. */
+  collateralSigner?: ForgeCollateralSigner;
+  /** The extra certificate used by the signer choice `"other"` (made only when chosen). Default: a root-issued end entity named `… Collateral Signer`. */
+  otherSigner?: ForgeOtherSigner;
+
   // --- TCB Info -----------------------------------------------------------------------------
   tcbInfo?: {
     issueDate?: number;
@@ -280,6 +327,8 @@ export interface ForgeWorldOptions {
     text?: string;
     /** Sign with an unrelated key (bad signature, good chain). */
     signWithWrongKey?: boolean;
+    /** Sign with this certificate's key and make its chain `tcb_info_issuer_chain` (default `collateralSigner`). */
+    signer?: ForgeCollateralSigner;
   };
 
   // --- QE Identity ---------------------------------------------------------------------------
@@ -301,6 +350,8 @@ export interface ForgeWorldOptions {
     edit?: (qeIdentity: Record<string, unknown>) => Record<string, unknown> | void;
     text?: string;
     signWithWrongKey?: boolean;
+    /** Sign with this certificate's key and make its chain `qe_identity_issuer_chain` (default `collateralSigner`). */
+    signer?: ForgeCollateralSigner;
   };
 }
 
@@ -329,7 +380,7 @@ export interface ForgeWorld {
   readonly ca: "platform" | "processor";
   rootCaDer: Uint8Array;
   rootCaPem: string;
-  certs: { root: ForgeCert; pckCa: ForgeCert; pckLeaf: ForgeCert; tcbSigning: ForgeCert };
+  certs: { root: ForgeCert; pckCa: ForgeCert; pckLeaf: ForgeCert; tcbSigning: ForgeCert; /** only with the signer choice `"other"` */ other?: ForgeCert };
   /** PEM: PCK leaf, PCK CA, root — as embedded in forged quotes. */
   pckChainPem: string;
   collateral: Collateral;
@@ -439,6 +490,7 @@ interface Secrets {
   pckCa: KeyPair;
   pckLeaf: KeyPair;
   tcbSigning: KeyPair;
+  other: KeyPair | undefined;
   counter: number;
 }
 
@@ -520,6 +572,7 @@ function derName(n: ForgeName): Uint8Array {
   const rdn = (oid: string, value: Uint8Array): Uint8Array => derSet(derSeq(derOid(oid), value));
   const parts = [rdn(OID.cn, derUtf8(n.cn))];
   if (n.o !== undefined) parts.push(rdn(OID.o, derUtf8(n.o)));
+  if (n.ou !== undefined) parts.push(rdn(OID.ou, derUtf8(n.ou)));
   if (n.l !== undefined) parts.push(rdn(OID.l, derUtf8(n.l)));
   if (n.st !== undefined) parts.push(rdn(OID.st, derUtf8(n.st)));
   if (n.c !== undefined) parts.push(rdn(OID.c, derPrintable(n.c)));
@@ -540,6 +593,29 @@ function ext(oid: string, critical: boolean, value: Uint8Array): Uint8Array {
 
 const KU_CA = derBitString(Uint8Array.of(0x06), 1); // keyCertSign | cRLSign
 const KU_EE = derBitString(Uint8Array.of(0xc0), 6); // digitalSignature | nonRepudiation
+const KU_BITS: Record<ForgeKeyUsage, number> = {
+  digitalSignature: 0,
+  nonRepudiation: 1,
+  keyEncipherment: 2,
+  dataEncipherment: 3,
+  keyAgreement: 4,
+  keyCertSign: 5,
+  cRLSign: 6,
+};
+
+/** keyUsage BIT STRING of the named bits (DER: trailing zero bits counted as unused). */
+function keyUsageBits(names: ForgeKeyUsage[]): Uint8Array {
+  let byte = 0;
+  for (const n of names) {
+    const bit = KU_BITS[n];
+    if (bit === undefined) throw new UsageError(`forge: unknown key usage ${String(n)}`);
+    byte |= 0x80 >> bit;
+  }
+  if (byte === 0) return derBitString(new Uint8Array(0));
+  let unused = 0;
+  while (!(byte & (1 << unused))) unused++;
+  return derBitString(Uint8Array.of(byte), unused);
+}
 
 function basicConstraints(ca: boolean, pathLen?: number): Uint8Array {
   if (!ca) return derSeq();
@@ -564,13 +640,15 @@ interface CertSpec {
   pathLen?: number;
   crlUri?: string;
   extra?: Uint8Array[];
+  /** keyUsage override: a BIT STRING, or null for no keyUsage extension (default by `ca`) */
+  keyUsage?: Uint8Array | null;
 }
 
 function makeCert(s: CertSpec): ForgeCert {
   const exts = [ext(OID.aki, false, derSeq(derTlv(0x80, keyId(s.issuerPk))))];
   if (s.crlUri !== undefined) exts.push(ext(OID.crlDistributionPoints, false, crlDp(s.crlUri)));
   exts.push(ext(OID.ski, false, derOctets(keyId(s.pk))));
-  exts.push(ext(OID.keyUsage, true, s.ca ? KU_CA : KU_EE));
+  if (s.keyUsage !== null) exts.push(ext(OID.keyUsage, true, s.keyUsage ?? (s.ca ? KU_CA : KU_EE)));
   exts.push(ext(OID.basicConstraints, true, basicConstraints(s.ca, s.pathLen)));
   if (s.extra) exts.push(...s.extra);
   const tbs = derSeq(
@@ -686,6 +764,14 @@ function checkTime(now: unknown, what: string): number {
 // World
 // ---------------------------------------------------------------------------------------------
 
+const FORGE_ORG = "dstack-kms-registry forge (NOT Intel)";
+const SIGNER_CHOICES: readonly ForgeCollateralSigner[] = ["tcbSigning", "pckLeaf", "pckCa", "root", "other"];
+
+function shapeKeyUsage(shape: ForgeCertShape | undefined): Uint8Array | null | undefined {
+  if (shape?.keyUsage === undefined) return undefined;
+  return shape.keyUsage === null ? null : keyUsageBits(shape.keyUsage);
+}
+
 /**
  * Build a synthetic DCAP world. Defaults: a TDX world (Platform CA) whose collateral is valid
  * around `opts.now` (default `FORGE_DEFAULT_NOW`: certificates from now−1y, CRLs / TCB Info / QE
@@ -704,17 +790,27 @@ export async function createForgeWorld(opts: ForgeWorldOptions = {}): Promise<Fo
     pckCa: keyFrom(seed, "pck-ca"),
     pckLeaf: keyFrom(seed, "pck-leaf"),
     tcbSigning: keyFrom(seed, "tcb-signing"),
+    other: undefined,
     counter: 0,
   };
   const wrong = keyFrom(seed, "unrelated");
 
   const intel = opts.intelNames === true;
-  const org = intel ? "Intel Corporation" : "dstack-kms-registry forge (NOT Intel)";
+  const org = intel ? "Intel Corporation" : FORGE_ORG;
   const name = (cn: string): ForgeName => ({ cn: intel ? `Intel SGX ${cn}` : `Forged SGX ${cn}`, o: org, l: "Santa Clara", st: "CA", c: "US" });
+  // The verifier pins the names of the PCK CA and of the TCB Signing certificate under any trust
+  // root (Intel's QVL accepts no others), so those two carry Intel's CN and O; their OU still says
+  // NOT Intel. The root and the PCK leaf keep the forge's own names.
+  const pinned = (cn: string): ForgeName => (intel ? name(cn) : { cn: `Intel SGX ${cn}`, o: "Intel Corporation", ou: FORGE_ORG, l: "Santa Clara", st: "CA", c: "US" });
   const rootName = name("Root CA");
-  const caName = name(ca === "platform" ? "PCK Platform CA" : "PCK Processor CA");
+  const caName = opts.pckCaShape?.subject ?? pinned(ca === "platform" ? "PCK Platform CA" : "PCK Processor CA");
   const leafName = name("PCK Certificate");
-  const tcbName = name("TCB Signing");
+  const tcbName = opts.tcbSigningShape?.subject ?? pinned("TCB Signing");
+  const tiSigner = opts.tcbInfo?.signer ?? opts.collateralSigner ?? "tcbSigning";
+  const qiSigner = opts.qeIdentity?.signer ?? opts.collateralSigner ?? "tcbSigning";
+  for (const choice of [tiSigner, qiSigner]) {
+    if (!SIGNER_CHOICES.includes(choice)) throw new UsageError(`forge: unknown collateral signer ${JSON.stringify(choice)} (one of ${SIGNER_CHOICES.join(", ")})`);
+  }
 
   // --- PCK extension values --------------------------------------------------------------------
   const cpuSvn = b(opts.cpuSvn, "cpuSvn", 16, hexToBytes(tee === "tdx" ? DEFAULT_TDX_CPUSVN : DEFAULT_SGX_CPUSVN));
@@ -757,9 +853,10 @@ export async function createForgeWorld(opts: ForgeWorldOptions = {}): Promise<Fo
     pk: secrets.pckCa.pk,
     issuerPk: secrets.root.pk,
     issuerSk: opts.certSignedByWrongKey?.pckCa ? wrong.sk : secrets.root.sk,
-    ca: true,
+    ca: opts.pckCaShape?.ca ?? true,
     pathLen: 0,
     crlUri: rootCrlUri,
+    keyUsage: shapeKeyUsage(opts.pckCaShape),
   });
   const pckLeaf = makeCert({
     serial: opts.pckLeafSerial === undefined ? serialFrom(seed, "pck-leaf") : uintContent(b(opts.pckLeafSerial, "pckLeafSerial", undefined, new Uint8Array(0))),
@@ -784,9 +881,38 @@ export async function createForgeWorld(opts: ForgeWorldOptions = {}): Promise<Fo
     pk: secrets.tcbSigning.pk,
     issuerPk: secrets.root.pk,
     issuerSk: opts.certSignedByWrongKey?.tcbSigning ? wrong.sk : secrets.root.sk,
-    ca: false,
+    ca: opts.tcbSigningShape?.ca ?? false,
     crlUri: rootCrlUri,
+    keyUsage: shapeKeyUsage(opts.tcbSigningShape),
   });
+  let other: ForgeCert | undefined;
+  const otherByCa = opts.otherSigner?.issuer === "pckCa";
+  if (tiSigner === "other" || qiSigner === "other") {
+    const os = opts.otherSigner ?? {};
+    secrets.other = keyFrom(seed, "other-signer");
+    other = makeCert({
+      serial: serialFrom(seed, "other-signer"),
+      issuer: otherByCa ? caName : rootName,
+      subject: os.subject ?? name("Collateral Signer"),
+      ...tcbV,
+      pk: secrets.other.pk,
+      issuerPk: otherByCa ? secrets.pckCa.pk : secrets.root.pk,
+      issuerSk: otherByCa ? secrets.pckCa.sk : secrets.root.sk,
+      ca: os.ca ?? false,
+      crlUri: otherByCa ? `${pcsBase}/sgx/certification/v4/pckcrl?ca=${ca}&encoding=der` : rootCrlUri,
+      keyUsage: shapeKeyUsage(os),
+    });
+  }
+  const signerChain = (choice: ForgeCollateralSigner): string =>
+    choice === "pckLeaf"
+      ? pckLeaf.pem + pckCa.pem + root.pem
+      : choice === "pckCa"
+        ? pckCa.pem + root.pem
+        : choice === "root"
+          ? root.pem
+          : choice === "other"
+            ? other!.pem + (otherByCa ? pckCa.pem : "") + root.pem
+            : tcbSigning.pem + root.pem;
 
   // --- CRLs ------------------------------------------------------------------------------------
   const serialsOf = (list: (BytesLike | bigint)[] | undefined): Uint8Array[] =>
@@ -879,7 +1005,7 @@ export async function createForgeWorld(opts: ForgeWorldOptions = {}): Promise<Fo
   tcbInfoObj.tcbLevels = (ti.tcbLevels ?? levelsFor(tee, cpuSvn, pck.pceSvn, teeTcbSvn)).map((l) => levelJson(l, tee));
   const tcbInfoFinal = ti.edit?.(tcbInfoObj) ?? tcbInfoObj;
   const tcbInfo = ti.text ?? JSON.stringify(tcbInfoFinal);
-  const tcbInfoSignature = signRaw(ti.signWithWrongKey ? wrong.sk : secrets.tcbSigning.sk, utf8(tcbInfo));
+  const tcbInfoSignature = signRaw(ti.signWithWrongKey ? wrong.sk : signerKey(secrets, tiSigner), utf8(tcbInfo));
 
   // --- QE Identity -------------------------------------------------------------------------------
   const qi = opts.qeIdentity ?? {};
@@ -899,16 +1025,16 @@ export async function createForgeWorld(opts: ForgeWorldOptions = {}): Promise<Fo
   };
   const qeFinal = qi.edit?.(qeObj) ?? qeObj;
   const qeIdentity = qi.text ?? JSON.stringify(qeFinal);
-  const qeIdentitySignature = signRaw(qi.signWithWrongKey ? wrong.sk : secrets.tcbSigning.sk, utf8(qeIdentity));
+  const qeIdentitySignature = signRaw(qi.signWithWrongKey ? wrong.sk : signerKey(secrets, qiSigner), utf8(qeIdentity));
 
   const collateral: Collateral = {
     pckCrlIssuerChain: pckCa.pem + root.pem,
     rootCaCrl: rootCrl,
     pckCrl,
-    tcbInfoIssuerChain: tcbSigning.pem + root.pem,
+    tcbInfoIssuerChain: signerChain(tiSigner),
     tcbInfo,
     tcbInfoSignature,
-    qeIdentityIssuerChain: tcbSigning.pem + root.pem,
+    qeIdentityIssuerChain: signerChain(qiSigner),
     qeIdentity,
     qeIdentitySignature,
   };
@@ -920,7 +1046,7 @@ export async function createForgeWorld(opts: ForgeWorldOptions = {}): Promise<Fo
     ca,
     rootCaDer: root.der,
     rootCaPem: root.pem,
-    certs: { root, pckCa, pckLeaf, tcbSigning },
+    certs: { root, pckCa, pckLeaf, tcbSigning, ...(other ? { other } : {}) },
     pckChainPem: pckLeaf.pem + pckCa.pem + root.pem,
     collateral,
     pck,
@@ -932,11 +1058,30 @@ export async function createForgeWorld(opts: ForgeWorldOptions = {}): Promise<Fo
 }
 
 /**
- * Sign `text` (UTF-8) with the world's TCB Signing key, raw `r‖s` — the signature format of
- * `tcb_info` / `qe_identity`. For tests that need hand-written collateral JSON.
+ * Sign `text` (UTF-8) with the world's TCB Signing key (or another of its keys: `signer`), raw
+ * `r‖s` — the signature format of `tcb_info` / `qe_identity`. For tests that need hand-written
+ * collateral JSON. `"other"` needs a world made with that signer choice.
  */
-export function forgeSignCollateralText(world: ForgeWorld, text: string): Uint8Array {
-  return signRaw(secretsOf(world).tcbSigning.sk, utf8(text));
+export function forgeSignCollateralText(world: ForgeWorld, text: string, signer: ForgeCollateralSigner = "tcbSigning"): Uint8Array {
+  return signRaw(signerKey(secretsOf(world), signer), utf8(text));
+}
+
+function signerKey(s: Secrets, choice: ForgeCollateralSigner): Uint8Array {
+  switch (choice) {
+    case "tcbSigning":
+      return s.tcbSigning.sk;
+    case "pckLeaf":
+      return s.pckLeaf.sk;
+    case "pckCa":
+      return s.pckCa.sk;
+    case "root":
+      return s.root.sk;
+    case "other":
+      if (!s.other) throw new UsageError('forge: this world has no "other" signer (make it with collateralSigner, tcbInfo.signer or qeIdentity.signer "other")');
+      return s.other.sk;
+    default:
+      throw new UsageError(`forge: unknown collateral signer ${JSON.stringify(choice)}`);
+  }
 }
 
 function secretsOf(world: ForgeWorld): Secrets {

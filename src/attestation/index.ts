@@ -25,7 +25,21 @@ export type { Certificate, Crl, SgxExtension } from "./x509.js";
 export { fetchCollateral, collateralRequestInfo, normalizePccsBase, defaultCollateralCacheDir, INTEL_PCS_URL, DEFAULT_PCCS_URL } from "./pccs.js";
 export type { FetchCollateralOptions, CollateralRequestInfo } from "./pccs.js";
 export { createForgeWorld, forgeQuote, forgeSignCollateralText, forgeEncryptedPpidCertData, FORGE_DEFAULT_NOW } from "./forge.js";
-export type { ForgeWorld, ForgeWorldOptions, ForgeQuoteOptions, ForgeTcbLevel, ForgeIsvLevel, ForgeModuleIdentity, ForgeCrlOptions, ForgeQe, ForgeCert } from "./forge.js";
+export type {
+  ForgeWorld,
+  ForgeWorldOptions,
+  ForgeQuoteOptions,
+  ForgeTcbLevel,
+  ForgeIsvLevel,
+  ForgeModuleIdentity,
+  ForgeCrlOptions,
+  ForgeQe,
+  ForgeCert,
+  ForgeCertShape,
+  ForgeCollateralSigner,
+  ForgeOtherSigner,
+  ForgeKeyUsage,
+} from "./forge.js";
 export * from "./binding.js";
 export * from "./eventlog.js";
 export * from "./dstack-attestation.js";

@@ -20,6 +20,7 @@
  */
 import { hexToBytes } from "../encoding/index.js";
 import { VerificationError } from "../errors.js";
+import { findDuplicateKey } from "./strict-json.js";
 import { TCB_STATUSES, type TcbStatus } from "./types.js";
 
 export interface StatusWithAdvisories {
@@ -155,6 +156,10 @@ export function parseRfc3339(s: string): number | undefined {
   return Math.floor(ms / 1000) - off;
 }
 
+/**
+ * Parse a signed document's text. A duplicate key at any depth is rejected: `JSON.parse` would keep
+ * the last value, rapidjson in Intel's QVL the first, and the two must never read different documents.
+ */
 function parseJsonText(text: string, doc: Doc): Obj {
   let v: unknown;
   try {
@@ -162,6 +167,8 @@ function parseJsonText(text: string, doc: Doc): Obj {
   } catch (e) {
     doc.fail("document", `is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
   }
+  const dup = findDuplicateKey(text);
+  if (dup !== undefined) doc.fail(dup, "appears more than once (duplicate JSON key; JSON parsers disagree on which value counts)");
   return doc.obj(v, "document");
 }
 
@@ -176,7 +183,22 @@ function lexCompare(a: number[], b: number[]): number {
   return a.length - b.length;
 }
 
-/** Parse the `tcb_info` text (the `tcbInfo` object). Throws `VerificationError` `TCB_INFO_INVALID`. */
+/**
+ * `tcbType` must be 0, the only type Intel defines (the TCB level's SGX components compared one by one
+ * with the PCK's CPUSVN). Any other value would change how levels are compared, so it is refused.
+ */
+function tcbType(d: Doc, o: Obj): number {
+  const t = d.int(o, "tcbType", "");
+  if (t !== 0) {
+    throw new VerificationError("TCB_INFO_TCB_TYPE_UNSUPPORTED", `tcb_info: tcbType ${t} is not supported (only 0)`, { details: { field: "tcbType", found: t } });
+  }
+  return t;
+}
+
+/**
+ * Parse the `tcb_info` text (the `tcbInfo` object). Throws `VerificationError` `TCB_INFO_INVALID`
+ * (malformed, or a duplicate key at any depth) or `TCB_INFO_TCB_TYPE_UNSUPPORTED` (`tcbType` ≠ 0).
+ */
 export function parseTcbInfo(text: string): TcbInfo {
   const d = new Doc("TCB_INFO_INVALID", "tcb_info");
   const o = parseJsonText(text, d);
@@ -215,7 +237,7 @@ export function parseTcbInfo(text: string): TcbInfo {
     nextUpdateText: o.nextUpdate as string,
     fmspc: d.hex(o, "fmspc", "", 6),
     pceId: d.hex(o, "pceId", "", 2),
-    tcbType: d.int(o, "tcbType", ""),
+    tcbType: tcbType(d, o),
     tcbEvaluationDataNumber: d.int(o, "tcbEvaluationDataNumber", ""),
     tdxModuleIdentities: [],
     tcbLevels: sorted,
@@ -254,7 +276,7 @@ function enclaveLevel(d: Doc, lv: unknown, path: string): { isvSvn: number; tcbD
   };
 }
 
-/** Parse the `qe_identity` text (the `enclaveIdentity` object). Throws `VerificationError` `QE_IDENTITY_INVALID`. */
+/** Parse the `qe_identity` text (the `enclaveIdentity` object). Throws `VerificationError` `QE_IDENTITY_INVALID` (malformed, or a duplicate key at any depth). */
 export function parseQeIdentity(text: string): QeIdentity {
   const d = new Doc("QE_IDENTITY_INVALID", "qe_identity");
   const o = parseJsonText(text, d);

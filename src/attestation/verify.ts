@@ -37,6 +37,8 @@ import {
   pemBlocks,
   verifyP256,
   verifyPath,
+  verifyTcbSigningPath,
+  checkPckChainShape,
   spkiFromRawP256,
   type Certificate,
   type NamedCrl,
@@ -230,6 +232,8 @@ function pckChain(p: Prepared, collateral: Collateral | undefined, crls: NamedCr
     }
     const ctx: PathContext = { root: p.root, now: p.now, cache, crls };
     const path = verifyPath(certs, ctx, "PCK", "PCK chain");
+    // Intel's shape: leaf ← PCK Platform/Processor CA ← root (the PCK CRL's issuer is that CA, checked above)
+    checkPckChainShape(path, p.root, "PCK chain");
     return [
       { leaf, path },
       `${path.map(cnOf).join(" ← ")} ← ${cnOf(p.root)}${crls ? "; valid, not revoked" : "; valid (revocation not checked)"}`,
@@ -439,8 +443,9 @@ function verifySteps(quoteInput: Uint8Array | Quote, opts: VerifyOptions, progre
   const tcbSigner = steps.run("tcb-info.chain", "TCB_INFO_CHAIN_MALFORMED", () => {
     const certs = certsFromPem(c.tcbInfoIssuerChain, "tcb_info_issuer_chain", cache);
     if (!certs.length) fail("TCB_INFO_CHAIN_EMPTY", "tcb_info_issuer_chain has no certificate");
-    const path = verifyPath(certs, ctx, "TCB_INFO_CHAIN", "tcb_info_issuer_chain");
-    return [path[0]!, `${path.map(cnOf).join(" ← ")} ← ${cnOf(root)}; valid, not revoked`];
+    // only Intel's TCB Signing certificate, issued by the root, may sign TCB Info (checked before any signature)
+    const signer = verifyTcbSigningPath(certs, ctx, "TCB_INFO_CHAIN", "tcb_info_issuer_chain");
+    return [signer, `${cnOf(signer)} ← ${cnOf(root)}; TCB Signing pin, valid, not revoked`];
   });
   steps.run("tcb-info.signature", "TCB_INFO_SIGNATURE_INVALID", () => {
     if (!verifyP256(tcbSigner.spki, utf8Bytes(c.tcbInfo, cache), c.tcbInfoSignature, "raw", cache)) {
@@ -459,8 +464,8 @@ function verifySteps(quoteInput: Uint8Array | Quote, opts: VerifyOptions, progre
   const qeSigner = steps.run("qe-identity.chain", "QE_IDENTITY_CHAIN_MALFORMED", () => {
     const certs = certsFromPem(c.qeIdentityIssuerChain, "qe_identity_issuer_chain", cache);
     if (!certs.length) fail("QE_IDENTITY_CHAIN_EMPTY", "qe_identity_issuer_chain has no certificate");
-    const path = verifyPath(certs, ctx, "QE_IDENTITY_CHAIN", "qe_identity_issuer_chain");
-    return [path[0]!, `${path.map(cnOf).join(" ← ")} ← ${cnOf(root)}; valid, not revoked`];
+    const signer = verifyTcbSigningPath(certs, ctx, "QE_IDENTITY_CHAIN", "qe_identity_issuer_chain");
+    return [signer, `${cnOf(signer)} ← ${cnOf(root)}; TCB Signing pin, valid, not revoked`];
   });
   steps.run("qe-identity.signature", "QE_IDENTITY_SIGNATURE_INVALID", () => {
     if (!verifyP256(qeSigner.spki, utf8Bytes(c.qeIdentity, cache), c.qeIdentitySignature, "raw", cache)) {

@@ -325,6 +325,7 @@ export function parseCertificate(der: Uint8Array, what = "certificate"): Certifi
   };
 }
 
+export const KU_DIGITAL_SIGNATURE = 1 << 0;
 export const KU_KEY_CERT_SIGN = 1 << 5;
 export const KU_CRL_SIGN = 1 << 6;
 
@@ -637,6 +638,7 @@ export function verifyPath(chain: Certificate[], ctx: PathContext, prefix: strin
       if (c.isCa) fail(`${prefix}_CERT_INVALID`, `${label}: end-entity certificate "${name}" is a CA certificate`);
     } else {
       if (!c.isCa) fail(`${prefix}_CERT_INVALID`, `${label}: intermediate "${name}" is not a CA certificate`);
+      if (c.keyUsage !== undefined && !(c.keyUsage & KU_KEY_CERT_SIGN)) fail(`${prefix}_CERT_INVALID`, `${label}: intermediate "${name}" is not allowed to sign certificates (no keyCertSign key usage)`);
       if (c.pathLen !== undefined && i - 1 > c.pathLen) fail(`${prefix}_CERT_INVALID`, `${label}: intermediate "${name}" allows ${c.pathLen} intermediates below it, found ${i - 1}`);
     }
   });
@@ -655,6 +657,123 @@ export function verifyPath(chain: Certificate[], ctx: PathContext, prefix: strin
     }
   });
   return path;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Intel's fixed chain shapes: the TCB Signing certificate and the PCK CA (Intel QVL)
+// ---------------------------------------------------------------------------------------------
+
+export const INTEL_ORGANIZATION = "Intel Corporation";
+export const INTEL_TCB_SIGNING_CN = "Intel SGX TCB Signing";
+export const INTEL_PCK_PLATFORM_CA_CN = "Intel SGX PCK Platform CA";
+export const INTEL_PCK_PROCESSOR_CA_CN = "Intel SGX PCK Processor CA";
+const OID_CN = "2.5.4.3";
+const OID_O = "2.5.4.10";
+
+const utf8Strict = /* @__PURE__ */ new TextDecoder("utf-8", { fatal: true });
+const attrMemo = new WeakMap<Uint8Array, [string, string | undefined][] | undefined>();
+
+/**
+ * Every attribute of a DER Name as `[oid, value]`, in order, read strictly from the DER (never from
+ * the display string, where a value may itself contain `, O=…`). Values of UTF8String, PrintableString
+ * and IA5String are decoded; any other string type gives `undefined` (it never matches a pin).
+ * Undefined when the name does not decode.
+ */
+function nameAttributes(name: Uint8Array): [string, string | undefined][] | undefined {
+  if (attrMemo.has(name)) return attrMemo.get(name);
+  let out: [string, string | undefined][] | undefined;
+  try {
+    const seq = expectTag(readTlv(name, 0, name.length, "name"), 0x30, "name");
+    out = [];
+    for (const rdn of children(name, seq, "name")) {
+      for (const atv of children(name, expectTag(rdn, 0x31, "name"), "name")) {
+        const parts = children(name, expectTag(atv, 0x30, "name"), "name");
+        if (parts.length !== 2) throw derError("name", "an attribute has a type and a value");
+        const [oidT, valT] = parts as [Tlv, Tlv];
+        const oid = oidToString(name, expectTag(oidT, 0x06, "name"));
+        const raw = name.subarray(valT.cStart, valT.end);
+        let value: string | undefined;
+        if (valT.tag === 0x0c) value = utf8Strict.decode(raw);
+        else if (valT.tag === 0x13 || valT.tag === 0x16) value = raw.every((x) => x < 0x80) ? latin1(raw) : undefined;
+        out.push([oid, value]);
+      }
+    }
+  } catch {
+    out = undefined;
+  }
+  attrMemo.set(name, out);
+  return out;
+}
+
+/** True when the name has exactly one attribute `oid` and its value is exactly `value`. */
+function soleAttributeIs(name: Uint8Array, oid: string, value: string): boolean {
+  const attrs = nameAttributes(name);
+  if (!attrs) return false;
+  const found = attrs.filter(([o]) => o === oid);
+  return found.length === 1 && found[0]![1] === value;
+}
+
+/**
+ * The Intel SGX TCB Signing pin, the signer of `tcb_info` and `qe_identity` (Intel's QVL accepts no
+ * other certificate): `chain[0]` must have exactly one CN, `Intel SGX TCB Signing`, and exactly one
+ * O, `Intel Corporation`; not be a CA; carry a keyUsage with digitalSignature; and be issued directly
+ * by the trusted root, so the path is exactly signer ← root; the chain may hold nothing else but
+ * copies of the root. The same shape is required under any trust root (`rootCaDer`). The path is
+ * checked as usual too (`verifyPath`: signature, validity, critical extensions, revocation).
+ *
+ * The subject, CA flag, key usage and an issuer inside the chain are checked first, without any
+ * signature work, so a PCK leaf, a PCK CA or any other certificate is refused here, before the
+ * document signature is tried. Throws `VerificationError` `TCB_SIGNER_NOT_TCB_SIGNING`, or the
+ * `<prefix>_…` codes of `verifyPath` (e.g. `<prefix>_ISSUER_UNKNOWN` for a foreign root). Returns
+ * the signer.
+ */
+export function verifyTcbSigningPath(chain: Certificate[], ctx: PathContext, prefix: string, label: string): Certificate {
+  const signer = chain[0];
+  if (!signer) fail(`${prefix}_CHAIN_EMPTY`, `${label}: no certificate`);
+  const code = "TCB_SIGNER_NOT_TCB_SIGNING";
+  // messages are built only on failure (nameToString is not free, and this runs on every verification)
+  const what = (): string => `${label}: the signer "${nameToString(signer.subject)}" is not the Intel SGX TCB Signing certificate`;
+  if (!soleAttributeIs(signer.subject, OID_CN, INTEL_TCB_SIGNING_CN) || !soleAttributeIs(signer.subject, OID_O, INTEL_ORGANIZATION)) {
+    fail(code, `${what()} (subject must be CN=${INTEL_TCB_SIGNING_CN}, O=${INTEL_ORGANIZATION})`);
+  }
+  if (signer.isCa) fail(code, `${what()}: it is a CA certificate`);
+  if (signer.keyUsage === undefined || !(signer.keyUsage & KU_DIGITAL_SIGNATURE)) fail(code, `${what()}: its key usage does not include digitalSignature`);
+  const root = ctx.root;
+  // issued by an intermediate CA of the chain: the wrong shape. (An issuer found nowhere, e.g. a
+  // foreign root, is an unknown issuer; verifyPath says so.)
+  if (signer.issuerKey !== root.subjectKey && chain.some((c) => c !== signer && c.subjectKey === signer.issuerKey && c.subjectKey !== c.issuerKey)) {
+    fail(code, `${what()}: it is issued by "${cn(signer.issuer)}", not directly by the root "${cn(root.subject)}"`);
+  }
+  const path = verifyPath(chain, ctx, prefix, label);
+  if (path.length !== 1) fail(code, `${what()}: it is not issued directly by the root`);
+  for (let i = 1; i < chain.length; i++) {
+    const c = chain[i]!;
+    if (c !== root && !buf(c.der).equals(buf(root.der))) {
+      fail(code, `${label}: certificate ${i + 1} "${cn(c.subject)}" is neither the TCB Signing certificate nor the root (the chain is TCB Signing ← root)`);
+    }
+  }
+  return signer;
+}
+
+/**
+ * The PCK chain pin (after `verifyPath`, on its `path`): the PCK leaf is issued by a CA with exactly
+ * one CN, `Intel SGX PCK Platform CA` or `Intel SGX PCK Processor CA`, that has the basic-constraints
+ * CA flag and a keyUsage with keyCertSign, and that CA is issued by the root: the path is exactly
+ * leaf ← PCK CA ← root, under any trust root. Throws `VerificationError` `PCK_ISSUER_NOT_PCK_CA`.
+ * Returns which CA issued the leaf.
+ */
+export function checkPckChainShape(path: Certificate[], root: Certificate, label: string): "platform" | "processor" {
+  const code = "PCK_ISSUER_NOT_PCK_CA";
+  const leaf = path[0]!;
+  const ca = path[1];
+  const want = `an ${INTEL_PCK_PLATFORM_CA_CN} or ${INTEL_PCK_PROCESSOR_CA_CN} issued by the root`;
+  if (!ca) fail(code, `${label}: the PCK certificate "${cn(leaf.subject)}" is issued directly by the root "${cn(root.subject)}", not by ${want}`);
+  const kind = soleAttributeIs(ca.subject, OID_CN, INTEL_PCK_PLATFORM_CA_CN) ? "platform" : soleAttributeIs(ca.subject, OID_CN, INTEL_PCK_PROCESSOR_CA_CN) ? "processor" : undefined;
+  if (!kind) fail(code, `${label}: the PCK certificate's issuer "${nameToString(ca.subject)}" is not ${want}`);
+  if (!ca.isCa) fail(code, `${label}: the PCK CA "${cn(ca.subject)}" has no basic-constraints CA flag`);
+  if (ca.keyUsage === undefined || !(ca.keyUsage & KU_KEY_CERT_SIGN)) fail(code, `${label}: the PCK CA "${cn(ca.subject)}" has no keyCertSign key usage`);
+  if (path.length !== 2) fail(code, `${label}: the PCK CA "${cn(ca.subject)}" is issued by "${cn(ca.issuer)}", not directly by the root "${cn(root.subject)}"`);
+  return kind;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -91,16 +91,16 @@ describe("chain shapes", () => {
     await rejects(
       { quote: { pemChain: w.certs.pckCa.pem + w.certs.pckLeaf.pem + w.certs.root.pem }, collateral: (c) => ({ ...c, pckCrl: c.rootCaCrl }) },
       "PCK_CERT_INVALID",
-      /end-entity certificate "Forged SGX PCK Platform CA" is a CA certificate/,
+      /end-entity certificate "Intel SGX PCK Platform CA" is a CA certificate/,
     );
   });
 
-  it("the TCB Signing certificate cannot stand in as the PCK leaf", async () => {
+  it("the TCB Signing certificate cannot stand in as the PCK leaf: a PCK leaf is issued by a PCK CA, not by the root", async () => {
     const w = await createForgeWorld({ seed: "forge-edges" });
     await rejects(
       { quote: { pemChain: w.certs.tcbSigning.pem + w.certs.root.pem }, collateral: (c) => ({ ...c, pckCrl: c.rootCaCrl }) },
-      "PCK_SGX_EXTENSION_INVALID",
-      /exactly one extension 1\.2\.840\.113741\.1\.13\.1, found 0/,
+      "PCK_ISSUER_NOT_PCK_CA",
+      /the PCK certificate "Intel SGX TCB Signing" is issued directly by the root/,
     );
   });
 
@@ -275,14 +275,15 @@ describe("missing or malformed collateral pieces", () => {
     await rejects({ collateral: (c) => ({ ...c, rootCaCrl: new Uint8Array(0) }) }, "ROOT_CA_CRL_INVALID", /root_ca_crl/);
   });
 
-  it("a signing chain through a CA whose CRL was not supplied: revocation status unknown", async () => {
+  it("a signing chain through a CA whose CRL was not supplied: refused as a signer before revocation is looked at", async () => {
     // Same seed → same keys; a Processor-CA world's leaf and CA chain to the same root, but only the
-    // Platform CA's CRL is in the collateral.
+    // Platform CA's CRL is in the collateral. The TCB Signing pin refuses the PCK leaf first (the
+    // CRL-not-found path of verifyPath itself is covered in signer-pin.test.ts).
     const processor = await createForgeWorld({ seed: "forge-edges", ca: "processor" });
     await rejects(
       { collateral: (c) => ({ ...c, tcbInfoIssuerChain: processor.certs.pckLeaf.pem + processor.certs.pckCa.pem }) },
-      "TCB_INFO_CHAIN_CRL_NOT_FOUND",
-      /Processor CA/,
+      "TCB_SIGNER_NOT_TCB_SIGNING",
+      /the signer "CN=Forged SGX PCK Certificate.*" is not the Intel SGX TCB Signing certificate/,
     );
   });
 });

@@ -69,7 +69,7 @@ describe("CRL signatures are checked (the JS peer never checks them)", () => {
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.error.code).toBe("PCK_CRL_SIGNATURE_INVALID");
-      expect(r.error.message).toMatch(/pck_crl: signature does not verify with the key of "Forged SGX PCK Platform CA"/);
+      expect(r.error.message).toMatch(/pck_crl: signature does not verify with the key of "Intel SGX PCK Platform CA"/);
     }
     expect(peerVerify(w, quote, w.collateral, w.now)).toEqual({ ok: true, status: "UpToDate" });
   });

@@ -113,7 +113,7 @@ describe("forged worlds verify under their own root, never as genuine", () => {
   it("…and with Intel's real root CRL swapped in, the forged chains have an unknown issuer", async () => {
     const real = parseCollateralJson(await readFile(new URL("tdx_quote_collateral.json", FIX), "utf8"));
     // the real root CRL is valid 2025-03-20 … 2026-04-03, which brackets the forge's default time
-    const e = await rejected({ trustForgedRoot: false, collateral: (c) => ({ ...c, rootCaCrl: real.rootCaCrl }) }, "TCB_INFO_CHAIN_ISSUER_UNKNOWN", /issuer "CN=Forged SGX Root CA.*" of "Forged SGX TCB Signing" is neither the trusted root nor in the chain/);
+    const e = await rejected({ trustForgedRoot: false, collateral: (c) => ({ ...c, rootCaCrl: real.rootCaCrl }) }, "TCB_INFO_CHAIN_ISSUER_UNKNOWN", /issuer "CN=Forged SGX Root CA.*" of "Intel SGX TCB Signing" is neither the trusted root nor in the chain/);
     expect(e.checks.map((x) => x.name)).toContain("root-ca.crl");
   });
 
@@ -308,7 +308,7 @@ describe("revocation and CRLs", () => {
   });
 
   it("PCK CRL signed by the wrong key", async () => {
-    await rejected({ world: { pckCrl: { signWithWrongKey: true } } }, "PCK_CRL_SIGNATURE_INVALID", /pck_crl: signature does not verify with the key of "Forged SGX PCK Platform CA"/);
+    await rejected({ world: { pckCrl: { signWithWrongKey: true } } }, "PCK_CRL_SIGNATURE_INVALID", /pck_crl: signature does not verify with the key of "Intel SGX PCK Platform CA"/);
   });
 
   it("root CRL signed by the wrong key", async () => {
@@ -332,7 +332,7 @@ describe("revocation and CRLs", () => {
   });
 
   it("PCK CRL supplied as the root CRL", async () => {
-    await rejected({ collateral: (c) => ({ ...c, rootCaCrl: c.pckCrl }) }, "ROOT_CA_CRL_ISSUER_MISMATCH", /root_ca_crl is issued by "CN=Forged SGX PCK Platform CA/);
+    await rejected({ collateral: (c) => ({ ...c, rootCaCrl: c.pckCrl }) }, "ROOT_CA_CRL_ISSUER_MISMATCH", /root_ca_crl is issued by "CN=Intel SGX PCK Platform CA/);
   });
 
   it("a Processor-CA CRL for a Platform-CA leaf", async () => {
@@ -472,15 +472,15 @@ describe("PCK certificate chain", () => {
   });
 
   it("PCK leaf signed by a key other than its CA's (names right)", async () => {
-    await rejected({ world: { certSignedByWrongKey: { pckLeaf: true } } }, "PCK_CERT_SIGNATURE_INVALID", /signature of "Forged SGX PCK Certificate" does not verify with the key of "Forged SGX PCK Platform CA"/);
+    await rejected({ world: { certSignedByWrongKey: { pckLeaf: true } } }, "PCK_CERT_SIGNATURE_INVALID", /signature of "Forged SGX PCK Certificate" does not verify with the key of "Intel SGX PCK Platform CA"/);
   });
 
   it("PCK CA signed by a key other than the root's (names right)", async () => {
-    await rejected({ world: { certSignedByWrongKey: { pckCa: true } } }, "PCK_CERT_SIGNATURE_INVALID", /"Forged SGX PCK Platform CA" names the trusted root as issuer but its signature does not verify with the root key/);
+    await rejected({ world: { certSignedByWrongKey: { pckCa: true } } }, "PCK_CERT_SIGNATURE_INVALID", /"Intel SGX PCK Platform CA" names the trusted root as issuer but its signature does not verify with the root key/);
   });
 
   it("TCB Signing cert signed by a key other than the root's", async () => {
-    await rejected({ world: { certSignedByWrongKey: { tcbSigning: true } } }, "TCB_INFO_CHAIN_CERT_SIGNATURE_INVALID", /"Forged SGX TCB Signing" names the trusted root as issuer but its signature does not verify/);
+    await rejected({ world: { certSignedByWrongKey: { tcbSigning: true } } }, "TCB_INFO_CHAIN_CERT_SIGNATURE_INVALID", /"Intel SGX TCB Signing" names the trusted root as issuer but its signature does not verify/);
   });
 
   it("a CA certificate used as the PCK leaf", async () => {

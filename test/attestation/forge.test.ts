@@ -261,12 +261,13 @@ describe("forge: quotes", () => {
   });
 
   it("a seeded world is stable across runs and machines (golden digests; change only on purpose)", async () => {
+    // changed on purpose (#9): the PCK CA and the TCB Signing certificate now carry Intel's pinned CN / O
     const w = await createForgeWorld({ seed: "golden" });
     const h = (b: Uint8Array | string) => bytesToHex(sha256(typeof b === "string" ? utf8(b) : b)).slice(2);
     expect(h(w.rootCaDer)).toBe("a66c9e099cfe33b40f77a0010eff1cd531251f9b01a568767dbf7d1ad3f3fa48");
     const c = w.collateral;
-    expect(h(concatBytes(c.rootCaCrl, c.pckCrl, c.tcbInfoSignature, c.qeIdentitySignature, utf8(c.tcbInfo + c.qeIdentity + c.tcbInfoIssuerChain + c.pckCrlIssuerChain)))).toBe("d4d78771897e63dd1082d21114a86fd056b336b01e9a1bd853ebcd34e0c549e0");
-    expect(h(await forgeQuote(w, { reportData: "0x01" }))).toBe("97197499713345aef2a6f0c7c0ac0b025344a9efbe924f8f7c332aa3ab93b5be");
+    expect(h(concatBytes(c.rootCaCrl, c.pckCrl, c.tcbInfoSignature, c.qeIdentitySignature, utf8(c.tcbInfo + c.qeIdentity + c.tcbInfoIssuerChain + c.pckCrlIssuerChain)))).toBe("94f11945162a6f0b1f5ef3a5374d0946a7f80610678b65c843828a86613e4619");
+    expect(h(await forgeQuote(w, { reportData: "0x01" }))).toBe("f3db66ddad8906104182cc47109928fdaac07ae080c4c5eadba23f7476836298");
   });
 
   it("never exposes private keys on the world object", async () => {

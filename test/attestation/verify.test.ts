@@ -282,10 +282,11 @@ describe("verifyQuote rejections with the real data (byte flips, swapped collate
   it("an empty issuer chain or one that does not lead to the root is rejected", () => {
     const c = tdxCollateral();
     expect(failure(tdxQuote(), { collateral: { ...c, tcbInfoIssuerChain: "" }, now: TDX_NOW }).code).toBe("TCB_INFO_CHAIN_EMPTY");
-    // the PCK CRL issuer chain starts with the PCK Platform CA: a CA certificate cannot be the signer
+    // the PCK CRL issuer chain starts with the PCK Platform CA: only the TCB Signing certificate may sign
     const e = failure(tdxQuote(), { collateral: { ...c, qeIdentityIssuerChain: c.pckCrlIssuerChain }, now: TDX_NOW });
-    expect(e.code).toBe("QE_IDENTITY_CHAIN_CERT_INVALID");
-    expect(e.message).toContain("end-entity certificate \"Intel SGX PCK Platform CA\" is a CA certificate");
+    expect(e.code).toBe("TCB_SIGNER_NOT_TCB_SIGNING");
+    expect(e.message).toContain('the signer "CN=Intel SGX PCK Platform CA, O=Intel Corporation');
+    expect(e.message).toContain("is not the Intel SGX TCB Signing certificate");
     // the TCB signing chain without its root still validates (trust comes from the pinned root)
     const signerOnly = `${c.tcbInfoIssuerChain.split("-----END CERTIFICATE-----")[0]}-----END CERTIFICATE-----\n`;
     expect(verifyQuote(tdxQuote(), { collateral: { ...c, tcbInfoIssuerChain: signerOnly }, now: TDX_NOW }).status).toBe("UpToDate");
