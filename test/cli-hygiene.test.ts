@@ -139,7 +139,7 @@ describe("RPC credentials never reach the output", () => {
   });
 
   /** Each command, the RPC failures it meets, and what its stderr says once the RPC failed (it got that far). */
-  const runs: { name: string; args: (rpc: string) => string[]; modes: Mode[]; reached: RegExp }[] = [
+  const runs: { name: string; args: (rpc: string) => string[]; modes: Mode[]; reached: RegExp; code?: string }[] = [
     {
       name: "audit",
       args: (rpc) => ["audit", "--registry", REGISTRY, "--rpc", rpc, "--from-block", "0"],
@@ -157,8 +157,15 @@ describe("RPC credentials never reach the output", () => {
       args: (rpc) => ["check-signature", "--registry", REGISTRY, "--rpc", rpc, "--kms", REGISTRY, "--app-id", `0x${"11".repeat(20)}`, "--app-pubkey", `0x02${"22".repeat(32)}`, "--signature", `0x${"33".repeat(64)}1b`],
       modes: ["echo-500", "garbage", "close"],
       reached: /HTTP request failed/,
+      code: "RPC_UNREACHABLE",
     },
-    { name: "prove-liveness", args: (rpc) => ["prove-liveness", "--registry", REGISTRY, "--rpc", rpc, "--kms", kms.url, "--kms-address", REGISTRY], modes: ["echo-500", "close"], reached: /HTTP request failed/ },
+    {
+      name: "prove-liveness",
+      args: (rpc) => ["prove-liveness", "--registry", REGISTRY, "--rpc", rpc, "--kms", kms.url, "--kms-address", REGISTRY],
+      modes: ["echo-500", "close"],
+      reached: /HTTP request failed/,
+      code: "RPC_UNREACHABLE",
+    },
     {
       name: "publish",
       args: (rpc) => ["publish", "--registry", REGISTRY, "--rpc", rpc, "--kms", kms.url, "--collateral", kms.collateralFile, "--root-ca", kms.rootCaFile, "--allow-simulated-root", "--journal-dir", path.join(tmp, "journal")],
@@ -183,6 +190,9 @@ describe("RPC credentials never reach the output", () => {
             const doc = expectOneJsonDocument(r, what);
             expect(doc.ok, what).toBe(false);
             expect((doc.error as { code: string }).code, what).toMatch(/^[A-Z_]+$/);
+            // a failing node is named as such, never an internal error
+            expect((doc.error as { code: string }).code, what).not.toBe("INTERNAL");
+            if (run.code) expect((doc.error as { code: string }).code, what).toBe(run.code);
           }
         }
       }

@@ -43,6 +43,15 @@ describe("sanitizeForTerminal", () => {
     expect(sanitizeForTerminal("a\x1bcb\x1b7c\x1b8d\x1b(0e\x1b#8f\x1b")).toBe("abcdef");
   });
 
+  it("removes the Unicode bidi embedding, override and isolate controls (text that reads reversed on screen)", () => {
+    for (const c of [0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069]) {
+      expect(sanitizeForTerminal(`ok${chr(c)}DEIFIREV`), `U+${c.toString(16)}`).toBe("okDEIFIREV");
+      expect(oneLine(`a${chr(c)}\nb`)).toBe("a b");
+    }
+    // the marks that only hint a direction (LRM, RLM) stay: they cannot reorder other text
+    expect(sanitizeForTerminal("a\u200eb\u200fc")).toBe("a\u200eb\u200fc");
+  });
+
   it("keeps ordinary text, Unicode, tabs and newlines unchanged", () => {
     const text = "✓ quote.verified\tUpToDate — 0x5FbD…\nzweite Zeile ü 😀 [1m] ]0; \\ ~";
     expect(sanitizeForTerminal(text)).toBe(text);

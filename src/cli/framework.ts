@@ -131,10 +131,26 @@ export function errorLine(e: unknown): string {
   return oneLine(String(e));
 }
 
+/** viem's names for a JSON-RPC node that could not be reached or did not answer, and for one that answered an error. */
+const RPC_UNREACHABLE_ERRORS = new Set(["HttpRequestError", "TimeoutError", "WebSocketRequestError", "SocketClosedError"]);
+const RPC_ERROR_ERRORS = new Set(["RpcRequestError", "InternalRpcError", "InvalidInputRpcError", "MethodNotFoundRpcError", "MethodNotSupportedRpcError", "LimitExceededRpcError", "ResourceUnavailableRpcError"]);
+
+/**
+ * The code of an error that is not one of ours: `RPC_UNREACHABLE` / `RPC_ERROR` when a JSON-RPC request
+ * failed somewhere in its cause chain (viem wraps transport errors in call and contract errors), else `INTERNAL`.
+ */
+function foreignErrorCode(e: unknown): string {
+  for (let cur: unknown = e, depth = 0; cur instanceof Error && depth < 16; cur = cur.cause, depth++) {
+    if (RPC_UNREACHABLE_ERRORS.has(cur.name)) return "RPC_UNREACHABLE";
+    if (RPC_ERROR_ERRORS.has(cur.name)) return "RPC_ERROR";
+  }
+  return "INTERNAL";
+}
+
 /** `{code, message}` of an error for `--json` output; the message keeps its lines but loses control characters. */
 export function errorJson(e: unknown): { code: string; message: string } {
   if (e instanceof KmsRegistryError) return { code: e.code, message: sanitizeForTerminal(e.message) };
-  return { code: "INTERNAL", message: errorLine(e) };
+  return { code: foreignErrorCode(e), message: errorLine(e) };
 }
 
 /** Helpers for option values. */

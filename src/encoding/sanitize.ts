@@ -18,11 +18,14 @@
 const ESC_SEQUENCE = /\x1b(?:\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]|[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|[\x20-\x2f]*[\x30-\x7e])?/g;
 /** The same sequences introduced by their 8-bit C1 forms: CSI U+009B; DCS, SOS, OSC, PM, APC U+0090/98/9D/9E/9F. */
 const C1_SEQUENCE = /\x9b[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]|[\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?/g;
-/** Every remaining C0 control except TAB and LF, DEL, and every C1 control. */
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+/**
+ * Every remaining C0 control except TAB and LF, DEL, every C1 control, and the Unicode bidirectional
+ * embedding, override and isolate controls (U+202A–U+202E, U+2066–U+2069), which reorder what a terminal shows.
+ */
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
 /* eslint-enable no-control-regex */
 
-/** `text` without terminal escape sequences and control characters; tabs and newlines are kept. */
+/** `text` without terminal escape sequences, control characters and bidi controls; tabs and newlines are kept. */
 export function sanitizeForTerminal(text: string): string {
   return text.replace(ESC_SEQUENCE, "").replace(C1_SEQUENCE, "").replace(CONTROL, "");
 }
