@@ -24,16 +24,16 @@ import { p256 } from "@noble/curves/nist.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { encodeFunctionData, type Hex } from "viem";
 
-import { expectedKmsReportData, P256_SPKI_PREFIX } from "../src/attestation/binding.js";
-import { parseCollateralJson } from "../src/attestation/collateral.js";
-import { parseQuote } from "../src/attestation/quote.js";
-import { checkQuote, createVerificationCache } from "../src/attestation/verify.js";
-import { bytesToHex, concatBytes } from "../src/encoding/index.js";
+import { expectedKmsReportData, P256_SPKI_PREFIX } from "../src/dstack/binding.js";
+import { parseCollateralJson } from "../src/dcap/collateral.js";
+import { parseQuote } from "../src/dcap/quote.js";
+import { checkQuote, createVerificationCache } from "../src/dcap/verify.js";
+import { bytesToHex, concatBytes } from "../src/core/bytes.js";
 import { auditRegistry } from "../src/registry/audit.js";
 import { accountFromEnv, connect, walletFor } from "../src/registry/connect.js";
 import { deployRegistry } from "../src/registry/deploy.js";
-import { HARDHAT_DEV_ACCOUNT_0_KEY, startDevNode } from "../src/registry/devnode.js";
-import { registryInterfaceAbi } from "../src/registry/interface.js";
+import { HARDHAT_DEV_ACCOUNT_0_KEY, startDevNode } from "../src/testing/devnode.js";
+import { kmsRegistryAbi } from "../src/registry/generated/abi.js";
 
 const N = Number(process.env.AUDIT_BENCH_N ?? 10_000);
 const FIX = new URL("../test/fixtures/dcap/", import.meta.url);
@@ -61,7 +61,7 @@ async function main() {
       const k256 = secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), true);
       const quote = QUOTE.slice();
       quote.set(expectedKmsReportData(ca, k256), rdOffset);
-      const data = encodeFunctionData({ abi: registryInterfaceAbi, functionName: "register", args: [bytesToHex(ca), bytesToHex(k256), bytesToHex(quote)] });
+      const data = encodeFunctionData({ abi: kmsRegistryAbi, functionName: "register", args: [bytesToHex(ca), bytesToHex(k256), bytesToHex(quote)] });
       raws.push(
         await account.signTransaction!({
           chainId: conn.chainId,

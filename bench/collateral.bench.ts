@@ -12,10 +12,10 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { parseCollateralJson } from "../src/attestation/collateral.js";
-import { createForgeWorld, forgeQuote } from "../src/attestation/forge.js";
-import { fetchCollateral } from "../src/attestation/pccs.js";
-import { bytesToPlainHex } from "../src/encoding/index.js";
+import { parseCollateralJson } from "../src/dcap/collateral.js";
+import { createForgeWorld, forgeQuote } from "../src/testing/forge.js";
+import { fetchCollateral } from "../src/dcap/pccs.js";
+import { bytesToPlainHex } from "../src/core/bytes.js";
 import { timeMedian } from "./lib.js";
 
 

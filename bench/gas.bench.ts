@@ -17,7 +17,7 @@
 import { network } from "hardhat";
 import { encodeFunctionData, type Hex } from "viem";
 
-import { bytesToHex, hexToBytes } from "../src/encoding/index.js";
+import { bytesToHex, hexToBytes } from "../src/core/bytes.js";
 import {
   appKeyMessage,
   deriveKey,
@@ -26,7 +26,7 @@ import {
   keyChainMessage,
   publicKeyFromPrivate,
   signMessage,
-} from "../src/registry/signatures.js";
+} from "../src/dstack/signatures.js";
 import { bindingReportData, newKms, REAL_QUOTE, withReportData } from "../test/contracts/helpers.js";
 
 const DSTACK_SET_KMS_INFO_GAS = 7_113_387;

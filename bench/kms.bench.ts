@@ -13,15 +13,15 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { parseCollateralJson } from "../src/attestation/collateral.js";
-import { decodeDstackAttestation } from "../src/attestation/dstack-attestation.js";
-import { checkEventLog, parseEventLog } from "../src/attestation/eventlog.js";
-import { parseQuote, type TdReport10 } from "../src/attestation/quote.js";
-import { certificateDerFromFile } from "../src/attestation/x509.js";
-import { hexToBytes } from "../src/encoding/index.js";
+import { parseCollateralJson } from "../src/dcap/collateral.js";
+import { decodeDstackAttestation } from "../src/dstack/attestation.js";
+import { checkEventLog, parseEventLog } from "../src/dstack/eventlog.js";
+import { parseQuote, type TdReport10 } from "../src/dcap/quote.js";
+import { certificateDerFromFile } from "../src/dcap/x509.js";
+import { hexToBytes } from "../src/core/bytes.js";
 import { checkCertsDir } from "../src/kms/certs-dir.js";
 import { pullBootstrap } from "../src/kms/pull.js";
-import { startSimulatedKms } from "../src/kms/simulator.js";
+import { startSimulatedKms } from "../src/testing/simulator.js";
 import { verifyBootstrap } from "../src/kms/verify.js";
 import { timeMedian } from "./lib.js";
 

@@ -15,9 +15,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
-import { parseCollateralJson } from "../src/attestation/collateral.js";
-import { parseQuote } from "../src/attestation/quote.js";
-import { createVerificationCache, verifyQuote } from "../src/attestation/verify.js";
+import { parseCollateralJson } from "../src/dcap/collateral.js";
+import { parseQuote } from "../src/dcap/quote.js";
+import { createVerificationCache, verifyQuote } from "../src/dcap/verify.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const FIX = fileURLToPath(new URL("../test/fixtures/dcap/", import.meta.url));

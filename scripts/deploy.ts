@@ -13,8 +13,8 @@ import path from "node:path";
 import { network } from "hardhat";
 import type { Chain, PublicClient, Transport } from "viem";
 
-import { packageVersion } from "../src/cli/version.js";
-import { UsageError } from "../src/errors.js";
+import { packageVersion } from "../src/core/version.js";
+import { UsageError } from "../src/core/errors.js";
 import { parseAddress } from "../src/registry/connect.js";
 import { packageRoot, recordExistingDeployment } from "../src/registry/deploy.js";
 import { writeDeployment } from "../src/registry/deployments.js";

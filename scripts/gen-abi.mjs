@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Regenerates src/registry/abi.ts from the compiled KmsRegistry artifact (run `npx hardhat compile` first):
+// Regenerates src/registry/generated/abi.ts from the compiled KmsRegistry artifact (run `npx hardhat compile` first):
 //   node scripts/gen-abi.mjs
 // test/contracts/abi.test.ts fails when the committed file drifts from the artifact.
 import { readFileSync, writeFileSync } from "node:fs";
@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 
 const root = new URL("../", import.meta.url);
 const artifactPath = new URL("artifacts/contracts/KmsRegistry.sol/KmsRegistry.json", root);
-const outPath = new URL("src/registry/abi.ts", root);
+const outPath = new URL("src/registry/generated/abi.ts", root);
 
 function fail(message) {
   process.stderr.write(`gen-abi: ${message}\n`);

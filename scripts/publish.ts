@@ -27,17 +27,17 @@ import path from "node:path";
 import { network } from "hardhat";
 import type { Account, Chain, PublicClient, Transport, WalletClient } from "viem";
 
-import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUSES, type TcbStatus } from "../src/attestation/types.js";
-import { parseCollateralJson } from "../src/attestation/collateral.js";
-import { certificateDerFromFile } from "../src/attestation/x509.js";
-import { UsageError } from "../src/errors.js";
-import { INPUT_KINDS, readInput } from "../src/kms/files.js";
+import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUSES, type TcbStatus } from "../src/dcap/types.js";
+import { parseCollateralJson } from "../src/dcap/collateral.js";
+import { certificateDerFromFile } from "../src/dcap/x509.js";
+import { UsageError } from "../src/core/errors.js";
+import { INPUT_KINDS, readInput } from "../src/core/files.js";
 import { pullBootstrap, type PullSource } from "../src/kms/pull.js";
 import { parseAddress } from "../src/registry/connect.js";
 import { checkRegistryCode, deployRegistry, packageRoot, recordOf } from "../src/registry/deploy.js";
 import { checkChainAgainstRecord, findDeploymentByAddress, readDeployment, writeDeployment } from "../src/registry/deployments.js";
 import { defaultStateDir, publishKms } from "../src/registry/publish.js";
-import { verifyForPublish } from "../src/registry/verify-gate.js";
+import { verifyForPublish } from "../src/workflows/publish-kms.js";
 
 const env = process.env;
 const say = (stage: string, detail: string) => process.stderr.write(`[publish] ${stage}: ${detail}\n`);
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   let collateral;
   if (env.KMS_COLLATERAL) collateral = parseCollateralJson(new TextDecoder().decode(await readInput(path.resolve(env.KMS_COLLATERAL), INPUT_KINDS.collateral, { label: `KMS_COLLATERAL file ${JSON.stringify(env.KMS_COLLATERAL)}` })));
   else if (env.KMS_PCCS) {
-    const { fetchCollateral, defaultCollateralCacheDir } = await import("../src/attestation/pccs.js");
+    const { fetchCollateral, defaultCollateralCacheDir } = await import("../src/dcap/pccs.js");
     collateral = await fetchCollateral(info.quote, { pccsUrl: env.KMS_PCCS, cacheDir: defaultCollateralCacheDir(env), now });
   } else throw new UsageError("set KMS_COLLATERAL (file) or KMS_PCCS (URL)");
   const rootCaDer = env.KMS_ROOT_CA ? certificateDerFromFile(await readInput(path.resolve(env.KMS_ROOT_CA), INPUT_KINDS.certificate, { label: `KMS_ROOT_CA file ${JSON.stringify(env.KMS_ROOT_CA)}` }), "KMS_ROOT_CA") : undefined;

@@ -10,8 +10,8 @@ import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { HARDHAT_DEV_ACCOUNT_0_KEY } from "../src/registry/devnode.js";
-import { startSimulatedKms } from "../src/kms/simulator.js";
+import { HARDHAT_DEV_ACCOUNT_0_KEY } from "../src/testing/devnode.js";
+import { startSimulatedKms } from "../src/testing/simulator.js";
 import { fixturePath, TDX_NOW, tdxQuote } from "./attestation/real-fixtures.js";
 import { BIN, REPO_ROOT, runCli, type RunResult } from "./helpers/cli.js";
 

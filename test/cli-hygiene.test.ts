@@ -13,9 +13,9 @@ import path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { bytesToPlainHex } from "../src/encoding/index.js";
+import { bytesToPlainHex } from "../src/core/bytes.js";
 import { connect } from "../src/registry/connect.js";
-import { HARDHAT_DEV_ACCOUNT_0_KEY } from "../src/registry/devnode.js";
+import { HARDHAT_DEV_ACCOUNT_0_KEY } from "../src/testing/devnode.js";
 import { runCli, type RunResult } from "./helpers/cli.js";
 import { startPccs, stopPccs, type Handler, type Pccs } from "./helpers/pccs-server.js";
 import { randomKms } from "./registry/chain-helpers.js";

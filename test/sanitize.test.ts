@@ -6,8 +6,8 @@
 import { describe, expect, it } from "vitest";
 
 import { errorJson, errorLine, printJson, safeIO, table, type CliIO } from "../src/cli/framework.js";
-import { escapeJsonControls, oneLine, redactErrorText, redactUrl, sanitizeForTerminal, secretRedactor, urlsInArgs } from "../src/encoding/sanitize.js";
-import { NetworkError } from "../src/errors.js";
+import { escapeJsonControls, oneLine, redactErrorText, redactUrl, sanitizeForTerminal, secretRedactor, urlsInArgs } from "../src/core/sanitize.js";
+import { NetworkError } from "../src/core/errors.js";
 
 const chr = (n: number) => String.fromCharCode(n);
 /** Raw control characters a terminal acts on: C0 except TAB and LF, DEL, C1. */

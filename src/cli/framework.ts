@@ -9,10 +9,10 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
-import { escapeJsonControls, oneLine, sanitizeForTerminal, secretRedactor, urlsInArgs } from "../encoding/sanitize.js";
-import { InputError, KmsRegistryError, UsageError } from "../errors.js";
+import { escapeJsonControls, oneLine, sanitizeForTerminal, secretRedactor, urlsInArgs } from "../core/sanitize.js";
+import { InputError, KmsRegistryError, UsageError } from "../core/errors.js";
 
-export { oneLine } from "../encoding/sanitize.js";
+export { oneLine } from "../core/sanitize.js";
 
 export const EXIT_OK = 0;
 export const EXIT_FAIL = 1;

@@ -18,7 +18,7 @@ import {
   type CliIO,
   type Command,
 } from "./framework.js";
-import { packageVersion } from "./version.js";
+import { packageVersion } from "../core/version.js";
 
 export function topLevelHelp(): string {
   const w = Math.max(...commands.map((c) => c.name.length));

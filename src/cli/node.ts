@@ -1,6 +1,6 @@
 /** Binds the CLI to the real process: stdio, environment, signals, exit code. */
-import { readStreamLimited } from "../kms/files.js";
-import { oneLine, secretRedactor, urlsInArgs } from "../encoding/sanitize.js";
+import { readStreamLimited } from "../core/files.js";
+import { oneLine, secretRedactor, urlsInArgs } from "../core/sanitize.js";
 import { main } from "./main.js";
 import type { CliIO } from "./framework.js";
 

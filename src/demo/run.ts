@@ -12,8 +12,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
-import { KmsRegistryError } from "../errors.js";
-import type { Hex } from "../encoding/index.js";
+import { KmsRegistryError } from "../core/errors.js";
+import type { Hex } from "../core/bytes.js";
 
 export const DEMO_STAGES = [
   "start-kms",
@@ -155,7 +155,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     workDir = await mkdtemp(path.join(os.tmpdir(), "kms-registry-demo-"));
     if (!opts.keepWorkDir) cleanups.push(() => rm(workDir, { recursive: true, force: true }));
     const { packageRoot } = await import("../registry/deploy.js");
-    const { freePort, startDevNode, stopChild, HARDHAT_DEV_ACCOUNT_0_KEY } = await import("../registry/devnode.js");
+    const { freePort, startDevNode, stopChild, HARDHAT_DEV_ACCOUNT_0_KEY } = await import("../testing/devnode.js");
     const bin = path.join(packageRoot(), "bin", "kms-registry.js");
 
     begin("start-kms", "starting the simulated KMS (kms-registry simulate-kms) on a free loopback port");
@@ -183,17 +183,17 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     const pulled = await pullBootstrap({ kms: kmsUrl }, { now });
     const info = pulled.info;
     if (!info.quote) throw new Error("the KMS's bootstrap info has no quote");
-    const { ethAddress } = await import("../registry/signatures.js");
+    const { ethAddress } = await import("../dstack/signatures.js");
     const { getAddress } = await import("viem");
     const kmsAddress = getAddress(ethAddress(info.k256Pubkey)) as Hex;
     log(`        KMS root key address ${kmsAddress}`);
 
     begin("verify", "quote under the SIMULATED root with the simulator's collateral, key binding, event log");
-    const { certificateDerFromFile } = await import("../attestation/x509.js");
-    const { parseCollateralJson } = await import("../attestation/collateral.js");
+    const { certificateDerFromFile } = await import("../dcap/x509.js");
+    const { parseCollateralJson } = await import("../dcap/collateral.js");
     const rootCaDer = certificateDerFromFile(new TextEncoder().encode(await getText(`${kmsUrl}/sim/dcap-root-ca.pem`)), "simulated root CA");
     const collateral = parseCollateralJson(await getText(`${kmsUrl}/sim/collateral.json`));
-    const { verifyForPublish } = await import("../registry/verify-gate.js");
+    const { verifyForPublish } = await import("../workflows/publish-kms.js");
     const gate = await verifyForPublish(info, { collateral, now, rootCaDer, accept: ["UpToDate", "SWHardeningNeeded"], allowSimulatedRoot: true, sourceChecks: pulled.checks });
     if (!gate.ok) throw new Error(gate.reason ?? "verification failed");
     const intel = await verifyForPublish(info, { collateral, now, accept: ["UpToDate", "SWHardeningNeeded"] });
@@ -206,7 +206,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     const wallet = walletFor(conn, accountFromEnv({ KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_0_KEY }));
     const { deployRegistry, recordOf } = await import("../registry/deploy.js");
     const { writeDeployment } = await import("../registry/deployments.js");
-    const { packageVersion } = await import("../cli/version.js");
+    const { packageVersion } = await import("../core/version.js");
     const dep = await deployRegistry({ publicClient: conn.publicClient, walletClient: wallet, toolVersion: packageVersion() });
     await writeDeployment(path.join(workDir, "deployments"), recordOf(dep));
     log(`        KmsRegistry at ${dep.address} (block ${dep.block}, gas ${dep.gasUsed})`);
@@ -229,11 +229,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     log(`        re-run: ${again.message}`);
 
     begin("prove-liveness", "livenessChallengeAt(kms, epoch) → KMS.GetAppEnvEncryptPubKey → proveLiveness");
-    const { proveLiveness } = await import("../registry/liveness.js");
+    const { proveLiveness } = await import("../workflows/prove-liveness.js");
     const live = await proveLiveness({ publicClient: conn.publicClient, walletClient: wallet, registry: dep.address, kms: kmsAddress, kmsUrl });
     log(`        liveness proven: challenge ${live.appId} (epoch ${live.epoch}), tx ${live.txHash}, gas ${live.gasUsed}`);
 
-    const { hexToBytes, bytesToHex } = await import("../encoding/index.js");
+    const { hexToBytes, bytesToHex } = await import("../core/bytes.js");
     const check = await import("../registry/check-signature.js");
     const appId = new Uint8Array(randomBytes(20));
     begin("app-key", "simulator-only Sim.GetAppKey: app key signed by the KMS root, checked off and on chain");
@@ -244,7 +244,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     log(`        app key ${bytesToHex(appPubkey)} for app ${bytesToHex(appId)}: valid off and on chain`);
 
     begin("env-key", "KMS.GetAppEnvEncryptPubKey signature_v1 checked off and on chain");
-    const { getAppEnvEncryptPubKey } = await import("../registry/liveness.js");
+    const { getAppEnvEncryptPubKey } = await import("../workflows/prove-liveness.js");
     const env = await getAppEnvEncryptPubKey(kmsUrl, appId);
     const ekr = await check.checkEnvKeySignature({ publicClient: conn.publicClient, registry: dep.address, appId, publicKey: env.publicKey, timestamp: env.timestamp, signature: env.signatureV1 });
     if (!ekr.valid) throw new Error(`env-key signature: off chain ${ekr.offChain.detail}; on chain ${ekr.onChain.detail}`);
@@ -268,7 +268,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
 
     begin("audit", "replaying every registry event and re-verifying every quote (simulated root)");
     const { auditRegistry } = await import("../registry/audit.js");
-    const { checkQuote } = await import("../attestation/verify.js");
+    const { checkQuote } = await import("../dcap/verify.js");
     const audit = await auditRegistry({
       publicClient: conn.publicClient,
       registry: dep.address,

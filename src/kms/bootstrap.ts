@@ -7,13 +7,13 @@
  * `bootstrap_info`), the onboard page's camelCase `{caPubkey, k256Pubkey, quote, eventlog}`, and
  * this tool's own normalized document (`kind: "dstack-kms-bootstrap-info"`).
  */
-import { assertKmsPubkeyShapes, CA_PUBKEY_LENGTH, K256_PUBKEY_LENGTH } from "../attestation/binding.js";
-import { decodeDstackAttestation, type DstackAttestation } from "../attestation/dstack-attestation.js";
-import { eventLogToJson, parseEventLog, type EventLogEntry } from "../attestation/eventlog.js";
-import { bytesToHex, decodeBytesField, type Hex } from "../encoding/index.js";
-import { InputError } from "../errors.js";
-import { ethAddress } from "../registry/signatures.js";
-import { isPlainObject } from "./json.js";
+import { assertKmsPubkeyShapes, CA_PUBKEY_LENGTH, K256_PUBKEY_LENGTH } from "../dstack/binding.js";
+import { decodeDstackAttestation, type DstackAttestation } from "../dstack/attestation.js";
+import { eventLogToJson, parseEventLog, type EventLogEntry } from "../dstack/eventlog.js";
+import { bytesToHex, decodeBytesField, type Hex } from "../core/bytes.js";
+import { InputError } from "../core/errors.js";
+import { ethAddress } from "../dstack/signatures.js";
+import { isPlainObject } from "../core/json.js";
 
 export const NORMALIZED_KIND = "dstack-kms-bootstrap-info";
 

@@ -12,12 +12,12 @@ import { join } from "node:path";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import * as px509 from "@peculiar/x509";
 
-import { parseQuote } from "../attestation/quote.js";
-import { bytesEqual, bytesToHex } from "../encoding/index.js";
-import { InputError, KmsRegistryError } from "../errors.js";
+import { parseQuote } from "../dcap/quote.js";
+import { bytesEqual, bytesToHex } from "../core/bytes.js";
+import { InputError, KmsRegistryError } from "../core/errors.js";
 import { parseBootstrapInfo, type BootstrapInfo } from "./bootstrap.js";
-import { INPUT_KINDS, readInput } from "./files.js";
-import { parseJsonLimited } from "./json.js";
+import { INPUT_KINDS, readInput } from "../core/files.js";
+import { parseJsonLimited } from "../core/json.js";
 
 /** The 8 files of the tutorials, in `ls` order. */
 export const CERTS_DIR_FILES = [

@@ -24,11 +24,11 @@ import type { TLSSocket } from "node:tls";
 
 import { p256 } from "@noble/curves/nist.js";
 
-import { CA_PUBKEY_LENGTH, P256_SPKI_PREFIX } from "../attestation/binding.js";
-import { bytesEqual, bytesToHex } from "../encoding/index.js";
-import { InputError, KmsRegistryError, NetworkError, VerificationError } from "../errors.js";
-import { DEFAULT_MAX_JSON_BYTES, isPlainObject, parseJsonLimited } from "./json.js";
-import { toPem } from "./pki.js";
+import { CA_PUBKEY_LENGTH, P256_SPKI_PREFIX } from "../dstack/binding.js";
+import { bytesEqual, bytesToHex } from "../core/bytes.js";
+import { InputError, KmsRegistryError, NetworkError, VerificationError } from "../core/errors.js";
+import { DEFAULT_MAX_JSON_BYTES, isPlainObject, parseJsonLimited } from "../core/json.js";
+import { toPem } from "../dcap/x509.js";
 
 export interface KmsClientOptions {
   /** Per attempt, milliseconds. Default 10 000. */

@@ -7,14 +7,14 @@ import { X509Certificate } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 
-import type { Check } from "../attestation/types.js";
-import { bytesEqual, bytesToHex, decodeBytesField } from "../encoding/index.js";
-import { InputError, VerificationError } from "../errors.js";
+import type { Check } from "../dcap/types.js";
+import { bytesEqual, bytesToHex, decodeBytesField } from "../core/bytes.js";
+import { InputError, VerificationError } from "../core/errors.js";
 import { normalizeBootstrap, parseBootstrapInfo, unwrapBootstrapObject, type BootstrapInfo, type KmsMetaSummary, type NormalizedBootstrap } from "./bootstrap.js";
 import { readCertsDirBootstrap } from "./certs-dir.js";
 import { getMeta, tlsPinError, type KmsClientOptions } from "./client.js";
-import { INPUT_KINDS, readInput } from "./files.js";
-import { parseJsonLimited } from "./json.js";
+import { INPUT_KINDS, readInput } from "../core/files.js";
+import { parseJsonLimited } from "../core/json.js";
 
 export type PullSource = { kms: string; caPubkey?: Uint8Array; file?: string } | { certsDir: string; file?: string } | { file: string };
 

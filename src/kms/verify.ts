@@ -6,13 +6,13 @@
  * → one report with an overall verdict, every check, the KMS's Ethereum address and the measurements.
  * Never throws for a failed check; throws only for unusable options (e.g. a missing `now`).
  */
-import { checkKmsBinding, type BindingCheck } from "../attestation/binding.js";
-import { checkEventLog, derivedMeasurements, keyProviderPayload, type EventLogCheck } from "../attestation/eventlog.js";
-import { parseQuote, type Quote, type TdReport10 } from "../attestation/quote.js";
-import { DEFAULT_ACCEPTED_STATUSES, type Check, type Collateral, type PolicyVerdict, type TcbStatus, type VerificationVerdict, type VerifiedQuote } from "../attestation/types.js";
-import { bytesEqual, bytesToHex, type Hex } from "../encoding/index.js";
-import { UsageError } from "../errors.js";
-import { ethAddress } from "../registry/signatures.js";
+import { checkKmsBinding, type BindingCheck } from "../dstack/binding.js";
+import { checkEventLog, derivedMeasurements, keyProviderPayload, type EventLogCheck } from "../dstack/eventlog.js";
+import { parseQuote, type Quote, type TdReport10 } from "../dcap/quote.js";
+import { DEFAULT_ACCEPTED_STATUSES, type Check, type Collateral, type PolicyVerdict, type TcbStatus, type VerificationVerdict, type VerifiedQuote } from "../dcap/types.js";
+import { bytesEqual, bytesToHex, type Hex } from "../core/bytes.js";
+import { UsageError } from "../core/errors.js";
+import { ethAddress } from "../dstack/signatures.js";
 import type { BootstrapInfo } from "./bootstrap.js";
 import type { Checklist } from "./certs-dir.js";
 
@@ -136,7 +136,7 @@ export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrap
     let collateralError: string | null = null;
     if (!collateral && opts.pccsUrl) {
       try {
-        const { fetchCollateral } = await import("../attestation/pccs.js");
+        const { fetchCollateral } = await import("../dcap/pccs.js");
         collateral = await fetchCollateral(info.quote, { pccsUrl: opts.pccsUrl, now: opts.now, ...(opts.pccsCacheDir ? { cacheDir: opts.pccsCacheDir } : {}) });
       } catch (e) {
         collateralError = `collateral could not be fetched from ${opts.pccsUrl}: ${e instanceof Error ? e.message : String(e)}`;
@@ -163,7 +163,7 @@ export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrap
       q.error = { code: "NO_COLLATERAL", message: msg };
       checks.push({ name: "quote.verified", ok: false, detail: msg });
     } else {
-      const { checkQuote } = await import("../attestation/verify.js");
+      const { checkQuote } = await import("../dcap/verify.js");
       const out = checkQuote(info.quote, { collateral, now: opts.now, acceptStatuses: accepted, ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer } : {}), ...(opts.allowDebug ? { allowDebug: true } : {}) });
       if (out.ok) {
         const r = out.result;
@@ -256,7 +256,7 @@ export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrap
 
   // 5. the RPC certificate's own attestation (RA-TLS), when we saw the certificate
   if (opts.rpcCertDer) {
-    const { checkRpcCertAttestation } = await import("./ratls.js");
+    const { checkRpcCertAttestation } = await import("../dstack/ratls.js");
     const rc = await checkRpcCertAttestation(opts.rpcCertDer, {
       collateral: lastCollateral,
       now: opts.now,

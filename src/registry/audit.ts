@@ -9,12 +9,12 @@
  */
 import { decodeEventLog, getAddress, keccak256, type Chain, type PublicClient, type Transport } from "viem";
 
-import { checkKmsBinding } from "../attestation/binding.js";
-import { parseQuote } from "../attestation/quote.js";
-import { hexToBytes, type Hex } from "../encoding/index.js";
-import { registryInterfaceAbi } from "./interface.js";
+import { checkKmsBinding } from "../dstack/binding.js";
+import { parseQuote } from "../dcap/quote.js";
+import { hexToBytes, type Hex } from "../core/bytes.js";
+import { kmsRegistryAbi } from "./generated/abi.js";
 import { scanLogs, type DropReason, type DroppedCounts, type DroppedLog, type RawLog, type ScanProgress } from "./logs.js";
-import { ethAddress } from "./signatures.js";
+import { ethAddress } from "../dstack/signatures.js";
 
 export type AuditEvent =
   | {
@@ -120,7 +120,7 @@ const cs = (a: string): Hex => getAddress(a) as Hex;
 export function decodeRegistryLog(log: RawLog): AuditEvent | undefined | "undecodable" {
   let d;
   try {
-    d = decodeEventLog({ abi: registryInterfaceAbi, data: log.data, topics: log.topics as [Hex, ...Hex[]], strict: true });
+    d = decodeEventLog({ abi: kmsRegistryAbi, data: log.data, topics: log.topics as [Hex, ...Hex[]], strict: true });
   } catch {
     return KNOWN_TOPICS.has(log.topics[0]?.toLowerCase() ?? "") ? "undecodable" : undefined;
   }
@@ -145,7 +145,7 @@ export function decodeRegistryLog(log: RawLog): AuditEvent | undefined | "undeco
 }
 
 const KNOWN_TOPICS = new Set(
-  registryInterfaceAbi
+  kmsRegistryAbi
     .filter((x) => x.type === "event")
     .map((e) => keccak256(new TextEncoder().encode(`${e.name}(${e.inputs.map((i) => i.type).join(",")})`)).toLowerCase()),
 );
@@ -429,10 +429,10 @@ export async function auditRegistry(opts: AuditOptions): Promise<AuditReport & {
   // Registrars that no longer hold the role (as of toBlock).
   const registrars = [...new Set(kms.flatMap((k) => k.attestations.map((a) => a.registrar)))];
   if (registrars.length) {
-    const role = (await readAt((blockNumber) => publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "REGISTRAR_ROLE", blockNumber }))) as Hex;
+    const role = (await readAt((blockNumber) => publicClient.readContract({ address: registry, abi: kmsRegistryAbi, functionName: "REGISTRAR_ROLE", blockNumber }))) as Hex;
     const lost = new Set<string>();
     await pool(registrars, concurrency, async (r) => {
-      const has = await readAt((blockNumber) => publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "hasRole", args: [role, r], blockNumber }));
+      const has = await readAt((blockNumber) => publicClient.readContract({ address: registry, abi: kmsRegistryAbi, functionName: "hasRole", args: [role, r], blockNumber }));
       if (!has) lost.add(r.toLowerCase());
     });
     for (const k of kms) {
@@ -469,7 +469,7 @@ export async function auditRegistry(opts: AuditOptions): Promise<AuditReport & {
       if (deployed === undefined || noStateBefore) return undefined;
       if (!deployed) return 0n;
       try {
-        return await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "nonce", args: [kmsAddr], blockNumber: before });
+        return await publicClient.readContract({ address: registry, abi: kmsRegistryAbi, functionName: "nonce", args: [kmsAddr], blockNumber: before });
       } catch {
         return unavailable();
       }
@@ -477,8 +477,8 @@ export async function auditRegistry(opts: AuditOptions): Promise<AuditReport & {
     let notedLatest = false;
     await pool(kms, concurrency, async (k) => {
       const [on, nonceNow] = await Promise.all([
-        readAt((blockNumber) => publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "isRegistered", args: [k.address], blockNumber })),
-        readAt((blockNumber) => publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "nonce", args: [k.address], blockNumber })),
+        readAt((blockNumber) => publicClient.readContract({ address: registry, abi: kmsRegistryAbi, functionName: "isRegistered", args: [k.address], blockNumber })),
+        readAt((blockNumber) => publicClient.readContract({ address: registry, abi: kmsRegistryAbi, functionName: "nonce", args: [k.address], blockNumber })),
       ]);
       if (on !== (k.status === "active")) {
         anomalies.push({ kms: k.address, kind: "state-mismatch", detail: `events say ${k.status}, but isRegistered() at block ${toBlock} returns ${on}` });

@@ -8,9 +8,9 @@
  */
 import { getAddress, zeroAddress, type Chain, type PublicClient, type Transport } from "viem";
 
-import { bytesToHex, type Hex } from "../encoding/index.js";
-import { registryInterfaceAbi } from "./interface.js";
-import { appKeyMessage, envEncryptMessageV1, ethAddress, keyChainMessage, recoverAddress, recoverPublicKey } from "./signatures.js";
+import { bytesToHex, type Hex } from "../core/bytes.js";
+import { kmsRegistryAbi } from "./generated/abi.js";
+import { appKeyMessage, envEncryptMessageV1, ethAddress, keyChainMessage, recoverAddress, recoverPublicKey } from "../dstack/signatures.js";
 
 export type SignatureKind = "app-key" | "env-key" | "key-chain";
 
@@ -49,7 +49,7 @@ const checksum = (a: string): Hex => getAddress(a) as Hex;
 
 async function isRegistered(c: Common, kms: Hex): Promise<boolean> {
   if (kms === zeroAddress) return false;
-  return (await c.publicClient.readContract({ address: c.registry, abi: registryInterfaceAbi, functionName: "isRegistered", args: [kms] })) as boolean;
+  return (await c.publicClient.readContract({ address: c.registry, abi: kmsRegistryAbi, functionName: "isRegistered", args: [kms] })) as boolean;
 }
 
 function offChainVerdict(recovered: Hex | null, pinned: Hex | undefined, registered: boolean, what: string): SideVerdict {
@@ -75,7 +75,7 @@ export async function checkAppKeySignature(c: Common & { appId: Uint8Array; appP
   const offChain = offChainVerdict(recovered, c.kms, registered, "the app-key signature");
   const ok = (await c.publicClient.readContract({
     address: c.registry,
-    abi: registryInterfaceAbi,
+    abi: kmsRegistryAbi,
     functionName: "verifyAppKey",
     args: [kms, bytesToHex(c.appId), bytesToHex(c.appPubkey), bytesToHex(c.signature)],
   })) as boolean;
@@ -93,7 +93,7 @@ export async function checkEnvKeySignature(
   const offChain = offChainVerdict(recovered, c.kms, registered, "the env-key signature");
   const ok = (await c.publicClient.readContract({
     address: c.registry,
-    abi: registryInterfaceAbi,
+    abi: kmsRegistryAbi,
     functionName: "verifyEnvEncryptPubkey",
     args: [kms, bytesToHex(c.appId), bytesToHex(c.publicKey), c.timestamp, bytesToHex(c.signature)],
   })) as boolean;
@@ -129,7 +129,7 @@ export async function checkKeyChain(
   offChain.derivedSigner = offChain.valid ? derivedAddress : zeroAddress;
   const signer = (await c.publicClient.readContract({
     address: c.registry,
-    abi: registryInterfaceAbi,
+    abi: kmsRegistryAbi,
     functionName: "verifyKeyChain",
     args: [
       kms,

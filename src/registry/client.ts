@@ -23,10 +23,10 @@ import {
   type ParseEventLogsReturnType,
 } from "viem";
 
-import { bytesToHex, hexToBytes, type Hex } from "../encoding/index.js";
-import { InputError } from "../errors.js";
-import { kmsRegistryAbi } from "./abi.js";
-import { ethAddress } from "./signatures.js";
+import { bytesToHex, hexToBytes, type Hex } from "../core/bytes.js";
+import { InputError } from "../core/errors.js";
+import { kmsRegistryAbi } from "./generated/abi.js";
+import { ethAddress } from "../dstack/signatures.js";
 
 /** keccak256("REGISTRAR_ROLE"), the value of the contract's `REGISTRAR_ROLE()`. */
 export const REGISTRAR_ROLE: Hex = "0xedcc084d3dcd65a1f7f23c65c46722faca6953d28e43150a467cf43e5c309238";

@@ -20,9 +20,9 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
-import type { Hex } from "../encoding/index.js";
-import { redactErrorText, redactUrl as redactAnyUrl, secretRedactor } from "../encoding/sanitize.js";
-import { NetworkError, UsageError } from "../errors.js";
+import type { Hex } from "../core/bytes.js";
+import { redactErrorText, redactUrl, secretRedactor } from "../core/sanitize.js";
+import { NetworkError, UsageError } from "../core/errors.js";
 
 export const PRIVATE_KEY_ENV = "KMS_REGISTRY_PRIVATE_KEY";
 
@@ -135,11 +135,6 @@ export function redactingHttp(rpcUrl: string, config: HttpTransportConfig): Http
     }) as typeof t.request;
     return { ...t, request };
   }) as HttpTransport;
-}
-
-/** An RPC URL without its credentials, path and query (where API keys live): `https://host:port/***`. */
-export function redactUrl(url: string): string {
-  return redactAnyUrl(url);
 }
 
 /** viem's short message, one line. */

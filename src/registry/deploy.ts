@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
 
 import { getAddress, keccak256, type Abi, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
 
-import type { Hex } from "../encoding/index.js";
-import { InputError, NetworkError, UsageError } from "../errors.js";
+import type { Hex } from "../core/bytes.js";
+import { InputError, NetworkError, UsageError } from "../core/errors.js";
 import { networkName, shortMessage } from "./connect.js";
 import { DEPLOYMENT_FORMAT, type DeploymentRecord } from "./deployments.js";
 

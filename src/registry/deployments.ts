@@ -8,9 +8,9 @@ import path from "node:path";
 
 import { getAddress, isAddress } from "viem";
 
-import type { Hex } from "../encoding/index.js";
-import { InputError, UsageError } from "../errors.js";
-import { INPUT_KINDS, readInput } from "../kms/files.js";
+import type { Hex } from "../core/bytes.js";
+import { InputError, UsageError } from "../core/errors.js";
+import { INPUT_KINDS, readInput } from "../core/files.js";
 
 export const DEPLOYMENT_FORMAT = "dstack-kms-registry/deployment@1";
 export const LOCAL_CHAIN_IDS: readonly number[] = [31337, 1337];

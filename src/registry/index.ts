@@ -1,4 +1,58 @@
-/** The registry module: contract ABI and typed client, dstack signature formats (off chain). */
-export * from "./abi.js";
+/**
+ * The chain side: the generated contract ABI and its typed viem client, connecting to an RPC, deploying and
+ * deployment records, the adaptive log scan, the publish step (journalled `register`), dapp signature checks
+ * and the audit that rebuilds a registry's history from its events.
+ */
+export * from "./generated/abi.js";
 export * from "./client.js";
-export * from "./signatures.js";
+export { accountFromEnv, connect, walletFor, networkName, parseAddress, parseRpcUrl, PRIVATE_KEY_ENV, type Connection } from "./connect.js";
+export {
+  DEPLOYMENT_FORMAT,
+  deploymentPath,
+  validateDeploymentRecord,
+  readDeployment,
+  readDeploymentFile,
+  findDeploymentByAddress,
+  writeDeployment,
+  checkChainAgainstRecord,
+  type DeploymentRecord,
+} from "./deployments.js";
+export { packageRoot, artifactPath, loadRegistryArtifact, deployRegistry, recordOf, recordExistingDeployment, checkRegistryCode, type RegistryArtifact, type DeployOptions } from "./deploy.js";
+export {
+  publishKms,
+  findRegistrations,
+  defaultStateDir,
+  journalPath,
+  revertReason,
+  checkIdentityShape,
+  type KmsIdentity,
+  type PublishOptions,
+  type PublishResult,
+  type PublishStatus,
+  type PublishStage,
+} from "./publish.js";
+export {
+  checkAppKeySignature,
+  checkEnvKeySignature,
+  checkKeyChain,
+  type SignatureCheckResult as KmsSignatureCheckResult,
+  type SideVerdict,
+  type SignatureKind,
+} from "./check-signature.js";
+export {
+  auditRegistry,
+  auditJson,
+  rebuildState,
+  checkRegistration,
+  decodeRegistryLog,
+  type AuditEvent,
+  type AuditKms,
+  type AuditCheck,
+  type AuditReport,
+  type AuditOptions,
+  type Anomaly,
+  type AnomalyKind,
+  type Reverify,
+  type ReverifyOutcome,
+} from "./audit.js";
+export { scanLogs, isRangeLimitError, suggestedRange, statedMaxRange, type RawLog, type ScanOptions, type ScanProgress, type ScanResult } from "./logs.js";

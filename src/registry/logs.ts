@@ -10,8 +10,8 @@
  * a log (same blockHash, transactionHash and logIndex) and a log outside the block range of its request are
  * dropped and counted (`dropped`), and `onDropped` sees each of them.
  */
-import type { Hex } from "../encoding/index.js";
-import { NetworkError } from "../errors.js";
+import type { Hex } from "../core/bytes.js";
+import { NetworkError } from "../core/errors.js";
 
 export interface RawLog {
   address: Hex;

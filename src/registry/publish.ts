@@ -40,15 +40,15 @@ import {
   type WalletClient,
 } from "viem";
 
-import { bytesToHex, type Hex } from "../encoding/index.js";
-import { InputError, NetworkError, UsageError, VerificationError } from "../errors.js";
-import { INPUT_KINDS, readInput } from "../kms/files.js";
+import { bytesToHex, type Hex } from "../core/bytes.js";
+import { InputError, NetworkError, UsageError, VerificationError } from "../core/errors.js";
+import { INPUT_KINDS, readInput } from "../core/files.js";
 import { readKms, registryRevert } from "./client.js";
 import { shortMessage } from "./connect.js";
 import { ensureWritableDir } from "./deployments.js";
-import { registryInterfaceAbi } from "./interface.js";
+import { kmsRegistryAbi } from "./generated/abi.js";
 import { scanLogs, type RawLog } from "./logs.js";
-import { ethAddress } from "./signatures.js";
+import { ethAddress } from "../dstack/signatures.js";
 
 export interface KmsIdentity {
   caPubkey: Uint8Array;
@@ -183,9 +183,9 @@ function checkRegisterTx(
   if (!tx.to || !sameHex(tx.to, want.registry)) throw fail(`is sent to ${tx.to ?? "(contract creation)"}, not to the registry ${want.registry}`);
   if (!sameHex(tx.from, want.from)) throw fail(`is signed by ${tx.from}, not by the configured account ${want.from}`);
   if (tx.nonce !== journalNonce) throw fail(`has nonce ${tx.nonce ?? "(none)"}, the journal says ${journalNonce}`);
-  let call: ReturnType<typeof decodeFunctionData<typeof registryInterfaceAbi>>;
+  let call: ReturnType<typeof decodeFunctionData<typeof kmsRegistryAbi>>;
   try {
-    call = decodeFunctionData({ abi: registryInterfaceAbi, data: tx.input ?? "0x" });
+    call = decodeFunctionData({ abi: kmsRegistryAbi, data: tx.input ?? "0x" });
   } catch {
     throw fail("is not a call of a registry function");
   }
@@ -221,7 +221,7 @@ async function checkJournal(j: Journal, want: JournalExpectation): Promise<void>
 
 /** `KmsRegistered(kms, quoteHash, …)` emitted by `registry`: its address, the event's signature and the kms and quoteHash topics. */
 function isRegistrationLog(log: { address: string; topics: readonly (string | null)[]; removed?: boolean }, registry: Hex, kms: Hex, quoteHash: Hex): boolean {
-  const want = encodeEventTopics({ abi: registryInterfaceAbi, eventName: "KmsRegistered", args: { kms, quoteHash } }) as (Hex | null)[];
+  const want = encodeEventTopics({ abi: kmsRegistryAbi, eventName: "KmsRegistered", args: { kms, quoteHash } }) as (Hex | null)[];
   return (
     log.removed !== true &&
     sameHex(log.address, registry) &&
@@ -232,7 +232,7 @@ function isRegistrationLog(log: { address: string; topics: readonly (string | nu
 
 /** Success needs the KMS active on the registry afterwards: `isRegistered(kms)`, else `NOT_REGISTERED_AFTER_PUBLISH`. */
 async function requireRegistered(publicClient: PublicClient<Transport, Chain>, registry: Hex, kms: Hex, txHash: Hex): Promise<void> {
-  const active = (await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "isRegistered", args: [kms] })) as boolean;
+  const active = (await publicClient.readContract({ address: registry, abi: kmsRegistryAbi, functionName: "isRegistered", args: [kms] })) as boolean;
   if (active) return;
   const { revoked } = await readKms(publicClient, registry, kms);
   throw new VerificationError(
@@ -271,7 +271,7 @@ export async function findRegistrations(
   fromBlock: bigint,
   toBlock?: bigint,
 ): Promise<RawLog[]> {
-  const topics = encodeEventTopics({ abi: registryInterfaceAbi, eventName: "KmsRegistered", args: { kms, ...(quoteHash ? { quoteHash } : {}) } });
+  const topics = encodeEventTopics({ abi: kmsRegistryAbi, eventName: "KmsRegistered", args: { kms, ...(quoteHash ? { quoteHash } : {}) } });
   const latest = toBlock ?? (await publicClient.getBlockNumber({ cacheTime: 0 }));
   if (fromBlock > latest) return [];
   const { logs } = await scanLogs({
@@ -298,7 +298,7 @@ export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
   const confirmations = opts.confirmations ?? 1;
   const timeout = opts.receiptTimeoutMs ?? 600_000;
   const fromBlock = opts.fromBlock ?? 0n;
-  const abi = [...registryInterfaceAbi, ...(opts.errorAbi ?? []).filter((x) => x.type === "error")] as Abi;
+  const abi = [...kmsRegistryAbi, ...(opts.errorAbi ?? []).filter((x) => x.type === "error")] as Abi;
   const journalFile = journalPath(opts.journalDir ?? defaultStateDir(), chainId, registry, quoteHash);
 
   const args = [bytesToHex(identity.caPubkey), bytesToHex(identity.k256Pubkey), bytesToHex(identity.quote)] as const;
@@ -339,7 +339,7 @@ export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
   // 2. Read state: is this exact quote already registered for this KMS?
   progress("state", `looking for KmsRegistered(${kms}, ${quoteHash}) from block ${fromBlock}`);
   const existing = (await findRegistrations(publicClient, registry, kms, quoteHash, fromBlock)).filter((l) => isRegistrationLog(l, registry, kms, quoteHash));
-  const active = (await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "isRegistered", args: [kms] })) as boolean;
+  const active = (await publicClient.readContract({ address: registry, abi: kmsRegistryAbi, functionName: "isRegistered", args: [kms] })) as boolean;
   if (existing.length > 0) {
     const last = existing[existing.length - 1]!;
     if (!active) await requireRegistered(publicClient, registry, kms, last.transactionHash);
@@ -351,10 +351,10 @@ export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
       message: `this quote is already registered for KMS ${kms} (tx ${last.transactionHash}, block ${BigInt(last.blockNumber)}); no transaction sent`,
     };
   }
-  const role = (await publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "REGISTRAR_ROLE" })) as Hex;
+  const role = (await publicClient.readContract({ address: registry, abi: kmsRegistryAbi, functionName: "REGISTRAR_ROLE" })) as Hex;
   const hasRole = (await publicClient.readContract({
     address: registry,
-    abi: registryInterfaceAbi,
+    abi: kmsRegistryAbi,
     functionName: "hasRole",
     args: [role, account.address],
   })) as boolean;
@@ -382,7 +382,7 @@ export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
   const request = await walletClient.prepareTransactionRequest({
     account,
     to: registry,
-    data: encodeFunctionData({ abi: registryInterfaceAbi, functionName: "register", args }),
+    data: encodeFunctionData({ abi: kmsRegistryAbi, functionName: "register", args }),
     gas: (gas * 12n) / 10n,
     nonce: pendingNonce,
     chain: publicClient.chain,

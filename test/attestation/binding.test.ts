@@ -1,10 +1,10 @@
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { describe, expect, it } from "vitest";
 
-import { checkKmsBinding, expectedKmsReportData, kmsBindingHash, kmsBindingMessage } from "../../src/attestation/binding.js";
-import { bytesToHex, hexToBytes } from "../../src/encoding/index.js";
-import { InputError } from "../../src/errors.js";
-import { ethAddress } from "../../src/registry/signatures.js";
+import { checkKmsBinding, expectedKmsReportData, kmsBindingHash, kmsBindingMessage } from "../../src/dstack/binding.js";
+import { bytesToHex, hexToBytes } from "../../src/core/bytes.js";
+import { InputError } from "../../src/core/errors.js";
+import { ethAddress } from "../../src/dstack/signatures.js";
 
 // NEAR AI's production KMS (formats doc §2): real values read from KMS.GetMeta.
 const NEAR_CA = hexToBytes(

@@ -10,8 +10,8 @@ import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { collateralToJson } from "../../src/attestation/collateral.js";
-import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/attestation/forge.js";
+import { collateralToJson } from "../../src/dcap/collateral.js";
+import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/testing/forge.js";
 import { runCli } from "../helpers/cli.js";
 import { fixturePath, SGX_NOW, TDX_NOW, TDX_WINDOW } from "./real-fixtures.js";
 

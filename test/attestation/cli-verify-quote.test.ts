@@ -4,8 +4,8 @@ import { join } from "node:path";
 
 import { afterAll, describe, expect, it } from "vitest";
 
-import { collateralToJson } from "../../src/attestation/collateral.js";
-import { createForgeWorld, forgeQuote } from "../../src/attestation/forge.js";
+import { collateralToJson } from "../../src/dcap/collateral.js";
+import { createForgeWorld, forgeQuote } from "../../src/testing/forge.js";
 import { runCli } from "../helpers/cli.js";
 import { fixturePath, fixtureText, sgxQuote, TDX_NOW, TDX_WINDOW, tdxQuote } from "./real-fixtures.js";
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 
-import { collateralToJson, parseCollateralJson } from "../../src/attestation/collateral.js";
-import { verifyQuote } from "../../src/attestation/verify.js";
-import { InputError } from "../../src/errors.js";
+import { collateralToJson, parseCollateralJson } from "../../src/dcap/collateral.js";
+import { verifyQuote } from "../../src/dcap/verify.js";
+import { InputError } from "../../src/core/errors.js";
 import { fixtureText, TDX_NOW, tdxQuote } from "./real-fixtures.js";
 
 const KEYS = [

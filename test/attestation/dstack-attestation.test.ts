@@ -3,11 +3,11 @@ import { readFileSync } from "node:fs";
 import { encode } from "@msgpack/msgpack";
 import { describe, expect, it } from "vitest";
 
-import { AttestationDecodeError, decodeDstackAttestation, encodeDstackAttestationV0 } from "../../src/attestation/dstack-attestation.js";
-import { checkEventLog, decodeRuntimeInfo, eventLogToJson, makeRuntimeEvent } from "../../src/attestation/eventlog.js";
-import { parseQuote, type TdReport10 } from "../../src/attestation/quote.js";
-import { bytesToHex, hexToBytes } from "../../src/encoding/index.js";
-import { InputError } from "../../src/errors.js";
+import { AttestationDecodeError, decodeDstackAttestation, encodeDstackAttestationV0 } from "../../src/dstack/attestation.js";
+import { checkEventLog, decodeRuntimeInfo, eventLogToJson, makeRuntimeEvent } from "../../src/dstack/eventlog.js";
+import { parseQuote, type TdReport10 } from "../../src/dcap/quote.js";
+import { bytesToHex, hexToBytes } from "../../src/core/bytes.js";
+import { InputError } from "../../src/core/errors.js";
 
 const FIX = new URL("../fixtures/dcap/", import.meta.url);
 const v0 = new Uint8Array(readFileSync(new URL("dstack-attestation-v0.bin", FIX)));

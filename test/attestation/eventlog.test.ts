@@ -17,10 +17,10 @@ import {
   runtimeEventDigest,
   runtimeEventPreimageV1,
   runtimeEventPreimageV2,
-} from "../../src/attestation/eventlog.js";
-import { parseQuote, type TdReport10 } from "../../src/attestation/quote.js";
-import { bytesToHex, hexToBytes, utf8 } from "../../src/encoding/index.js";
-import { InputError } from "../../src/errors.js";
+} from "../../src/dstack/eventlog.js";
+import { parseQuote, type TdReport10 } from "../../src/dcap/quote.js";
+import { bytesToHex, hexToBytes, utf8 } from "../../src/core/bytes.js";
+import { InputError } from "../../src/core/errors.js";
 
 const FIX = new URL("../fixtures/dcap/", import.meta.url);
 const getQuote = JSON.parse(readFileSync(new URL("tdx-lite-getquote.json", FIX), "utf8")) as { quote: string; event_log: string; report_data: string };

@@ -4,10 +4,10 @@
  */
 import { describe, expect, it } from "vitest";
 
-import { createForgeWorld, derOid, derSequence, forgeQuote, type ForgeQuoteOptions, type ForgeWorld, type ForgeWorldOptions } from "../../src/attestation/forge.js";
-import type { Collateral } from "../../src/attestation/types.js";
-import { checkQuote, type VerifyOptions } from "../../src/attestation/verify.js";
-import { bytesToPlainHex } from "../../src/encoding/index.js";
+import { createForgeWorld, derOid, derSequence, forgeQuote, type ForgeQuoteOptions, type ForgeWorld, type ForgeWorldOptions } from "../../src/testing/forge.js";
+import type { Collateral } from "../../src/dcap/types.js";
+import { checkQuote, type VerifyOptions } from "../../src/dcap/verify.js";
+import { bytesToPlainHex } from "../../src/core/bytes.js";
 
 const NOW = 1767225600; // the forge's default time
 

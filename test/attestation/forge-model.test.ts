@@ -8,8 +8,8 @@
  */
 import { describe, expect, it } from "vitest";
 
-import { createForgeWorld, forgeQuote, type ForgeIsvLevel, type ForgeTcbLevel } from "../../src/attestation/forge.js";
-import { checkQuote } from "../../src/attestation/verify.js";
+import { createForgeWorld, forgeQuote, type ForgeIsvLevel, type ForgeTcbLevel } from "../../src/testing/forge.js";
+import { checkQuote } from "../../src/dcap/verify.js";
 import { rng } from "../helpers/rng.js";
 
 const CPU = [3, 3, 2, 2, 4, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0];

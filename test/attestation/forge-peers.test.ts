@@ -11,10 +11,10 @@ import { createRequire } from "node:module";
 
 import { describe, expect, it } from "vitest";
 
-import { collateralToJson, parseCollateralJson } from "../../src/attestation/collateral.js";
-import { createForgeWorld, forgeQuote, type ForgeWorld, type ForgeWorldOptions } from "../../src/attestation/forge.js";
-import type { Collateral } from "../../src/attestation/types.js";
-import { checkQuote } from "../../src/attestation/verify.js";
+import { collateralToJson, parseCollateralJson } from "../../src/dcap/collateral.js";
+import { createForgeWorld, forgeQuote, type ForgeWorld, type ForgeWorldOptions } from "../../src/testing/forge.js";
+import type { Collateral } from "../../src/dcap/types.js";
+import { checkQuote } from "../../src/dcap/verify.js";
 
 interface PeerVerifier {
   verify(quote: Buffer, collateral: unknown, now: unknown): { status: string };

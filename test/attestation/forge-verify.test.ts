@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 
 import { describe, expect, it } from "vitest";
 
-import { parseCollateralJson } from "../../src/attestation/collateral.js";
+import { parseCollateralJson } from "../../src/dcap/collateral.js";
 import {
   createForgeWorld,
   forgeQuote,
@@ -15,9 +15,9 @@ import {
   type ForgeTcbLevel,
   type ForgeWorld,
   type ForgeWorldOptions,
-} from "../../src/attestation/forge.js";
-import type { Collateral, VerifiedQuote } from "../../src/attestation/types.js";
-import { checkQuote, verifyQuote, type VerifyOptions } from "../../src/attestation/verify.js";
+} from "../../src/testing/forge.js";
+import type { Collateral, VerifiedQuote } from "../../src/dcap/types.js";
+import { checkQuote, verifyQuote, type VerifyOptions } from "../../src/dcap/verify.js";
 
 const FIX = new URL("../fixtures/dcap/", import.meta.url);
 

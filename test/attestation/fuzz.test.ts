@@ -6,11 +6,11 @@
  */
 import { describe, expect, it } from "vitest";
 
-import { KmsRegistryError } from "../../src/errors.js";
-import { parseQuote, QuoteParseError } from "../../src/attestation/quote.js";
-import { parseCertificate, parseCrl } from "../../src/attestation/x509.js";
-import { createVerificationCache, verifyQuote } from "../../src/attestation/verify.js";
-import type { Collateral } from "../../src/attestation/types.js";
+import { KmsRegistryError } from "../../src/core/errors.js";
+import { parseQuote, QuoteParseError } from "../../src/dcap/quote.js";
+import { parseCertificate, parseCrl } from "../../src/dcap/x509.js";
+import { createVerificationCache, verifyQuote } from "../../src/dcap/verify.js";
+import type { Collateral } from "../../src/dcap/types.js";
 import { SGX_NOW, sgxCollateral, sgxQuote, TDX_NOW, tdxCollateral, tdxQuote } from "./real-fixtures.js";
 import { rng } from "../helpers/rng.js";
 

@@ -9,9 +9,9 @@ import { fileURLToPath } from "node:url";
 
 import { describe, expect, it } from "vitest";
 
-import { parseQuote } from "../../src/attestation/quote.js";
-import { parseCollateralJson } from "../../src/attestation/collateral.js";
-import { verifyQuote } from "../../src/attestation/verify.js";
+import { parseQuote } from "../../src/dcap/quote.js";
+import { parseCollateralJson } from "../../src/dcap/collateral.js";
+import { verifyQuote } from "../../src/dcap/verify.js";
 import { fixtureText, hex, SGX_NOW, sgxCollateral, sgxQuote, TDX_NOW, tdxCollateral, tdxQuote } from "./real-fixtures.js";
 
 const require = createRequire(import.meta.url);

@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { parseCollateralJson } from "../../src/attestation/collateral.js";
-import { createForgeWorld, forgeQuote } from "../../src/attestation/forge.js";
+import { parseCollateralJson } from "../../src/dcap/collateral.js";
+import { createForgeWorld, forgeQuote } from "../../src/testing/forge.js";
 import { runCli } from "../helpers/cli.js";
 import { pccsRoutes, startPccs, stopPccs, type Pccs } from "../helpers/pccs-server.js";
 

@@ -15,12 +15,12 @@ import { fileURLToPath } from "node:url";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { parseCollateralJson } from "../../src/attestation/collateral.js";
-import { fetchCollateral, MAX_PCCS_REDIRECTS } from "../../src/attestation/pccs.js";
-import type { Collateral } from "../../src/attestation/types.js";
-import { bytesToPlainHex } from "../../src/encoding/index.js";
-import { KmsRegistryError, NetworkError } from "../../src/errors.js";
-import { createSelfSignedCa, generateP256, issueRpcCert } from "../../src/kms/pki.js";
+import { parseCollateralJson } from "../../src/dcap/collateral.js";
+import { fetchCollateral, MAX_PCCS_REDIRECTS } from "../../src/dcap/pccs.js";
+import type { Collateral } from "../../src/dcap/types.js";
+import { bytesToPlainHex } from "../../src/core/bytes.js";
+import { KmsRegistryError, NetworkError } from "../../src/core/errors.js";
+import { createSelfSignedCa, generateP256, issueRpcCert } from "../../src/testing/pki.js";
 import { runCli } from "../helpers/cli.js";
 import { pccsRoutes, startPccs, stopPccs, type Handler, type Pccs } from "../helpers/pccs-server.js";
 

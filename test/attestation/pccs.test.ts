@@ -11,8 +11,8 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { collateralToJson, parseCollateralJson } from "../../src/attestation/collateral.js";
-import { createForgeWorld, forgeEncryptedPpidCertData, forgeQuote } from "../../src/attestation/forge.js";
+import { collateralToJson, parseCollateralJson } from "../../src/dcap/collateral.js";
+import { createForgeWorld, forgeEncryptedPpidCertData, forgeQuote } from "../../src/testing/forge.js";
 import {
   collateralRequestInfo,
   defaultCollateralCacheDir,
@@ -21,11 +21,11 @@ import {
   normalizePccsBase,
   rawJsonMember,
   type FetchCollateralOptions,
-} from "../../src/attestation/pccs.js";
-import type { Collateral } from "../../src/attestation/types.js";
-import { checkQuote, verifyQuote } from "../../src/attestation/verify.js";
-import { bytesToPlainHex } from "../../src/encoding/index.js";
-import { KmsRegistryError, NetworkError } from "../../src/errors.js";
+} from "../../src/dcap/pccs.js";
+import type { Collateral } from "../../src/dcap/types.js";
+import { checkQuote, verifyQuote } from "../../src/dcap/verify.js";
+import { bytesToPlainHex } from "../../src/core/bytes.js";
+import { KmsRegistryError, NetworkError } from "../../src/core/errors.js";
 import { pccsRoutes, startPccs, stopPccs, type Handler, type Pccs } from "../helpers/pccs-server.js";
 
 const FIX = new URL("../fixtures/dcap/", import.meta.url);

@@ -9,19 +9,19 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { parseCollateralJson } from "../../src/attestation/collateral.js";
-import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/attestation/forge.js";
-import { tdAttributeRules, tdAttributesProblem } from "../../src/attestation/tcb.js";
-import { checkQuote, QuoteVerificationError, verifyQuote } from "../../src/attestation/verify.js";
-import { UsageError } from "../../src/errors.js";
-import { bytesToPlainHex } from "../../src/encoding/index.js";
-import { expectedKmsReportData } from "../../src/attestation/binding.js";
-import { eventLogToJson, replayEventLog } from "../../src/attestation/eventlog.js";
+import { parseCollateralJson } from "../../src/dcap/collateral.js";
+import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/testing/forge.js";
+import { tdAttributeRules, tdAttributesProblem } from "../../src/dcap/tcb.js";
+import { checkQuote, QuoteVerificationError, verifyQuote } from "../../src/dcap/verify.js";
+import { UsageError } from "../../src/core/errors.js";
+import { bytesToPlainHex } from "../../src/core/bytes.js";
+import { expectedKmsReportData } from "../../src/dstack/binding.js";
+import { eventLogToJson, replayEventLog } from "../../src/dstack/eventlog.js";
 import { parseBootstrapInfo } from "../../src/kms/bootstrap.js";
-import { generateK256, generateP256 } from "../../src/kms/pki.js";
-import { SIMULATED_MR_TD, simulatedKmsEventLog } from "../../src/kms/simulator.js";
+import { generateK256, generateP256 } from "../../src/testing/pki.js";
+import { SIMULATED_MR_TD, simulatedKmsEventLog } from "../../src/testing/simulator.js";
 import { verifyBootstrap } from "../../src/kms/verify.js";
-import { publicKeyFromPrivate } from "../../src/registry/signatures.js";
+import { publicKeyFromPrivate } from "../../src/dstack/signatures.js";
 import { fixtureText, SGX_NOW, sgxCollateral, sgxQuote, TDX_NOW, TDX_WINDOW, tdxCollateral, tdxQuote } from "./real-fixtures.js";
 
 const SEPT_VE_CLEAR = "0000000000000000";

@@ -1,8 +1,8 @@
 /** The real Intel-signed fixtures in `test/fixtures/dcap` (copied from the shared fixtures, see its README) and their pinned verification times. */
 import { readFileSync } from "node:fs";
 
-import { parseCollateralJson } from "../../src/attestation/collateral.js";
-import type { Collateral } from "../../src/attestation/types.js";
+import { parseCollateralJson } from "../../src/dcap/collateral.js";
+import type { Collateral } from "../../src/dcap/types.js";
 
 export const FIXTURES = new URL("../fixtures/dcap/", import.meta.url);
 export const fixturePath = (name: string): string => new URL(name, FIXTURES).pathname;

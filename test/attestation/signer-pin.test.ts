@@ -14,14 +14,14 @@ import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { describe, expect, it } from "vitest";
 
-import { createForgeWorld, forgeQuote, forgeSignCollateralText, type ForgeWorld, type ForgeWorldOptions } from "../../src/attestation/forge.js";
-import { parseQuote } from "../../src/attestation/quote.js";
-import { findDuplicateKey } from "../../src/attestation/strict-json.js";
-import { parseQeIdentity, parseTcbInfo } from "../../src/attestation/tcb.js";
-import type { Check, Collateral } from "../../src/attestation/types.js";
-import { checkQuote, createVerificationCache, verifyQuote, verifyQuoteSignatures, type VerifyOptions } from "../../src/attestation/verify.js";
-import { cachedCrl, parseCertificate, pemBlocks, verifyP256, verifyPath, type NamedCrl } from "../../src/attestation/x509.js";
-import { utf8 } from "../../src/encoding/index.js";
+import { createForgeWorld, forgeQuote, forgeSignCollateralText, type ForgeWorld, type ForgeWorldOptions } from "../../src/testing/forge.js";
+import { parseQuote } from "../../src/dcap/quote.js";
+import { findDuplicateKey } from "../../src/dcap/strict-json.js";
+import { parseQeIdentity, parseTcbInfo } from "../../src/dcap/tcb.js";
+import type { Check, Collateral } from "../../src/dcap/types.js";
+import { checkQuote, createVerificationCache, verifyQuote, verifyQuoteSignatures, type VerifyOptions } from "../../src/dcap/verify.js";
+import { cachedCrl, parseCertificate, pemBlocks, verifyP256, verifyPath, type NamedCrl } from "../../src/dcap/x509.js";
+import { utf8 } from "../../src/core/bytes.js";
 import { sgxCollateral, sgxQuote, SGX_NOW, tdxCollateral, tdxQuote, TDX_NOW } from "./real-fixtures.js";
 
 const SIGNER_CODE = "TCB_SIGNER_NOT_TCB_SIGNING";

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 
-import { parseQuote } from "../../src/attestation/quote.js";
+import { parseQuote } from "../../src/dcap/quote.js";
 import {
   checkQeIdentity,
   checkTdxModule,
@@ -14,8 +14,8 @@ import {
   parseRfc3339,
   parseTcbInfo,
   tdAttributesProblem,
-} from "../../src/attestation/tcb.js";
-import { VerificationError } from "../../src/errors.js";
+} from "../../src/dcap/tcb.js";
+import { VerificationError } from "../../src/core/errors.js";
 import { tdxCollateral, tdxQuote } from "./real-fixtures.js";
 
 const info = () => parseTcbInfo(tdxCollateral().tcbInfo);

@@ -4,10 +4,10 @@ import { network } from "hardhat";
 import { decodeFunctionData, getAddress, keccak256, parseAbi, toBytes, zeroAddress } from "viem";
 import { describe, expect, it } from "vitest";
 
-import type { Hex } from "../../src/encoding/index.js";
-import { InputError } from "../../src/errors.js";
+import type { Hex } from "../../src/core/bytes.js";
+import { InputError } from "../../src/core/errors.js";
 import * as lib from "../../src/index.js";
-import { kmsRegistryAbi } from "../../src/registry/abi.js";
+import { kmsRegistryAbi } from "../../src/registry/generated/abi.js";
 import {
   decodeRegistryLogs,
   encodeRegister,
@@ -24,7 +24,7 @@ const artifact = JSON.parse(readFileSync(new URL("../../artifacts/contracts/KmsR
   abi: unknown[];
 };
 
-describe("src/registry/abi.ts", () => {
+describe("src/registry/generated/abi.ts", () => {
   it("equals the compiled artifact's ABI (regenerate with `node scripts/gen-abi.mjs` when this fails)", () => {
     expect(JSON.parse(JSON.stringify(kmsRegistryAbi))).toEqual(artifact.abi);
   });

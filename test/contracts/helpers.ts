@@ -6,9 +6,9 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { expect } from "vitest";
 
-import { bytesToHex, bytesToPlainHex, concatBytes, hexToBytes, utf8, type Hex } from "../../src/encoding/index.js";
+import { bytesToHex, bytesToPlainHex, concatBytes, hexToBytes, utf8, type Hex } from "../../src/core/bytes.js";
 import { registryRevert } from "../../src/registry/client.js";
-import { ethAddress } from "../../src/registry/signatures.js";
+import { ethAddress } from "../../src/dstack/signatures.js";
 
 /** The real Intel-signed 5006-byte TDX v4 quote (dcap-qvl sample). */
 export const REAL_QUOTE: Uint8Array = new Uint8Array(readFileSync(new URL("../fixtures/dcap/tdx_quote", import.meta.url)));

@@ -4,7 +4,7 @@ import { getAddress } from "viem";
 import { publicKeyToAddress } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 
-import { bytesToHex } from "../../src/encoding/index.js";
+import { bytesToHex } from "../../src/core/bytes.js";
 import { kmsAddressFromPubkey } from "../../src/registry/client.js";
 import { expectRevert, hex } from "./helpers.js";
 

@@ -2,10 +2,10 @@ import { network } from "hardhat";
 import { encodeAbiParameters, getAddress, keccak256 as viemKeccak, slice } from "viem";
 import { describe, expect, it } from "vitest";
 
-import { hexToBytes, type Hex } from "../../src/encoding/index.js";
+import { hexToBytes, type Hex } from "../../src/core/bytes.js";
 import { decodeRegistryLogs, LIVENESS_MAX_AGE, LIVENESS_MAX_FUTURE } from "../../src/registry/client.js";
-import { LIVENESS_EPOCH_BLOCKS, livenessAnchorBlock, livenessChallengeFor, livenessEpochOf } from "../../src/registry/liveness.js";
-import { envEncryptMessageV1, signMessage } from "../../src/registry/signatures.js";
+import { LIVENESS_EPOCH_BLOCKS, livenessAnchorBlock, livenessChallengeFor, livenessEpochOf } from "../../src/workflows/prove-liveness.js";
+import { envEncryptMessageV1, signMessage } from "../../src/dstack/signatures.js";
 import { expectRevert, hex, newKms } from "./helpers.js";
 
 const { viem, networkHelpers } = await network.connect();

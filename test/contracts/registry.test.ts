@@ -2,7 +2,7 @@ import { network } from "hardhat";
 import { BaseError, encodeAbiParameters, getAddress, keccak256, numberToHex, zeroAddress, zeroHash } from "viem";
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { bytesToHex, concatBytes, hexToBytes, type Hex } from "../../src/encoding/index.js";
+import { bytesToHex, concatBytes, hexToBytes, type Hex } from "../../src/core/bytes.js";
 import { decodeRegistryLogs, encodeRegister, REGISTRAR_ROLE, readKms, registryContract, registryRevert } from "../../src/registry/client.js";
 import {
   bindingReportData,

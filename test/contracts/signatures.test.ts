@@ -3,7 +3,7 @@ import { network } from "hardhat";
 import { getAddress, zeroAddress } from "viem";
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { bytesToHex, concatBytes, hexToBytes, type Hex } from "../../src/encoding/index.js";
+import { bytesToHex, concatBytes, hexToBytes, type Hex } from "../../src/core/bytes.js";
 import {
   appKeyMessage,
   deriveKey,
@@ -12,7 +12,7 @@ import {
   keyChainMessage,
   publicKeyFromPrivate,
   signMessage,
-} from "../../src/registry/signatures.js";
+} from "../../src/dstack/signatures.js";
 import { bindingReportData, hex, newKms, REAL_QUOTE, REAL_VECTOR, withReportData, type TestKms } from "./helpers.js";
 
 const { viem } = await network.connect();

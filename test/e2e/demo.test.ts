@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 
 import { DemoStageError, runDemo } from "../../src/demo/run.js";
-import { HARDHAT_DEV_ACCOUNT_0_KEY, freePort } from "../../src/registry/devnode.js";
+import { HARDHAT_DEV_ACCOUNT_0_KEY, freePort } from "../../src/testing/devnode.js";
 import { BIN, REPO_ROOT, runCli } from "../helpers/cli.js";
 
 async function refuses(url: string): Promise<boolean> {

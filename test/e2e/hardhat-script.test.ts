@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { privateKeyToAccount } from "viem/accounts";
 
-import { HARDHAT_DEV_ACCOUNT_1_KEY, hardhatCli, startDevNode } from "../../src/registry/devnode.js";
+import { HARDHAT_DEV_ACCOUNT_1_KEY, hardhatCli, startDevNode } from "../../src/testing/devnode.js";
 import { REPO_ROOT } from "../helpers/cli.js";
 import { startBootstrappedKms, type SimKmsProcess } from "./helpers.js";
 

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-import { freePort, stopChild } from "../../src/registry/devnode.js";
+import { freePort, stopChild } from "../../src/testing/devnode.js";
 import { BIN, REPO_ROOT } from "../helpers/cli.js";
 
 export interface SimKmsProcess {

@@ -7,7 +7,7 @@ import path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { HARDHAT_DEV_ACCOUNT_0_KEY, freePort, startDevNode, stopChild, type DevNode } from "../../src/registry/devnode.js";
+import { HARDHAT_DEV_ACCOUNT_0_KEY, freePort, startDevNode, stopChild, type DevNode } from "../../src/testing/devnode.js";
 import { BIN, REPO_ROOT, runCli } from "../helpers/cli.js";
 
 let sim: ChildProcess;

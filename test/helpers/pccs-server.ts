@@ -6,8 +6,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-import type { Collateral } from "../../src/attestation/types.js";
-import { bytesToPlainHex } from "../../src/encoding/index.js";
+import type { Collateral } from "../../src/dcap/types.js";
+import { bytesToPlainHex } from "../../src/core/bytes.js";
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 

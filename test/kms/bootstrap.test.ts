@@ -5,12 +5,12 @@ import { join } from "node:path";
 
 import { describe, expect, it } from "vitest";
 
-import { expectedKmsReportData } from "../../src/attestation/binding.js";
-import { bytesToHex, hexToBytes } from "../../src/encoding/index.js";
-import { InputError } from "../../src/errors.js";
+import { expectedKmsReportData } from "../../src/dstack/binding.js";
+import { bytesToHex, hexToBytes } from "../../src/core/bytes.js";
+import { InputError } from "../../src/core/errors.js";
 import { bootstrapInfoToDstackJson, normalizeBootstrap, parseBootstrapInfo, unwrapBootstrapObject } from "../../src/kms/bootstrap.js";
-import { writeFileAtomic } from "../../src/kms/files.js";
-import { jsonNestingDepth, parseJsonLimited } from "../../src/kms/json.js";
+import { writeFileAtomic } from "../../src/core/files.js";
+import { jsonNestingDepth, parseJsonLimited } from "../../src/core/json.js";
 import { readBootstrapFile } from "../../src/kms/pull.js";
 
 const FIX = new URL("../fixtures/dcap/", import.meta.url);

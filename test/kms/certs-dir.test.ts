@@ -5,11 +5,11 @@ import { join } from "node:path";
 
 import { afterAll, describe, expect, it } from "vitest";
 
-import { bytesToPlainHex } from "../../src/encoding/index.js";
+import { bytesToPlainHex } from "../../src/core/bytes.js";
 import { checkCertsDir, readCertsDirBootstrap, type Checklist } from "../../src/kms/certs-dir.js";
-import { generateKmsKeys, writeCertsDir, type KmsKeyMaterial } from "../../src/kms/generate.js";
-import { createSelfSignedCa, generateK256, generateP256, issueRpcCert } from "../../src/kms/pki.js";
-import { InputError } from "../../src/errors.js";
+import { generateKmsKeys, writeCertsDir, type KmsKeyMaterial } from "../../src/testing/generate.js";
+import { createSelfSignedCa, generateK256, generateP256, issueRpcCert } from "../../src/testing/pki.js";
+import { InputError } from "../../src/core/errors.js";
 
 const FIX = new URL("../fixtures/dcap/", import.meta.url);
 const QUOTE = readFileSync(new URL("tdx_quote", FIX));

@@ -5,10 +5,10 @@ import type { AddressInfo } from "node:net";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { bytesToPlainHex } from "../../src/encoding/index.js";
-import { KmsRegistryError, NetworkError, VerificationError } from "../../src/errors.js";
+import { bytesToPlainHex } from "../../src/core/bytes.js";
+import { KmsRegistryError, NetworkError, VerificationError } from "../../src/core/errors.js";
 import { getMeta, kmsBaseUrl } from "../../src/kms/client.js";
-import { generateKmsKeys, type KmsKeyMaterial } from "../../src/kms/generate.js";
+import { generateKmsKeys, type KmsKeyMaterial } from "../../src/testing/generate.js";
 import { pullBootstrap } from "../../src/kms/pull.js";
 
 const FIX = new URL("../fixtures/dcap/", import.meta.url);

@@ -6,9 +6,9 @@ import { join } from "node:path";
 
 import { afterAll, describe, expect, it } from "vitest";
 
-import { fetchCollateral } from "../../src/attestation/pccs.js";
-import { InputError } from "../../src/errors.js";
-import { INPUT_KINDS, formatBytes, readFileLimited, readInput, readStreamLimited } from "../../src/kms/files.js";
+import { fetchCollateral } from "../../src/dcap/pccs.js";
+import { InputError } from "../../src/core/errors.js";
+import { INPUT_KINDS, formatBytes, readFileLimited, readInput, readStreamLimited } from "../../src/core/files.js";
 import { findDeploymentByAddress, readDeploymentFile } from "../../src/registry/deployments.js";
 import { tdxCollateral, TDX_NOW, tdxQuote } from "../attestation/real-fixtures.js";
 import { pccsRoutes, startPccs, stopPccs } from "../helpers/pccs-server.js";

@@ -3,9 +3,9 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
-import { decodeDstackAttestation } from "../../src/attestation/dstack-attestation.js";
-import { parseEventLog } from "../../src/attestation/eventlog.js";
-import { KmsRegistryError } from "../../src/errors.js";
+import { decodeDstackAttestation } from "../../src/dstack/attestation.js";
+import { parseEventLog } from "../../src/dstack/eventlog.js";
+import { KmsRegistryError } from "../../src/core/errors.js";
 import { parseBootstrapInfo } from "../../src/kms/bootstrap.js";
 
 const FIX = new URL("../fixtures/dcap/", import.meta.url);

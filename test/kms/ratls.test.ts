@@ -5,17 +5,17 @@ import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { replayEventLog } from "../../src/attestation/eventlog.js";
-import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/attestation/forge.js";
-import { utf8 } from "../../src/encoding/index.js";
-import { generateKmsKeys } from "../../src/kms/generate.js";
-import { OID_EVENT_LOG, OID_TDX_QUOTE } from "../../src/kms/pki.js";
+import { replayEventLog } from "../../src/dstack/eventlog.js";
+import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/testing/forge.js";
+import { utf8 } from "../../src/core/bytes.js";
+import { generateKmsKeys } from "../../src/testing/generate.js";
+import { OID_EVENT_LOG, OID_TDX_QUOTE } from "../../src/dstack/ratls.js";
 import { pullBootstrap } from "../../src/kms/pull.js";
-import { checkRpcCertAttestation, ratlsReportData, rpcCertAttestation } from "../../src/kms/ratls.js";
-import { SIMULATED_MR_TD, simulatedKmsEventLog, startSimulatedKms, type SimulatedKms } from "../../src/kms/simulator.js";
+import { checkRpcCertAttestation, ratlsReportData, rpcCertAttestation } from "../../src/dstack/ratls.js";
+import { SIMULATED_MR_TD, simulatedKmsEventLog, startSimulatedKms, type SimulatedKms } from "../../src/testing/simulator.js";
 import { verifyBootstrap } from "../../src/kms/verify.js";
-import { parseCollateralJson } from "../../src/attestation/collateral.js";
-import { certificateDerFromFile } from "../../src/attestation/x509.js";
+import { parseCollateralJson } from "../../src/dcap/collateral.js";
+import { certificateDerFromFile } from "../../src/dcap/x509.js";
 import { readFileSync } from "node:fs";
 
 const NOW = 1_767_225_600;

@@ -5,14 +5,14 @@ import { join } from "node:path";
 
 import { afterAll, describe, expect, it } from "vitest";
 
-import { parseCollateralJson } from "../../src/attestation/collateral.js";
-import { certificateDerFromFile } from "../../src/attestation/x509.js";
-import { hexToBytes } from "../../src/encoding/index.js";
-import { InputError, VerificationError } from "../../src/errors.js";
+import { parseCollateralJson } from "../../src/dcap/collateral.js";
+import { certificateDerFromFile } from "../../src/dcap/x509.js";
+import { hexToBytes } from "../../src/core/bytes.js";
+import { InputError, VerificationError } from "../../src/core/errors.js";
 import { checkCertsDir } from "../../src/kms/certs-dir.js";
 import { getMeta, kmsCall } from "../../src/kms/client.js";
 import { pullBootstrap } from "../../src/kms/pull.js";
-import { startSimulatedKms, type SimulatedKms } from "../../src/kms/simulator.js";
+import { startSimulatedKms, type SimulatedKms } from "../../src/testing/simulator.js";
 import { verifyBootstrap } from "../../src/kms/verify.js";
 import {
   appKeyMessage,
@@ -21,7 +21,7 @@ import {
   ethAddress,
   recoverPublicKey,
   verifyKeyChainOffChain,
-} from "../../src/registry/signatures.js";
+} from "../../src/dstack/signatures.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kms-sim-"));
 const running: SimulatedKms[] = [];

@@ -16,11 +16,11 @@ import { p256 } from "@noble/curves/nist.js";
 import * as x509 from "@peculiar/x509";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
-import { bytesToPlainHex } from "../../src/encoding/index.js";
-import { InputError, KmsRegistryError, NetworkError, VerificationError } from "../../src/errors.js";
+import { bytesToPlainHex } from "../../src/core/bytes.js";
+import { InputError, KmsRegistryError, NetworkError, VerificationError } from "../../src/core/errors.js";
 import { assertCaPubkeyPin, getMeta } from "../../src/kms/client.js";
-import { generateKmsKeys, type KmsKeyMaterial } from "../../src/kms/generate.js";
-import { createSelfSignedCa, generateP256 } from "../../src/kms/pki.js";
+import { generateKmsKeys, type KmsKeyMaterial } from "../../src/testing/generate.js";
+import { createSelfSignedCa, generateP256 } from "../../src/testing/pki.js";
 import { pullBootstrap } from "../../src/kms/pull.js";
 import { runCli } from "../helpers/cli.js";
 

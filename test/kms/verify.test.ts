@@ -2,19 +2,19 @@ import { readFileSync } from "node:fs";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { expectedKmsReportData } from "../../src/attestation/binding.js";
-import { parseCollateralJson } from "../../src/attestation/collateral.js";
-import { encodeDstackAttestationV0 } from "../../src/attestation/dstack-attestation.js";
-import { eventLogToJson, replayEventLog, type EventLogEntry } from "../../src/attestation/eventlog.js";
-import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/attestation/forge.js";
-import { bytesToPlainHex, hexToBytes } from "../../src/encoding/index.js";
-import { UsageError } from "../../src/errors.js";
+import { expectedKmsReportData } from "../../src/dstack/binding.js";
+import { parseCollateralJson } from "../../src/dcap/collateral.js";
+import { encodeDstackAttestationV0 } from "../../src/dstack/attestation.js";
+import { eventLogToJson, replayEventLog, type EventLogEntry } from "../../src/dstack/eventlog.js";
+import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/testing/forge.js";
+import { bytesToPlainHex, hexToBytes } from "../../src/core/bytes.js";
+import { UsageError } from "../../src/core/errors.js";
 import { parseBootstrapInfo } from "../../src/kms/bootstrap.js";
-import { generateP256 } from "../../src/kms/pki.js";
-import { SIMULATED_MR_TD, simulatedKmsEventLog } from "../../src/kms/simulator.js";
+import { generateP256 } from "../../src/testing/pki.js";
+import { SIMULATED_MR_TD, simulatedKmsEventLog } from "../../src/testing/simulator.js";
 import { verifyBootstrap } from "../../src/kms/verify.js";
-import { generateK256 } from "../../src/kms/pki.js";
-import { publicKeyFromPrivate } from "../../src/registry/signatures.js";
+import { generateK256 } from "../../src/testing/pki.js";
+import { publicKeyFromPrivate } from "../../src/dstack/signatures.js";
 
 const FIX = new URL("../fixtures/dcap/", import.meta.url);
 const getQuote = JSON.parse(readFileSync(new URL("tdx-lite-getquote.json", FIX), "utf8")) as { quote: string; event_log: string };

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keccak256 } from "viem";
 
-import { bytesToHex } from "../../src/encoding/index.js";
+import { bytesToHex } from "../../src/core/bytes.js";
 import { auditRegistry, checkRegistration, rebuildState, type AuditEvent } from "../../src/registry/audit.js";
 import { accountFromEnv, connect, walletFor } from "../../src/registry/connect.js";
-import { HARDHAT_DEV_ACCOUNT_1_KEY } from "../../src/registry/devnode.js";
-import { registryInterfaceAbi as abi } from "../../src/registry/interface.js";
+import { HARDHAT_DEV_ACCOUNT_1_KEY } from "../../src/testing/devnode.js";
+import { kmsRegistryAbi as abi } from "../../src/registry/generated/abi.js";
 import { publishKms } from "../../src/registry/publish.js";
-import { envEncryptMessageV1, ethAddress, signMessage } from "../../src/registry/signatures.js";
+import { envEncryptMessageV1, ethAddress, signMessage } from "../../src/dstack/signatures.js";
 import { runCli } from "../helpers/cli.js";
 import { randomKms, startChain, type TestChain, type TestKms } from "./chain-helpers.js";
 import { startLogLimitProxy } from "./rpc-proxy.js";

@@ -11,13 +11,13 @@ import path from "node:path";
 import { p256 } from "@noble/curves/nist.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 
-import { expectedKmsReportData, P256_SPKI_PREFIX } from "../../src/attestation/binding.js";
-import { parseQuote } from "../../src/attestation/quote.js";
-import { concatBytes } from "../../src/encoding/index.js";
+import { expectedKmsReportData, P256_SPKI_PREFIX } from "../../src/dstack/binding.js";
+import { parseQuote } from "../../src/dcap/quote.js";
+import { concatBytes } from "../../src/core/bytes.js";
 import { accountFromEnv, connect, walletFor, type Connection } from "../../src/registry/connect.js";
 import { deployRegistry, recordOf } from "../../src/registry/deploy.js";
 import type { DeploymentRecord } from "../../src/registry/deployments.js";
-import { HARDHAT_DEV_ACCOUNT_0_KEY, startDevNode, type DevNode } from "../../src/registry/devnode.js";
+import { HARDHAT_DEV_ACCOUNT_0_KEY, startDevNode, type DevNode } from "../../src/testing/devnode.js";
 import type { KmsIdentity } from "../../src/registry/publish.js";
 
 export const FIXTURES = new URL("../fixtures/dcap/", import.meta.url);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 
 import { parseSignatureChain } from "../../src/cli/commands/check-signature.js";
-import { InputError, UsageError } from "../../src/errors.js";
-import { accountFromEnv, networkName, parseAddress, parseRpcUrl, redactUrl } from "../../src/registry/connect.js";
+import { InputError, UsageError } from "../../src/core/errors.js";
+import { redactUrl } from "../../src/core/sanitize.js";
+import { accountFromEnv, networkName, parseAddress, parseRpcUrl } from "../../src/registry/connect.js";
 
 const KEY = "0x" + "11".repeat(32);
 

@@ -10,10 +10,10 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getAddress, type Abi, type Hex } from "viem";
 
-import { bytesToHex, utf8 } from "../../src/encoding/index.js";
-import { registryInterfaceAbi as registryAbi } from "../../src/registry/interface.js";
+import { bytesToHex, utf8 } from "../../src/core/bytes.js";
+import { kmsRegistryAbi as registryAbi } from "../../src/registry/generated/abi.js";
 import { publishKms } from "../../src/registry/publish.js";
-import { appKeyMessage, deriveKey, ethAddress, keyChainMessage, publicKeyFromPrivate, signMessage } from "../../src/registry/signatures.js";
+import { appKeyMessage, deriveKey, ethAddress, keyChainMessage, publicKeyFromPrivate, signMessage } from "../../src/dstack/signatures.js";
 import { acceptMessage } from "../fixtures/kms-gated-offchain.js";
 import { randomKms, startChain, type TestChain, type TestKms } from "./chain-helpers.js";
 

@@ -4,7 +4,7 @@ import path from "node:path";
 
 import { describe, expect, it } from "vitest";
 
-import { InputError, UsageError } from "../../src/errors.js";
+import { InputError, UsageError } from "../../src/core/errors.js";
 import {
   DEPLOYMENT_FORMAT,
   checkChainAgainstRecord,

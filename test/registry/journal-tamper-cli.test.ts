@@ -8,8 +8,8 @@ import path from "node:path";
 import { encodeFunctionData, type LocalAccount } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import type { Hex } from "../../src/encoding/index.js";
-import { registryInterfaceAbi } from "../../src/registry/interface.js";
+import type { Hex } from "../../src/core/bytes.js";
+import { kmsRegistryAbi } from "../../src/registry/generated/abi.js";
 import { journalPath } from "../../src/registry/publish.js";
 import { startBootstrappedKms, type SimKmsProcess } from "../e2e/helpers.js";
 import { runCli, type RunResult } from "../helpers/cli.js";
@@ -61,7 +61,7 @@ describe("kms-registry publish: journal checks and the final isRegistered check 
     const nonce = await chain.conn.publicClient.getTransactionCount({ address: account.address, blockTag: "pending" });
     const request = await chain.wallet.prepareTransactionRequest({
       to: chain.registry,
-      data: encodeFunctionData({ abi: registryInterfaceAbi, functionName: "isRegistered", args: [kmsAddr] }),
+      data: encodeFunctionData({ abi: kmsRegistryAbi, functionName: "isRegistered", args: [kmsAddr] }),
       nonce,
     });
     const rawTx = await chain.wallet.signTransaction(request as never);
@@ -80,7 +80,7 @@ describe("kms-registry publish: journal checks and the final isRegistered check 
     expect(refused.stderr).toContain(file);
     expect(refused.stderr).toMatch(/calls isRegistered\(\), not register\(\).*remove it to publish afresh/);
     expect(existsSync(file)).toBe(true);
-    expect(await chain.conn.publicClient.readContract({ address: chain.registry, abi: registryInterfaceAbi, functionName: "isRegistered", args: [kmsAddr] })).toBe(false);
+    expect(await chain.conn.publicClient.readContract({ address: chain.registry, abi: kmsRegistryAbi, functionName: "isRegistered", args: [kmsAddr] })).toBe(false);
 
     // Removed as the message says: a fresh publish registers.
     rmSync(file);
@@ -89,7 +89,7 @@ describe("kms-registry publish: journal checks and the final isRegistered check 
     expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, status: "registered", kms: kmsAddr });
 
     // Revoked since: the event is there, isRegistered is not; publish is not a success.
-    const revoke = await chain.wallet.writeContract({ address: chain.registry, abi: registryInterfaceAbi, functionName: "revoke", args: [kmsAddr, "test"] });
+    const revoke = await chain.wallet.writeContract({ address: chain.registry, abi: kmsRegistryAbi, functionName: "revoke", args: [kmsAddr, "test"] });
     await chain.conn.publicClient.waitForTransactionReceipt({ hash: revoke });
     const revoked = await publish();
     expect(revoked.code, revoked.stderr).toBe(1);

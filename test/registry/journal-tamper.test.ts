@@ -8,13 +8,13 @@ import path from "node:path";
 import { createWalletClient, encodeFunctionData, http, keccak256, type LocalAccount } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { bytesToHex, type Hex } from "../../src/encoding/index.js";
-import { InputError, KmsRegistryError, NetworkError, VerificationError } from "../../src/errors.js";
+import { bytesToHex, type Hex } from "../../src/core/bytes.js";
+import { InputError, KmsRegistryError, NetworkError, VerificationError } from "../../src/core/errors.js";
 import { kmsAddressFromPubkey, REGISTRAR_ROLE } from "../../src/registry/client.js";
 import { accountFromEnv } from "../../src/registry/connect.js";
 import { deployRegistry } from "../../src/registry/deploy.js";
-import { HARDHAT_DEV_ACCOUNT_1_KEY } from "../../src/registry/devnode.js";
-import { registryInterfaceAbi } from "../../src/registry/interface.js";
+import { HARDHAT_DEV_ACCOUNT_1_KEY } from "../../src/testing/devnode.js";
+import { kmsRegistryAbi } from "../../src/registry/generated/abi.js";
 import { journalPath, publishKms, type KmsIdentity } from "../../src/registry/publish.js";
 import { randomKms, startChain, type TestChain } from "./chain-helpers.js";
 
@@ -30,14 +30,14 @@ const rpc = (method: string, params: unknown[] = []) => chain.conn.publicClient.
 const stateDir = () => path.join(chain.tmp, "state");
 const account0 = () => chain.wallet.account as LocalAccount;
 const registerArgs = (id: KmsIdentity) => [bytesToHex(id.caPubkey), bytesToHex(id.k256Pubkey), bytesToHex(id.quote)] as const;
-const registerData = (id: KmsIdentity) => encodeFunctionData({ abi: registryInterfaceAbi, functionName: "register", args: registerArgs(id) });
+const registerData = (id: KmsIdentity) => encodeFunctionData({ abi: kmsRegistryAbi, functionName: "register", args: registerArgs(id) });
 
 function opts(identity: KmsIdentity, extra: Partial<Parameters<typeof publishKms>[0]> = {}) {
   return { publicClient: chain.conn.publicClient, walletClient: chain.wallet, registry: chain.registry, identity, journalDir: stateDir(), ...extra };
 }
 
 const isRegistered = (kms: Hex, registry: Hex = chain.registry) =>
-  chain.conn.publicClient.readContract({ address: registry, abi: registryInterfaceAbi, functionName: "isRegistered", args: [kms] });
+  chain.conn.publicClient.readContract({ address: registry, abi: kmsRegistryAbi, functionName: "isRegistered", args: [kms] });
 const nonceOf = (address: Hex, blockTag: "latest" | "pending" = "pending") => chain.conn.publicClient.getTransactionCount({ address, blockTag });
 
 /** Sign (not send) a transaction from `account` with explicit fields. */
@@ -106,7 +106,7 @@ describe("publish journal checks", () => {
   it("a signed transaction whose hash is not the recorded hash (pointing at an unrelated successful transaction) is JOURNAL_TAMPERED", async () => {
     const kms = randomKms();
     // An unrelated transaction that succeeded: its receipt is what a hash-only lookup would find.
-    const unrelated = await sendOk(account0(), chain.registry, encodeFunctionData({ abi: registryInterfaceAbi, functionName: "isRegistered", args: [account0().address] }));
+    const unrelated = await sendOk(account0(), chain.registry, encodeFunctionData({ abi: kmsRegistryAbi, functionName: "isRegistered", args: [account0().address] }));
     // This run's exact register() call, signed but never sent.
     const nonce = await nonceOf(account0().address);
     const rawTx = await sign(account0(), { to: chain.registry, data: registerData(kms), nonce });
@@ -125,7 +125,7 @@ describe("publish journal checks", () => {
 
   it("a valid, successful transaction of another call, registry, keys, quote, account or chain is JOURNAL_MISMATCH", async () => {
     const outsider = accountFromEnv({ KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_1_KEY }) as LocalAccount;
-    await chain.wallet.writeContract({ address: chain.registry, abi: registryInterfaceAbi, functionName: "grantRole", args: [REGISTRAR_ROLE, outsider.address] }).then((hash) =>
+    await chain.wallet.writeContract({ address: chain.registry, abi: kmsRegistryAbi, functionName: "grantRole", args: [REGISTRAR_ROLE, outsider.address] }).then((hash) =>
       chain.conn.publicClient.waitForTransactionReceipt({ hash }),
     );
     const other = await deployRegistry({ publicClient: chain.conn.publicClient, walletClient: chain.wallet, toolVersion: "test" });
@@ -133,7 +133,7 @@ describe("publish journal checks", () => {
     const cases: { name: string; make: (kms: KmsIdentity) => Promise<{ rawTx: Hex; txHash: Hex; nonce: number }>; why: RegExp }[] = [
       {
         name: "another call (isRegistered as a transaction)",
-        make: (kms) => sendOk(account0(), chain.registry, encodeFunctionData({ abi: registryInterfaceAbi, functionName: "isRegistered", args: [kmsAddressFromPubkey(kms.k256Pubkey)] })),
+        make: (kms) => sendOk(account0(), chain.registry, encodeFunctionData({ abi: kmsRegistryAbi, functionName: "isRegistered", args: [kmsAddressFromPubkey(kms.k256Pubkey)] })),
         why: /calls isRegistered\(\), not register\(\)/,
       },
       { name: "another registry", make: (kms) => sendOk(account0(), other.address, registerData(kms)), why: /is sent to 0x[0-9a-fA-F]{40}, not to the registry/ },
@@ -181,7 +181,7 @@ describe("publish journal checks", () => {
     const kms = randomKms();
     const otherKeys = randomKms();
     const nonce = await nonceOf(account0().address);
-    const hash = await rpcWallet.writeContract({ address: chain.registry, abi: registryInterfaceAbi, functionName: "register", args: registerArgs(otherKeys), nonce });
+    const hash = await rpcWallet.writeContract({ address: chain.registry, abi: kmsRegistryAbi, functionName: "register", args: registerArgs(otherKeys), nonce });
     expect((await chain.conn.publicClient.waitForTransactionReceipt({ hash })).status).toBe("success");
     const file = writeJournal(kms, { nonce, txHash: hash });
     const err = await expectRefused(() => publishKms(opts(kms, { walletClient: rpcWallet as never })), "JOURNAL_MISMATCH", file);
@@ -216,7 +216,7 @@ describe("publish journal checks", () => {
 
 describe("publish succeeds only when isRegistered(kms) holds afterwards", () => {
   const revoke = (kms: Hex, extra: { nonce?: number; gas?: bigint } = {}) =>
-    chain.wallet.writeContract({ address: chain.registry, abi: registryInterfaceAbi, functionName: "revoke", args: [kms, "compromised"], ...extra });
+    chain.wallet.writeContract({ address: chain.registry, abi: kmsRegistryAbi, functionName: "revoke", args: [kms, "compromised"], ...extra });
 
   it("already registered, but since revoked: NOT_REGISTERED_AFTER_PUBLISH, not 'already-registered'", async () => {
     const kms = randomKms();

@@ -5,8 +5,8 @@ import type { AddressInfo } from "node:net";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { NetworkError } from "../../src/errors.js";
-import { getAppEnvEncryptPubKey, getKmsK256Pubkey } from "../../src/registry/liveness.js";
+import { NetworkError } from "../../src/core/errors.js";
+import { getAppEnvEncryptPubKey, getKmsK256Pubkey } from "../../src/workflows/prove-liveness.js";
 import { runCli } from "../helpers/cli.js";
 
 let midBody: http.Server;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { NetworkError } from "../../src/errors.js";
+import { NetworkError } from "../../src/core/errors.js";
 import { isRangeLimitError, scanLogs, statedMaxRange, suggestedRange, type RawLog } from "../../src/registry/logs.js";
 
 const ALCHEMY =

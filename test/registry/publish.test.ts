@@ -4,12 +4,12 @@ import path from "node:path";
 import { createWalletClient, http, keccak256 } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { bytesToHex } from "../../src/encoding/index.js";
-import { NetworkError, VerificationError } from "../../src/errors.js";
+import { bytesToHex } from "../../src/core/bytes.js";
+import { NetworkError, VerificationError } from "../../src/core/errors.js";
 import { kmsAddressFromPubkey } from "../../src/registry/client.js";
 import { accountFromEnv, walletFor } from "../../src/registry/connect.js";
-import { HARDHAT_DEV_ACCOUNT_1_KEY } from "../../src/registry/devnode.js";
-import { registryInterfaceAbi } from "../../src/registry/interface.js";
+import { HARDHAT_DEV_ACCOUNT_1_KEY } from "../../src/testing/devnode.js";
+import { kmsRegistryAbi } from "../../src/registry/generated/abi.js";
 import { findRegistrations, journalPath, publishKms } from "../../src/registry/publish.js";
 import { randomKms, startChain, type TestChain } from "./chain-helpers.js";
 
@@ -44,7 +44,7 @@ describe("publishKms on a real JSON-RPC node", () => {
     expect(first.gasUsed).toBeGreaterThan(0n);
     expect(first.txHash).toMatch(/^0x[0-9a-f]{64}$/);
     expect(stages).toEqual(expect.arrayContaining(["state", "estimate", "send", "wait"]));
-    expect(await chain.conn.publicClient.readContract({ address: chain.registry, abi: registryInterfaceAbi, functionName: "isRegistered", args: [first.kms] })).toBe(true);
+    expect(await chain.conn.publicClient.readContract({ address: chain.registry, abi: kmsRegistryAbi, functionName: "isRegistered", args: [first.kms] })).toBe(true);
 
     const again = await publishKms(opts(kms));
     expect(again.status).toBe("already-registered");
@@ -165,7 +165,7 @@ describe("publishKms on a real JSON-RPC node", () => {
     writeFileSync(file, JSON.stringify({ format: "dstack-kms-registry/publish-journal@1", chainId: chain.conn.chainId, registry: chain.registry, kms: kmsAddressFromPubkey(kms2.k256Pubkey), quoteHash, from, nonce, sentAt: "" }));
     const sent = await rpcWallet.writeContract({
       address: chain.registry,
-      abi: registryInterfaceAbi,
+      abi: kmsRegistryAbi,
       functionName: "register",
       args: [bytesToHex(kms2.caPubkey), bytesToHex(kms2.k256Pubkey), bytesToHex(kms2.quote)],
       nonce,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { recordExistingDeployment } from "../../src/registry/deploy.js";
 import { validateDeploymentRecord } from "../../src/registry/deployments.js";
-import { HARDHAT_DEV_ACCOUNT_0_KEY } from "../../src/registry/devnode.js";
+import { HARDHAT_DEV_ACCOUNT_0_KEY } from "../../src/testing/devnode.js";
 import { runCli } from "../helpers/cli.js";
 import { startChain, type TestChain } from "./chain-helpers.js";
 

@@ -2,8 +2,8 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { privateKeyToAddress } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 
-import { bytesToHex, hexToBytes } from "../../src/encoding/index.js";
-import { InputError } from "../../src/errors.js";
+import { bytesToHex, hexToBytes } from "../../src/core/bytes.js";
+import { InputError } from "../../src/core/errors.js";
 import {
   appKeyMessage,
   deriveKey,
@@ -17,7 +17,7 @@ import {
   recoverPublicKey,
   signMessage,
   verifyKeyChainOffChain,
-} from "../../src/registry/signatures.js";
+} from "../../src/dstack/signatures.js";
 
 const h = (s: string) => hexToBytes(s);
 

@@ -3,8 +3,8 @@
  *   [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--json]`
  */
 import { EXIT_FAIL, EXIT_OK, oneLine, optInteger, optString, printJson, table, type Command, type CommandContext } from "../framework.js";
-import { REGISTRY_OPTIONS, connectToRegistry, registryArgs } from "./registry-common.js";
-import { verificationOptions } from "./verification-options.js";
+import { REGISTRY_OPTIONS, connectToRegistry, registryArgs } from "../options/registry.js";
+import { verificationOptions } from "../options/verification.js";
 
 async function buildReverify(ctx: CommandContext) {
   const { collateralSource, loadCollateral, parseAccept, readInputFile } = await import("./verify-quote.js");
@@ -14,10 +14,10 @@ async function buildReverify(ctx: CommandContext) {
   const rootCaPath = optString(ctx, "root-ca");
   let rootCaDer: Uint8Array | undefined;
   if (rootCaPath !== undefined) {
-    const { certificateDerFromFile } = await import("../../attestation/x509.js");
+    const { certificateDerFromFile } = await import("../../dcap/x509.js");
     rootCaDer = certificateDerFromFile(await readInputFile(ctx.io, rootCaPath, "root CA file", "certificate"), `root CA file ${JSON.stringify(rootCaPath)}`);
   }
-  const { checkQuote, createVerificationCache } = await import("../../attestation/verify.js");
+  const { checkQuote, createVerificationCache } = await import("../../dcap/verify.js");
   const cache = createVerificationCache();
   // A collateral file is read and parsed once, before the scan: a missing or malformed file is an input
   // error (exit 2), not one "quote not verifiable" anomaly per registration.
@@ -66,13 +66,13 @@ export const auditCommand: Command = {
     const toOpt = optInteger(ctx, "to-block", { min: 0 });
     const range = optInteger(ctx, "range", { min: 1 });
     if (fromOpt !== undefined && toOpt !== undefined && toOpt < fromOpt) {
-      const { UsageError } = await import("../../errors.js");
+      const { UsageError } = await import("../../core/errors.js");
       throw new UsageError(`--to-block ${toOpt} is before --from-block ${fromOpt}`);
     }
     if (!ctx.values.reverify) {
       const stray = ["collateral", "pccs", "at", "root-ca", "accept"].filter((o) => optString(ctx, o) !== undefined);
       if (stray.length) {
-        const { UsageError } = await import("../../errors.js");
+        const { UsageError } = await import("../../core/errors.js");
         throw new UsageError(`${stray.map((o) => `--${o}`).join(", ")} only ${stray.length === 1 ? "applies" : "apply"} with --reverify`);
       }
     }
@@ -81,7 +81,7 @@ export const auditCommand: Command = {
     const fromBlock = BigInt(fromOpt ?? record?.block ?? 0);
     const head = await conn.publicClient.getBlockNumber({ cacheTime: 0 });
     if (fromBlock > head) {
-      const { UsageError } = await import("../../errors.js");
+      const { UsageError } = await import("../../core/errors.js");
       throw new UsageError(`--from-block ${fromBlock} is past the chain head (block ${head})`);
     }
     const { auditRegistry, auditJson } = await import("../../registry/audit.js");

@@ -5,11 +5,11 @@
  *   key chain: --app-id ID --purpose P --derived-pubkey HEX --signature-chain D,A
  */
 import { EXIT_FAIL, EXIT_OK, oneLine, optString, printJson, requireString, type Command, type CommandContext } from "../framework.js";
-import { REGISTRY_OPTIONS, connectToRegistry, registryArgs } from "./registry-common.js";
+import { REGISTRY_OPTIONS, connectToRegistry, registryArgs } from "../options/registry.js";
 
 async function bytesOpt(ctx: CommandContext, name: string, length?: number): Promise<Uint8Array> {
-  const { hexToBytes } = await import("../../encoding/index.js");
-  const { InputError } = await import("../../errors.js");
+  const { hexToBytes } = await import("../../core/bytes.js");
+  const { InputError } = await import("../../core/errors.js");
   const b = hexToBytes(requireString(ctx, name), `--${name}`);
   if (length !== undefined && b.length !== length) throw new InputError("BAD_LENGTH", `--${name} must be ${length} bytes of hex, got ${b.length}`);
   return b;
@@ -17,8 +17,8 @@ async function bytesOpt(ctx: CommandContext, name: string, length?: number): Pro
 
 /** `D,A`, `[D, A]` (JSON, as dstack prints it) or `D A`. */
 export async function parseSignatureChain(text: string): Promise<[Uint8Array, Uint8Array]> {
-  const { hexToBytes } = await import("../../encoding/index.js");
-  const { InputError } = await import("../../errors.js");
+  const { hexToBytes } = await import("../../core/bytes.js");
+  const { InputError } = await import("../../core/errors.js");
   let parts: string[];
   const t = text.trim();
   if (t.startsWith("[")) {
@@ -63,7 +63,7 @@ export const checkSignatureCommand: Command = {
   json: true,
   async run(ctx) {
     const { io } = ctx;
-    const { UsageError } = await import("../../errors.js");
+    const { UsageError } = await import("../../core/errors.js");
     const modes = [
       optString(ctx, "signature-chain") !== undefined && "key-chain",
       optString(ctx, "app-pubkey") !== undefined && "app-key",

@@ -1,6 +1,6 @@
 /** `kms-registry deploy --rpc URL [--admin ADDR] [--deployments DIR] [--force] [--confirmations N] [--json]` */
 import { EXIT_OK, optString, printJson, requireString, type Command } from "../framework.js";
-import { RPC_OPTION, confirmations, deploymentsDir, progressPrinter } from "./registry-common.js";
+import { RPC_OPTION, confirmations, deploymentsDir, progressPrinter } from "../options/registry.js";
 
 export const deployCommand: Command = {
   name: "deploy",
@@ -36,11 +36,11 @@ export const deployCommand: Command = {
     if (recordOpt !== undefined) {
       const address = parseAddress(recordOpt, "--record");
       const txOpt = optString(ctx, "deploy-tx");
-      const { UsageError } = await import("../../errors.js");
+      const { UsageError } = await import("../../core/errors.js");
       if (txOpt !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(txOpt)) throw new UsageError("--deploy-tx must be a 32-byte 0x transaction hash");
       const { recordExistingDeployment } = await import("../../registry/deploy.js");
       const { writeDeployment } = await import("../../registry/deployments.js");
-      const { packageVersion } = await import("../version.js");
+      const { packageVersion } = await import("../../core/version.js");
       const conn = await connect(rpc);
       const rec = await recordExistingDeployment(conn.publicClient, address, { toolVersion: packageVersion(), ...(txOpt ? { deployTx: txOpt.toLowerCase() as `0x${string}` } : {}) });
       const written = await writeDeployment(dir, rec, { force: ctx.values.force === true });
@@ -51,12 +51,12 @@ export const deployCommand: Command = {
     const account = accountFromEnv(io.env);
     const { deployRegistry, loadRegistryArtifact, recordOf } = await import("../../registry/deploy.js");
     const { deploymentPath, ensureWritableDir, readDeployment, writeDeployment } = await import("../../registry/deployments.js");
-    const { packageVersion } = await import("../version.js");
+    const { packageVersion } = await import("../../core/version.js");
     const artifact = loadRegistryArtifact();
     const conn = await connect(rpc);
     const existing = await readDeployment(dir, conn.chainId);
     if (existing && !ctx.values.force) {
-      const { UsageError } = await import("../../errors.js");
+      const { UsageError } = await import("../../core/errors.js");
       throw new UsageError(`${deploymentPath(dir, conn.chainId)} already records a KmsRegistry at ${existing.address} on chain ${conn.chainId}; pass --force to deploy another (the old record is kept)`);
     }
     // The record must be writable before anything is spent on a deployment.
@@ -75,7 +75,7 @@ export const deployCommand: Command = {
     try {
       written = await writeDeployment(dir, recordOf(result), { force: ctx.values.force === true });
     } catch (e) {
-      const { KmsRegistryError } = await import("../../errors.js");
+      const { KmsRegistryError } = await import("../../core/errors.js");
       const why = e instanceof Error ? e.message.split("\n")[0]! : String(e);
       throw new KmsRegistryError(
         "RECORD_NOT_WRITTEN",

@@ -1,6 +1,6 @@
 /** `kms-registry prove-liveness --registry ADDR --rpc URL --kms URL [--kms-address ADDR] [--json]` */
 import { EXIT_OK, optString, printJson, requireString, type Command } from "../framework.js";
-import { REGISTRY_OPTIONS, confirmations, connectToRegistry, progressPrinter, registryArgs } from "./registry-common.js";
+import { REGISTRY_OPTIONS, confirmations, connectToRegistry, progressPrinter, registryArgs } from "../options/registry.js";
 
 export const proveLivenessCommand: Command = {
   name: "prove-liveness",
@@ -25,7 +25,7 @@ export const proveLivenessCommand: Command = {
     const { io } = ctx;
     const { rpc, registry } = await registryArgs(ctx);
     const kmsUrl = requireString(ctx, "kms");
-    const { UsageError, NetworkError } = await import("../../errors.js");
+    const { UsageError, NetworkError } = await import("../../core/errors.js");
     if (!/^https?:\/\//i.test(kmsUrl)) throw new UsageError(`--kms must be an http(s) URL, got ${JSON.stringify(kmsUrl.slice(0, 80))}`);
     const { accountFromEnv, parseAddress, walletFor } = await import("../../registry/connect.js");
     const addrOpt = optString(ctx, "kms-address");
@@ -35,8 +35,8 @@ export const proveLivenessCommand: Command = {
     const progress = progressPrinter(io, "prove-liveness");
     const { getMeta, kmsCall } = await import("../../kms/client.js");
     if (!kms) {
-      const { decodeBytesField } = await import("../../encoding/index.js");
-      const { ethAddress } = await import("../../registry/signatures.js");
+      const { decodeBytesField } = await import("../../core/bytes.js");
+      const { ethAddress } = await import("../../dstack/signatures.js");
       const { getAddress } = await import("viem");
       const { meta } = await getMeta(kmsUrl);
       if (typeof meta.k256_pubkey !== "string") throw new NetworkError("KMS_BAD_ANSWER", `KMS ${kmsUrl}: GetMeta has no k256_pubkey`);
@@ -49,7 +49,7 @@ export const proveLivenessCommand: Command = {
     if (/^https:/i.test(kmsUrl)) {
       const { findRegistrations } = await import("../../registry/publish.js");
       const { decodeRegistryLog } = await import("../../registry/audit.js");
-      const { hexToBytes } = await import("../../encoding/index.js");
+      const { hexToBytes } = await import("../../core/bytes.js");
       const regs = await findRegistrations(conn.publicClient, registry, kms, null, BigInt(record?.block ?? 0));
       const last = regs.length ? decodeRegistryLog(regs[regs.length - 1]!) : undefined;
       if (last && last !== "undecodable" && last.kind === "registered") {
@@ -59,7 +59,7 @@ export const proveLivenessCommand: Command = {
     }
     const post = async (_url: string, body: unknown, o: { timeoutMs: number }) =>
       (await kmsCall(kmsUrl, "KMS.GetAppEnvEncryptPubKey", body as Record<string, unknown>, { timeoutMs: o.timeoutMs, ...(caPubkey ? { caPubkey } : {}) })).result;
-    const { proveLiveness } = await import("../../registry/liveness.js");
+    const { proveLiveness } = await import("../../workflows/prove-liveness.js");
     const r = await proveLiveness({
       publicClient: conn.publicClient,
       walletClient: walletFor(conn, account),

@@ -7,9 +7,9 @@
  * idempotent, journalled `register` (see `src/registry/publish.ts`).
  */
 import { EXIT_FAIL, EXIT_OK, optInteger, optString, printJson, table, type Command } from "../framework.js";
-import { SOURCE_OPTIONS, clientOptions, sourceFromOptions } from "./kms-source.js";
-import { REGISTRY_OPTIONS, confirmations, connectToRegistry, progressPrinter, registryArgs } from "./registry-common.js";
-import { verificationOptions } from "./verification-options.js";
+import { SOURCE_OPTIONS, clientOptions, sourceFromOptions } from "../options/kms-source.js";
+import { REGISTRY_OPTIONS, confirmations, connectToRegistry, progressPrinter, registryArgs } from "../options/registry.js";
+import { verificationOptions } from "../options/verification.js";
 
 export const NOT_GENUINE_WARNING =
   "WARNING: NOT GENUINE — this quote verifies only under a simulated (non-Intel) root CA. It proves nothing about real TDX hardware. Publishing it is for development only (--allow-simulated-root).";
@@ -52,7 +52,7 @@ export const publishCommand: Command = {
     const conf = confirmations(ctx);
     const rootCaPath = optString(ctx, "root-ca");
     const allowSim = ctx.values["allow-simulated-root"] === true;
-    const { UsageError } = await import("../../errors.js");
+    const { UsageError } = await import("../../core/errors.js");
     if (allowSim && rootCaPath === undefined) throw new UsageError("--allow-simulated-root needs --root-ca FILE (the simulated root the quote must still verify under)");
     const { accountFromEnv, walletFor } = await import("../../registry/connect.js");
     const account = accountFromEnv(io.env);
@@ -71,13 +71,13 @@ export const publishCommand: Command = {
     progress("verify", "quote chain and collateral, TCB policy, key binding, event log");
     let rootCaDer: Uint8Array | undefined;
     if (rootCaPath !== undefined) {
-      const { certificateDerFromFile } = await import("../../attestation/x509.js");
+      const { certificateDerFromFile } = await import("../../dcap/x509.js");
       rootCaDer = certificateDerFromFile(await readInputFile(io, rootCaPath, "root CA file", "certificate"), `root CA file ${JSON.stringify(rootCaPath)}`);
     }
-    const { InputError } = await import("../../errors.js");
+    const { InputError } = await import("../../core/errors.js");
     if (!info.quote) throw new InputError("NO_QUOTE", "the bootstrap info carries no quote; nothing to verify or publish");
     const collateral = await loadCollateral(ctx, colSrc, info.quote, now);
-    const { verifyForPublish } = await import("../../registry/verify-gate.js");
+    const { verifyForPublish } = await import("../../workflows/publish-kms.js");
     let certs = null;
     if ("certsDir" in source) {
       const { checkCertsDir } = await import("../../kms/certs-dir.js");

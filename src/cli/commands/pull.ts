@@ -7,7 +7,7 @@
 import { isAbsolute, resolve } from "node:path";
 
 import { EXIT_OK, oneLine, optInteger, optString, printJson, type Command } from "../framework.js";
-import { SOURCE_OPTIONS, clientOptions, sourceFromOptions } from "./kms-source.js";
+import { SOURCE_OPTIONS, clientOptions, sourceFromOptions } from "../options/kms-source.js";
 
 export const pullCommand: Command = {
   name: "pull",
@@ -41,7 +41,7 @@ export const pullCommand: Command = {
     for (const p of r.doc.problems) io.stderr(`warning: ${p.field}: ${oneLine(p.message)}\n`);
     const text = JSON.stringify(r.doc, null, 2) + "\n";
     if (out !== undefined) {
-      const { writeFileAtomic } = await import("../../kms/files.js");
+      const { writeFileAtomic } = await import("../../core/files.js");
       const path = isAbsolute(out) ? out : resolve(io.cwd, out);
       await writeFileAtomic(path, text);
       if (ctx.json) printJson(io, r.doc);

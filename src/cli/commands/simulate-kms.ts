@@ -6,7 +6,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 
-import { UsageError } from "../../errors.js";
+import { UsageError } from "../../core/errors.js";
 import { EXIT_OK, optInteger, optString, printJson, requireString, type Command } from "../framework.js";
 
 export const simulateKmsCommand: Command = {
@@ -46,7 +46,7 @@ export const simulateKmsCommand: Command = {
     const abs = (p: string) => (isAbsolute(p) ? p : resolve(io.cwd, p));
     const simDir = optString(ctx, "sim-dir");
     const auto = optString(ctx, "auto-bootstrap");
-    const { startSimulatedKms } = await import("../../kms/simulator.js");
+    const { startSimulatedKms } = await import("../../testing/simulator.js");
     const kms = await startSimulatedKms({
       port,
       host: optString(ctx, "host") ?? "127.0.0.1",

@@ -10,13 +10,13 @@ export interface DstackQuoteInput {
   quote: Uint8Array;
   attestation: { format: string; platform: string } | null;
   /** Event log from --eventlog or from the attestation. */
-  eventLog: import("../../attestation/eventlog.js").EventLogEntry[] | null;
+  eventLog: import("../../dstack/eventlog.js").EventLogEntry[] | null;
   eventLogSource: "file" | "attestation" | null;
 }
 
 /** Unwrap a versioned attestation when the input is one; read `--eventlog` when given. */
 export async function dstackQuoteInput(ctx: CommandContext, bytes: Uint8Array, readFile: (path: string) => Promise<Uint8Array>): Promise<DstackQuoteInput> {
-  const { decodeDstackAttestation, looksLikeRawQuote } = await import("../../attestation/dstack-attestation.js");
+  const { decodeDstackAttestation, looksLikeRawQuote } = await import("../../dstack/attestation.js");
   const out: DstackQuoteInput = { quote: bytes, attestation: null, eventLog: null, eventLogSource: null };
   if (!looksLikeRawQuote(bytes) && bytes.length > 0) {
     const b0 = bytes[0]!;
@@ -32,7 +32,7 @@ export async function dstackQuoteInput(ctx: CommandContext, bytes: Uint8Array, r
   }
   const path = optString(ctx, "eventlog");
   if (path !== undefined) {
-    const { parseEventLog } = await import("../../attestation/eventlog.js");
+    const { parseEventLog } = await import("../../dstack/eventlog.js");
     out.eventLog = parseEventLog(await readFile(path));
     out.eventLogSource = "file";
   }
@@ -42,8 +42,8 @@ export async function dstackQuoteInput(ctx: CommandContext, bytes: Uint8Array, r
 /** `eventlog: { rtmrsMatch, events, … }` for the JSON output, or null without an event log. */
 export async function eventLogJson(input: DstackQuoteInput): Promise<Record<string, unknown> | null> {
   if (!input.eventLog) return null;
-  const { parseQuote } = await import("../../attestation/quote.js");
-  const { checkEventLog } = await import("../../attestation/eventlog.js");
+  const { parseQuote } = await import("../../dcap/quote.js");
+  const { checkEventLog } = await import("../../dstack/eventlog.js");
   const q = parseQuote(input.quote);
   if (q.body.type === "sgx") return { rtmrsMatch: false, error: "an SGX quote has no RTMRs", events: [] };
   const b = q.body;

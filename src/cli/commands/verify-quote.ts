@@ -9,8 +9,8 @@
  */
 import { isAbsolute, resolve } from "node:path";
 
-import { InputError, UsageError } from "../../errors.js";
-import { INPUT_KINDS, readInput } from "../../kms/files.js";
+import { InputError, UsageError } from "../../core/errors.js";
+import { INPUT_KINDS, readInput } from "../../core/files.js";
 import {
   DEFAULT_ACCEPTED_STATUSES,
   TCB_STATUSES,
@@ -21,7 +21,7 @@ import {
   type TcbStatus,
   type VerificationVerdict,
   type VerifiedQuote,
-} from "../../attestation/types.js";
+} from "../../dcap/types.js";
 import {
   EXIT_FAIL,
   EXIT_OK,
@@ -37,7 +37,7 @@ import {
   type Command,
   type CommandContext,
 } from "../framework.js";
-import { verificationOptions } from "./verification-options.js";
+import { verificationOptions } from "../options/verification.js";
 
 /** Statuses a user may accept: every TCB status except Revoked, which is always an error. */
 const STATUSES: readonly TcbStatus[] = TCB_STATUSES.filter((s) => s !== "Revoked");
@@ -77,7 +77,7 @@ export async function quoteBytesFromContent(content: Uint8Array): Promise<Uint8A
       'the quote input is JSON, not a quote: pass the quote itself, binary or hex (e.g. from a dstack GetQuote answer: jq -r .quote FILE | kms-registry verify-quote - …)',
     );
   }
-  const { hexToBytes } = await import("../../encoding/index.js");
+  const { hexToBytes } = await import("../../core/bytes.js");
   const bytes = hexToBytes(Buffer.from(content).toString("latin1"), "quote (hex text)");
   if (bytes.length === 0) throw new InputError("QUOTE_EMPTY", "the quote input is empty (a text file without hex digits)");
   return bytes;
@@ -106,10 +106,10 @@ export function collateralSource(ctx: CommandContext): CollateralSource {
 export async function loadCollateral(ctx: CommandContext, src: CollateralSource, quote: Uint8Array, now: number): Promise<Collateral> {
   if (src.kind === "file") {
     const bytes = await readInputFile(ctx.io, src.value, "collateral file", "collateral");
-    const { parseCollateralJson } = await import("../../attestation/collateral.js");
+    const { parseCollateralJson } = await import("../../dcap/collateral.js");
     return parseCollateralJson(new TextDecoder().decode(bytes));
   }
-  const { fetchCollateral, defaultCollateralCacheDir } = await import("../../attestation/pccs.js");
+  const { fetchCollateral, defaultCollateralCacheDir } = await import("../../dcap/pccs.js");
   return fetchCollateral(quote, { pccsUrl: src.value, cacheDir: defaultCollateralCacheDir(ctx.io.env), now });
 }
 
@@ -216,7 +216,7 @@ export const verifyQuoteCommand: Command = {
       // { ok: false, error: { code, message }, checks } (no step ran yet, so no checks).
       if (!ctx.json) throw e;
       // an undecodable quote met first by the PCCS path (it reads the PCK chain) is still a failed quote.parse
-      const { QuoteParseError } = await import("../../attestation/quote.js");
+      const { QuoteParseError } = await import("../../dcap/quote.js");
       const checks = e instanceof QuoteParseError ? [{ name: "quote.parse", ok: false, detail: e.message }] : [];
       printJson(ctx.io, { ok: false, error: errorJson(e), checks });
       ctx.io.stderr(`kms-registry: verify-quote: ${errorLine(e)}\n`);
@@ -242,13 +242,13 @@ async function runVerifyQuote(ctx: CommandContext): Promise<number> {
   const quote = dstack.quote;
   let rootCaDer: Uint8Array | undefined;
   if (rootCaPath !== undefined) {
-    const { certificateDerFromFile } = await import("../../attestation/x509.js");
+    const { certificateDerFromFile } = await import("../../dcap/x509.js");
     rootCaDer = certificateDerFromFile(await readInputFile(io, rootCaPath, "root CA file", "certificate"), `root CA file ${JSON.stringify(rootCaPath)}`);
   }
   const collateral = await loadCollateral(ctx, src, quote, now);
 
-  const { verifyQuote, QuoteVerificationError } = await import("../../attestation/verify.js");
-  const { QuoteParseError } = await import("../../attestation/quote.js");
+  const { verifyQuote, QuoteVerificationError } = await import("../../dcap/verify.js");
+  const { QuoteParseError } = await import("../../dcap/quote.js");
   let r: VerifiedQuote;
   try {
     r = verifyQuote(quote, { collateral, now, acceptStatuses: accept, ...(allowSeptVe ? { allowSeptVe: true } : {}), ...(rootCaDer ? { rootCaDer } : {}) });

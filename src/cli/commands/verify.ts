@@ -5,10 +5,10 @@
  * pull → (certs-dir checklist) → quote verification → report_data binding → event-log replay, one
  * report. Exit 0 when every check passes, 1 when any fails, 2 for usage/input errors.
  */
-import { UsageError } from "../../errors.js";
+import { UsageError } from "../../core/errors.js";
 import { EXIT_FAIL, EXIT_OK, oneLine, optInteger, optString, printJson, table, type Command } from "../framework.js";
-import { SOURCE_OPTIONS, clientOptions, sourceFromOptions } from "./kms-source.js";
-import { verificationOptions } from "./verification-options.js";
+import { SOURCE_OPTIONS, clientOptions, sourceFromOptions } from "../options/kms-source.js";
+import { verificationOptions } from "../options/verification.js";
 
 export const verifyCommand: Command = {
   name: "verify",
@@ -43,12 +43,12 @@ export const verifyCommand: Command = {
 
     let rootCaDer: Uint8Array | undefined;
     if (rootCaPath !== undefined) {
-      const { certificateDerFromFile } = await import("../../attestation/x509.js");
+      const { certificateDerFromFile } = await import("../../dcap/x509.js");
       rootCaDer = certificateDerFromFile(await readInputFile(io, rootCaPath, "root CA file", "certificate"), `root CA file ${JSON.stringify(rootCaPath)}`);
     }
     let collateral = null;
     if (csrc.kind === "file") {
-      const { parseCollateralJson } = await import("../../attestation/collateral.js");
+      const { parseCollateralJson } = await import("../../dcap/collateral.js");
       collateral = parseCollateralJson(new TextDecoder().decode(await readInputFile(io, csrc.value, "collateral file", "collateral")));
     }
 
@@ -61,7 +61,7 @@ export const verifyCommand: Command = {
     }
     const { verifyBootstrap } = await import("../../kms/verify.js");
     let pccsCacheDir: string | undefined;
-    if (csrc.kind === "pccs") pccsCacheDir = (await import("../../attestation/pccs.js")).defaultCollateralCacheDir(io.env);
+    if (csrc.kind === "pccs") pccsCacheDir = (await import("../../dcap/pccs.js")).defaultCollateralCacheDir(io.env);
     const report = await verifyBootstrap(pulled.info, {
       collateral,
       ...(csrc.kind === "pccs" ? { pccsUrl: csrc.value, ...(pccsCacheDir ? { pccsCacheDir } : {}) } : {}),

@@ -1,0 +1,9 @@
+/**
+ * dstack's own formats: the KMS key binding in report_data, the TDX event log and its RTMR replay, the
+ * versioned attestation containers, the KMS signature messages and key derivation, and RA-TLS certificates.
+ */
+export * from "./binding.js";
+export * from "./eventlog.js";
+export * from "./attestation.js";
+export * from "./signatures.js";
+export * from "./ratls.js";
