@@ -244,7 +244,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     log(`        app key ${bytesToHex(appPubkey)} for app ${bytesToHex(appId)}: valid off and on chain`);
 
     begin("env-key", "KMS.GetAppEnvEncryptPubKey signature_v1 checked off and on chain");
-    const { getAppEnvEncryptPubKey } = await import("../workflows/prove-liveness.js");
+    const { getAppEnvEncryptPubKey } = await import("../kms/client.js");
     const env = await getAppEnvEncryptPubKey(kmsUrl, appId);
     const ekr = await check.checkEnvKeySignature({ publicClient: conn.publicClient, registry: dep.address, appId, publicKey: env.publicKey, timestamp: env.timestamp, signature: env.signatureV1 });
     if (!ekr.valid) throw new Error(`env-key signature: off chain ${ekr.offChain.detail}; on chain ${ekr.onChain.detail}`);

@@ -30,10 +30,6 @@ import { ethAddress } from "../dstack/signatures.js";
 
 /** keccak256("REGISTRAR_ROLE"), the value of the contract's `REGISTRAR_ROLE()`. */
 export const REGISTRAR_ROLE: Hex = "0xedcc084d3dcd65a1f7f23c65c46722faca6953d28e43150a467cf43e5c309238";
-/** Seconds a liveness timestamp may lag the block (contract constant `LIVENESS_MAX_AGE`). */
-export const LIVENESS_MAX_AGE = 300;
-/** Seconds a liveness timestamp may lead the block (contract constant `LIVENESS_MAX_FUTURE`). */
-export const LIVENESS_MAX_FUTURE = 60;
 
 /** Bytes given as `Uint8Array` or hex text (with or without `0x`). */
 export type BytesLike = Uint8Array | string;

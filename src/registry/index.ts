@@ -55,4 +55,14 @@ export {
   type Reverify,
   type ReverifyOutcome,
 } from "./audit.js";
+export {
+  LIVENESS_EPOCH_BLOCKS,
+  LIVENESS_MAX_AGE,
+  LIVENESS_MAX_FUTURE,
+  livenessEpochOf,
+  livenessAnchorBlock,
+  livenessChallengeFor,
+  readLivenessChallenge,
+  type LivenessChallenge,
+} from "./liveness.js";
 export { scanLogs, isRangeLimitError, suggestedRange, statedMaxRange, type RawLog, type ScanOptions, type ScanProgress, type ScanResult } from "./logs.js";

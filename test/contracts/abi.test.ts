@@ -12,12 +12,12 @@ import {
   decodeRegistryLogs,
   encodeRegister,
   kmsAddressFromPubkey,
-  LIVENESS_MAX_AGE,
   readKms,
   REGISTRAR_ROLE,
   registryContract,
   registryRevert,
 } from "../../src/registry/client.js";
+import { LIVENESS_MAX_AGE } from "../../src/registry/liveness.js";
 import { hex, NEAR, newKms } from "./helpers.js";
 
 const artifact = JSON.parse(readFileSync(new URL("../../artifacts/contracts/KmsRegistry.sol/KmsRegistry.json", import.meta.url), "utf8")) as {

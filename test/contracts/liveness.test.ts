@@ -3,8 +3,15 @@ import { encodeAbiParameters, getAddress, keccak256 as viemKeccak, slice } from 
 import { describe, expect, it } from "vitest";
 
 import { hexToBytes, type Hex } from "../../src/core/bytes.js";
-import { decodeRegistryLogs, LIVENESS_MAX_AGE, LIVENESS_MAX_FUTURE } from "../../src/registry/client.js";
-import { LIVENESS_EPOCH_BLOCKS, livenessAnchorBlock, livenessChallengeFor, livenessEpochOf } from "../../src/workflows/prove-liveness.js";
+import { decodeRegistryLogs } from "../../src/registry/client.js";
+import {
+  LIVENESS_EPOCH_BLOCKS,
+  LIVENESS_MAX_AGE,
+  LIVENESS_MAX_FUTURE,
+  livenessAnchorBlock,
+  livenessChallengeFor,
+  livenessEpochOf,
+} from "../../src/registry/liveness.js";
 import { envEncryptMessageV1, signMessage } from "../../src/dstack/signatures.js";
 import { expectRevert, hex, newKms } from "./helpers.js";
 

@@ -6,7 +6,8 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { NetworkError } from "../../src/core/errors.js";
-import { getAppEnvEncryptPubKey, getKmsK256Pubkey } from "../../src/workflows/prove-liveness.js";
+import { getAppEnvEncryptPubKey } from "../../src/kms/client.js";
+import { getKmsK256Pubkey } from "../../src/workflows/prove-liveness.js";
 import { runCli } from "../helpers/cli.js";
 
 let midBody: http.Server;
@@ -67,9 +68,9 @@ describe("a KMS that goes away mid-pull", () => {
   it("liveness client: dropped connection and HTML answers are typed NetworkErrors naming the URL", async () => {
     const appId = new Uint8Array(20).fill(1);
     for (const [url, code] of [
-      [midBodyUrl, /KMS_CONNECTION_LOST|KMS_BAD_ANSWER/],
-      [hangupUrl, /KMS_UNREACHABLE/],
-      [htmlUrl, /KMS_BAD_ANSWER/],
+      [midBodyUrl, /^KMS_CONNECTION_CLOSED$/],
+      [hangupUrl, /^KMS_CONNECTION_CLOSED$/],
+      [htmlUrl, /^KMS_HTML_RESPONSE$/],
     ] as const) {
       const e = await getAppEnvEncryptPubKey(url, appId, { timeoutMs: 3000 }).catch((x: unknown) => x);
       expect(e).toBeInstanceOf(NetworkError);

@@ -33,7 +33,7 @@ export const proveLivenessCommand: Command = {
     const conf = confirmations(ctx);
     const account = accountFromEnv(io.env);
     const progress = progressPrinter(io, "prove-liveness");
-    const { getMeta, kmsCall } = await import("../../kms/client.js");
+    const { getMeta } = await import("../../kms/client.js");
     if (!kms) {
       const { decodeBytesField } = await import("../../core/bytes.js");
       const { ethAddress } = await import("../../dstack/signatures.js");
@@ -57,8 +57,6 @@ export const proveLivenessCommand: Command = {
         progress("tls", "pinning the KMS's TLS certificate to its registered CA key");
       }
     }
-    const post = async (_url: string, body: unknown, o: { timeoutMs: number }) =>
-      (await kmsCall(kmsUrl, "KMS.GetAppEnvEncryptPubKey", body as Record<string, unknown>, { timeoutMs: o.timeoutMs, ...(caPubkey ? { caPubkey } : {}) })).result;
     const { proveLiveness } = await import("../../workflows/prove-liveness.js");
     const r = await proveLiveness({
       publicClient: conn.publicClient,
@@ -66,7 +64,7 @@ export const proveLivenessCommand: Command = {
       registry,
       kms,
       kmsUrl,
-      post,
+      kmsClient: caPubkey ? { caPubkey } : {},
       confirmations: conf,
       onProgress: progress,
     });
