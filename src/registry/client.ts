@@ -4,7 +4,8 @@
  * - `registryContract(address, { publicClient, walletClient })` — a viem contract instance (typed `read`,
  *   `write`, `simulate`, `estimateGas`, `getEvents`) plus `readKms(kms)`.
  * - `readKms(publicClient, registry, kms)` — the stored record, decoded.
- * - `encodeRegister(...)`, `decodeRegistryLogs(logs)`, `registryRevert(error)` — calldata, events, errors.
+ * - `encodeRegister(...)`, `decodeRegistryLogs(logs)`, `registryRevert(error)`, `revertReason(error)` — calldata,
+ *   events, errors.
  * - `kmsAddressFromPubkey(pubkey)` — the off-chain equivalent of the contract's `kmsAddress`.
  */
 import {
@@ -25,6 +26,7 @@ import {
 
 import { bytesToHex, hexToBytes, type Hex } from "../core/bytes.js";
 import { InputError } from "../core/errors.js";
+import { shortMessage } from "./connect.js";
 import { kmsRegistryAbi } from "./generated/abi.js";
 import { ethAddress } from "../dstack/signatures.js";
 
@@ -153,6 +155,20 @@ export function registryRevert(error: unknown): RegistryRevert | null {
     }
   }
   return null;
+}
+
+/** Name a contract revert (`ReportDataMismatch(...)`) from a viem error, or give its short message. */
+export function revertReason(e: unknown): string {
+  const custom = registryRevert(e);
+  if (custom) return `${custom.name}(${custom.args.map((a) => (typeof a === "bigint" ? a.toString() : String(a))).join(", ")})`;
+  if (e instanceof BaseError) {
+    const r = e.walk((x) => x instanceof ContractFunctionRevertedError);
+    if (r instanceof ContractFunctionRevertedError) {
+      if (r.reason) return r.reason;
+      if (r.signature) return `unknown custom error ${r.signature}`;
+    }
+  }
+  return shortMessage(e);
 }
 
 /**

@@ -3,14 +3,14 @@
  * Local development chains (31337) go under `deployments/local/`.
  */
 import { constants, existsSync } from "node:fs";
-import { access, mkdir, readdir, rename, stat, writeFile } from "node:fs/promises";
+import { access, mkdir, readdir, rename, stat } from "node:fs/promises";
 import path from "node:path";
 
 import { getAddress, isAddress } from "viem";
 
 import type { Hex } from "../core/bytes.js";
 import { InputError, UsageError } from "../core/errors.js";
-import { INPUT_KINDS, readInput } from "../core/files.js";
+import { INPUT_KINDS, readInput, writeFileAtomic } from "../core/files.js";
 
 export const DEPLOYMENT_FORMAT = "dstack-kms-registry/deployment@1";
 export const LOCAL_CHAIN_IDS: readonly number[] = [31337, 1337];
@@ -168,9 +168,7 @@ export async function writeDeployment(dir: string, record: DeploymentRecord, opt
       await rename(file, archived);
     }
   }
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(record, null, 2) + "\n");
-  await rename(tmp, file);
+  await writeFileAtomic(file, JSON.stringify(record, null, 2) + "\n");
   return archived ? { path: file, archived } : { path: file };
 }
 

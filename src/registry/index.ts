@@ -22,8 +22,6 @@ export {
   publishKms,
   findRegistrations,
   defaultStateDir,
-  journalPath,
-  revertReason,
   checkIdentityShape,
   type KmsIdentity,
   type PublishOptions,
@@ -31,6 +29,7 @@ export {
   type PublishStatus,
   type PublishStage,
 } from "./publish.js";
+export { journalPath, JOURNAL_FORMAT, type Journal } from "./publish-journal.js";
 export {
   checkAppKeySignature,
   checkEnvKeySignature,

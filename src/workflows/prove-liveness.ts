@@ -10,9 +10,9 @@ import { bytesToHex, decodeBytesField, type Hex } from "../core/bytes.js";
 import { NetworkError, VerificationError } from "../core/errors.js";
 import { envEncryptMessageV1, recoverAddress } from "../dstack/signatures.js";
 import { getAppEnvEncryptPubKey, getMeta, type EnvEncryptAnswer, type KmsClientOptions } from "../kms/client.js";
+import { revertReason } from "../registry/client.js";
 import { kmsRegistryAbi } from "../registry/generated/abi.js";
 import { readLivenessChallenge } from "../registry/liveness.js";
-import { revertReason } from "../registry/publish.js";
 
 /** How long one KMS request of the liveness workflow may take (ms). */
 const KMS_TIMEOUT_MS = 15_000;

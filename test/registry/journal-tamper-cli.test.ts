@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { Hex } from "../../src/core/bytes.js";
 import { kmsRegistryAbi } from "../../src/registry/generated/abi.js";
-import { journalPath } from "../../src/registry/publish.js";
+import { journalPath } from "../../src/registry/publish-journal.js";
 import { startBootstrappedKms, type SimKmsProcess } from "../e2e/helpers.js";
 import { runCli, type RunResult } from "../helpers/cli.js";
 import { DEV_ENV, startChain, type TestChain } from "./chain-helpers.js";

@@ -15,7 +15,8 @@ import { accountFromEnv } from "../../src/registry/connect.js";
 import { deployRegistry } from "../../src/registry/deploy.js";
 import { HARDHAT_DEV_ACCOUNT_1_KEY } from "../../src/testing/devnode.js";
 import { kmsRegistryAbi } from "../../src/registry/generated/abi.js";
-import { journalPath, publishKms, type KmsIdentity } from "../../src/registry/publish.js";
+import { publishKms, type KmsIdentity } from "../../src/registry/publish.js";
+import { journalPath } from "../../src/registry/publish-journal.js";
 import { randomKms, startChain, type TestChain } from "./chain-helpers.js";
 
 let chain: TestChain;

@@ -10,7 +10,8 @@ import { kmsAddressFromPubkey } from "../../src/registry/client.js";
 import { accountFromEnv, walletFor } from "../../src/registry/connect.js";
 import { HARDHAT_DEV_ACCOUNT_1_KEY } from "../../src/testing/devnode.js";
 import { kmsRegistryAbi } from "../../src/registry/generated/abi.js";
-import { findRegistrations, journalPath, publishKms } from "../../src/registry/publish.js";
+import { findRegistrations, publishKms } from "../../src/registry/publish.js";
+import { journalPath } from "../../src/registry/publish-journal.js";
 import { randomKms, startChain, type TestChain } from "./chain-helpers.js";
 
 let chain: TestChain;
