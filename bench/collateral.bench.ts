@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { parseCollateralJson } from "../src/dcap/collateral.js";
-import { createForgeWorld, forgeQuote } from "../src/testing/forge.js";
+import { createForgeWorld, forgeQuote } from "../src/testing/forge/index.js";
 import { fetchCollateral } from "../src/dcap/pccs.js";
 import { bytesToPlainHex } from "../src/core/bytes.js";
 import { timeMedian } from "./lib.js";

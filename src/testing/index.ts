@@ -3,7 +3,7 @@
  * (properly signed, non-Intel worlds), the simulated dstack KMS, the test PKI that makes KMS certificates,
  * KMS key material and certs dirs, and a local JSON-RPC dev node with Hardhat's well-known dev accounts.
  */
-export * from "./forge.js";
+export * from "./forge/index.js";
 export * from "./simulator.js";
 export * from "./pki.js";
 export * from "./generate.js";

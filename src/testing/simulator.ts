@@ -287,7 +287,7 @@ export async function startSimulatedKms(opts: SimulatedKmsOptions): Promise<Simu
     }
     const run = async (): Promise<Record<string, string>> => {
       const now = clock();
-      const { createForgeWorld, forgeQuote } = await import("./forge.js");
+      const { createForgeWorld, forgeQuote } = await import("./forge/index.js");
       const { collateralToJson } = await import("../dcap/collateral.js");
       const { ratlsReportData } = await import("../dstack/ratls.js");
       const world = await createForgeWorld({ now, ...(opts.forgeSeed ? { seed: opts.forgeSeed } : {}) });

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { collateralToJson } from "../../src/dcap/collateral.js";
-import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/testing/forge.js";
+import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/testing/forge/index.js";
 import { runCli } from "../helpers/cli.js";
 import { fixturePath, SGX_NOW, TDX_NOW, TDX_WINDOW } from "./real-fixtures.js";
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 import { collateralToJson } from "../../src/dcap/collateral.js";
-import { createForgeWorld, forgeQuote } from "../../src/testing/forge.js";
+import { createForgeWorld, forgeQuote } from "../../src/testing/forge/index.js";
 import { runCli } from "../helpers/cli.js";
 import { fixturePath, fixtureText, sgxQuote, TDX_NOW, TDX_WINDOW, tdxQuote } from "./real-fixtures.js";
 

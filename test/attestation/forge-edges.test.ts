@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 
-import { createForgeWorld, derOid, derSequence, forgeQuote, type ForgeQuoteOptions, type ForgeWorld, type ForgeWorldOptions } from "../../src/testing/forge.js";
+import { createForgeWorld, derOid, derSequence, forgeQuote, type ForgeQuoteOptions, type ForgeWorld, type ForgeWorldOptions } from "../../src/testing/forge/index.js";
 import type { Collateral } from "../../src/dcap/types.js";
 import { checkQuote, type VerifyOptions } from "../../src/dcap/verify.js";
 import { bytesToPlainHex } from "../../src/core/bytes.js";

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 
-import { createForgeWorld, forgeQuote, type ForgeIsvLevel, type ForgeTcbLevel } from "../../src/testing/forge.js";
+import { createForgeWorld, forgeQuote, type ForgeIsvLevel, type ForgeTcbLevel } from "../../src/testing/forge/index.js";
 import { checkQuote } from "../../src/dcap/verify.js";
 import { rng } from "../helpers/rng.js";
 

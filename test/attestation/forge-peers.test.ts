@@ -12,7 +12,7 @@ import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 
 import { collateralToJson, parseCollateralJson } from "../../src/dcap/collateral.js";
-import { createForgeWorld, forgeQuote, type ForgeWorld, type ForgeWorldOptions } from "../../src/testing/forge.js";
+import { createForgeWorld, forgeQuote, type ForgeWorld, type ForgeWorldOptions } from "../../src/testing/forge/index.js";
 import type { Collateral } from "../../src/dcap/types.js";
 import { checkQuote } from "../../src/dcap/verify.js";
 

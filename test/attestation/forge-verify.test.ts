@@ -15,7 +15,7 @@ import {
   type ForgeTcbLevel,
   type ForgeWorld,
   type ForgeWorldOptions,
-} from "../../src/testing/forge.js";
+} from "../../src/testing/forge/index.js";
 import type { Collateral, VerifiedQuote } from "../../src/dcap/types.js";
 import { checkQuote, verifyQuote, type VerifyOptions } from "../../src/dcap/verify.js";
 

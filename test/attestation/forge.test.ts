@@ -10,7 +10,7 @@ import * as x509 from "@peculiar/x509";
 import { describe, expect, it } from "vitest";
 
 import { bytesEqual, bytesToHex, concatBytes, hexToBytes, utf8 } from "../../src/core/bytes.js";
-import { createForgeWorld, FORGE_DEFAULT_NOW, forgeQuote, forgeSignCollateralText, type ForgeWorld } from "../../src/testing/forge.js";
+import { createForgeWorld, FORGE_DEFAULT_NOW, forgeQuote, forgeSignCollateralText, type ForgeWorld } from "../../src/testing/forge/index.js";
 import { parseQuote } from "../../src/dcap/quote.js";
 
 const SGX_OID = "1.2.840.113741.1.13.1";

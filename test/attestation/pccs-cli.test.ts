@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { parseCollateralJson } from "../../src/dcap/collateral.js";
-import { createForgeWorld, forgeQuote } from "../../src/testing/forge.js";
+import { createForgeWorld, forgeQuote } from "../../src/testing/forge/index.js";
 import { runCli } from "../helpers/cli.js";
 import { pccsRoutes, startPccs, stopPccs, type Pccs } from "../helpers/pccs-server.js";
 

@@ -12,7 +12,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { collateralToJson, parseCollateralJson } from "../../src/dcap/collateral.js";
-import { createForgeWorld, forgeEncryptedPpidCertData, forgeQuote } from "../../src/testing/forge.js";
+import { createForgeWorld, forgeEncryptedPpidCertData, forgeQuote } from "../../src/testing/forge/index.js";
 import {
   collateralRequestInfo,
   defaultCollateralCacheDir,

@@ -14,7 +14,7 @@ import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { describe, expect, it } from "vitest";
 
-import { createForgeWorld, forgeQuote, forgeSignCollateralText, type ForgeWorld, type ForgeWorldOptions } from "../../src/testing/forge.js";
+import { createForgeWorld, forgeQuote, forgeSignCollateralText, type ForgeWorld, type ForgeWorldOptions } from "../../src/testing/forge/index.js";
 import { parseQuote } from "../../src/dcap/quote.js";
 import { findDuplicateKey } from "../../src/dcap/strict-json.js";
 import { parseQeIdentity, parseTcbInfo } from "../../src/dcap/tcb.js";

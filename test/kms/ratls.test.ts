@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { replayEventLog } from "../../src/dstack/eventlog.js";
-import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/testing/forge.js";
+import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/testing/forge/index.js";
 import { utf8 } from "../../src/core/bytes.js";
 import { generateKmsKeys } from "../../src/testing/generate.js";
 import { OID_EVENT_LOG, OID_TDX_QUOTE } from "../../src/dstack/ratls.js";

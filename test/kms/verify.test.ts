@@ -6,7 +6,7 @@ import { expectedKmsReportData } from "../../src/dstack/binding.js";
 import { parseCollateralJson } from "../../src/dcap/collateral.js";
 import { encodeDstackAttestationV0 } from "../../src/dstack/attestation.js";
 import { eventLogToJson, replayEventLog, type EventLogEntry } from "../../src/dstack/eventlog.js";
-import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/testing/forge.js";
+import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/testing/forge/index.js";
 import { bytesToPlainHex, hexToBytes } from "../../src/core/bytes.js";
 import { UsageError } from "../../src/core/errors.js";
 import { parseBootstrapInfo } from "../../src/kms/bootstrap.js";
