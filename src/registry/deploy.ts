@@ -7,12 +7,13 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { getAddress, keccak256, type Abi, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
+import { getAddress, keccak256, type Abi, type Account, type Chain, type PublicClient, type TransactionReceipt, type Transport, type WalletClient } from "viem";
 
 import type { Hex } from "../core/bytes.js";
 import { InputError, NetworkError, UsageError } from "../core/errors.js";
 import { networkName, shortMessage } from "./connect.js";
 import { DEPLOYMENT_FORMAT, type DeploymentRecord } from "./deployments.js";
+import { scanLogs } from "./logs.js";
 
 const PACKAGE_NAME = "dstack-kms-registry";
 
@@ -108,6 +109,36 @@ export interface DeployOptions {
   onProgress?: (stage: DeployStage, detail: string) => void;
 }
 
+/** The deployment record of the registry at `address`, created by the transaction of `receipt`. */
+function deploymentRecord(p: {
+  chainId: number;
+  address: Hex;
+  receipt: Pick<TransactionReceipt, "transactionHash" | "blockNumber" | "blockHash">;
+  deployer: Hex;
+  admin: Hex;
+  compiler: DeploymentRecord["compiler"];
+  code: Hex;
+  toolVersion?: string;
+  now?: () => Date;
+}): DeploymentRecord {
+  return {
+    format: DEPLOYMENT_FORMAT,
+    chainId: p.chainId,
+    network: networkName(p.chainId),
+    contract: "KmsRegistry",
+    address: getAddress(p.address) as Hex,
+    deployTx: p.receipt.transactionHash,
+    block: Number(p.receipt.blockNumber),
+    blockHash: p.receipt.blockHash,
+    deployer: p.deployer,
+    admin: p.admin,
+    compiler: p.compiler,
+    bytecodeHash: keccak256(p.code),
+    deployedAt: (p.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    tool: `kms-registry ${p.toolVersion ?? "0.0.0"}`,
+  };
+}
+
 /** Deploy the registry and return its deployment record (not yet written; see `writeDeployment`). */
 export async function deployRegistry(opts: DeployOptions): Promise<DeploymentRecord & { gasUsed: bigint }> {
   const art = opts.artifact ?? loadRegistryArtifact();
@@ -133,24 +164,18 @@ export async function deployRegistry(opts: DeployOptions): Promise<DeploymentRec
   progress("wait", `mined in block ${receipt.blockNumber}, gas used ${receipt.gasUsed}`);
   const code = await opts.publicClient.getCode({ address: receipt.contractAddress });
   if (!code || code === "0x") throw new NetworkError("DEPLOY_NO_CODE", `no code at ${receipt.contractAddress} after deployment`);
-  const record: DeploymentRecord & { gasUsed: bigint } = {
-    format: DEPLOYMENT_FORMAT,
+  const record = deploymentRecord({
     chainId,
-    network: networkName(chainId),
-    contract: "KmsRegistry",
-    address: getAddress(receipt.contractAddress) as Hex,
-    deployTx: hash,
-    block: Number(receipt.blockNumber),
-    blockHash: receipt.blockHash,
+    address: receipt.contractAddress,
+    receipt,
     deployer: account.address as Hex,
     admin,
     compiler: art.compiler,
-    bytecodeHash: keccak256(code),
-    deployedAt: (opts.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z"),
-    tool: `kms-registry ${opts.toolVersion ?? "0.0.0"}`,
-    gasUsed: receipt.gasUsed,
-  };
-  return record;
+    code,
+    ...(opts.toolVersion !== undefined ? { toolVersion: opts.toolVersion } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
+  return { ...record, gasUsed: receipt.gasUsed };
 }
 
 /** The record part of a deploy result (without `gasUsed`), for writing. */
@@ -173,6 +198,8 @@ export async function checkRegistryCode(publicClient: PublicClient, address: Hex
   return h;
 }
 
+type Client = PublicClient<Transport, Chain>;
+
 /**
  * Build the deployment record of a registry that is already deployed (by Hardhat Ignition, another tool, or a
  * run of `deploy` whose record was lost). With `deployTx` the receipt says everything; without it the
@@ -181,86 +208,104 @@ export async function checkRegistryCode(publicClient: PublicClient, address: Hex
  * constructor's `RoleGranted(DEFAULT_ADMIN_ROLE, …)` event.
  */
 export async function recordExistingDeployment(
-  publicClient: PublicClient<Transport, Chain>,
+  publicClient: Client,
   address: Hex,
   opts: { deployTx?: Hex; artifact?: RegistryArtifact; toolVersion?: string; now?: () => Date } = {},
 ): Promise<DeploymentRecord> {
   const art = opts.artifact ?? loadRegistryArtifact();
   const code = await publicClient.getCode({ address });
   if (!code || code === "0x") throw new UsageError(`no contract at ${address} on chain ${publicClient.chain.id}`);
-  let receipt: Awaited<ReturnType<typeof publicClient.getTransactionReceipt>> | undefined;
-  if (opts.deployTx) {
-    receipt = await publicClient.getTransactionReceipt({ hash: opts.deployTx }).catch(() => undefined);
-    if (!receipt) throw new UsageError(`transaction ${opts.deployTx} is not mined on chain ${publicClient.chain.id}`);
-  } else {
-    let lo = 0n;
-    let hi = await publicClient.getBlockNumber({ cacheTime: 0 });
-    try {
-      while (lo < hi) {
-        const mid = (lo + hi) / 2n;
-        const c = await publicClient.getCode({ address, blockNumber: mid });
-        if (c && c !== "0x") hi = mid;
-        else lo = mid + 1n;
-      }
-    } catch (e) {
-      throw new UsageError(`cannot find the deployment block of ${address}: the RPC does not serve historical state (${shortMessage(e)}); pass --deploy-tx HASH`);
-    }
-    const block = await publicClient.getBlock({ blockNumber: lo, includeTransactions: true });
-    for (const tx of block.transactions) {
-      const r = await publicClient.getTransactionReceipt({ hash: tx.hash });
-      if (r.contractAddress?.toLowerCase() === address.toLowerCase() || r.logs.some((l) => l.address.toLowerCase() === address.toLowerCase())) {
-        receipt = r;
-        break;
-      }
-    }
-    if (!receipt) {
-      // Some nodes answer eth_getCode imprecisely for old blocks: fall back to the constructor's first event.
-      const { scanLogs } = await import("./logs.js");
-      const first: { tx?: Hex } = {};
-      await scanLogs({
-        request: publicClient.request as never,
-        address,
-        fromBlock: 0n,
-        toBlock: lo,
-        initialRange: 100_000n,
-        maxRange: 1_000_000n,
-        onLogs: (logs) => {
-          if (!first.tx && logs[0]) first.tx = logs[0].transactionHash;
-        },
-      });
-      if (first.tx) receipt = await publicClient.getTransactionReceipt({ hash: first.tx });
-    }
-    if (!receipt) throw new UsageError(`found the creation block ${lo} of ${address} but not its transaction; pass --deploy-tx HASH`);
+  const receipt = opts.deployTx ? await receiptOfDeployTx(publicClient, opts.deployTx) : await findCreationReceipt(publicClient, address);
+  const grant = adminGrantLog(receipt, address);
+  if (receipt.status !== "success" || !(await createdBy(publicClient, receipt, address, grant !== undefined))) {
+    throw new UsageError(`transaction ${receipt.transactionHash} did not deploy ${address}`);
   }
-  const roleGranted = keccak256(new TextEncoder().encode("RoleGranted(bytes32,address,address)"));
-  const grant = receipt.logs.find(
-    (l) => l.address.toLowerCase() === address.toLowerCase() && l.topics[0] === roleGranted && BigInt(l.topics[1] ?? "0x1") === 0n,
-  );
-  // Created by this transaction: a plain deployment names the contract; a factory (CREATE2) deployment shows the
-  // constructor's RoleGranted(DEFAULT_ADMIN_ROLE) and no code before that block. Any other transaction that
-  // merely emitted an event of the registry (a register(), a grantRole()) is not its deployment.
-  let created = receipt.contractAddress?.toLowerCase() === address.toLowerCase();
-  if (!created && grant && receipt.blockNumber > 0n) {
-    const before = await publicClient.getCode({ address, blockNumber: receipt.blockNumber - 1n }).catch(() => undefined);
-    created = before === undefined || before === "0x";
-  }
-  if (receipt.status !== "success" || !created) throw new UsageError(`transaction ${receipt.transactionHash} did not deploy ${address}`);
   const admin = grant?.topics[2] ? (getAddress(`0x${grant.topics[2].slice(26)}`) as Hex) : (getAddress(receipt.from) as Hex);
-  const chainId = publicClient.chain.id;
-  return {
-    format: DEPLOYMENT_FORMAT,
-    chainId,
-    network: networkName(chainId),
-    contract: "KmsRegistry",
-    address: getAddress(address) as Hex,
-    deployTx: receipt.transactionHash,
-    block: Number(receipt.blockNumber),
-    blockHash: receipt.blockHash,
+  return deploymentRecord({
+    chainId: publicClient.chain.id,
+    address,
+    receipt,
     deployer: getAddress(receipt.from) as Hex,
     admin,
     compiler: art.compiler,
-    bytecodeHash: keccak256(code),
-    deployedAt: (opts.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z"),
-    tool: `kms-registry ${opts.toolVersion ?? "0.0.0"}`,
-  };
+    code,
+    ...(opts.toolVersion !== undefined ? { toolVersion: opts.toolVersion } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
+}
+
+async function receiptOfDeployTx(publicClient: Client, deployTx: Hex): Promise<TransactionReceipt> {
+  const receipt = await publicClient.getTransactionReceipt({ hash: deployTx }).catch(() => undefined);
+  if (!receipt) throw new UsageError(`transaction ${deployTx} is not mined on chain ${publicClient.chain.id}`);
+  return receipt;
+}
+
+/** The receipt of the transaction that created `address`: in its creation block, or of the registry's first event. */
+async function findCreationReceipt(publicClient: Client, address: Hex): Promise<TransactionReceipt> {
+  const block = await creationBlock(publicClient, address);
+  const receipt = (await receiptTouchingIn(publicClient, block, address)) ?? (await firstEventReceipt(publicClient, address, block));
+  if (!receipt) throw new UsageError(`found the creation block ${block} of ${address} but not its transaction; pass --deploy-tx HASH`);
+  return receipt;
+}
+
+/** The first block with code at `address`, by bisecting `eth_getCode` over history. */
+async function creationBlock(publicClient: Client, address: Hex): Promise<bigint> {
+  let lo = 0n;
+  let hi = await publicClient.getBlockNumber({ cacheTime: 0 });
+  try {
+    while (lo < hi) {
+      const mid = (lo + hi) / 2n;
+      const c = await publicClient.getCode({ address, blockNumber: mid });
+      if (c && c !== "0x") hi = mid;
+      else lo = mid + 1n;
+    }
+  } catch (e) {
+    throw new UsageError(`cannot find the deployment block of ${address}: the RPC does not serve historical state (${shortMessage(e)}); pass --deploy-tx HASH`);
+  }
+  return lo;
+}
+
+/** The receipt in `blockNumber` that created `address` or emitted one of its events. */
+async function receiptTouchingIn(publicClient: Client, blockNumber: bigint, address: Hex): Promise<TransactionReceipt | undefined> {
+  const block = await publicClient.getBlock({ blockNumber, includeTransactions: true });
+  for (const tx of block.transactions) {
+    const r = await publicClient.getTransactionReceipt({ hash: tx.hash });
+    if (r.contractAddress?.toLowerCase() === address.toLowerCase() || r.logs.some((l) => l.address.toLowerCase() === address.toLowerCase())) return r;
+  }
+  return undefined;
+}
+
+/** Some nodes answer eth_getCode imprecisely for old blocks: the receipt of the registry's first event up to `toBlock`. */
+async function firstEventReceipt(publicClient: Client, address: Hex, toBlock: bigint): Promise<TransactionReceipt | undefined> {
+  let first: Hex | undefined;
+  await scanLogs({
+    request: publicClient.request as never,
+    address,
+    fromBlock: 0n,
+    toBlock,
+    initialRange: 100_000n,
+    maxRange: 1_000_000n,
+    onLogs: (logs) => {
+      if (!first && logs[0]) first = logs[0].transactionHash;
+    },
+  });
+  return first ? publicClient.getTransactionReceipt({ hash: first }) : undefined;
+}
+
+/** The constructor's `RoleGranted(DEFAULT_ADMIN_ROLE, admin, sender)` of `address` in `receipt`. */
+function adminGrantLog(receipt: TransactionReceipt, address: Hex): TransactionReceipt["logs"][number] | undefined {
+  const roleGranted = keccak256(new TextEncoder().encode("RoleGranted(bytes32,address,address)"));
+  return receipt.logs.find((l) => l.address.toLowerCase() === address.toLowerCase() && l.topics[0] === roleGranted && BigInt(l.topics[1] ?? "0x1") === 0n);
+}
+
+/**
+ * Whether `receipt`'s transaction created `address`: a plain deployment names the contract; a factory (CREATE2)
+ * deployment shows the constructor's RoleGranted(DEFAULT_ADMIN_ROLE) and no code before that block. Any other
+ * transaction that merely emitted an event of the registry (a register(), a grantRole()) is not its deployment.
+ */
+async function createdBy(publicClient: Client, receipt: TransactionReceipt, address: Hex, grantsAdmin: boolean): Promise<boolean> {
+  if (receipt.contractAddress?.toLowerCase() === address.toLowerCase()) return true;
+  if (!grantsAdmin || receipt.blockNumber === 0n) return false;
+  const before = await publicClient.getCode({ address, blockNumber: receipt.blockNumber - 1n }).catch(() => undefined);
+  return before === undefined || before === "0x";
 }
