@@ -1,7 +1,7 @@
 /**
- * The KMS key binding (formats doc §2): a dstack KMS puts
+ * The KMS key binding: a dstack KMS puts
  *   keccak256("dstack-kms-genereted-keys-v1:" + hex(ca_pubkey) + ";" + hex(k256_pubkey) + ";") ‖ 32 zero bytes
- * into its bootstrap quote's report_data. `genereted` is dstack's spelling and part of the protocol;
+ * into its bootstrap quote's report_data, so the quote vouches for exactly this pair of root keys. `genereted` is dstack's spelling and part of the protocol;
  * hex is lower case without `0x`, and the trailing `;` is included.
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
@@ -15,18 +15,24 @@ export const P256_SPKI_PREFIX = hexToBytes("3059301306072a8648ce3d020106082a8648
 export const CA_PUBKEY_LENGTH = 91;
 export const K256_PUBKEY_LENGTH = 33;
 
+/**
+ * Throws `InputError` `BAD_CA_PUBKEY` unless `spki` has the shape of a KMS root CA key: a 91-byte P-256
+ * SubjectPublicKeyInfo (DER) with an uncompressed point. `field` names the value in the message.
+ */
+export function assertCaPubkeyShape(spki: Uint8Array, field = "ca_pubkey"): void {
+  if (!(spki instanceof Uint8Array) || spki.length !== CA_PUBKEY_LENGTH) {
+    throw new InputError("BAD_CA_PUBKEY", `${field}: expected a ${CA_PUBKEY_LENGTH}-byte P-256 SubjectPublicKeyInfo (DER), got ${spki instanceof Uint8Array ? spki.length : typeof spki} bytes`, {
+      details: { field, expected: CA_PUBKEY_LENGTH, ...(spki instanceof Uint8Array ? { found: spki.length } : {}) },
+    });
+  }
+  if (!bytesEqual(spki.subarray(0, P256_SPKI_PREFIX.length), P256_SPKI_PREFIX) || spki[P256_SPKI_PREFIX.length] !== 0x04) {
+    throw new InputError("BAD_CA_PUBKEY", `${field}: not a P-256 SubjectPublicKeyInfo with an uncompressed point (starts ${bytesToHex(spki.subarray(0, 8))}…)`, { details: { field } });
+  }
+}
+
 /** Throws `InputError` unless `caPubkey` is a 91-byte P-256 SPKI and `k256Pubkey` a 33-byte compressed point. */
 export function assertKmsPubkeyShapes(caPubkey: Uint8Array, k256Pubkey: Uint8Array): void {
-  if (!(caPubkey instanceof Uint8Array) || caPubkey.length !== CA_PUBKEY_LENGTH) {
-    throw new InputError("BAD_CA_PUBKEY", `ca_pubkey: expected a ${CA_PUBKEY_LENGTH}-byte P-256 SubjectPublicKeyInfo (DER), got ${caPubkey?.length ?? typeof caPubkey} bytes`, {
-      details: { field: "ca_pubkey", expected: CA_PUBKEY_LENGTH, found: caPubkey?.length },
-    });
-  }
-  if (!bytesEqual(caPubkey.subarray(0, P256_SPKI_PREFIX.length), P256_SPKI_PREFIX) || caPubkey[P256_SPKI_PREFIX.length] !== 0x04) {
-    throw new InputError("BAD_CA_PUBKEY", `ca_pubkey: not a P-256 SubjectPublicKeyInfo with an uncompressed point (starts ${bytesToHex(caPubkey.subarray(0, 8))}…)`, {
-      details: { field: "ca_pubkey" },
-    });
-  }
+  assertCaPubkeyShape(caPubkey);
   if (!(k256Pubkey instanceof Uint8Array) || k256Pubkey.length !== K256_PUBKEY_LENGTH) {
     throw new InputError("BAD_K256_PUBKEY", `k256_pubkey: expected a ${K256_PUBKEY_LENGTH}-byte compressed secp256k1 key, got ${k256Pubkey?.length ?? typeof k256Pubkey} bytes`, {
       details: { field: "k256_pubkey", expected: K256_PUBKEY_LENGTH, found: k256Pubkey?.length },

@@ -1,5 +1,8 @@
 /**
- * HTTP(S) client for a live dstack KMS (prpc JSON, formats doc §3): `GET /prpc/KMS.GetMeta`.
+ * HTTP(S) client for a live dstack KMS, the one transport of every KMS call. A KMS speaks prpc: a method is
+ * `GET /prpc/<Service>.<Method>` or `POST /prpc/<Service>.<Method>?json` with a JSON object as the body, and
+ * it answers a JSON object, or `{"error": "…"}`. Calls: `getMeta` (`KMS.GetMeta`), `getAppEnvEncryptPubKey`
+ * (`KMS.GetAppEnvEncryptPubKey`) and `kmsCall` for any other method (e.g. `Onboard.Bootstrap`).
  *
  * Over https a KMS serves an RPC certificate issued by its OWN root CA, so the system trust store
  * is useless. The server is accepted only if its certificate is signed by the CA key whose SPKI
@@ -24,11 +27,11 @@ import type { TLSSocket } from "node:tls";
 
 import { p256 } from "@noble/curves/nist.js";
 
-import { CA_PUBKEY_LENGTH, P256_SPKI_PREFIX } from "../dstack/binding.js";
-import { bytesEqual, bytesToHex } from "../core/bytes.js";
-import { InputError, KmsRegistryError, NetworkError, VerificationError } from "../core/errors.js";
+import { bytesEqual, bytesToHex, bytesToPlainHex, decodeBytesField } from "../core/bytes.js";
+import { errorMessage, firstLine, InputError, KmsRegistryError, NetworkError, VerificationError } from "../core/errors.js";
 import { DEFAULT_MAX_JSON_BYTES, isPlainObject, parseJsonLimited } from "../core/json.js";
 import { toPem } from "../dcap/x509.js";
+import { assertCaPubkeyShape, P256_SPKI_PREFIX } from "../dstack/binding.js";
 
 export interface KmsClientOptions {
   /** Per attempt, milliseconds. Default 10 000. */
@@ -87,14 +90,7 @@ export function kmsBaseUrl(url: string): URL {
  * the message (e.g. `--ca-pubkey`).
  */
 export function assertCaPubkeyPin(spki: Uint8Array, field = "ca_pubkey"): void {
-  if (!(spki instanceof Uint8Array) || spki.length !== CA_PUBKEY_LENGTH) {
-    throw new InputError("BAD_CA_PUBKEY", `${field}: expected a ${CA_PUBKEY_LENGTH}-byte P-256 SubjectPublicKeyInfo (DER), got ${spki instanceof Uint8Array ? spki.length : typeof spki} bytes`, {
-      details: { field, expected: CA_PUBKEY_LENGTH, ...(spki instanceof Uint8Array ? { found: spki.length } : {}) },
-    });
-  }
-  if (!bytesEqual(spki.subarray(0, P256_SPKI_PREFIX.length), P256_SPKI_PREFIX) || spki[P256_SPKI_PREFIX.length] !== 0x04) {
-    throw new InputError("BAD_CA_PUBKEY", `${field}: not a P-256 SubjectPublicKeyInfo with an uncompressed point (starts ${bytesToHex(spki.subarray(0, 8))}…)`, { details: { field } });
-  }
+  assertCaPubkeyShape(spki, field);
   try {
     p256.Point.fromBytes(spki.subarray(P256_SPKI_PREFIX.length));
   } catch {
@@ -106,10 +102,9 @@ function spkiKey(spki: Uint8Array): KeyObject {
   try {
     return createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
   } catch (e) {
-    throw new InputError("BAD_CA_PUBKEY", `ca_pubkey is not a public key: ${e instanceof Error ? e.message : String(e)}`);
+    throw new InputError("BAD_CA_PUBKEY", `ca_pubkey is not a public key: ${errorMessage(e)}`);
   }
 }
-
 
 /**
  * Is the leaf an RPC certificate issued by the CA key with this SPKI, and within its validity at `now`?
@@ -125,7 +120,7 @@ export function leafPinProblem(leafDer: Uint8Array, caSpki: Uint8Array, now: num
     leaf = new X509Certificate(toPem(leafDer, "CERTIFICATE"));
     leafSpki = new Uint8Array(leaf.publicKey.export({ type: "spki", format: "der" }));
   } catch (e) {
-    return `the server certificate cannot be parsed (${e instanceof Error ? e.message : String(e)})`;
+    return `the server certificate cannot be parsed (${errorMessage(e)})`;
   }
   const subject = leaf.subject.replace(/\n/g, ", ");
   if (bytesEqual(leafSpki, caSpki)) return `the server presents the KMS root CA certificate itself (${subject}, its key is ca_pubkey), not an RPC certificate issued by it`;
@@ -148,7 +143,7 @@ export function tlsPinError(leafDer: Uint8Array, caSpki: Uint8Array, now: number
     problem = leafPinProblem(leafDer, caSpki, now);
   } catch (e) {
     if (e instanceof KmsRegistryError) return e;
-    return new VerificationError("KMS_TLS_PIN_CHECK_FAILED", `KMS ${host}: TLS rejected: the server certificate could not be checked against the pinned CA key (${e instanceof Error ? e.message : String(e)})`, {
+    return new VerificationError("KMS_TLS_PIN_CHECK_FAILED", `KMS ${host}: TLS rejected: the server certificate could not be checked against the pinned CA key (${errorMessage(e)})`, {
       cause: e,
       details: { pinned: bytesToHex(caSpki) },
     });
@@ -163,8 +158,57 @@ function isTransient(e: unknown): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What the TLS socket presented: the chain (leaf first, each certificate once) and the leaf's subject and SAN. */
+function peerTlsInfo(sock: TLSSocket): TlsInfo {
+  const chain: Uint8Array[] = [];
+  let c = sock.getPeerCertificate(true);
+  const seen = new Set<string>();
+  while (c && c.raw && !seen.has(c.fingerprint256)) {
+    seen.add(c.fingerprint256);
+    chain.push(new Uint8Array(c.raw));
+    c = c.issuerCertificate;
+  }
+  const leaf = sock.getPeerCertificate(false);
+  return {
+    peerChain: chain,
+    pinnedAtHandshake: false,
+    leafSubject: leaf?.subject ? Object.entries(leaf.subject).map(([k, v]) => `${k}=${String(v)}`).join(", ") : "",
+    leafSan: leaf?.subjectaltname ?? null,
+  };
+}
+
+/** A failed request (socket or TLS error) as a typed error; OpenSSL's internal strings are said in plain words. */
+function requestError(e: NodeJS.ErrnoException, host: string, https: boolean): NetworkError {
+  const code = e.code ?? "";
+  if (https && (code === "EPROTO" || code.startsWith("ERR_SSL_") || /wrong version number|ssl3_get_record|packet length too long/i.test(e.message))) {
+    const plain = /wrong version number|packet length too long|http request/i.test(e.message);
+    return new NetworkError(
+      "KMS_TLS_HANDSHAKE",
+      plain
+        ? `KMS ${host}: TLS handshake failed: the server does not speak TLS on this port (it answers plain http — a KMS in onboard mode serves http://${host})`
+        : `KMS ${host}: TLS handshake failed (${code || "TLS error"}: ${e.message.split(":").pop()?.trim() || e.message})`,
+      { cause: e },
+    );
+  }
+  if (code === "ECONNRESET" || e.message === "socket hang up") {
+    return new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${host} closed the connection (${code || e.message})${https ? "" : " — if this KMS serves https (normal mode), use https://"}`, { cause: e });
+  }
+  if (TRANSIENT_CODES.has(code)) return new NetworkError(code, `KMS ${host} unreachable (${code})`, { cause: e });
+  return new NetworkError("KMS_UNREACHABLE", `KMS ${host}: ${code ? `${code}: ` : ""}${e.message}`, { cause: e });
+}
+
+const tooLarge = (host: string, limit: number, declared?: number) =>
+  new NetworkError("KMS_RESPONSE_TOO_LARGE", declared === undefined ? `KMS ${host}: response exceeds the limit of ${limit} bytes` : `KMS ${host}: response of ${declared} bytes exceeds the limit of ${limit}`, {
+    details: { limit },
+  });
+
+const closedMidResponse = (host: string, n: number, e?: Error) =>
+  new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${host} closed the connection mid-response (after ${n} bytes)${e ? `: ${e.message}` : ""}`, e ? { cause: e } : undefined);
+
+/** One HTTP(S) exchange: the TLS pin at the handshake (when `caPubkey` is set), the capped body, a timeout. */
 function attempt(url: URL, method: "GET" | "POST", body: string | undefined, opts: Required<Pick<KmsClientOptions, "timeoutMs" | "maxBytes">> & KmsClientOptions): Promise<KmsResponse> {
   const https = url.protocol === "https:";
+  const host = url.host;
   const now = opts.now ?? Math.floor(Date.now() / 1000);
   return new Promise<KmsResponse>((resolveP, rejectP) => {
     let settled = false;
@@ -195,15 +239,13 @@ function attempt(url: URL, method: "GET" | "POST", body: string | undefined, opt
           done(e instanceof KmsRegistryError ? e : toError(e));
         }
       };
-    const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
-    const responseFault = (e: unknown) => new NetworkError("KMS_BAD_RESPONSE", `KMS ${url.host}: the response could not be read (${reason(e)})`, { cause: e });
-    const tlsFault = (e: unknown) =>
-      new VerificationError("KMS_TLS_PIN_CHECK_FAILED", `KMS ${url.host}: TLS rejected: the server certificate could not be checked (${reason(e)})`, { cause: e });
-    const requestFault = (e: unknown) => new NetworkError("KMS_UNREACHABLE", `KMS ${url.host}: ${reason(e)}`, { cause: e });
+    const responseFault = (e: unknown) => new NetworkError("KMS_BAD_RESPONSE", `KMS ${host}: the response could not be read (${errorMessage(e)})`, { cause: e });
+    const tlsFault = (e: unknown) => new VerificationError("KMS_TLS_PIN_CHECK_FAILED", `KMS ${host}: TLS rejected: the server certificate could not be checked (${errorMessage(e)})`, { cause: e });
+    const requestFault = (e: unknown) => new NetworkError("KMS_UNREACHABLE", `KMS ${host}: ${errorMessage(e)}`, { cause: e });
     const onResponse = guard(responseFault, (res: IncomingMessage) => {
       const declared = Number(res.headers["content-length"] ?? NaN);
       if (Number.isFinite(declared) && declared > opts.maxBytes) {
-        done(new NetworkError("KMS_RESPONSE_TOO_LARGE", `KMS ${url.host}: response of ${declared} bytes exceeds the limit of ${opts.maxBytes}`, { details: { limit: opts.maxBytes } }));
+        done(tooLarge(host, opts.maxBytes, declared));
         return;
       }
       const chunks: Buffer[] = [];
@@ -213,7 +255,7 @@ function attempt(url: URL, method: "GET" | "POST", body: string | undefined, opt
         guard(responseFault, (c: Buffer) => {
           n += c.length;
           if (n > opts.maxBytes) {
-            done(new NetworkError("KMS_RESPONSE_TOO_LARGE", `KMS ${url.host}: response exceeds the limit of ${opts.maxBytes} bytes`, { details: { limit: opts.maxBytes } }));
+            done(tooLarge(host, opts.maxBytes));
             return;
           }
           chunks.push(c);
@@ -221,17 +263,17 @@ function attempt(url: URL, method: "GET" | "POST", body: string | undefined, opt
       );
       res.on(
         "aborted",
-        guard(responseFault, () => done(new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${url.host} closed the connection mid-response (after ${n} bytes)`))),
+        guard(responseFault, () => done(closedMidResponse(host, n))),
       );
       res.on(
         "error",
-        guard(responseFault, (e: Error) => done(new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${url.host} closed the connection mid-response (after ${n} bytes): ${e.message}`, { cause: e }))),
+        guard(responseFault, (e: Error) => done(closedMidResponse(host, n, e))),
       );
       res.on(
         "end",
         guard(responseFault, () => {
           if (!res.complete) {
-            done(new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${url.host} closed the connection mid-response (after ${n} bytes)`));
+            done(closedMidResponse(host, n));
             return;
           }
           done(null, { status: res.statusCode ?? 0, contentType: String(res.headers["content-type"] ?? ""), body: new Uint8Array(Buffer.concat(chunks)), tls, attempts: 1 });
@@ -243,22 +285,13 @@ function attempt(url: URL, method: "GET" | "POST", body: string | undefined, opt
       : httpRequest(url, reqOpts, onResponse);
     if (https) {
       const onSecureConnect = (sock: TLSSocket) => () => {
-        const chain: Uint8Array[] = [];
-        let c = sock.getPeerCertificate(true);
-        const seen = new Set<string>();
-        while (c && c.raw && !seen.has(c.fingerprint256)) {
-          seen.add(c.fingerprint256);
-          chain.push(new Uint8Array(c.raw));
-          c = c.issuerCertificate;
-        }
-        const leaf = sock.getPeerCertificate(false);
-        tls = { peerChain: chain, pinnedAtHandshake: false, leafSubject: leaf?.subject ? Object.entries(leaf.subject).map(([k, v]) => `${k}=${String(v)}`).join(", ") : "", leafSan: leaf?.subjectaltname ?? null };
-        if (!chain.length) {
-          done(new VerificationError("KMS_TLS_NO_CERTIFICATE", `KMS ${url.host}: the TLS server presented no certificate`));
+        tls = peerTlsInfo(sock);
+        if (!tls.peerChain.length) {
+          done(new VerificationError("KMS_TLS_NO_CERTIFICATE", `KMS ${host}: the TLS server presented no certificate`));
           return;
         }
         if (opts.caPubkey) {
-          const pinError = tlsPinError(chain[0]!, opts.caPubkey, now, url.host);
+          const pinError = tlsPinError(tls.peerChain[0]!, opts.caPubkey, now, host);
           if (pinError) {
             done(pinError);
             return;
@@ -273,27 +306,11 @@ function attempt(url: URL, method: "GET" | "POST", body: string | undefined, opt
         }),
       );
     }
-    const onError = (e: NodeJS.ErrnoException) => {
-      const code = e.code ?? "";
-      if (https && (code === "EPROTO" || code.startsWith("ERR_SSL_") || /wrong version number|ssl3_get_record|packet length too long/i.test(e.message))) {
-        // OpenSSL's message is a multi-field internal string; say what it means instead
-        const plain = /wrong version number|packet length too long|http request/i.test(e.message);
-        done(
-          new NetworkError(
-            "KMS_TLS_HANDSHAKE",
-            plain
-              ? `KMS ${url.host}: TLS handshake failed: the server does not speak TLS on this port (it answers plain http — a KMS in onboard mode serves http://${url.host})`
-              : `KMS ${url.host}: TLS handshake failed (${code || "TLS error"}: ${e.message.split(":").pop()?.trim() || e.message})`,
-            { cause: e },
-          ),
-        );
-      } else if (code === "ECONNRESET" || e.message === "socket hang up")
-        done(new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${url.host} closed the connection (${code || e.message})${https ? "" : " — if this KMS serves https (normal mode), use https://"}`, { cause: e }));
-      else if (TRANSIENT_CODES.has(code)) done(new NetworkError(code, `KMS ${url.host} unreachable (${code})`, { cause: e }));
-      else done(new NetworkError("KMS_UNREACHABLE", `KMS ${url.host}: ${code ? `${code}: ` : ""}${e.message}`, { cause: e }));
-    };
-    req.on("error", guard(requestFault, onError));
-    const timer = setTimeout(() => done(new NetworkError("KMS_TIMEOUT", `KMS ${url.host} did not answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    req.on(
+      "error",
+      guard(requestFault, (e: NodeJS.ErrnoException) => done(requestError(e, host, https))),
+    );
+    const timer = setTimeout(() => done(new NetworkError("KMS_TIMEOUT", `KMS ${host} did not answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
     req.end(body);
   });
 }
@@ -337,18 +354,20 @@ export function decodePrpcJson(r: KmsResponse, what: string, host: string): Reco
     v = parseJsonLimited(text, `KMS ${host}: ${what}`);
   } catch (e) {
     if (r.status !== 200) throw new NetworkError("KMS_HTTP_STATUS", `KMS ${host}: ${what} answered HTTP ${r.status} with a non-JSON body`, { details: { status: r.status } });
-    throw new NetworkError(e instanceof KmsRegistryError ? e.code : "KMS_BAD_JSON", e instanceof Error ? e.message : String(e), { cause: e });
+    throw new NetworkError(e instanceof KmsRegistryError ? e.code : "KMS_BAD_JSON", errorMessage(e), { cause: e });
   }
   if (isPlainObject(v) && typeof v.error === "string") {
-    throw new NetworkError("KMS_RPC_ERROR", `KMS ${host}: ${what} failed: ${v.error.split("\n")[0]}`, { details: { status: r.status, error: v.error } });
+    throw new NetworkError("KMS_RPC_ERROR", `KMS ${host}: ${what} failed: ${firstLine(v.error)}`, { details: { status: r.status, error: v.error } });
   }
   if (r.status !== 200) throw new NetworkError("KMS_HTTP_STATUS", `KMS ${host}: ${what} answered HTTP ${r.status}`, { details: { status: r.status } });
   if (!isPlainObject(v)) throw new NetworkError("KMS_BAD_JSON", `KMS ${host}: ${what} answered JSON that is not an object`);
   return v;
 }
 
-function prefix(base: URL): string {
-  return base.pathname.replace(/\/+$/, "");
+/** The URL of a prpc method under a KMS base URL (which may sit under a path, e.g. behind a gateway). */
+function methodUrl(baseUrl: string, method: string, query = ""): { url: URL; host: string } {
+  const base = kmsBaseUrl(baseUrl);
+  return { url: new URL(`${base.pathname.replace(/\/+$/, "")}/prpc/${method}${query}`, base), host: base.host };
 }
 
 export interface GetMetaResult {
@@ -360,16 +379,63 @@ export interface GetMetaResult {
 
 /** `GET /prpc/KMS.GetMeta`. TLS pinning (when `caPubkey` is set) happens at the handshake. */
 export async function getMeta(baseUrl: string, opts: KmsClientOptions = {}): Promise<GetMetaResult> {
-  const base = kmsBaseUrl(baseUrl);
-  const url = new URL(`${prefix(base)}/prpc/KMS.GetMeta`, base);
+  const { url, host } = methodUrl(baseUrl, "KMS.GetMeta");
   const r = await kmsFetch(url, "GET", undefined, opts);
-  return { meta: decodePrpcJson(r, "KMS.GetMeta", base.host), url: url.toString(), tls: r.tls, attempts: r.attempts };
+  return { meta: decodePrpcJson(r, "KMS.GetMeta", host), url: url.toString(), tls: r.tls, attempts: r.attempts };
+}
+
+export interface KmsCallResult {
+  result: Record<string, unknown>;
+  tls: TlsInfo | null;
+  /** The method URL that was called. */
+  url: string;
 }
 
 /** POST a prpc method with a JSON body (`?json`). */
-export async function kmsCall(baseUrl: string, method: string, args: Record<string, unknown>, opts: KmsClientOptions = {}): Promise<{ result: Record<string, unknown>; tls: TlsInfo | null }> {
-  const base = kmsBaseUrl(baseUrl);
-  const url = new URL(`${prefix(base)}/prpc/${method}?json`, base);
+export async function kmsCall(baseUrl: string, method: string, args: Record<string, unknown>, opts: KmsClientOptions = {}): Promise<KmsCallResult> {
+  const { url, host } = methodUrl(baseUrl, method, "?json");
   const r = await kmsFetch(url, "POST", JSON.stringify(args), opts);
-  return { result: decodePrpcJson(r, method, base.host), tls: r.tls };
+  return { result: decodePrpcJson(r, method, host), tls: r.tls, url: url.toString() };
+}
+
+/** A KMS's answer to `KMS.GetAppEnvEncryptPubKey`: an app's X25519 env-encrypt key, signed by the KMS root key. */
+export interface EnvEncryptAnswer {
+  publicKey: Uint8Array;
+  /** When the KMS signed it (unix seconds), part of `signatureV1`'s message. */
+  timestamp: bigint;
+  /** Signature over "dstack-env-encrypt-pubkey:" ‖ app id ‖ timestamp (u64 big-endian) ‖ public key. */
+  signatureV1: Uint8Array;
+  /** Signature without the timestamp, when the KMS still sends one. */
+  signature?: Uint8Array;
+}
+
+/**
+ * `POST /prpc/KMS.GetAppEnvEncryptPubKey?json {"app_id": "<40 hex>"}` → the decoded answer. The answer must
+ * carry `signature_v1` (`KMS_NO_SIGNATURE_V1` otherwise) with a whole-number `timestamp`, a 32-byte
+ * `public_key` and 65-byte signatures (`KMS_BAD_ANSWER` otherwise).
+ */
+export async function getAppEnvEncryptPubKey(kmsUrl: string, appId: Uint8Array, opts: KmsClientOptions = {}): Promise<EnvEncryptAnswer> {
+  if (appId.length !== 20) throw new InputError("BAD_APP_ID", `app id must be 20 bytes, got ${appId.length}`);
+  const { result, url } = await kmsCall(kmsUrl, "KMS.GetAppEnvEncryptPubKey", { app_id: bytesToPlainHex(appId) }, opts);
+  return decodeEnvEncryptAnswer(result, url);
+}
+
+function decodeEnvEncryptAnswer(ans: Record<string, unknown>, url: string): EnvEncryptAnswer {
+  if (typeof ans.signature_v1 !== "string" || ans.signature_v1 === "") {
+    throw new NetworkError("KMS_NO_SIGNATURE_V1", `${url}: the KMS returned no signature_v1 (it predates timestamped env-key signatures, dstack f8d2bac5); liveness needs it`);
+  }
+  const ts = ans.timestamp;
+  if (!(typeof ts === "number" && Number.isSafeInteger(ts) && ts >= 0) && !(typeof ts === "string" && /^\d+$/.test(ts))) {
+    throw new NetworkError("KMS_BAD_ANSWER", `${url}: timestamp is missing or not a whole number`);
+  }
+  try {
+    return {
+      publicKey: decodeBytesField(String(ans.public_key), "public_key", 32),
+      timestamp: BigInt(ts),
+      signatureV1: decodeBytesField(ans.signature_v1, "signature_v1", 65),
+      ...(typeof ans.signature === "string" && ans.signature ? { signature: decodeBytesField(ans.signature, "signature", 65) } : {}),
+    };
+  } catch (e) {
+    throw new NetworkError("KMS_BAD_ANSWER", `${url}: ${errorMessage(e)}`, { cause: e });
+  }
 }
