@@ -1,19 +1,18 @@
 /**
- * dstack's versioned attestation (formats doc §6), the `attestation` field of a v0.5.6+ KMS's
- * bootstrap info:
+ * dstack's versioned attestation, the `attestation` field of a v0.5.6+ KMS's bootstrap info:
  *  - V0, SCALE (first byte 0x00): version, platform tag, TDX quote, event log, runtime events,
  *    report_data (64 raw bytes), config JSON;
  *  - V1, msgpack map (first byte 0x80..0x8f / 0xde / 0xdf): {version, platform:{kind,data:{quote,
  *    event_log}}, stack:{kind,data:{report_data,runtime_events,config}}}; byte fields may be msgpack
  *    `bin`, arrays of small integers or hex strings (not yet checked against a real V1 sample);
- *  - a raw TDX quote (`04 00 02 00 …`, as the deployment tutorial shows), accepted defensively.
+ *  - a raw TDX quote (`04 00 02 00 …`, what some KMS deployments publish), accepted defensively.
  * Every length is bounds-checked against the input; a malformed input is an `InputError` naming the
  * field and offset.
  */
 import { decode as msgpackDecode } from "@msgpack/msgpack";
 
 import { concatBytes, hexToBytes } from "../core/bytes.js";
-import { InputError } from "../core/errors.js";
+import { errorMessage, InputError } from "../core/errors.js";
 import { isPlainObject } from "../core/json.js";
 import { parseEvent, parseEventLog, type EventLogEntry } from "./eventlog.js";
 
@@ -160,7 +159,7 @@ function decodeV1(buf: Uint8Array): DstackAttestation {
   try {
     root = msgpackDecode(buf, { maxStrLength: buf.length, maxBinLength: buf.length, maxArrayLength: MAX_ITEMS, maxMapLength: 1024, maxExtLength: buf.length });
   } catch (e) {
-    throw new AttestationDecodeError("ATTESTATION_MALFORMED", `attestation (V1 msgpack): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new AttestationDecodeError("ATTESTATION_MALFORMED", `attestation (V1 msgpack): ${errorMessage(e)}`, { cause: e });
   }
   if (!isPlainObject(root)) v1Fail("top level is not a map");
   const platformObj = root.platform;

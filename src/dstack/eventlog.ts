@@ -1,5 +1,5 @@
 /**
- * dstack TDX event log (spec §4, formats doc §5): parse the JSON event log (also its hex, also a
+ * dstack TDX event log: parse the JSON event log (also its hex, also a
  * JSON-encoded string holding it, also a whole GetQuote response), replay RTMR0–3, recompute the
  * runtime-event digests (V1: SHA-384(le32(type) ‖ ":" ‖ name ‖ ":" ‖ payload); V2: SHA-384 of the
  * RFC 8785 canonical JSON {"name","payload","type"}), decode the dstack runtime events (app-id,
@@ -11,7 +11,7 @@
 import { sha256, sha384 } from "@noble/hashes/sha2.js";
 
 import { bytesEqual, bytesToHex, bytesToPlainHex, concatBytes, hexToBytes, isHexText, utf8, type Hex } from "../core/bytes.js";
-import { InputError } from "../core/errors.js";
+import { errorMessage, InputError } from "../core/errors.js";
 import { isPlainObject, parseJsonLimited, type JsonLimits } from "../core/json.js";
 
 export const RUNTIME_EVENT_TYPE = 0x08000001;
@@ -51,7 +51,7 @@ function hexField(v: unknown, where: string): Uint8Array {
   try {
     return hexToBytes(v, where);
   } catch (e) {
-    throw new EventLogError("EVENTLOG_BAD_FIELD", `event log: ${(e as Error).message}`, { cause: e });
+    throw new EventLogError("EVENTLOG_BAD_FIELD", `event log: ${errorMessage(e)}`, { cause: e });
   }
 }
 

@@ -1,5 +1,7 @@
 /**
- * Messages and signatures made by a dstack KMS root k256 key and by app keys (formats doc §8), off chain.
+ * Messages and signatures made by a dstack KMS root k256 key and by app keys, checked off chain: A (an app
+ * key issued by the KMS), B and C (an app's env-encrypt key, without and with a timestamp) and D (a key
+ * derived by an app).
  *
  * All recoverable signatures are 65 bytes r‖s‖v over keccak256(message) (no EIP-191 prefix). dstack emits
  * v ∈ {0,1}; we also accept 27/28. High-s signatures are rejected (dstack normalises to low-s, and the
@@ -139,8 +141,9 @@ export function recoverAddress(message: Uint8Array, signature: Uint8Array): Hex 
 }
 
 /**
- * Verify a GetKey signature chain [D, A] (formats doc §8) against an app id: returns the recovered app key
- * and KMS key (compressed), or null if either signature does not recover.
+ * Verify a GetKey signature chain [D, A] against an app id — D: the app key signed the derived key, A: the
+ * KMS root key signed the app key. Returns the recovered app key and KMS key (compressed), or null if either
+ * signature does not recover.
  */
 export function verifyKeyChainOffChain(args: {
   appId: Uint8Array;
