@@ -205,6 +205,74 @@ const tooLarge = (host: string, limit: number, declared?: number) =>
 const closedMidResponse = (host: string, n: number, e?: Error) =>
   new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${host} closed the connection mid-response (after ${n} bytes)${e ? `: ${e.message}` : ""}`, e ? { cause: e } : undefined);
 
+/** A throw while reading the response, as a typed error. */
+const responseFaultAt = (host: string) => (e: unknown) => new NetworkError("KMS_BAD_RESPONSE", `KMS ${host}: the response could not be read (${errorMessage(e)})`, { cause: e });
+
+/** How a listener settles its attempt: `done` (the first outcome wins) and `guard` (a throw settles with a typed error). */
+interface Settle {
+  done(e: unknown, r?: KmsResponse): void;
+  guard<A extends unknown[]>(toError: (e: unknown) => KmsRegistryError, fn: (...args: A) => void): (...args: A) => void;
+}
+
+/** The response listener: the status, content type and body, capped at `maxBytes`; a connection closed mid-body is an error. */
+function collectBody(res: IncomingMessage, host: string, maxBytes: number, tls: () => TlsInfo | null, { done, guard }: Settle): void {
+  const responseFault = responseFaultAt(host);
+  const declared = Number(res.headers["content-length"] ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    done(tooLarge(host, maxBytes, declared));
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let n = 0;
+  res.on(
+    "data",
+    guard(responseFault, (c: Buffer) => {
+      n += c.length;
+      if (n > maxBytes) {
+        done(tooLarge(host, maxBytes));
+        return;
+      }
+      chunks.push(c);
+    }),
+  );
+  res.on(
+    "aborted",
+    guard(responseFault, () => done(closedMidResponse(host, n))),
+  );
+  res.on(
+    "error",
+    guard(responseFault, (e: Error) => done(closedMidResponse(host, n, e))),
+  );
+  res.on(
+    "end",
+    guard(responseFault, () => {
+      if (!res.complete) {
+        done(closedMidResponse(host, n));
+        return;
+      }
+      done(null, { status: res.statusCode ?? 0, contentType: String(res.headers["content-type"] ?? ""), body: new Uint8Array(Buffer.concat(chunks)), tls: tls(), attempts: 1 });
+    }),
+  );
+}
+
+/** Once the handshake is done: record the served chain; with a pin, the leaf must be issued by the pinned CA key before any response is read. */
+function checkHandshake(sock: TLSSocket, host: string, caPubkey: Uint8Array | undefined, now: number, { done }: Settle): TlsInfo {
+  const tls = peerTlsInfo(sock);
+  if (!tls.peerChain.length) {
+    done(new VerificationError("KMS_TLS_NO_CERTIFICATE", `KMS ${host}: the TLS server presented no certificate`));
+    return tls;
+  }
+  if (caPubkey) {
+    const pinError = tlsPinError(tls.peerChain[0]!, caPubkey, now, host);
+    if (pinError) {
+      done(pinError);
+      return tls;
+    }
+    tls.pinnedAtHandshake = true;
+  }
+  return tls;
+}
+
 /** One HTTP(S) exchange: the TLS pin at the handshake (when `caPubkey` is set), the capped body, a timeout. */
 function attempt(url: URL, method: "GET" | "POST", body: string | undefined, opts: Required<Pick<KmsClientOptions, "timeoutMs" | "maxBytes">> & KmsClientOptions): Promise<KmsResponse> {
   const https = url.protocol === "https:";
@@ -213,96 +281,51 @@ function attempt(url: URL, method: "GET" | "POST", body: string | undefined, opt
   return new Promise<KmsResponse>((resolveP, rejectP) => {
     let settled = false;
     let tls: TlsInfo | null = null;
-    const done = (e: unknown, r?: KmsResponse) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (e) {
-        req.destroy();
-        rejectP(e);
-      } else resolveP(r!);
+    const settle: Settle = {
+      done: (e, r) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (e) {
+          req.destroy();
+          rejectP(e);
+        } else resolveP(r!);
+      },
+      // Every listener body runs inside `guard`: whatever it throws settles this attempt with a typed error
+      // (`toError`) rather than escaping to the event loop as an uncaught exception.
+      guard:
+        <A extends unknown[]>(toError: (e: unknown) => KmsRegistryError, fn: (...args: A) => void) =>
+        (...args: A): void => {
+          try {
+            fn(...args);
+          } catch (e) {
+            settle.done(e instanceof KmsRegistryError ? e : toError(e));
+          }
+        },
     };
+    const { done, guard } = settle;
     const headers: Record<string, string> = { Accept: "application/json" };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       headers["Content-Length"] = String(Buffer.byteLength(body));
     }
     const reqOpts = { method, headers, agent: false as const };
-    // Every listener body runs inside `guard`: whatever it throws settles this attempt with a typed error
-    // (`toError`) rather than escaping to the event loop as an uncaught exception.
-    const guard =
-      <A extends unknown[]>(toError: (e: unknown) => KmsRegistryError, fn: (...args: A) => void) =>
-      (...args: A): void => {
-        try {
-          fn(...args);
-        } catch (e) {
-          done(e instanceof KmsRegistryError ? e : toError(e));
-        }
-      };
-    const responseFault = (e: unknown) => new NetworkError("KMS_BAD_RESPONSE", `KMS ${host}: the response could not be read (${errorMessage(e)})`, { cause: e });
     const tlsFault = (e: unknown) => new VerificationError("KMS_TLS_PIN_CHECK_FAILED", `KMS ${host}: TLS rejected: the server certificate could not be checked (${errorMessage(e)})`, { cause: e });
     const requestFault = (e: unknown) => new NetworkError("KMS_UNREACHABLE", `KMS ${host}: ${errorMessage(e)}`, { cause: e });
-    const onResponse = guard(responseFault, (res: IncomingMessage) => {
-      const declared = Number(res.headers["content-length"] ?? NaN);
-      if (Number.isFinite(declared) && declared > opts.maxBytes) {
-        done(tooLarge(host, opts.maxBytes, declared));
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let n = 0;
-      res.on(
-        "data",
-        guard(responseFault, (c: Buffer) => {
-          n += c.length;
-          if (n > opts.maxBytes) {
-            done(tooLarge(host, opts.maxBytes));
-            return;
-          }
-          chunks.push(c);
-        }),
-      );
-      res.on(
-        "aborted",
-        guard(responseFault, () => done(closedMidResponse(host, n))),
-      );
-      res.on(
-        "error",
-        guard(responseFault, (e: Error) => done(closedMidResponse(host, n, e))),
-      );
-      res.on(
-        "end",
-        guard(responseFault, () => {
-          if (!res.complete) {
-            done(closedMidResponse(host, n));
-            return;
-          }
-          done(null, { status: res.statusCode ?? 0, contentType: String(res.headers["content-type"] ?? ""), body: new Uint8Array(Buffer.concat(chunks)), tls, attempts: 1 });
-        }),
-      );
-    });
+    const onResponse = guard(responseFaultAt(host), (res: IncomingMessage) => collectBody(res, host, opts.maxBytes, () => tls, settle));
     const req = https
       ? httpsRequest(url, { ...reqOpts, rejectUnauthorized: false, servername: /^[\d.]+$|:/.test(url.hostname) ? undefined : url.hostname }, onResponse)
       : httpRequest(url, reqOpts, onResponse);
     if (https) {
-      const onSecureConnect = (sock: TLSSocket) => () => {
-        tls = peerTlsInfo(sock);
-        if (!tls.peerChain.length) {
-          done(new VerificationError("KMS_TLS_NO_CERTIFICATE", `KMS ${host}: the TLS server presented no certificate`));
-          return;
-        }
-        if (opts.caPubkey) {
-          const pinError = tlsPinError(tls.peerChain[0]!, opts.caPubkey, now, host);
-          if (pinError) {
-            done(pinError);
-            return;
-          }
-          tls.pinnedAtHandshake = true;
-        }
-      };
       req.on(
         "socket",
         guard(tlsFault, (s) => {
-          s.once("secureConnect", guard(tlsFault, onSecureConnect(s as TLSSocket)));
+          s.once(
+            "secureConnect",
+            guard(tlsFault, () => {
+              tls = checkHandshake(s as TLSSocket, host, opts.caPubkey, now, settle);
+            }),
+          );
         }),
       );
     }
