@@ -41,19 +41,16 @@ export {
 export {
   auditRegistry,
   auditJson,
-  rebuildState,
-  checkRegistration,
-  decodeRegistryLog,
-  type AuditEvent,
-  type AuditKms,
-  type AuditCheck,
   type AuditReport,
+  type AuditResult,
   type AuditOptions,
-  type Anomaly,
-  type AnomalyKind,
+  type AuditProgress,
+  type AuditLogCounts,
   type Reverify,
   type ReverifyOutcome,
 } from "./audit.js";
+export { rebuildState, checkRegistration, type AuditKms, type AuditCheck, type AuditAttestation, type Anomaly, type AnomalyKind } from "./audit-state.js";
+export { decodeRegistryLog, type AuditEvent, type RegisteredEvent } from "./events.js";
 export {
   LIVENESS_EPOCH_BLOCKS,
   LIVENESS_MAX_AGE,

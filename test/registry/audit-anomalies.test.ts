@@ -12,8 +12,10 @@ import { keccak256 } from "viem";
 
 import { bytesToHex } from "../../src/core/bytes.js";
 import { parseBootstrapInfo } from "../../src/kms/bootstrap.js";
-import { startSimulatedKms, type SimulatedKms } from "../../src/testing/simulator.js";
-import { auditRegistry, rebuildState, type AuditEvent } from "../../src/registry/audit.js";
+import { startSimulatedKms, type SimulatedKms } from "../../src/testing/simulator/index.js";
+import { auditRegistry } from "../../src/registry/audit.js";
+import { rebuildState } from "../../src/registry/audit-state.js";
+import type { AuditEvent } from "../../src/registry/events.js";
 import { connect } from "../../src/registry/connect.js";
 import { deployRegistry } from "../../src/registry/deploy.js";
 import { proveLiveness } from "../../src/workflows/prove-liveness.js";

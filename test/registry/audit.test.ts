@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keccak256 } from "viem";
 
 import { bytesToHex } from "../../src/core/bytes.js";
-import { auditRegistry, checkRegistration, rebuildState, type AuditEvent } from "../../src/registry/audit.js";
+import { auditRegistry } from "../../src/registry/audit.js";
+import { checkRegistration, rebuildState } from "../../src/registry/audit-state.js";
+import type { AuditEvent } from "../../src/registry/events.js";
 import { accountFromEnv, connect, walletFor } from "../../src/registry/connect.js";
 import { HARDHAT_DEV_ACCOUNT_1_KEY } from "../../src/testing/devnode.js";
 import { kmsRegistryAbi as abi } from "../../src/registry/generated/abi.js";

@@ -1,0 +1,215 @@
+/**
+ * Each KMS's state rebuilt from the registry's events in chain order (pure; no network): active or revoked,
+ * its attestations and liveness proofs, and the checks every registration event allows on its own — the
+ * quote hash against the indexed topic, the KMS address against the k256 key, the quote's report_data
+ * against the (caPubkey, k256Pubkey) binding. What does not fit is an anomaly.
+ */
+import { getAddress, keccak256 } from "viem";
+
+import { hexToBytes, type Hex } from "../core/bytes.js";
+import { errorMessage } from "../core/errors.js";
+import { parseQuote } from "../dcap/quote.js";
+import { checkKmsBinding } from "../dstack/binding.js";
+import { ethAddress } from "../dstack/signatures.js";
+import type { AuditEvent, RegisteredEvent } from "./events.js";
+
+export interface AuditCheck {
+  /** 1-based index of the attestation (registration event) the check is about. */
+  attestation: number;
+  name: "quote-hash" | "kms-address" | "binding" | "quote-parse" | "reverify" | "ca-key-unchanged";
+  ok: boolean;
+  detail: string;
+}
+
+export interface AuditAttestation {
+  block: number;
+  tx: Hex;
+  quoteHash: Hex;
+  registrar: Hex;
+}
+
+export interface AuditKms {
+  address: Hex;
+  status: "active" | "revoked";
+  attestations: AuditAttestation[];
+  /** Latest attestation's quote hash. */
+  quoteHash: Hex;
+  caPubkey: Hex;
+  k256Pubkey: Hex;
+  /** Registrar of the first registration. */
+  registrar: Hex;
+  /** Block of the first registration. */
+  registeredAt: number;
+  revokedAt: number | null;
+  revocation?: { by: Hex; reason: string; tx: Hex };
+  livenessProofs: { block: number; tx: Hex; timestamp: number; nonce: string }[];
+  checks: AuditCheck[];
+}
+
+export type AnomalyKind =
+  | "quote-hash-mismatch"
+  | "kms-address-mismatch"
+  | "binding-mismatch"
+  | "quote-unparseable"
+  | "quote-not-verifiable"
+  | "ca-key-changed"
+  | "registered-after-revocation"
+  | "registrar-lost-role"
+  | "revoked-unknown-kms"
+  | "liveness-unknown-kms"
+  | "liveness-after-revocation"
+  | "state-mismatch"
+  | "undecodable-event"
+  | "foreign-log"
+  | "duplicate-log"
+  | "log-out-of-range"
+  | "liveness-nonce-gap";
+
+export interface Anomaly {
+  kms: Hex | null;
+  kind: AnomalyKind;
+  detail: string;
+}
+
+const cs = (a: string): Hex => getAddress(a) as Hex;
+
+/** Checks of one registration event that need nothing but the event (hash, address, binding). */
+export function checkRegistration(ev: RegisteredEvent, attestation: number): AuditCheck[] {
+  const quote = hexToBytes(ev.quote, "quote");
+  const ca = hexToBytes(ev.caPubkey, "caPubkey");
+  const k256 = hexToBytes(ev.k256Pubkey, "k256Pubkey");
+  const check = (name: AuditCheck["name"], ok: boolean, detail: string): AuditCheck => ({ attestation, name, ok, detail });
+  const qh = keccak256(quote);
+  const hashOk = qh === ev.quoteHash;
+  const checks = [check("quote-hash", hashOk, hashOk ? "keccak256(quote) equals the indexed quoteHash" : `keccak256(quote) = ${qh}, event says ${ev.quoteHash}`)];
+  const addr = addressOfKey(k256);
+  const addrOk = addr !== undefined && addr.toLowerCase() === ev.kms.toLowerCase();
+  checks.push(
+    check("kms-address", addrOk, addrOk ? "the KMS address is the k256 key's Ethereum address" : `k256Pubkey's address is ${addr ? cs(addr) : "(not a secp256k1 key)"}, event says ${ev.kms}`),
+  );
+  let reportData: Uint8Array | undefined;
+  try {
+    reportData = parseQuote(quote).body.reportData;
+    checks.push(check("quote-parse", true, `quote parses (${quote.length} bytes)`));
+  } catch (e) {
+    checks.push(check("quote-parse", false, `quote does not parse: ${errorMessage(e)}`));
+  }
+  if (!reportData) checks.push(check("binding", false, "no report_data (the quote does not parse)"));
+  else {
+    try {
+      const b = checkKmsBinding(reportData, ca, k256);
+      checks.push(check("binding", b.ok, b.detail));
+    } catch (e) {
+      checks.push(check("binding", false, `keys have the wrong shape: ${errorMessage(e)}`));
+    }
+  }
+  return checks;
+}
+
+function addressOfKey(k256: Uint8Array): string | undefined {
+  try {
+    return ethAddress(k256);
+  } catch {
+    return undefined;
+  }
+}
+
+const ANOMALY_OF: Partial<Record<AuditCheck["name"], AnomalyKind>> = {
+  "quote-hash": "quote-hash-mismatch",
+  "kms-address": "kms-address-mismatch",
+  binding: "binding-mismatch",
+  "quote-parse": "quote-unparseable",
+  reverify: "quote-not-verifiable",
+  "ca-key-unchanged": "ca-key-changed",
+};
+
+/**
+ * Rebuild per-KMS state from events in chain order (pure; no network). Binding, hash and address
+ * checks run for every registration event.
+ */
+export function rebuildState(events: AuditEvent[]): { kms: AuditKms[]; anomalies: Anomaly[] } {
+  const byAddr = new Map<string, AuditKms>();
+  const anomalies: Anomaly[] = [];
+  for (const ev of events) {
+    const key = ev.kms.toLowerCase();
+    const cur = byAddr.get(key);
+    if (ev.kind === "registered") {
+      if (cur) applyReattestation(cur, ev, anomalies);
+      else byAddr.set(key, firstRegistration(ev, anomalies));
+    } else if (!cur) {
+      anomalies.push(unknownKmsAnomaly(ev));
+    } else if (ev.kind === "revoked") {
+      cur.status = "revoked";
+      cur.revokedAt = ev.block;
+      cur.revocation = { by: ev.by, reason: ev.reason, tx: ev.tx };
+    } else {
+      applyLivenessProof(cur, ev, anomalies);
+    }
+  }
+  return { kms: [...byAddr.values()], anomalies };
+}
+
+/** A revocation or liveness proof of a KMS that the scanned range never registered. */
+function unknownKmsAnomaly(ev: Exclude<AuditEvent, RegisteredEvent>): Anomaly {
+  const [kind, event] = ev.kind === "revoked" ? (["revoked-unknown-kms", "KmsRevoked"] as const) : (["liveness-unknown-kms", "KmsLivenessProven"] as const);
+  return { kms: ev.kms, kind, detail: `${event} in block ${ev.block} for a KMS with no earlier registration in the scanned range` };
+}
+
+function firstRegistration(ev: RegisteredEvent, anomalies: Anomaly[]): AuditKms {
+  const k: AuditKms = {
+    address: ev.kms,
+    status: "active",
+    attestations: [],
+    quoteHash: ev.quoteHash,
+    caPubkey: ev.caPubkey,
+    k256Pubkey: ev.k256Pubkey,
+    registrar: ev.registrar,
+    registeredAt: ev.block,
+    revokedAt: null,
+    livenessProofs: [],
+    checks: [],
+  };
+  addAttestation(k, ev, anomalies);
+  return k;
+}
+
+function applyReattestation(cur: AuditKms, ev: RegisteredEvent, anomalies: Anomaly[]): void {
+  if (cur.status === "revoked") {
+    anomalies.push({ kms: ev.kms, kind: "registered-after-revocation", detail: `registered again in block ${ev.block} (tx ${ev.tx}) after its revocation in block ${cur.revokedAt}` });
+  }
+  const n = cur.attestations.length + 1;
+  const same = cur.caPubkey === ev.caPubkey;
+  cur.checks.push({
+    attestation: n,
+    name: "ca-key-unchanged",
+    ok: same,
+    detail: same ? "re-attestation with the registered CA key" : `re-attestation changed the CA key (was ${cur.caPubkey.slice(0, 20)}…, now ${ev.caPubkey.slice(0, 20)}…)`,
+  });
+  if (!same) anomalies.push({ kms: ev.kms, kind: "ca-key-changed", detail: `attestation #${n} (block ${ev.block}) carries a different CA key` });
+  cur.quoteHash = ev.quoteHash;
+  cur.caPubkey = ev.caPubkey;
+  addAttestation(cur, ev, anomalies);
+}
+
+function applyLivenessProof(cur: AuditKms, ev: Extract<AuditEvent, { kind: "liveness" }>, anomalies: Anomaly[]): void {
+  if (cur.status === "revoked") anomalies.push({ kms: ev.kms, kind: "liveness-after-revocation", detail: `liveness proven in block ${ev.block} after revocation in block ${cur.revokedAt}` });
+  const prev = cur.livenessProofs.at(-1);
+  if (prev && BigInt(ev.nonce) !== BigInt(prev.nonce) + 1n) {
+    anomalies.push({
+      kms: ev.kms,
+      kind: "liveness-nonce-gap",
+      detail: `KmsLivenessProven in block ${ev.block} (tx ${ev.tx}) has nonce ${ev.nonce}, but the previous one (block ${prev.block}) had nonce ${prev.nonce}: expected ${BigInt(prev.nonce) + 1n}`,
+    });
+  }
+  cur.livenessProofs.push({ block: ev.block, tx: ev.tx, timestamp: ev.timestamp, nonce: ev.nonce });
+}
+
+function addAttestation(k: AuditKms, ev: RegisteredEvent, anomalies: Anomaly[]): void {
+  const n = k.attestations.length + 1;
+  k.attestations.push({ block: ev.block, tx: ev.tx, quoteHash: ev.quoteHash, registrar: ev.registrar });
+  for (const c of checkRegistration(ev, n)) {
+    k.checks.push(c);
+    const kind = ANOMALY_OF[c.name];
+    if (!c.ok && kind) anomalies.push({ kms: k.address, kind, detail: `attestation #${n} (block ${ev.block}, tx ${ev.tx}): ${c.detail}` });
+  }
+}
