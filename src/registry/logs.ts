@@ -193,40 +193,66 @@ function screenChunk(logs: RawLog[], address: Hex, from: bigint, to: bigint, dro
   return kept;
 }
 
+type Outcome = { ok: true; logs: RawLog[] } | { ok: false; error: unknown };
+
+/** An `eth_getLogs` request in flight for [from, to]; its answer never rejects. */
+interface Pending {
+  from: bigint;
+  to: bigint;
+  answer: Promise<Outcome>;
+}
+
+/**
+ * The block range of the next request: cut on a range error (to the RPC's hint when it gives one, else to a
+ * maximum it states, else halved), doubled after `growAfter` successes in a row, up to `maxRange`.
+ */
+class AdaptiveRange {
+  size: bigint;
+  private streak = 0;
+
+  constructor(
+    initial: bigint,
+    private readonly maxRange: bigint,
+    private readonly growAfter: number,
+  ) {
+    this.size = initial < 1n ? 1n : initial;
+  }
+
+  /** After a range error of the request [from, to] (which spans more than one block). */
+  shrink(e: unknown, from: bigint, to: bigint): void {
+    this.streak = 0;
+    const span = to - from + 1n;
+    const hint = suggestedRange(e);
+    const stated = statedMaxRange(e);
+    let next = span / 2n;
+    if (hint && hint.from === from && hint.to < to) next = hint.to - hint.from + 1n;
+    else if (stated && stated < span) next = stated;
+    this.size = next < 1n ? 1n : next;
+  }
+
+  succeeded(): void {
+    if (++this.streak >= this.growAfter && this.size < this.maxRange) {
+      this.size = this.size * 2n > this.maxRange ? this.maxRange : this.size * 2n;
+      this.streak = 0;
+    }
+  }
+}
+
 /** Read all logs of `address` matching `topics` in [fromBlock, toBlock], adapting the request range. */
 export async function scanLogs(opts: ScanOptions): Promise<ScanResult> {
-  const maxRange = opts.maxRange ?? 100_000n;
-  const growAfter = opts.growAfter ?? 3;
   const retries = opts.retries ?? 3;
-  let range = opts.initialRange ?? 10_000n;
-  if (range < 1n) range = 1n;
+  const range = new AdaptiveRange(opts.initialRange ?? 10_000n, opts.maxRange ?? 100_000n, opts.growAfter ?? 3);
   const all: RawLog[] = [];
   let requests = 0;
   let rangeErrors = 0;
-  let streak = 0;
   let failures = 0;
   let seen = 0;
   let received = 0;
   const dropped: DroppedCounts = { foreign: 0, duplicate: 0, outOfRange: 0 };
-  type Outcome = { ok: true; logs: RawLog[] } | { ok: false; error: unknown };
-  interface Pending {
-    from: bigint;
-    to: bigint;
-    answer: Promise<Outcome>;
-  }
   const start = (from: bigint): Pending | undefined => {
     if (from > opts.toBlock) return undefined;
-    let to = from + range - 1n;
-    if (to > opts.toBlock) to = opts.toBlock;
     requests++;
-    const answer = opts
-      .request({ method: "eth_getLogs", params: [{ address: opts.address, topics: opts.topics ?? [], fromBlock: hex(from), toBlock: hex(to) }] })
-      .then(
-        (logs): Outcome =>
-          Array.isArray(logs) ? { ok: true, logs: logs as RawLog[] } : { ok: false, error: new NetworkError("RPC_BAD_ANSWER", `eth_getLogs [${from}, ${to}] did not return an array`) },
-        (error: unknown): Outcome => ({ ok: false, error }),
-      );
-    return { from, to, answer };
+    return requestLogs(opts, from, range.size);
   };
   // One request is always in flight while the previous chunk is being processed (the node works meanwhile).
   let pending = start(opts.fromBlock);
@@ -234,35 +260,23 @@ export async function scanLogs(opts: ScanOptions): Promise<ScanResult> {
     const { from, to } = pending;
     const out = await pending.answer;
     if (!out.ok) {
-      const e = out.error;
-      if (isRangeLimitError(e)) {
+      if (isRangeLimitError(out.error)) {
         rangeErrors++;
-        streak = 0;
-        const span = to - from + 1n;
-        if (span <= 1n) {
-          throw new NetworkError("RPC_LOG_LIMIT", `the RPC refuses eth_getLogs even for the single block ${from}: ${errorText(e).slice(0, 300)}`, { cause: e });
+        if (to === from) {
+          throw new NetworkError("RPC_LOG_LIMIT", `the RPC refuses eth_getLogs even for the single block ${from}: ${errorText(out.error).slice(0, 300)}`, { cause: out.error });
         }
-        const hint = suggestedRange(e);
-        const stated = statedMaxRange(e);
-        let next = span / 2n;
-        if (hint && hint.from === from && hint.to < to) next = hint.to - hint.from + 1n;
-        else if (stated && stated < span) next = stated;
-        range = next < 1n ? 1n : next;
-        pending = start(from);
-        continue;
+        range.shrink(out.error, from, to);
+      } else {
+        if (out.error instanceof NetworkError || ++failures > retries) {
+          throw new NetworkError("RPC_GETLOGS_FAILED", `eth_getLogs [${from}, ${to}] failed: ${errorText(out.error).split(" | ")[0]!.slice(0, 300)}`, { cause: out.error });
+        }
+        await new Promise((r) => setTimeout(r, (opts.retryDelayMs ?? 250) * 2 ** (failures - 1)));
       }
-      if (e instanceof NetworkError || ++failures > retries) {
-        throw new NetworkError("RPC_GETLOGS_FAILED", `eth_getLogs [${from}, ${to}] failed: ${errorText(e).split(" | ")[0]!.slice(0, 300)}`, { cause: e });
-      }
-      await new Promise((r) => setTimeout(r, (opts.retryDelayMs ?? 250) * 2 ** (failures - 1)));
       pending = start(from);
       continue;
     }
     failures = 0;
-    if (++streak >= growAfter && range < maxRange) {
-      range = range * 2n > maxRange ? maxRange : range * 2n;
-      streak = 0;
-    }
+    range.succeeded();
     pending = start(to + 1n);
     const returned = out.logs.filter((l) => !(l as Partial<RawLog> | null)?.removed);
     received += returned.length;
@@ -273,7 +287,21 @@ export async function scanLogs(opts: ScanOptions): Promise<ScanResult> {
     seen += live.length;
     if (opts.onLogs) await opts.onLogs(live);
     else for (const l of live) all.push(l);
-    opts.onProgress?.({ fromBlock: opts.fromBlock, toBlock: opts.toBlock, scannedTo: to, logs: seen, range, requests, rangeErrors });
+    opts.onProgress?.({ fromBlock: opts.fromBlock, toBlock: opts.toBlock, scannedTo: to, logs: seen, range: range.size, requests, rangeErrors });
   }
-  return { logs: all, received, dropped, requests, rangeErrors, finalRange: range };
+  return { logs: all, received, dropped, requests, rangeErrors, finalRange: range.size };
+}
+
+/** Send `eth_getLogs` for [from, from + size - 1] (capped at `toBlock`); an answer that is not an array is an error. */
+function requestLogs(opts: ScanOptions, from: bigint, size: bigint): Pending {
+  let to = from + size - 1n;
+  if (to > opts.toBlock) to = opts.toBlock;
+  const answer = opts
+    .request({ method: "eth_getLogs", params: [{ address: opts.address, topics: opts.topics ?? [], fromBlock: hex(from), toBlock: hex(to) }] })
+    .then(
+      (logs): Outcome =>
+        Array.isArray(logs) ? { ok: true, logs: logs as RawLog[] } : { ok: false, error: new NetworkError("RPC_BAD_ANSWER", `eth_getLogs [${from}, ${to}] did not return an array`) },
+      (error: unknown): Outcome => ({ ok: false, error }),
+    );
+  return { from, to, answer };
 }
