@@ -1,19 +1,20 @@
 /**
- * The bootstrap-info model: what a dstack KMS publishes about its keys (formats doc §4).
+ * The bootstrap-info model: what a dstack KMS publishes about its keys when it bootstraps — its P-256 root
+ * CA key, its secp256k1 root key, and a TDX quote binding both (with the event log that explains the quote).
  *
  * Two wire shapes: legacy `{ca_pubkey, k256_pubkey, quote, eventlog}` (≤ v0.5.5) and new
  * `{ca_pubkey, k256_pubkey, attestation}` (≥ v0.5.6). Byte fields may be hex (with or without `0x`)
- * or base64 (the tutorials show both). Also accepted: a saved `KMS.GetMeta` answer (its
+ * or base64 (both occur in the wild). Also accepted: a saved `KMS.GetMeta` answer (its
  * `bootstrap_info`), the onboard page's camelCase `{caPubkey, k256Pubkey, quote, eventlog}`, and
  * this tool's own normalized document (`kind: "dstack-kms-bootstrap-info"`).
  */
-import { assertKmsPubkeyShapes, CA_PUBKEY_LENGTH, K256_PUBKEY_LENGTH } from "../dstack/binding.js";
-import { decodeDstackAttestation, type DstackAttestation } from "../dstack/attestation.js";
-import { eventLogToJson, parseEventLog, type EventLogEntry } from "../dstack/eventlog.js";
 import { bytesToHex, decodeBytesField, type Hex } from "../core/bytes.js";
 import { InputError } from "../core/errors.js";
-import { ethAddress } from "../dstack/signatures.js";
 import { isPlainObject } from "../core/json.js";
+import { decodeDstackAttestation, type DstackAttestation } from "../dstack/attestation.js";
+import { assertKmsPubkeyShapes, CA_PUBKEY_LENGTH, K256_PUBKEY_LENGTH } from "../dstack/binding.js";
+import { eventLogToJson, parseEventLog, type EventLogEntry } from "../dstack/eventlog.js";
+import { ethAddress } from "../dstack/signatures.js";
 
 export const NORMALIZED_KIND = "dstack-kms-bootstrap-info";
 
@@ -118,17 +119,18 @@ export function unwrapBootstrapObject(value: unknown): { info: Record<string, un
   return { info: value };
 }
 
-/** Parse one bootstrap object (either shape). Key fields are strict; quote/event-log problems are recorded. */
+/** Parse one bootstrap object (either shape, in any accepted container). Key fields are strict; quote/event-log problems are recorded. */
 export function parseBootstrapInfo(value: unknown): BootstrapInfo {
-  const { info } = unwrapBootstrapObject(value);
+  return parseBootstrapFields(unwrapBootstrapObject(value).info);
+}
+
+type Problems = BootstrapInfo["problems"];
+
+/** Parse the bootstrap object itself (`unwrapBootstrapObject(…).info`). */
+export function parseBootstrapFields(info: Record<string, unknown>): BootstrapInfo {
   const caPubkey = requiredBytes(info, "ca_pubkey", ["ca_pubkey", "caPubkey"], CA_PUBKEY_LENGTH);
   const k256Pubkey = requiredBytes(info, "k256_pubkey", ["k256_pubkey", "k256Pubkey"], K256_PUBKEY_LENGTH);
   assertKmsPubkeyShapes(caPubkey, k256Pubkey);
-  const problems: BootstrapInfo["problems"] = [];
-  const note = (field: string, e: unknown) => {
-    if (e instanceof InputError) problems.push({ field, code: e.code, message: e.message });
-    else throw e;
-  };
   const hasAttestation = pick(info, "attestation") !== undefined;
   const hasLegacy = pick(info, "quote", "eventlog", "event_log", "eventLog") !== undefined;
   if (hasAttestation && hasLegacy) {
@@ -146,58 +148,77 @@ export function parseBootstrapInfo(value: unknown): BootstrapInfo {
     eventlogRaw: null,
     attestation: null,
     decodedAttestation: null,
-    problems,
+    problems: [],
   };
-  if (hasAttestation) {
-    const raw = pick(info, "attestation");
-    if (raw === null || raw === "") {
-      problems.push({ field: "attestation", code: "ATTESTATION_EMPTY", message: "attestation is empty (the KMS produced no attestation)" });
-    } else {
-      try {
-        const bytes = requiredBytes(info, "attestation", ["attestation"]);
-        result.attestation = bytes;
-        const att = decodeDstackAttestation(bytes);
-        result.decodedAttestation = att;
-        result.quote = att.quote;
-        result.eventLog = att.eventLog;
-      } catch (e) {
-        note("attestation", e);
-      }
-    }
-  } else {
-    const q = pick(info, "quote");
-    if (q === undefined || q === null || q === "") {
-      problems.push({ field: "quote", code: "QUOTE_EMPTY", message: "quote is empty (quote_enabled = false, or TDX attestation failed)" });
-    } else {
-      try {
-        result.quote = requiredBytes(info, "quote", ["quote"]);
-      } catch (e) {
-        note("quote", e);
-      }
-    }
-    const el = pick(info, "eventlog", "event_log", "eventLog");
-    if (el === undefined || el === null || el === "") {
-      problems.push({ field: "eventlog", code: "EVENTLOG_EMPTY", message: "eventlog is empty" });
-    } else {
-      try {
-        if (typeof el === "string") {
-          const t = el.trim();
-          // hex of the JSON text (dstack) — or, from hand-made files, the JSON text itself, or base64 of it
-          const bytes = t.startsWith("[") || t.startsWith('"') ? new TextEncoder().encode(t) : decodeBytesField(t, "bootstrap info: eventlog");
-          result.eventlogRaw = bytes;
-          result.eventLog = parseEventLog(bytes);
-        } else if (Array.isArray(el)) {
-          result.eventLog = parseEventLog(el);
-          result.eventlogRaw = new TextEncoder().encode(JSON.stringify(el));
-        } else {
-          throw new InputError("BAD_ENCODING", `bootstrap info: eventlog must be a hex string, got ${typeof el}`);
-        }
-      } catch (e) {
-        note("eventlog", e);
-      }
-    }
+  if (hasAttestation) readAttestation(info, result);
+  else {
+    readLegacyQuote(info, result);
+    readLegacyEventLog(info, result);
   }
   return result;
+}
+
+/** Keep an `InputError` of an optional part as a problem of that field; anything else is a bug and is thrown. */
+function note(problems: Problems, field: string, e: unknown): void {
+  if (e instanceof InputError) problems.push({ field, code: e.code, message: e.message });
+  else throw e;
+}
+
+/** New shape: the versioned attestation, holding the quote and the event log. */
+function readAttestation(info: Record<string, unknown>, result: BootstrapInfo): void {
+  const raw = pick(info, "attestation");
+  if (raw === null || raw === "") {
+    result.problems.push({ field: "attestation", code: "ATTESTATION_EMPTY", message: "attestation is empty (the KMS produced no attestation)" });
+    return;
+  }
+  try {
+    const bytes = requiredBytes(info, "attestation", ["attestation"]);
+    result.attestation = bytes;
+    const att = decodeDstackAttestation(bytes);
+    result.decodedAttestation = att;
+    result.quote = att.quote;
+    result.eventLog = att.eventLog;
+  } catch (e) {
+    note(result.problems, "attestation", e);
+  }
+}
+
+/** Legacy shape: the raw quote. */
+function readLegacyQuote(info: Record<string, unknown>, result: BootstrapInfo): void {
+  const q = pick(info, "quote");
+  if (q === undefined || q === null || q === "") {
+    result.problems.push({ field: "quote", code: "QUOTE_EMPTY", message: "quote is empty (quote_enabled = false, or TDX attestation failed)" });
+    return;
+  }
+  try {
+    result.quote = requiredBytes(info, "quote", ["quote"]);
+  } catch (e) {
+    note(result.problems, "quote", e);
+  }
+}
+
+/** Legacy shape: the event log — hex of its JSON text (dstack), or from hand-made files the JSON text itself, base64 of it, or the array. */
+function readLegacyEventLog(info: Record<string, unknown>, result: BootstrapInfo): void {
+  const el = pick(info, "eventlog", "event_log", "eventLog");
+  if (el === undefined || el === null || el === "") {
+    result.problems.push({ field: "eventlog", code: "EVENTLOG_EMPTY", message: "eventlog is empty" });
+    return;
+  }
+  try {
+    if (typeof el === "string") {
+      const t = el.trim();
+      const bytes = t.startsWith("[") || t.startsWith('"') ? new TextEncoder().encode(t) : decodeBytesField(t, "bootstrap info: eventlog");
+      result.eventlogRaw = bytes;
+      result.eventLog = parseEventLog(bytes);
+    } else if (Array.isArray(el)) {
+      result.eventLog = parseEventLog(el);
+      result.eventlogRaw = new TextEncoder().encode(JSON.stringify(el));
+    } else {
+      throw new InputError("BAD_ENCODING", `bootstrap info: eventlog must be a hex string, got ${typeof el}`);
+    }
+  } catch (e) {
+    note(result.problems, "eventlog", e);
+  }
 }
 
 /** dstack's own JSON shape of this info (plain hex), e.g. to write a bootstrap-info.json. */
