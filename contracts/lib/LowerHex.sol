@@ -6,22 +6,27 @@ pragma solidity ^0.8.24;
 ///         rebuild dstack's ASCII messages (report_data binding string, key-chain message) on chain.
 /// @dev Why not OpenZeppelin `Strings.toHexString(bytes)` or solady `LibString.toHexStringNoPrefix(bytes)`:
 ///      both work one byte at a time on a memory copy. For a 33-byte key they cost ≈ 3,900 gas against
-///      ≈ 1,450 here (≈ 10,200 vs ≈ 2,800 for the 91-byte CA key), which would push `verifyKeyChain` past its
-///      25,000-gas budget on Osaka. The Solidity fuzz tests check this encoder against OpenZeppelin's and
-///      against a lookup-table reference for arbitrary inputs.
+///      ≈ 1,450 here (≈ 10,200 vs ≈ 2,800 for the 91-byte CA key), which would push `verifyKeyChain` past
+///      25,000 gas on Osaka (bench/gas.bench.ts). The Solidity fuzz tests check this encoder against
+///      OpenZeppelin's and against a lookup-table reference for arbitrary inputs.
 library LowerHex {
+    /// @dev Input bytes encoded per step (into one 32-byte word of hex).
+    uint256 private constant STEP = 16;
+
     /// @notice Writes lowerhex(data) at memory address `dest`.
-    /// @dev Works 16 input bytes → 32 output bytes per step, so it writes whole 32-byte words: up to 31
-    ///      bytes past `dest + 2 * data.length` are overwritten with junk. The caller owns that memory
+    /// @dev Works STEP (16) input bytes → 32 output bytes per step, so it writes whole 32-byte words: up
+    ///      to 31 bytes past `dest + 2 * data.length` are overwritten with junk. The caller owns that memory
     ///      (it must lie beyond the free memory pointer or be rewritten afterwards). The loop is bounded
     ///      by the calldata length.
+    /// @param dest Memory address of the first hex character.
+    /// @param data The bytes to encode.
     function writeHex(uint256 dest, bytes calldata data) internal pure {
         uint256 n = data.length;
         uint256 src;
         assembly ("memory-safe") {
             src := data.offset
         }
-        for (uint256 i = 0; i < n; i += 16) {
+        for (uint256 i = 0; i < n; i += STEP) {
             bytes32 chunk;
             assembly ("memory-safe") {
                 chunk := calldataload(add(src, i))
@@ -35,6 +40,8 @@ library LowerHex {
 
     /// @notice Lower-case hex of 16 bytes as 32 ASCII bytes (nibble spreading, then a branch-free
     ///         '0'..'9' / 'a'..'f' mapping).
+    /// @param data The 16 bytes to encode.
+    /// @return result Their 32 hex characters.
     function hex16(bytes16 data) internal pure returns (bytes32 result) {
         uint256 r = uint256(bytes32(data));
         r = (r & 0xFFFFFFFFFFFFFFFF000000000000000000000000000000000000000000000000)
