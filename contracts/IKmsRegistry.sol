@@ -2,9 +2,26 @@
 pragma solidity ^0.8.24;
 
 /// @title IKmsRegistry
-/// @notice External interface of the dstack KMS registry: events, custom errors, record layout and
-///         functions. See `KmsRegistry` for the semantics.
+/// @notice External interface of the dstack KMS registry. A registrar submits a KMS's P-256 CA key, its
+///         secp256k1 root key ("k256 key") and its Intel TDX quote; the registry checks that the quote's
+///         report_data binds exactly these two keys, keeps a compact record keyed by the Ethereum address
+///         of the k256 key and emits the whole quote, so anyone can re-verify the registration off chain
+///         from chain data alone. Dapps then check what the KMS root key signs (app keys, env-encrypt
+///         keys, GetKey signature chains) with the `verify*` views, and anyone can submit a fresh answer
+///         of a KMS to an on-chain challenge as proof that it is still online (`proveLiveness`).
+/// @dev The messages the KMS root key signs, all hashed with keccak256 and signed without an EIP-191
+///      prefix (65-byte r ‖ s ‖ v signatures, v ∈ {0, 1, 27, 28}, low s):
+///      - app key: "dstack-kms-issued:" ‖ appId (20 bytes) ‖ appPubkey (33-byte compressed k256 key);
+///      - env-encrypt key: "dstack-env-encrypt-pubkey:" ‖ appId (20) ‖ timestamp (u64 big-endian) ‖
+///        X25519 public key (32);
+///      - GetKey chain: the app key signs purpose ‖ ":" ‖ lowerhex(derived public key), and the KMS signs
+///        the app-key message of that app key.
+///      The report_data of a registration quote is keccak256(binding string) ‖ 32 zero bytes, with the
+///      binding string "dstack-kms-genereted-keys-v1:" ‖ lowerhex(caPubkey) ‖ ";" ‖ lowerhex(k256Pubkey)
+///      ‖ ";" (the misspelling is dstack's own).
 interface IKmsRegistry {
+    // ───────────────────────────── types ─────────────────────────────
+
     /// @notice What the registry stores per KMS (keyed by the Ethereum address of its root k256 key),
     ///         packed into four storage slots.
     /// @param caKeyHash keccak256 of the 91-byte P-256 CA SubjectPublicKeyInfo.
@@ -26,102 +43,283 @@ interface IKmsRegistry {
 
     // ───────────────────────────── events ─────────────────────────────
 
-    /// @notice A KMS was registered or re-attested. Carries everything needed to re-verify the
-    ///         registration off chain from chain data alone (keys and the whole quote).
+    /// @notice A KMS was registered or re-attested. The event carries everything needed to re-verify the
+    ///         registration off chain from chain data alone: both keys and the whole quote.
+    /// @param kms The KMS address (Ethereum address of `k256Pubkey`).
+    /// @param quoteHash keccak256(quote), as stored in the record.
+    /// @param registrar The account that submitted the registration.
+    /// @param caPubkey The 91-byte P-256 CA SubjectPublicKeyInfo.
+    /// @param k256Pubkey The 33-byte compressed root k256 key.
+    /// @param quote The raw TDX quote.
     event KmsRegistered(
         address indexed kms, bytes32 indexed quoteHash, address indexed registrar, bytes caPubkey, bytes k256Pubkey, bytes quote
     );
-    /// @notice A KMS was revoked by `by`.
+
+    /// @notice A KMS was revoked for good.
+    /// @param kms The KMS address.
+    /// @param by The account that revoked it.
+    /// @param reason The free-text reason given.
     event KmsRevoked(address indexed kms, address indexed by, string reason);
-    /// @notice A liveness proof was accepted; `nonce` is the nonce the challenge was computed with
-    ///         (the stored nonce is now `nonce + 1`).
+
+    /// @notice A liveness proof was accepted.
+    /// @param kms The KMS address.
+    /// @param timestamp The timestamp of the KMS answer.
+    /// @param nonce The nonce the challenge was computed with; the stored nonce is now `nonce + 1`.
     event KmsLivenessProven(address indexed kms, uint64 timestamp, uint256 nonce);
+
     /// @notice The image-measurement allowlist was switched on or off.
+    /// @param enabled The new state.
     event ImageAllowlistToggled(bool enabled);
-    /// @notice An image measurement was added to (`allowed`) or removed from the allowlist.
+
+    /// @notice An image measurement was added to or removed from the allowlist.
+    /// @param imageMeasurement keccak256(mrTd ‖ rtMr0 ‖ rtMr1 ‖ rtMr2).
+    /// @param allowed True when added, false when removed.
     event ImageMeasurementSet(bytes32 indexed imageMeasurement, bool allowed);
 
     // ───────────────────────────── errors ─────────────────────────────
 
     /// @notice The constructor was given the zero address as admin.
     error ZeroAdmin();
+
     /// @notice `caPubkey` is not 91 bytes long.
+    /// @param length The length given.
     error InvalidCaPubkeyLength(uint256 length);
-    /// @notice `caPubkey` does not start with the P-256 SPKI DER prefix `3059…034200 04`.
+
+    /// @notice `caPubkey` does not start with the 27-byte DER prefix of a P-256 SubjectPublicKeyInfo with
+    ///         an uncompressed point (`3059301306072a8648ce3d020106082a8648ce3d03010703420004`).
     error InvalidCaPubkeyPrefix();
+
     /// @notice `k256Pubkey` has the wrong length (33 for `register`; 33 or 65 for `kmsAddress`).
+    /// @param length The length given.
     error InvalidK256PubkeyLength(uint256 length);
-    /// @notice `k256Pubkey` is not a secp256k1 point (bad prefix, x ≥ p or not on the curve).
+
+    /// @notice `k256Pubkey` is not a secp256k1 point (bad prefix byte, a coordinate ≥ p, or not on the curve).
     error K256PubkeyNotOnCurve();
-    /// @notice The quote is shorter than its header says it must be.
+
+    /// @notice The quote is shorter than its header and body require.
+    /// @param length The quote's length.
+    /// @param required The length its version and body type require.
     error QuoteTooShort(uint256 length, uint256 required);
-    /// @notice The quote version is not 4 or 5.
+
+    /// @notice The quote version is neither 4 nor 5.
+    /// @param version The version in the quote header.
     error UnsupportedQuoteVersion(uint16 version);
+
     /// @notice The quote's TEE type is not TDX (0x81).
+    /// @param teeType The TEE type in the quote header.
     error UnsupportedTeeType(uint32 teeType);
-    /// @notice A v5 quote's body type is not 2 (TD report 1.0) or 3 (TD report 1.5).
+
+    /// @notice A v5 quote's body type is neither 2 (TD report 1.0) nor 3 (TD report 1.5).
+    /// @param bodyType The body type in the v5 body descriptor.
     error UnsupportedQuoteBodyType(uint16 bodyType);
-    /// @notice A v5 quote's body size does not match its body type (584 for type 2, 648 for type 3).
+
+    /// @notice A v5 quote's body size does not match its body type (584 bytes for type 2, 648 for type 3).
+    /// @param bodyType The body type in the v5 body descriptor.
+    /// @param bodySize The body size in the v5 body descriptor.
     error QuoteBodySizeMismatch(uint16 bodyType, uint32 bodySize);
-    /// @notice The quote's report_data is not keccak256(binding string) ‖ 0×32 for the submitted keys.
+
+    /// @notice The quote's report_data is not keccak256(binding string) ‖ 32 zero bytes for the submitted keys.
+    /// @param expected keccak256 of the binding string of the submitted keys.
+    /// @param foundHigh report_data[0:32] of the quote.
+    /// @param foundLow report_data[32:64] of the quote.
     error ReportDataMismatch(bytes32 expected, bytes32 foundHigh, bytes32 foundLow);
+
     /// @notice The allowlist is on and the quote's image measurement is not in it.
+    /// @param imageMeasurement The quote's keccak256(mrTd ‖ rtMr0 ‖ rtMr1 ‖ rtMr2).
     error ImageNotAllowed(bytes32 imageMeasurement);
-    /// @notice The KMS is revoked (cannot be re-registered, revoked again or prove liveness).
+
+    /// @notice The KMS is revoked: it cannot be registered again, revoked again or prove liveness.
+    /// @param kms The KMS address.
     error KmsIsRevoked(address kms);
+
     /// @notice The KMS was never registered.
+    /// @param kms The KMS address.
     error KmsNotRegistered(address kms);
+
     /// @notice The k256 key is already registered with a different CA key.
+    /// @param kms The KMS address.
+    /// @param registeredCaKeyHash keccak256 of the CA key in the record.
+    /// @param submittedCaKeyHash keccak256 of the CA key submitted now.
     error CaKeyMismatch(address kms, bytes32 registeredCaKeyHash, bytes32 submittedCaKeyHash);
-    /// @notice The liveness timestamp is more than `LIVENESS_MAX_AGE` seconds before the block.
+
+    /// @notice The liveness timestamp is more than `LIVENESS_MAX_AGE` seconds before the block's.
+    /// @param timestamp The timestamp of the KMS answer.
+    /// @param blockTimestamp block.timestamp.
     error LivenessTimestampTooOld(uint64 timestamp, uint256 blockTimestamp);
-    /// @notice The liveness timestamp is more than `LIVENESS_MAX_FUTURE` seconds after the block.
+
+    /// @notice The liveness timestamp is more than `LIVENESS_MAX_FUTURE` seconds after the block's.
+    /// @param timestamp The timestamp of the KMS answer.
+    /// @param blockTimestamp block.timestamp.
     error LivenessTimestampInFuture(uint64 timestamp, uint256 blockTimestamp);
+
     /// @notice The liveness signature was not made by the KMS over the challenge of the given epoch.
+    /// @param kms The KMS address.
     error InvalidLivenessSignature(address kms);
+
     /// @notice The liveness epoch has not started yet (its anchor block hash is not known).
+    /// @param epoch The epoch given.
+    /// @param currentEpoch The current epoch, `livenessEpoch()`.
     error LivenessEpochInFuture(uint256 epoch, uint256 currentEpoch);
+
     /// @notice The liveness epoch is older than the previous one (only `currentEpoch` and
     ///         `currentEpoch - 1` are accepted).
+    /// @param epoch The epoch given.
+    /// @param currentEpoch The current epoch, `livenessEpoch()`.
     error LivenessEpochTooOld(uint256 epoch, uint256 currentEpoch);
+
     /// @notice The chain does not return the hash of the epoch's anchor block (`blockhash` gave zero).
+    /// @param epoch The epoch.
+    /// @param anchorBlock The number of its anchor block.
     error LivenessAnchorUnavailable(uint256 epoch, uint256 anchorBlock);
 
-    // ───────────────────────────── functions ─────────────────────────────
+    // ───────────────────────────── constants ─────────────────────────────
 
     /// @notice Role allowed to register and revoke KMS identities.
+    /// @return keccak256("REGISTRAR_ROLE").
     function REGISTRAR_ROLE() external view returns (bytes32);
 
-    /// @notice Registers (or re-attests) a KMS after checking the report_data binding on chain.
+    /// @notice A liveness timestamp may be at most this many seconds older than the block (300, the
+    ///         window in which the dstack SDKs accept an env-encrypt signature).
+    /// @return The maximum age in seconds.
+    function LIVENESS_MAX_AGE() external view returns (uint64);
+
+    /// @notice A liveness timestamp may be at most this many seconds ahead of the block (60, for clock skew).
+    /// @return The maximum lead in seconds.
+    function LIVENESS_MAX_FUTURE() external view returns (uint64);
+
+    /// @notice Blocks per liveness epoch (128). Epoch `e` covers blocks [e·128, (e+1)·128); its anchor is
+    ///         the hash of block e·128 − 1, the last block before it (block 0, genesis, for epoch 0). A
+    ///         challenge depends on its epoch's anchor, so nobody can know it, and no KMS answer for it can
+    ///         exist, before that block is mined. Proofs are accepted for the current and the previous
+    ///         epoch: the previous anchor is at most 2·128 = 256 blocks old, the reach of `blockhash`, and
+    ///         128 is the largest epoch length for which that holds.
+    /// @return The epoch length in blocks.
+    function LIVENESS_EPOCH_BLOCKS() external view returns (uint256);
+
+    // ───────────────────────────── registration ─────────────────────────────
+
+    /// @notice Registers a KMS, or re-attests an active one with a new quote (same CA key). Only
+    ///         REGISTRAR_ROLE. Emits `KmsRegistered`.
+    /// @dev Checks, in this order: `caPubkey` is a 91-byte P-256 SubjectPublicKeyInfo with an
+    ///      uncompressed point; `k256Pubkey` is a 33-byte compressed secp256k1 point on the curve; `quote`
+    ///      is a TDX v4 quote, or a v5 quote with a TD report 1.0 or 1.5 body, whose report_data is
+    ///      keccak256(binding string) ‖ 32 zero bytes for the two keys; its image measurement is allowed
+    ///      when the allowlist is on; the KMS is not revoked and, if already registered, has the same CA
+    ///      key. The quote's Intel signatures are not checked on chain: that is left to off-chain
+    ///      verifiers, which find the whole quote in the event.
+    /// @param caPubkey DER SubjectPublicKeyInfo of the KMS root CA key (P-256), 91 bytes.
+    /// @param k256Pubkey SEC1 compressed root k256 key, 33 bytes.
+    /// @param quote Raw Intel TDX quote produced at bootstrap.
+    /// @return kms The KMS's address (Ethereum address of `k256Pubkey`), the registry key.
     function register(bytes calldata caPubkey, bytes calldata k256Pubkey, bytes calldata quote)
         external
         returns (address kms);
 
-    /// @notice Revokes a registered KMS for good.
+    /// @notice Revokes a registered KMS for good: its signatures stop verifying, it cannot prove
+    ///         liveness and cannot be registered again. Only REGISTRAR_ROLE. Emits `KmsRevoked`.
+    /// @param kms The KMS address.
+    /// @param reason Free-text reason, kept in the event.
     function revoke(address kms, string calldata reason) external;
 
-    /// @notice True when `kms` is registered and not revoked.
+    // ───────────────────────────── image allowlist ─────────────────────────────
+
+    /// @notice Switches the image-measurement allowlist on or off (DEFAULT_ADMIN_ROLE). While it is on,
+    ///         `register` requires the quote's image measurement to be allowed. Emits `ImageAllowlistToggled`.
+    /// @param enabled The new state.
+    function setImageAllowlistEnabled(bool enabled) external;
+
+    /// @notice Adds an image measurement to, or removes it from, the allowlist (DEFAULT_ADMIN_ROLE).
+    ///         Emits `ImageMeasurementSet`.
+    /// @param imageMeasurement keccak256(mrTd ‖ rtMr0 ‖ rtMr1 ‖ rtMr2).
+    /// @param allowed True to allow, false to remove.
+    function setImageAllowed(bytes32 imageMeasurement, bool allowed) external;
+
+    /// @notice Whether `register` enforces the image-measurement allowlist.
+    /// @return True when on.
+    function imageAllowlistEnabled() external view returns (bool);
+
+    /// @notice Whether an image measurement is on the allowlist.
+    /// @param imageMeasurement keccak256(mrTd ‖ rtMr0 ‖ rtMr1 ‖ rtMr2).
+    /// @return True when allowed.
+    function isImageAllowed(bytes32 imageMeasurement) external view returns (bool);
+
+    // ───────────────────────────── reads ─────────────────────────────
+
+    /// @notice Whether `kms` is registered and not revoked.
+    /// @param kms The KMS address.
+    /// @return True when active.
     function isRegistered(address kms) external view returns (bool);
 
     /// @notice The stored record of `kms` (all zero when never registered).
+    /// @param kms The KMS address.
+    /// @return The record.
     function kmsInfo(address kms) external view returns (KmsRecord memory);
 
-    /// @notice The current liveness nonce of `kms` (number of accepted liveness proofs), part of the challenge.
+    /// @notice The current liveness nonce of `kms`: the number of accepted liveness proofs, part of the challenge.
+    /// @param kms The KMS address.
+    /// @return The nonce.
     function nonce(address kms) external view returns (uint256);
 
-    /// @notice Ethereum address of a 33-byte compressed or 65-byte uncompressed secp256k1 key.
+    /// @notice Ethereum address of a secp256k1 public key, as the registry computes it.
+    /// @dev Reverts with `InvalidK256PubkeyLength` or `K256PubkeyNotOnCurve` for unusable keys.
+    /// @param k256Pubkey 33-byte compressed or 65-byte uncompressed (0x04 ‖ x ‖ y) SEC1 key.
+    /// @return The address: the last 20 bytes of keccak256(x ‖ y).
     function kmsAddress(bytes calldata k256Pubkey) external view returns (address);
 
-    /// @notice True when `signature` over `digest` was made by the active KMS `kms`.
+    /// @notice The 32-byte hash a KMS quote carries in report_data[0:32] for these keys (the rest is zero).
+    /// @dev Any lengths are accepted; `register` only accepts 91 and 33 bytes.
+    /// @param caPubkey CA SubjectPublicKeyInfo bytes (hex-encoded as given).
+    /// @param k256Pubkey k256 key bytes (hex-encoded as given).
+    /// @return keccak256("dstack-kms-genereted-keys-v1:" ‖ lowerhex(caPubkey) ‖ ";" ‖ lowerhex(k256Pubkey) ‖ ";").
+    function reportDataHash(bytes calldata caPubkey, bytes calldata k256Pubkey) external pure returns (bytes32);
+
+    /// @notice The fields `register` reads from a TDX quote.
+    /// @dev Reverts with the quote errors of `register` for unsupported or truncated quotes.
+    /// @param quote Raw TDX v4/v5 quote.
+    /// @return reportDataHigh report_data[0:32].
+    /// @return reportDataLow report_data[32:64].
+    /// @return imageMeasurement keccak256(mrTd ‖ rtMr0 ‖ rtMr1 ‖ rtMr2).
+    function quoteFields(bytes calldata quote)
+        external
+        pure
+        returns (bytes32 reportDataHigh, bytes32 reportDataLow, bytes32 imageMeasurement);
+
+    // ───────────────────────────── signature views ─────────────────────────────
+
+    /// @notice Whether the active KMS `kms` signed `digest` (65-byte r ‖ s ‖ v, v ∈ {0, 1, 27, 28}, low s).
+    ///         Never reverts: malformed signatures and unknown or revoked KMS give false.
+    /// @dev Hash the message yourself; never accept a digest from a caller. Anyone can make a dstack KMS
+    ///      sign an env-encrypt message for any app id through its public GetAppEnvEncryptPubKey RPC, so
+    ///      "the KMS signed this digest" only means something for the digest of a message that cannot be
+    ///      confused with the messages the KMS signs (app key, env-encrypt key, GetKey chain).
+    /// @param kms The KMS address.
+    /// @param digest The signed 32-byte digest (no EIP-191 prefix).
+    /// @param signature 65 bytes r ‖ s ‖ v.
+    /// @return True when valid.
     function verifySignature(address kms, bytes32 digest, bytes calldata signature) external view returns (bool);
 
-    /// @notice True when the active KMS `kms` issued `appPubkey` to `appId` (message A).
+    /// @notice Whether the active KMS `kms` issued `appPubkey` to `appId`: `signature` is by the KMS over
+    ///         keccak256("dstack-kms-issued:" ‖ appId ‖ appPubkey). Never reverts.
+    /// @param kms The KMS address.
+    /// @param appId The 20-byte dstack app id.
+    /// @param appPubkey The app's 33-byte compressed k256 key.
+    /// @param signature 65 bytes r ‖ s ‖ v (the `k256_signature` of GetAppKey).
+    /// @return True when valid.
     function verifyAppKey(address kms, address appId, bytes calldata appPubkey, bytes calldata signature)
         external
         view
         returns (bool);
 
-    /// @notice True when the active KMS `kms` signed the env-encrypt key `publicKey` for `appId` at `timestamp` (message C).
+    /// @notice Whether the active KMS `kms` signed the X25519 env-encrypt key `publicKey` for `appId` at
+    ///         `timestamp`: `signature` is by the KMS over keccak256("dstack-env-encrypt-pubkey:" ‖ appId ‖
+    ///         timestamp (u64 big-endian) ‖ publicKey), the `signature_v1` of GetAppEnvEncryptPubKey.
+    ///         Freshness of `timestamp` is the caller's policy. Never reverts.
+    /// @param kms The KMS address.
+    /// @param appId The 20-byte dstack app id.
+    /// @param publicKey The X25519 public key.
+    /// @param timestamp Unix seconds from the KMS answer.
+    /// @param signature 65 bytes r ‖ s ‖ v.
+    /// @return True when valid.
     function verifyEnvEncryptPubkey(
         address kms,
         address appId,
@@ -130,7 +328,17 @@ interface IKmsRegistry {
         bytes calldata signature
     ) external view returns (bool);
 
-    /// @notice Verifies a GetKey signature chain [D, A] up to the active KMS; returns the derived key's address or 0.
+    /// @notice Verifies a dstack GetKey signature chain [derived, app] up to the active KMS `kms`:
+    ///         `derivedSignature` by `appPubkey` over keccak256(purpose ‖ ":" ‖ lowerhex(derivedPubkey)) and
+    ///         `appSignature` by the KMS over keccak256("dstack-kms-issued:" ‖ appId ‖ appPubkey). Never reverts.
+    /// @param kms The KMS address.
+    /// @param appId The 20-byte dstack app id.
+    /// @param purpose The GetKey purpose string.
+    /// @param derivedPubkey The derived secp256k1 key, 33-byte compressed (as dstack signs it) or 65-byte.
+    /// @param derivedSignature signature_chain[0], by the app key.
+    /// @param appPubkey The app's 33-byte compressed k256 key.
+    /// @param appSignature signature_chain[1], by the KMS.
+    /// @return derivedSigner Ethereum address of `derivedPubkey`, or address(0) if anything fails.
     function verifyKeyChain(
         address kms,
         address appId,
@@ -141,25 +349,45 @@ interface IKmsRegistry {
         bytes calldata appSignature
     ) external view returns (address derivedSigner);
 
-    /// @notice Blocks per liveness epoch (128). Epoch `e` covers blocks [e·128, (e+1)·128); its anchor is
-    ///         the hash of block e·128 − 1, the last block before it (block 0, genesis, for epoch 0). A
-    ///         challenge depends on its epoch's anchor, so nobody can know it, and no KMS answer for it can
-    ///         exist, before that block is mined. Proofs are accepted for the current and the previous
-    ///         epoch: the previous anchor is at most 2·128 = 256 blocks old, the reach of `blockhash`.
-    function LIVENESS_EPOCH_BLOCKS() external view returns (uint256);
+    // ───────────────────────────── liveness ─────────────────────────────
 
-    /// @notice The current liveness epoch: block.number / LIVENESS_EPOCH_BLOCKS.
+    /// @notice The current liveness epoch.
+    /// @return epoch block.number / LIVENESS_EPOCH_BLOCKS.
     function livenessEpoch() external view returns (uint256 epoch);
 
-    /// @notice The app id the KMS must sign an env-encrypt key for to prove liveness in the current epoch:
-    ///         bytes20(keccak256(abi.encode(chainid, registry, kms, nonce(kms), epoch, anchor hash))).
+    /// @notice The app id a live KMS must sign an env-encrypt key for (through its public
+    ///         GetAppEnvEncryptPubKey RPC) to prove liveness in the current epoch:
+    ///         bytes20(keccak256(abi.encode(block.chainid, registry, kms, nonce(kms), epoch, anchor))),
+    ///         with epoch = `livenessEpoch()` and anchor = blockhash(epoch · LIVENESS_EPOCH_BLOCKS − 1)
+    ///         (blockhash(0) for epoch 0).
+    /// @dev Reverts with `LivenessAnchorUnavailable` if the chain does not return the anchor's hash.
+    /// @param kms The KMS address.
+    /// @return appId The challenge.
     function livenessChallenge(address kms) external view returns (bytes20 appId);
 
-    /// @notice The liveness challenge of `kms` for `epoch` (current or previous; reverts like `proveLiveness` otherwise).
+    /// @notice The liveness challenge of `kms` for `epoch`, which must be the current or the previous one.
+    /// @dev Reverts with `LivenessEpochInFuture`, `LivenessEpochTooOld` or `LivenessAnchorUnavailable`,
+    ///      exactly as `proveLiveness` would for that epoch.
+    /// @param kms The KMS address.
+    /// @param epoch The epoch (`livenessEpoch()` or one less).
+    /// @return appId The challenge.
     function livenessChallengeAt(address kms, uint256 epoch) external view returns (bytes20 appId);
 
-    /// @notice Accepts a fresh v1 env-encrypt signature over the challenge of `epoch` (current or previous)
-    ///         as proof of liveness; bumps the nonce by one.
+    /// @notice Accepts an env-encrypt signature (`signature_v1`) by the KMS for app id =
+    ///         `livenessChallengeAt(kms, epoch)` as proof that whoever answers the KMS's RPC holds its root
+    ///         key. Anyone may submit. Bumps the nonce by one, so a proof cannot be replayed, and emits
+    ///         `KmsLivenessProven`.
+    /// @dev `epoch` must be the current or the previous liveness epoch, so the answer cannot have been made
+    ///      before the last block preceding that epoch, at most 256 blocks ago. `timestamp` must lie within
+    ///      [block.timestamp − LIVENESS_MAX_AGE, block.timestamp + LIVENESS_MAX_FUTURE]. Reverts with
+    ///      `KmsNotRegistered`, `KmsIsRevoked`, `LivenessTimestampTooOld`, `LivenessTimestampInFuture`,
+    ///      `LivenessEpochInFuture`, `LivenessEpochTooOld`, `LivenessAnchorUnavailable` or
+    ///      `InvalidLivenessSignature`.
+    /// @param kms The KMS address (registered, not revoked).
+    /// @param epoch The liveness epoch the challenge was read for.
+    /// @param publicKey The X25519 `public_key` of the KMS answer.
+    /// @param timestamp The `timestamp` of the KMS answer.
+    /// @param signature The `signature_v1` of the KMS answer (65 bytes r ‖ s ‖ v).
     function proveLiveness(address kms, uint256 epoch, bytes32 publicKey, uint64 timestamp, bytes calldata signature)
         external;
 }

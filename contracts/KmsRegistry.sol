@@ -9,39 +9,117 @@ import {LowerHex} from "./lib/LowerHex.sol";
 import {Secp256k1} from "./lib/Secp256k1.sol";
 
 /// @title KmsRegistry
-/// @notice On-chain registry of dstack KMS identities. A registrar submits a KMS's P-256 CA key, its
-///         secp256k1 root key and its Intel TDX quote; the contract recomputes dstack's report_data
-///         binding (`keccak256("dstack-kms-genereted-keys-v1:" + hex(ca) + ";" + hex(k256) + ";") ‖ 0×32`)
-///         from the submitted keys and requires the quote to carry it, stores a compact record keyed by
-///         the Ethereum address of the k256 key, and emits the whole quote so anyone can re-verify the
-///         Intel signature chain off chain from chain data alone. Dapps then check signatures the KMS
-///         root key makes (app keys, env-encrypt keys, GetKey chains) with the `verify*` views.
+/// @notice On-chain registry of dstack KMS identities: see `IKmsRegistry` for the interface and its
+///         documentation.
 /// @dev Non-upgradeable by design: the registry's value is its history, so there is no proxy and no
 ///      code path that rewrites past records. The quote's Intel signatures are NOT verified on chain
 ///      (that is the off-chain verifier's job); on chain only the key binding and the measurements are
 ///      read from the quote.
 contract KmsRegistry is IKmsRegistry, AccessControl {
-    /// @notice Role allowed to register and revoke KMS identities.
+    /// @inheritdoc IKmsRegistry
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
-    /// @notice A liveness timestamp may be at most this many seconds older than the block
-    ///         (matches the dstack SDKs' 300 s acceptance window for env-encrypt signatures).
+    /// @inheritdoc IKmsRegistry
     uint64 public constant LIVENESS_MAX_AGE = 300;
-    /// @notice A liveness timestamp may be at most this many seconds ahead of the block (clock skew).
+    /// @inheritdoc IKmsRegistry
     uint64 public constant LIVENESS_MAX_FUTURE = 60;
-    /// @notice Blocks per liveness epoch. A challenge is bound to the hash of the block just before its
-    ///         epoch, so an answer cannot be prepared before that block is mined; proofs are accepted for the
-    ///         current and the previous epoch. 128 is the largest length for which the previous epoch's
-    ///         anchor (at most 2 · 128 blocks back) stays within the 256 blocks `blockhash` can read.
+    /// @inheritdoc IKmsRegistry
     uint256 public constant LIVENESS_EPOCH_BLOCKS = 128;
 
-    /// @dev The first 27 bytes of every P-256 SubjectPublicKeyInfo with an uncompressed point.
+    // ─── CA key: DER SubjectPublicKeyInfo of a P-256 key with an uncompressed point ───
+
+    /// @dev Length of the SubjectPublicKeyInfo: the fixed prefix, then x and y (32 bytes each).
+    uint256 private constant CA_PUBKEY_LENGTH = 91;
+    /// @dev Length of the fixed prefix: SEQUENCE, AlgorithmIdentifier (id-ecPublicKey, prime256v1),
+    ///      BIT STRING header and the 0x04 uncompressed-point tag.
+    uint256 private constant SPKI_P256_PREFIX_LENGTH = 27;
+    /// @dev The fixed prefix itself.
     uint256 private constant SPKI_P256_PREFIX = 0x3059301306072a8648ce3d020106082a8648ce3d03010703420004;
-    /// @dev TDX TEE type in the quote header.
+
+    // ─── TDX quote (integers little-endian) ───
+
+    /// @dev Size of the quote header; a v4 quote's TD report body follows it.
+    uint256 private constant HEADER_SIZE = 48;
+    /// @dev Offset of the header's version (u16).
+    uint256 private constant HEADER_VERSION = 0;
+    /// @dev Offset of the header's TEE type (u32).
+    uint256 private constant HEADER_TEE_TYPE = 4;
+    /// @dev TEE type of TDX.
     uint32 private constant TEE_TYPE_TDX = 0x81;
-    /// @dev Offsets inside a TD report body (TD10 and TD15 share them).
+    /// @dev Quote versions with a TD report body.
+    uint16 private constant QUOTE_VERSION_4 = 4;
+    uint16 private constant QUOTE_VERSION_5 = 5;
+    /// @dev Offset of the TD report body in a v4 quote, right after the header.
+    uint256 private constant V4_BODY = HEADER_SIZE;
+    /// @dev A v5 quote has a body descriptor after the header: the body type (u16) at V5_BODY_TYPE, the
+    ///      body size (u32) at V5_BODY_SIZE, then the body at V5_BODY.
+    uint256 private constant V5_BODY_TYPE = HEADER_SIZE;
+    uint256 private constant V5_BODY_SIZE = 50;
+    uint256 private constant V5_BODY = 54;
+    /// @dev Bytes read before the version is known: the header and the v5 body descriptor (V5_BODY).
+    uint256 private constant QUOTE_MIN_LENGTH = V5_BODY;
+    /// @dev Right shifts that bring the first (least significant) byte of a little-endian field down to the
+    ///      lowest byte of the 32-byte word it is read from: 8 · (31 − its position in that word); byte k of
+    ///      the field is at shift − 8k. The header is read as the word at 0, the v5 body descriptor as the
+    ///      word at V5_BODY_TYPE (the body type opens it). Use them in unchecked code only, where solc folds
+    ///      the arithmetic at compile time.
+    uint256 private constant VERSION_SHIFT = 8 * (31 - HEADER_VERSION);
+    uint256 private constant TEE_TYPE_SHIFT = 8 * (31 - HEADER_TEE_TYPE);
+    uint256 private constant BODY_TYPE_SHIFT = 8 * 31;
+    uint256 private constant BODY_SIZE_SHIFT = 8 * (31 - (V5_BODY_SIZE - V5_BODY_TYPE));
+    /// @dev v5 body types: TD report 1.0 and TD report 1.5.
+    uint16 private constant BODY_TYPE_TD10 = 2;
+    uint16 private constant BODY_TYPE_TD15 = 3;
+    /// @dev Sizes of a TD report 1.0 body (the only body of a v4 quote) and of a TD report 1.5 body.
+    uint256 private constant TD10_BODY_SIZE = 584;
+    uint256 private constant TD15_BODY_SIZE = 648;
+    /// @dev Offsets inside a TD report body (TD report 1.0 and 1.5 share them): mr_td, then rtmr0,
+    ///      rtmr1 and rtmr2 back to back, then report_data.
     uint256 private constant BODY_MR_TD = 136;
     uint256 private constant BODY_RTMR0 = 328;
     uint256 private constant BODY_REPORT_DATA = 520;
+    /// @dev Size of a measurement register (a SHA-384 digest).
+    uint256 private constant MEASUREMENT_SIZE = 48;
+    /// @dev Size of rtmr0 ‖ rtmr1 ‖ rtmr2.
+    uint256 private constant RTMR0_2_SIZE = 144;
+    /// @dev Size of mr_td ‖ rtmr0 ‖ rtmr1 ‖ rtmr2, the preimage of the image measurement.
+    uint256 private constant IMAGE_PREIMAGE_SIZE = 192;
+    /// @dev Offset of the second half of report_data, after the 32-byte binding hash.
+    uint256 private constant REPORT_DATA_LOW = 32;
+
+    // ─── Signed messages ───
+
+    /// @dev Signature layout: r at 0, s at SIG_S, v (one byte) at SIG_V; SIGNATURE_LENGTH bytes in all.
+    uint256 private constant SIGNATURE_LENGTH = 65;
+    uint256 private constant SIG_S = 32;
+    uint256 private constant SIG_V = 64;
+    /// @dev Ethereum's v for recovery ids 0 and 1; 0 and 1 themselves are accepted as well.
+    uint256 private constant V_RECOVERY_ID_0 = 27;
+    uint256 private constant V_RECOVERY_ID_1 = 28;
+    /// @dev Left shifts that move an address (20 bytes) and a u64 (8 bytes) to the top of a word.
+    uint256 private constant ADDRESS_TO_TOP = 96;
+    uint256 private constant U64_TO_TOP = 192;
+    /// @dev App-key message: "dstack-kms-issued:" ‖ appId (20) at APP_KEY_MSG_APP_ID ‖ compressed app key
+    ///      (APP_KEY_MSG_PUBKEY_LENGTH = Secp256k1.COMPRESSED_LENGTH) at APP_KEY_MSG_PUBKEY;
+    ///      APP_KEY_MSG_LENGTH bytes in all.
+    uint256 private constant APP_KEY_MSG_APP_ID = 18;
+    uint256 private constant APP_KEY_MSG_PUBKEY = 38;
+    uint256 private constant APP_KEY_MSG_PUBKEY_LENGTH = 33;
+    uint256 private constant APP_KEY_MSG_LENGTH = 71;
+    /// @dev Env-encrypt message: "dstack-env-encrypt-pubkey:" ‖ appId (20) at ENV_KEY_MSG_APP_ID ‖
+    ///      timestamp (u64 big-endian) at ENV_KEY_MSG_TIMESTAMP ‖ X25519 key (32) at ENV_KEY_MSG_PUBLIC_KEY;
+    ///      ENV_KEY_MSG_LENGTH bytes in all.
+    uint256 private constant ENV_KEY_MSG_APP_ID = 26;
+    uint256 private constant ENV_KEY_MSG_TIMESTAMP = 46;
+    uint256 private constant ENV_KEY_MSG_PUBLIC_KEY = 54;
+    uint256 private constant ENV_KEY_MSG_LENGTH = 86;
+    /// @dev Length of the binding string's prefix "dstack-kms-genereted-keys-v1:".
+    uint256 private constant BINDING_PREFIX_LENGTH = 29;
+    /// @dev ASCII ':' (after a GetKey purpose) and ';' (after each key of the binding string).
+    uint256 private constant COLON = 0x3a;
+    uint256 private constant SEMICOLON = 0x3b;
+    /// @dev Memory reserved past a message built with `LowerHex.writeHex`, which writes up to 31 bytes
+    ///      past the hex it produces.
+    uint256 private constant HEX_WRITE_SLACK = 64;
 
     mapping(address kms => KmsRecord) private _records;
     mapping(bytes32 imageMeasurement => bool) private _allowedImages;
@@ -57,15 +135,7 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
 
     // ───────────────────────────── registration ─────────────────────────────
 
-    /// @notice Registers a KMS, or re-attests an active one with a new quote (same CA key).
-    /// @dev Checks: `caPubkey` is a 91-byte P-256 SPKI; `k256Pubkey` is a 33-byte compressed secp256k1
-    ///      point on the curve; `quote` is TDX v4 or v5 (TD10/TD15 body) whose report_data equals the
-    ///      binding of the two keys; the image measurement is allowed when the allowlist is on; the KMS
-    ///      is not revoked and, if already registered, has the same CA key. Emits `KmsRegistered`.
-    /// @param caPubkey DER SubjectPublicKeyInfo of the KMS root CA key (P-256), 91 bytes.
-    /// @param k256Pubkey SEC1 compressed root k256 key, 33 bytes.
-    /// @param quote Raw Intel TDX quote produced at bootstrap.
-    /// @return kms The KMS's address (Ethereum address of `k256Pubkey`), the registry key.
+    /// @inheritdoc IKmsRegistry
     function register(bytes calldata caPubkey, bytes calldata k256Pubkey, bytes calldata quote)
         external
         onlyRole(REGISTRAR_ROLE)
@@ -77,10 +147,7 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         emit KmsRegistered(kms, quoteHash, msg.sender, caPubkey, k256Pubkey, quote);
     }
 
-    /// @notice Revokes a registered KMS for good: its signatures stop verifying, it cannot prove
-    ///         liveness and cannot be registered again. Only REGISTRAR_ROLE. Emits `KmsRevoked`.
-    /// @param kms The KMS address.
-    /// @param reason Free-text reason, kept in the event.
+    /// @inheritdoc IKmsRegistry
     function revoke(address kms, string calldata reason) external onlyRole(REGISTRAR_ROLE) {
         KmsRecord storage r = _records[kms];
         if (r.attestedAt == 0) revert KmsNotRegistered(kms);
@@ -91,84 +158,61 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
 
     // ───────────────────────────── image allowlist ─────────────────────────────
 
-    /// @notice Switches the image-measurement allowlist on or off (DEFAULT_ADMIN_ROLE). When on,
-    ///         `register` requires the quote's image measurement to be allowed. Emits `ImageAllowlistToggled`.
-    /// @param enabled New state.
+    /// @inheritdoc IKmsRegistry
     function setImageAllowlistEnabled(bool enabled) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _allowlistEnabled = enabled;
         emit ImageAllowlistToggled(enabled);
     }
 
-    /// @notice Adds an image measurement to, or removes it from, the allowlist (DEFAULT_ADMIN_ROLE).
-    ///         Emits `ImageMeasurementSet`.
-    /// @param imageMeasurement keccak256(mrTd ‖ rtMr0 ‖ rtMr1 ‖ rtMr2).
-    /// @param allowed True to allow, false to remove.
+    /// @inheritdoc IKmsRegistry
     function setImageAllowed(bytes32 imageMeasurement, bool allowed) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _allowedImages[imageMeasurement] = allowed;
         emit ImageMeasurementSet(imageMeasurement, allowed);
     }
 
-    /// @notice Whether the image-measurement allowlist is enforced by `register`.
-    /// @return True when on.
+    /// @inheritdoc IKmsRegistry
     function imageAllowlistEnabled() external view returns (bool) {
         return _allowlistEnabled;
     }
 
-    /// @notice Whether an image measurement is on the allowlist.
-    /// @param imageMeasurement keccak256(mrTd ‖ rtMr0 ‖ rtMr1 ‖ rtMr2).
-    /// @return True when allowed.
+    /// @inheritdoc IKmsRegistry
     function isImageAllowed(bytes32 imageMeasurement) external view returns (bool) {
         return _allowedImages[imageMeasurement];
     }
 
     // ───────────────────────────── reads ─────────────────────────────
 
-    /// @notice True when `kms` is registered and not revoked.
-    /// @param kms The KMS address.
-    /// @return Active or not.
+    /// @inheritdoc IKmsRegistry
     function isRegistered(address kms) external view returns (bool) {
         return _isActive(kms);
     }
 
-    /// @notice The full stored record of `kms` (all zero when never registered).
-    /// @param kms The KMS address.
-    /// @return The record.
+    /// @inheritdoc IKmsRegistry
     function kmsInfo(address kms) external view returns (KmsRecord memory) {
         return _records[kms];
     }
 
-    /// @notice The current liveness nonce of `kms` (number of accepted liveness proofs).
-    /// @param kms The KMS address.
-    /// @return The nonce.
+    /// @inheritdoc IKmsRegistry
     function nonce(address kms) external view returns (uint256) {
         return _records[kms].livenessNonce;
     }
 
-    /// @notice Ethereum address of a secp256k1 public key, as the registry computes it.
-    /// @dev Reverts with `InvalidK256PubkeyLength` or `K256PubkeyNotOnCurve` for unusable keys.
-    /// @param k256Pubkey 33-byte compressed or 65-byte uncompressed (0x04 ‖ x ‖ y) SEC1 key.
-    /// @return The address (last 20 bytes of keccak256(x ‖ y)).
+    /// @inheritdoc IKmsRegistry
     function kmsAddress(bytes calldata k256Pubkey) external view returns (address) {
-        if (k256Pubkey.length != 33 && k256Pubkey.length != 65) revert InvalidK256PubkeyLength(k256Pubkey.length);
+        if (k256Pubkey.length != Secp256k1.COMPRESSED_LENGTH && k256Pubkey.length != Secp256k1.UNCOMPRESSED_LENGTH) {
+            revert InvalidK256PubkeyLength(k256Pubkey.length);
+        }
         address a = Secp256k1.addressOf(k256Pubkey);
         if (a == address(0)) revert K256PubkeyNotOnCurve();
         return a;
     }
 
-    /// @notice The 32-byte hash dstack puts in report_data[0:32] for these keys (the rest is zero).
-    /// @param caPubkey CA SubjectPublicKeyInfo bytes (hex-encoded as given).
-    /// @param k256Pubkey k256 key bytes (hex-encoded as given).
-    /// @return keccak256("dstack-kms-genereted-keys-v1:" + lowerhex(caPubkey) + ";" + lowerhex(k256Pubkey) + ";").
+    /// @inheritdoc IKmsRegistry
     function reportDataHash(bytes calldata caPubkey, bytes calldata k256Pubkey) external pure returns (bytes32) {
         return _bindingHash(caPubkey, k256Pubkey);
     }
 
-    /// @notice The fields `register` reads from a TDX quote.
-    /// @dev Reverts with the quote errors of `register` for unsupported or truncated quotes.
-    /// @param quote Raw TDX v4/v5 quote.
-    /// @return reportDataHigh report_data[0:32].
-    /// @return reportDataLow report_data[32:64].
-    /// @return imageMeasurement keccak256(mrTd ‖ rtMr0 ‖ rtMr1 ‖ rtMr2).
+    /// @inheritdoc IKmsRegistry
     function quoteFields(bytes calldata quote)
         external
         pure
@@ -179,45 +223,22 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
 
     // ───────────────────────────── signature views ─────────────────────────────
 
-    /// @notice True when the active KMS `kms` signed `digest` (65-byte r‖s‖v, v ∈ {0,1,27,28}, low-s).
-    ///         Never reverts: malformed signatures and unknown or revoked KMS give false.
-    /// @dev Hash the message yourself; never accept a digest from a caller. Anyone can make a dstack KMS
-    ///      sign an env-encrypt message (formats doc §8, message C) for any app id through its public
-    ///      GetAppEnvEncryptPubKey RPC, so "the KMS signed this digest" only means something for a digest
-    ///      of a message whose format cannot be confused with dstack's messages A–D.
-    /// @param kms The KMS address.
-    /// @param digest The signed 32-byte digest (no EIP-191 prefix).
-    /// @param signature 65 bytes r ‖ s ‖ v.
-    /// @return Valid or not.
+    /// @inheritdoc IKmsRegistry
     function verifySignature(address kms, bytes32 digest, bytes calldata signature) external view returns (bool) {
         return _isActive(kms) && _recover(digest, signature) == kms;
     }
 
-    /// @notice True when the active KMS `kms` issued `appPubkey` to `appId`: `signature` is by the KMS
-    ///         over keccak256("dstack-kms-issued:" ‖ appId ‖ appPubkey). Never reverts.
-    /// @param kms The KMS address.
-    /// @param appId The 20-byte dstack app id.
-    /// @param appPubkey The app's 33-byte compressed k256 key.
-    /// @param signature 65 bytes r ‖ s ‖ v (the `k256_signature` of GetAppKey).
-    /// @return Valid or not.
+    /// @inheritdoc IKmsRegistry
     function verifyAppKey(address kms, address appId, bytes calldata appPubkey, bytes calldata signature)
         external
         view
         returns (bool)
     {
-        if (appPubkey.length != 33) return false;
+        if (appPubkey.length != Secp256k1.COMPRESSED_LENGTH) return false;
         return _isActive(kms) && _recover(_appKeyDigest(appId, appPubkey), signature) == kms;
     }
 
-    /// @notice True when the active KMS `kms` signed the X25519 env-encrypt key `publicKey` for `appId`
-    ///         at `timestamp` (message C, `signature_v1` of GetAppEnvEncryptPubKey). Freshness of
-    ///         `timestamp` is the caller's policy. Never reverts.
-    /// @param kms The KMS address.
-    /// @param appId The 20-byte dstack app id.
-    /// @param publicKey The X25519 public key.
-    /// @param timestamp Unix seconds from the KMS answer.
-    /// @param signature 65 bytes r ‖ s ‖ v.
-    /// @return Valid or not.
+    /// @inheritdoc IKmsRegistry
     function verifyEnvEncryptPubkey(
         address kms,
         address appId,
@@ -228,17 +249,7 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         return _isActive(kms) && _recover(_envKeyDigest(appId, timestamp, publicKey), signature) == kms;
     }
 
-    /// @notice Verifies a dstack GetKey signature chain [D, A] up to the active KMS `kms`:
-    ///         `derivedSignature` by `appPubkey` over keccak256(purpose ‖ ":" ‖ lowerhex(derivedPubkey)) and
-    ///         `appSignature` by the KMS over keccak256("dstack-kms-issued:" ‖ appId ‖ appPubkey). Never reverts.
-    /// @param kms The KMS address.
-    /// @param appId The 20-byte dstack app id.
-    /// @param purpose The GetKey purpose string.
-    /// @param derivedPubkey The derived secp256k1 key, 33-byte compressed (as dstack signs it) or 65-byte.
-    /// @param derivedSignature signature_chain[0], by the app key.
-    /// @param appPubkey The app's 33-byte compressed k256 key.
-    /// @param appSignature signature_chain[1], by the KMS.
-    /// @return derivedSigner Ethereum address of `derivedPubkey`, or address(0) if anything fails.
+    /// @inheritdoc IKmsRegistry
     function verifyKeyChain(
         address kms,
         address appId,
@@ -248,7 +259,7 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         bytes calldata appPubkey,
         bytes calldata appSignature
     ) external view returns (address derivedSigner) {
-        if (appPubkey.length != 33 || !_isActive(kms)) return address(0);
+        if (appPubkey.length != Secp256k1.COMPRESSED_LENGTH || !_isActive(kms)) return address(0);
         if (_recover(_appKeyDigest(appId, appPubkey), appSignature) != kms) return address(0);
         address app = Secp256k1.addressOf(appPubkey);
         if (app == address(0)) return address(0);
@@ -259,46 +270,23 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
 
     // ───────────────────────────── liveness ─────────────────────────────
 
-    /// @notice The current liveness epoch.
-    /// @return epoch block.number / LIVENESS_EPOCH_BLOCKS.
+    /// @inheritdoc IKmsRegistry
     function livenessEpoch() external view returns (uint256 epoch) {
         return block.number / LIVENESS_EPOCH_BLOCKS;
     }
 
-    /// @notice The app id a live KMS must sign an env-encrypt key for (via its public
-    ///         GetAppEnvEncryptPubKey RPC) to prove liveness in the current epoch:
-    ///         bytes20(keccak256(abi.encode(block.chainid, address(this), kms, nonce(kms), epoch, anchor))),
-    ///         with epoch = `livenessEpoch()` and anchor = blockhash(epoch · LIVENESS_EPOCH_BLOCKS − 1)
-    ///         (blockhash(0) for epoch 0).
-    /// @dev Reverts with `LivenessAnchorUnavailable` if the chain does not return the anchor's hash.
-    /// @param kms The KMS address.
-    /// @return appId The challenge.
+    /// @inheritdoc IKmsRegistry
     function livenessChallenge(address kms) external view returns (bytes20 appId) {
         uint256 epoch = block.number / LIVENESS_EPOCH_BLOCKS;
         return _challenge(kms, _records[kms].livenessNonce, epoch, _anchor(epoch));
     }
 
-    /// @notice The liveness challenge of `kms` for `epoch`, which must be the current or the previous one.
-    /// @dev Reverts with `LivenessEpochInFuture`, `LivenessEpochTooOld` or `LivenessAnchorUnavailable`,
-    ///      exactly as `proveLiveness` would for that epoch.
-    /// @param kms The KMS address.
-    /// @param epoch The epoch (`livenessEpoch()` or one less).
-    /// @return appId The challenge.
+    /// @inheritdoc IKmsRegistry
     function livenessChallengeAt(address kms, uint256 epoch) external view returns (bytes20 appId) {
         return _challenge(kms, _records[kms].livenessNonce, epoch, _acceptedAnchor(epoch));
     }
 
-    /// @notice Accepts a v1 env-encrypt signature by the KMS for app id = `livenessChallengeAt(kms, epoch)`
-    ///         as proof that whoever answers the KMS's RPC holds its root key. `epoch` must be the current
-    ///         or the previous liveness epoch, so the answer cannot have been made before the last block
-    ///         preceding that epoch, at most 256 blocks ago. `timestamp` must lie within
-    ///         [block.timestamp - LIVENESS_MAX_AGE, block.timestamp + LIVENESS_MAX_FUTURE]. Anyone may
-    ///         submit. Bumps the nonce by one (so a proof cannot be replayed) and emits `KmsLivenessProven`.
-    /// @param kms The KMS address (registered, not revoked).
-    /// @param epoch The liveness epoch the challenge was read for.
-    /// @param publicKey The X25519 `public_key` of the KMS answer.
-    /// @param timestamp The `timestamp` of the KMS answer.
-    /// @param signature The `signature_v1` of the KMS answer (65 bytes r ‖ s ‖ v).
+    /// @inheritdoc IKmsRegistry
     function proveLiveness(address kms, uint256 epoch, bytes32 publicKey, uint64 timestamp, bytes calldata signature)
         external
     {
@@ -329,7 +317,7 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         returns (address kms, bytes32 image)
     {
         _checkCaPubkey(caPubkey);
-        if (k256Pubkey.length != 33) revert InvalidK256PubkeyLength(k256Pubkey.length);
+        if (k256Pubkey.length != Secp256k1.COMPRESSED_LENGTH) revert InvalidK256PubkeyLength(k256Pubkey.length);
         kms = Secp256k1.addressOf(k256Pubkey);
         if (kms == address(0)) revert K256PubkeyNotOnCurve();
         bytes32 high;
@@ -356,11 +344,13 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         return quoteHash;
     }
 
+    /// @dev Registered and not revoked.
     function _isActive(address kms) private view returns (bool) {
         KmsRecord storage r = _records[kms];
         return r.attestedAt != 0 && !r.revoked;
     }
 
+    /// @dev The liveness challenge (an app id) for nonce `n` in `epoch` with that epoch's anchor hash.
     function _challenge(address kms, uint256 n, uint256 epoch, bytes32 anchor) private view returns (bytes20) {
         return bytes20(keccak256(abi.encode(block.chainid, address(this), kms, n, epoch, anchor)));
     }
@@ -381,66 +371,73 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         if (h == 0) revert LivenessAnchorUnavailable(epoch, anchorBlock);
     }
 
+    /// @dev Reverts unless `caPubkey` is a P-256 SubjectPublicKeyInfo with an uncompressed point.
     function _checkCaPubkey(bytes calldata caPubkey) private pure {
-        if (caPubkey.length != 91) revert InvalidCaPubkeyLength(caPubkey.length);
+        if (caPubkey.length != CA_PUBKEY_LENGTH) revert InvalidCaPubkeyLength(caPubkey.length);
         uint256 head;
         assembly ("memory-safe") {
-            head := shr(40, calldataload(caPubkey.offset))
+            head := calldataload(caPubkey.offset)
+        }
+        unchecked {
+            // keep the first SPKI_P256_PREFIX_LENGTH bytes (a constant shift, folded at compile time)
+            head >>= 8 * (32 - SPKI_P256_PREFIX_LENGTH);
         }
         if (head != SPKI_P256_PREFIX) revert InvalidCaPubkeyPrefix();
     }
 
-    /// @dev Recovers the signer of a 65-byte r‖s‖v signature (v ∈ {0,1,27,28}); address(0) for anything
-    ///      malformed, high-s or unrecoverable (OpenZeppelin ECDSA.tryRecover rejects high s).
+    /// @dev Recovers the signer of a 65-byte r ‖ s ‖ v signature (v ∈ {0, 1, 27, 28}); address(0) for
+    ///      anything malformed, high-s or unrecoverable (OpenZeppelin ECDSA.tryRecover rejects high s).
     function _recover(bytes32 digest, bytes calldata signature) private pure returns (address) {
-        if (signature.length != 65) return address(0);
+        if (signature.length != SIGNATURE_LENGTH) return address(0);
         bytes32 r;
         bytes32 s;
         uint256 v;
         assembly ("memory-safe") {
             r := calldataload(signature.offset)
-            s := calldataload(add(signature.offset, 0x20))
-            v := byte(0, calldataload(add(signature.offset, 0x40)))
+            s := calldataload(add(signature.offset, SIG_S))
+            v := byte(0, calldataload(add(signature.offset, SIG_V)))
         }
-        if (v < 2) v += 27;
-        else if (v != 27 && v != 28) return address(0);
+        if (v < 2) v += V_RECOVERY_ID_0;
+        else if (v != V_RECOVERY_ID_0 && v != V_RECOVERY_ID_1) return address(0);
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, uint8(v), r, s);
         return err == ECDSA.RecoverError.NoError ? signer : address(0);
     }
 
-    /// @dev keccak256("dstack-kms-issued:" ‖ appId (20) ‖ appPubkey (33)) — message A, 71 bytes.
+    /// @dev keccak256 of the app-key message "dstack-kms-issued:" ‖ appId ‖ appPubkey (its first
+    ///      APP_KEY_MSG_PUBKEY_LENGTH bytes).
     function _appKeyDigest(address appId, bytes calldata appPubkey) private pure returns (bytes32 d) {
         assembly ("memory-safe") {
             let m := mload(0x40)
             mstore(m, "dstack-kms-issued:")
-            mstore(add(m, 18), shl(96, appId))
-            calldatacopy(add(m, 38), appPubkey.offset, 33)
-            d := keccak256(m, 71)
+            mstore(add(m, APP_KEY_MSG_APP_ID), shl(ADDRESS_TO_TOP, appId))
+            calldatacopy(add(m, APP_KEY_MSG_PUBKEY), appPubkey.offset, APP_KEY_MSG_PUBKEY_LENGTH)
+            d := keccak256(m, APP_KEY_MSG_LENGTH)
         }
     }
 
-    /// @dev keccak256("dstack-env-encrypt-pubkey:" ‖ appId (20) ‖ timestamp (u64 BE) ‖ publicKey (32)) — message C, 86 bytes.
+    /// @dev keccak256 of the env-encrypt message "dstack-env-encrypt-pubkey:" ‖ appId ‖ ts (u64 big-endian)
+    ///      ‖ publicKey.
     function _envKeyDigest(address appId, uint64 ts, bytes32 publicKey) private pure returns (bytes32 d) {
         assembly ("memory-safe") {
             let m := mload(0x40)
             mstore(m, "dstack-env-encrypt-pubkey:")
-            mstore(add(m, 26), shl(96, appId))
-            mstore(add(m, 46), shl(192, ts))
-            mstore(add(m, 54), publicKey)
-            d := keccak256(m, 86)
+            mstore(add(m, ENV_KEY_MSG_APP_ID), shl(ADDRESS_TO_TOP, appId))
+            mstore(add(m, ENV_KEY_MSG_TIMESTAMP), shl(U64_TO_TOP, ts))
+            mstore(add(m, ENV_KEY_MSG_PUBLIC_KEY), publicKey)
+            d := keccak256(m, ENV_KEY_MSG_LENGTH)
         }
     }
 
-    /// @dev keccak256(purpose ‖ ":" ‖ lowerhex(derivedPubkey)) — message D.
+    /// @dev keccak256 of the GetKey message purpose ‖ ":" ‖ lowerhex(derivedPubkey), which the app key signs.
     function _keyChainDigest(string calldata purpose, bytes calldata derivedPubkey) private pure returns (bytes32 d) {
         uint256 m;
         uint256 len = bytes(purpose).length;
         assembly ("memory-safe") {
             m := mload(0x40)
             calldatacopy(m, purpose.offset, len)
-            mstore8(add(m, len), 0x3a) // ':'
-            // reserve the message plus LowerHex's up-to-31-byte overrun
-            mstore(0x40, add(m, add(add(len, 64), shl(1, derivedPubkey.length))))
+            mstore8(add(m, len), COLON)
+            // reserve the message plus LowerHex's overrun
+            mstore(0x40, add(m, add(add(len, HEX_WRITE_SLACK), shl(1, derivedPubkey.length))))
         }
         LowerHex.writeHex(m + len + 1, derivedPubkey);
         uint256 total = len + 1 + 2 * derivedPubkey.length;
@@ -449,81 +446,82 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         }
     }
 
-    /// @dev keccak256 of the 279-byte binding string
-    ///      "dstack-kms-genereted-keys-v1:" ‖ hex(ca) (182) ‖ ";" ‖ hex(k256) (66) ‖ ";" for the
-    ///      registered lengths; any lengths work (used by `reportDataHash`).
+    /// @dev keccak256 of the binding string "dstack-kms-genereted-keys-v1:" ‖ lowerhex(caPubkey) ‖ ";" ‖
+    ///      lowerhex(k256Pubkey) ‖ ";" (279 bytes for the lengths `register` accepts; any lengths work).
     function _bindingHash(bytes calldata caPubkey, bytes calldata k256Pubkey) private pure returns (bytes32 d) {
         uint256 m;
-        uint256 caHexEnd = 29 + 2 * caPubkey.length;
-        uint256 total = caHexEnd + 2 + 2 * k256Pubkey.length;
+        uint256 caHexEnd = BINDING_PREFIX_LENGTH + 2 * caPubkey.length;
+        uint256 total = caHexEnd + 2 + 2 * k256Pubkey.length; // the two ';' and both hex strings
         assembly ("memory-safe") {
             m := mload(0x40)
             mstore(m, "dstack-kms-genereted-keys-v1:")
-            mstore(0x40, add(m, add(total, 64)))
+            mstore(0x40, add(m, add(total, HEX_WRITE_SLACK)))
         }
-        LowerHex.writeHex(m + 29, caPubkey);
+        LowerHex.writeHex(m + BINDING_PREFIX_LENGTH, caPubkey);
         assembly ("memory-safe") {
-            mstore8(add(m, caHexEnd), 0x3b) // ';' (after the hex writer's overrun)
+            mstore8(add(m, caHexEnd), SEMICOLON) // after the hex writer's overrun
         }
         LowerHex.writeHex(m + caHexEnd + 1, k256Pubkey);
         assembly ("memory-safe") {
-            mstore8(add(m, sub(total, 1)), 0x3b)
+            mstore8(add(m, sub(total, 1)), SEMICOLON)
             d := keccak256(m, total)
         }
     }
 
-    /// @dev Locates the TD report body of a TDX v4 / v5 quote and reads report_data and the image
-    ///      measurement. Layout: 48-byte header (version u16 LE at 0, tee_type u32 LE at 4); v4 body at
-    ///      48 (584 bytes); v5: body type u16 LE at 48, body size u32 LE at 50, body at 54 (type 2 =
-    ///      TD10, 584 bytes; type 3 = TD15, 648 bytes). In the body: mr_td at 136, rtmr0..2 at 328..472,
-    ///      report_data at 520..584.
+    /// @dev Locates the TD report body of a TDX v4 or v5 quote and reads report_data and the image
+    ///      measurement keccak256(mr_td ‖ rtmr0 ‖ rtmr1 ‖ rtmr2). The header and body-descriptor fields are
+    ///      decoded in an unchecked block: the shift arithmetic is on constants only (folded at compile
+    ///      time; VERSION_SHIFT and BODY_TYPE_SHIFT leave a single byte), and V5_BODY + a u32 cannot overflow.
     function _readQuote(bytes calldata quote) private pure returns (bytes32 high, bytes32 low, bytes32 image) {
-        if (quote.length < 54) revert QuoteTooShort(quote.length, 54);
-        uint256 w0;
-        uint256 w48;
+        if (quote.length < QUOTE_MIN_LENGTH) revert QuoteTooShort(quote.length, QUOTE_MIN_LENGTH);
+        uint256 header;
+        uint256 descriptor;
         assembly ("memory-safe") {
-            w0 := calldataload(quote.offset)
-            w48 := calldataload(add(quote.offset, 48))
+            header := calldataload(quote.offset)
+            descriptor := calldataload(add(quote.offset, V5_BODY_TYPE))
         }
-        uint16 version = uint16((w0 >> 248) | (((w0 >> 240) & 0xff) << 8));
-        uint32 teeType = uint32(
-            ((w0 >> 216) & 0xff) | (((w0 >> 208) & 0xff) << 8) | (((w0 >> 200) & 0xff) << 16)
-                | (((w0 >> 192) & 0xff) << 24)
-        );
         uint256 body;
         uint256 required;
-        if (version == 4) {
-            if (teeType != TEE_TYPE_TDX) revert UnsupportedTeeType(teeType);
-            body = 48;
-            required = 48 + 584;
-        } else if (version == 5) {
-            if (teeType != TEE_TYPE_TDX) revert UnsupportedTeeType(teeType);
-            uint16 bodyType = uint16((w48 >> 248) | (((w48 >> 240) & 0xff) << 8));
-            uint32 bodySize = uint32(
-                ((w48 >> 232) & 0xff) | (((w48 >> 224) & 0xff) << 8) | (((w48 >> 216) & 0xff) << 16)
-                    | (((w48 >> 208) & 0xff) << 24)
+        unchecked {
+            uint16 version = uint16((header >> VERSION_SHIFT) | (((header >> (VERSION_SHIFT - 8)) & 0xff) << 8));
+            uint32 teeType = uint32(
+                ((header >> TEE_TYPE_SHIFT) & 0xff) | (((header >> (TEE_TYPE_SHIFT - 8)) & 0xff) << 8)
+                    | (((header >> (TEE_TYPE_SHIFT - 16)) & 0xff) << 16) | (((header >> (TEE_TYPE_SHIFT - 24)) & 0xff) << 24)
             );
-            if (bodyType == 2) {
-                if (bodySize != 584) revert QuoteBodySizeMismatch(bodyType, bodySize);
-            } else if (bodyType == 3) {
-                if (bodySize != 648) revert QuoteBodySizeMismatch(bodyType, bodySize);
+            if (version == QUOTE_VERSION_4) {
+                if (teeType != TEE_TYPE_TDX) revert UnsupportedTeeType(teeType);
+                body = V4_BODY;
+                required = V4_BODY + TD10_BODY_SIZE;
+            } else if (version == QUOTE_VERSION_5) {
+                if (teeType != TEE_TYPE_TDX) revert UnsupportedTeeType(teeType);
+                uint16 bodyType = uint16((descriptor >> BODY_TYPE_SHIFT) | (((descriptor >> (BODY_TYPE_SHIFT - 8)) & 0xff) << 8));
+                uint32 bodySize = uint32(
+                    ((descriptor >> BODY_SIZE_SHIFT) & 0xff) | (((descriptor >> (BODY_SIZE_SHIFT - 8)) & 0xff) << 8)
+                        | (((descriptor >> (BODY_SIZE_SHIFT - 16)) & 0xff) << 16)
+                        | (((descriptor >> (BODY_SIZE_SHIFT - 24)) & 0xff) << 24)
+                );
+                if (bodyType == BODY_TYPE_TD10) {
+                    if (bodySize != TD10_BODY_SIZE) revert QuoteBodySizeMismatch(bodyType, bodySize);
+                } else if (bodyType == BODY_TYPE_TD15) {
+                    if (bodySize != TD15_BODY_SIZE) revert QuoteBodySizeMismatch(bodyType, bodySize);
+                } else {
+                    revert UnsupportedQuoteBodyType(bodyType);
+                }
+                body = V5_BODY;
+                required = V5_BODY + uint256(bodySize);
             } else {
-                revert UnsupportedQuoteBodyType(bodyType);
+                revert UnsupportedQuoteVersion(version);
             }
-            body = 54;
-            required = 54 + uint256(bodySize);
-        } else {
-            revert UnsupportedQuoteVersion(version);
         }
         if (quote.length < required) revert QuoteTooShort(quote.length, required);
         assembly ("memory-safe") {
             let b := add(quote.offset, body)
             high := calldataload(add(b, BODY_REPORT_DATA))
-            low := calldataload(add(b, add(BODY_REPORT_DATA, 32)))
+            low := calldataload(add(b, add(BODY_REPORT_DATA, REPORT_DATA_LOW)))
             let m := mload(0x40)
-            calldatacopy(m, add(b, BODY_MR_TD), 48)
-            calldatacopy(add(m, 48), add(b, BODY_RTMR0), 144)
-            image := keccak256(m, 192)
+            calldatacopy(m, add(b, BODY_MR_TD), MEASUREMENT_SIZE)
+            calldatacopy(add(m, MEASUREMENT_SIZE), add(b, BODY_RTMR0), RTMR0_2_SIZE)
+            image := keccak256(m, IMAGE_PREIMAGE_SIZE)
         }
     }
 }
