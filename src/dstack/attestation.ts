@@ -100,17 +100,19 @@ class ScaleReader {
   }
 }
 
+function unsupportedPlatform(platform: string): AttestationDecodeError {
+  return new AttestationDecodeError("ATTESTATION_UNSUPPORTED_PLATFORM", `attestation: platform ${platform} carries no TDX quote; only TDX KMS attestations are supported`, {
+    details: { platform },
+  });
+}
+
 function decodeV0(buf: Uint8Array): DstackAttestation {
-  const r = new ScaleReader(buf);
+  const r: ScaleReader = new ScaleReader(buf);
   r.u8("version");
   const tag = r.u8("platform tag");
   const platform = V0_PLATFORMS[tag];
   if (platform === undefined) r.fail("platform tag", `unknown platform tag ${tag}`);
-  if (platform !== "tdx" && platform !== "gcp-tdx") {
-    throw new AttestationDecodeError("ATTESTATION_UNSUPPORTED_PLATFORM", `attestation: platform ${platform} carries no TDX quote; only TDX KMS attestations are supported`, {
-      details: { platform },
-    });
-  }
+  if (platform !== "tdx" && platform !== "gcp-tdx") throw unsupportedPlatform(platform);
   const quote = r.vec("quote");
   const nEvents = r.count("event log");
   const eventLog: EventLogEntry[] = [];
@@ -127,9 +129,7 @@ function decodeV0(buf: Uint8Array): DstackAttestation {
   for (let i = 0; i < nRt; i++) runtimeEvents.push({ event: r.str(`runtime event ${i}.event`), payload: r.vec(`runtime event ${i}.payload`) });
   const reportData = r.bytes(64, "report_data");
   const config = r.str("config");
-  if (platform === "gcp-tdx") {
-    // a TPM quote follows; not needed for the KMS binding — keep it as trailing bytes
-  }
+  // gcp-tdx: a TPM quote follows; the KMS binding does not need it, so it counts as trailing bytes
   return { format: "v0-scale", platform, quote, eventLog, runtimeEvents, reportData, config, trailingBytes: buf.length - r.pos };
 }
 
@@ -165,48 +165,46 @@ function decodeV1(buf: Uint8Array): DstackAttestation {
   const platformObj = root.platform;
   if (!isPlainObject(platformObj)) v1Fail("missing platform map");
   const kind = v1Str(platformObj.kind, "platform.kind");
-  if (kind !== "tdx" && kind !== "gcp-tdx") {
-    throw new AttestationDecodeError("ATTESTATION_UNSUPPORTED_PLATFORM", `attestation: platform ${kind} carries no TDX quote; only TDX KMS attestations are supported`, {
-      details: { platform: kind },
-    });
-  }
+  if (kind !== "tdx" && kind !== "gcp-tdx") throw unsupportedPlatform(kind);
   const pdata = platformObj.data;
   if (!isPlainObject(pdata)) v1Fail("missing platform.data");
   const quote = v1Bytes(pdata.quote, "platform.data.quote");
-  let eventLog: EventLogEntry[] | null = null;
-  const el = pdata.event_log;
-  if (Array.isArray(el)) {
-    eventLog = el.map((e, i) => {
-      if (!isPlainObject(e)) v1Fail(`event ${i}: not a map`);
-      const hex = (x: unknown, f: string) => (x === undefined || x === null ? "" : Buffer.from(v1Bytes(x, f)).toString("hex"));
-      return parseEvent(
-        {
-          imr: e.imr,
-          event_type: e.event_type,
-          digest: hex(e.digest, `event ${i}.digest`),
-          event: e.event === undefined ? "" : v1Str(e.event, `event ${i}.event`),
-          event_payload: hex(e.event_payload, `event ${i}.event_payload`),
-          version: e.version,
-          preimage: e.preimage === undefined || e.preimage === null ? undefined : hex(e.preimage, `event ${i}.preimage`),
-        },
-        i,
-      );
-    });
-  } else if (typeof el === "string" || el instanceof Uint8Array) {
-    eventLog = parseEventLog(el);
-  }
+  const eventLog = v1EventLog(pdata.event_log);
   const stack = isPlainObject(root.stack) ? root.stack : undefined;
   const sdata = stack && isPlainObject(stack.data) ? stack.data : undefined;
   const reportData = sdata?.report_data === undefined ? null : v1Bytes(sdata.report_data, "stack.data.report_data");
-  const runtimeEvents: { event: string; payload: Uint8Array }[] = [];
-  if (sdata && Array.isArray(sdata.runtime_events)) {
-    for (const [i, e] of sdata.runtime_events.entries()) {
-      if (!isPlainObject(e)) v1Fail(`runtime event ${i}: not a map`);
-      runtimeEvents.push({ event: v1Str(e.event ?? e.name ?? "", `runtime event ${i}.event`), payload: e.payload === undefined ? new Uint8Array(0) : v1Bytes(e.payload, `runtime event ${i}.payload`) });
-    }
-  }
+  const runtimeEvents = sdata && Array.isArray(sdata.runtime_events) ? v1RuntimeEvents(sdata.runtime_events) : [];
   const config = sdata?.config === undefined || sdata.config === null ? null : typeof sdata.config === "string" ? sdata.config : JSON.stringify(sdata.config);
   return { format: "v1-msgpack", platform: kind, quote, eventLog, runtimeEvents, reportData, config, trailingBytes: 0 };
+}
+
+/** `platform.data.event_log`: an array of event maps (byte fields in any V1 byte form), or the JSON text of the log; absent → null. */
+function v1EventLog(el: unknown): EventLogEntry[] | null {
+  if (typeof el === "string" || el instanceof Uint8Array) return parseEventLog(el);
+  if (!Array.isArray(el)) return null;
+  return el.map((e, i) => {
+    if (!isPlainObject(e)) v1Fail(`event ${i}: not a map`);
+    const hex = (x: unknown, f: string) => (x === undefined || x === null ? "" : Buffer.from(v1Bytes(x, f)).toString("hex"));
+    return parseEvent(
+      {
+        imr: e.imr,
+        event_type: e.event_type,
+        digest: hex(e.digest, `event ${i}.digest`),
+        event: e.event === undefined ? "" : v1Str(e.event, `event ${i}.event`),
+        event_payload: hex(e.event_payload, `event ${i}.event_payload`),
+        version: e.version,
+        preimage: e.preimage === undefined || e.preimage === null ? undefined : hex(e.preimage, `event ${i}.preimage`),
+      },
+      i,
+    );
+  });
+}
+
+function v1RuntimeEvents(events: unknown[]): { event: string; payload: Uint8Array }[] {
+  return events.map((e, i) => {
+    if (!isPlainObject(e)) v1Fail(`runtime event ${i}: not a map`);
+    return { event: v1Str(e.event ?? e.name ?? "", `runtime event ${i}.event`), payload: e.payload === undefined ? new Uint8Array(0) : v1Bytes(e.payload, `runtime event ${i}.payload`) };
+  });
 }
 
 /** True when the bytes look like a raw DCAP quote header (version 3/4/5, attestation key type 2). */
