@@ -21,7 +21,7 @@ import { certificateDerFromFile } from "../src/dcap/x509.js";
 import { hexToBytes } from "../src/core/bytes.js";
 import { checkCertsDir } from "../src/kms/certs-dir.js";
 import { pullBootstrap } from "../src/kms/pull.js";
-import { startSimulatedKms } from "../src/testing/simulator.js";
+import { startSimulatedKms } from "../src/testing/simulator/index.js";
 import { verifyBootstrap } from "../src/kms/verify.js";
 import { timeMedian } from "./lib.js";
 

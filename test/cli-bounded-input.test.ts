@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { HARDHAT_DEV_ACCOUNT_0_KEY } from "../src/testing/devnode.js";
-import { startSimulatedKms } from "../src/testing/simulator.js";
+import { startSimulatedKms } from "../src/testing/simulator/index.js";
 import { fixturePath, TDX_NOW, tdxQuote } from "./attestation/real-fixtures.js";
 import { BIN, REPO_ROOT, runCli, type RunResult } from "./helpers/cli.js";
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { startSimulatedKms } from "../src/testing/simulator.js";
+import { startSimulatedKms } from "../src/testing/simulator/index.js";
 import { fixturePath } from "./attestation/real-fixtures.js";
 import { runCli } from "./helpers/cli.js";
 

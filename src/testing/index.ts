@@ -4,7 +4,7 @@
  * KMS key material and certs dirs, and a local JSON-RPC dev node with Hardhat's well-known dev accounts.
  */
 export * from "./forge/index.js";
-export * from "./simulator.js";
+export * from "./simulator/index.js";
 export * from "./pki.js";
 export * from "./generate.js";
 export * from "./devnode.js";

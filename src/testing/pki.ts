@@ -1,5 +1,5 @@
 /**
- * Real keys and certificates the way a dstack KMS makes them at bootstrap (formats doc §1, §7):
+ * Real keys and certificates the way a dstack KMS makes them at bootstrap:
  * P-256 root CA `O=Dstack, CN=Dstack KMS CA` (self-signed, CA pathlen 1, critical), RPC cert
  * `CN=<domain>` with SAN DNS `<domain>` signed by the root CA, temp CA `O=Dstack, CN=Dstack Client
  * Temp CA` (self-signed, CA pathlen 0), secp256k1 root key as raw 32 bytes. Keys are PKCS#8 PEM.
@@ -8,16 +8,15 @@
  * Options exist to make deliberately wrong material for tests of the operator's checklist.
  */
 import "reflect-metadata";
-import { createPublicKey, randomBytes, webcrypto } from "node:crypto";
+import { createPrivateKey, createPublicKey, randomBytes, webcrypto } from "node:crypto";
 
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import * as x509 from "@peculiar/x509";
 
-import { InputError } from "../core/errors.js";
+import { errorMessage, InputError } from "../core/errors.js";
 import { toPem } from "../dcap/x509.js";
 import { OID_SPECIAL_USAGE } from "../dstack/ratls.js";
-
-export { toPem };
+import { derOctets } from "./forge/der.js";
 
 const subtle = webcrypto.subtle;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -54,10 +53,9 @@ async function p256FromKeys(keys: CryptoKeyPair): Promise<P256KeyPair> {
 export async function loadP256(pem: string): Promise<P256KeyPair> {
   let der: Uint8Array;
   try {
-    const { createPrivateKey } = await import("node:crypto");
     der = new Uint8Array(createPrivateKey(pem).export({ type: "pkcs8", format: "der" }));
   } catch (e) {
-    throw new InputError("BAD_PRIVATE_KEY", `not a PEM private key (${e instanceof Error ? e.message : String(e)})`, { cause: e });
+    throw new InputError("BAD_PRIVATE_KEY", `not a PEM private key (${errorMessage(e)})`, { cause: e });
   }
   const privateKey = await subtle.importKey("pkcs8", der, EC, true, ["sign"]);
   const spkiDer = new Uint8Array(createPublicKey(pem).export({ type: "spki", format: "der" }));
@@ -75,13 +73,6 @@ function serial(): string {
   b[0]! &= 0x7f;
   if (b[0] === 0) b[0] = 1;
   return b.toString("hex");
-}
-
-/** The OCTET STRING wrapping dstack uses for its private extension values. */
-function octetString(bytes: Uint8Array): Uint8Array {
-  const len = bytes.length;
-  const hdr = len < 0x80 ? [0x04, len] : len < 0x100 ? [0x04, 0x81, len] : len < 0x10000 ? [0x04, 0x82, len >> 8, len & 0xff] : [0x04, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff];
-  return Uint8Array.from([...hdr, ...bytes]);
 }
 
 export interface CaOptions {
@@ -139,10 +130,10 @@ export async function issueRpcCert(leaf: P256KeyPair, caCertPem: string, caKey: 
   const extensions: x509.Extension[] = [
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, false),
     new x509.SubjectAlternativeNameExtension((opts.sanDns ?? [opts.domain]).map((value) => ({ type: "dns" as const, value })), false),
-    new x509.Extension(OID_SPECIAL_USAGE, false, octetString(new TextEncoder().encode("kms:rpc"))),
+    new x509.Extension(OID_SPECIAL_USAGE, false, derOctets(new TextEncoder().encode("kms:rpc"))),
     await x509.AuthorityKeyIdentifierExtension.create(caKey.keys.publicKey, false, provider),
   ];
-  for (const [oid, value] of Object.entries(opts.extraExtensions ?? {})) extensions.push(new x509.Extension(oid, false, octetString(value)));
+  for (const [oid, value] of Object.entries(opts.extraExtensions ?? {})) extensions.push(new x509.Extension(oid, false, derOctets(value)));
   const cn = opts.commonName ?? opts.domain;
   const cert = await x509.X509CertificateGenerator.create(
     {
@@ -161,7 +152,7 @@ export async function issueRpcCert(leaf: P256KeyPair, caCertPem: string, caKey: 
   return cert.toString("pem") + "\n";
 }
 
-/** Reject domains a KMS would reject (DNS labels, ≤ 253 bytes, ASCII), as HEAD does. */
+/** Reject domains a dstack KMS rejects: DNS labels (a leading `*` label allowed), at most 253 characters, ASCII. */
 export function validateDomain(domain: unknown): string {
   if (typeof domain !== "string" || domain.length === 0) throw new InputError("BAD_DOMAIN", "domain: a non-empty string is required");
   if (domain.length > 253) throw new InputError("BAD_DOMAIN", `domain: ${domain.length} characters exceed 253`);

@@ -19,7 +19,7 @@ import { expectedKmsReportData } from "../../src/dstack/binding.js";
 import { eventLogToJson, replayEventLog } from "../../src/dstack/eventlog.js";
 import { parseBootstrapInfo } from "../../src/kms/bootstrap.js";
 import { generateK256, generateP256 } from "../../src/testing/pki.js";
-import { SIMULATED_MR_TD, simulatedKmsEventLog } from "../../src/testing/simulator.js";
+import { SIMULATED_MR_TD, simulatedKmsEventLog } from "../../src/testing/simulator/index.js";
 import { verifyBootstrap } from "../../src/kms/verify.js";
 import { publicKeyFromPrivate } from "../../src/dstack/signatures.js";
 import { fixtureText, SGX_NOW, sgxCollateral, sgxQuote, TDX_NOW, TDX_WINDOW, tdxCollateral, tdxQuote } from "./real-fixtures.js";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { startSimulatedKms, type SimulatedKms } from "../../src/testing/simulator.js";
+import { startSimulatedKms, type SimulatedKms } from "../../src/testing/simulator/index.js";
 import { BIN, REPO_ROOT, runCli } from "../helpers/cli.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "kms-cli-"));

@@ -12,7 +12,7 @@ import { generateKmsKeys } from "../../src/testing/generate.js";
 import { OID_EVENT_LOG, OID_TDX_QUOTE } from "../../src/dstack/ratls.js";
 import { pullBootstrap } from "../../src/kms/pull.js";
 import { checkRpcCertAttestation, ratlsReportData, rpcCertAttestation } from "../../src/dstack/ratls.js";
-import { SIMULATED_MR_TD, simulatedKmsEventLog, startSimulatedKms, type SimulatedKms } from "../../src/testing/simulator.js";
+import { SIMULATED_MR_TD, simulatedKmsEventLog, startSimulatedKms, type SimulatedKms } from "../../src/testing/simulator/index.js";
 import { verifyBootstrap } from "../../src/kms/verify.js";
 import { parseCollateralJson } from "../../src/dcap/collateral.js";
 import { certificateDerFromFile } from "../../src/dcap/x509.js";

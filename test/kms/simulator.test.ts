@@ -12,7 +12,7 @@ import { InputError, VerificationError } from "../../src/core/errors.js";
 import { checkCertsDir } from "../../src/kms/certs-dir.js";
 import { getMeta, kmsCall } from "../../src/kms/client.js";
 import { pullBootstrap } from "../../src/kms/pull.js";
-import { startSimulatedKms, type SimulatedKms } from "../../src/testing/simulator.js";
+import { startSimulatedKms, type SimulatedKms } from "../../src/testing/simulator/index.js";
 import { verifyBootstrap } from "../../src/kms/verify.js";
 import {
   appKeyMessage,

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { startSimulatedKms, type SimulatedKms } from "../../src/testing/simulator.js";
+import { startSimulatedKms, type SimulatedKms } from "../../src/testing/simulator/index.js";
 import { runCli } from "../helpers/cli.js";
 
 const FIX = fileURLToPath(new URL("../fixtures/dcap/", import.meta.url));

@@ -11,7 +11,7 @@ import { bytesToPlainHex, hexToBytes } from "../../src/core/bytes.js";
 import { UsageError } from "../../src/core/errors.js";
 import { parseBootstrapInfo } from "../../src/kms/bootstrap.js";
 import { generateP256 } from "../../src/testing/pki.js";
-import { SIMULATED_MR_TD, simulatedKmsEventLog } from "../../src/testing/simulator.js";
+import { SIMULATED_MR_TD, simulatedKmsEventLog } from "../../src/testing/simulator/index.js";
 import { verifyBootstrap } from "../../src/kms/verify.js";
 import { generateK256 } from "../../src/testing/pki.js";
 import { publicKeyFromPrivate } from "../../src/dstack/signatures.js";
