@@ -12,8 +12,24 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
-import { KmsRegistryError } from "../core/errors.js";
-import type { Hex } from "../core/bytes.js";
+import { bytesToHex, bytesToPlainHex, hexToBytes, type Hex } from "../core/bytes.js";
+import { KmsRegistryError, errorMessage, firstLine } from "../core/errors.js";
+import { packageVersion } from "../core/version.js";
+import { parseCollateralJson } from "../dcap/collateral.js";
+import { DEFAULT_ACCEPTED_STATUSES, type Collateral } from "../dcap/types.js";
+import { checkQuote } from "../dcap/verify.js";
+import { certificateDerFromFile } from "../dcap/x509.js";
+import { getAppEnvEncryptPubKey, kmsCall } from "../kms/client.js";
+import { auditRegistry } from "../registry/audit.js";
+import { checkAppKeySignature, checkEnvKeySignature, checkKeyChain } from "../registry/check-signature.js";
+import { kmsAddressFromPubkey } from "../registry/client.js";
+import { accountFromEnv, connect, walletFor } from "../registry/connect.js";
+import { deployRegistry, packageRoot, recordOf } from "../registry/deploy.js";
+import { writeDeployment } from "../registry/deployments.js";
+import { publishKms, type PublishResult } from "../registry/publish.js";
+import { HARDHAT_DEV_ACCOUNT_0_KEY, freePort, startDevNode, stopChild } from "../testing/devnode.js";
+import { proveLiveness, type LivenessResult } from "../workflows/prove-liveness.js";
+import { publishKmsWorkflow, verifyForPublish, type GateResult, type RegistryTarget } from "../workflows/publish-kms.js";
 
 export const DEMO_STAGES = [
   "start-kms",
@@ -68,6 +84,9 @@ export interface DemoOptions {
   startNode?: () => Promise<{ url: string; stop: () => Promise<void> }>;
 }
 
+/** How long one HTTP request of the demo to the simulated KMS may take (ms). */
+const HTTP_TIMEOUT_MS = 30_000;
+
 interface Started {
   child: ChildProcess;
   tail: () => string;
@@ -103,212 +122,280 @@ async function waitHttp(url: string, child: ChildProcess, tail: () => string, ti
   }
 }
 
-async function postJson(url: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
-  const text = await res.text();
-  let j: unknown;
-  try {
-    j = JSON.parse(text);
-  } catch {
-    throw new Error(`${url} answered HTTP ${res.status} with non-JSON`);
-  }
-  if (!res.ok || (typeof j === "object" && j !== null && "error" in j)) throw new Error(`${url} answered HTTP ${res.status}: ${String((j as { error?: unknown }).error ?? "").split("\n")[0]}`);
-  return j as Record<string, unknown>;
-}
-
 async function getText(url: string): Promise<string> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(url, { signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
   const t = await res.text();
   if (!res.ok) throw new Error(`${url} answered HTTP ${res.status}`);
   return t;
 }
 
-export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
-  const log = opts.log ?? (() => {});
-  const cleanups: (() => Promise<void>)[] = [];
-  let stage: DemoStage = "start-kms";
-  let begun = false;
-  const stagesMs: DemoSummary["stagesMs"] = {};
-  let t0 = Date.now();
-  const begin = (s: DemoStage, what: string) => {
-    if (opts.signal?.aborted) throw new DemoStageError(stage, "interrupted");
-    if (begun) stagesMs[stage] = Date.now() - t0;
-    begun = true;
-    stage = s;
-    t0 = Date.now();
-    log(`[${s}] ${what}`);
-  };
-  const cleanup = async () => {
-    while (cleanups.length) {
+/** A prpc call of the simulated KMS through the KMS client. */
+async function simCall(kmsUrl: string, method: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+  return (await kmsCall(kmsUrl, method, args, { timeoutMs: HTTP_TIMEOUT_MS })).result;
+}
+
+/** One run of the demo: its log, its stages and their timings, what to stop at the end. */
+class DemoRun {
+  stage: DemoStage = "start-kms";
+  readonly stagesMs: DemoSummary["stagesMs"] = {};
+  private begun = false;
+  private t0 = Date.now();
+  private readonly cleanups: (() => Promise<void>)[] = [];
+
+  constructor(
+    readonly log: (line: string) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  begin(s: DemoStage, what: string): void {
+    if (this.signal?.aborted) throw new DemoStageError(this.stage, "interrupted");
+    if (this.begun) this.stagesMs[this.stage] = Date.now() - this.t0;
+    this.begun = true;
+    this.stage = s;
+    this.t0 = Date.now();
+    this.log(`[${s}] ${what}`);
+  }
+
+  end(): void {
+    this.stagesMs[this.stage] = Date.now() - this.t0;
+  }
+
+  /** `detail` as an indented line under the current stage. */
+  note(detail: string): void {
+    this.log(`        ${detail}`);
+  }
+
+  onCleanup(fn: () => Promise<void>): void {
+    this.cleanups.push(fn);
+  }
+
+  async cleanup(): Promise<void> {
+    while (this.cleanups.length) {
       try {
-        await cleanups.pop()!();
+        await this.cleanups.pop()!();
       } catch {
         // keep cleaning up
       }
     }
-  };
-  const onAbort = () => void cleanup();
+  }
+}
+
+export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
+  const run = new DemoRun(opts.log ?? (() => {}), opts.signal);
+  const onAbort = () => void run.cleanup();
   opts.signal?.addEventListener("abort", onAbort, { once: true });
-
-  let workDir = "";
   try {
-    workDir = await mkdtemp(path.join(os.tmpdir(), "kms-registry-demo-"));
-    if (!opts.keepWorkDir) cleanups.push(() => rm(workDir, { recursive: true, force: true }));
-    const { packageRoot } = await import("../registry/deploy.js");
-    const { freePort, startDevNode, stopChild, HARDHAT_DEV_ACCOUNT_0_KEY } = await import("../testing/devnode.js");
-    const bin = path.join(packageRoot(), "bin", "kms-registry.js");
-
-    begin("start-kms", "starting the simulated KMS (kms-registry simulate-kms) on a free loopback port");
-    const kmsPort = await freePort();
-    const sim = startSimulator(bin, kmsPort, path.join(workDir, "certs"));
-    cleanups.push(() => stopChild(sim.child));
-    const kmsUrl = `http://127.0.0.1:${kmsPort}`;
-    await waitHttp(`${kmsUrl}/`, sim.child, sim.tail, 60_000);
-    log(`        simulated KMS at ${kmsUrl} (onboard mode)`);
-
-    begin("start-node", "starting a JSON-RPC node (hardhat node) on a free loopback port");
-    const node = await (opts.startNode ?? startDevNode)();
-    cleanups.push(() => node.stop());
-    log(`        JSON-RPC node at ${node.url}`);
-
-    begin("bootstrap", "Onboard.Bootstrap through the KMS's HTTP API, then /finish");
-    const boot = await postJson(`${kmsUrl}/prpc/Onboard.Bootstrap?json`, { domain: "kms.demo.localhost" });
-    if (typeof boot.k256_pubkey !== "string") throw new Error("Bootstrap answered without k256_pubkey");
-    await getText(`${kmsUrl}/finish`);
-    await waitHttp(`${kmsUrl}/prpc/KMS.GetMeta`, sim.child, sim.tail, 20_000);
-
-    begin("pull", "KMS.GetMeta → bootstrap info");
-    const now = Math.floor(Date.now() / 1000);
-    const { pullBootstrap } = await import("../kms/pull.js");
-    const pulled = await pullBootstrap({ kms: kmsUrl }, { now });
-    const info = pulled.info;
-    if (!info.quote) throw new Error("the KMS's bootstrap info has no quote");
-    const { ethAddress } = await import("../dstack/signatures.js");
-    const { getAddress } = await import("viem");
-    const kmsAddress = getAddress(ethAddress(info.k256Pubkey)) as Hex;
-    log(`        KMS root key address ${kmsAddress}`);
-
-    begin("verify", "quote under the SIMULATED root with the simulator's collateral, key binding, event log");
-    const { certificateDerFromFile } = await import("../dcap/x509.js");
-    const { parseCollateralJson } = await import("../dcap/collateral.js");
-    const rootCaDer = certificateDerFromFile(new TextEncoder().encode(await getText(`${kmsUrl}/sim/dcap-root-ca.pem`)), "simulated root CA");
-    const collateral = parseCollateralJson(await getText(`${kmsUrl}/sim/collateral.json`));
-    const { verifyForPublish } = await import("../workflows/publish-kms.js");
-    const gate = await verifyForPublish(info, { collateral, now, rootCaDer, accept: ["UpToDate", "SWHardeningNeeded"], allowSimulatedRoot: true, sourceChecks: pulled.checks });
-    if (!gate.ok) throw new Error(gate.reason ?? "verification failed");
-    const intel = await verifyForPublish(info, { collateral, now, accept: ["UpToDate", "SWHardeningNeeded"] });
-    if (intel.ok) throw new Error("the simulated quote verified under Intel's root — it must not");
-    log(`        verified: ${gate.status}, ${gate.checks.length} checks ok — NOT GENUINE (simulated root); under Intel's root it is rejected`);
-
-    begin("deploy", "deploying KmsRegistry with Hardhat's dev account #0");
-    const { accountFromEnv, connect, walletFor } = await import("../registry/connect.js");
-    const conn = await connect(node.url);
-    const wallet = walletFor(conn, accountFromEnv({ KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_0_KEY }));
-    const { deployRegistry, recordOf } = await import("../registry/deploy.js");
-    const { writeDeployment } = await import("../registry/deployments.js");
-    const { packageVersion } = await import("../core/version.js");
-    const dep = await deployRegistry({ publicClient: conn.publicClient, walletClient: wallet, toolVersion: packageVersion() });
-    await writeDeployment(path.join(workDir, "deployments"), recordOf(dep));
-    log(`        KmsRegistry at ${dep.address} (block ${dep.block}, gas ${dep.gasUsed})`);
-
-    begin("publish", "register(caPubkey, k256Pubkey, quote)");
-    const { publishKms } = await import("../registry/publish.js");
-    const pubOpts = {
-      publicClient: conn.publicClient,
-      walletClient: wallet,
-      registry: dep.address,
-      identity: { caPubkey: info.caPubkey, k256Pubkey: info.k256Pubkey, quote: info.quote },
-      fromBlock: BigInt(dep.block),
-      journalDir: path.join(workDir, "state"),
-    };
-    const pub = await publishKms(pubOpts);
-    if (pub.status !== "registered") throw new Error(`expected a new registration, got ${pub.status}`);
-    log(`        ${pub.message}`);
-    const again = await publishKms(pubOpts);
-    if (again.status !== "already-registered") throw new Error(`publishing the same quote again should be a no-op, got ${again.status}`);
-    log(`        re-run: ${again.message}`);
-
-    begin("prove-liveness", "livenessChallengeAt(kms, epoch) → KMS.GetAppEnvEncryptPubKey → proveLiveness");
-    const { proveLiveness } = await import("../workflows/prove-liveness.js");
-    const live = await proveLiveness({ publicClient: conn.publicClient, walletClient: wallet, registry: dep.address, kms: kmsAddress, kmsUrl });
-    log(`        liveness proven: challenge ${live.appId} (epoch ${live.epoch}), tx ${live.txHash}, gas ${live.gasUsed}`);
-
-    const { hexToBytes, bytesToHex } = await import("../core/bytes.js");
-    const check = await import("../registry/check-signature.js");
+    const workDir = await mkdtemp(path.join(os.tmpdir(), "kms-registry-demo-"));
+    if (!opts.keepWorkDir) run.onCleanup(() => rm(workDir, { recursive: true, force: true }));
+    const sim = await startKms(run, workDir);
+    const kmsUrl = sim.url;
+    const node = await startNode(run, opts);
+    await bootstrapKms(run, sim);
+    const published = await pullVerifyDeployPublish(run, kmsUrl, node.url, workDir);
+    const chain = { publicClient: published.target.publicClient, registry: published.target.registry };
+    const live = await proveKmsLiveness(run, published, kmsUrl);
     const appId = new Uint8Array(randomBytes(20));
-    begin("app-key", "simulator-only Sim.GetAppKey: app key signed by the KMS root, checked off and on chain");
-    const ak = await postJson(`${kmsUrl}/prpc/Sim.GetAppKey?json`, { app_id: bytesToHex(appId).slice(2) });
-    const appPubkey = hexToBytes(String(ak.app_pubkey), "app_pubkey");
-    const akr = await check.checkAppKeySignature({ publicClient: conn.publicClient, registry: dep.address, appId, appPubkey, signature: hexToBytes(String(ak.k256_signature), "k256_signature") });
-    if (!akr.valid) throw new Error(`app-key signature: off chain ${akr.offChain.detail}; on chain ${akr.onChain.detail}`);
-    log(`        app key ${bytesToHex(appPubkey)} for app ${bytesToHex(appId)}: valid off and on chain`);
-
-    begin("env-key", "KMS.GetAppEnvEncryptPubKey signature_v1 checked off and on chain");
-    const { getAppEnvEncryptPubKey } = await import("../kms/client.js");
-    const env = await getAppEnvEncryptPubKey(kmsUrl, appId);
-    const ekr = await check.checkEnvKeySignature({ publicClient: conn.publicClient, registry: dep.address, appId, publicKey: env.publicKey, timestamp: env.timestamp, signature: env.signatureV1 });
-    if (!ekr.valid) throw new Error(`env-key signature: off chain ${ekr.offChain.detail}; on chain ${ekr.onChain.detail}`);
-    log(`        env key ${bytesToHex(env.publicKey)}: valid off and on chain`);
-
-    begin("key-chain", "simulator-only Sim.GetKey: derived key chain [D, A] checked off and on chain");
-    const purpose = "signing";
-    const gk = await postJson(`${kmsUrl}/prpc/Sim.GetKey?json`, { app_id: bytesToHex(appId).slice(2), path: "wallet/eth", purpose });
-    const chainSigs = gk.signature_chain as string[];
-    const kcr = await check.checkKeyChain({
-      publicClient: conn.publicClient,
-      registry: dep.address,
-      appId,
-      purpose,
-      derivedPubkey: hexToBytes(String(gk.public_key), "public_key"),
-      derivedSignature: hexToBytes(chainSigs[0]!, "signature_chain[0]"),
-      appSignature: hexToBytes(chainSigs[1]!, "signature_chain[1]"),
-    });
-    if (!kcr.valid) throw new Error(`key chain: off chain ${kcr.offChain.detail}; on chain ${kcr.onChain.detail}`);
-    log(`        derived key ${kcr.onChain.derivedSigner} (purpose "${purpose}"): valid off and on chain`);
-
-    begin("audit", "replaying every registry event and re-verifying every quote (simulated root)");
-    const { auditRegistry } = await import("../registry/audit.js");
-    const { checkQuote } = await import("../dcap/verify.js");
-    const audit = await auditRegistry({
-      publicClient: conn.publicClient,
-      registry: dep.address,
-      fromBlock: BigInt(dep.block),
-      reverify: async (quote) => {
-        const out = checkQuote(quote, { collateral, now, rootCaDer });
-        return out.ok ? { ok: true, detail: `verified: ${out.result.status} (NOT GENUINE: simulated root)` } : { ok: false, detail: out.error.message };
-      },
-    });
-    if (audit.anomalies.length) throw new Error(`audit found ${audit.anomalies.length} anomalies: ${audit.anomalies.map((a) => `${a.kind}: ${a.detail}`).join("; ")}`);
-    const k = audit.kms[0];
-    if (audit.kms.length !== 1 || !k || k.status !== "active" || k.livenessProofs.length !== 1) throw new Error("audit state does not match what the demo did");
-    log(`        ${audit.kms.length} KMS, ${audit.events} events, every check ok, no anomalies`);
-    stagesMs[stage] = Date.now() - t0;
-
+    const appKey = await checkAppKey(run, chain, kmsUrl, appId);
+    const envKey = await checkEnvKey(run, chain, kmsUrl, appId);
+    const keyChain = await checkDerivedKeyChain(run, chain, kmsUrl, appId);
+    const audit = await auditWithReverification(run, chain, published);
+    run.end();
+    const { gate, target, pub, again } = published;
     return {
       genuine: false,
       workDir,
       kmsUrl,
       rpcUrl: node.url,
-      chainId: conn.chainId,
-      registry: dep.address,
-      kms: kmsAddress,
+      chainId: target.publicClient.chain.id,
+      registry: target.registry,
+      kms: published.kms,
       tcbStatus: String(gate.status),
-      intelRootRejects: !intel.ok,
+      intelRootRejects: published.intelRootRejects,
       publish: { status: pub.status, txHash: pub.txHash ?? null, gasUsed: pub.gasUsed?.toString() ?? null },
       republish: { status: again.status },
       liveness: { txHash: live.txHash, gasUsed: live.gasUsed.toString(), appId: live.appId, epoch: live.epoch.toString() },
-      appKey: { appId: bytesToHex(appId), appPubkey: bytesToHex(appPubkey), valid: akr.valid },
-      envKey: { valid: ekr.valid },
-      keyChain: { purpose, derivedAddress: kcr.onChain.derivedSigner!, valid: kcr.valid },
-      audit: { kms: audit.kms.length, events: audit.events, anomalies: audit.anomalies.length, reverified: k.checks.filter((c) => c.name === "reverify" && c.ok).length },
-      stagesMs,
+      appKey,
+      envKey,
+      keyChain,
+      audit,
+      stagesMs: run.stagesMs,
     };
   } catch (e) {
     if (e instanceof DemoStageError) throw e;
-    const msg = opts.signal?.aborted ? "interrupted" : e instanceof Error ? e.message.split("\n")[0]! : String(e);
-    throw new DemoStageError(stage, msg, { cause: e });
+    const msg = opts.signal?.aborted ? "interrupted" : firstLine(errorMessage(e));
+    throw new DemoStageError(run.stage, msg, { cause: e });
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
-    await cleanup();
+    await run.cleanup();
   }
+}
+
+/** The simulated KMS, started in onboard mode. */
+interface SimulatedKmsProcess extends Started {
+  url: string;
+}
+
+async function startKms(run: DemoRun, workDir: string): Promise<SimulatedKmsProcess> {
+  const bin = path.join(packageRoot(), "bin", "kms-registry.js");
+  run.begin("start-kms", "starting the simulated KMS (kms-registry simulate-kms) on a free loopback port");
+  const kmsPort = await freePort();
+  const sim = startSimulator(bin, kmsPort, path.join(workDir, "certs"));
+  run.onCleanup(() => stopChild(sim.child));
+  const kmsUrl = `http://127.0.0.1:${kmsPort}`;
+  await waitHttp(`${kmsUrl}/`, sim.child, sim.tail, 60_000);
+  run.note(`simulated KMS at ${kmsUrl} (onboard mode)`);
+  return { ...sim, url: kmsUrl };
+}
+
+async function startNode(run: DemoRun, opts: DemoOptions): Promise<{ url: string }> {
+  run.begin("start-node", "starting a JSON-RPC node (hardhat node) on a free loopback port");
+  const node = await (opts.startNode ?? startDevNode)();
+  run.onCleanup(() => node.stop());
+  run.note(`JSON-RPC node at ${node.url}`);
+  return node;
+}
+
+async function bootstrapKms(run: DemoRun, sim: SimulatedKmsProcess): Promise<void> {
+  run.begin("bootstrap", "Onboard.Bootstrap through the KMS's HTTP API, then /finish");
+  const boot = await simCall(sim.url, "Onboard.Bootstrap", { domain: "kms.demo.localhost" });
+  if (typeof boot.k256_pubkey !== "string") throw new Error("Bootstrap answered without k256_pubkey");
+  await getText(`${sim.url}/finish`);
+  await waitHttp(`${sim.url}/prpc/KMS.GetMeta`, sim.child, sim.tail, 20_000);
+}
+
+interface Published {
+  kms: Hex;
+  gate: GateResult;
+  intelRootRejects: boolean;
+  collateral: Collateral;
+  rootCaDer: Uint8Array;
+  now: number;
+  target: RegistryTarget;
+  pub: PublishResult;
+  again: PublishResult;
+}
+
+/**
+ * The pull, verify, deploy and publish stages, as one run of `publishKmsWorkflow` (its hooks mark the stages;
+ * the deploy happens when it connects), then the same publish again, which must send nothing.
+ */
+async function pullVerifyDeployPublish(run: DemoRun, kmsUrl: string, rpcUrl: string, workDir: string): Promise<Published> {
+  run.begin("pull", "KMS.GetMeta → bootstrap info");
+  const now = Math.floor(Date.now() / 1000);
+  const rootCaDer = certificateDerFromFile(new TextEncoder().encode(await getText(`${kmsUrl}/sim/dcap-root-ca.pem`)), "simulated root CA");
+  let intelRootRejects = false;
+  const journalDir = path.join(workDir, "state");
+  const r = await publishKmsWorkflow({
+    source: { kms: kmsUrl },
+    now,
+    rootCaDer,
+    loadCollateral: async () => parseCollateralJson(await getText(`${kmsUrl}/sim/collateral.json`)),
+    accept: DEFAULT_ACCEPTED_STATUSES,
+    allowSimulatedRoot: true,
+    journalDir,
+    onPulled: ({ info }) => {
+      run.note(`KMS root key address ${kmsAddressFromPubkey(info.k256Pubkey)}`);
+      run.begin("verify", "quote under the SIMULATED root with the simulator's collateral, key binding, event log");
+    },
+    onVerified: async ({ pulled, collateral, gate }) => {
+      const intel = await verifyForPublish(pulled.info, { collateral, now, accept: DEFAULT_ACCEPTED_STATUSES });
+      if (intel.ok) throw new Error("the simulated quote verified under Intel's root — it must not");
+      intelRootRejects = true;
+      run.note(`verified: ${gate.status}, ${gate.checks.length} checks ok — NOT GENUINE (simulated root); under Intel's root it is rejected`);
+    },
+    connect: () => deployRegistryForDemo(run, rpcUrl, workDir),
+  });
+  if (!r.ok) throw new Error(r.gate.reason ?? "verification failed");
+  const { publish: pub, target } = r;
+  if (pub.status !== "registered") throw new Error(`expected a new registration, got ${pub.status}`);
+  run.note(pub.message);
+  const again = await publishKms({
+    publicClient: target.publicClient,
+    walletClient: target.walletClient,
+    registry: target.registry,
+    identity: r.identity,
+    fromBlock: BigInt(target.record?.block ?? 0),
+    journalDir,
+  });
+  if (again.status !== "already-registered") throw new Error(`publishing the same quote again should be a no-op, got ${again.status}`);
+  run.note(`re-run: ${again.message}`);
+  return { kms: r.gate.kmsAddress, gate: r.gate, intelRootRejects, collateral: r.collateral, rootCaDer, now, target, pub, again };
+}
+
+/** The deploy stage, run when the publish workflow connects; the publish stage begins once the registry is recorded. */
+async function deployRegistryForDemo(run: DemoRun, rpcUrl: string, workDir: string): Promise<RegistryTarget> {
+  run.begin("deploy", "deploying KmsRegistry with Hardhat's dev account #0");
+  const conn = await connect(rpcUrl);
+  const walletClient = walletFor(conn, accountFromEnv({ KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_0_KEY }));
+  const dep = await deployRegistry({ publicClient: conn.publicClient, walletClient, toolVersion: packageVersion() });
+  const record = recordOf(dep);
+  await writeDeployment(path.join(workDir, "deployments"), record);
+  run.note(`KmsRegistry at ${dep.address} (block ${dep.block}, gas ${dep.gasUsed})`);
+  run.begin("publish", "register(caPubkey, k256Pubkey, quote)");
+  return { publicClient: conn.publicClient, walletClient, registry: dep.address, record };
+}
+
+async function proveKmsLiveness(run: DemoRun, published: Published, kmsUrl: string): Promise<LivenessResult> {
+  run.begin("prove-liveness", "livenessChallengeAt(kms, epoch) → KMS.GetAppEnvEncryptPubKey → proveLiveness");
+  const { publicClient, walletClient, registry } = published.target;
+  const live = await proveLiveness({ publicClient, walletClient, registry, kms: published.kms, kmsUrl });
+  run.note(`liveness proven: challenge ${live.appId} (epoch ${live.epoch}), tx ${live.txHash}, gas ${live.gasUsed}`);
+  return live;
+}
+
+type ChainView = Pick<RegistryTarget, "publicClient" | "registry">;
+
+async function checkAppKey(run: DemoRun, chain: ChainView, kmsUrl: string, appId: Uint8Array): Promise<DemoSummary["appKey"]> {
+  run.begin("app-key", "simulator-only Sim.GetAppKey: app key signed by the KMS root, checked off and on chain");
+  const ak = await simCall(kmsUrl, "Sim.GetAppKey", { app_id: bytesToPlainHex(appId) });
+  const appPubkey = hexToBytes(String(ak.app_pubkey), "app_pubkey");
+  const r = await checkAppKeySignature({ ...chain, appId, appPubkey, signature: hexToBytes(String(ak.k256_signature), "k256_signature") });
+  if (!r.valid) throw new Error(`app-key signature: off chain ${r.offChain.detail}; on chain ${r.onChain.detail}`);
+  run.note(`app key ${bytesToHex(appPubkey)} for app ${bytesToHex(appId)}: valid off and on chain`);
+  return { appId: bytesToHex(appId), appPubkey: bytesToHex(appPubkey), valid: r.valid };
+}
+
+async function checkEnvKey(run: DemoRun, chain: ChainView, kmsUrl: string, appId: Uint8Array): Promise<DemoSummary["envKey"]> {
+  run.begin("env-key", "KMS.GetAppEnvEncryptPubKey signature_v1 checked off and on chain");
+  const env = await getAppEnvEncryptPubKey(kmsUrl, appId);
+  const r = await checkEnvKeySignature({ ...chain, appId, publicKey: env.publicKey, timestamp: env.timestamp, signature: env.signatureV1 });
+  if (!r.valid) throw new Error(`env-key signature: off chain ${r.offChain.detail}; on chain ${r.onChain.detail}`);
+  run.note(`env key ${bytesToHex(env.publicKey)}: valid off and on chain`);
+  return { valid: r.valid };
+}
+
+async function checkDerivedKeyChain(run: DemoRun, chain: ChainView, kmsUrl: string, appId: Uint8Array): Promise<DemoSummary["keyChain"]> {
+  run.begin("key-chain", "simulator-only Sim.GetKey: derived key chain [D, A] checked off and on chain");
+  const purpose = "signing";
+  const gk = await simCall(kmsUrl, "Sim.GetKey", { app_id: bytesToPlainHex(appId), path: "wallet/eth", purpose });
+  const chainSigs = gk.signature_chain as string[];
+  const r = await checkKeyChain({
+    ...chain,
+    appId,
+    purpose,
+    derivedPubkey: hexToBytes(String(gk.public_key), "public_key"),
+    derivedSignature: hexToBytes(chainSigs[0]!, "signature_chain[0]"),
+    appSignature: hexToBytes(chainSigs[1]!, "signature_chain[1]"),
+  });
+  if (!r.valid) throw new Error(`key chain: off chain ${r.offChain.detail}; on chain ${r.onChain.detail}`);
+  run.note(`derived key ${r.onChain.derivedSigner} (purpose "${purpose}"): valid off and on chain`);
+  return { purpose, derivedAddress: r.onChain.derivedSigner!, valid: r.valid };
+}
+
+async function auditWithReverification(run: DemoRun, chain: ChainView, published: Published): Promise<DemoSummary["audit"]> {
+  run.begin("audit", "replaying every registry event and re-verifying every quote (simulated root)");
+  const { collateral, now, rootCaDer } = published;
+  const audit = await auditRegistry({
+    ...chain,
+    fromBlock: BigInt(published.target.record?.block ?? 0),
+    reverify: async (quote) => {
+      const out = checkQuote(quote, { collateral, now, rootCaDer });
+      return out.ok ? { ok: true, detail: `verified: ${out.result.status} (NOT GENUINE: simulated root)` } : { ok: false, detail: out.error.message };
+    },
+  });
+  if (audit.anomalies.length) throw new Error(`audit found ${audit.anomalies.length} anomalies: ${audit.anomalies.map((a) => `${a.kind}: ${a.detail}`).join("; ")}`);
+  const k = audit.kms[0];
+  if (audit.kms.length !== 1 || !k || k.status !== "active" || k.livenessProofs.length !== 1) throw new Error("audit state does not match what the demo did");
+  run.note(`${audit.kms.length} KMS, ${audit.events} events, every check ok, no anomalies`);
+  return { kms: audit.kms.length, events: audit.events, anomalies: audit.anomalies.length, reverified: k.checks.filter((c) => c.name === "reverify" && c.ok).length };
 }
