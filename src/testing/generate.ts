@@ -1,6 +1,6 @@
 /**
  * A KMS bootstrap's key material and certs dir, generated for real (the simulator's
- * `Onboard.Bootstrap`): exactly the 8 files of the tutorials, private keys PKCS#8 PEM mode 0600,
+ * `Onboard.Bootstrap`): exactly the 8 files a dstack KMS writes, private keys PKCS#8 PEM mode 0600,
  * `root-k256.key` raw 32 bytes, `bootstrap-info.json` compact one-line JSON like serde_json.
  */
 import { chmod, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";

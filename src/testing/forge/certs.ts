@@ -99,9 +99,9 @@ export function worldNames(ca: WorldFrame["ca"], opts: ForgeCertificateOptions):
   const intel = opts.intelNames === true;
   const org = intel ? "Intel Corporation" : FORGE_ORG;
   const name = (cn: string): ForgeName => ({ cn: intel ? `Intel SGX ${cn}` : `Forged SGX ${cn}`, o: org, l: "Santa Clara", st: "CA", c: "US" });
-  // The verifier pins the names of the PCK CA and of the TCB Signing certificate under any trust
-  // root (Intel's QVL accepts no others), so those two carry Intel's CN and O; their OU still says
-  // NOT Intel. The root and the PCK leaf keep the forge's own names.
+  // The verifier pins the names of the PCK CA and of the TCB Signing certificate under any trust root
+  // (Intel's quote verification library accepts no others), so those two carry Intel's CN and O; their
+  // OU still says NOT Intel. The root and the PCK leaf keep the forge's own names.
   const pinned = (cn: string): ForgeName => (intel ? name(cn) : { cn: `Intel SGX ${cn}`, o: "Intel Corporation", ou: FORGE_ORG, l: "Santa Clara", st: "CA", c: "US" });
   return {
     root: name("Root CA"),

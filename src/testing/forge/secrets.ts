@@ -2,7 +2,7 @@
  * A world's private keys and the bytes derived from its seed. With a seed every key, serial and byte
  * string is a hash of (seed, label), so the same seed gives the same world; without one they are random.
  * The keys live in a module-private WeakMap keyed by the world, never on the world object: printing or
- * serialising a world cannot leak them. Signatures are P-256 ECDSA with RFC 6979 deterministic nonces.
+ * serialising a world cannot leak them. Signatures are P-256 ECDSA with deterministic nonces (derived from key and message).
  */
 import { p256 } from "@noble/curves/nist.js";
 import { sha384 } from "@noble/hashes/sha2.js";
