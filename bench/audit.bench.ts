@@ -24,10 +24,12 @@ import { p256 } from "@noble/curves/nist.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { encodeFunctionData, type Hex } from "viem";
 
-import { expectedKmsReportData, P256_SPKI_PREFIX } from "../src/dstack/binding.js";
+import { expectedKmsReportData } from "../src/dstack/binding.js";
+import { P256_SPKI_PREFIX } from "../src/dcap/p256.js";
 import { parseCollateralJson } from "../src/dcap/collateral.js";
 import { parseQuote } from "../src/dcap/quote.js";
-import { checkQuote, createVerificationCache } from "../src/dcap/verify.js";
+import { createVerificationCache } from "../src/dcap/cache.js";
+import { checkQuote } from "../src/dcap/verify.js";
 import { bytesToHex, concatBytes } from "../src/core/bytes.js";
 import { auditRegistry } from "../src/registry/audit.js";
 import { accountFromEnv, connect, walletFor } from "../src/registry/connect.js";

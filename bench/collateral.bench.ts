@@ -14,7 +14,7 @@ import { join } from "node:path";
 
 import { parseCollateralJson } from "../src/dcap/collateral.js";
 import { createForgeWorld, forgeQuote } from "../src/testing/forge/index.js";
-import { fetchCollateral } from "../src/dcap/pccs.js";
+import { fetchCollateral } from "../src/dcap/pccs/fetch-collateral.js";
 import { bytesToPlainHex } from "../src/core/bytes.js";
 import { timeMedian } from "./lib.js";
 

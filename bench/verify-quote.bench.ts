@@ -17,7 +17,8 @@ import { fileURLToPath } from "node:url";
 
 import { parseCollateralJson } from "../src/dcap/collateral.js";
 import { parseQuote } from "../src/dcap/quote.js";
-import { createVerificationCache, verifyQuote } from "../src/dcap/verify.js";
+import { createVerificationCache } from "../src/dcap/cache.js";
+import { verifyQuote } from "../src/dcap/verify.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const FIX = fileURLToPath(new URL("../test/fixtures/dcap/", import.meta.url));

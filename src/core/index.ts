@@ -1,9 +1,11 @@
 /**
  * The base every other folder builds on: typed errors, bytes and their text encodings, output hygiene
- * (sanitizing and redaction), bounded JSON parsing, bounded file reading and atomic writes.
+ * (sanitizing and redaction), bounded JSON parsing, bounded file reading and atomic writes, and time
+ * (the verification time `now` in unix seconds).
  */
 export * from "./errors.js";
 export * from "./bytes.js";
 export * from "./sanitize.js";
 export * from "./json.js";
 export * from "./files.js";
+export * from "./time.js";

@@ -1,10 +1,10 @@
 /**
- * Collateral files in dcap-qvl's `QuoteCollateralV3` JSON layout (spec §3.1): nine required keys
+ * Collateral files in dcap-qvl's `QuoteCollateralV3` JSON layout: nine required keys
  * plus the optional `pck_certificate_chain`. Byte fields are read from hex strings (any case, with or
  * without `0x`) or from arrays of numbers (what dcap-qvl's JS port emits); written as lower-case hex.
  */
 import { bytesToPlainHex, hexToBytes } from "../core/bytes.js";
-import { InputError } from "../core/errors.js";
+import { errorMessage, InputError } from "../core/errors.js";
 import type { Collateral } from "./types.js";
 
 const BYTE_KEYS = ["root_ca_crl", "pck_crl", "tcb_info_signature", "qe_identity_signature"] as const;
@@ -21,7 +21,7 @@ function bytesField(o: Record<string, unknown>, key: string): Uint8Array {
     try {
       return hexToBytes(v, `collateral: ${key}`);
     } catch (e) {
-      bad(key, `is not hex (${e instanceof Error ? e.message.replace(/^collateral: \S+: /, "") : String(e)})`);
+      bad(key, `is not hex (${errorMessage(e).replace(/^collateral: \S+: /, "")})`);
     }
   }
   if (Array.isArray(v)) {
@@ -42,13 +42,18 @@ function textField(o: Record<string, unknown>, key: string): string {
   return v;
 }
 
+/** The argument of `parseCollateralJson`: the file's text. */
+export type ParseCollateralJsonParameters = string;
+export type ParseCollateralJsonReturnType = Collateral;
+export type ParseCollateralJsonErrorType = InputError;
+
 /** Parse collateral JSON text. Throws `InputError` (`COLLATERAL_INVALID`) naming the missing or bad key. */
-export function parseCollateralJson(text: string): Collateral {
+export function parseCollateralJson(text: ParseCollateralJsonParameters): ParseCollateralJsonReturnType {
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new InputError("COLLATERAL_INVALID", `collateral: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw new InputError("COLLATERAL_INVALID", `collateral: not valid JSON (${errorMessage(e)})`);
   }
   return collateralFromObject(v);
 }

@@ -1,5 +1,5 @@
 /**
- * The pinned Intel SGX Root CA (spec §2.1): `CN=Intel SGX Root CA, O=Intel Corporation, L=Santa Clara,
+ * The pinned Intel SGX Root CA, the trust anchor of every DCAP chain: `CN=Intel SGX Root CA, O=Intel Corporation, L=Santa Clara,
  * ST=CA, C=US`, serial 22650CD65A9D3489F383B49552BF501B392706AC, valid 2018-05-21 … 2049-12-31.
  * DER is 659 bytes, SHA-256 `44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3`
  * (checked by a test). Origin: https://certificates.trustedservices.intel.com/Intel_SGX_Provisioning_Certification_RootCA.cer

@@ -1,17 +1,19 @@
 /**
- * TDX (v4, v5 with TD 1.0 / TD 1.5 bodies) and SGX (v3) DCAP quote parser — spec §1.
+ * TDX (v4, v5 with TD 1.0 / TD 1.5 bodies) and SGX (v3) DCAP quote parser.
  *
  * The parser is total: for any input it either returns a `Quote` or throws a `QuoteParseError`
  * naming the field and the byte offset where the input stopped making sense. It never allocates
  * more than the input (all byte fields are `subarray` views of the input) and never loops over a
  * length field.
  *
- * Stricter than dcap-qvl (project decision 3): a v5 `body_size` must match the body type, the
+ * Stricter than dcap-qvl: a v5 `body_size` must match the body type, the
  * outer certification-data type of v4/v5 quotes must be 6 (QE report certification data), and a
  * declared length that runs past the end of its enclosing region is an error. Bytes after the
  * signature data are tolerated and counted in `trailingBytes`.
  */
+import { bytesToHex } from "../core/bytes.js";
 import { InputError } from "../core/errors.js";
+import type { ReportJson } from "./types.js";
 import { parseCertificate, pemBlocks, type Certificate } from "./x509.js";
 
 export const HEADER_SIZE = 48;
@@ -46,7 +48,7 @@ export interface QuoteHeader {
   userData: Uint8Array;
 }
 
-/** SGX enclave report (§1.5): the body of SGX quotes and, always, the QE report. */
+/** SGX enclave report (384 bytes): the body of SGX quotes and, always, the QE report. */
 export interface EnclaveReport {
   type: "sgx";
   cpuSvn: Uint8Array;
@@ -63,7 +65,7 @@ export interface EnclaveReport {
   reportData: Uint8Array;
 }
 
-/** TD report (§1.4). `td15` adds `teeTcbSvn2` and `mrServiceTd`. */
+/** TD report (584 bytes for TD 1.0, 648 for TD 1.5). `td15` adds `teeTcbSvn2` and `mrServiceTd`. */
 export interface TdReport10 {
   type: "td10";
   teeTcbSvn: Uint8Array;
@@ -252,10 +254,16 @@ const V5_BODY: Record<number, { kind: "sgx" | "td10" | "td15"; size: number }> =
   3: { kind: "td15", size: TD15_REPORT_SIZE },
 };
 
+/** The argument of `parseQuote`: the quote's bytes. */
+export type ParseQuoteParameters = Uint8Array;
+export type ParseQuoteReturnType = Quote;
+export type ParseQuoteErrorType = QuoteParseError;
+
 /**
- * Parse a DCAP quote (§1.9). Throws `QuoteParseError` (an `InputError`) naming the field and offset.
+ * Parse a DCAP quote: header, body (by version and TEE type), signature data, QE report and its
+ * certification data. Throws `QuoteParseError` (an `InputError`) naming the field and offset.
  */
-export function parseQuote(bytes: Uint8Array): Quote {
+export function parseQuote(bytes: ParseQuoteParameters): ParseQuoteReturnType {
   if (!(bytes instanceof Uint8Array)) throw new QuoteParseError("QUOTE_NOT_BYTES", "quote", 0, "expected a Uint8Array");
   const r = new Reader(bytes, 0, bytes.length, "quote");
   const header = parseHeader(r);
@@ -350,22 +358,51 @@ export function parseQuote(bytes: Uint8Array): Quote {
   return quote;
 }
 
+/** True for a parsed `Quote` (not its bytes). */
+export function isParsedQuote(input: unknown): input is Quote {
+  return typeof input === "object" && input !== null && !(input instanceof Uint8Array) && (input as Quote).raw instanceof Uint8Array;
+}
+
+/** A quote parsed once: the parsed `Quote` itself, or its bytes parsed with `parseQuote`. */
+export function asQuote(input: Uint8Array | Quote): Quote {
+  return isParsedQuote(input) ? input : parseQuote(input);
+}
+
+/**
+ * The PEM text of the PCK chain embedded in a quote (inner certification data type 5), as the quote
+ * carries it; undefined for any other certification type.
+ */
+export function quotePckPem(q: Quote): string | undefined {
+  if (q.certificationType !== 5) return undefined;
+  const cd = q.certificationData;
+  return Buffer.from(cd.buffer, cd.byteOffset, cd.byteLength).toString("latin1");
+}
+
 /**
  * The PEM PCK chain embedded in a quote (inner certification data type 5), decoded: leaf first, as
  * the quote lists them. Throws `QuoteParseError` when the quote carries another certification type,
  * `InputError` (`BAD_PEM` / `BAD_DER`) for an undecodable block. No signature or validity check here.
  */
 export function quotePckChain(q: Quote): Certificate[] {
-  if (q.certificationType !== 5) {
+  const pem = quotePckPem(q);
+  if (pem === undefined) {
     const at = q.certificationData.byteOffset - q.raw.byteOffset - 6;
     throw new QuoteParseError("QUOTE_NO_PCK_CHAIN", "pck_cert_data.type", at, `certification data type ${q.certificationType} is not a PEM PCK chain (type 5)`);
   }
-  const cd = q.certificationData;
-  const pem = Buffer.from(cd.buffer, cd.byteOffset, cd.byteLength).toString("latin1");
   return pemBlocks(pem, "quote PCK chain").map((der, i) => parseCertificate(der, `quote PCK chain certificate ${i + 1}`));
 }
 
 /** "TDX" or "SGX" by header tee type. */
 export function isTdxQuote(q: Quote): boolean {
   return q.header.teeType === TEE_TYPE_TDX;
+}
+
+/** Report fields as JSON (`0x` lower-case hex, numbers for integers). */
+export function reportToJson(body: QuoteBody): ReportJson {
+  const out: ReportJson = { type: body.type };
+  for (const [k, v] of Object.entries(body)) {
+    if (k === "type") continue;
+    out[k] = v instanceof Uint8Array ? bytesToHex(v) : (v as number);
+  }
+  return out;
 }

@@ -1,11 +1,12 @@
 /**
- * Shared types of the attestation module. Owned jointly: the parser/verifier, the collateral
- * sources, the test forge and the KMS module all code against these.
+ * The shared vocabulary of DCAP verification: collateral, TCB statuses, the check trail and the
+ * verified result. The parser and verifier, the collateral sources, the test forge and the KMS code
+ * all code against these.
  */
 import type { Hex } from "../core/bytes.js";
 
 /**
- * Quote collateral, the in-memory form of dcap-qvl's `QuoteCollateralV3` JSON (§3.1 of the spec).
+ * Quote collateral, the in-memory form of dcap-qvl's `QuoteCollateralV3` JSON.
  * `tcbInfo` / `qeIdentity` are the exact signed JSON texts; never re-serialise them.
  */
 export interface Collateral {

@@ -6,12 +6,11 @@
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 
-import { bytesEqual, bytesToHex, bytesToPlainHex, concatBytes, hexToBytes, utf8, type Hex } from "../core/bytes.js";
+import { bytesEqual, bytesToHex, bytesToPlainHex, concatBytes, utf8, type Hex } from "../core/bytes.js";
 import { InputError } from "../core/errors.js";
+import { P256_SPKI_PREFIX } from "../dcap/p256.js";
 
 export const KMS_BINDING_TAG = "dstack-kms-genereted-keys-v1:";
-/** DER SubjectPublicKeyInfo of a P-256 key: fixed 26-byte prefix, then the 65-byte uncompressed point. */
-export const P256_SPKI_PREFIX = hexToBytes("3059301306072a8648ce3d020106082a8648ce3d030107034200", "P-256 SPKI prefix");
 export const CA_PUBKEY_LENGTH = 91;
 export const K256_PUBKEY_LENGTH = 33;
 

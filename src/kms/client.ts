@@ -31,7 +31,8 @@ import { bytesEqual, bytesToHex, bytesToPlainHex, decodeBytesField } from "../co
 import { errorMessage, firstLine, InputError, KmsRegistryError, NetworkError, VerificationError } from "../core/errors.js";
 import { DEFAULT_MAX_JSON_BYTES, isPlainObject, parseJsonLimited } from "../core/json.js";
 import { toPem } from "../dcap/x509.js";
-import { assertCaPubkeyShape, P256_SPKI_PREFIX } from "../dstack/binding.js";
+import { P256_SPKI_PREFIX } from "../dcap/p256.js";
+import { assertCaPubkeyShape } from "../dstack/binding.js";
 
 export interface KmsClientOptions {
   /** Per attempt, milliseconds. Default 10 000. */

@@ -6,7 +6,8 @@
 import { describe, expect, it } from "vitest";
 
 import { createForgeWorld, forgeQuote, type ForgeQuoteOptions, type ForgeWorldOptions } from "../../src/testing/forge/index.js";
-import { checkQuote, createVerificationCache } from "../../src/dcap/verify.js";
+import { createVerificationCache } from "../../src/dcap/cache.js";
+import { checkQuote } from "../../src/dcap/verify.js";
 
 const CPU = [3, 3, 2, 2, 4, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0];
 const TEE = [6, 1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];

@@ -16,7 +16,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { parseCollateralJson } from "../../src/dcap/collateral.js";
-import { fetchCollateral, MAX_PCCS_REDIRECTS } from "../../src/dcap/pccs.js";
+import { MAX_PCCS_REDIRECTS } from "../../src/dcap/pccs/client.js";
+import { fetchCollateral } from "../../src/dcap/pccs/fetch-collateral.js";
 import type { Collateral } from "../../src/dcap/types.js";
 import { bytesToPlainHex } from "../../src/core/bytes.js";
 import { KmsRegistryError, NetworkError } from "../../src/core/errors.js";

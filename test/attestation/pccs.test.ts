@@ -13,15 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { collateralToJson, parseCollateralJson } from "../../src/dcap/collateral.js";
 import { createForgeWorld, forgeEncryptedPpidCertData, forgeQuote } from "../../src/testing/forge/index.js";
-import {
-  collateralRequestInfo,
-  defaultCollateralCacheDir,
-  fetchCollateral,
-  MAX_RESPONSE_BYTES,
-  normalizePccsBase,
-  rawJsonMember,
-  type FetchCollateralOptions,
-} from "../../src/dcap/pccs.js";
+import { defaultCollateralCacheDir } from "../../src/dcap/pccs/cache.js";
+import { MAX_RESPONSE_BYTES, normalizePccsBase } from "../../src/dcap/pccs/client.js";
+import { collateralRequestInfo, fetchCollateral, type FetchCollateralOptions } from "../../src/dcap/pccs/fetch-collateral.js";
+import { rawJsonMember } from "../../src/dcap/pccs/raw-json.js";
 import type { Collateral } from "../../src/dcap/types.js";
 import { checkQuote, verifyQuote } from "../../src/dcap/verify.js";
 import { bytesToPlainHex } from "../../src/core/bytes.js";

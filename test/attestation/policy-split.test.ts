@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 import { parseCollateralJson } from "../../src/dcap/collateral.js";
 import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/testing/forge/index.js";
-import { tdAttributeRules, tdAttributesProblem } from "../../src/dcap/tcb.js";
+import { tdAttributeRules, tdAttributesProblem } from "../../src/dcap/tcb-policy.js";
 import { checkQuote, QuoteVerificationError, verifyQuote } from "../../src/dcap/verify.js";
 import { UsageError } from "../../src/core/errors.js";
 import { bytesToPlainHex } from "../../src/core/bytes.js";

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 
 import { InputError } from "../../src/core/errors.js";
 import { parseQuote, quotePckChain, QuoteParseError, type Quote } from "../../src/dcap/quote.js";
-import { commonName, parseSgxExtension } from "../../src/dcap/x509.js";
+import { parseSgxExtension } from "../../src/dcap/sgx-extension.js";
+import { commonName } from "../../src/dcap/x509.js";
 import { hex, liteQuote, sgxQuote, tdxAsV5Td15, tdxQuote } from "./real-fixtures.js";
 
 /** Offset of a view inside the quote buffer. */

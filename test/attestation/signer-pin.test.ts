@@ -17,10 +17,14 @@ import { describe, expect, it } from "vitest";
 import { createForgeWorld, forgeQuote, forgeSignCollateralText, type ForgeWorld, type ForgeWorldOptions } from "../../src/testing/forge/index.js";
 import { parseQuote } from "../../src/dcap/quote.js";
 import { findDuplicateKey } from "../../src/dcap/strict-json.js";
-import { parseQeIdentity, parseTcbInfo } from "../../src/dcap/tcb.js";
+import { parseQeIdentity } from "../../src/dcap/qe-identity.js";
+import { parseTcbInfo } from "../../src/dcap/tcb-info.js";
 import type { Check, Collateral } from "../../src/dcap/types.js";
-import { checkQuote, createVerificationCache, verifyQuote, verifyQuoteSignatures, type VerifyOptions } from "../../src/dcap/verify.js";
-import { cachedCrl, parseCertificate, pemBlocks, verifyP256, verifyPath, type NamedCrl } from "../../src/dcap/x509.js";
+import { createVerificationCache } from "../../src/dcap/cache.js";
+import { verifyPath, type NamedCrl } from "../../src/dcap/chain.js";
+import { verifyP256 } from "../../src/dcap/p256.js";
+import { checkQuote, verifyQuote, verifyQuoteSignatures, type VerifyOptions } from "../../src/dcap/verify.js";
+import { cachedCrl, parseCertificate, pemBlocks } from "../../src/dcap/x509.js";
 import { utf8 } from "../../src/core/bytes.js";
 import { sgxCollateral, sgxQuote, SGX_NOW, tdxCollateral, tdxQuote, TDX_NOW } from "./real-fixtures.js";
 

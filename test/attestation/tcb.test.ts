@@ -5,17 +5,11 @@
 import { describe, expect, it } from "vitest";
 
 import { parseQuote } from "../../src/dcap/quote.js";
-import {
-  checkQeIdentity,
-  checkTdxModule,
-  convergeStatus,
-  matchPlatformLevel,
-  parseQeIdentity,
-  parseRfc3339,
-  parseTcbInfo,
-  tdAttributesProblem,
-} from "../../src/dcap/tcb.js";
+import { checkQeIdentity, parseQeIdentity } from "../../src/dcap/qe-identity.js";
+import { parseTcbInfo } from "../../src/dcap/tcb-info.js";
+import { checkTdxModule, convergeStatus, matchPlatformLevel, tdAttributesProblem } from "../../src/dcap/tcb-policy.js";
 import { VerificationError } from "../../src/core/errors.js";
+import { parseRfc3339 } from "../../src/core/time.js";
 import { tdxCollateral, tdxQuote } from "./real-fixtures.js";
 
 const info = () => parseTcbInfo(tdxCollateral().tcbInfo);

@@ -4,16 +4,17 @@ import { describe, expect, it } from "vitest";
 
 import { KmsRegistryError, UsageError } from "../../src/core/errors.js";
 import { INTEL_SGX_ROOT_CA_DER, INTEL_SGX_ROOT_CA_SHA256 } from "../../src/dcap/intel-root.js";
+import { createVerificationCache } from "../../src/dcap/cache.js";
 import {
   checkQuote,
-  createVerificationCache,
   QuoteVerificationError,
   verifyQuote,
   verifyQuoteSignatures,
   type VerifyOptions,
 } from "../../src/dcap/verify.js";
 import { QuoteParseError } from "../../src/dcap/quote.js";
-import { parseCertificate, parseCrl, pemBlocks, parseSgxExtension } from "../../src/dcap/x509.js";
+import { parseSgxExtension } from "../../src/dcap/sgx-extension.js";
+import { parseCertificate, parseCrl, pemBlocks } from "../../src/dcap/x509.js";
 import type { Collateral } from "../../src/dcap/types.js";
 import {
   fixtureBytes,
@@ -388,7 +389,7 @@ describe("the verification cache", () => {
   });
 
   it("a signature outcome cached for one encoding is never reused for the other (DER vs raw r‖s)", async () => {
-    const { verifyP256 } = await import("../../src/dcap/x509.js");
+    const { verifyP256 } = await import("../../src/dcap/p256.js");
     const q = tdxQuote();
     const leaf = parseCertificate(pemBlocks(Buffer.from(q.subarray(1258, 1258 + 3678)).toString("latin1"))[0]!);
     const pckCa = parseCertificate(pemBlocks(Buffer.from(q.subarray(1258, 1258 + 3678)).toString("latin1"))[1]!);
@@ -493,7 +494,7 @@ describe("more inputs", () => {
 describe("isP256Spki (the byte-level key-type gate before any signature check)", () => {
   it("accepts P-256 SPKIs (uncompressed and compressed) and rejects other curves", async () => {
     const { generateKeyPairSync } = await import("node:crypto");
-    const { isP256Spki } = await import("../../src/dcap/x509.js");
+    const { isP256Spki } = await import("../../src/dcap/p256.js");
     const spki = (curve: string) => new Uint8Array(generateKeyPairSync("ec", { namedCurve: curve }).publicKey.export({ format: "der", type: "spki" }));
     expect(isP256Spki(spki("P-256"))).toBe(true);
     expect(isP256Spki(new Uint8Array(Buffer.from(`3039301306072a8648ce3d020106082a8648ce3d03010703220002${"11".repeat(32)}`, "hex")))).toBe(true);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 
 import { afterAll, describe, expect, it } from "vitest";
 
-import { fetchCollateral } from "../../src/dcap/pccs.js";
+import { fetchCollateral } from "../../src/dcap/pccs/fetch-collateral.js";
 import { InputError } from "../../src/core/errors.js";
 import { INPUT_KINDS, formatBytes, readFileLimited, readInput, readStreamLimited } from "../../src/core/files.js";
 import { findDeploymentByAddress, readDeploymentFile } from "../../src/registry/deployments.js";

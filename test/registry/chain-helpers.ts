@@ -11,7 +11,8 @@ import path from "node:path";
 import { p256 } from "@noble/curves/nist.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 
-import { expectedKmsReportData, P256_SPKI_PREFIX } from "../../src/dstack/binding.js";
+import { expectedKmsReportData } from "../../src/dstack/binding.js";
+import { P256_SPKI_PREFIX } from "../../src/dcap/p256.js";
 import { parseQuote } from "../../src/dcap/quote.js";
 import { concatBytes } from "../../src/core/bytes.js";
 import { accountFromEnv, connect, walletFor, type Connection } from "../../src/registry/connect.js";
