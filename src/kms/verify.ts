@@ -136,7 +136,7 @@ export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrap
     let collateralError: string | null = null;
     if (!collateral && opts.pccsUrl) {
       try {
-        const { fetchCollateral } = await import("../dcap/pccs.js");
+        const { fetchCollateral } = await import("../dcap/pccs/fetch-collateral.js");
         collateral = await fetchCollateral(info.quote, { pccsUrl: opts.pccsUrl, now: opts.now, ...(opts.pccsCacheDir ? { cacheDir: opts.pccsCacheDir } : {}) });
       } catch (e) {
         collateralError = `collateral could not be fetched from ${opts.pccsUrl}: ${e instanceof Error ? e.message : String(e)}`;

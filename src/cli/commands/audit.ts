@@ -17,7 +17,7 @@ async function buildReverify(ctx: CommandContext) {
     const { certificateDerFromFile } = await import("../../dcap/x509.js");
     rootCaDer = certificateDerFromFile(await readInputFile(ctx.io, rootCaPath, "root CA file", "certificate"), `root CA file ${JSON.stringify(rootCaPath)}`);
   }
-  const { checkQuote, createVerificationCache } = await import("../../dcap/verify.js");
+  const [{ checkQuote }, { createVerificationCache }] = await Promise.all([import("../../dcap/verify.js"), import("../../dcap/cache.js")]);
   const cache = createVerificationCache();
   // A collateral file is read and parsed once, before the scan: a missing or malformed file is an input
   // error (exit 2), not one "quote not verifiable" anomaly per registration.

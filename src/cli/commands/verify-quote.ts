@@ -109,7 +109,7 @@ export async function loadCollateral(ctx: CommandContext, src: CollateralSource,
     const { parseCollateralJson } = await import("../../dcap/collateral.js");
     return parseCollateralJson(new TextDecoder().decode(bytes));
   }
-  const { fetchCollateral, defaultCollateralCacheDir } = await import("../../dcap/pccs.js");
+  const [{ fetchCollateral }, { defaultCollateralCacheDir }] = await Promise.all([import("../../dcap/pccs/fetch-collateral.js"), import("../../dcap/pccs/cache.js")]);
   return fetchCollateral(quote, { pccsUrl: src.value, cacheDir: defaultCollateralCacheDir(ctx.io.env), now });
 }
 

@@ -61,7 +61,7 @@ export const verifyCommand: Command = {
     }
     const { verifyBootstrap } = await import("../../kms/verify.js");
     let pccsCacheDir: string | undefined;
-    if (csrc.kind === "pccs") pccsCacheDir = (await import("../../dcap/pccs.js")).defaultCollateralCacheDir(io.env);
+    if (csrc.kind === "pccs") pccsCacheDir = (await import("../../dcap/pccs/cache.js")).defaultCollateralCacheDir(io.env);
     const report = await verifyBootstrap(pulled.info, {
       collateral,
       ...(csrc.kind === "pccs" ? { pccsUrl: csrc.value, ...(pccsCacheDir ? { pccsCacheDir } : {}) } : {}),
