@@ -67,20 +67,39 @@ function finish(
   return { ...base, agree, valid: agree && base.offChain.valid && base.onChain.valid };
 }
 
+/** The KMS a check is about (the pinned one, else the recovered one, else the zero address) and whether it is registered. */
+async function subjectKms(c: Common, recovered: Hex | null): Promise<{ kms: Hex; recoveredKms: Hex | null; registered: boolean }> {
+  const kms = c.kms ?? (recovered ? checksum(recovered) : (zeroAddress as Hex));
+  return { kms, recoveredKms: recovered ? checksum(recovered) : null, registered: await isRegistered(c, kms) };
+}
+
+/** A signature by the KMS root key: off chain from what it recovers to, on chain by the registry's `view`. */
+async function checkRootSignature(
+  c: Common,
+  kind: SignatureKind,
+  recovered: Hex | null,
+  what: string,
+  view: string,
+  verifyOnChain: (kms: Hex) => Promise<boolean>,
+): Promise<SignatureCheckResult> {
+  const { kms, recoveredKms, registered } = await subjectKms(c, recovered);
+  const offChain = offChainVerdict(recovered, c.kms, registered, what);
+  const ok = await verifyOnChain(kms);
+  const onChain = { valid: ok, detail: `${view}(${kms}, …) returned ${ok}` };
+  return finish({ kind, registry: c.registry, kms, recoveredKms, registered, offChain, onChain });
+}
+
 /** A: the KMS root key's signature over `"dstack-kms-issued:" ‖ appId ‖ appPubkey`. */
 export async function checkAppKeySignature(c: Common & { appId: Uint8Array; appPubkey: Uint8Array; signature: Uint8Array }): Promise<SignatureCheckResult> {
   const recovered = recoverAddress(appKeyMessage(c.appId, c.appPubkey), c.signature);
-  const kms = c.kms ?? (recovered ? checksum(recovered) : (zeroAddress as Hex));
-  const registered = await isRegistered(c, kms);
-  const offChain = offChainVerdict(recovered, c.kms, registered, "the app-key signature");
-  const ok = (await c.publicClient.readContract({
-    address: c.registry,
-    abi: kmsRegistryAbi,
-    functionName: "verifyAppKey",
-    args: [kms, bytesToHex(c.appId), bytesToHex(c.appPubkey), bytesToHex(c.signature)],
-  })) as boolean;
-  const onChain = { valid: ok, detail: `verifyAppKey(${kms}, …) returned ${ok}` };
-  return finish({ kind: "app-key", registry: c.registry, kms, recoveredKms: recovered ? checksum(recovered) : null, registered, offChain, onChain });
+  return checkRootSignature(c, "app-key", recovered, "the app-key signature", "verifyAppKey", async (kms) =>
+    (await c.publicClient.readContract({
+      address: c.registry,
+      abi: kmsRegistryAbi,
+      functionName: "verifyAppKey",
+      args: [kms, bytesToHex(c.appId), bytesToHex(c.appPubkey), bytesToHex(c.signature)],
+    })) as boolean,
+  );
 }
 
 /** C (v1): the KMS root key's signature over an env-encrypt public key with a timestamp. */
@@ -88,17 +107,14 @@ export async function checkEnvKeySignature(
   c: Common & { appId: Uint8Array; publicKey: Uint8Array; timestamp: bigint; signature: Uint8Array },
 ): Promise<SignatureCheckResult> {
   const recovered = recoverAddress(envEncryptMessageV1(c.appId, c.timestamp, c.publicKey), c.signature);
-  const kms = c.kms ?? (recovered ? checksum(recovered) : (zeroAddress as Hex));
-  const registered = await isRegistered(c, kms);
-  const offChain = offChainVerdict(recovered, c.kms, registered, "the env-key signature");
-  const ok = (await c.publicClient.readContract({
-    address: c.registry,
-    abi: kmsRegistryAbi,
-    functionName: "verifyEnvEncryptPubkey",
-    args: [kms, bytesToHex(c.appId), bytesToHex(c.publicKey), c.timestamp, bytesToHex(c.signature)],
-  })) as boolean;
-  const onChain = { valid: ok, detail: `verifyEnvEncryptPubkey(${kms}, …) returned ${ok}` };
-  return finish({ kind: "env-key", registry: c.registry, kms, recoveredKms: recovered ? checksum(recovered) : null, registered, offChain, onChain });
+  return checkRootSignature(c, "env-key", recovered, "the env-key signature", "verifyEnvEncryptPubkey", async (kms) =>
+    (await c.publicClient.readContract({
+      address: c.registry,
+      abi: kmsRegistryAbi,
+      functionName: "verifyEnvEncryptPubkey",
+      args: [kms, bytesToHex(c.appId), bytesToHex(c.publicKey), c.timestamp, bytesToHex(c.signature)],
+    })) as boolean,
+  );
 }
 
 /**
@@ -110,8 +126,7 @@ export async function checkKeyChain(
 ): Promise<SignatureCheckResult> {
   const appPub = recoverPublicKey(keyChainMessage(c.purpose, c.derivedPubkey), c.derivedSignature);
   const recovered = appPub ? recoverAddress(appKeyMessage(c.appId, appPub), c.appSignature) : null;
-  const kms = c.kms ?? (recovered ? checksum(recovered) : (zeroAddress as Hex));
-  const registered = await isRegistered(c, kms);
+  const { kms, recoveredKms, registered } = await subjectKms(c, recovered);
   let offChain: SideVerdict;
   let derivedAddress: Hex = zeroAddress;
   if (!appPub) offChain = { valid: false, detail: "the derived-key signature (D) does not recover to an app key" };
@@ -147,7 +162,7 @@ export async function checkKeyChain(
     kind: "key-chain",
     registry: c.registry,
     kms,
-    recoveredKms: recovered ? checksum(recovered) : null,
+    recoveredKms,
     ...(appPub ? { appPubkey: bytesToHex(appPub) } : {}),
     registered,
     offChain,
