@@ -1,5 +1,5 @@
 /**
- * The RPC certificate's own attestation (RA-TLS, formats doc §7): up to v0.5.8 a TDX KMS puts its
+ * The RPC certificate's own attestation (RA-TLS): up to v0.5.8 a TDX KMS puts its
  * TDX quote in extension 1.3.6.1.4.1.62397.1.1 and the event-log JSON in …1.2 of `rpc.crt`; from
  * v0.5.9 a versioned attestation in …1.8. The quote's report_data is SHA-512("ratls-cert:" ‖ SPKI of
  * the certificate). Checking it proves the TLS key was made inside a TD — ideally the same TD image
@@ -12,10 +12,11 @@ import * as x509 from "@peculiar/x509";
 
 import { decodeDstackAttestation } from "./attestation.js";
 import { checkEventLog, parseEventLog, type EventLogEntry } from "./eventlog.js";
-import { parseQuote, type TdReport10 } from "../dcap/quote.js";
-import type { Check, Collateral } from "../dcap/types.js";
 import { bytesEqual, bytesToHex, concatBytes, utf8 } from "../core/bytes.js";
-import { InputError } from "../core/errors.js";
+import { errorMessage, firstLine, InputError } from "../core/errors.js";
+import { asQuote, parseQuote, type Quote, type TdReport10 } from "../dcap/quote.js";
+import type { Check, Collateral } from "../dcap/types.js";
+import { checkQuote } from "../dcap/verify.js";
 
 /** dstack's private OID arc for RA-TLS certificate extensions. */
 export const OID_DSTACK = "1.3.6.1.4.1.62397.1";
@@ -57,7 +58,7 @@ export function rpcCertAttestation(certDer: Uint8Array): RpcCertAttestation | nu
   try {
     cert = new x509.X509Certificate(certDer);
   } catch (e) {
-    throw new InputError("RATLS_CERT_INVALID", `RPC certificate does not parse: ${e instanceof Error ? e.message : String(e)}`);
+    throw new InputError("RATLS_CERT_INVALID", `RPC certificate does not parse: ${errorMessage(e)}`);
   }
   const spki = new Uint8Array(cert.publicKey.rawData);
   const ext = (oid: string) => {
@@ -79,52 +80,78 @@ export function ratlsReportData(spki: Uint8Array): Uint8Array {
   return sha512(concatBytes(utf8("ratls-cert:"), spki));
 }
 
+export interface RpcCertOptions {
+  /** Collateral for the embedded quote (the bootstrap quote's); without it the quote itself is not verified. */
+  collateral: Collateral | null;
+  now: number;
+  rootCaDer?: Uint8Array;
+  /** The bootstrap quote (bytes or parsed): the certificate's quote must come from the same TD image. */
+  bootstrapQuote?: Uint8Array | Quote | null;
+}
+
+export interface RpcCertCheck {
+  /** False when the certificate carries no attestation extension: then `checks` is the one failed `rpc-cert.attestation`. */
+  attested: boolean;
+  checks: Check[];
+}
+
 /**
  * Check the RPC certificate's attestation: the quote verifies (same collateral/root as the bootstrap
  * quote), its report_data binds the certificate's key, its event log replays, and it ran the same TD
  * image as `bootstrapQuote` (MRTD, RTMR0–2). Never throws for a failed check.
  */
-export async function checkRpcCertAttestation(
-  certDer: Uint8Array,
-  opts: { collateral: Collateral | null; now: number; rootCaDer?: Uint8Array; bootstrapQuote?: Uint8Array | null },
-): Promise<Check[]> {
-  const checks: Check[] = [];
+export function checkRpcCert(certDer: Uint8Array, opts: RpcCertOptions): RpcCertCheck {
   let att: RpcCertAttestation | null;
   try {
     att = rpcCertAttestation(certDer);
   } catch (e) {
-    return [{ name: "rpc-cert.attestation", ok: false, detail: e instanceof Error ? e.message : String(e) }];
+    return { attested: true, checks: [{ name: "rpc-cert.attestation", ok: false, detail: errorMessage(e) }] };
   }
-  if (!att) return [{ name: "rpc-cert.attestation", ok: false, detail: "the RPC certificate carries no attestation extension (…62397.1.1 or …1.8)" }];
-  let body: TdReport10;
+  if (!att) return { attested: false, checks: [{ name: "rpc-cert.attestation", ok: false, detail: "the RPC certificate carries no attestation extension (…62397.1.1 or …1.8)" }] };
+  let quote: Quote;
   try {
-    const q = parseQuote(att.quote);
-    if (q.body.type === "sgx") throw new InputError("RATLS_NOT_TDX", "not a TDX quote");
-    body = q.body as TdReport10;
+    quote = parseQuote(att.quote);
+    if (quote.body.type === "sgx") throw new InputError("RATLS_NOT_TDX", "not a TDX quote");
   } catch (e) {
-    return [{ name: "rpc-cert.attestation", ok: false, detail: `embedded quote: ${e instanceof Error ? e.message : String(e)}` }];
+    return { attested: true, checks: [{ name: "rpc-cert.attestation", ok: false, detail: `embedded quote: ${errorMessage(e)}` }] };
   }
-  checks.push({ name: "rpc-cert.attestation", ok: true, detail: `${att.kind} extension, ${att.quote.length}-byte TDX quote` });
-  if (opts.collateral) {
-    const { checkQuote } = await import("../dcap/verify.js");
-    const out = checkQuote(att.quote, { collateral: opts.collateral, now: opts.now, ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer } : {}) });
-    checks.push({ name: "rpc-cert.quote", ok: out.ok, detail: out.ok ? `verifies (${out.result.status}${out.result.genuine ? "" : ", NOT GENUINE"})` : `${out.error.code}: ${out.error.message.split("\n")[0]}` });
+  const body = quote.body as TdReport10;
+  const checks: Check[] = [{ name: "rpc-cert.attestation", ok: true, detail: `${att.kind} extension, ${att.quote.length}-byte TDX quote` }];
+  if (opts.collateral) checks.push(embeddedQuoteCheck(quote, opts.collateral, opts));
+  checks.push(reportDataCheck(body, att.spki));
+  if (att.eventLog) checks.push(eventLogCheck(body, att.eventLog));
+  if (opts.bootstrapQuote) checks.push(...sameImageCheck(body, opts.bootstrapQuote));
+  return { attested: true, checks };
+}
+
+/** `checkRpcCert`'s checks. */
+export async function checkRpcCertAttestation(certDer: Uint8Array, opts: RpcCertOptions): Promise<Check[]> {
+  return checkRpcCert(certDer, opts).checks;
+}
+
+function embeddedQuoteCheck(quote: Quote, collateral: Collateral, opts: RpcCertOptions): Check {
+  const out = checkQuote(quote, { collateral, now: opts.now, ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer } : {}) });
+  return { name: "rpc-cert.quote", ok: out.ok, detail: out.ok ? `verifies (${out.result.status}${out.result.genuine ? "" : ", NOT GENUINE"})` : `${out.error.code}: ${firstLine(out.error.message)}` };
+}
+
+function reportDataCheck(body: TdReport10, spki: Uint8Array): Check {
+  const bound = bytesEqual(body.reportData, ratlsReportData(spki));
+  return { name: "rpc-cert.report-data", ok: bound, detail: bound ? 'report_data = SHA-512("ratls-cert:" ‖ certificate SPKI)' : `report_data ${bytesToHex(body.reportData).slice(0, 18)}… does not bind the certificate's key` };
+}
+
+function eventLogCheck(body: TdReport10, eventLog: EventLogEntry[]): Check {
+  const c = checkEventLog(eventLog, [body.rtMr0, body.rtMr1, body.rtMr2, body.rtMr3]);
+  return { name: "rpc-cert.eventlog", ok: c.rtmrsMatch, detail: c.rtmrsMatch ? "event log replays to RTMR0–3" : `RTMRs ${c.registers.filter((r) => !r.match).map((r) => r.index).join(", ")} do not replay` };
+}
+
+/** MRTD and RTMR0–2 equal the bootstrap quote's; nothing when that quote is unusable (its own problems are reported elsewhere). */
+function sameImageCheck(body: TdReport10, bootstrapQuote: Uint8Array | Quote): Check[] {
+  let same: boolean;
+  try {
+    const b = asQuote(bootstrapQuote).body as TdReport10;
+    same = bytesEqual(b.mrTd, body.mrTd) && bytesEqual(b.rtMr0, body.rtMr0) && bytesEqual(b.rtMr1, body.rtMr1) && bytesEqual(b.rtMr2, body.rtMr2);
+  } catch {
+    return [];
   }
-  const expected = ratlsReportData(att.spki);
-  const bound = bytesEqual(body.reportData, expected);
-  checks.push({ name: "rpc-cert.report-data", ok: bound, detail: bound ? 'report_data = SHA-512("ratls-cert:" ‖ certificate SPKI)' : `report_data ${bytesToHex(body.reportData).slice(0, 18)}… does not bind the certificate's key` });
-  if (att.eventLog) {
-    const c = checkEventLog(att.eventLog, [body.rtMr0, body.rtMr1, body.rtMr2, body.rtMr3]);
-    checks.push({ name: "rpc-cert.eventlog", ok: c.rtmrsMatch, detail: c.rtmrsMatch ? "event log replays to RTMR0–3" : `RTMRs ${c.registers.filter((r) => !r.match).map((r) => r.index).join(", ")} do not replay` });
-  }
-  if (opts.bootstrapQuote) {
-    try {
-      const b = parseQuote(opts.bootstrapQuote).body as TdReport10;
-      const same = bytesEqual(b.mrTd, body.mrTd) && bytesEqual(b.rtMr0, body.rtMr0) && bytesEqual(b.rtMr1, body.rtMr1) && bytesEqual(b.rtMr2, body.rtMr2);
-      checks.push({ name: "rpc-cert.same-image", ok: same, detail: same ? "MRTD and RTMR0–2 equal the bootstrap quote's" : "MRTD/RTMR0–2 differ from the bootstrap quote's (another TD image)" });
-    } catch {
-      /* the bootstrap quote's own problems are reported elsewhere */
-    }
-  }
-  return checks;
+  return [{ name: "rpc-cert.same-image", ok: same, detail: same ? "MRTD and RTMR0–2 equal the bootstrap quote's" : "MRTD/RTMR0–2 differ from the bootstrap quote's (another TD image)" }];
 }

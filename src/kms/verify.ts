@@ -6,12 +6,15 @@
  * → one report with an overall verdict, every check, the KMS's Ethereum address and the measurements.
  * Never throws for a failed check; throws only for unusable options (e.g. a missing `now`).
  */
-import { checkKmsBinding, type BindingCheck } from "../dstack/binding.js";
-import { checkEventLog, derivedMeasurements, keyProviderPayload, type EventLogCheck } from "../dstack/eventlog.js";
+import { bytesEqual, bytesToHex, type Hex } from "../core/bytes.js";
+import { errorMessage, firstLine, UsageError } from "../core/errors.js";
+import { fetchCollateral } from "../dcap/pccs/fetch-collateral.js";
 import { parseQuote, type Quote, type TdReport10 } from "../dcap/quote.js";
 import { DEFAULT_ACCEPTED_STATUSES, type Check, type Collateral, type PolicyVerdict, type TcbStatus, type VerificationVerdict, type VerifiedQuote } from "../dcap/types.js";
-import { bytesEqual, bytesToHex, type Hex } from "../core/bytes.js";
-import { UsageError } from "../core/errors.js";
+import { checkQuote, type QuoteCheckFailure } from "../dcap/verify.js";
+import { checkKmsBinding, type BindingCheck } from "../dstack/binding.js";
+import { checkEventLog, derivedMeasurements, keyProviderPayload, type EventLogCheck, type EventLogEntry } from "../dstack/eventlog.js";
+import { checkRpcCert } from "../dstack/ratls.js";
 import { ethAddress } from "../dstack/signatures.js";
 import type { BootstrapInfo } from "./bootstrap.js";
 import type { Checklist } from "./certs-dir.js";
@@ -47,7 +50,17 @@ export interface BootstrapReport {
   failed: string[];
   checks: Check[];
   kms: { caPubkey: Hex; k256Pubkey: Hex; address: Hex; format: BootstrapInfo["format"] };
-  quote: {
+  quote: QuoteSummary | null;
+  binding: BindingCheck | null;
+  eventlog: EventLogCheck | null;
+  measurements: Record<string, Hex | string | undefined> | null;
+  certs: Checklist | null;
+  problems: BootstrapInfo["problems"];
+  warnings: string[];
+}
+
+/** What the report says about the quote's verification. */
+export interface QuoteSummary {
     verified: boolean;
     status: string | null;
     advisoryIds: string[];
@@ -62,36 +75,39 @@ export interface BootstrapReport {
     verification: VerificationVerdict | null;
     /** the acceptance policy's rules (strict: SEPT_VE_DISABLE required); null when the policy was not reached */
     policy: PolicyVerdict | null;
-  } | null;
-  binding: BindingCheck | null;
-  eventlog: EventLogCheck | null;
-  measurements: Record<string, Hex | string | undefined> | null;
-  certs: Checklist | null;
-  problems: BootstrapInfo["problems"];
+}
+
+/** The state the steps share: the report they fill in, and what one step hands to the next. */
+interface Verification {
+  info: BootstrapInfo;
+  opts: VerifyBootstrapOptions;
+  accepted: readonly TcbStatus[];
+  report: BootstrapReport;
+  checks: Check[];
   warnings: string[];
+  /** The quote, parsed once, when it is a TDX quote; the later steps take it from here. */
+  quote: Quote | null;
+  /** Its TD report: the binding and event-log steps need it. */
+  td: TdReport10 | null;
+  /** The collateral the quote was verified with (given or fetched); the RPC certificate's quote uses it too. */
+  collateral: Collateral | null;
 }
 
-/** The measurements every report carries: MRTD, RTMR0–3, report_data. */
-function baseMeasurements(td: TdReport10): Record<string, Hex> {
-  return {
-    mrTd: bytesToHex(td.mrTd),
-    rtMr0: bytesToHex(td.rtMr0),
-    rtMr1: bytesToHex(td.rtMr1),
-    rtMr2: bytesToHex(td.rtMr2),
-    rtMr3: bytesToHex(td.rtMr3),
-    reportData: bytesToHex(td.reportData),
-  };
-}
+type Step = (v: Verification) => void | Promise<void>;
 
-function tdBody(q: Quote): TdReport10 | null {
-  return q.body.type === "td10" || q.body.type === "td15" ? (q.body as TdReport10) : null;
-}
+/** The steps, in the order their checks appear in the report. */
+const STEPS: Step[] = [recordDecodingProblems, foldCertsChecklist, parseBootstrapQuote, verifyBootstrapQuote, checkReportDataBinding, replayEventLog, checkRpcCertificate];
 
 export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrapOptions): Promise<BootstrapReport> {
   if (typeof opts.now !== "number" || !Number.isSafeInteger(opts.now) || opts.now < 0) throw new UsageError(`now must be whole unix seconds, got ${String(opts.now)}`);
+  const v = startVerification(info, opts);
+  for (const step of STEPS) await step(v);
+  return conclude(v.report);
+}
+
+function startVerification(info: BootstrapInfo, opts: VerifyBootstrapOptions): Verification {
   const checks: Check[] = [...(opts.sourceChecks ?? [])];
   const warnings: string[] = [];
-  const accepted = opts.acceptedStatuses ?? DEFAULT_ACCEPTED_STATUSES;
   const report: BootstrapReport = {
     ok: false,
     verdict: "REJECTED",
@@ -107,169 +123,218 @@ export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrap
     problems: info.problems,
     warnings,
   };
+  return { info, opts, accepted: opts.acceptedStatuses ?? DEFAULT_ACCEPTED_STATUSES, report, checks, warnings, quote: null, td: null, collateral: opts.collateral ?? null };
+}
 
-  // 0. decoding problems
-  for (const p of info.problems) checks.push({ name: `bootstrap.${p.field}`, ok: false, detail: p.message });
-
-  // 1. certs dir
-  if (opts.certs) {
-    for (const it of opts.certs.items) checks.push({ name: `certs.${it.name}`, ok: it.ok, detail: it.ok ? it.found : `expected ${it.expected}, found ${it.found}` });
-  }
-
-  // 2. quote
-  let quote: Quote | null = null;
-  let lastCollateral: Collateral | null = opts.collateral ?? null;
-  if (!info.quote) {
-    checks.push({ name: "quote.present", ok: false, detail: "the bootstrap info carries no quote" });
-  } else {
-    try {
-      quote = parseQuote(info.quote);
-      const td = tdBody(quote);
-      checks.push({ name: "quote.present", ok: td !== null, detail: td ? `TDX v${quote.header.version} quote, ${info.quote.length} bytes` : "the quote is not a TDX quote" });
-      if (!td) quote = null;
-    } catch (e) {
-      checks.push({ name: "quote.present", ok: false, detail: `the quote does not parse: ${e instanceof Error ? e.message : String(e)}` });
-    }
-  }
-  if (quote && info.quote) {
-    let collateral = opts.collateral ?? null;
-    let collateralError: string | null = null;
-    if (!collateral && opts.pccsUrl) {
-      try {
-        const { fetchCollateral } = await import("../dcap/pccs/fetch-collateral.js");
-        collateral = await fetchCollateral(info.quote, { pccsUrl: opts.pccsUrl, now: opts.now, ...(opts.pccsCacheDir ? { cacheDir: opts.pccsCacheDir } : {}) });
-      } catch (e) {
-        collateralError = `collateral could not be fetched from ${opts.pccsUrl}: ${e instanceof Error ? e.message : String(e)}`;
-      }
-    }
-    const q: NonNullable<BootstrapReport["quote"]> = {
-      verified: false,
-      status: null,
-      advisoryIds: [],
-      accepted: false,
-      acceptedStatuses: accepted,
-      error: null,
-      genuine: false,
-      warnings: [],
-      collateral: null,
-      pck: null,
-      verification: null,
-      policy: null,
-    };
-    report.quote = q;
-    lastCollateral = collateral;
-    if (!collateral) {
-      const msg = collateralError ?? "no collateral: pass --collateral FILE or --pccs URL (for a simulated KMS: its <certs-dir>.sim/collateral.json)";
-      q.error = { code: "NO_COLLATERAL", message: msg };
-      checks.push({ name: "quote.verified", ok: false, detail: msg });
-    } else {
-      const { checkQuote } = await import("../dcap/verify.js");
-      const out = checkQuote(info.quote, { collateral, now: opts.now, acceptStatuses: accepted, ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer } : {}), ...(opts.allowDebug ? { allowDebug: true } : {}) });
-      if (out.ok) {
-        const r = out.result;
-        q.verified = true;
-        q.status = r.status;
-        q.advisoryIds = r.advisoryIds;
-        q.genuine = r.genuine;
-        q.warnings = r.warnings;
-        q.collateral = r.collateral;
-        q.pck = r.pck;
-        q.accepted = accepted.includes(r.status);
-        q.verification = r.verification;
-        q.policy = r.policy;
-        for (const c of r.checks) checks.push({ name: `quote.${c.name.replace(/^quote\./, "")}`, ok: c.ok, detail: c.detail });
-        checks.push({
-          name: "quote.verified",
-          ok: true,
-          detail: `DCAP chain to ${r.genuine ? "Intel's SGX Root CA" : "a NON-INTEL root (--root-ca): NOT GENUINE"}, collateral valid at ${new Date(opts.now * 1000).toISOString()}`,
-        });
-        checks.push({
-          name: "quote.tcb-status",
-          ok: q.accepted,
-          detail: `${r.status}${r.advisoryIds.length ? ` [${r.advisoryIds.join(", ")}]` : ""}${q.accepted ? " (accepted)" : ` is not one of ${accepted.join(", ")}`}`,
-        });
-        for (const w of r.warnings) warnings.push(`quote: ${w}`);
-      } else {
-        q.error = out.error;
-        q.pck = out.pck ?? null;
-        q.verification = out.verification ?? null;
-        q.policy = out.policy ?? null;
-        for (const c of out.checks) checks.push({ name: `quote.${c.name.replace(/^quote\./, "")}`, ok: c.ok, detail: c.detail });
-        const rootHint = out.error.code.includes("ROOT") || /root/i.test(out.error.message) ? (opts.rootCaDer ? "" : " (verified against Intel's SGX Root CA; a simulated KMS needs --root-ca with its simulated root)") : "";
-        checks.push({ name: "quote.verified", ok: false, detail: `${out.error.code}: ${out.error.message.split("\n")[0]}${rootHint}` });
-      }
-    }
-    report.genuine = q.genuine;
-  }
-
-  // 3. binding
-  if (quote) {
-    const td = tdBody(quote)!;
-    report.binding = checkKmsBinding(td.reportData, info.caPubkey, info.k256Pubkey);
-    checks.push({ name: "binding.report-data", ok: report.binding.ok, detail: report.binding.ok ? report.binding.detail : `${report.binding.detail}: expected ${report.binding.expected}, found ${report.binding.found}` });
-    const att = info.decodedAttestation;
-    if (att && att.reportData) {
-      const same = bytesEqual(att.reportData, td.reportData);
-      checks.push({ name: "attestation.report-data", ok: same, detail: same ? "the attestation's report_data equals the quote's" : "the attestation's report_data differs from the quote's" });
-    }
-  }
-
-  // 4. event log
-  if (quote) {
-    const td = tdBody(quote)!;
-    if (!info.eventLog) {
-      if (opts.requireEventLog !== false) checks.push({ name: "eventlog.present", ok: false, detail: "no event log: RTMR3 (the KMS's app identity) cannot be checked" });
-      else warnings.push("no event log: RTMR0–3 were not replayed");
-    } else {
-      const el = checkEventLog(info.eventLog, [td.rtMr0, td.rtMr1, td.rtMr2, td.rtMr3]);
-      report.eventlog = el;
-      checks.push({ name: "eventlog.present", ok: true, detail: `${el.eventCount} events, ${el.events.length} runtime events` });
-      for (const r of el.registers) {
-        checks.push({ name: `eventlog.rtmr${r.index}`, ok: r.match, detail: r.match ? `replayed = quote ${r.quote.slice(0, 18)}…` : `replayed ${r.replayed} ≠ quote ${r.quote}` });
-      }
-      for (const i of el.issues) {
-        if (i.severity === "error") checks.push({ name: `eventlog.event${i.index}`, ok: false, detail: `${i.event}: ${i.detail}` });
-        else warnings.push(`event log: event ${i.index} (${i.event}): ${i.detail}`);
-      }
-      const d = derivedMeasurements(td, keyProviderPayload(info.eventLog));
-      report.measurements = {
-        ...baseMeasurements(td),
-        mrConfigId: bytesToHex(td.mrConfigId),
-        mrOwner: bytesToHex(td.mrOwner),
-        mrOwnerConfig: bytesToHex(td.mrOwnerConfig),
-        mrSeam: bytesToHex(td.mrSeam),
-        tdAttributes: bytesToHex(td.tdAttributes),
-        xfam: bytesToHex(td.xfam),
-        bootTimeRtmr3: el.bootTimeRtmr3,
-        ...d,
-        appId: el.runtime.appId,
-        composeHash: el.runtime.composeHash,
-        instanceId: el.runtime.instanceId,
-        osImageHash: el.runtime.osImageHash,
-        keyProvider: el.runtime.keyProvider ? (el.runtime.keyProvider.name ?? "?") + (el.runtime.keyProvider.id ? `:${el.runtime.keyProvider.id}` : "") : undefined,
-      };
-    }
-    if (!report.measurements) {
-      report.measurements = baseMeasurements(td);
-    }
-  }
-
-  // 5. the RPC certificate's own attestation (RA-TLS), when we saw the certificate
-  if (opts.rpcCertDer) {
-    const { checkRpcCertAttestation } = await import("../dstack/ratls.js");
-    const rc = await checkRpcCertAttestation(opts.rpcCertDer, {
-      collateral: lastCollateral,
-      now: opts.now,
-      ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer } : {}),
-      bootstrapQuote: info.quote,
-    });
-    if (rc.length === 1 && !rc[0]!.ok && /carries no attestation/.test(rc[0]!.detail)) warnings.push(`RPC certificate: ${rc[0]!.detail}`);
-    else checks.push(...rc);
-  }
-
-  report.failed = checks.filter((c) => !c.ok).map((c) => c.name);
+/** The verdict: every check passed. */
+function conclude(report: BootstrapReport): BootstrapReport {
+  report.failed = report.checks.filter((c) => !c.ok).map((c) => c.name);
   report.ok = report.failed.length === 0;
   report.verdict = report.ok ? "VERIFIED" : "REJECTED";
-  if (report.ok && !report.genuine) warnings.push("NOT GENUINE: the quote was verified against a non-Intel root CA; this says nothing about real TDX hardware");
+  if (report.ok && !report.genuine) report.warnings.push("NOT GENUINE: the quote was verified against a non-Intel root CA; this says nothing about real TDX hardware");
   return report;
+}
+
+/** `bootstrap.<field>`: a quote or event log that did not decode fails the verification. */
+function recordDecodingProblems({ info, checks }: Verification): void {
+  for (const p of info.problems) checks.push({ name: `bootstrap.${p.field}`, ok: false, detail: p.message });
+}
+
+/** `certs.<item>`: the certs-dir checklist, when there is one. */
+function foldCertsChecklist({ opts, checks }: Verification): void {
+  for (const it of opts.certs?.items ?? []) checks.push({ name: `certs.${it.name}`, ok: it.ok, detail: it.ok ? it.found : `expected ${it.expected}, found ${it.found}` });
+}
+
+/** `quote.present`: the bootstrap info carries a TDX quote. */
+function parseBootstrapQuote(v: Verification): void {
+  const bytes = v.info.quote;
+  if (!bytes) {
+    v.checks.push({ name: "quote.present", ok: false, detail: "the bootstrap info carries no quote" });
+    return;
+  }
+  let quote: Quote;
+  try {
+    quote = parseQuote(bytes);
+  } catch (e) {
+    v.checks.push({ name: "quote.present", ok: false, detail: `the quote does not parse: ${errorMessage(e)}` });
+    return;
+  }
+  v.td = tdBody(quote);
+  if (v.td) v.quote = quote;
+  v.checks.push({ name: "quote.present", ok: v.td !== null, detail: v.td ? `TDX v${quote.header.version} quote, ${bytes.length} bytes` : "the quote is not a TDX quote" });
+}
+
+function tdBody(q: Quote): TdReport10 | null {
+  return q.body.type === "td10" || q.body.type === "td15" ? (q.body as TdReport10) : null;
+}
+
+/** `quote.*` (the DCAP checks), `quote.verified` and `quote.tcb-status`: the quote verifies with collateral at `now` and its TCB status is accepted. */
+async function verifyBootstrapQuote(v: Verification): Promise<void> {
+  const { quote } = v;
+  if (!quote) return;
+  const { collateral, error: collateralError } = await collateralFor(quote, v.opts);
+  const q: QuoteSummary = {
+    verified: false,
+    status: null,
+    advisoryIds: [],
+    accepted: false,
+    acceptedStatuses: v.accepted,
+    error: null,
+    genuine: false,
+    warnings: [],
+    collateral: null,
+    pck: null,
+    verification: null,
+    policy: null,
+  };
+  v.report.quote = q;
+  v.collateral = collateral;
+  if (!collateral) {
+    const msg = collateralError ?? "no collateral: pass --collateral FILE or --pccs URL (for a simulated KMS: its <certs-dir>.sim/collateral.json)";
+    q.error = { code: "NO_COLLATERAL", message: msg };
+    v.checks.push({ name: "quote.verified", ok: false, detail: msg });
+  } else {
+    const { opts } = v;
+    const out = checkQuote(quote, { collateral, now: opts.now, acceptStatuses: v.accepted, ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer } : {}), ...(opts.allowDebug ? { allowDebug: true } : {}) });
+    if (out.ok) recordVerifiedQuote(v, q, out.result);
+    else recordRejectedQuote(v, q, out);
+  }
+  v.report.genuine = q.genuine;
+}
+
+/** The given collateral, else the one fetched from the PCCS; null (with the reason when a fetch failed) when there is none. */
+async function collateralFor(quote: Quote, opts: VerifyBootstrapOptions): Promise<{ collateral: Collateral | null; error: string | null }> {
+  if (opts.collateral || !opts.pccsUrl) return { collateral: opts.collateral ?? null, error: null };
+  try {
+    return { collateral: await fetchCollateral(quote, { pccsUrl: opts.pccsUrl, now: opts.now, ...(opts.pccsCacheDir ? { cacheDir: opts.pccsCacheDir } : {}) }), error: null };
+  } catch (e) {
+    return { collateral: null, error: `collateral could not be fetched from ${opts.pccsUrl}: ${errorMessage(e)}` };
+  }
+}
+
+function pushQuoteChecks(checks: Check[], dcapChecks: Check[]): void {
+  for (const c of dcapChecks) checks.push({ name: `quote.${c.name.replace(/^quote\./, "")}`, ok: c.ok, detail: c.detail });
+}
+
+function recordVerifiedQuote(v: Verification, q: QuoteSummary, r: VerifiedQuote): void {
+  q.verified = true;
+  q.status = r.status;
+  q.advisoryIds = r.advisoryIds;
+  q.genuine = r.genuine;
+  q.warnings = r.warnings;
+  q.collateral = r.collateral;
+  q.pck = r.pck;
+  q.accepted = v.accepted.includes(r.status);
+  q.verification = r.verification;
+  q.policy = r.policy;
+  pushQuoteChecks(v.checks, r.checks);
+  v.checks.push({
+    name: "quote.verified",
+    ok: true,
+    detail: `DCAP chain to ${r.genuine ? "Intel's SGX Root CA" : "a NON-INTEL root (--root-ca): NOT GENUINE"}, collateral valid at ${new Date(v.opts.now * 1000).toISOString()}`,
+  });
+  v.checks.push({
+    name: "quote.tcb-status",
+    ok: q.accepted,
+    detail: `${r.status}${r.advisoryIds.length ? ` [${r.advisoryIds.join(", ")}]` : ""}${q.accepted ? " (accepted)" : ` is not one of ${v.accepted.join(", ")}`}`,
+  });
+  for (const w of r.warnings) v.warnings.push(`quote: ${w}`);
+}
+
+function recordRejectedQuote(v: Verification, q: QuoteSummary, out: QuoteCheckFailure): void {
+  q.error = out.error;
+  q.pck = out.pck ?? null;
+  q.verification = out.verification ?? null;
+  q.policy = out.policy ?? null;
+  pushQuoteChecks(v.checks, out.checks);
+  const rootHint = isTrustRootFailure(out.error.code) && !v.opts.rootCaDer ? " (verified against Intel's SGX Root CA; a simulated KMS needs --root-ca with its simulated root)" : "";
+  v.checks.push({ name: "quote.verified", ok: false, detail: `${out.error.code}: ${firstLine(out.error.message)}${rootHint}` });
+}
+
+/**
+ * The quote's certificates or signed collateral do not lead to the trust root in use: a root CA or root CRL
+ * failure, an issuer found nowhere on the way to the root, a signature that does not verify on that way,
+ * or a TCB signer / PCK CA that is not the root's. (A simulated KMS checked against Intel's root fails so.)
+ */
+function isTrustRootFailure(code: string): boolean {
+  return code.includes("ROOT") || code.endsWith("_ISSUER_UNKNOWN") || code.endsWith("_CERT_SIGNATURE_INVALID") || code === "TCB_SIGNER_NOT_TCB_SIGNING" || code === "PCK_ISSUER_NOT_PCK_CA";
+}
+
+/** `binding.report-data` (and `attestation.report-data`): the quote's report_data binds (ca_pubkey, k256_pubkey). */
+function checkReportDataBinding(v: Verification): void {
+  const { td, info, checks } = v;
+  if (!td) return;
+  const binding = checkKmsBinding(td.reportData, info.caPubkey, info.k256Pubkey);
+  v.report.binding = binding;
+  checks.push({ name: "binding.report-data", ok: binding.ok, detail: binding.ok ? binding.detail : `${binding.detail}: expected ${binding.expected}, found ${binding.found}` });
+  const att = info.decodedAttestation;
+  if (att && att.reportData) {
+    const same = bytesEqual(att.reportData, td.reportData);
+    checks.push({ name: "attestation.report-data", ok: same, detail: same ? "the attestation's report_data equals the quote's" : "the attestation's report_data differs from the quote's" });
+  }
+}
+
+/** `eventlog.present`, `eventlog.rtmr<i>`, `eventlog.event<i>`: the event log replays to the quote's RTMR0–3; the measurements. */
+function replayEventLog(v: Verification): void {
+  const { td, info, checks, warnings } = v;
+  if (!td) return;
+  if (!info.eventLog) {
+    if (v.opts.requireEventLog !== false) checks.push({ name: "eventlog.present", ok: false, detail: "no event log: RTMR3 (the KMS's app identity) cannot be checked" });
+    else warnings.push("no event log: RTMR0–3 were not replayed");
+    v.report.measurements = baseMeasurements(td);
+    return;
+  }
+  const el = checkEventLog(info.eventLog, [td.rtMr0, td.rtMr1, td.rtMr2, td.rtMr3]);
+  v.report.eventlog = el;
+  checks.push({ name: "eventlog.present", ok: true, detail: `${el.eventCount} events, ${el.events.length} runtime events` });
+  for (const r of el.registers) {
+    checks.push({ name: `eventlog.rtmr${r.index}`, ok: r.match, detail: r.match ? `replayed = quote ${r.quote.slice(0, 18)}…` : `replayed ${r.replayed} ≠ quote ${r.quote}` });
+  }
+  for (const i of el.issues) {
+    if (i.severity === "error") checks.push({ name: `eventlog.event${i.index}`, ok: false, detail: `${i.event}: ${i.detail}` });
+    else warnings.push(`event log: event ${i.index} (${i.event}): ${i.detail}`);
+  }
+  v.report.measurements = fullMeasurements(td, el, info.eventLog);
+}
+
+/** The measurements every report carries: MRTD, RTMR0–3, report_data. */
+function baseMeasurements(td: TdReport10): Record<string, Hex> {
+  return {
+    mrTd: bytesToHex(td.mrTd),
+    rtMr0: bytesToHex(td.rtMr0),
+    rtMr1: bytesToHex(td.rtMr1),
+    rtMr2: bytesToHex(td.rtMr2),
+    rtMr3: bytesToHex(td.rtMr3),
+    reportData: bytesToHex(td.reportData),
+  };
+}
+
+/** With an event log: the other TD report fields, the boot-time RTMR3, dstack's derived measurements and the runtime identity. */
+function fullMeasurements(td: TdReport10, el: EventLogCheck, eventLog: EventLogEntry[]): Record<string, Hex | string | undefined> {
+  const kp = el.runtime.keyProvider;
+  return {
+    ...baseMeasurements(td),
+    mrConfigId: bytesToHex(td.mrConfigId),
+    mrOwner: bytesToHex(td.mrOwner),
+    mrOwnerConfig: bytesToHex(td.mrOwnerConfig),
+    mrSeam: bytesToHex(td.mrSeam),
+    tdAttributes: bytesToHex(td.tdAttributes),
+    xfam: bytesToHex(td.xfam),
+    bootTimeRtmr3: el.bootTimeRtmr3,
+    ...derivedMeasurements(td, keyProviderPayload(eventLog)),
+    appId: el.runtime.appId,
+    composeHash: el.runtime.composeHash,
+    instanceId: el.runtime.instanceId,
+    osImageHash: el.runtime.osImageHash,
+    keyProvider: kp ? (kp.name ?? "?") + (kp.id ? `:${kp.id}` : "") : undefined,
+  };
+}
+
+/** `rpc-cert.*`: the RPC certificate's own attestation (RA-TLS), when the certificate was seen; one without any is a warning. */
+function checkRpcCertificate(v: Verification): void {
+  const { opts } = v;
+  if (!opts.rpcCertDer) return;
+  const rc = checkRpcCert(opts.rpcCertDer, { collateral: v.collateral, now: opts.now, ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer } : {}), bootstrapQuote: v.quote ?? v.info.quote });
+  if (!rc.attested) v.warnings.push(`RPC certificate: ${rc.checks[0]!.detail}`);
+  else v.checks.push(...rc.checks);
 }
