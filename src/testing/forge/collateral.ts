@@ -5,8 +5,9 @@
  */
 import { hexToBytes, utf8 } from "../../core/bytes.js";
 import { UsageError } from "../../core/errors.js";
+import { isoSeconds } from "../../core/time.js";
 import type { TcbStatus } from "../../dcap/types.js";
-import { DAY, isoDate, optionBytes, upperHex, type BytesLike, type ForgeTee, type WorldFrame } from "./common.js";
+import { DAY, optionBytes, upperHex, type BytesLike, type ForgeTee, type WorldFrame } from "./common.js";
 import type { ForgeCerts } from "./certs.js";
 import type { ForgePlatform } from "./platform.js";
 import { signRaw, type Secrets } from "./secrets.js";
@@ -231,8 +232,8 @@ export function signedTcbInfo(frame: WorldFrame, ti: ForgeTcbInfoOptions, platfo
   const obj: Record<string, unknown> = {
     id: tee === "tdx" ? "TDX" : "SGX",
     version: ti.version ?? 3,
-    issueDate: isoDate(ti.issueDate ?? now - DAY),
-    nextUpdate: isoDate(ti.nextUpdate ?? now + 30 * DAY),
+    issueDate: isoSeconds(ti.issueDate ?? now - DAY),
+    nextUpdate: isoSeconds(ti.nextUpdate ?? now + 30 * DAY),
     fmspc: upperHex(optionBytes(ti.fmspc, "tcbInfo.fmspc", 6, pck.fmspc)),
     pceId: upperHex(pck.pceId),
     tcbType: 0,
@@ -249,8 +250,8 @@ export function signedQeIdentity(frame: WorldFrame, qi: ForgeQeIdentityOptions, 
   const obj: Record<string, unknown> = {
     id: qi.id ?? (tee === "tdx" ? "TD_QE" : "QE"),
     version: qi.version ?? 2,
-    issueDate: isoDate(qi.issueDate ?? now - DAY),
-    nextUpdate: isoDate(qi.nextUpdate ?? now + 30 * DAY),
+    issueDate: isoSeconds(qi.issueDate ?? now - DAY),
+    nextUpdate: isoSeconds(qi.nextUpdate ?? now + 30 * DAY),
     tcbEvaluationDataNumber: 17,
     miscselect: upperHex(optionBytes(qi.miscselect, "qeIdentity.miscselect", undefined, new Uint8Array(4))),
     miscselectMask: upperHex(optionBytes(qi.miscselectMask, "qeIdentity.miscselectMask", undefined, new Uint8Array(4).fill(0xff))),

@@ -1,6 +1,6 @@
 /**
  * What the forge's parts share: the frame of a world (time, TEE, CA, seed), byte options given as bytes
- * or hex, the little-endian integers of a quote, and the upper-case hex and ISO dates of the signed JSON.
+ * or hex, the little-endian integers of a quote, and the upper-case hex of the signed JSON.
  */
 import { bytesToHex, hexToBytes } from "../../core/bytes.js";
 import { UsageError } from "../../core/errors.js";
@@ -38,11 +38,6 @@ export function padRight(value: BytesLike | undefined, field: string, len: numbe
   const out = new Uint8Array(len);
   out.set(raw);
   return out;
-}
-
-/** `YYYY-MM-DDTHH:MM:SSZ`, the date format of TCB Info and QE Identity. */
-export function isoDate(unixSeconds: number): string {
-  return new Date(unixSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /** Upper-case hex without `0x`, the byte format of TCB Info and QE Identity. */

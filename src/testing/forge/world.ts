@@ -3,7 +3,7 @@
  * from `ForgeWorldOptions` (each concern's options: platform, certificates, revocations, collateral).
  */
 import { utf8 } from "../../core/bytes.js";
-import { UsageError } from "../../core/errors.js";
+import { requireNow } from "../../core/time.js";
 import type { Collateral } from "../../dcap/types.js";
 import type { ForgeCa, ForgeTee, WorldFrame } from "./common.js";
 import { issueCertificates, worldNames, type ForgeCertificateOptions, type ForgeCerts } from "./certs.js";
@@ -45,13 +45,6 @@ export interface ForgeWorld {
   teeTcbSvn: Uint8Array;
 }
 
-function checkTime(now: unknown, what: string): number {
-  if (typeof now !== "number" || !Number.isSafeInteger(now) || now < 0) {
-    throw new UsageError(`forge: ${what} must be a non-negative integer number of unix seconds, got ${String(now)}`);
-  }
-  return now;
-}
-
 /**
  * Build a synthetic DCAP world. Defaults: a TDX world (Platform CA) whose collateral is valid
  * around `opts.now` (default `FORGE_DEFAULT_NOW`: certificates from now−1y, CRLs / TCB Info / QE
@@ -60,7 +53,7 @@ function checkTime(now: unknown, what: string): number {
  */
 export async function createForgeWorld(opts: ForgeWorldOptions = {}): Promise<ForgeWorld> {
   const frame: WorldFrame = {
-    now: checkTime(opts.now ?? FORGE_DEFAULT_NOW, "now"),
+    now: requireNow(opts.now ?? FORGE_DEFAULT_NOW, "forge: now"),
     tee: opts.tee ?? "tdx",
     ca: opts.ca ?? "platform",
     seed: opts.seed === undefined ? undefined : typeof opts.seed === "string" ? utf8(opts.seed) : opts.seed,
