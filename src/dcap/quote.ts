@@ -267,38 +267,55 @@ export function parseQuote(bytes: ParseQuoteParameters): ParseQuoteReturnType {
   if (!(bytes instanceof Uint8Array)) throw new QuoteParseError("QUOTE_NOT_BYTES", "quote", 0, "expected a Uint8Array");
   const r = new Reader(bytes, 0, bytes.length, "quote");
   const header = parseHeader(r);
-  const { version, teeType } = header;
+  const { body, bodyDescriptor } = parseBody(r, header);
+  const bodyOffset = header.version === 5 ? HEADER_SIZE + 6 : HEADER_SIZE;
+  const signedLength = r.pos;
+  const { outerCertificationType, outerCertificationDataSize, ...signatureData } = parseSignatureData(r, header.version);
+  const quote: Quote = { raw: bytes, header, body, bodyOffset, signedLength, ...signatureData };
+  if (bodyDescriptor) quote.bodyDescriptor = bodyDescriptor;
+  if (outerCertificationType !== undefined) quote.outerCertificationType = outerCertificationType;
+  if (outerCertificationDataSize !== undefined) quote.outerCertificationDataSize = outerCertificationDataSize;
+  return quote;
+}
 
-  let body: QuoteBody;
-  let bodyDescriptor: Quote["bodyDescriptor"];
+/** The body after the header: by version and TEE type (v3 SGX; v4 SGX or TD 1.0; v5 by its body descriptor). */
+function parseBody(r: Reader, header: QuoteHeader): { body: QuoteBody; bodyDescriptor?: Quote["bodyDescriptor"] } {
+  const { version, teeType } = header;
   if (version === 3) {
     if (teeType !== TEE_TYPE_SGX) {
       throw new QuoteParseError("QUOTE_UNSUPPORTED", "header.tee_type", 4, `version 3 quotes must be SGX (tee_type 0), got 0x${teeType.toString(16)}`);
     }
-    body = parseEnclaveReport(r, "body (SGX enclave report)");
-  } else if (version === 4) {
-    if (teeType === TEE_TYPE_SGX) body = parseEnclaveReport(r, "body (SGX enclave report)");
-    else if (teeType === TEE_TYPE_TDX) body = parseTdReport(r, false);
-    else throw new QuoteParseError("QUOTE_UNSUPPORTED", "header.tee_type", 4, `unknown TEE type 0x${teeType.toString(16)}`);
-  } else if (version === 5) {
-    const bodyType = r.u16("body_descriptor.body_type");
-    const bodySize = r.u32("body_descriptor.body_size");
-    const desc = V5_BODY[bodyType];
-    if (!desc) throw new QuoteParseError("QUOTE_UNSUPPORTED", "body_descriptor.body_type", 48, `unknown v5 body type ${bodyType} (expected 1, 2 or 3)`);
-    if (bodySize !== desc.size) {
-      throw new QuoteParseError("QUOTE_BODY_SIZE_MISMATCH", "body_descriptor.body_size", 50, `body type ${bodyType} needs ${desc.size} bytes, body_size says ${bodySize}`);
-    }
-    if ((desc.kind === "sgx") !== (teeType === TEE_TYPE_SGX) || (teeType !== TEE_TYPE_SGX && teeType !== TEE_TYPE_TDX)) {
-      throw new QuoteParseError("QUOTE_UNSUPPORTED", "header.tee_type", 4, `tee_type 0x${teeType.toString(16)} does not match v5 body type ${bodyType}`);
-    }
-    bodyDescriptor = { bodyType, bodySize };
-    body = desc.kind === "sgx" ? parseEnclaveReport(r, "body (SGX enclave report)") : parseTdReport(r, desc.kind === "td15");
-  } else {
-    throw new QuoteParseError("QUOTE_UNSUPPORTED", "header.version", 0, `unsupported quote version ${version} (expected 3, 4 or 5)`);
+    return { body: parseEnclaveReport(r, "body (SGX enclave report)") };
   }
-  const bodyOffset = version === 5 ? HEADER_SIZE + 6 : HEADER_SIZE;
-  const signedLength = r.pos;
+  if (version === 4) {
+    if (teeType === TEE_TYPE_SGX) return { body: parseEnclaveReport(r, "body (SGX enclave report)") };
+    if (teeType === TEE_TYPE_TDX) return { body: parseTdReport(r, false) };
+    throw new QuoteParseError("QUOTE_UNSUPPORTED", "header.tee_type", 4, `unknown TEE type 0x${teeType.toString(16)}`);
+  }
+  if (version !== 5) throw new QuoteParseError("QUOTE_UNSUPPORTED", "header.version", 0, `unsupported quote version ${version} (expected 3, 4 or 5)`);
+  const bodyType = r.u16("body_descriptor.body_type");
+  const bodySize = r.u32("body_descriptor.body_size");
+  const desc = V5_BODY[bodyType];
+  if (!desc) throw new QuoteParseError("QUOTE_UNSUPPORTED", "body_descriptor.body_type", 48, `unknown v5 body type ${bodyType} (expected 1, 2 or 3)`);
+  if (bodySize !== desc.size) {
+    throw new QuoteParseError("QUOTE_BODY_SIZE_MISMATCH", "body_descriptor.body_size", 50, `body type ${bodyType} needs ${desc.size} bytes, body_size says ${bodySize}`);
+  }
+  if ((desc.kind === "sgx") !== (teeType === TEE_TYPE_SGX) || (teeType !== TEE_TYPE_SGX && teeType !== TEE_TYPE_TDX)) {
+    throw new QuoteParseError("QUOTE_UNSUPPORTED", "header.tee_type", 4, `tee_type 0x${teeType.toString(16)} does not match v5 body type ${bodyType}`);
+  }
+  const body = desc.kind === "sgx" ? parseEnclaveReport(r, "body (SGX enclave report)") : parseTdReport(r, desc.kind === "td15");
+  return { body, bodyDescriptor: { bodyType, bodySize } };
+}
 
+type SignatureData = Omit<Quote, "raw" | "header" | "bodyDescriptor" | "body" | "bodyOffset" | "signedLength">;
+
+/**
+ * The signature data after the body: the quote signature and attestation key, then (v4/v5 inside the
+ * outer certification data of type 6) the QE report, its signature, the QE authentication data and the
+ * inner certification data (the PCK chain).
+ */
+function parseSignatureData(r: Reader, version: number): SignatureData {
+  const bytes = r.buf;
   const sig = r.lengthPrefixed(4, "signature_data_length", "signature_data", "signature data");
   const signatureDataLength = sig.end - sig.pos;
   const trailingBytes = bytes.length - sig.end;
@@ -334,13 +351,7 @@ export function parseQuote(bytes: ParseQuoteParameters): ParseQuoteReturnType {
   const certificationType = qe.u16("pck_cert_data.type");
   const certReader = qe.lengthPrefixed(4, "pck_cert_data.size", "pck_cert_data", qe.region);
   const certificationData = bytes.subarray(certReader.pos, certReader.end);
-
-  const quote: Quote = {
-    raw: bytes,
-    header,
-    body,
-    bodyOffset,
-    signedLength,
+  const out: SignatureData = {
     signatureDataLength,
     signature,
     attestationKey,
@@ -352,10 +363,9 @@ export function parseQuote(bytes: ParseQuoteParameters): ParseQuoteReturnType {
     certificationData,
     trailingBytes,
   };
-  if (bodyDescriptor) quote.bodyDescriptor = bodyDescriptor;
-  if (outerCertificationType !== undefined) quote.outerCertificationType = outerCertificationType;
-  if (outerCertificationDataSize !== undefined) quote.outerCertificationDataSize = outerCertificationDataSize;
-  return quote;
+  if (outerCertificationType !== undefined) out.outerCertificationType = outerCertificationType;
+  if (outerCertificationDataSize !== undefined) out.outerCertificationDataSize = outerCertificationDataSize;
+  return out;
 }
 
 /** True for a parsed `Quote` (not its bytes). */
