@@ -18,9 +18,9 @@ import { network } from "hardhat";
 import { encodeFunctionData, type Hex } from "viem";
 
 import { bytesToHex, hexToBytes } from "../src/core/bytes.js";
+import { deriveKey } from "../src/dstack/kdf.js";
 import {
   appKeyMessage,
-  deriveKey,
   envEncryptMessageV1,
   ethAddress,
   keyChainMessage,

@@ -6,4 +6,5 @@ export * from "./binding.js";
 export * from "./eventlog.js";
 export * from "./attestation.js";
 export * from "./signatures.js";
+export * from "./kdf.js";
 export * from "./ratls.js";

@@ -158,6 +158,3 @@ export function verifyKeyChainOffChain(args: {
   if (!kmsPubkey) return null;
   return { appPubkey, kmsPubkey, kmsAddress: ethAddress(kmsPubkey) };
 }
-
-/** dstack's key derivation: HKDF-SHA256(salt "RATLS", IKM = parent key, info = concat(parts)), 32 bytes. */
-export { deriveKey } from "./kdf.js";

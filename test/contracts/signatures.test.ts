@@ -4,9 +4,9 @@ import { getAddress, zeroAddress } from "viem";
 import { beforeAll, describe, expect, it } from "vitest";
 
 import { bytesToHex, concatBytes, hexToBytes, type Hex } from "../../src/core/bytes.js";
+import { deriveKey } from "../../src/dstack/kdf.js";
 import {
   appKeyMessage,
-  deriveKey,
   envEncryptMessageV1,
   keccak256,
   keyChainMessage,

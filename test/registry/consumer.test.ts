@@ -13,7 +13,8 @@ import { getAddress, type Abi, type Hex } from "viem";
 import { bytesToHex, utf8 } from "../../src/core/bytes.js";
 import { kmsRegistryAbi as registryAbi } from "../../src/registry/generated/abi.js";
 import { publishKms } from "../../src/registry/publish.js";
-import { appKeyMessage, deriveKey, ethAddress, keyChainMessage, publicKeyFromPrivate, signMessage } from "../../src/dstack/signatures.js";
+import { deriveKey } from "../../src/dstack/kdf.js";
+import { appKeyMessage, ethAddress, keyChainMessage, publicKeyFromPrivate, signMessage } from "../../src/dstack/signatures.js";
 import { acceptMessage } from "../fixtures/kms-gated-offchain.js";
 import { randomKms, startChain, type TestChain, type TestKms } from "./chain-helpers.js";
 

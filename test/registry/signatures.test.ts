@@ -4,9 +4,9 @@ import { describe, expect, it } from "vitest";
 
 import { bytesToHex, hexToBytes } from "../../src/core/bytes.js";
 import { InputError } from "../../src/core/errors.js";
+import { deriveKey } from "../../src/dstack/kdf.js";
 import {
   appKeyMessage,
-  deriveKey,
   envEncryptMessage,
   envEncryptMessageV1,
   ethAddress,

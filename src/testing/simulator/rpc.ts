@@ -10,7 +10,8 @@ import { x25519 } from "@noble/curves/ed25519.js";
 
 import { bytesToPlainHex, hexToBytes } from "../../core/bytes.js";
 import { errorMessage } from "../../core/errors.js";
-import { appKeyMessage, deriveKey, envEncryptMessage, envEncryptMessageV1, keyChainMessage, publicKeyFromPrivate, signMessage } from "../../dstack/signatures.js";
+import { deriveKey } from "../../dstack/kdf.js";
+import { appKeyMessage, envEncryptMessage, envEncryptMessageV1, keyChainMessage, publicKeyFromPrivate, signMessage } from "../../dstack/signatures.js";
 import { attestationInfo } from "./cvm.js";
 import type { KmsKeys } from "./keys.js";
 import { RpcError, UnknownMethodError, type SimulatorState } from "./state.js";
