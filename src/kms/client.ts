@@ -78,7 +78,7 @@ export function kmsBaseUrl(url: string): URL {
     throw new InputError("BAD_URL", `KMS URL ${JSON.stringify(url)} is not a URL (expected e.g. https://kms.example.com:9201)`);
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") throw new InputError("BAD_URL", `KMS URL must be http:// or https://, got ${u.protocol}`);
-  // also accept the full method URL the tutorials curl (…/prpc/KMS.GetMeta)
+  // also accept the full method URL (…/prpc/KMS.GetMeta), as curl examples show it
   u.pathname = u.pathname.replace(/\/+$/, "").replace(/\/prpc(\/[A-Za-z0-9_]+\.[A-Za-z0-9_]+)?$/, "");
   u.search = "";
   u.hash = "";
