@@ -22,7 +22,7 @@ import { privateKeyToAccount } from "viem/accounts";
 
 import type { Hex } from "../core/bytes.js";
 import { redactErrorText, redactUrl, secretRedactor } from "../core/sanitize.js";
-import { NetworkError, UsageError } from "../core/errors.js";
+import { NetworkError, UsageError, errorMessage, firstLine } from "../core/errors.js";
 
 export const PRIVATE_KEY_ENV = "KMS_REGISTRY_PRIVATE_KEY";
 
@@ -139,6 +139,5 @@ export function redactingHttp(rpcUrl: string, config: HttpTransportConfig): Http
 
 /** viem's short message, one line. */
 export function shortMessage(e: unknown): string {
-  const m = (e as { shortMessage?: string }).shortMessage ?? (e instanceof Error ? e.message : String(e));
-  return m.split("\n")[0]!;
+  return firstLine((e as { shortMessage?: string }).shortMessage ?? errorMessage(e));
 }
