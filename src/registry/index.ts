@@ -1,7 +1,7 @@
 /**
  * The chain side: the generated contract ABI and its typed viem client, connecting to an RPC, deploying and
- * deployment records, the adaptive log scan, the publish step (journalled `register`), dapp signature checks
- * and the audit that rebuilds a registry's history from its events.
+ * deployment records, the adaptive log scan, the registry's events, the publish step (journalled `register`),
+ * the liveness rules, dapp signature checks and the audit that rebuilds a registry's history from its events.
  */
 export * from "./generated/abi.js";
 export * from "./client.js";

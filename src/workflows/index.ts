@@ -1,6 +1,7 @@
 /**
- * Use cases that combine the KMS, verification and chain layers: publishing a KMS (pull → check → verify →
- * gate → register) and proving that a live KMS still holds its root key.
+ * Use cases that combine the KMS, verification and chain layers: publishing a KMS (`publishKmsWorkflow`: pull →
+ * collateral → certs-dir checklist → verification gate → connect → register) and proving that a live KMS still
+ * holds its root key (`proveLiveness`).
  */
 export * from "./publish-kms.js";
 export * from "./prove-liveness.js";
