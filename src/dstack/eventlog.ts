@@ -275,6 +275,14 @@ export function runtimeEvents(events: EventLogEntry[]): RuntimeEventJson[] {
   return out;
 }
 
+/** Runtime events whose payload (hex) is an identity field: the first one before system-ready counts. */
+const IDENTITY_EVENTS: Record<string, "appId" | "composeHash" | "instanceId" | "osImageHash"> = {
+  "app-id": "appId",
+  "compose-hash": "composeHash",
+  "instance-id": "instanceId",
+  "os-image-hash": "osImageHash",
+};
+
 export function decodeRuntimeInfo(events: EventLogEntry[]): DstackRuntimeInfo {
   const info: DstackRuntimeInfo = { initScriptHashes: [], bootMrDone: false, systemPreparing: false, systemReady: false, eventNames: [] };
   for (const ev of events) {
@@ -282,21 +290,14 @@ export function decodeRuntimeInfo(events: EventLogEntry[]): DstackRuntimeInfo {
     info.eventNames.push(ev.event);
     if (info.systemReady) continue;
     const hex = bytesToHex(ev.payload);
+    const field = Object.hasOwn(IDENTITY_EVENTS, ev.event) ? IDENTITY_EVENTS[ev.event] : undefined;
+    if (field) {
+      info[field] ??= hex;
+      continue;
+    }
     switch (ev.event) {
       case "system-preparing":
         info.systemPreparing = true;
-        break;
-      case "app-id":
-        info.appId ??= hex;
-        break;
-      case "compose-hash":
-        info.composeHash ??= hex;
-        break;
-      case "instance-id":
-        info.instanceId ??= hex;
-        break;
-      case "os-image-hash":
-        info.osImageHash ??= hex;
         break;
       case "init-script-hash":
         info.initScriptHashes.push(hex);
@@ -308,19 +309,7 @@ export function decodeRuntimeInfo(events: EventLogEntry[]): DstackRuntimeInfo {
         info.storageFs ??= new TextDecoder().decode(ev.payload);
         break;
       case "key-provider":
-        if (!info.keyProvider) {
-          const kp: KeyProviderInfo = { raw: hex };
-          try {
-            const j = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(ev.payload)) as unknown;
-            if (isPlainObject(j)) {
-              if (typeof j.name === "string") kp.name = j.name;
-              if (typeof j.id === "string") kp.id = j.id;
-            }
-          } catch {
-            /* opaque payload: keep raw */
-          }
-          info.keyProvider = kp;
-        }
+        info.keyProvider ??= keyProviderInfo(ev.payload);
         break;
       case "system-ready":
         info.systemReady = true;
@@ -328,6 +317,21 @@ export function decodeRuntimeInfo(events: EventLogEntry[]): DstackRuntimeInfo {
     }
   }
   return info;
+}
+
+/** A key-provider payload: JSON `{name, id}` when it is one, the raw bytes (hex) always. */
+function keyProviderInfo(payload: Uint8Array): KeyProviderInfo {
+  const kp: KeyProviderInfo = { raw: bytesToHex(payload) };
+  try {
+    const j = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload)) as unknown;
+    if (isPlainObject(j)) {
+      if (typeof j.name === "string") kp.name = j.name;
+      if (typeof j.id === "string") kp.id = j.id;
+    }
+  } catch {
+    /* opaque payload: keep raw */
+  }
+  return kp;
 }
 
 export function keyProviderPayload(events: EventLogEntry[]): Uint8Array | undefined {
