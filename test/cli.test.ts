@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
 import { main } from "../src/cli/main.js";
-import type { CliIO } from "../src/cli/framework.js";
+import type { CliIO } from "../src/cli/io.js";
 import { runCli, REPO_ROOT } from "./helpers/cli.js";
 
 const pkg = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, "utf8")) as { version: string; bin: Record<string, string> };

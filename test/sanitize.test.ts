@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 
-import { errorJson, errorLine, printJson, safeIO, table, type CliIO } from "../src/cli/framework.js";
+import { safeIO, type CliIO } from "../src/cli/io.js";
+import { errorJson, errorLine, printJson, table } from "../src/cli/output.js";
 import { escapeJsonControls, oneLine, redactErrorText, redactUrl, sanitizeForTerminal, secretRedactor, urlsInArgs } from "../src/core/sanitize.js";
 import { NetworkError } from "../src/core/errors.js";
 

@@ -4,20 +4,10 @@
  * Everything it and the commands print goes through `safeIO`: secret-bearing URLs from the command line are
  * redacted and control characters stripped, on stdout and stderr, in human and JSON output alike.
  */
-import { commands } from "./commands/index.js";
-import {
-  EXIT_OK,
-  EXIT_USAGE,
-  commandHelp,
-  errorJson,
-  errorLine,
-  exitCodeFor,
-  parseCommandArgs,
-  printJson,
-  safeIO,
-  type CliIO,
-  type Command,
-} from "./framework.js";
+import { commands, loadCommand } from "./commands/index.js";
+import { EXIT_OK, EXIT_USAGE, commandHelp, parseCommandArgs } from "./framework.js";
+import { safeIO, type CliIO } from "./io.js";
+import { reportCommandError } from "./output.js";
 import { packageVersion } from "../core/version.js";
 
 export function topLevelHelp(): string {
@@ -40,16 +30,12 @@ export function topLevelHelp(): string {
   ].join("\n");
 }
 
-export function findCommand(name: string): Command | undefined {
-  return commands.find((c) => c.name === name);
-}
-
 export async function main(argv: string[], rawIO: CliIO): Promise<number> {
   const io = safeIO(rawIO, argv);
   const [first, ...rest] = argv;
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
     if (first === "help" && rest[0]) {
-      const cmd = findCommand(rest[0]);
+      const cmd = await loadCommand(rest[0]);
       if (!cmd) return unknown(rest[0], io);
       io.stdout(commandHelp(cmd));
       return EXIT_OK;
@@ -65,7 +51,7 @@ export async function main(argv: string[], rawIO: CliIO): Promise<number> {
     io.stderr(`kms-registry: unknown option ${JSON.stringify(first)} (see kms-registry --help)\n`);
     return EXIT_USAGE;
   }
-  const cmd = findCommand(first);
+  const cmd = await loadCommand(first);
   if (!cmd) return unknown(first, io);
 
   const wantsJson = cmd.json === true && rest.includes("--json");
@@ -77,10 +63,7 @@ export async function main(argv: string[], rawIO: CliIO): Promise<number> {
     }
     return await cmd.run({ values, positionals, io, json: values.json === true });
   } catch (e) {
-    if (wantsJson) printJson(io, { ok: false, error: errorJson(e), checks: [] });
-    io.stderr(`kms-registry: ${cmd.name}: ${errorLine(e)}\n`);
-    if (io.env.KMS_REGISTRY_DEBUG && e instanceof Error && e.stack) io.stderr(e.stack + "\n");
-    return exitCodeFor(e);
+    return reportCommandError(io, cmd.name, e, wantsJson ? [] : undefined);
   }
 }
 

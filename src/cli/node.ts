@@ -1,8 +1,9 @@
 /** Binds the CLI to the real process: stdio, environment, signals, exit code. */
+import { errorMessage } from "../core/errors.js";
 import { readStreamLimited } from "../core/files.js";
 import { oneLine, secretRedactor, urlsInArgs } from "../core/sanitize.js";
 import { main } from "./main.js";
-import type { CliIO } from "./framework.js";
+import type { CliIO } from "./io.js";
 
 export function processIO(): CliIO {
   return {
@@ -29,7 +30,7 @@ export async function run(argv = process.argv.slice(2)): Promise<void> {
   } catch (e) {
     // main() never throws by contract; this is the last line of defence against a stack trace.
     const redact = secretRedactor(urlsInArgs(argv));
-    process.stderr.write(`kms-registry: internal error: ${oneLine(redact(e instanceof Error ? e.message : String(e)))}\n`);
+    process.stderr.write(`kms-registry: internal error: ${oneLine(redact(errorMessage(e)))}\n`);
     code = 1;
   }
   process.exitCode = code;

@@ -2,43 +2,44 @@
  * `kms-registry audit --registry ADDR --rpc URL [--from-block N] [--to-block M] [--reverify]
  *   [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--json]`
  */
-import { EXIT_FAIL, EXIT_OK, oneLine, optInteger, optString, printJson, table, type Command, type CommandContext } from "../framework.js";
-import { REGISTRY_OPTIONS, connectToRegistry, registryArgs } from "../options/registry.js";
-import { verificationOptions } from "../options/verification.js";
+import { UsageError, firstLine } from "../../core/errors.js";
+import { oneLine } from "../../core/sanitize.js";
+import { createVerificationCache } from "../../dcap/cache.js";
+import { QuoteParseError } from "../../dcap/quote.js";
+import { checkQuote } from "../../dcap/verify.js";
+import { auditJson, auditRegistry, type AuditProgress, type AuditResult, type Reverify } from "../../registry/audit.js";
+import { EXIT_FAIL, EXIT_OK, optFlag, optInteger, type CommandSpec, type CommandContext } from "../framework.js";
+import type { CliIO } from "../io.js";
+import { REGISTRY_OPTIONS, connectToRegistry, registryOptions } from "../options/registry.js";
+import { givenVerificationOptions, parseWithCollateral, readCollateralFile, readRootCaDer, verificationOptionSpecs, verificationOptions } from "../options/verification.js";
+import { printJson, table } from "../output.js";
 
-async function buildReverify(ctx: CommandContext) {
-  const { collateralSource, loadCollateral, parseAccept, readInputFile } = await import("./verify-quote.js");
-  const src = collateralSource(ctx);
-  const now = optInteger(ctx, "at", { min: 0 }) ?? Math.floor(Date.now() / 1000);
-  const accept = parseAccept(ctx);
-  const rootCaPath = optString(ctx, "root-ca");
-  let rootCaDer: Uint8Array | undefined;
-  if (rootCaPath !== undefined) {
-    const { certificateDerFromFile } = await import("../../dcap/x509.js");
-    rootCaDer = certificateDerFromFile(await readInputFile(ctx.io, rootCaPath, "root CA file", "certificate"), `root CA file ${JSON.stringify(rootCaPath)}`);
-  }
-  const [{ checkQuote }, { createVerificationCache }] = await Promise.all([import("../../dcap/verify.js"), import("../../dcap/cache.js")]);
+/**
+ * The full DCAP re-verification of each registered quote (`--reverify`), parsed once: collateral from the file
+ * (read and parsed once, before the scan: a missing or malformed file is an input error, exit 2, not one "quote
+ * not verifiable" anomaly per registration) or fetched per quote from the PCCS, then the accepted-status policy.
+ */
+async function buildReverify(ctx: CommandContext): Promise<Reverify> {
+  const opts = verificationOptions(ctx);
+  const rootCaDer = await readRootCaDer(ctx.io, opts.rootCaFile);
   const cache = createVerificationCache();
-  // A collateral file is read and parsed once, before the scan: a missing or malformed file is an input
-  // error (exit 2), not one "quote not verifiable" anomaly per registration.
-  const fileCollateral = src.kind === "file" ? await loadCollateral(ctx, src, new Uint8Array(0), now) : undefined;
-  return async (quote: Uint8Array) => {
-    const collateral = fileCollateral ?? (await loadCollateral(ctx, src, quote, now));
-    const out = checkQuote(quote, { collateral, now, cache, ...(rootCaDer ? { rootCaDer } : {}) });
-    if (!out.ok) return { ok: false, detail: `${out.error.code}: ${out.error.message.split("\n")[0]}` };
+  const fileCollateral = opts.collateral.kind === "file" ? await readCollateralFile(ctx.io, opts.collateral.path) : undefined;
+  return async (quoteBytes: Uint8Array) => {
+    const parsed = await parseWithCollateral(ctx.io, opts.collateral, quoteBytes, opts.now, fileCollateral);
+    if (parsed instanceof QuoteParseError) return { ok: false, detail: `${parsed.code}: ${firstLine(parsed.message)}` };
+    const out = checkQuote(parsed.quote, { collateral: parsed.collateral, now: opts.now, cache, ...(rootCaDer ? { rootCaDer } : {}) });
+    if (!out.ok) return { ok: false, detail: `${out.error.code}: ${firstLine(out.error.message)}` };
     const r = out.result;
-    const accepted = accept.includes(r.status);
+    const accepted = opts.accept.includes(r.status);
     const genuine = r.genuine ? "" : " (NOT GENUINE: non-Intel root)";
     return {
       ok: accepted,
-      detail: accepted ? `verified: ${r.status}${genuine}` : `verified but TCB status ${r.status} is not accepted (${accept.join(", ")})${genuine}`,
+      detail: accepted ? `verified: ${r.status}${genuine}` : `verified but TCB status ${r.status} is not accepted (${opts.accept.join(", ")})${genuine}`,
     };
   };
 }
 
-export const auditCommand: Command = {
-  name: "audit",
-  summary: "rebuild the registry's history from events and re-check every quote",
+export const auditCommand: CommandSpec = {
   synopsis: "--registry ADDR --rpc URL [--from-block N] [--to-block M] [--reverify [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...]] [--json]",
   help: [
     "Reads every KmsRegistered / KmsRevoked / KmsLivenessProven event in bounded block ranges (halving the range",
@@ -56,79 +57,75 @@ export const auditCommand: Command = {
     "to-block": { type: "string", valueName: "M", description: "last block to scan (default: latest)" },
     range: { type: "string", valueName: "BLOCKS", description: "initial eth_getLogs range (default 10000)" },
     reverify: { type: "boolean", description: "fully verify every quote (DCAP chain, collateral, TCB status)" },
-    ...verificationOptions(" for --reverify"),
+    ...verificationOptionSpecs(" for --reverify"),
   },
   json: true,
   async run(ctx) {
     const { io } = ctx;
-    const { rpc, registry } = await registryArgs(ctx);
+    const target = registryOptions(ctx);
     const fromOpt = optInteger(ctx, "from-block", { min: 0 });
     const toOpt = optInteger(ctx, "to-block", { min: 0 });
     const range = optInteger(ctx, "range", { min: 1 });
-    if (fromOpt !== undefined && toOpt !== undefined && toOpt < fromOpt) {
-      const { UsageError } = await import("../../core/errors.js");
-      throw new UsageError(`--to-block ${toOpt} is before --from-block ${fromOpt}`);
-    }
-    if (!ctx.values.reverify) {
-      const stray = ["collateral", "pccs", "at", "root-ca", "accept"].filter((o) => optString(ctx, o) !== undefined);
-      if (stray.length) {
-        const { UsageError } = await import("../../core/errors.js");
-        throw new UsageError(`${stray.map((o) => `--${o}`).join(", ")} only ${stray.length === 1 ? "applies" : "apply"} with --reverify`);
-      }
-    }
-    const reverify = ctx.values.reverify ? await buildReverify(ctx) : undefined;
-    const { conn, record } = await connectToRegistry(ctx, rpc, registry, "exists");
+    if (fromOpt !== undefined && toOpt !== undefined && toOpt < fromOpt) throw new UsageError(`--to-block ${toOpt} is before --from-block ${fromOpt}`);
+    const stray = optFlag(ctx, "reverify") ? [] : givenVerificationOptions(ctx);
+    if (stray.length) throw new UsageError(`${stray.map((o) => `--${o}`).join(", ")} only ${stray.length === 1 ? "applies" : "apply"} with --reverify`);
+    const reverify = optFlag(ctx, "reverify") ? await buildReverify(ctx) : undefined;
+    const { conn, record } = await connectToRegistry(target, "exists");
     const fromBlock = BigInt(fromOpt ?? record?.block ?? 0);
     const head = await conn.publicClient.getBlockNumber({ cacheTime: 0 });
-    if (fromBlock > head) {
-      const { UsageError } = await import("../../core/errors.js");
-      throw new UsageError(`--from-block ${fromBlock} is past the chain head (block ${head})`);
-    }
-    const { auditRegistry, auditJson } = await import("../../registry/audit.js");
-    let lastPrint = 0;
+    if (fromBlock > head) throw new UsageError(`--from-block ${fromBlock} is past the chain head (block ${head})`);
     const started = Date.now();
     const report = await auditRegistry({
       publicClient: conn.publicClient,
-      registry,
+      registry: target.registry,
       fromBlock,
       ...(toOpt !== undefined ? { toBlock: BigInt(toOpt) } : {}),
       ...(range !== undefined ? { initialRange: BigInt(range) } : {}),
       ...(reverify ? { reverify } : {}),
-      onProgress: (p) => {
-        if ("note" in p && p.note) io.stderr(`[audit] note: ${oneLine(p.note)}\n`);
-        const t = Date.now();
-        if (t - lastPrint < 1000) return;
-        lastPrint = t;
-        if ("stage" in p) io.stderr(`[audit] ${p.stage}: ${p.done}/${p.total}\n`);
-        else io.stderr(`[audit] scanned blocks ${p.fromBlock}…${p.scannedTo} of ${p.toBlock} (range ${p.range}, ${p.requests} requests, ${p.rangeErrors} refused)\n`);
-      },
+      onProgress: progressLines(io),
     });
     if (Date.now() - started > 1000) io.stderr(`[audit] done: ${report.events} events, ${report.kms.length} KMS, ${report.anomalies.length} anomalies in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     if (ctx.json) printJson(io, auditJson(report));
-    else {
-      const rows = report.kms.map((k) => {
-        const failed = k.checks.filter((c) => !c.ok).length;
-        return [
-          k.address,
-          k.status,
-          String(k.attestations.length),
-          String(k.livenessProofs.length),
-          String(k.registeredAt),
-          k.revokedAt === null ? "-" : String(k.revokedAt),
-          failed ? `${failed} FAILED of ${k.checks.length}` : `${k.checks.length} ok`,
-        ];
-      });
-      io.stdout(`Registry ${report.registry} on chain ${report.chainId}, blocks ${report.fromBlock}…${report.toBlock}: ${report.kms.length} KMS, ${report.events} events\n\n`);
-      if (rows.length) io.stdout(table(rows, ["kms", "status", "attestations", "liveness", "registered", "revoked", "checks"]) + "\n");
-      const { foreign, duplicate, outOfRange } = report.logs.dropped;
-      if (foreign + duplicate + outOfRange) {
-        io.stdout(`Dropped ${report.logs.received - report.logs.used} of ${report.logs.received} logs the RPC returned: ${foreign} of other addresses, ${duplicate} duplicates, ${outOfRange} outside the requested blocks\n\n`);
-      }
-      if (report.anomalies.length) {
-        io.stdout(`${report.anomalies.length} anomal${report.anomalies.length === 1 ? "y" : "ies"}:\n`);
-        io.stdout(table(report.anomalies.map((a) => [a.kind, a.kms ?? "-", a.detail]), ["kind", "kms", "detail"]));
-      } else io.stdout("No anomalies.\n");
-    }
+    else printReport(io, report);
     return report.anomalies.length ? EXIT_FAIL : EXIT_OK;
   },
 };
+
+/** The scan's progress on stderr: notes as they come, counts at most once a second. */
+function progressLines(io: CliIO): (p: AuditProgress) => void {
+  let lastPrint = 0;
+  return (p) => {
+    if ("note" in p && p.note) io.stderr(`[audit] note: ${oneLine(p.note)}\n`);
+    const t = Date.now();
+    if (t - lastPrint < 1000) return;
+    lastPrint = t;
+    if ("stage" in p) io.stderr(`[audit] ${p.stage}: ${p.done}/${p.total}\n`);
+    else io.stderr(`[audit] scanned blocks ${p.fromBlock}…${p.scannedTo} of ${p.toBlock} (range ${p.range}, ${p.requests} requests, ${p.rangeErrors} refused)\n`);
+  };
+}
+
+/** The human report: one row per KMS, the logs dropped, the anomalies. */
+function printReport(io: CliIO, report: AuditResult): void {
+  const rows = report.kms.map((k) => {
+    const failed = k.checks.filter((c) => !c.ok).length;
+    return [
+      k.address,
+      k.status,
+      String(k.attestations.length),
+      String(k.livenessProofs.length),
+      String(k.registeredAt),
+      k.revokedAt === null ? "-" : String(k.revokedAt),
+      failed ? `${failed} FAILED of ${k.checks.length}` : `${k.checks.length} ok`,
+    ];
+  });
+  io.stdout(`Registry ${report.registry} on chain ${report.chainId}, blocks ${report.fromBlock}…${report.toBlock}: ${report.kms.length} KMS, ${report.events} events\n\n`);
+  if (rows.length) io.stdout(table(rows, ["kms", "status", "attestations", "liveness", "registered", "revoked", "checks"]) + "\n");
+  const { foreign, duplicate, outOfRange } = report.logs.dropped;
+  if (foreign + duplicate + outOfRange) {
+    io.stdout(`Dropped ${report.logs.received - report.logs.used} of ${report.logs.received} logs the RPC returned: ${foreign} of other addresses, ${duplicate} duplicates, ${outOfRange} outside the requested blocks\n\n`);
+  }
+  if (report.anomalies.length) {
+    io.stdout(`${report.anomalies.length} anomal${report.anomalies.length === 1 ? "y" : "ies"}:\n`);
+    io.stdout(table(report.anomalies.map((a) => [a.kind, a.kms ?? "-", a.detail]), ["kind", "kms", "detail"]));
+  } else io.stdout("No anomalies.\n");
+}

@@ -2,13 +2,14 @@
  * `kms-registry check-certs --certs-dir DIR [--domain D] [--json]` — the operator's checklist of the
  * bootstrap tutorials on a KMS certs dir. Exit 0 when every check passes, 1 otherwise.
  */
-import { isAbsolute, resolve } from "node:path";
+import { oneLine } from "../../core/sanitize.js";
+import { checkCertsDir } from "../../kms/certs-dir.js";
+import { readBootstrapFile } from "../../kms/pull.js";
+import { EXIT_FAIL, EXIT_OK, nowOption, optString, requireString, type CommandSpec } from "../framework.js";
+import { resolvePath } from "../io.js";
+import { printJson, table } from "../output.js";
 
-import { EXIT_FAIL, EXIT_OK, oneLine, optInteger, optString, printJson, requireString, table, type Command } from "../framework.js";
-
-export const checkCertsCommand: Command = {
-  name: "check-certs",
-  summary: "run the operator's checklist on a KMS certs dir",
+export const checkCertsCommand: CommandSpec = {
   synopsis: "--certs-dir DIR [--domain D] [--file SAVED_BOOTSTRAP.json] [--json]",
   help: [
     "Checks, each with what was expected and what was found: the 8 files; root CA subject \"Dstack KMS CA\" (the",
@@ -32,16 +33,13 @@ export const checkCertsCommand: Command = {
   json: true,
   async run(ctx) {
     const { io } = ctx;
-    const dirArg = requireString(ctx, "certs-dir");
-    const dir = isAbsolute(dirArg) ? dirArg : resolve(io.cwd, dirArg);
+    const dir = resolvePath(io, requireString(ctx, "certs-dir"));
     const domain = optString(ctx, "domain");
-    const now = optInteger(ctx, "at", { min: 0 }) ?? Math.floor(Date.now() / 1000);
-    const { checkCertsDir } = await import("../../kms/certs-dir.js");
+    const now = nowOption(ctx);
     const fileArg = optString(ctx, "file");
     let bootstrap;
     if (fileArg !== undefined) {
-      const { readBootstrapFile } = await import("../../kms/pull.js");
-      const from = isAbsolute(fileArg) ? fileArg : resolve(io.cwd, fileArg);
+      const from = resolvePath(io, fileArg);
       bootstrap = { info: (await readBootstrapFile(from)).info, from };
     }
     const r = await checkCertsDir(dir, { now, ...(domain !== undefined ? { domain } : {}), ...(bootstrap ? { bootstrap } : {}) });

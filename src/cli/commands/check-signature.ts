@@ -4,21 +4,23 @@
  *   env key:   --app-id ID --public-key HEX --timestamp T --signature HEX
  *   key chain: --app-id ID --purpose P --derived-pubkey HEX --signature-chain D,A
  */
-import { EXIT_FAIL, EXIT_OK, oneLine, optString, printJson, requireString, type Command, type CommandContext } from "../framework.js";
-import { REGISTRY_OPTIONS, connectToRegistry, registryArgs } from "../options/registry.js";
+import { hexToBytes } from "../../core/bytes.js";
+import { InputError, UsageError } from "../../core/errors.js";
+import { oneLine } from "../../core/sanitize.js";
+import { checkAppKeySignature, checkEnvKeySignature, checkKeyChain, type SignatureCheckResult } from "../../registry/check-signature.js";
+import { parseAddress } from "../../registry/connect.js";
+import { EXIT_FAIL, EXIT_OK, optString, requireString, type CommandSpec, type CommandContext } from "../framework.js";
+import { REGISTRY_OPTIONS, connectToRegistry, registryOptions } from "../options/registry.js";
+import { printJson } from "../output.js";
 
-async function bytesOpt(ctx: CommandContext, name: string, length?: number): Promise<Uint8Array> {
-  const { hexToBytes } = await import("../../core/bytes.js");
-  const { InputError } = await import("../../core/errors.js");
+function bytesOpt(ctx: CommandContext, name: string, length?: number): Uint8Array {
   const b = hexToBytes(requireString(ctx, name), `--${name}`);
   if (length !== undefined && b.length !== length) throw new InputError("BAD_LENGTH", `--${name} must be ${length} bytes of hex, got ${b.length}`);
   return b;
 }
 
 /** `D,A`, `[D, A]` (JSON, as dstack prints it) or `D A`. */
-export async function parseSignatureChain(text: string): Promise<[Uint8Array, Uint8Array]> {
-  const { hexToBytes } = await import("../../core/bytes.js");
-  const { InputError } = await import("../../core/errors.js");
+export function parseSignatureChain(text: string): [Uint8Array, Uint8Array] {
   let parts: string[];
   const t = text.trim();
   if (t.startsWith("[")) {
@@ -37,9 +39,7 @@ export async function parseSignatureChain(text: string): Promise<[Uint8Array, Ui
   return [d!, a!];
 }
 
-export const checkSignatureCommand: Command = {
-  name: "check-signature",
-  summary: "check KMS-signed app keys, env keys and key chains off and on chain",
+export const checkSignatureCommand: CommandSpec = {
   synopsis:
     "--registry ADDR --rpc URL [--kms ADDR] --app-id ID (--app-pubkey HEX --signature HEX | --public-key HEX --timestamp T --signature HEX | --purpose P --derived-pubkey HEX --signature-chain D,A) [--json]",
   help: [
@@ -63,7 +63,6 @@ export const checkSignatureCommand: Command = {
   json: true,
   async run(ctx) {
     const { io } = ctx;
-    const { UsageError } = await import("../../core/errors.js");
     const modes = [
       optString(ctx, "signature-chain") !== undefined && "key-chain",
       optString(ctx, "app-pubkey") !== undefined && "app-key",
@@ -71,30 +70,29 @@ export const checkSignatureCommand: Command = {
     ].filter(Boolean) as string[];
     if (modes.length !== 1) throw new UsageError("give exactly one of --app-pubkey (app key), --public-key (env key) or --signature-chain (key chain)");
     const mode = modes[0]!;
-    const { rpc, registry } = await registryArgs(ctx);
-    const { parseAddress } = await import("../../registry/connect.js");
+    const target = registryOptions(ctx);
+    const { registry } = target;
     const kmsOpt = optString(ctx, "kms");
     const kms = kmsOpt !== undefined ? parseAddress(kmsOpt, "--kms") : undefined;
-    const appId = await bytesOpt(ctx, "app-id", 20);
-    const lib = await import("../../registry/check-signature.js");
-    let input: () => Promise<Awaited<ReturnType<typeof lib.checkAppKeySignature>>>;
+    const appId = bytesOpt(ctx, "app-id", 20);
+    let input: () => Promise<SignatureCheckResult>;
     if (mode === "app-key") {
-      const appPubkey = await bytesOpt(ctx, "app-pubkey", 33);
-      const signature = await bytesOpt(ctx, "signature", 65);
-      input = () => lib.checkAppKeySignature({ publicClient: conn.publicClient, registry, ...(kms ? { kms } : {}), appId, appPubkey, signature });
+      const appPubkey = bytesOpt(ctx, "app-pubkey", 33);
+      const signature = bytesOpt(ctx, "signature", 65);
+      input = () => checkAppKeySignature({ publicClient: conn.publicClient, registry, ...(kms ? { kms } : {}), appId, appPubkey, signature });
     } else if (mode === "env-key") {
-      const publicKey = await bytesOpt(ctx, "public-key", 32);
+      const publicKey = bytesOpt(ctx, "public-key", 32);
       const ts = requireString(ctx, "timestamp");
       if (!/^\d{1,20}$/.test(ts) || BigInt(ts) >= 1n << 64n) throw new UsageError(`--timestamp must be a u64 (unix seconds), got ${JSON.stringify(ts.slice(0, 30))}`);
-      const signature = await bytesOpt(ctx, "signature", 65);
-      input = () => lib.checkEnvKeySignature({ publicClient: conn.publicClient, registry, ...(kms ? { kms } : {}), appId, publicKey, timestamp: BigInt(ts), signature });
+      const signature = bytesOpt(ctx, "signature", 65);
+      input = () => checkEnvKeySignature({ publicClient: conn.publicClient, registry, ...(kms ? { kms } : {}), appId, publicKey, timestamp: BigInt(ts), signature });
     } else {
       const purpose = requireString(ctx, "purpose");
-      const derivedPubkey = await bytesOpt(ctx, "derived-pubkey");
-      const [derivedSignature, appSignature] = await parseSignatureChain(requireString(ctx, "signature-chain"));
-      input = () => lib.checkKeyChain({ publicClient: conn.publicClient, registry, ...(kms ? { kms } : {}), appId, purpose, derivedPubkey, derivedSignature, appSignature });
+      const derivedPubkey = bytesOpt(ctx, "derived-pubkey");
+      const [derivedSignature, appSignature] = parseSignatureChain(requireString(ctx, "signature-chain"));
+      input = () => checkKeyChain({ publicClient: conn.publicClient, registry, ...(kms ? { kms } : {}), appId, purpose, derivedPubkey, derivedSignature, appSignature });
     }
-    const { conn } = await connectToRegistry(ctx, rpc, registry);
+    const { conn } = await connectToRegistry(target);
     const r = await input();
     if (ctx.json) printJson(io, { ok: r.valid, ...r });
     else {

@@ -1,9 +1,9 @@
 /** `kms-registry demo [--keep] [--json]` — the whole flow end to end on a simulated KMS and a local chain. */
-import { EXIT_FAIL, EXIT_OK, printJson, type Command } from "../framework.js";
+import { DemoStageError, runDemo } from "../../demo/run.js";
+import { EXIT_FAIL, EXIT_OK, optFlag, type CommandSpec } from "../framework.js";
+import { printJson } from "../output.js";
 
-export const demoCommand: Command = {
-  name: "demo",
-  summary: "run the whole flow end to end on a simulated KMS and a local chain",
+export const demoCommand: CommandSpec = {
   synopsis: "[--keep] [--json]",
   help: [
     "Starts a simulated dstack KMS (kms-registry simulate-kms) and a real JSON-RPC node (hardhat node) as child",
@@ -19,7 +19,6 @@ export const demoCommand: Command = {
   json: true,
   async run(ctx) {
     const { io } = ctx;
-    const { runDemo, DemoStageError } = await import("../../demo/run.js");
     const ac = new AbortController();
     const off = io.onSignal?.(() => {
       if (ac.signal.aborted) return;
@@ -28,7 +27,7 @@ export const demoCommand: Command = {
     });
     const started = Date.now();
     try {
-      const s = await runDemo({ log: (l) => io.stderr(`${l}\n`), signal: ac.signal, keepWorkDir: ctx.values.keep === true });
+      const s = await runDemo({ log: (l) => io.stderr(`${l}\n`), signal: ac.signal, keepWorkDir: optFlag(ctx, "keep") });
       const secs = ((Date.now() - started) / 1000).toFixed(1);
       if (ctx.json) printJson(io, { ok: true, seconds: Number(secs), ...s });
       else {
@@ -45,7 +44,7 @@ export const demoCommand: Command = {
             `  env key         valid off and on chain`,
             `  key chain       derived ${s.keyChain.derivedAddress} (${s.keyChain.purpose}): valid off and on chain`,
             `  audit           ${s.audit.kms} KMS, ${s.audit.events} events, ${s.audit.reverified} quote(s) re-verified, ${s.audit.anomalies} anomalies`,
-            ...(ctx.values.keep ? [`  work dir        ${s.workDir}`] : []),
+            ...(optFlag(ctx, "keep") ? [`  work dir        ${s.workDir}`] : []),
             "",
           ].join("\n"),
         );

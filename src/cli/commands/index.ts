@@ -1,24 +1,77 @@
-import type { Command } from "../framework.js";
-import { auditCommand } from "./audit.js";
-import { checkSignatureCommand } from "./check-signature.js";
-import { demoCommand } from "./demo.js";
-import { deployCommand } from "./deploy.js";
-import { proveLivenessCommand } from "./prove-liveness.js";
-import { publishCommand } from "./publish.js";
-import { verifyQuoteCommand } from "./verify-quote.js";
-import { checkCertsCommand, pullCommand, simulateKmsCommand, verifyCommand } from "./kms-commands.js";
+/**
+ * The command list: every command's name and one-line summary, in the order `--help` lists them, and a loader
+ * of the module that implements it. Running one command loads only that command's module (and what it
+ * imports), so a command's start-up cost is its own; this list is the one place in the source tree that
+ * imports modules on demand.
+ */
+import type { Command, CommandSpec } from "../framework.js";
 
-/** Every command, in the order `--help` lists them. One module per command under this folder. */
-export const commands: Command[] = [
-  demoCommand,
-  pullCommand,
-  checkCertsCommand,
-  verifyQuoteCommand,
-  verifyCommand,
-  simulateKmsCommand,
-  deployCommand,
-  publishCommand,
-  proveLivenessCommand,
-  checkSignatureCommand,
-  auditCommand,
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load: () => Promise<CommandSpec>;
+}
+
+export const commands: readonly CommandEntry[] = [
+  {
+    name: "demo",
+    summary: "run the whole flow end to end on a simulated KMS and a local chain",
+    load: async () => (await import("./demo.js")).demoCommand,
+  },
+  {
+    name: "pull",
+    summary: "fetch a KMS's bootstrap info and write one normalized JSON document",
+    load: async () => (await import("./pull.js")).pullCommand,
+  },
+  {
+    name: "check-certs",
+    summary: "run the operator's checklist on a KMS certs dir",
+    load: async () => (await import("./check-certs.js")).checkCertsCommand,
+  },
+  {
+    name: "verify-quote",
+    summary: "verify a TDX/SGX quote locally (DCAP chain, collateral, TCB status)",
+    load: async () => (await import("./verify-quote.js")).verifyQuoteCommand,
+  },
+  {
+    name: "verify",
+    summary: "pull, check, verify the quote, the key binding and the event log",
+    load: async () => (await import("./verify.js")).verifyCommand,
+  },
+  {
+    name: "simulate-kms",
+    summary: "run a simulated dstack KMS (HTTP API, real keys, forged quote)",
+    load: async () => (await import("./simulate-kms.js")).simulateKmsCommand,
+  },
+  {
+    name: "deploy",
+    summary: "deploy the KmsRegistry contract and write deployments/<chainId>.json",
+    load: async () => (await import("./deploy.js")).deployCommand,
+  },
+  {
+    name: "publish",
+    summary: "verify a KMS and register it on the registry contract",
+    load: async () => (await import("./publish.js")).publishCommand,
+  },
+  {
+    name: "prove-liveness",
+    summary: "prove on chain that a live KMS holds its root key",
+    load: async () => (await import("./prove-liveness.js")).proveLivenessCommand,
+  },
+  {
+    name: "check-signature",
+    summary: "check KMS-signed app keys, env keys and key chains off and on chain",
+    load: async () => (await import("./check-signature.js")).checkSignatureCommand,
+  },
+  {
+    name: "audit",
+    summary: "rebuild the registry's history from events and re-check every quote",
+    load: async () => (await import("./audit.js")).auditCommand,
+  },
 ];
+
+/** The command called `name`, its module loaded; undefined when there is none. */
+export async function loadCommand(name: string): Promise<Command | undefined> {
+  const entry = commands.find((c) => c.name === name);
+  return entry ? { name: entry.name, summary: entry.summary, ...(await entry.load()) } : undefined;
+}

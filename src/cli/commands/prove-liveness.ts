@@ -1,10 +1,19 @@
 /** `kms-registry prove-liveness --registry ADDR --rpc URL --kms URL [--kms-address ADDR] [--json]` */
-import { EXIT_OK, optString, printJson, requireString, type Command } from "../framework.js";
-import { REGISTRY_OPTIONS, confirmations, connectToRegistry, progressPrinter, registryArgs } from "../options/registry.js";
+import { getAddress } from "viem";
 
-export const proveLivenessCommand: Command = {
-  name: "prove-liveness",
-  summary: "prove on chain that a live KMS holds its root key",
+import { decodeBytesField, hexToBytes, type Hex } from "../../core/bytes.js";
+import { NetworkError, UsageError } from "../../core/errors.js";
+import { ethAddress } from "../../dstack/signatures.js";
+import { getMeta } from "../../kms/client.js";
+import { decodeRegistryLog } from "../../registry/events.js";
+import { accountFromEnv, parseAddress, walletFor } from "../../registry/connect.js";
+import { findRegistrations } from "../../registry/publish.js";
+import { proveLiveness } from "../../workflows/prove-liveness.js";
+import { EXIT_OK, optString, requireString, type CommandSpec } from "../framework.js";
+import { CONFIRMATIONS_OPTION, REGISTRY_OPTIONS, confirmations, connectToRegistry, registryOptions } from "../options/registry.js";
+import { printJson, progressPrinter } from "../output.js";
+
+export const proveLivenessCommand: CommandSpec = {
   synopsis: "--registry ADDR --rpc URL --kms URL [--kms-address ADDR] [--confirmations N] [--json]",
   help: [
     "Reads the current liveness epoch and livenessChallengeAt(kms, epoch) from the registry (the challenge is",
@@ -18,38 +27,30 @@ export const proveLivenessCommand: Command = {
     ...REGISTRY_OPTIONS,
     kms: { type: "string", valueName: "URL", description: "the live KMS's base URL (http or https)" },
     "kms-address": { type: "string", valueName: "ADDR", description: "the KMS's registered address (default: from KMS.GetMeta)" },
-    confirmations: { type: "string", valueName: "N", description: "confirmations to wait for (default 1)" },
+    ...CONFIRMATIONS_OPTION,
   },
   json: true,
   async run(ctx) {
     const { io } = ctx;
-    const { rpc, registry } = await registryArgs(ctx);
+    const target = registryOptions(ctx);
+    const { registry } = target;
     const kmsUrl = requireString(ctx, "kms");
-    const { UsageError, NetworkError } = await import("../../core/errors.js");
     if (!/^https?:\/\//i.test(kmsUrl)) throw new UsageError(`--kms must be an http(s) URL, got ${JSON.stringify(kmsUrl.slice(0, 80))}`);
-    const { accountFromEnv, parseAddress, walletFor } = await import("../../registry/connect.js");
     const addrOpt = optString(ctx, "kms-address");
     let kms = addrOpt !== undefined ? parseAddress(addrOpt, "--kms-address") : undefined;
     const conf = confirmations(ctx);
     const account = accountFromEnv(io.env);
     const progress = progressPrinter(io, "prove-liveness");
-    const { getMeta } = await import("../../kms/client.js");
     if (!kms) {
-      const { decodeBytesField } = await import("../../core/bytes.js");
-      const { ethAddress } = await import("../../dstack/signatures.js");
-      const { getAddress } = await import("viem");
       const { meta } = await getMeta(kmsUrl);
       if (typeof meta.k256_pubkey !== "string") throw new NetworkError("KMS_BAD_ANSWER", `KMS ${kmsUrl}: GetMeta has no k256_pubkey`);
-      kms = getAddress(ethAddress(decodeBytesField(meta.k256_pubkey, "k256_pubkey", 33))) as typeof registry;
+      kms = getAddress(ethAddress(decodeBytesField(meta.k256_pubkey, "k256_pubkey", 33))) as Hex;
       progress("meta", `KMS root key address ${kms}`);
     }
-    const { conn, record } = await connectToRegistry(ctx, rpc, registry);
+    const { conn, record } = await connectToRegistry(target);
     // Over https, pin the KMS's TLS certificate to the CA key registered on chain for this KMS.
     let caPubkey: Uint8Array | undefined;
     if (/^https:/i.test(kmsUrl)) {
-      const { findRegistrations } = await import("../../registry/publish.js");
-      const { decodeRegistryLog } = await import("../../registry/audit.js");
-      const { hexToBytes } = await import("../../core/bytes.js");
       const regs = await findRegistrations(conn.publicClient, registry, kms, null, BigInt(record?.block ?? 0));
       const last = regs.length ? decodeRegistryLog(regs[regs.length - 1]!) : undefined;
       if (last && last !== "undecodable" && last.kind === "registered") {
@@ -57,7 +58,6 @@ export const proveLivenessCommand: Command = {
         progress("tls", "pinning the KMS's TLS certificate to its registered CA key");
       }
     }
-    const { proveLiveness } = await import("../../workflows/prove-liveness.js");
     const r = await proveLiveness({
       publicClient: conn.publicClient,
       walletClient: walletFor(conn, account),

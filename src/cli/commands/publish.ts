@@ -3,20 +3,25 @@
  *   [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--allow-simulated-root]
  *   [--dry-run] [--confirmations N] [--json]`
  *
- * Pull → full verification (refuses on failure) → chain-id check against the deployment record →
- * idempotent, journalled `register` (see `src/registry/publish.ts`).
+ * The options of the command line given to the one publish pipeline (`publishKmsWorkflow`: pull → full
+ * verification, refused on failure → chain and code checked against the deployment record → idempotent,
+ * journalled `register`), its progress lines on stderr and its result printed.
  */
-import { EXIT_FAIL, EXIT_OK, optInteger, optString, printJson, table, type Command } from "../framework.js";
-import { SOURCE_OPTIONS, clientOptions, sourceFromOptions } from "../options/kms-source.js";
-import { REGISTRY_OPTIONS, confirmations, connectToRegistry, progressPrinter, registryArgs } from "../options/registry.js";
-import { verificationOptions } from "../options/verification.js";
+import { UsageError } from "../../core/errors.js";
+import { accountFromEnv, walletFor } from "../../registry/connect.js";
+import { defaultStateDir, type PublishResult } from "../../registry/publish.js";
+import { publishKmsWorkflow, type GateResult } from "../../workflows/publish-kms.js";
+import { EXIT_FAIL, EXIT_OK, optFlag, optString, type CommandContext, type CommandSpec } from "../framework.js";
+import { resolvePath } from "../io.js";
+import { KMS_SOURCE_OPTIONS, kmsSourceOptions } from "../options/kms-source.js";
+import { CONFIRMATIONS_OPTION, REGISTRY_OPTIONS, confirmations, connectWithRecord, registryOptions } from "../options/registry.js";
+import { loadCollateral, readRootCaDer, verificationOptionSpecs, verificationOptions } from "../options/verification.js";
+import { checksTable, printJson, progressPrinter } from "../output.js";
 
 export const NOT_GENUINE_WARNING =
   "WARNING: NOT GENUINE — this quote verifies only under a simulated (non-Intel) root CA. It proves nothing about real TDX hardware. Publishing it is for development only (--allow-simulated-root).";
 
-export const publishCommand: Command = {
-  name: "publish",
-  summary: "verify a KMS and register it on the registry contract",
+export const publishCommand: CommandSpec = {
   synopsis:
     "--registry ADDR --rpc URL (--kms URL | --certs-dir DIR | --file FILE) [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--allow-simulated-root] [--dry-run] [--json]",
   help: [
@@ -31,108 +36,76 @@ export const publishCommand: Command = {
   ].join("\n"),
   options: {
     ...REGISTRY_OPTIONS,
-    ...SOURCE_OPTIONS,
-    ...verificationOptions(),
+    ...KMS_SOURCE_OPTIONS,
+    ...verificationOptionSpecs(),
     "allow-simulated-root": { type: "boolean", description: "DEVELOPMENT ONLY: publish a quote verified under --root-ca" },
     "dry-run": { type: "boolean", description: "verify and estimate gas; send nothing" },
-    confirmations: { type: "string", valueName: "N", description: "confirmations to wait for (default 1)" },
+    ...CONFIRMATIONS_OPTION,
     "journal-dir": { type: "string", valueName: "DIR", description: "where unconfirmed sends are journalled (default $KMS_REGISTRY_STATE_DIR or ~/.local/state/kms-registry)" },
   },
   json: true,
   async run(ctx) {
     const { io } = ctx;
-    const progress = progressPrinter(io, "publish");
     // Usage errors first, before any network or file access.
-    const { rpc, registry } = await registryArgs(ctx);
-    const source = await sourceFromOptions(ctx);
-    const { collateralSource, loadCollateral, parseAccept, readInputFile } = await import("./verify-quote.js");
-    const colSrc = collateralSource(ctx);
-    const now = optInteger(ctx, "at", { min: 0 }) ?? Math.floor(Date.now() / 1000);
-    const accept = parseAccept(ctx);
+    const target = registryOptions(ctx);
+    const { source, client } = kmsSourceOptions(ctx);
+    const opts = verificationOptions(ctx);
     const conf = confirmations(ctx);
-    const rootCaPath = optString(ctx, "root-ca");
-    const allowSim = ctx.values["allow-simulated-root"] === true;
-    const { UsageError } = await import("../../core/errors.js");
-    if (allowSim && rootCaPath === undefined) throw new UsageError("--allow-simulated-root needs --root-ca FILE (the simulated root the quote must still verify under)");
-    const { accountFromEnv, walletFor } = await import("../../registry/connect.js");
+    const allowSim = optFlag(ctx, "allow-simulated-root");
+    if (allowSim && opts.rootCaFile === undefined) throw new UsageError("--allow-simulated-root needs --root-ca FILE (the simulated root the quote must still verify under)");
     const account = accountFromEnv(io.env);
-    const { resolve, isAbsolute } = await import("node:path");
-    const abs = (p: string) => (isAbsolute(p) ? p : resolve(io.cwd, p));
     const journalOpt = optString(ctx, "journal-dir");
+    const rootCaDer = await readRootCaDer(io, opts.rootCaFile);
 
-    // pull
-    progress("pull", `from ${"kms" in source ? source.kms : "certsDir" in source ? `certs dir ${source.certsDir}` : `file ${source.file}`}`);
-    const { pullBootstrap } = await import("../../kms/pull.js");
-    const pulled = await pullBootstrap(source, { now, ...clientOptions(ctx) });
-    const info = pulled.info;
-    for (const w of pulled.warnings) progress("pull", `warning: ${w}`);
-
-    // verify
-    progress("verify", "quote chain and collateral, TCB policy, key binding, event log");
-    let rootCaDer: Uint8Array | undefined;
-    if (rootCaPath !== undefined) {
-      const { certificateDerFromFile } = await import("../../dcap/x509.js");
-      rootCaDer = certificateDerFromFile(await readInputFile(io, rootCaPath, "root CA file", "certificate"), `root CA file ${JSON.stringify(rootCaPath)}`);
-    }
-    const { InputError } = await import("../../core/errors.js");
-    if (!info.quote) throw new InputError("NO_QUOTE", "the bootstrap info carries no quote; nothing to verify or publish");
-    const collateral = await loadCollateral(ctx, colSrc, info.quote, now);
-    const { verifyForPublish } = await import("../../workflows/publish-kms.js");
-    let certs = null;
-    if ("certsDir" in source) {
-      const { checkCertsDir } = await import("../../kms/certs-dir.js");
-      certs = await checkCertsDir(source.certsDir, { now, ...(source.file ? { bootstrap: { info, from: source.file } } : {}) });
-    }
-    const gate = await verifyForPublish(info, {
-      collateral,
-      now,
-      accept,
-      allowSimulatedRoot: allowSim,
+    const result = await publishKmsWorkflow({
+      source,
+      kmsClient: client,
+      now: opts.now,
+      loadCollateral: (quote) => loadCollateral(io, opts.collateral, quote, opts.now),
       ...(rootCaDer ? { rootCaDer } : {}),
-      certs,
-      sourceChecks: pulled.checks,
-      ...(pulled.tlsLeaf ? { rpcCertDer: pulled.tlsLeaf } : {}),
-    });
-    if (!gate.ok) {
-      if (ctx.json) printJson(io, { ok: false, stage: "verify", error: { code: "VERIFICATION_FAILED", message: gate.reason }, kms: gate.kmsAddress, checks: gate.checks });
-      else io.stdout(`NOT PUBLISHED: verification failed: ${gate.reason}\n\n${table(gate.checks.map((c) => [c.name, c.ok ? "ok" : "FAIL", c.detail]), ["check", "ok", "detail"])}`);
-      io.stderr(`kms-registry: publish: refusing to publish: ${gate.reason}\n`);
-      return EXIT_FAIL;
-    }
-    if (!gate.genuine) io.stderr(`${NOT_GENUINE_WARNING}\n`);
-    progress("verify", `ok: ${gate.status}${gate.genuine ? "" : " (NOT GENUINE)"}; KMS address ${gate.kmsAddress}`);
-
-    // chain
-    const { conn, record } = await connectToRegistry(ctx, rpc, registry);
-    progress("chain", `chain ${conn.chainId}${record ? `, deployment record block ${record.block}` : ", no deployment record for this registry (scanning from block 0)"}`);
-
-    const { publishKms, defaultStateDir } = await import("../../registry/publish.js");
-    const r = await publishKms({
-      publicClient: conn.publicClient,
-      walletClient: walletFor(conn, account),
-      registry,
-      identity: { caPubkey: info.caPubkey, k256Pubkey: info.k256Pubkey, quote: info.quote },
-      fromBlock: BigInt(record?.block ?? 0),
+      accept: opts.accept,
+      allowSimulatedRoot: allowSim,
+      connect: async () => {
+        const { conn, record } = await connectWithRecord(target);
+        return { publicClient: conn.publicClient, walletClient: walletFor(conn, account), registry: target.registry, record };
+      },
       confirmations: conf,
-      journalDir: journalOpt !== undefined ? abs(journalOpt) : defaultStateDir(io.env),
-      dryRun: ctx.values["dry-run"] === true,
-      onProgress: progress,
+      journalDir: journalOpt !== undefined ? resolvePath(io, journalOpt) : defaultStateDir(io.env),
+      dryRun: optFlag(ctx, "dry-run"),
+      onProgress: progressPrinter(io, "publish"),
+      onVerified: ({ gate }) => {
+        if (!gate.genuine) io.stderr(`${NOT_GENUINE_WARNING}\n`);
+      },
     });
-    if (ctx.json) {
-      printJson(io, {
-        ok: true,
-        ...r,
-        genuine: gate.genuine,
-        verification: { verdict: gate.report.verdict, status: gate.status, genuine: gate.genuine, checks: gate.checks },
-      });
-    } else {
-      const lines = [r.message];
-      if (r.txHash) lines.push(`  tx hash:  ${r.txHash}`);
-      if (r.gasUsed !== undefined) lines.push(`  gas used: ${r.gasUsed}`);
-      if (r.estimatedGas !== undefined) lines.push(`  estimated gas: ${r.estimatedGas}`);
-      lines.push(`  KMS ${r.kms}, quote hash ${r.quoteHash}${gate.genuine ? "" : "  [NOT GENUINE: simulated root]"}`);
-      io.stdout(lines.join("\n") + "\n");
-    }
+    if (!result.ok) return printRefusal(ctx, result.gate);
+    printPublished(ctx, result.publish, result.gate);
     return EXIT_OK;
   },
 };
+
+/** The gate refused: what failed, on stdout (the checks) and stderr; exit 1. */
+function printRefusal(ctx: CommandContext, gate: GateResult): number {
+  const { io } = ctx;
+  if (ctx.json) printJson(io, { ok: false, stage: "verify", error: { code: "VERIFICATION_FAILED", message: gate.reason }, kms: gate.kmsAddress, checks: gate.checks });
+  else io.stdout(`NOT PUBLISHED: verification failed: ${gate.reason}\n\n${checksTable(gate.checks)}`);
+  io.stderr(`kms-registry: publish: refusing to publish: ${gate.reason}\n`);
+  return EXIT_FAIL;
+}
+
+function printPublished(ctx: CommandContext, r: PublishResult, gate: GateResult): void {
+  if (ctx.json) {
+    printJson(ctx.io, {
+      ok: true,
+      ...r,
+      genuine: gate.genuine,
+      verification: { verdict: gate.report.verdict, status: gate.status, genuine: gate.genuine, checks: gate.checks },
+    });
+    return;
+  }
+  const lines = [r.message];
+  if (r.txHash) lines.push(`  tx hash:  ${r.txHash}`);
+  if (r.gasUsed !== undefined) lines.push(`  gas used: ${r.gasUsed}`);
+  if (r.estimatedGas !== undefined) lines.push(`  estimated gas: ${r.estimatedGas}`);
+  lines.push(`  KMS ${r.kms}, quote hash ${r.quoteHash}${gate.genuine ? "" : "  [NOT GENUINE: simulated root]"}`);
+  ctx.io.stdout(lines.join("\n") + "\n");
+}

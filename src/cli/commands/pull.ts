@@ -4,14 +4,15 @@
  * Writes one normalized JSON document (`0x` hex, source, time pulled). `--out` writes atomically
  * (temp file + rename), so an existing file is never left half-written.
  */
-import { isAbsolute, resolve } from "node:path";
+import { writeFileAtomic } from "../../core/files.js";
+import { oneLine } from "../../core/sanitize.js";
+import { pullBootstrap } from "../../kms/pull.js";
+import { EXIT_OK, nowOption, optString, type CommandSpec } from "../framework.js";
+import { resolvePath } from "../io.js";
+import { KMS_SOURCE_OPTIONS, kmsSourceOptions } from "../options/kms-source.js";
+import { printJson } from "../output.js";
 
-import { EXIT_OK, oneLine, optInteger, optString, printJson, type Command } from "../framework.js";
-import { SOURCE_OPTIONS, clientOptions, sourceFromOptions } from "../options/kms-source.js";
-
-export const pullCommand: Command = {
-  name: "pull",
-  summary: "fetch a KMS's bootstrap info and write one normalized JSON document",
+export const pullCommand: CommandSpec = {
   synopsis: "(--kms URL | --certs-dir DIR | --file FILE) [--out FILE] [--json]",
   help: [
     "Sources: a live KMS (GET /prpc/KMS.GetMeta; over https the server must present a certificate signed by the",
@@ -24,25 +25,22 @@ export const pullCommand: Command = {
     "Without --out the document is printed on stdout.",
   ].join("\n"),
   options: {
-    ...SOURCE_OPTIONS,
+    ...KMS_SOURCE_OPTIONS,
     out: { type: "string", valueName: "FILE", description: "write the document here (atomically)" },
     at: { type: "string", valueName: "UNIX_SECONDS", description: "time recorded as pulled-at and used for TLS validity (default: now)" },
   },
   json: true,
   async run(ctx) {
     const { io } = ctx;
-    const source = await sourceFromOptions(ctx);
-    const copts = clientOptions(ctx);
-    const now = optInteger(ctx, "at", { min: 0 }) ?? Math.floor(Date.now() / 1000);
+    const { source, client } = kmsSourceOptions(ctx);
+    const now = nowOption(ctx);
     const out = optString(ctx, "out");
-    const { pullBootstrap } = await import("../../kms/pull.js");
-    const r = await pullBootstrap(source, { now, ...copts });
+    const r = await pullBootstrap(source, { now, ...client });
     for (const w of r.warnings) io.stderr(`warning: ${oneLine(w)}\n`);
     for (const p of r.doc.problems) io.stderr(`warning: ${p.field}: ${oneLine(p.message)}\n`);
     const text = JSON.stringify(r.doc, null, 2) + "\n";
     if (out !== undefined) {
-      const { writeFileAtomic } = await import("../../core/files.js");
-      const path = isAbsolute(out) ? out : resolve(io.cwd, out);
+      const path = resolvePath(io, out);
       await writeFileAtomic(path, text);
       if (ctx.json) printJson(io, r.doc);
       else {

@@ -2,16 +2,15 @@
  * `kms-registry simulate-kms --port P --certs-dir DIR [--host 127.0.0.1] [--auto-bootstrap DOMAIN]
  *   [--https] [--format legacy|attestation] [--sim-dir DIR] [--no-bootstrap-info]`
  *
- * Runs the simulated dstack KMS (see `src/kms/simulator.ts`) until SIGINT/SIGTERM.
+ * Runs the simulated dstack KMS of the test worlds (`startSimulatedKms`) until SIGINT/SIGTERM.
  */
-import { isAbsolute, resolve } from "node:path";
-
 import { UsageError } from "../../core/errors.js";
-import { EXIT_OK, optInteger, optString, printJson, requireString, type Command } from "../framework.js";
+import { startSimulatedKms } from "../../testing/index.js";
+import { EXIT_OK, optFlag, optInteger, optString, requireString, type CommandSpec } from "../framework.js";
+import { resolvePath } from "../io.js";
+import { printJson } from "../output.js";
 
-export const simulateKmsCommand: Command = {
-  name: "simulate-kms",
-  summary: "run a simulated dstack KMS (HTTP API, real keys, forged quote)",
+export const simulateKmsCommand: CommandSpec = {
   synopsis: "--port P --certs-dir DIR [--host 127.0.0.1] [--auto-bootstrap DOMAIN] [--https] [--format legacy|attestation]",
   help: [
     "A real HTTP server with the dstack KMS API shapes, for development and the demo. Onboard mode: GET / (page with",
@@ -43,19 +42,17 @@ export const simulateKmsCommand: Command = {
     const dirArg = requireString(ctx, "certs-dir");
     const format = optString(ctx, "format") ?? "legacy";
     if (format !== "legacy" && format !== "attestation") throw new UsageError(`--format must be legacy or attestation, got ${JSON.stringify(format)}`);
-    const abs = (p: string) => (isAbsolute(p) ? p : resolve(io.cwd, p));
     const simDir = optString(ctx, "sim-dir");
     const auto = optString(ctx, "auto-bootstrap");
-    const { startSimulatedKms } = await import("../../testing/simulator.js");
     const kms = await startSimulatedKms({
       port,
       host: optString(ctx, "host") ?? "127.0.0.1",
-      certsDir: abs(dirArg),
-      ...(simDir ? { simDir: abs(simDir) } : {}),
+      certsDir: resolvePath(io, dirArg),
+      ...(simDir ? { simDir: resolvePath(io, simDir) } : {}),
       ...(auto ? { autoBootstrapDomain: auto } : {}),
-      https: ctx.values.https === true,
+      https: optFlag(ctx, "https"),
       format,
-      omitBootstrapInfo: ctx.values["no-bootstrap-info"] === true,
+      omitBootstrapInfo: optFlag(ctx, "no-bootstrap-info"),
     });
     if (ctx.json) {
       printJson(io, {

@@ -6,13 +6,17 @@
  * report. Exit 0 when every check passes, 1 when any fails, 2 for usage/input errors.
  */
 import { UsageError } from "../../core/errors.js";
-import { EXIT_FAIL, EXIT_OK, oneLine, optInteger, optString, printJson, table, type Command } from "../framework.js";
-import { SOURCE_OPTIONS, clientOptions, sourceFromOptions } from "../options/kms-source.js";
-import { verificationOptions } from "../options/verification.js";
+import { oneLine } from "../../core/sanitize.js";
+import { defaultCollateralCacheDir } from "../../dcap/pccs/cache.js";
+import { checkCertsDir } from "../../kms/certs-dir.js";
+import { pullBootstrap } from "../../kms/pull.js";
+import { verifyBootstrap } from "../../kms/verify.js";
+import { EXIT_FAIL, EXIT_OK, optFlag, optString, type CommandSpec } from "../framework.js";
+import { KMS_SOURCE_OPTIONS, kmsSourceOptions } from "../options/kms-source.js";
+import { readCollateralFile, readRootCaDer, verificationOptionSpecs, verificationOptions } from "../options/verification.js";
+import { printJson, table } from "../output.js";
 
-export const verifyCommand: Command = {
-  name: "verify",
-  summary: "pull, check, verify the quote, the key binding and the event log",
+export const verifyCommand: CommandSpec = {
   synopsis: "(--kms URL | --certs-dir DIR | --file FILE) [--collateral FILE | --pccs URL] [--at N] [--root-ca FILE] [--accept STATUS,...] [--json]",
   help: [
     "The whole check of a KMS's bootstrap: pull the bootstrap info (as `pull`), run the certs-dir checklist when",
@@ -23,52 +27,31 @@ export const verifyCommand: Command = {
     "and --collateral <certs-dir>.sim/collateral.json, and is then reported NOT GENUINE.",
   ].join("\n"),
   options: {
-    ...SOURCE_OPTIONS,
-    ...verificationOptions(),
+    ...KMS_SOURCE_OPTIONS,
+    ...verificationOptionSpecs(),
     domain: { type: "string", valueName: "D", description: "with --certs-dir: the domain the RPC certificate must name" },
     "allow-debug": { type: "boolean", description: "accept a DEBUG TD (never for production)" },
   },
   json: true,
   async run(ctx) {
     const { io } = ctx;
-    const { collateralSource, parseAccept, readInputFile } = await import("./verify-quote.js");
-    const source = await sourceFromOptions(ctx);
-    const csrc = collateralSource(ctx);
-    const accept = parseAccept(ctx);
-    const copts = clientOptions(ctx);
-    const now = optInteger(ctx, "at", { min: 0 }) ?? Math.floor(Date.now() / 1000);
-    const rootCaPath = optString(ctx, "root-ca");
+    const { source, client } = kmsSourceOptions(ctx);
+    const opts = verificationOptions(ctx);
     const domain = optString(ctx, "domain");
     if (domain !== undefined && !("certsDir" in source)) throw new UsageError("--domain only applies to --certs-dir");
 
-    let rootCaDer: Uint8Array | undefined;
-    if (rootCaPath !== undefined) {
-      const { certificateDerFromFile } = await import("../../dcap/x509.js");
-      rootCaDer = certificateDerFromFile(await readInputFile(io, rootCaPath, "root CA file", "certificate"), `root CA file ${JSON.stringify(rootCaPath)}`);
-    }
-    let collateral = null;
-    if (csrc.kind === "file") {
-      const { parseCollateralJson } = await import("../../dcap/collateral.js");
-      collateral = parseCollateralJson(new TextDecoder().decode(await readInputFile(io, csrc.value, "collateral file", "collateral")));
-    }
-
-    const { pullBootstrap } = await import("../../kms/pull.js");
-    const pulled = await pullBootstrap(source, { now, ...copts });
-    let certs = null;
-    if ("certsDir" in source) {
-      const { checkCertsDir } = await import("../../kms/certs-dir.js");
-      certs = await checkCertsDir(source.certsDir, { now, ...(domain !== undefined ? { domain } : {}), ...(source.file ? { bootstrap: { info: pulled.info, from: source.file } } : {}) });
-    }
-    const { verifyBootstrap } = await import("../../kms/verify.js");
-    let pccsCacheDir: string | undefined;
-    if (csrc.kind === "pccs") pccsCacheDir = (await import("../../dcap/pccs/cache.js")).defaultCollateralCacheDir(io.env);
+    const rootCaDer = await readRootCaDer(io, opts.rootCaFile);
+    const collateral = opts.collateral.kind === "file" ? await readCollateralFile(io, opts.collateral.path) : null;
+    const pulled = await pullBootstrap(source, { now: opts.now, ...client, ...(domain !== undefined ? { domain } : {}) });
+    // --certs-dir DIR --file FILE: the pull ran the dir's checklist already
+    const certs = pulled.certs ?? ("certsDir" in source ? await checkCertsDir(source.certsDir, { now: opts.now, ...(domain !== undefined ? { domain } : {}) }) : null);
     const report = await verifyBootstrap(pulled.info, {
       collateral,
-      ...(csrc.kind === "pccs" ? { pccsUrl: csrc.value, ...(pccsCacheDir ? { pccsCacheDir } : {}) } : {}),
-      now,
+      ...(opts.collateral.kind === "pccs" ? { pccsUrl: opts.collateral.url, pccsCacheDir: defaultCollateralCacheDir(io.env) } : {}),
+      now: opts.now,
       ...(rootCaDer ? { rootCaDer } : {}),
-      acceptedStatuses: accept,
-      ...(ctx.values["allow-debug"] === true ? { allowDebug: true } : {}),
+      acceptedStatuses: opts.accept,
+      ...(optFlag(ctx, "allow-debug") ? { allowDebug: true } : {}),
       certs,
       sourceChecks: pulled.checks,
       ...(pulled.tlsLeaf ? { rpcCertDer: pulled.tlsLeaf } : {}),
