@@ -1,5 +1,5 @@
 /**
- * Quote verification benchmark (issue #3): in one process, on the real `tdx_quote` + collateral at the
+ * Quote verification benchmark: in one process, on the real `tdx_quote` + collateral at the
  * fixed time, the warm median of one full verification and of parsing alone, for this project (with
  * and without a verification cache), `@phala/dcap-qvl` (pure JS) and `@phala/dcap-qvl-web` (WASM);
  * the full-verification comparison once more interleaved round by round (`interleavedVerify`, robust
