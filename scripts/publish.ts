@@ -37,7 +37,8 @@ import { parseAddress } from "../src/registry/connect.js";
 import { deployRegistry, recordOf } from "../src/registry/deploy.js";
 import { findDeploymentByAddress, readDeployment, writeDeployment } from "../src/registry/deployments.js";
 import { defaultStateDir } from "../src/registry/publish.js";
-import { parseAcceptedStatuses, publishKmsWorkflow, type RegistryTarget } from "../src/workflows/publish-kms.js";
+import { parseAcceptedStatuses } from "../src/dcap/tcb-policy.js";
+import { publishKmsWorkflow, type RegistryTarget } from "../src/workflows/publish-kms.js";
 import { deploymentsDirFromEnv, runScript } from "./hardhat-script.js";
 
 const env = process.env;

@@ -238,3 +238,23 @@ export function policyRules(body: QuoteBody, status: TcbStatus, accept: readonly
 export function policyVerdict(rules: PolicyRuleOutcome[]): PolicyVerdict {
   return { ok: rules.every((r) => r.ok), rules: rules.map(({ name, ok, detail }) => ({ name, ok, detail })) };
 }
+
+/** TCB statuses a caller may accept: every status except Revoked, which is always an error. */
+export const ACCEPTABLE_STATUSES: readonly TcbStatus[] = TCB_STATUSES.filter((s) => s !== "Revoked");
+
+/**
+ * A comma-separated list of accepted TCB statuses (`UpToDate,SWHardeningNeeded`), given as `option` (named
+ * in the `UsageError`s); `undefined` is the default list.
+ */
+export function parseAcceptedStatuses(text: string | undefined, option: string): TcbStatus[] {
+  if (text === undefined) return [...DEFAULT_ACCEPTED_STATUSES];
+  const list = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!list.length) throw new UsageError(`${option} needs at least one status`);
+  for (const s of list) {
+    if (!(ACCEPTABLE_STATUSES as readonly string[]).includes(s)) throw new UsageError(`${option}: unknown TCB status ${JSON.stringify(s)} (one of ${ACCEPTABLE_STATUSES.join(", ")})`);
+  }
+  return list as TcbStatus[];
+}

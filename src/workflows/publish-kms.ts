@@ -13,8 +13,8 @@
 import { getAddress, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
 
 import type { Hex } from "../core/bytes.js";
-import { InputError, UsageError } from "../core/errors.js";
-import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUSES, type Check, type Collateral, type TcbStatus } from "../dcap/types.js";
+import { InputError } from "../core/errors.js";
+import type { Check, Collateral, TcbStatus } from "../dcap/types.js";
 import { ethAddress } from "../dstack/signatures.js";
 import type { BootstrapInfo } from "../kms/bootstrap.js";
 import { checkCertsDir, type Checklist } from "../kms/certs-dir.js";
@@ -92,26 +92,6 @@ export async function verifyForPublish(id: GateInput, opts: GateOptions): Promis
     };
   }
   return { ok: true, ...base, checks };
-}
-
-/** TCB statuses a publisher may accept: every status except Revoked, which is always an error. */
-export const ACCEPTABLE_STATUSES: readonly TcbStatus[] = TCB_STATUSES.filter((s) => s !== "Revoked");
-
-/**
- * A comma-separated list of accepted TCB statuses (`UpToDate,SWHardeningNeeded`), given as `option` (named
- * in the `UsageError`s); `undefined` is the default list.
- */
-export function parseAcceptedStatuses(text: string | undefined, option: string): TcbStatus[] {
-  if (text === undefined) return [...DEFAULT_ACCEPTED_STATUSES];
-  const list = text
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (!list.length) throw new UsageError(`${option} needs at least one status`);
-  for (const s of list) {
-    if (!(ACCEPTABLE_STATUSES as readonly string[]).includes(s)) throw new UsageError(`${option}: unknown TCB status ${JSON.stringify(s)} (one of ${ACCEPTABLE_STATUSES.join(", ")})`);
-  }
-  return list as TcbStatus[];
 }
 
 /** The registry to publish to, as the caller connected to it. */

@@ -11,13 +11,11 @@ import { defaultCollateralCacheDir } from "../../dcap/pccs/cache.js";
 import { normalizePccsBase } from "../../dcap/pccs/client.js";
 import { fetchCollateral } from "../../dcap/pccs/fetch-collateral.js";
 import { QuoteParseError, parseQuote, type Quote } from "../../dcap/quote.js";
-import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUSES, type Collateral, type TcbStatus } from "../../dcap/types.js";
+import { parseAcceptedStatuses } from "../../dcap/tcb-policy.js";
+import { DEFAULT_ACCEPTED_STATUSES, type Collateral, type TcbStatus } from "../../dcap/types.js";
 import { certificateDerFromFile } from "../../dcap/x509.js";
 import { nowOption, optString, type CommandContext, type OptionSpec } from "../framework.js";
 import { readInputFile, type CliIO } from "../io.js";
-
-/** Statuses a user may accept: every TCB status except Revoked, which is always an error. */
-const ACCEPTABLE_STATUSES: readonly TcbStatus[] = TCB_STATUSES.filter((s) => s !== "Revoked");
 
 export const NO_COLLATERAL_MESSAGE =
   "no collateral was supplied: pass --collateral FILE (a JSON file in dcap-qvl's QuoteCollateralV3 layout) or --pccs URL (a PCCS or Intel PCS base URL, e.g. https://api.trustedservices.intel.com)";
@@ -68,19 +66,7 @@ function collateralSource(ctx: CommandContext): CollateralSource {
 }
 
 function acceptedStatuses(ctx: CommandContext): TcbStatus[] {
-  const v = optString(ctx, "accept");
-  if (v === undefined) return [...DEFAULT_ACCEPTED_STATUSES];
-  const list = v
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (!list.length) throw new UsageError("--accept needs at least one status");
-  for (const s of list) {
-    if (!(ACCEPTABLE_STATUSES as readonly string[]).includes(s)) {
-      throw new UsageError(`--accept: unknown TCB status ${JSON.stringify(s)} (one of ${ACCEPTABLE_STATUSES.join(", ")})`);
-    }
-  }
-  return list as TcbStatus[];
+  return parseAcceptedStatuses(optString(ctx, "accept"), "--accept");
 }
 
 /** The `--root-ca` certificate as DER (the file may be PEM or DER), or undefined for Intel's root. */
