@@ -6,13 +6,17 @@
  * - `VerificationError`         → exit 1 (the data was well-formed but did not verify / was rejected)
  * - anything else                → exit 1 with its message (never a stack trace unless DEBUG is set)
  */
+import type { ErrorCode } from "./error-codes.js";
+
+export type { ErrorCode } from "./error-codes.js";
+
 export class KmsRegistryError extends Error {
   /** Stable identifier, e.g. `QUOTE_TRUNCATED`, `BAD_HEX`. */
-  readonly code: string;
+  readonly code: ErrorCode;
   /** Optional structured context (field names, offsets, expected/found). Never contains secrets. */
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;

@@ -1,9 +1,10 @@
 /**
- * The base every other folder builds on: typed errors, bytes and their text encodings, output hygiene
- * (sanitizing and redaction), bounded JSON parsing, bounded file reading and atomic writes, and time
- * (the verification time `now` in unix seconds).
+ * The base every other folder builds on: typed errors and the catalogue of their codes, bytes and their
+ * text encodings, output hygiene (sanitizing and redaction), bounded JSON parsing, bounded file reading
+ * and atomic writes, and time (the verification time `now` in unix seconds).
  */
 export * from "./errors.js";
+export * from "./error-codes.js";
 export * from "./bytes.js";
 export * from "./sanitize.js";
 export * from "./json.js";

@@ -7,7 +7,7 @@
  * The shapes are required under any root. Failures are `VerificationError`s with stable codes.
  */
 import { bytesEqual } from "../core/bytes.js";
-import { errorMessage, VerificationError } from "../core/errors.js";
+import { errorMessage, VerificationError, type ErrorCode } from "../core/errors.js";
 import { isoSeconds } from "../core/time.js";
 import type { VerificationCache } from "./cache.js";
 import { verifyP256 } from "./p256.js";
@@ -32,12 +32,17 @@ import {
   type Crl,
 } from "./x509.js";
 
+/** The error-code prefix of a collateral CRL: its codes are `<prefix>_INVALID`, `<prefix>_EXPIRED`, … */
+export type CrlCodePrefix = "ROOT_CA_CRL" | "PCK_CRL";
+/** The error-code prefix of a certificate path: the PCK chain, or the issuer chain of a signed document. */
+export type CertPathPrefix = "PCK" | "TCB_INFO_CHAIN" | "QE_IDENTITY_CHAIN";
+
 export interface NamedCrl {
   crl: Crl;
   /** collateral field name, e.g. `root_ca_crl` */
   field: string;
   /** error-code prefix, e.g. `ROOT_CA_CRL` */
-  code: string;
+  code: CrlCodePrefix;
 }
 
 export interface PathContext {
@@ -51,7 +56,7 @@ export interface PathContext {
 /** Extensions we understand (webpki's set that matters here); other critical extensions are rejected. */
 const KNOWN_EXTENSIONS = new Set([OID_KEY_USAGE, OID_BASIC_CONSTRAINTS, OID_EXT_KEY_USAGE, "2.5.29.17", "2.5.29.14", "2.5.29.35", OID_CRL_DISTRIBUTION_POINTS, "2.5.29.32"]);
 
-function fail(code: string, message: string, details?: Record<string, unknown>): never {
+function fail(code: ErrorCode, message: string, details?: Record<string, unknown>): never {
   throw new VerificationError(code, message, details ? { details } : undefined);
 }
 
@@ -82,7 +87,7 @@ export function checkCrl(nc: NamedCrl, issuer: Certificate, now: number, cache: 
   if (now > crl.nextUpdate) fail(`${code}_EXPIRED`, `${field}: expired at nextUpdate ${iso(crl.nextUpdate)} (verification time ${iso(now)})`);
 }
 
-function decodeCrl(der: Uint8Array, field: string, code: string, cache: VerificationCache | undefined): NamedCrl {
+function decodeCrl(der: Uint8Array, field: string, code: CrlCodePrefix, cache: VerificationCache | undefined): NamedCrl {
   try {
     return { crl: cachedCrl(der, field, cache), field, code };
   } catch (e) {
@@ -119,7 +124,7 @@ export function collateralCrls(
 // ---------------------------------------------------------------------------------------------
 
 /** Walk from `chain[0]` to the root through issuers found in `chain`; returns the path and each certificate's issuer. */
-function buildPath(chain: Certificate[], ctx: PathContext, prefix: string, label: string): { path: Certificate[]; issuers: Certificate[] } {
+function buildPath(chain: Certificate[], ctx: PathContext, prefix: CertPathPrefix, label: string): { path: Certificate[]; issuers: Certificate[] } {
   const { root, cache } = ctx;
   const leaf = chain[0];
   if (!leaf) fail(`${prefix}_CHAIN_EMPTY`, `${label}: no certificate`);
@@ -149,7 +154,7 @@ function buildPath(chain: Certificate[], ctx: PathContext, prefix: string, label
 }
 
 /** Validity at `now`, key type, critical extensions, EKU, CA flags and path lengths of every certificate of the path. */
-function checkPathCertificates(path: Certificate[], ctx: PathContext, prefix: string, label: string): void {
+function checkPathCertificates(path: Certificate[], ctx: PathContext, prefix: CertPathPrefix, label: string): void {
   const { root, now } = ctx;
   // root path length: intermediates below the root
   if (root.pathLen !== undefined && path.length - 1 > root.pathLen) {
@@ -175,7 +180,7 @@ function checkPathCertificates(path: Certificate[], ctx: PathContext, prefix: st
 }
 
 /** Every certificate of the path checked against the CRL its issuer signed. */
-function checkRevocation(path: Certificate[], issuers: Certificate[], crls: NamedCrl[], ctx: PathContext, prefix: string, label: string): void {
+function checkRevocation(path: Certificate[], issuers: Certificate[], crls: NamedCrl[], ctx: PathContext, prefix: CertPathPrefix, label: string): void {
   path.forEach((c, i) => {
     const issuer = issuers[i]!;
     const nc = crls.find((x) => x.crl.issuerKey === c.issuerKey);
@@ -198,7 +203,7 @@ function checkRevocation(path: Certificate[], issuers: Certificate[], crls: Name
  * `<prefix>_CERT_EXPIRED`, `<prefix>_CERT_NOT_YET_VALID`, `<prefix>_CERT_INVALID`, `<prefix>_CRL_NOT_FOUND`,
  * `<prefix>_REVOKED` and the CRL codes of `checkCrl`.
  */
-export function verifyPath(chain: Certificate[], ctx: PathContext, prefix: string, label: string): Certificate[] {
+export function verifyPath(chain: Certificate[], ctx: PathContext, prefix: CertPathPrefix, label: string): Certificate[] {
   const { path, issuers } = buildPath(chain, ctx, prefix, label);
   checkPathCertificates(path, ctx, prefix, label);
   if (ctx.crls) checkRevocation(path, issuers, ctx.crls, ctx, prefix, label);
@@ -226,7 +231,7 @@ export const INTEL_TCB_SIGNING_CN = "Intel SGX TCB Signing";
  * `<prefix>_…` codes of `verifyPath` (e.g. `<prefix>_ISSUER_UNKNOWN` for a foreign root). Returns
  * the signer.
  */
-export function verifyTcbSigningPath(chain: Certificate[], ctx: PathContext, prefix: string, label: string): Certificate {
+export function verifyTcbSigningPath(chain: Certificate[], ctx: PathContext, prefix: CertPathPrefix, label: string): Certificate {
   const signer = chain[0];
   if (!signer) fail(`${prefix}_CHAIN_EMPTY`, `${label}: no certificate`);
   const code = "TCB_SIGNER_NOT_TCB_SIGNING";

@@ -6,7 +6,7 @@
  * TDX module) by ISVSVN with the same kind of TCB level.
  */
 import { hexToBytes } from "../core/bytes.js";
-import { errorMessage, VerificationError } from "../core/errors.js";
+import { errorMessage, VerificationError, type ErrorCode } from "../core/errors.js";
 import { isoSeconds, parseRfc3339 } from "../core/time.js";
 import { findDuplicateKey } from "./strict-json.js";
 import { TCB_STATUSES, type TcbStatus } from "./types.js";
@@ -40,7 +40,7 @@ export type JsonObject = Record<string, unknown>;
  */
 export class DocumentReader {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     readonly name: string,
   ) {}
   fail(path: string, msg: string): never {
@@ -121,7 +121,7 @@ export function parseDocumentText(text: string, doc: DocumentReader): JsonObject
  * The document is current at `now`: `issueDate ≤ now ≤ nextUpdate`. Throws `VerificationError`
  * `<code>_NOT_YET_VALID` or `<code>_EXPIRED`, naming the document as `field`.
  */
-export function checkDocumentCurrent(doc: CollateralDocument, field: string, code: string, now: number): void {
+export function checkDocumentCurrent(doc: CollateralDocument, field: string, code: "TCB_INFO" | "QE_IDENTITY", now: number): void {
   if (now < doc.issueDate) throw new VerificationError(`${code}_NOT_YET_VALID`, `${field} issueDate ${doc.issueDateText} is after the verification time ${isoSeconds(now)}`);
   if (now > doc.nextUpdate) throw new VerificationError(`${code}_EXPIRED`, `${field} expired at nextUpdate ${doc.nextUpdateText} (verification time ${isoSeconds(now)})`);
 }

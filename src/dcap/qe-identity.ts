@@ -5,7 +5,7 @@
  * the quote's QE report.
  */
 import { bytesToPlainHex } from "../core/bytes.js";
-import { VerificationError } from "../core/errors.js";
+import { VerificationError, type ErrorCode } from "../core/errors.js";
 import { DocumentReader, parseDocumentText, type CollateralDocument, type EnclaveTcbLevel } from "./intel-document.js";
 import type { EnclaveReport } from "./quote.js";
 import type { StatusWithAdvisories } from "./tcb-policy.js";
@@ -43,7 +43,7 @@ export function parseQeIdentity(text: string): QeIdentity {
   };
 }
 
-function fail(code: string, message: string): never {
+function fail(code: ErrorCode, message: string): never {
   throw new VerificationError(code, message);
 }
 

@@ -12,7 +12,7 @@
  * signature data are tolerated and counted in `trailingBytes`.
  */
 import { bytesToHex } from "../core/bytes.js";
-import { InputError } from "../core/errors.js";
+import { InputError, type ErrorCode } from "../core/errors.js";
 import type { ReportJson } from "./types.js";
 import { parseCertificate, pemBlocks, type Certificate } from "./x509.js";
 
@@ -31,7 +31,7 @@ export const INTEL_QE_VENDOR_ID = Uint8Array.from([0x93, 0x9a, 0x72, 0x33, 0xf7,
 export class QuoteParseError extends InputError {
   readonly field: string;
   readonly offset: number;
-  constructor(code: string, field: string, offset: number, message: string) {
+  constructor(code: ErrorCode, field: string, offset: number, message: string) {
     super(code, `quote: ${field} at offset ${offset}: ${message}`, { details: { field, offset } });
     this.field = field;
     this.offset = offset;

@@ -5,7 +5,7 @@
  * sorted highest first, the order in which a platform is matched against them (`tcb-policy.ts`).
  */
 import { bytesEqual, bytesToPlainHex } from "../core/bytes.js";
-import { VerificationError } from "../core/errors.js";
+import { VerificationError, type ErrorCode } from "../core/errors.js";
 import { DocumentReader, parseDocumentText, type CollateralDocument, type EnclaveTcbLevel, type JsonObject } from "./intel-document.js";
 import type { SgxExtension } from "./sgx-extension.js";
 import type { TcbStatus } from "./types.js";
@@ -137,7 +137,7 @@ export function parseTcbInfo(text: string): TcbInfo {
   return info;
 }
 
-function fail(code: string, message: string): never {
+function fail(code: ErrorCode, message: string): never {
   throw new VerificationError(code, message);
 }
 

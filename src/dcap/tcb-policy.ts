@@ -20,7 +20,7 @@
  * bytes and does the opposite), not DEBUG, SEPT_VE_DISABLE set. Options relax the last ones.
  */
 import { bytesToPlainHex } from "../core/bytes.js";
-import { UsageError, VerificationError } from "../core/errors.js";
+import { UsageError, VerificationError, type ErrorCode } from "../core/errors.js";
 import type { QuoteBody } from "./quote.js";
 import type { ModuleIdentity, TcbInfo, TcbLevel } from "./tcb-info.js";
 import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUSES, type PolicyVerdict, type TcbStatus } from "./types.js";
@@ -30,7 +30,7 @@ export interface StatusWithAdvisories {
   advisoryIds: string[];
 }
 
-function fail(code: string, message: string): never {
+function fail(code: ErrorCode, message: string): never {
   throw new VerificationError(code, message);
 }
 
@@ -138,7 +138,7 @@ export interface TdAttributeRule {
   name: string;
   ok: boolean;
   detail: string;
-  code?: string;
+  code?: ErrorCode;
 }
 
 /**
@@ -178,7 +178,7 @@ export function tdAttributeRules(attrs: Uint8Array, opts: { allowDebug?: boolean
  * The TD-attribute policy (`tdAttributeRules`) as one verdict: the first refusing rule, or
  * undefined when the attributes are acceptable.
  */
-export function tdAttributesProblem(attrs: Uint8Array, opts: { allowDebug?: boolean; allowSeptVe?: boolean } = {}): { code: string; message: string } | undefined {
+export function tdAttributesProblem(attrs: Uint8Array, opts: { allowDebug?: boolean; allowSeptVe?: boolean } = {}): { code: ErrorCode; message: string } | undefined {
   const refused = tdAttributeRules(attrs, opts).find((r) => !r.ok);
   return refused ? { code: refused.code!, message: refused.detail } : undefined;
 }

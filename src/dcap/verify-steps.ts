@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 
 import { bytesEqual, bytesToPlainHex } from "../core/bytes.js";
-import { VerificationError } from "../core/errors.js";
+import { VerificationError, type ErrorCode } from "../core/errors.js";
 import { isoSeconds } from "../core/time.js";
 import { bytesKey, memo, type VerificationCache } from "./cache.js";
 import { collateralCrls, verifyPckChain, verifyTcbSigningPath, type NamedCrl, type PathContext } from "./chain.js";
@@ -25,7 +25,7 @@ import { cachedPemChain, commonName, type Certificate } from "./x509.js";
 /** Runs one named step: `fn` returns its value and the detail recorded for it; a failure ends the verification. */
 export interface StepRunner {
   readonly checks: Check[];
-  run<T>(name: string, malformedCode: string, fn: () => [T, string]): T;
+  run<T>(name: string, malformedCode: ErrorCode, fn: () => [T, string]): T;
 }
 
 /** One verification: the parsed quote, the trust root, the time, the cache and the steps so far. */
@@ -39,7 +39,7 @@ export interface Run {
   steps: StepRunner;
 }
 
-function fail(code: string, message: string): never {
+function fail(code: ErrorCode, message: string): never {
   throw new VerificationError(code, message);
 }
 

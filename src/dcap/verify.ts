@@ -20,7 +20,7 @@
  * (dcap-qvl compares only the FMSPC).
  */
 import { bytesEqual, bytesToHex, type Hex } from "../core/bytes.js";
-import { errorMessage, KmsRegistryError, UsageError, VerificationError } from "../core/errors.js";
+import { errorMessage, KmsRegistryError, UsageError, VerificationError, type ErrorCode } from "../core/errors.js";
 import { isoSeconds, requireNow } from "../core/time.js";
 import { createVerificationCache, type VerificationCache } from "./cache.js";
 import type { NamedCrl, PathContext } from "./chain.js";
@@ -92,7 +92,7 @@ export class QuoteVerificationError extends VerificationError {
   pck?: PckInfoJson;
   verification?: VerificationVerdict;
   policy?: PolicyVerdict | null;
-  constructor(code: string, message: string, checks: Check[], options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(code: ErrorCode, message: string, checks: Check[], options?: { cause?: unknown; details?: Record<string, unknown> }) {
     super(code, message, options);
     this.checks = checks;
   }
@@ -230,7 +230,7 @@ function verifySteps(quoteInput: Uint8Array | Quote, opts: VerifyOptions, progre
 class Steps implements StepRunner {
   readonly checks: Check[] = [];
   /** Run step `name`: `fn` returns its value and detail; a failure (code `malformedCode` for an input error) ends the verification. */
-  run<T>(name: string, malformedCode: string, fn: () => [T, string]): T {
+  run<T>(name: string, malformedCode: ErrorCode, fn: () => [T, string]): T {
     let out: [T, string];
     try {
       out = fn();

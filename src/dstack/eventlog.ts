@@ -11,7 +11,7 @@
 import { sha256, sha384 } from "@noble/hashes/sha2.js";
 
 import { bytesEqual, bytesToHex, bytesToPlainHex, concatBytes, hexToBytes, isHexText, utf8, type Hex } from "../core/bytes.js";
-import { errorMessage, InputError } from "../core/errors.js";
+import { errorMessage, InputError, type ErrorCode } from "../core/errors.js";
 import { isPlainObject, parseJsonLimited, type JsonLimits } from "../core/json.js";
 
 export const RUNTIME_EVENT_TYPE = 0x08000001;
@@ -36,7 +36,7 @@ export interface EventLogEntry {
   preimage?: Uint8Array;
 }
 
-function fail(code: string, message: string, details?: Record<string, unknown>): never {
+function fail(code: ErrorCode, message: string, details?: Record<string, unknown>): never {
   throw new EventLogError(code, `event log: ${message}`, details ? { details } : undefined);
 }
 
@@ -364,10 +364,29 @@ export function derivedMeasurements(m: TdMeasurements, keyProvider: Uint8Array |
   return { mrKeyProvider: bytesToHex(mrKeyProvider), mrSystem: bytesToHex(mrSystem), mrAggregated: bytesToHex(sha256(concatBytes(...parts))) };
 }
 
+/**
+ * What the log says about one register: it replays to the quote's value, it replays to another value, or
+ * this log does not carry the events that extend it (a lite log's RTMR0–2: the OS image measurement covers them).
+ */
+export type RegisterCoverage = "replayed-matches" | "replayed-differs" | "not-covered";
+
+export interface RegisterCheck {
+  index: number;
+  replayed: Hex;
+  quote: Hex;
+  match: boolean;
+  coverage: RegisterCoverage;
+}
+
 export interface EventLogCheck {
+  /** Every register replays to the quote's value (false for a lite log, whose RTMR0–2 are not covered). */
   rtmrsMatch: boolean;
-  /** Per register: replayed vs quote. */
-  registers: { index: number; replayed: Hex; quote: Hex; match: boolean }[];
+  /** RTMR3 (the runtime events) replays to the quote's RTMR3 with no event in error. */
+  rtmr3Match: boolean;
+  /** The log is a lite log: it carries no RTMR1 or RTMR2 event, so RTMR0–2 cannot be replayed from it. */
+  lite: boolean;
+  /** Per register: replayed vs quote, and whether this log covers it. */
+  registers: RegisterCheck[];
   /** RTMR3 replayed up to and including `boot-mr-done` (undefined if there is no such event). */
   bootTimeRtmr3?: Hex;
   events: RuntimeEventJson[];
@@ -376,15 +395,33 @@ export interface EventLogCheck {
   eventCount: number;
 }
 
-/** Replay `events` and compare with the quote's RTMRs (each 48 bytes). */
-export function checkEventLog(events: EventLogEntry[], quoteRtmrs: readonly Uint8Array[]): EventLogCheck {
+/**
+ * A lite event log (dstack's `tdx-lite` attestation variant) keeps only RTMR0's ACPI events and the runtime
+ * events: it has no event extending RTMR1 or RTMR2 (a full log always has the kernel and its command line there).
+ */
+export function isLiteEventLog(events: readonly EventLogEntry[]): boolean {
+  return !events.some((e) => e.imr === 1 || e.imr === 2);
+}
+
+/**
+ * Replay `events` and compare with the quote's RTMRs (each 48 bytes). `opts.lite` declares the log lite
+ * (e.g. from the VM config's `tdx_attestation_variant`); by default it is detected with `isLiteEventLog`.
+ * In a lite log RTMR0–2 that do not replay to the quote are `not-covered`, not `replayed-differs`.
+ */
+export function checkEventLog(events: EventLogEntry[], quoteRtmrs: readonly Uint8Array[], opts: { lite?: boolean } = {}): EventLogCheck {
   const full = replayEventLog(events);
-  const registers = full.rtmrs.map((r, i) => {
+  const lite = opts.lite ?? isLiteEventLog(events);
+  const registers = full.rtmrs.map((r, i): RegisterCheck => {
     const q = quoteRtmrs[i] ?? new Uint8Array(0);
-    return { index: i, replayed: bytesToHex(r), quote: bytesToHex(q), match: bytesEqual(r, q) };
+    const match = bytesEqual(r, q);
+    const coverage: RegisterCoverage = match ? "replayed-matches" : lite && i < 3 ? "not-covered" : "replayed-differs";
+    return { index: i, replayed: bytesToHex(r), quote: bytesToHex(q), match, coverage };
   });
+  const noErrors = !full.issues.some((i) => i.severity === "error");
   const result: EventLogCheck = {
-    rtmrsMatch: registers.every((r) => r.match) && !full.issues.some((i) => i.severity === "error"),
+    rtmrsMatch: registers.every((r) => r.match) && noErrors,
+    rtmr3Match: registers[3]!.match && noErrors,
+    lite,
     registers,
     events: runtimeEvents(events),
     runtime: decodeRuntimeInfo(events),

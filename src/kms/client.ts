@@ -28,7 +28,7 @@ import type { TLSSocket } from "node:tls";
 import { p256 } from "@noble/curves/nist.js";
 
 import { bytesEqual, bytesToHex, bytesToPlainHex, decodeBytesField } from "../core/bytes.js";
-import { errorMessage, firstLine, InputError, KmsRegistryError, NetworkError, VerificationError } from "../core/errors.js";
+import { errorMessage, firstLine, InputError, KmsRegistryError, NetworkError, VerificationError, type ErrorCode } from "../core/errors.js";
 import { DEFAULT_MAX_JSON_BYTES, isPlainObject, parseJsonLimited } from "../core/json.js";
 import { toPem } from "../dcap/x509.js";
 import { P256_SPKI_PREFIX } from "../dcap/p256.js";
@@ -66,8 +66,13 @@ export interface KmsResponse {
   attempts: number;
 }
 
-const TRANSIENT_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "KMS_TIMEOUT", "KMS_CONNECTION_CLOSED"]);
+const TRANSIENT_CODES: ReadonlySet<string> = new Set<ErrorCode>(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "KMS_TIMEOUT", "KMS_CONNECTION_CLOSED"]);
 const TRANSIENT_STATUS = new Set([502, 503, 504]);
+
+/** Whether a socket error's code is one retried as transient (it is then also a catalogued code). */
+function isTransientCode(code: string): code is ErrorCode {
+  return TRANSIENT_CODES.has(code);
+}
 
 /** Normalise a KMS base URL: `https://host:port`, `…/prpc`, `…/prpc/`, `…/prpc/KMS.GetMeta` all become `https://host:port`. */
 export function kmsBaseUrl(url: string): URL {
@@ -194,7 +199,7 @@ function requestError(e: NodeJS.ErrnoException, host: string, https: boolean): N
   if (code === "ECONNRESET" || e.message === "socket hang up") {
     return new NetworkError("KMS_CONNECTION_CLOSED", `KMS ${host} closed the connection (${code || e.message})${https ? "" : " — if this KMS serves https (normal mode), use https://"}`, { cause: e });
   }
-  if (TRANSIENT_CODES.has(code)) return new NetworkError(code, `KMS ${host} unreachable (${code})`, { cause: e });
+  if (isTransientCode(code)) return new NetworkError(code, `KMS ${host} unreachable (${code})`, { cause: e });
   return new NetworkError("KMS_UNREACHABLE", `KMS ${host}: ${code ? `${code}: ` : ""}${e.message}`, { cause: e });
 }
 
