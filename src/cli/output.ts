@@ -45,12 +45,12 @@ export function progressPrinter(io: CliIO, cmd: string): (stage: string, detail:
 }
 
 /**
- * One-line description of an error for humans: our own errors' whole message with line breaks folded (so a
+ * One-line description of an error for humans: our own errors' short message with line breaks folded (so a
  * server's text inside it cannot start a line of its own), other errors' first line (viem's short message),
  * control characters removed.
  */
 export function errorLine(e: unknown): string {
-  if (e instanceof KmsRegistryError) return oneLine(e.message);
+  if (e instanceof KmsRegistryError) return oneLine(e.shortMessage);
   if (e instanceof Error) return oneLine(`${e.name}: ${firstLine(e.message)}`);
   return oneLine(String(e));
 }

@@ -1,6 +1,7 @@
 /**
  * Typed errors. Every error the library throws on purpose is a `KmsRegistryError` with a stable
- * machine-readable `code`; the CLI maps them to exit codes and one-line messages.
+ * machine-readable `code` from the catalogue `ERROR_CODES` (error-codes.ts), a `shortMessage`, optional
+ * `details` and `metaMessages`; the CLI maps them to exit codes and one-line messages.
  *
  * - `UsageError` / `InputError`  → exit 2 (the caller gave something unusable)
  * - `VerificationError`         → exit 1 (the data was well-formed but did not verify / was rejected)
@@ -10,17 +11,33 @@ import type { ErrorCode } from "./error-codes.js";
 
 export type { ErrorCode } from "./error-codes.js";
 
+/** What every error of the library may carry besides its code and message. */
+export interface KmsRegistryErrorOptions {
+  cause?: unknown;
+  /** Structured context (field names, offsets, expected/found). Never contains secrets. */
+  details?: Record<string, unknown>;
+  /** Extra lines that explain or suggest; `message` is `shortMessage` followed by them, one per line. */
+  metaMessages?: string[];
+}
+
 export class KmsRegistryError extends Error {
-  /** Stable identifier, e.g. `QUOTE_TRUNCATED`, `BAD_HEX`. */
+  /** Stable identifier from the catalogue (`ERROR_CODES`), e.g. `QUOTE_TRUNCATED`, `BAD_HEX`. */
   readonly code: ErrorCode;
+  /** What went wrong, as given to the constructor (the CLI prints it as the error's line). */
+  readonly shortMessage: string;
   /** Optional structured context (field names, offsets, expected/found). Never contains secrets. */
   readonly details: Record<string, unknown> | undefined;
+  /** Optional extra lines after the short message. */
+  readonly metaMessages: string[] | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+  constructor(code: ErrorCode, shortMessage: string, options?: KmsRegistryErrorOptions) {
+    const meta = options?.metaMessages;
+    super(meta?.length ? [shortMessage, ...meta].join("\n") : shortMessage, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
+    this.shortMessage = shortMessage;
     this.details = options?.details;
+    this.metaMessages = meta;
   }
 
   toJSON(): { code: string; message: string; details?: Record<string, unknown> } {
@@ -32,7 +49,7 @@ export class KmsRegistryError extends Error {
 
 /** The command line or an API call was malformed (missing argument, unknown option, bad `now`). */
 export class UsageError extends KmsRegistryError {
-  constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(message: string, options?: KmsRegistryErrorOptions) {
     super("USAGE", message, options);
   }
 }

@@ -20,7 +20,7 @@
  * (dcap-qvl compares only the FMSPC).
  */
 import { bytesEqual, bytesToHex, type Hex } from "../core/bytes.js";
-import { errorMessage, KmsRegistryError, UsageError, VerificationError, type ErrorCode } from "../core/errors.js";
+import { errorMessage, KmsRegistryError, UsageError, VerificationError, type ErrorCode, type KmsRegistryErrorOptions } from "../core/errors.js";
 import { isoSeconds, requireNow } from "../core/time.js";
 import { createVerificationCache, type VerificationCache } from "./cache.js";
 import type { NamedCrl, PathContext } from "./chain.js";
@@ -92,7 +92,7 @@ export class QuoteVerificationError extends VerificationError {
   pck?: PckInfoJson;
   verification?: VerificationVerdict;
   policy?: PolicyVerdict | null;
-  constructor(code: ErrorCode, message: string, checks: Check[], options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(code: ErrorCode, message: string, checks: Check[], options?: KmsRegistryErrorOptions) {
     super(code, message, options);
     this.checks = checks;
   }
