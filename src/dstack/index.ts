@@ -4,6 +4,8 @@
  */
 export * from "./binding.js";
 export * from "./eventlog.js";
+export * from "./measurement.js";
+export * from "./policy.js";
 export * from "./attestation.js";
 export * from "./signatures.js";
 export * from "./kdf.js";

@@ -6,14 +6,16 @@
  * → one report with an overall verdict, every check, the KMS's Ethereum address and the measurements.
  * Never throws for a failed check; throws only for unusable options (e.g. a missing `now`).
  */
-import { bytesEqual, bytesToHex, type Hex } from "../core/bytes.js";
+import { bytesEqual, bytesToHex, hexToBytes, type Hex } from "../core/bytes.js";
 import { errorMessage, firstLine, UsageError } from "../core/errors.js";
 import { fetchCollateral } from "../dcap/pccs/fetch-collateral.js";
 import { parseQuote, type Quote, type TdReport10 } from "../dcap/quote.js";
 import { DEFAULT_ACCEPTED_STATUSES, type Check, type Collateral, type PolicyVerdict, type TcbStatus, type VerificationVerdict, type VerifiedQuote } from "../dcap/types.js";
 import { checkQuote, type QuoteCheckFailure } from "../dcap/verify.js";
 import { checkKmsBinding, type BindingCheck } from "../dstack/binding.js";
-import { checkEventLog, derivedMeasurements, keyProviderPayload, type EventLogCheck, type EventLogEntry } from "../dstack/eventlog.js";
+import { checkEventLog, derivedMeasurements, keyProviderPayload, type EventLogCheck, type EventLogEntry, type RegisterCheck } from "../dstack/eventlog.js";
+import { measuredValues } from "../dstack/measurement.js";
+import { checkMeasurementPolicy, type MeasuredValues, type MeasurementPolicy } from "../dstack/policy.js";
 import { checkRpcCert } from "../dstack/ratls.js";
 import { ethAddress } from "../dstack/signatures.js";
 import type { BootstrapInfo } from "./bootstrap.js";
@@ -39,6 +41,11 @@ export interface VerifyBootstrapOptions {
   rpcCertDer?: Uint8Array;
   /** Require an event log that replays (default true). */
   requireEventLog?: boolean;
+  /**
+   * The measurement policy (`--expect`): each rule is a check `expect.<field>`. It also accepts the
+   * registers a lite event log does not cover (RTMR<i> pinned by `rtMr<i>` or by `mrAggregated`).
+   */
+  policy?: MeasurementPolicy;
 }
 
 export interface BootstrapReport {
@@ -57,6 +64,8 @@ export interface BootstrapReport {
   certs: Checklist | null;
   problems: BootstrapInfo["problems"];
   warnings: string[];
+  /** Only with a measurement policy: the policy and the values it was checked against. */
+  expect?: { policy: MeasurementPolicy; measured: MeasuredValues };
 }
 
 /** What the report says about the quote's verification. */
@@ -96,7 +105,7 @@ interface Verification {
 type Step = (v: Verification) => void | Promise<void>;
 
 /** The steps, in the order their checks appear in the report. */
-const STEPS: Step[] = [recordDecodingProblems, foldCertsChecklist, parseBootstrapQuote, verifyBootstrapQuote, checkReportDataBinding, replayEventLog, checkRpcCertificate];
+const STEPS: Step[] = [recordDecodingProblems, foldCertsChecklist, parseBootstrapQuote, verifyBootstrapQuote, checkReportDataBinding, replayEventLog, checkExpectedMeasurements, checkRpcCertificate];
 
 export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrapOptions): Promise<BootstrapReport> {
   if (typeof opts.now !== "number" || !Number.isSafeInteger(opts.now) || opts.now < 0) throw new UsageError(`now must be whole unix seconds, got ${String(opts.now)}`);
@@ -287,14 +296,36 @@ function replayEventLog(v: Verification): void {
   const el = checkEventLog(info.eventLog, [td.rtMr0, td.rtMr1, td.rtMr2, td.rtMr3]);
   v.report.eventlog = el;
   checks.push({ name: "eventlog.present", ok: true, detail: `${el.eventCount} events, ${el.events.length} runtime events` });
-  for (const r of el.registers) {
-    checks.push({ name: `eventlog.rtmr${r.index}`, ok: r.match, detail: r.match ? `replayed = quote ${r.quote.slice(0, 18)}…` : `replayed ${r.replayed} ≠ quote ${r.quote}` });
-  }
+  for (const r of el.registers) checks.push(registerCheck(r, v.opts.policy));
   for (const i of el.issues) {
     if (i.severity === "error") checks.push({ name: `eventlog.event${i.index}`, ok: false, detail: `${i.event}: ${i.detail}` });
     else warnings.push(`event log: event ${i.index} (${i.event}): ${i.detail}`);
   }
   v.report.measurements = fullMeasurements(td, el, info.eventLog);
+}
+
+/**
+ * `eventlog.rtmr<i>`: replayed and equal to the quote (passes), replayed and different (fails), or not covered
+ * by a lite log: passes only when the measurement policy pins that register (its `rtMr<i>` or `mrAggregated`).
+ */
+function registerCheck(r: RegisterCheck, policy: MeasurementPolicy | undefined): Check {
+  const name = `eventlog.rtmr${r.index}`;
+  if (r.coverage === "replayed-matches") return { name, ok: true, detail: `replayed = quote ${r.quote.slice(0, 18)}…` };
+  if (r.coverage === "replayed-differs") return { name, ok: false, detail: `replayed ${r.replayed} ≠ quote ${r.quote}` };
+  const field = `rtMr${r.index}` as "rtMr0" | "rtMr1" | "rtMr2";
+  const pinnedBy = policy?.[field] ? `--expect ${field}` : policy?.mrAggregated ? "--expect mrAggregated" : null;
+  const what = `not covered by this lite event log (only RTMR0's ACPI events and the runtime events): RTMR${r.index} ${r.quote.slice(0, 18)}… is covered by the OS image measurement`;
+  return { name, ok: pinnedBy !== null, detail: pinnedBy ? `${what}; accepted by ${pinnedBy}` : `${what}; pin it with --expect (${field} or mrAggregated)` };
+}
+
+/** `expect.<field>`: each rule of the measurement policy, when one is given. */
+function checkExpectedMeasurements(v: Verification): void {
+  const { policy } = v.opts;
+  if (!policy) return;
+  const ppid = v.report.quote?.pck?.ppid;
+  const measured: MeasuredValues = v.td ? measuredValues(v.td, v.info.eventLog ?? null, ppid ? hexToBytes(ppid, "PPID") : undefined) : {};
+  v.report.expect = { policy, measured };
+  v.checks.push(...checkMeasurementPolicy(policy, measured));
 }
 
 /** The measurements every report carries: MRTD, RTMR0–3, report_data. */
