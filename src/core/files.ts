@@ -32,6 +32,8 @@ export const INPUT_KINDS = {
   bootstrap: { name: "bootstrap JSON", maxBytes: 16 * MiB },
   deploymentRecord: { name: "deployment record", maxBytes: 1 * MiB },
   journal: { name: "publish journal", maxBytes: 1 * MiB },
+  /** a measurement policy (`--expect`): a few allow-lists of hashes */
+  measurementPolicy: { name: "measurement policy", maxBytes: 256 * KiB },
   // a cached PCCS response: up to the 16 MiB response cap, base64-encoded, plus its headers
   pccsCache: { name: "PCCS cache entry", maxBytes: 24 * MiB },
 } as const satisfies Record<string, InputKind>;

@@ -21,6 +21,7 @@ import { checkCertsDir, type Checklist } from "../kms/certs-dir.js";
 import type { KmsClientOptions } from "../kms/client.js";
 import { pullBootstrap, type PullResult, type PullSource } from "../kms/pull.js";
 import { verifyBootstrap, type BootstrapReport } from "../kms/verify.js";
+import type { MeasurementPolicy } from "../dstack/policy.js";
 import { checkRegistryCode } from "../registry/deploy.js";
 import { checkChainAgainstRecord, type DeploymentRecord } from "../registry/deployments.js";
 import { publishKms, type KmsIdentity, type PublishResult, type PublishStage } from "../registry/publish.js";
@@ -40,6 +41,8 @@ export interface GateOptions {
   sourceChecks?: Check[];
   /** The KMS's RPC certificate (DER), whose RA-TLS attestation is checked when present. */
   rpcCertDer?: Uint8Array;
+  /** The measurement policy the KMS must satisfy (`--expect`). */
+  policy?: MeasurementPolicy;
 }
 
 export interface GateResult {
@@ -65,6 +68,7 @@ export async function verifyForPublish(id: GateInput, opts: GateOptions): Promis
     ...(opts.certs ? { certs: opts.certs } : {}),
     ...(opts.sourceChecks ? { sourceChecks: opts.sourceChecks } : {}),
     ...(opts.rpcCertDer ? { rpcCertDer: opts.rpcCertDer } : {}),
+    ...(opts.policy ? { policy: opts.policy } : {}),
   });
   const kmsAddress = getAddress(ethAddress(id.k256Pubkey)) as Hex;
   const status = (report.quote?.status ?? null) as TcbStatus | null;
@@ -130,6 +134,8 @@ export interface PublishKmsParameters {
   accept: readonly TcbStatus[];
   /** Development only: publish a quote that verifies only under `rootCaDer`. */
   allowSimulatedRoot?: boolean;
+  /** The measurement policy the KMS must satisfy before anything is published. */
+  policy?: MeasurementPolicy;
   /** Connect to the registry; called only once verification passed. */
   connect: () => Promise<RegistryTarget>;
   confirmations?: number;
@@ -205,6 +211,7 @@ async function verify(params: PublishKmsParameters, pulled: PullResult): Promise
     certs: await certsChecklist(params.source, pulled, params.now),
     sourceChecks: pulled.checks,
     ...(pulled.tlsLeaf ? { rpcCertDer: pulled.tlsLeaf } : {}),
+    ...(params.policy ? { policy: params.policy } : {}),
   });
   return { verification: { pulled, collateral, gate }, identity: { caPubkey: info.caPubkey, k256Pubkey: info.k256Pubkey, quote: info.quote } };
 }

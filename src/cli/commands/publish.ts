@@ -13,6 +13,7 @@ import { defaultStateDir, type PublishResult } from "../../registry/publish.js";
 import { publishKmsWorkflow, type GateResult } from "../../workflows/publish-kms.js";
 import { EXIT_FAIL, EXIT_OK, optFlag, optString, type CommandContext, type CommandSpec } from "../framework.js";
 import { resolvePath } from "../io.js";
+import { EXPECT_OPTION, readExpectPolicy } from "../options/expect.js";
 import { KMS_SOURCE_OPTIONS, kmsSourceOptions } from "../options/kms-source.js";
 import { CONFIRMATIONS_OPTION, REGISTRY_OPTIONS, confirmations, connectWithRecord, registryOptions } from "../options/registry.js";
 import { loadCollateral, readRootCaDer, verificationOptionSpecs, verificationOptions } from "../options/verification.js";
@@ -23,7 +24,7 @@ export const NOT_GENUINE_WARNING =
 
 export const publishCommand: CommandSpec = {
   synopsis:
-    "--registry ADDR --rpc URL (--kms URL | --certs-dir DIR | --file FILE) [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--allow-simulated-root] [--dry-run] [--json]",
+    "--registry ADDR --rpc URL (--kms URL | --certs-dir DIR | --file FILE) [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--allow-simulated-root] [--expect FILE] [--dry-run] [--json]",
   help: [
     "Pulls the KMS's bootstrap info, runs the full verification (quote chain to Intel's root with the given",
     "collateral, accepted TCB status, report_data key binding, event-log replay) and refuses to publish when any",
@@ -41,6 +42,7 @@ export const publishCommand: CommandSpec = {
     "allow-simulated-root": { type: "boolean", description: "DEVELOPMENT ONLY: publish a quote verified under --root-ca" },
     "dry-run": { type: "boolean", description: "verify and estimate gas; send nothing" },
     ...CONFIRMATIONS_OPTION,
+    ...EXPECT_OPTION,
     "journal-dir": { type: "string", valueName: "DIR", description: "where unconfirmed sends are journalled (default $KMS_REGISTRY_STATE_DIR or ~/.local/state/kms-registry)" },
   },
   json: true,
@@ -56,6 +58,7 @@ export const publishCommand: CommandSpec = {
     const account = accountFromEnv(io.env);
     const journalOpt = optString(ctx, "journal-dir");
     const rootCaDer = await readRootCaDer(io, opts.rootCaFile);
+    const policy = await readExpectPolicy(ctx);
 
     const result = await publishKmsWorkflow({
       source,
@@ -65,6 +68,7 @@ export const publishCommand: CommandSpec = {
       ...(rootCaDer ? { rootCaDer } : {}),
       accept: opts.accept,
       allowSimulatedRoot: allowSim,
+      ...(policy ? { policy } : {}),
       connect: async () => {
         const { conn, record } = await connectWithRecord(target);
         return { publicClient: conn.publicClient, walletClient: walletFor(conn, account), registry: target.registry, record };

@@ -12,12 +12,13 @@ import { checkCertsDir } from "../../kms/certs-dir.js";
 import { pullBootstrap } from "../../kms/pull.js";
 import { verifyBootstrap } from "../../kms/verify.js";
 import { EXIT_FAIL, EXIT_OK, optFlag, optString, type CommandSpec } from "../framework.js";
+import { EXPECT_OPTION, readExpectPolicy } from "../options/expect.js";
 import { KMS_SOURCE_OPTIONS, kmsSourceOptions } from "../options/kms-source.js";
 import { readCollateralFile, readRootCaDer, verificationOptionSpecs, verificationOptions } from "../options/verification.js";
 import { printJson, table } from "../output.js";
 
 export const verifyCommand: CommandSpec = {
-  synopsis: "(--kms URL | --certs-dir DIR | --file FILE) [--collateral FILE | --pccs URL] [--at N] [--root-ca FILE] [--accept STATUS,...] [--json]",
+  synopsis: "(--kms URL | --certs-dir DIR | --file FILE) [--collateral FILE | --pccs URL] [--at N] [--root-ca FILE] [--accept STATUS,...] [--expect FILE] [--json]",
   help: [
     "The whole check of a KMS's bootstrap: pull the bootstrap info (as `pull`), run the certs-dir checklist when",
     "reading a certs dir (as `check-certs`), verify the TDX quote (as `verify-quote`), check that its report_data",
@@ -25,12 +26,15 @@ export const verifyCommand: CommandSpec = {
     "the event log to RTMR0–3 and decode the dstack runtime events. Prints the verdict, every check, the KMS's",
     "Ethereum address and the measurements. A simulated KMS passes only with --root-ca <certs-dir>.sim/dcap-root-ca.pem",
     "and --collateral <certs-dir>.sim/collateral.json, and is then reported NOT GENUINE.",
+    "--expect FILE checks the measurements against a policy (each rule a check expect.<field>); a lite event log",
+    "(no RTMR1/RTMR2 events) passes only when the policy pins the RTMR0-2 it cannot replay.",
   ].join("\n"),
   options: {
     ...KMS_SOURCE_OPTIONS,
     ...verificationOptionSpecs(),
     domain: { type: "string", valueName: "D", description: "with --certs-dir: the domain the RPC certificate must name" },
     "allow-debug": { type: "boolean", description: "accept a DEBUG TD (never for production)" },
+    ...EXPECT_OPTION,
   },
   json: true,
   async run(ctx) {
@@ -41,6 +45,7 @@ export const verifyCommand: CommandSpec = {
     if (domain !== undefined && !("certsDir" in source)) throw new UsageError("--domain only applies to --certs-dir");
 
     const rootCaDer = await readRootCaDer(io, opts.rootCaFile);
+    const policy = await readExpectPolicy(ctx);
     const collateral = opts.collateral.kind === "file" ? await readCollateralFile(io, opts.collateral.path) : null;
     const pulled = await pullBootstrap(source, { now: opts.now, ...client, ...(domain !== undefined ? { domain } : {}) });
     // --certs-dir DIR --file FILE: the pull ran the dir's checklist already
@@ -55,6 +60,7 @@ export const verifyCommand: CommandSpec = {
       certs,
       sourceChecks: pulled.checks,
       ...(pulled.tlsLeaf ? { rpcCertDer: pulled.tlsLeaf } : {}),
+      ...(policy ? { policy } : {}),
     });
     const warnings = [...pulled.warnings, ...report.warnings];
     if (ctx.json) {
