@@ -10,7 +10,7 @@ import "reflect-metadata";
 import { sha512 } from "@noble/hashes/sha2.js";
 import * as x509 from "@peculiar/x509";
 
-import { decodeDstackAttestation } from "./attestation.js";
+import { decodeDstackAttestation, tdxQuoteOf } from "./attestation.js";
 import { checkEventLog, parseEventLog, type EventLogEntry } from "./eventlog.js";
 import { bytesEqual, bytesToHex, concatBytes, utf8 } from "../core/bytes.js";
 import { errorMessage, firstLine, InputError } from "../core/errors.js";
@@ -68,7 +68,7 @@ export function rpcCertAttestation(certDer: Uint8Array): RpcCertAttestation | nu
   const v = ext(OID_VERSIONED_ATTESTATION);
   if (v) {
     const a = decodeDstackAttestation(v);
-    return { kind: "versioned", quote: a.quote, eventLog: a.eventLog, spki };
+    return { kind: "versioned", quote: tdxQuoteOf(a), eventLog: a.eventLog, spki };
   }
   const q = ext(OID_TDX_QUOTE);
   if (!q) return null;

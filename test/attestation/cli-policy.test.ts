@@ -17,7 +17,7 @@ import { fixturePath, SGX_NOW, TDX_NOW, TDX_WINDOW } from "./real-fixtures.js";
 
 const TDX = fixturePath("tdx_quote");
 const TDX_COLL = fixturePath("tdx_quote_collateral.json");
-const EXISTING_KEYS = ["ok", "accepted", "status", "advisoryIds", "genuine", "warnings", "checks", "report", "pck", "collateral"];
+const EXISTING_KEYS = ["ok", "platform", "accepted", "status", "advisoryIds", "genuine", "warnings", "checks", "report", "pck", "collateral"];
 
 const dir = mkdtempSync(join(tmpdir(), "kmsreg-policy-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,7 +58,7 @@ describe("verify-quote: a TD with SEPT_VE_DISABLE clear", () => {
     const r = await runCli(["verify-quote", ...forged, "--json"]);
     expect(r.code).toBe(1);
     const j = JSON.parse(r.stdout) as Doc;
-    expect(Object.keys(j)).toEqual(["ok", "error", "checks", "report", "pck", "verification", "policy"]);
+    expect(Object.keys(j)).toEqual(["ok", "platform", "error", "checks", "report", "pck", "verification", "policy"]);
     expect(j.ok).toBe(false);
     expect(j.error).toEqual({ code: "TD_SEPT_VE_DISABLE_CLEAR", message: "report.policy: SEPT_VE_DISABLE (TD attributes bit 28) is not set" });
     expect(j.verification).toMatchObject({ ok: true, status: "UpToDate", advisoryIds: [], genuine: false });
@@ -152,7 +152,7 @@ describe("verify-quote on the real fixtures", () => {
     const r = await runCli(["verify-quote", TDX, "--collateral", TDX_COLL, "--at", String(TDX_WINDOW.to + 1), "--json"]);
     expect(r.code).toBe(1);
     const j = JSON.parse(r.stdout) as Doc;
-    expect(Object.keys(j)).toEqual(["ok", "error", "checks", "report", "pck", "verification", "policy"]);
+    expect(Object.keys(j)).toEqual(["ok", "platform", "error", "checks", "report", "pck", "verification", "policy"]);
     expect(j.error!.code).toBe("PCK_CRL_EXPIRED");
     expect(j.report).toMatchObject({ type: "td10", tdAttributes: "0x0000001000000000" });
     expect(String(j.report!.mrTd)).toMatch(/^0x91eb2b44d141d4ec/);

@@ -42,7 +42,7 @@ describe("kms-registry verify-quote", () => {
     const r = await runCli(["verify-quote", hexFile, "--collateral", TDX_COLL, ...AT, "--json"]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(Object.keys(j)).toEqual(["ok", "accepted", "status", "advisoryIds", "genuine", "warnings", "checks", "report", "pck", "collateral", "verification", "policy"]);
+    expect(Object.keys(j)).toEqual(["ok", "platform", "accepted", "status", "advisoryIds", "genuine", "warnings", "checks", "report", "pck", "collateral", "verification", "policy"]);
     expect(j).toMatchObject({ ok: true, accepted: true, status: "UpToDate", advisoryIds: [], genuine: true });
     const report = j.report as Record<string, unknown>;
     expect(report.type).toBe("td10");
@@ -88,7 +88,7 @@ describe("kms-registry verify-quote", () => {
     const r = await runCli(["verify-quote", TDX, "--collateral", TDX_COLL, "--at", String(TDX_WINDOW.to + 1), "--json"]);
     expect(r.code).toBe(1);
     const j = JSON.parse(r.stdout) as { ok: boolean; error: { code: string; message: string }; checks: { name: string; ok: boolean }[] };
-    expect(Object.keys(j)).toEqual(["ok", "error", "checks", "report", "pck", "verification", "policy"]);
+    expect(Object.keys(j)).toEqual(["ok", "platform", "error", "checks", "report", "pck", "verification", "policy"]);
     expect(j.ok).toBe(false);
     expect(j.error.code).toBe("PCK_CRL_EXPIRED");
     expect(j.checks.at(-1)).toMatchObject({ name: "pck.chain", ok: false });

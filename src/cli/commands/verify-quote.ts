@@ -4,6 +4,8 @@
  *
  * Read the quote (or the dstack attestation carrying it) and the event log, get the collateral, parse the
  * quote once, verify it and apply the accepted-status policy, replay the event log against its RTMRs, print.
+ * Evidence of another platform (a SEV-SNP report, a Nitro document, in an attestation or raw) is decoded
+ * and reported as not supported yet.
  */
 import { UsageError, firstLine } from "../../core/errors.js";
 import { QuoteParseError, type Quote } from "../../dcap/quote.js";
@@ -18,6 +20,9 @@ export const verifyQuoteCommand: CommandSpec = {
   synopsis: "<file|-> [--collateral FILE | --pccs URL] [--at UNIX_SECONDS] [--root-ca FILE] [--accept STATUS,...] [--allow-sept-ve] [--json]",
   help: [
     "The quote file may be binary or hex text (with or without 0x, any whitespace); `-` reads standard input.",
+    "It may be a TDX/SGX quote, a dstack attestation (V0 SCALE or V1 msgpack; tdx and gcp-tdx verify their TDX",
+    "quote), a raw SEV-SNP report or a raw Nitro COSE_Sign1 document: other platforms than TDX are decoded and",
+    "reported, exit 1 with PLATFORM_NOT_SUPPORTED (their verification is not supported yet).",
     "Collateral comes from --collateral FILE (dcap-qvl's QuoteCollateralV3 JSON) or --pccs URL (a PCCS or",
     "Intel PCS; responses are cached on disk until their nextUpdate). Intel's SGX Root CA is pinned; --root-ca",
     "verifies against another root, and the result is then reported as NOT GENUINE.",
@@ -63,6 +68,7 @@ async function runVerifyQuote(ctx: CommandContext): Promise<number> {
   if (fromStdin.length > 1) throw new UsageError(`only one input can be read from standard input (-), got ${fromStdin.map(([n]) => n).join(" and ")}`);
 
   const input = await readQuoteInput(io, ctx.positionals[0]!, eventLogPath);
+  if (input.unsupported) return reportUnsupported(ctx, input, input.unsupported);
   const rootCaDer = await readRootCaDer(io, opts.rootCaFile);
   const parsed = await parseWithCollateral(io, opts.collateral, input.quote, opts.now);
   if (parsed instanceof QuoteParseError) return reportFailure(ctx, parsed, input, undefined);
@@ -82,11 +88,37 @@ async function runVerifyQuote(ctx: CommandContext): Promise<number> {
   }
   const eventlog = eventLogJson(input, quote);
   const rtmrsOk = eventlog === null || eventlog.rtmrsMatch === true;
-  if (ctx.json) printJson(io, { ...verifyResultJson(r, r.accepted && rtmrsOk), ...(input.attestation ? { attestation: input.attestation } : {}), ...(eventlog ? { eventlog } : {}) });
-  else io.stdout(renderHuman(r, opts.accept) + (eventlog ? `\nevent log (${String(eventlog.source)}): RTMR0–3 ${rtmrsOk ? "match the quote" : "DO NOT match the quote"}\n` : ""));
+  if (ctx.json) printJson(io, { ...verifyResultJson(r, r.accepted && rtmrsOk, input.platform), ...(input.attestation ? { attestation: input.attestation } : {}), ...(eventlog ? { eventlog } : {}) });
+  else io.stdout(renderHuman(r, opts.accept) + (eventlog ? `\nevent log (${String(eventlog.source)}): RTMR0–3 ${rtmrsOk ? "match the quote" : "DO NOT match the quote"}\n` : "") + tpmQuoteLine(input));
   if (!r.accepted) io.stderr(`kms-registry: verify-quote: TCB status ${r.status} is not accepted (accepted: ${opts.accept.join(", ")})\n`);
   if (!rtmrsOk) io.stderr("kms-registry: verify-quote: the event log does not replay to the quote's RTMRs\n");
   return r.accepted && rtmrsOk ? EXIT_OK : EXIT_FAIL;
+}
+
+/** A GCP TDX attestation's TPM quote is reported, not verified. */
+function tpmQuoteLine(input: QuoteInput): string {
+  const tpm = input.attestation?.tpmQuote as { present: boolean } | undefined;
+  if (input.platform !== "gcp-tdx" || !tpm) return "";
+  return tpm.present ? "\ngcp-tdx: the attestation carries a TPM quote; it was not verified (only the TDX quote is)\n" : "\ngcp-tdx: the attestation carries no TPM quote\n";
+}
+
+/**
+ * Evidence of a platform whose verification is not supported yet (SEV-SNP, Nitro, an unknown V1 kind):
+ * what it is and its decoded fields, exit 1 with PLATFORM_NOT_SUPPORTED.
+ */
+function reportUnsupported(ctx: CommandContext, input: QuoteInput, unsupported: NonNullable<QuoteInput["unsupported"]>): number {
+  const { io } = ctx;
+  const { error, report } = unsupported;
+  if (ctx.json) {
+    printJson(io, { ok: false, platform: input.platform, error: { code: error.code, message: error.message }, checks: [], ...(input.attestation ? { attestation: input.attestation } : {}), report });
+  } else {
+    const rows = Object.entries(report).filter(([, v]) => v === null || typeof v !== "object");
+    const width = Math.max(...rows.map(([k]) => k.length), "platform".length);
+    const lines = [`NOT VERIFIED: ${error.code} — ${error.message}`, "", `${"platform".padEnd(width)}  ${input.platform}`, ...rows.map(([k, v]) => `${k.padEnd(width)}  ${String(v)}`)];
+    io.stdout(lines.join("\n") + "\n");
+  }
+  io.stderr(`kms-registry: verify-quote: ${firstLine(error.message)}\n`);
+  return EXIT_FAIL;
 }
 
 function parseFailure(e: QuoteParseError): Check {
@@ -107,7 +139,7 @@ function reportFailure(ctx: CommandContext, e: QuoteVerificationError | QuotePar
   const attested = failed?.verification
     ? { ...(failed.report ? { report: failed.report } : {}), ...(failed.pck ? { pck: failed.pck } : {}), verification: failed.verification, policy: failed.policy ?? null }
     : {};
-  if (ctx.json) printJson(io, { ok: false, error, checks, ...attested, ...(eventlog ? { eventlog } : {}) });
+  if (ctx.json) printJson(io, { ok: false, platform: input.platform, error, checks, ...attested, ...(eventlog ? { eventlog } : {}) });
   else {
     const byPolicy = failed?.verification?.ok === true && failed.policy ? renderPolicyRefusal(error.code, failed.verification, failed.policy, checks) : null;
     const eventlogLine = eventlog ? `\nevent log (${String(eventlog.source)}): RTMR0–3 ${eventlog.rtmrsMatch === true ? "match" : "DO NOT match"} the (unverified) quote\n` : "";
@@ -127,9 +159,10 @@ function eventLogOfUnverified(input: QuoteInput, quote: Quote): Record<string, u
 }
 
 /** The `--json` document of a successful verification (keys as documented in the README). */
-function verifyResultJson(r: VerifiedQuote, accepted: boolean): Record<string, unknown> {
+function verifyResultJson(r: VerifiedQuote, accepted: boolean, platform: string): Record<string, unknown> {
   return {
     ok: true,
+    platform,
     accepted,
     status: r.status,
     advisoryIds: r.advisoryIds,
