@@ -522,9 +522,9 @@ library X509 {
         pure
         returns (bool)
     {
-        (uint256 count, uint256 at) = nameAttribute(der, start, end, attr);
+        (uint256 count, uint256 valueAt) = nameAttribute(der, start, end, attr);
         if (count != 1) return false;
-        (uint256 tag, uint256 vcs, uint256 vEnd) = Der.read(der, at, end);
+        (uint256 tag, uint256 vcs, uint256 vEnd) = Der.read(der, valueAt, end);
         if (tag != 0x0c && tag != 0x13 && tag != 0x16) return false;
         return keccak256(der[vcs:vEnd]) == keccak256(value);
     }
