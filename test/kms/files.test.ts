@@ -117,6 +117,7 @@ describe("readInput", () => {
       deploymentRecord: "1 MiB",
       journal: "1 MiB",
       pccsCache: "24 MiB",
+      measurementPolicy: "256 KiB",
     });
     expect(formatBytes(1000)).toBe("1000 bytes");
   });
