@@ -1,12 +1,13 @@
 /** The real X.509 material of the DCAP fixtures: every PCK chain certificate, TCB Signing chain and CRL. */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 import { bytesToHex, hexToBytes, type Hex } from "../../src/core/bytes.js";
 import { parseQuote, quotePckChain } from "../../src/dcap/quote.js";
 import { pemBlocks } from "../../src/dcap/x509.js";
 
 const LOCAL = new URL("../fixtures/dcap/", import.meta.url);
-const SHARED = "/work/shared/fixtures/real/dcap/";
+const REAL = fileURLToPath(new URL("../fixtures/dcap/real/", import.meta.url));
 
 export interface RealX509 {
   /** every distinct certificate (PCK leaves, PCK CAs, TCB Signing certificates, roots), DER */
@@ -20,13 +21,13 @@ export interface RealX509 {
 
 function quoteFiles(): string[] {
   const files = [new URL("tdx_quote", LOCAL).pathname, new URL("sgx_quote", LOCAL).pathname];
-  if (existsSync(SHARED)) for (const f of readdirSync(SHARED).sort()) if (f.endsWith(".quote")) files.push(SHARED + f);
+  for (const f of readdirSync(REAL).sort()) if (f.endsWith(".quote")) files.push(REAL + f);
   return files;
 }
 
 function collateralFiles(): string[] {
   const files = [new URL("tdx_quote_collateral.json", LOCAL).pathname, new URL("sgx_quote_collateral.json", LOCAL).pathname];
-  if (existsSync(SHARED)) for (const f of readdirSync(SHARED).sort()) if (f.endsWith(".collateral.json")) files.push(SHARED + f);
+  for (const f of readdirSync(REAL).sort()) if (f.endsWith(".collateral.json")) files.push(REAL + f);
   return files;
 }
 
