@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+// Comparisons follow Intel's rules (≥, ≤), `parse` follows the document's schema, and the memory
+// structs are never stored, so slot packing does not apply.
+// solhint-disable gas-strict-inequalities, gas-struct-packing, function-max-lines
+
+import {IntelJson} from "./IntelJson.sol";
+
+/// @title TcbInfo
+/// @notice Intel's TCB Info document (the `tcbInfo` object, the exact signed text) on chain: read
+///         strictly by `parse`, then the platform's TCB level (`matchPlatformLevel`) and the TDX
+///         module's grade (`checkTdxModule`) by Intel's rules.
+/// @dev Stricter than a general reader in one more respect than `IntelJson`: every TCB level has
+///      exactly 16 `sgxtcbcomponents` and, when present, exactly 16 `tdxtcbcomponents`.
+library TcbInfo {
+    using IntelJson for IntelJson.Doc;
+
+    /// @notice A platform TCB level. SVN vectors are packed component 0 first (big-endian), so a
+    ///         numeric comparison of two vectors is their lexicographic comparison.
+    struct Level {
+        bytes16 sgx;
+        bytes16 tdx;
+        bool hasTdx;
+        uint16 pceSvn;
+        IntelJson.TcbStatus status;
+        uint256 tcbDate;
+        uint256 advisories;
+    }
+
+    struct ModuleIdentity {
+        uint256 id;
+        bytes mrSigner;
+        bytes8 attributes;
+        bytes8 attributesMask;
+        IntelJson.EnclaveLevel[] tcbLevels;
+    }
+
+    /// @notice The parsed document. Strings (`id`, `tcbDate`s, advisory IDs) are slices of the text.
+    struct Info {
+        uint256 id;
+        uint8 version;
+        uint64 issueDate;
+        uint64 nextUpdate;
+        bytes6 fmspc;
+        bytes2 pceId;
+        uint64 tcbEvaluationDataNumber;
+        bool hasTdxModule;
+        bytes tdxModuleMrSigner;
+        bytes8 tdxModuleAttributes;
+        bytes8 tdxModuleAttributesMask;
+        ModuleIdentity[] tdxModuleIdentities;
+        /// sorted highest first: SGX components, then PCESVN, then (TDX v3+) TDX components; stable
+        Level[] tcbLevels;
+    }
+
+    /// @notice `tcbType` is not 0, the only type Intel defines.
+    error TcbTypeUnsupported(uint256 tcbType);
+    /// @notice A TCB level's component array at `offset` does not hold 16 components.
+    error TcbComponentCount(uint256 offset);
+    /// @notice The TCB level at `index` (sorted order) is reached but has no TDX components.
+    error TcbLevelInvalid(uint256 index);
+    /// @notice No TCB level matches the platform.
+    error TcbLevelNotFound();
+    /// @notice A TDX TCB Info without `tdxModule`.
+    error TdxModuleMissing();
+    /// @notice No `tdxModuleIdentities` entry `TDX_<major>` for the reported module major version.
+    error TdxModuleIdentityNotFound(uint8 majorVersion);
+    error TdxModuleMrSignerMismatch();
+    error TdxModuleAttributesMismatch();
+    /// @notice The module SVN is below every level of its identity.
+    error TdxModuleSvnTooLow(uint8 svn);
+    error FmspcMismatch();
+    error PceIdMismatch();
+    /// @notice A TDX quote with non-TDX (v3+) TCB Info, or an SGX quote with non-SGX (v2+) TCB Info.
+    error TcbInfoTeeMismatch();
+
+    uint256 private constant MAX_LEVELS = 64;
+    uint256 private constant MAX_IDENTITIES = 16;
+
+    // top-level keys (bits of `seen`)
+    uint256 private constant F_ID = 1;
+    uint256 private constant F_VERSION = 2;
+    uint256 private constant F_ISSUE = 4;
+    uint256 private constant F_NEXT = 8;
+    uint256 private constant F_FMSPC = 16;
+    uint256 private constant F_PCEID = 32;
+    uint256 private constant F_TCBTYPE = 64;
+    uint256 private constant F_EVAL = 128;
+    uint256 private constant F_LEVELS = 256;
+    uint256 private constant F_REQUIRED = 511;
+
+    /// @notice Parses the `tcb_info` text. Reverts with an `IntelJson` error (malformed, duplicate key,
+    ///         wrong type, missing field), `TcbComponentCount` or `TcbTypeUnsupported`.
+    function parse(bytes memory s) internal pure returns (Info memory info) {
+        (IntelJson.Doc memory d, uint256 p) = IntelJson.open(s);
+        uint256 o = p;
+        uint256 kb = d.top;
+        uint256 seen;
+        uint256 tcbType;
+        bool more;
+        (more, p) = d.objectOpen(p);
+        while (more) {
+            bytes32 k;
+            uint256 v;
+            (k, p) = d.key(p, kb);
+            if (k == keccak256("id")) {
+                (info.id, p) = d.slice(p);
+                seen |= F_ID;
+            } else if (k == keccak256("version")) {
+                (v, p) = d.uintValue(p, 255);
+                info.version = uint8(v);
+                seen |= F_VERSION;
+            } else if (k == keccak256("issueDate")) {
+                (v, p) = d.dateValue(p);
+                info.issueDate = uint64(v);
+                seen |= F_ISSUE;
+            } else if (k == keccak256("nextUpdate")) {
+                (v, p) = d.dateValue(p);
+                info.nextUpdate = uint64(v);
+                seen |= F_NEXT;
+            } else if (k == keccak256("fmspc")) {
+                (v, p) = d.hexValue(p, 6);
+                info.fmspc = bytes6(uint48(v));
+                seen |= F_FMSPC;
+            } else if (k == keccak256("pceId")) {
+                (v, p) = d.hexValue(p, 2);
+                info.pceId = bytes2(uint16(v));
+                seen |= F_PCEID;
+            } else if (k == keccak256("tcbType")) {
+                (tcbType, p) = d.uintValue(p, 2 ** 53 - 1);
+                seen |= F_TCBTYPE;
+            } else if (k == keccak256("tcbEvaluationDataNumber")) {
+                (v, p) = d.uintValue(p, 2 ** 53 - 1);
+                info.tcbEvaluationDataNumber = uint64(v);
+                seen |= F_EVAL;
+            } else if (k == keccak256("tdxModule")) {
+                p = tdxModule(d, p, info);
+            } else if (k == keccak256("tdxModuleIdentities")) {
+                (info.tdxModuleIdentities, p) = moduleIdentities(d, p);
+            } else if (k == keccak256("tcbLevels")) {
+                (info.tcbLevels, p) = levels(d, p);
+                seen |= F_LEVELS;
+            } else {
+                p = d.skip(p, 1);
+            }
+            (more, p) = d.next(p, 0x7d);
+        }
+        d.top = kb;
+        d.close(p);
+        if (seen != F_REQUIRED) revert IntelJson.JsonMissingKey(o - d.base, F_REQUIRED & ~seen);
+        if (tcbType != 0) revert TcbTypeUnsupported(tcbType);
+        if (info.tdxModuleIdentities.length == 0) {
+            // an absent array reads as an empty one
+            info.tdxModuleIdentities = new ModuleIdentity[](0);
+        }
+        sortLevels(info.tcbLevels, isTdx(s, info));
+    }
+
+    /// @notice The document is TDX TCB Info (`id` "TDX", version 3 or later).
+    function isTdx(bytes memory s, Info memory info) internal pure returns (bool) {
+        return info.version >= 3 && idIs(s, info.id, "TDX");
+    }
+
+    /// @notice The document is SGX TCB Info (`id` "SGX", version 2 or later).
+    function isSgx(bytes memory s, Info memory info) internal pure returns (bool) {
+        return info.version >= 2 && idIs(s, info.id, "SGX");
+    }
+
+    function idIs(bytes memory s, uint256 sl, bytes3 want) private pure returns (bool r) {
+        if (uint128(sl) != 3) return false;
+        assembly ("memory-safe") {
+            r := eq(shr(232, mload(add(add(s, 32), shr(128, sl)))), shr(232, want))
+        }
+    }
+
+    function tdxModule(IntelJson.Doc memory d, uint256 p, Info memory info) private pure returns (uint256 q) {
+        uint256 kb = d.top;
+        uint256 seen;
+        bool more;
+        (more, q) = d.objectOpen(p);
+        while (more) {
+            bytes32 k;
+            uint256 v;
+            (k, q) = d.key(q, kb);
+            if (k == keccak256("mrsigner")) {
+                (info.tdxModuleMrSigner, q) = d.hex48(q);
+                seen |= 1;
+            } else if (k == keccak256("attributes")) {
+                (v, q) = d.hexValue(q, 8);
+                info.tdxModuleAttributes = bytes8(uint64(v));
+                seen |= 2;
+            } else if (k == keccak256("attributesMask")) {
+                (v, q) = d.hexValue(q, 8);
+                info.tdxModuleAttributesMask = bytes8(uint64(v));
+                seen |= 4;
+            } else {
+                q = d.skip(q, 2);
+            }
+            (more, q) = d.next(q, 0x7d);
+        }
+        d.top = kb;
+        if (seen != 7) revert IntelJson.JsonMissingKey(p - d.base, 7 & ~seen);
+        info.hasTdxModule = true;
+    }
+
+    function moduleIdentities(IntelJson.Doc memory d, uint256 p) private pure returns (ModuleIdentity[] memory ids, uint256 q) {
+        uint256 arr = IntelJson.newPointerArray(MAX_IDENTITIES);
+        uint256 n;
+        bool more;
+        (more, q) = d.arrayOpen(p);
+        while (more) {
+            if (n == MAX_IDENTITIES) revert IntelJson.JsonLimit(q - d.base);
+            ModuleIdentity memory m;
+            (m, q) = moduleIdentity(d, q);
+            ++n;
+            assembly ("memory-safe") {
+                mstore(add(arr, shl(5, n)), m)
+            }
+            (more, q) = d.next(q, 0x5d);
+        }
+        assembly ("memory-safe") {
+            mstore(arr, n)
+            ids := arr
+        }
+    }
+
+    function moduleIdentity(IntelJson.Doc memory d, uint256 p) private pure returns (ModuleIdentity memory m, uint256 q) {
+        uint256 kb = d.top;
+        uint256 seen;
+        bool more;
+        (more, q) = d.objectOpen(p);
+        while (more) {
+            bytes32 k;
+            uint256 v;
+            (k, q) = d.key(q, kb);
+            if (k == keccak256("id")) {
+                (m.id, q) = d.slice(q);
+                seen |= 1;
+            } else if (k == keccak256("mrsigner")) {
+                (m.mrSigner, q) = d.hex48(q);
+                seen |= 2;
+            } else if (k == keccak256("attributes")) {
+                (v, q) = d.hexValue(q, 8);
+                m.attributes = bytes8(uint64(v));
+                seen |= 4;
+            } else if (k == keccak256("attributesMask")) {
+                (v, q) = d.hexValue(q, 8);
+                m.attributesMask = bytes8(uint64(v));
+                seen |= 8;
+            } else if (k == keccak256("tcbLevels")) {
+                (m.tcbLevels, q) = IntelJson.enclaveLevels(d, q, MAX_LEVELS);
+                seen |= 16;
+            } else {
+                q = d.skip(q, 3);
+            }
+            (more, q) = d.next(q, 0x7d);
+        }
+        d.top = kb;
+        if (seen != 31) revert IntelJson.JsonMissingKey(p - d.base, 31 & ~seen);
+    }
+
+    function levels(IntelJson.Doc memory d, uint256 p) private pure returns (Level[] memory out, uint256 q) {
+        uint256 arr = IntelJson.newPointerArray(MAX_LEVELS);
+        uint256 n;
+        bool more;
+        (more, q) = d.arrayOpen(p);
+        while (more) {
+            if (n == MAX_LEVELS) revert IntelJson.JsonLimit(q - d.base);
+            Level memory lv;
+            (lv, q) = level(d, q);
+            ++n;
+            assembly ("memory-safe") {
+                mstore(add(arr, shl(5, n)), lv)
+            }
+            (more, q) = d.next(q, 0x5d);
+        }
+        assembly ("memory-safe") {
+            mstore(arr, n)
+            out := arr
+        }
+    }
+
+    function level(IntelJson.Doc memory d, uint256 p) private pure returns (Level memory lv, uint256 q) {
+        uint256 kb = d.top;
+        uint256 seen;
+        bool more;
+        (more, q) = d.objectOpen(p);
+        while (more) {
+            bytes32 k;
+            (k, q) = d.key(q, kb);
+            if (k == keccak256("tcb")) {
+                q = levelTcb(d, q, lv);
+                seen |= 1;
+            } else if (k == keccak256("tcbDate")) {
+                (lv.tcbDate, q) = d.slice(q);
+                seen |= 2;
+            } else if (k == keccak256("tcbStatus")) {
+                (lv.status, q) = d.statusValue(q);
+                seen |= 4;
+            } else if (k == keccak256("advisoryIDs")) {
+                (lv.advisories, q) = d.advisoriesValue(q);
+            } else {
+                q = d.skip(q, 3);
+            }
+            (more, q) = d.next(q, 0x7d);
+        }
+        d.top = kb;
+        if (seen != 7) revert IntelJson.JsonMissingKey(p - d.base, 7 & ~seen);
+    }
+
+    function levelTcb(IntelJson.Doc memory d, uint256 p, Level memory lv) private pure returns (uint256 q) {
+        uint256 kb = d.top;
+        uint256 seen;
+        bool more;
+        (more, q) = d.objectOpen(p);
+        while (more) {
+            bytes32 k;
+            (k, q) = d.key(q, kb);
+            if (k == keccak256("sgxtcbcomponents")) {
+                (lv.sgx, q) = components(d, q);
+                seen |= 1;
+            } else if (k == keccak256("tdxtcbcomponents")) {
+                (lv.tdx, q) = components(d, q);
+                lv.hasTdx = true;
+            } else if (k == keccak256("pcesvn")) {
+                uint256 v;
+                (v, q) = d.uintValue(q, 0xffff);
+                lv.pceSvn = uint16(v);
+                seen |= 2;
+            } else {
+                q = d.skip(q, 4);
+            }
+            (more, q) = d.next(q, 0x7d);
+        }
+        d.top = kb;
+        if (seen != 3) revert IntelJson.JsonMissingKey(p - d.base, 3 & ~seen);
+    }
+
+    /// @dev 16 `{ "svn": n, ... }` objects, packed component 0 first.
+    function components(IntelJson.Doc memory d, uint256 p) private pure returns (bytes16 packed, uint256 q) {
+        uint256 n;
+        uint256 acc;
+        bool more;
+        (more, q) = d.arrayOpen(p);
+        while (more) {
+            if (n == 16) revert TcbComponentCount(p - d.base);
+            uint256 kb = d.top;
+            uint256 o = q;
+            bool svn;
+            bool more2;
+            (more2, q) = d.objectOpen(q);
+            while (more2) {
+                bytes32 k;
+                (k, q) = d.key(q, kb);
+                if (k == keccak256("svn")) {
+                    uint256 v;
+                    (v, q) = d.uintValue(q, 255);
+                    acc |= v << (8 * (15 - n));
+                    svn = true;
+                } else {
+                    q = d.skip(q, 6);
+                }
+                (more2, q) = d.next(q, 0x7d);
+            }
+            d.top = kb;
+            if (!svn) revert IntelJson.JsonMissingKey(o - d.base, 1);
+            ++n;
+            (more, q) = d.next(q, 0x5d);
+        }
+        if (n != 16) revert TcbComponentCount(p - d.base);
+        packed = bytes16(uint128(acc));
+    }
+
+    /// @dev Stable insertion sort, highest first (already-sorted input, Intel's order, costs one
+    ///      comparison per level).
+    function sortLevels(Level[] memory lv, bool tdx) private pure {
+        for (uint256 i = 1; i < lv.length; ++i) {
+            Level memory x = lv[i];
+            uint256 j = i;
+            while (j > 0 && greater(x, lv[j - 1], tdx)) {
+                lv[j] = lv[j - 1];
+                --j;
+            }
+            if (j != i) lv[j] = x;
+        }
+    }
+
+    function greater(Level memory a, Level memory b, bool tdx) private pure returns (bool) {
+        if (a.sgx != b.sgx) return a.sgx > b.sgx;
+        if (a.pceSvn != b.pceSvn) return a.pceSvn > b.pceSvn;
+        return tdx && a.tdx > b.tdx;
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // evaluation
+    // -----------------------------------------------------------------------------------------
+
+    /// @notice The TCB Info is the one for this platform and this kind of quote: same FMSPC and
+    ///         PCE-ID as the PCK, TDX TCB Info (v3+) for a TDX quote, SGX TCB Info (v2+) for an SGX one.
+    function checkForPlatform(bytes memory s, Info memory info, bytes6 fmspc, bytes2 pceId, bool tdx) internal pure {
+        if (info.fmspc != fmspc) revert FmspcMismatch();
+        if (info.pceId != pceId) revert PceIdMismatch();
+        if (tdx ? !isTdx(s, info) : !isSgx(s, info)) revert TcbInfoTeeMismatch();
+    }
+
+    /// @notice The index (in the sorted `tcbLevels`) of the first level the platform reaches: PCESVN,
+    ///         the 16 CPUSVN components and, for TDX (`tdx`), the TEE TCB SVN components, of which
+    ///         0 and 1 are not compared when a TDX module major version is reported
+    ///         (`teeTcbSvn[1] > 0`): the module identity grades those.
+    function matchPlatformLevel(Info memory info, bytes16 cpuSvn, uint16 pceSvn, bytes16 teeTcbSvn, bool tdx)
+        internal
+        pure
+        returns (uint256)
+    {
+        // components 0 and 1 (the top two bytes) dropped from both sides when the module grades them
+        bytes16 keep = tdx && uint8(teeTcbSvn[1]) > 0 ? bytes16(uint128(type(uint112).max)) : bytes16(type(uint128).max);
+        bytes16 tee = teeTcbSvn & keep;
+        Level[] memory lv = info.tcbLevels;
+        for (uint256 i; i < lv.length; ++i) {
+            Level memory lvl = lv[i];
+            if (pceSvn < lvl.pceSvn || !allAtLeast(cpuSvn, lvl.sgx)) continue;
+            if (tdx) {
+                if (!lvl.hasTdx) revert TcbLevelInvalid(i);
+                if (!allAtLeast(tee, lvl.tdx & keep)) continue;
+            }
+            return i;
+        }
+        revert TcbLevelNotFound();
+    }
+
+    /// @dev Every byte of `a` is at least the same byte of `b`: with each byte widened to a 16-bit lane
+    ///      whose bit 8 is set, `a - b` leaves every lane's bit 8 set exactly when no lane borrowed.
+    function allAtLeast(bytes16 a, bytes16 b) private pure returns (bool) {
+        uint256 wa = spread(uint128(a)) | 0x0100010001000100010001000100010001000100010001000100010001000100;
+        uint256 wb = spread(uint128(b));
+        unchecked {
+            return ((wa - wb) & 0x0100010001000100010001000100010001000100010001000100010001000100) ==
+                0x0100010001000100010001000100010001000100010001000100010001000100;
+        }
+    }
+
+    /// @dev 16 bytes → 16 lanes of 16 bits (byte i in the low half of lane i).
+    function spread(uint256 x) private pure returns (uint256) {
+        x = (x | (x << 64)) & 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff;
+        x = (x | (x << 32)) & 0x00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff;
+        x = (x | (x << 16)) & 0x0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff;
+        x = (x | (x << 8)) & 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff;
+        return x;
+    }
+
+    /// @notice The TDX module identity: the SEAM module's MRSIGNER and attributes (under the mask, and
+    ///         no bit outside it) must be those of `tdxModule`, or, when a module major version is
+    ///         reported and the TCB Info lists module identities, those of identity `TDX_<major>` (hex,
+    ///         compared without case), whose levels then grade the module SVN (`teeTcbSvn[0]`).
+    /// @return graded whether an identity's levels graded the module; then its status and advisories slice
+    function checkTdxModule(bytes memory s, Info memory info, bytes16 teeTcbSvn, bytes memory mrSignerSeam, bytes8 seamAttributes)
+        internal
+        pure
+        returns (bool graded, IntelJson.TcbStatus status, uint256 advisories)
+    {
+        if (!info.hasTdxModule) revert TdxModuleMissing();
+        uint8 svn = uint8(teeTcbSvn[0]);
+        uint8 major = uint8(teeTcbSvn[1]);
+        bytes memory mrSigner = info.tdxModuleMrSigner;
+        bytes8 attributes = info.tdxModuleAttributes;
+        bytes8 mask = info.tdxModuleAttributesMask;
+        IntelJson.EnclaveLevel[] memory lv;
+        if (major > 0 && info.tdxModuleIdentities.length > 0) {
+            ModuleIdentity memory m = findIdentity(s, info.tdxModuleIdentities, major);
+            mrSigner = m.mrSigner;
+            attributes = m.attributes;
+            mask = m.attributesMask;
+            lv = m.tcbLevels;
+            graded = true;
+        }
+        if (mrSignerSeam.length != 48 || keccak256(mrSignerSeam) != keccak256(mrSigner)) revert TdxModuleMrSignerMismatch();
+        if (((attributes ^ seamAttributes) & mask) != 0 || (seamAttributes & ~mask) != 0) revert TdxModuleAttributesMismatch();
+        if (!graded) return (false, IntelJson.TcbStatus.UpToDate, 0);
+        for (uint256 i; i < lv.length; ++i) {
+            if (svn >= lv[i].isvSvn) return (true, lv[i].status, lv[i].advisories);
+        }
+        revert TdxModuleSvnTooLow(svn);
+    }
+
+    function findIdentity(bytes memory s, ModuleIdentity[] memory ids, uint8 major) private pure returns (ModuleIdentity memory) {
+        // "TDX_" and two upper-case hex digits
+        uint256 hi = major >> 4;
+        uint256 lo = major & 15;
+        uint256 want = (uint256(uint32(bytes4("TDX_"))) << 16) | ((hi < 10 ? 48 + hi : 55 + hi) << 8) |
+            (lo < 10 ? 48 + lo : 55 + lo);
+        for (uint256 i; i < ids.length; ++i) {
+            uint256 sl = ids[i].id;
+            if (uint128(sl) != 6) continue;
+            uint256 got;
+            assembly ("memory-safe") {
+                got := shr(208, mload(add(add(s, 32), shr(128, sl))))
+            }
+            // ASCII upper case: clear bit 5 of each letter
+            uint256 up;
+            for (uint256 j; j < 6; ++j) {
+                uint256 c = (got >> (8 * (5 - j))) & 0xff;
+                if (c >= 0x61 && c <= 0x7a) c -= 32;
+                up = (up << 8) | c;
+            }
+            if (up == want) return ids[i];
+        }
+        revert TdxModuleIdentityNotFound(major);
+    }
+}
