@@ -15,8 +15,11 @@ import {DateTimeLib} from "solady/src/utils/DateTimeLib.sol";
 ///      value) while the document readers (`TcbInfo`, `QeIdentity`) pick the fields they need, so a
 ///      document is read once, left to right, with no tree built. A key that appears twice in one
 ///      object, at any depth, is refused (two JSON parsers could otherwise read two documents).
-///      solady's JSONParserLib was measured first: it spends about 1.25M gas building the tree of a
-///      6.5 kB production TCB Info before a single field is read, which is the whole verifier's budget.
+///      solady's JSONParserLib was measured first on the 6.5 kB real SGX TCB Info of the fixtures:
+///      about 1.25M gas to build its tree and 0.7M more to walk the levels' components, with no
+///      duplicate-key check. This scanner reads and checks the same document in about 1.78M gas
+///      (bench/dcap-json.bench.ts): byte-at-a-time scanning costs 70+ gas a byte on the EVM, so a
+///      production-sized TDX TCB Info still needs word-at-a-time scanning to fit a 1.2M budget.
 ///
 ///      Stricter than a general JSON reader on purpose, never looser: a key, or a string value the
 ///      readers use (ids, dates, hex, statuses, advisory IDs), must not contain a backslash escape
@@ -27,6 +30,20 @@ import {DateTimeLib} from "solady/src/utils/DateTimeLib.sol";
 ///      Positions in errors and slices are byte offsets into the document. A slice is
 ///      `offset << 128 | length`.
 library IntelJson {
+    // keccak256 of the keys and status names compared (hashes, so no literal is hashed at run time)
+    bytes32 private constant K_ADVISORY_IDS = 0xe86af6009aebc04f295f78c7e3eb2fcaace71ae116a426fa95c0ee7718f2b453;
+    bytes32 private constant K_CONFIG_AND_SW_HARDENING = 0x938d21948776aa0552c7ab3437df37eb0b7c53c1044e6f258911c21d5f98cb5d;
+    bytes32 private constant K_CONFIGURATION_NEEDED = 0x820e8e2a851961706b111f73b809da9ccf7c4d4181cd135f0696ca2daa505942;
+    bytes32 private constant K_ISVSVN = 0x22402e2860cb074cd5b23d7be21f9d4928c0842771359c97717295e5cb1af67c;
+    bytes32 private constant K_OUT_OF_DATE = 0xe1dbc1592712cb224ab58df345a7bffafe7d5092dc9eff532076ee2c5e687099;
+    bytes32 private constant K_OUT_OF_DATE_CONFIG = 0x605a88f0014fcefe2d398f17b974556e2ae7481bfdc313f7e0af48c270400c49;
+    bytes32 private constant K_REVOKED = 0x78b54e92f33559320da4a0c1454741ea1f5c5fa31eb1dd482882c6df0231e478;
+    bytes32 private constant K_SWHARDENING_NEEDED = 0x7ad9f5b3c5180451fdebfb145dcb7bcd2dc9f95342d3659e0dcc8d07b31182a1;
+    bytes32 private constant K_TCB = 0x4030b14cdfc8fe1ef57f74f5c81fbdb05eb1ddd8761b287757c0be02f5788ab9;
+    bytes32 private constant K_TCB_DATE = 0x5add4344b96eb4a412e6c34fcb56b6f1f9be776dbb6917001ce8245b90d0419b;
+    bytes32 private constant K_TCB_STATUS = 0x8ccaeed3ed0825b5048ee5eaf2994841e462373ff830e62b0e66e06e56cd20d6;
+    bytes32 private constant K_UP_TO_DATE = 0x8dd11fcce5839087111530125177803569655488ae47b1f980ef0b1a711bf07c;
+
     /// @notice Intel's TCB statuses, in the order of increasing severity.
     enum TcbStatus {
         UpToDate,
@@ -440,14 +457,13 @@ library IntelJson {
         assembly ("memory-safe") {
             h := keccak256(start, len)
         }
-        if (h == keccak256("UpToDate")) return (TcbStatus.UpToDate, q);
-        if (h == keccak256("OutOfDate")) return (TcbStatus.OutOfDate, q);
-        if (h == keccak256("SWHardeningNeeded")) return (TcbStatus.SWHardeningNeeded, q);
-        if (h == keccak256("ConfigurationNeeded")) return (TcbStatus.ConfigurationNeeded, q);
-        // solhint-disable-next-line gas-small-strings
-        if (h == keccak256("ConfigurationAndSWHardeningNeeded")) return (TcbStatus.ConfigurationAndSWHardeningNeeded, q);
-        if (h == keccak256("OutOfDateConfigurationNeeded")) return (TcbStatus.OutOfDateConfigurationNeeded, q);
-        if (h == keccak256("Revoked")) return (TcbStatus.Revoked, q);
+        if (h == K_UP_TO_DATE) return (TcbStatus.UpToDate, q);
+        if (h == K_OUT_OF_DATE) return (TcbStatus.OutOfDate, q);
+        if (h == K_SWHARDENING_NEEDED) return (TcbStatus.SWHardeningNeeded, q);
+        if (h == K_CONFIGURATION_NEEDED) return (TcbStatus.ConfigurationNeeded, q);
+        if (h == K_CONFIG_AND_SW_HARDENING) return (TcbStatus.ConfigurationAndSWHardeningNeeded, q);
+        if (h == K_OUT_OF_DATE_CONFIG) return (TcbStatus.OutOfDateConfigurationNeeded, q);
+        if (h == K_REVOKED) return (TcbStatus.Revoked, q);
         revert JsonUnknownStatus(p - d.base);
     }
 
@@ -556,7 +572,7 @@ library IntelJson {
         while (more) {
             bytes32 k;
             (k, q) = key(d, q, kb);
-            if (k == keccak256("tcb")) {
+            if (k == K_TCB) {
                 uint256 kb2 = d.top;
                 bool more2;
                 uint256 o = q;
@@ -564,7 +580,7 @@ library IntelJson {
                 bool svn;
                 while (more2) {
                     (k, q) = key(d, q, kb2);
-                    if (k == keccak256("isvsvn")) {
+                    if (k == K_ISVSVN) {
                         uint256 v;
                         (v, q) = uintValue(d, q, 0xffff);
                         lv.isvSvn = uint16(v);
@@ -577,13 +593,13 @@ library IntelJson {
                 d.top = kb2;
                 if (!svn) revert JsonMissingKey(o - d.base, 1);
                 seen |= 1;
-            } else if (k == keccak256("tcbDate")) {
+            } else if (k == K_TCB_DATE) {
                 (lv.tcbDate, q) = slice(d, q);
                 seen |= 2;
-            } else if (k == keccak256("tcbStatus")) {
+            } else if (k == K_TCB_STATUS) {
                 (lv.status, q) = statusValue(d, q);
                 seen |= 4;
-            } else if (k == keccak256("advisoryIDs")) {
+            } else if (k == K_ADVISORY_IDS) {
                 (lv.advisories, q) = advisoriesValue(d, q);
             } else {
                 q = skip(d, q, 2);

@@ -13,6 +13,20 @@ import {IntelJson} from "./IntelJson.sol";
 library QeIdentity {
     using IntelJson for IntelJson.Doc;
 
+    // keccak256 of the keys and status names compared (hashes, so no literal is hashed at run time)
+    bytes32 private constant K_ATTRIBUTES = 0xa400e15477493b58388b48f7b160ed2fb67c4a5ddc41d82fa2a63f904d2e622b;
+    bytes32 private constant K_ATTRIBUTES_MASK = 0x17c4cfec1552be72636a92eab6688a6f9dc4a883e1e7d7f4bbacb37d473e14b5;
+    bytes32 private constant K_ID = 0xa709fd3aa96d9faf770e44a5aef2f4808a6fe3a5ddf546568f36ad3a3873f31d;
+    bytes32 private constant K_ISSUE_DATE = 0x6076d2bbe55ad3c4b6ee7953ef9ae2e5b181f22d3eba84d569dbda4b99713e82;
+    bytes32 private constant K_ISVPRODID = 0x930cd84e6ba04258f5ad32400f8aaf42263bb2b57105dab5bedd61b2bf8ceb75;
+    bytes32 private constant K_MISCSELECT = 0x355e097d35df62dadf6ff6c8a506f838c49019cee633e5834f0c8328a79243be;
+    bytes32 private constant K_MISCSELECT_MASK = 0x52b593a1791fdc596f47be468717d77cb65fb4ca41a49cc2251c93a07ee007e3;
+    bytes32 private constant K_MRSIGNER = 0xc6289de500ffb547b5e0b7a91f7777325c606b45d58329945f4f303ea7a9424a;
+    bytes32 private constant K_NEXT_UPDATE = 0x763eaaeea7af2e6dd24f817d656a3a2f55700b655f70efd88231fddddb3c8228;
+    bytes32 private constant K_TCB_EVALUATION_DATA_NUMBER = 0x4e781c4bf4f96634340ceb53dcdb4730bdc24be94fdc96d345fdaa60d3d6d7b9;
+    bytes32 private constant K_TCB_LEVELS = 0xd6d591efa424a0827fb062970a57c851088716066a090ed22b00fe6502c11435;
+    bytes32 private constant K_VERSION = 0xba1b4dd49a85c82b73f138b112d5135149203ed36c1ec80c46f8c572daa7c5ec;
+
     /// @notice The parsed document. `id` and the levels' strings are slices of the text;
     ///         `miscselect` / `miscselectMask` are the 4 hex bytes read little-endian, as in a report.
     struct Identity {
@@ -57,50 +71,50 @@ library QeIdentity {
             bytes32 k;
             uint256 v;
             (k, p) = d.key(p, kb);
-            if (k == keccak256("id")) {
+            if (k == K_ID) {
                 (qe.id, p) = d.slice(p);
                 seen |= 1;
-            } else if (k == keccak256("version")) {
+            } else if (k == K_VERSION) {
                 (v, p) = d.uintValue(p, 255);
                 qe.version = uint8(v);
                 seen |= 2;
-            } else if (k == keccak256("issueDate")) {
+            } else if (k == K_ISSUE_DATE) {
                 (v, p) = d.dateValue(p);
                 qe.issueDate = uint64(v);
                 seen |= 4;
-            } else if (k == keccak256("nextUpdate")) {
+            } else if (k == K_NEXT_UPDATE) {
                 (v, p) = d.dateValue(p);
                 qe.nextUpdate = uint64(v);
                 seen |= 8;
-            } else if (k == keccak256("tcbEvaluationDataNumber")) {
+            } else if (k == K_TCB_EVALUATION_DATA_NUMBER) {
                 (v, p) = d.uintValue(p, 2 ** 53 - 1);
                 qe.tcbEvaluationDataNumber = uint64(v);
                 seen |= 16;
-            } else if (k == keccak256("miscselect")) {
+            } else if (k == K_MISCSELECT) {
                 (v, p) = d.hexValue(p, 4);
                 qe.miscselect = le32(v);
                 seen |= 32;
-            } else if (k == keccak256("miscselectMask")) {
+            } else if (k == K_MISCSELECT_MASK) {
                 (v, p) = d.hexValue(p, 4);
                 qe.miscselectMask = le32(v);
                 seen |= 64;
-            } else if (k == keccak256("attributes")) {
+            } else if (k == K_ATTRIBUTES) {
                 (v, p) = d.hexValue(p, 16);
                 qe.attributes = bytes16(uint128(v));
                 seen |= 128;
-            } else if (k == keccak256("attributesMask")) {
+            } else if (k == K_ATTRIBUTES_MASK) {
                 (v, p) = d.hexValue(p, 16);
                 qe.attributesMask = bytes16(uint128(v));
                 seen |= 256;
-            } else if (k == keccak256("mrsigner")) {
+            } else if (k == K_MRSIGNER) {
                 (v, p) = d.hexValue(p, 32);
                 qe.mrSigner = bytes32(v);
                 seen |= 512;
-            } else if (k == keccak256("isvprodid")) {
+            } else if (k == K_ISVPRODID) {
                 (v, p) = d.uintValue(p, 0xffff);
                 qe.isvProdId = uint16(v);
                 seen |= 1024;
-            } else if (k == keccak256("tcbLevels")) {
+            } else if (k == K_TCB_LEVELS) {
                 (qe.tcbLevels, p) = IntelJson.enclaveLevels(d, p, MAX_LEVELS);
                 seen |= 2048;
             } else {

@@ -16,6 +16,30 @@ import {IntelJson} from "./IntelJson.sol";
 library TcbInfo {
     using IntelJson for IntelJson.Doc;
 
+    // keccak256 of the keys and status names compared (hashes, so no literal is hashed at run time)
+    bytes32 private constant K_ADVISORY_IDS = 0xe86af6009aebc04f295f78c7e3eb2fcaace71ae116a426fa95c0ee7718f2b453;
+    bytes32 private constant K_ATTRIBUTES = 0xa400e15477493b58388b48f7b160ed2fb67c4a5ddc41d82fa2a63f904d2e622b;
+    bytes32 private constant K_ATTRIBUTES_MASK = 0x17c4cfec1552be72636a92eab6688a6f9dc4a883e1e7d7f4bbacb37d473e14b5;
+    bytes32 private constant K_FMSPC = 0x32d406b8d9e731fc9123600c61c66a13cbea488c34cc3d265954e87695b41210;
+    bytes32 private constant K_ID = 0xa709fd3aa96d9faf770e44a5aef2f4808a6fe3a5ddf546568f36ad3a3873f31d;
+    bytes32 private constant K_ISSUE_DATE = 0x6076d2bbe55ad3c4b6ee7953ef9ae2e5b181f22d3eba84d569dbda4b99713e82;
+    bytes32 private constant K_MRSIGNER = 0xc6289de500ffb547b5e0b7a91f7777325c606b45d58329945f4f303ea7a9424a;
+    bytes32 private constant K_NEXT_UPDATE = 0x763eaaeea7af2e6dd24f817d656a3a2f55700b655f70efd88231fddddb3c8228;
+    bytes32 private constant K_PCESVN = 0xf474965a39aa6628954590fb3a16baffc36b6cd6427690d4bea56cca0320e607;
+    bytes32 private constant K_PCE_ID = 0x1f5653bc1bc6e041fc665b046bb7155c6612899340379c5caa4d030682426aea;
+    bytes32 private constant K_SGXTCBCOMPONENTS = 0x423174dd5530a23c19eb97b6e77a726f285cf2590fefcf7c4dc5f3a17dab2a0a;
+    bytes32 private constant K_SVN = 0x4294eaea1f2439036f92859f5d2aee946a31a48b4d3ebceca5872241d2d71809;
+    bytes32 private constant K_TCB = 0x4030b14cdfc8fe1ef57f74f5c81fbdb05eb1ddd8761b287757c0be02f5788ab9;
+    bytes32 private constant K_TCB_DATE = 0x5add4344b96eb4a412e6c34fcb56b6f1f9be776dbb6917001ce8245b90d0419b;
+    bytes32 private constant K_TCB_EVALUATION_DATA_NUMBER = 0x4e781c4bf4f96634340ceb53dcdb4730bdc24be94fdc96d345fdaa60d3d6d7b9;
+    bytes32 private constant K_TCB_LEVELS = 0xd6d591efa424a0827fb062970a57c851088716066a090ed22b00fe6502c11435;
+    bytes32 private constant K_TCB_STATUS = 0x8ccaeed3ed0825b5048ee5eaf2994841e462373ff830e62b0e66e06e56cd20d6;
+    bytes32 private constant K_TCB_TYPE = 0xf1ef84607333b53a2004a6165e8ab88f55e83518116e21fd0b464b25722b2c3f;
+    bytes32 private constant K_TDXTCBCOMPONENTS = 0xd039dfd6fdf9579033b5870aaca39cde10fbba50b5b2d55d2fa2454f62ea3454;
+    bytes32 private constant K_TDX_MODULE = 0x6f1c9533f85324bc119f3689d641a35996bdbfce949a5b36ae5ef040c09e2c09;
+    bytes32 private constant K_TDX_MODULE_IDENTITIES = 0x6d3b4de4f5b6531723dfb0e5d8257d4dbfe34b65370323640e41f5cf63ee9a4f;
+    bytes32 private constant K_VERSION = 0xba1b4dd49a85c82b73f138b112d5135149203ed36c1ec80c46f8c572daa7c5ec;
+
     /// @notice A platform TCB level. SVN vectors are packed component 0 first (big-endian), so a
     ///         numeric comparison of two vectors is their lexicographic comparison.
     struct Level {
@@ -104,41 +128,41 @@ library TcbInfo {
             bytes32 k;
             uint256 v;
             (k, p) = d.key(p, kb);
-            if (k == keccak256("id")) {
+            if (k == K_ID) {
                 (info.id, p) = d.slice(p);
                 seen |= F_ID;
-            } else if (k == keccak256("version")) {
+            } else if (k == K_VERSION) {
                 (v, p) = d.uintValue(p, 255);
                 info.version = uint8(v);
                 seen |= F_VERSION;
-            } else if (k == keccak256("issueDate")) {
+            } else if (k == K_ISSUE_DATE) {
                 (v, p) = d.dateValue(p);
                 info.issueDate = uint64(v);
                 seen |= F_ISSUE;
-            } else if (k == keccak256("nextUpdate")) {
+            } else if (k == K_NEXT_UPDATE) {
                 (v, p) = d.dateValue(p);
                 info.nextUpdate = uint64(v);
                 seen |= F_NEXT;
-            } else if (k == keccak256("fmspc")) {
+            } else if (k == K_FMSPC) {
                 (v, p) = d.hexValue(p, 6);
                 info.fmspc = bytes6(uint48(v));
                 seen |= F_FMSPC;
-            } else if (k == keccak256("pceId")) {
+            } else if (k == K_PCE_ID) {
                 (v, p) = d.hexValue(p, 2);
                 info.pceId = bytes2(uint16(v));
                 seen |= F_PCEID;
-            } else if (k == keccak256("tcbType")) {
+            } else if (k == K_TCB_TYPE) {
                 (tcbType, p) = d.uintValue(p, 2 ** 53 - 1);
                 seen |= F_TCBTYPE;
-            } else if (k == keccak256("tcbEvaluationDataNumber")) {
+            } else if (k == K_TCB_EVALUATION_DATA_NUMBER) {
                 (v, p) = d.uintValue(p, 2 ** 53 - 1);
                 info.tcbEvaluationDataNumber = uint64(v);
                 seen |= F_EVAL;
-            } else if (k == keccak256("tdxModule")) {
+            } else if (k == K_TDX_MODULE) {
                 p = tdxModule(d, p, info);
-            } else if (k == keccak256("tdxModuleIdentities")) {
+            } else if (k == K_TDX_MODULE_IDENTITIES) {
                 (info.tdxModuleIdentities, p) = moduleIdentities(d, p);
-            } else if (k == keccak256("tcbLevels")) {
+            } else if (k == K_TCB_LEVELS) {
                 (info.tcbLevels, p) = levels(d, p);
                 seen |= F_LEVELS;
             } else {
@@ -183,14 +207,14 @@ library TcbInfo {
             bytes32 k;
             uint256 v;
             (k, q) = d.key(q, kb);
-            if (k == keccak256("mrsigner")) {
+            if (k == K_MRSIGNER) {
                 (info.tdxModuleMrSigner, q) = d.hex48(q);
                 seen |= 1;
-            } else if (k == keccak256("attributes")) {
+            } else if (k == K_ATTRIBUTES) {
                 (v, q) = d.hexValue(q, 8);
                 info.tdxModuleAttributes = bytes8(uint64(v));
                 seen |= 2;
-            } else if (k == keccak256("attributesMask")) {
+            } else if (k == K_ATTRIBUTES_MASK) {
                 (v, q) = d.hexValue(q, 8);
                 info.tdxModuleAttributesMask = bytes8(uint64(v));
                 seen |= 4;
@@ -234,21 +258,21 @@ library TcbInfo {
             bytes32 k;
             uint256 v;
             (k, q) = d.key(q, kb);
-            if (k == keccak256("id")) {
+            if (k == K_ID) {
                 (m.id, q) = d.slice(q);
                 seen |= 1;
-            } else if (k == keccak256("mrsigner")) {
+            } else if (k == K_MRSIGNER) {
                 (m.mrSigner, q) = d.hex48(q);
                 seen |= 2;
-            } else if (k == keccak256("attributes")) {
+            } else if (k == K_ATTRIBUTES) {
                 (v, q) = d.hexValue(q, 8);
                 m.attributes = bytes8(uint64(v));
                 seen |= 4;
-            } else if (k == keccak256("attributesMask")) {
+            } else if (k == K_ATTRIBUTES_MASK) {
                 (v, q) = d.hexValue(q, 8);
                 m.attributesMask = bytes8(uint64(v));
                 seen |= 8;
-            } else if (k == keccak256("tcbLevels")) {
+            } else if (k == K_TCB_LEVELS) {
                 (m.tcbLevels, q) = IntelJson.enclaveLevels(d, q, MAX_LEVELS);
                 seen |= 16;
             } else {
@@ -289,16 +313,16 @@ library TcbInfo {
         while (more) {
             bytes32 k;
             (k, q) = d.key(q, kb);
-            if (k == keccak256("tcb")) {
+            if (k == K_TCB) {
                 q = levelTcb(d, q, lv);
                 seen |= 1;
-            } else if (k == keccak256("tcbDate")) {
+            } else if (k == K_TCB_DATE) {
                 (lv.tcbDate, q) = d.slice(q);
                 seen |= 2;
-            } else if (k == keccak256("tcbStatus")) {
+            } else if (k == K_TCB_STATUS) {
                 (lv.status, q) = d.statusValue(q);
                 seen |= 4;
-            } else if (k == keccak256("advisoryIDs")) {
+            } else if (k == K_ADVISORY_IDS) {
                 (lv.advisories, q) = d.advisoriesValue(q);
             } else {
                 q = d.skip(q, 3);
@@ -317,13 +341,13 @@ library TcbInfo {
         while (more) {
             bytes32 k;
             (k, q) = d.key(q, kb);
-            if (k == keccak256("sgxtcbcomponents")) {
+            if (k == K_SGXTCBCOMPONENTS) {
                 (lv.sgx, q) = components(d, q);
                 seen |= 1;
-            } else if (k == keccak256("tdxtcbcomponents")) {
+            } else if (k == K_TDXTCBCOMPONENTS) {
                 (lv.tdx, q) = components(d, q);
                 lv.hasTdx = true;
-            } else if (k == keccak256("pcesvn")) {
+            } else if (k == K_PCESVN) {
                 uint256 v;
                 (v, q) = d.uintValue(q, 0xffff);
                 lv.pceSvn = uint16(v);
@@ -353,7 +377,7 @@ library TcbInfo {
             while (more2) {
                 bytes32 k;
                 (k, q) = d.key(q, kb);
-                if (k == keccak256("svn")) {
+                if (k == K_SVN) {
                     uint256 v;
                     (v, q) = d.uintValue(q, 255);
                     acc |= v << (8 * (15 - n));
