@@ -18,9 +18,9 @@ import type { WorldFrame } from "../../src/testing/forge/common.js";
 export function realDocuments(): { name: string; tcbInfo: string; qeIdentity: string }[] {
   const files = [
     ...["sgx_quote_collateral.json", "tdx_quote_collateral.json"].map((f) => new URL(`../fixtures/dcap/${f}`, import.meta.url).pathname),
-    ...readdirSync("/work/shared/fixtures/real/dcap")
+    ...readdirSync(new URL("../fixtures/dcap/real/", import.meta.url))
       .filter((f) => f.endsWith(".collateral.json"))
-      .map((f) => `/work/shared/fixtures/real/dcap/${f}`),
+      .map((f) => new URL(`../fixtures/dcap/real/${f}`, import.meta.url).pathname),
   ];
   return files.map((f) => {
     const c = JSON.parse(readFileSync(f, "utf8")) as { tcb_info: string; qe_identity: string };

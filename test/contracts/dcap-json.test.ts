@@ -52,6 +52,17 @@ async function chainVerdict(kind: "tcb" | "qe", t: string): Promise<string> {
 const REAL = realDocuments();
 
 describe("real Intel documents", () => {
+  it("reads the six real collateral files of the fixtures", () => {
+    expect(REAL.map((d) => d.name).sort()).toEqual([
+      "auto_forge_v3_sgx_0825.collateral.json",
+      "auto_forge_v4_0625.collateral.json",
+      "gtg_v5_td15_2602.collateral.json",
+      "qvl_near_v4.collateral.json",
+      "sgx_quote_collateral.json",
+      "tdx_quote_collateral.json",
+    ]);
+  });
+
   it.each(REAL.map((d) => [d.name, d] as const))("%s: every TCB Info and QE Identity field as the TS parser reads it", async (_n, d) => {
     expect(chainTcbInfoView(await harness.read.parseTcbInfo([textHex(d.tcbInfo)]))).toEqual(tsTcbInfoView(parseTcbInfo(d.tcbInfo)));
     expect(chainQeView(await harness.read.parseQeIdentity([textHex(d.qeIdentity)]))).toEqual(tsQeView(parseQeIdentity(d.qeIdentity)));
