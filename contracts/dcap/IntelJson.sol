@@ -161,8 +161,52 @@ library IntelJson {
             function isHex(x) -> r {
                 r := and(shr(x, HEX), 1)
             }
+            // 0x80 in each zero byte of `x`, 0 elsewhere (no carry crosses a byte)
+            function zeroBytes(x) -> r {
+                let l := 0x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f
+                r := not(or(or(add(and(x, l), l), x), l))
+            }
+            // the index of the first (most significant) byte of `m` with its top bit set; m ≠ 0
+            function firstByte(m) -> i {
+                if iszero(shr(128, m)) {
+                    i := 16
+                    m := shl(128, m)
+                }
+                if iszero(shr(192, m)) {
+                    i := add(i, 8)
+                    m := shl(64, m)
+                }
+                if iszero(shr(224, m)) {
+                    i := add(i, 4)
+                    m := shl(32, m)
+                }
+                if iszero(shr(240, m)) {
+                    i := add(i, 2)
+                    m := shl(16, m)
+                }
+                if iszero(shr(248, m)) { i := add(i, 1) }
+            }
             q := add(p, 1)
             for {} 1 {} {
+                // a word at a time to the next quote, backslash or control byte
+                for {} lt(q, end) {} {
+                    let w := mload(q)
+                    let m := or(
+                        or(
+                            zeroBytes(xor(w, 0x2222222222222222222222222222222222222222222222222222222222222222)),
+                            zeroBytes(xor(w, 0x5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c))
+                        ),
+                        zeroBytes(and(w, 0xe0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0))
+                    )
+                    let rem := sub(end, q)
+                    // only the bytes before the end of the text count
+                    if lt(rem, 32) { m := and(m, not(shr(shl(3, rem), not(0)))) }
+                    if m {
+                        q := add(q, firstByte(m))
+                        break
+                    }
+                    q := add(q, 32)
+                }
                 if iszero(lt(q, end)) {
                     bad := 1
                     break
@@ -173,30 +217,29 @@ library IntelJson {
                     bad := 1
                     break
                 }
-                if eq(c, 0x5c) {
-                    escaped := 1
-                    q := add(q, 1)
-                    if iszero(lt(q, end)) {
+                // a backslash
+                escaped := 1
+                q := add(q, 1)
+                if iszero(lt(q, end)) {
+                    bad := 1
+                    break
+                }
+                c := byte(0, mload(q))
+                if iszero(and(shr(c, ESC), 1)) {
+                    bad := 1
+                    break
+                }
+                if eq(c, 0x75) {
+                    if gt(add(q, 5), end) {
                         bad := 1
                         break
                     }
-                    c := byte(0, mload(q))
-                    if iszero(and(shr(c, ESC), 1)) {
+                    let w := mload(add(q, 1))
+                    if iszero(and(and(isHex(byte(0, w)), isHex(byte(1, w))), and(isHex(byte(2, w)), isHex(byte(3, w))))) {
                         bad := 1
                         break
                     }
-                    if eq(c, 0x75) {
-                        if gt(add(q, 5), end) {
-                            bad := 1
-                            break
-                        }
-                        let w := mload(add(q, 1))
-                        if iszero(and(and(isHex(byte(0, w)), isHex(byte(1, w))), and(isHex(byte(2, w)), isHex(byte(3, w))))) {
-                            bad := 1
-                            break
-                        }
-                        q := add(q, 4)
-                    }
+                    q := add(q, 4)
                 }
                 q := add(q, 1)
             }

@@ -365,35 +365,173 @@ library TcbInfo {
     function components(IntelJson.Doc memory d, uint256 p) private pure returns (bytes16 packed, uint256 q) {
         uint256 n;
         uint256 acc;
+        uint256 st;
+        // room on the key stack for a component's one or three keys (else the general reader refuses)
+        bool room1 = d.top < IntelJson.KEY_CAP;
+        bool room3 = d.top + 2 < IntelJson.KEY_CAP;
         bool more;
         (more, q) = d.arrayOpen(p);
         while (more) {
             if (n == 16) revert TcbComponentCount(p - d.base);
-            uint256 kb = d.top;
-            uint256 o = q;
-            bool svn;
-            bool more2;
-            (more2, q) = d.objectOpen(q);
-            while (more2) {
-                bytes32 k;
-                (k, q) = d.key(q, kb);
-                if (k == K_SVN) {
-                    uint256 v;
-                    (v, q) = d.uintValue(q, 255);
-                    acc |= v << (8 * (15 - n));
-                    svn = true;
-                } else {
-                    q = d.skip(q, 6);
-                }
-                (more2, q) = d.next(q, 0x7d);
+            (n, acc, q, st) = fastComponents(d.end, q, n, acc, room1, room3);
+            if (st == 1) break;
+            if (st == 0) {
+                // a component in another shape (or a 17th one) at `q`
+                q = d.ws(q);
+                if (n == 16) revert TcbComponentCount(p - d.base);
+                uint256 v;
+                (v, q) = component(d, q);
+                acc |= v << (8 * (15 - n));
+                ++n;
             }
-            d.top = kb;
-            if (!svn) revert IntelJson.JsonMissingKey(o - d.base, 1);
-            ++n;
             (more, q) = d.next(q, 0x5d);
         }
         if (n != 16) revert TcbComponentCount(p - d.base);
         packed = bytes16(uint128(acc));
+    }
+
+    /// @dev Reads, from the component at `q` on, the components in Intel's own compact shapes,
+    ///      `{"svn":N}`, `{"svn":N,"category":"…"}` and `{"svn":N,"category":"…","type":"…"}` (N one to
+    ///      three plain digits, at most 255; strings without escapes), each followed directly by `,` or
+    ///      `]`, while fewer than 16 are read. These are exactly the objects the general reader accepts
+    ///      in these shapes, with the same N; anything else stops the run and is left to it.
+    /// @return st 0: stopped at the start of a component (`q`, after the comma); 1: the array closed
+    ///         (`q` after `]`); 2: stopped after a component (`q`, before its separator)
+    function fastComponents(uint256 end, uint256 q, uint256 n, uint256 acc, bool room1, bool room3)
+        private
+        pure
+        returns (uint256, uint256, uint256, uint256 st)
+    {
+        assembly ("memory-safe") {
+            // 0x80 in each zero byte of `x`, 0 elsewhere (no carry crosses a byte)
+            function zeroBytes(x) -> r {
+                let l := 0x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f
+                r := not(or(or(add(and(x, l), l), x), l))
+            }
+            // the index of the first (most significant) byte of `m` with its top bit set; m ≠ 0
+            function firstByte(m) -> i {
+                if iszero(shr(128, m)) {
+                    i := 16
+                    m := shl(128, m)
+                }
+                if iszero(shr(192, m)) {
+                    i := add(i, 8)
+                    m := shl(64, m)
+                }
+                if iszero(shr(224, m)) {
+                    i := add(i, 4)
+                    m := shl(32, m)
+                }
+                if iszero(shr(240, m)) {
+                    i := add(i, 2)
+                    m := shl(16, m)
+                }
+                if iszero(shr(248, m)) { i := add(i, 1) }
+            }
+            // the closing quote of the string whose text starts at `s`, or 0 when a backslash, a
+            // control byte or the end of the text comes first
+            function plainString(s, e) -> c {
+                for {} lt(s, e) { s := add(s, 32) } {
+                    let w := mload(s)
+                    let m := or(
+                        or(
+                            zeroBytes(xor(w, 0x2222222222222222222222222222222222222222222222222222222222222222)),
+                            zeroBytes(xor(w, 0x5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c))
+                        ),
+                        zeroBytes(and(w, 0xe0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0))
+                    )
+                    let rem := sub(e, s)
+                    if lt(rem, 32) { m := and(m, not(shr(shl(3, rem), not(0)))) }
+                    if m {
+                        let i := add(s, firstByte(m))
+                        if eq(byte(0, mload(i)), 0x22) { c := i }
+                        break
+                    }
+                }
+            }
+            for {} lt(n, 16) {} {
+                let w := mload(q)
+                // `{"svn":`, a digit and a closing byte
+                if iszero(and(lt(add(q, 8), end), eq(shr(200, w), 0x7b2273766e223a))) { break }
+                let v := 0
+                let j := 7
+                for {} lt(j, 10) { j := add(j, 1) } {
+                    let x := sub(byte(j, w), 0x30)
+                    if iszero(lt(x, 10)) { break }
+                    v := add(mul(v, 10), x)
+                }
+                // one to three digits, no leading zero, at most 255, and the next byte in the text
+                if iszero(
+                    and(
+                        and(gt(j, 7), lt(add(q, j), end)),
+                        and(iszero(gt(v, 255)), iszero(and(gt(j, 8), eq(byte(7, w), 0x30))))
+                    )
+                ) { break }
+                let c := byte(j, w)
+                let r := add(add(q, j), 1)
+                if eq(c, 0x2c) {
+                    if iszero(room3) { break }
+                    // `"category":"…"`
+                    if iszero(and(iszero(gt(add(r, 12), end)), eq(shr(160, mload(r)), 0x2263617465676f7279223a22))) {
+                        break
+                    }
+                    let z := plainString(add(r, 12), end)
+                    if iszero(z) { break }
+                    r := add(z, 1)
+                    if iszero(lt(r, end)) { break }
+                    c := byte(0, mload(r))
+                    if eq(c, 0x2c) {
+                        // `,"type":"…"`
+                        if iszero(and(iszero(gt(add(r, 9), end)), eq(shr(184, mload(r)), 0x2c2274797065223a22))) {
+                            break
+                        }
+                        z := plainString(add(r, 9), end)
+                        if iszero(z) { break }
+                        r := add(z, 1)
+                        if iszero(lt(r, end)) { break }
+                        c := byte(0, mload(r))
+                    }
+                    r := add(r, 1)
+                }
+                if iszero(and(eq(c, 0x7d), room1)) { break }
+                acc := or(acc, shl(shl(3, sub(15, n)), v))
+                n := add(n, 1)
+                q := r
+                st := 2
+                if iszero(lt(q, end)) { break }
+                c := byte(0, mload(q))
+                if eq(c, 0x5d) {
+                    q := add(q, 1)
+                    st := 1
+                    break
+                }
+                if iszero(eq(c, 0x2c)) { break }
+                q := add(q, 1)
+                st := 0
+            }
+        }
+        return (n, acc, q, st);
+    }
+
+    /// @dev A `{ "svn": n, ... }` object at `p` in any shape: n and the position after it.
+    function component(IntelJson.Doc memory d, uint256 p) private pure returns (uint256 v, uint256 q) {
+        uint256 kb = d.top;
+        bool svn;
+        bool more;
+        (more, q) = d.objectOpen(p);
+        while (more) {
+            bytes32 k;
+            (k, q) = d.key(q, kb);
+            if (k == K_SVN) {
+                (v, q) = d.uintValue(q, 255);
+                svn = true;
+            } else {
+                q = d.skip(q, 6);
+            }
+            (more, q) = d.next(q, 0x7d);
+        }
+        d.top = kb;
+        if (!svn) revert IntelJson.JsonMissingKey(p - d.base, 1);
     }
 
     /// @dev Stable insertion sort, highest first (already-sorted input, Intel's order, costs one
