@@ -47,6 +47,7 @@ const DEFAULT_COMPILER: DeploymentRecord["compiler"] = {
   evmVersion: "cancun",
   optimizer: { enabled: true, runs: 10_000 },
   viaIR: false,
+  metadata: { bytecodeHash: "none" },
 };
 
 export function artifactPath(root = packageRoot()): string {
@@ -78,7 +79,7 @@ export function loadRegistryArtifact(root = packageRoot()): RegistryArtifact {
       try {
         const b = JSON.parse(readFileSync(bi, "utf8")) as {
           solcVersion?: string;
-          input?: { settings?: { evmVersion?: string; optimizer?: { enabled?: boolean; runs?: number }; viaIR?: boolean } };
+          input?: { settings?: { evmVersion?: string; optimizer?: { enabled?: boolean; runs?: number }; viaIR?: boolean; metadata?: { bytecodeHash?: string } } };
         };
         const s = b.input?.settings;
         compiler = {
@@ -86,6 +87,8 @@ export function loadRegistryArtifact(root = packageRoot()): RegistryArtifact {
           evmVersion: s?.evmVersion ?? DEFAULT_COMPILER.evmVersion,
           optimizer: { enabled: s?.optimizer?.enabled ?? false, runs: s?.optimizer?.runs ?? 200 },
           viaIR: s?.viaIR ?? false,
+          // solc's default when the settings do not name one
+          metadata: { bytecodeHash: s?.metadata?.bytecodeHash ?? "ipfs" },
         };
       } catch {
         // keep the defaults
@@ -110,7 +113,7 @@ export interface DeployOptions {
 }
 
 /** The deployment record of the registry at `address`, created by the transaction of `receipt`. */
-function deploymentRecord(p: {
+export function deploymentRecordOf(p: {
   chainId: number;
   address: Hex;
   receipt: Pick<TransactionReceipt, "transactionHash" | "blockNumber" | "blockHash">;
@@ -164,7 +167,7 @@ export async function deployRegistry(opts: DeployOptions): Promise<DeploymentRec
   progress("wait", `mined in block ${receipt.blockNumber}, gas used ${receipt.gasUsed}`);
   const code = await opts.publicClient.getCode({ address: receipt.contractAddress });
   if (!code || code === "0x") throw new NetworkError("DEPLOY_NO_CODE", `no code at ${receipt.contractAddress} after deployment`);
-  const record = deploymentRecord({
+  const record = deploymentRecordOf({
     chainId,
     address: receipt.contractAddress,
     receipt,
@@ -179,8 +182,8 @@ export async function deployRegistry(opts: DeployOptions): Promise<DeploymentRec
 }
 
 /** The record part of a deploy result (without `gasUsed`), for writing. */
-export function recordOf(r: DeploymentRecord & { gasUsed?: bigint }): DeploymentRecord {
-  const { gasUsed: _g, ...rest } = r;
+export function recordOf(r: DeploymentRecord & { gasUsed?: bigint; alreadyDeployed?: boolean }): DeploymentRecord {
+  const { gasUsed: _g, alreadyDeployed: _a, ...rest } = r;
   return rest;
 }
 
@@ -221,7 +224,7 @@ export async function recordExistingDeployment(
     throw new UsageError(`transaction ${receipt.transactionHash} did not deploy ${address}`);
   }
   const admin = grant?.topics[2] ? (getAddress(`0x${grant.topics[2].slice(26)}`) as Hex) : (getAddress(receipt.from) as Hex);
-  return deploymentRecord({
+  return deploymentRecordOf({
     chainId: publicClient.chain.id,
     address,
     receipt,

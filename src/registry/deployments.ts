@@ -6,7 +6,7 @@ import { constants, existsSync } from "node:fs";
 import { access, mkdir, readdir, rename, stat } from "node:fs/promises";
 import path from "node:path";
 
-import { getAddress, isAddress } from "viem";
+import { getAddress, getCreate2Address, isAddress } from "viem";
 
 import type { Hex } from "../core/bytes.js";
 import { InputError, UsageError } from "../core/errors.js";
@@ -26,10 +26,28 @@ export interface DeploymentRecord {
   blockHash: Hex;
   deployer: Hex;
   admin: Hex;
-  compiler: { solc: string; evmVersion: string; optimizer: { enabled: boolean; runs: number }; viaIR: boolean };
+  compiler: {
+    solc: string;
+    evmVersion: string;
+    optimizer: { enabled: boolean; runs: number };
+    viaIR: boolean;
+    /** solc's `metadata.bytecodeHash` setting ("none": no metadata hash appended to the bytecode). Optional. */
+    metadata?: { bytecodeHash: string };
+  };
   bytecodeHash: Hex;
   deployedAt: string;
   tool: string;
+  /** Present when deployed through a CREATE2 factory: what reproduces the address on any chain. Optional. */
+  create2?: Create2Info;
+}
+
+/** How a CREATE2 deployment's address is reproduced: address = create2(factory, salt, initCodeHash). */
+export interface Create2Info {
+  factory: Hex;
+  salt: Hex;
+  /** keccak256(creation bytecode ‖ abi.encode(constructorArgs.admin)). */
+  initCodeHash: Hex;
+  constructorArgs: { admin: Hex };
 }
 
 /** File name of a chain's record under `dir` (`<dir>/<chainId>.json`, or `<dir>/local/<chainId>.json`). */
@@ -62,7 +80,28 @@ export function validateDeploymentRecord(value: unknown, where = "deployment rec
   for (const k of ["network", "deployedAt", "tool"] as const) if (typeof r[k] !== "string") fail(where, `${k} must be a string`);
   const c = r.compiler as Record<string, unknown> | undefined;
   if (typeof c !== "object" || c === null || typeof c.solc !== "string" || typeof c.evmVersion !== "string") fail(where, "compiler must name solc and evmVersion");
+  if (c.metadata !== undefined) {
+    const m = c.metadata as Record<string, unknown> | null;
+    if (typeof m !== "object" || m === null || typeof m.bytecodeHash !== "string") fail(where, "compiler.metadata must name bytecodeHash");
+  }
+  if (r.create2 !== undefined) validateCreate2(r, where);
   return { ...(r as unknown as DeploymentRecord), address: getAddress(r.address as string) as Hex };
+}
+
+function validateCreate2(r: Record<string, unknown>, where: string): void {
+  const c = r.create2 as Record<string, unknown> | null;
+  if (typeof c !== "object" || c === null || Array.isArray(c)) fail(where, "create2 must be an object");
+  if (typeof c.factory !== "string" || !isAddress(c.factory, { strict: false })) fail(where, "create2.factory must be an address");
+  for (const k of ["salt", "initCodeHash"] as const) {
+    if (typeof c[k] !== "string" || !HASH_RE.test((c[k] as string).toLowerCase())) fail(where, `create2.${k} must be a 32-byte 0x hash`);
+  }
+  const args = c.constructorArgs as Record<string, unknown> | null;
+  if (typeof args !== "object" || args === null || typeof args.admin !== "string" || !isAddress(args.admin, { strict: false })) {
+    fail(where, "create2.constructorArgs.admin must be an address");
+  }
+  if (args.admin.toLowerCase() !== (r.admin as string).toLowerCase()) fail(where, "create2.constructorArgs.admin differs from admin");
+  const computed = getCreate2Address({ from: c.factory as Hex, salt: c.salt as Hex, bytecodeHash: c.initCodeHash as Hex });
+  if (computed.toLowerCase() !== (r.address as string).toLowerCase()) fail(where, `create2 data gives address ${computed}, not ${r.address as string}`);
 }
 
 export async function readDeploymentFile(file: string): Promise<DeploymentRecord> {
