@@ -16,7 +16,21 @@ export {
   writeDeployment,
   checkChainAgainstRecord,
   type DeploymentRecord,
+  type Create2Info,
 } from "./deployments.js";
+export {
+  CREATE2_FACTORY,
+  DEFAULT_SALT,
+  parseSalt,
+  planDeterministic,
+  create2Address,
+  factoryInstalled,
+  installFactory,
+  deployDeterministic,
+  type DeterministicPlan,
+  type DeterministicOptions,
+  type DeterministicResult,
+} from "./create2.js";
 export { packageRoot, artifactPath, loadRegistryArtifact, deployRegistry, recordOf, recordExistingDeployment, checkRegistryCode, type RegistryArtifact, type DeployOptions } from "./deploy.js";
 export {
   publishKms,
