@@ -1,0 +1,132 @@
+/**
+ * The on-chain TDX quote verifier (contracts/dcap/DcapVerifier.sol) against the TypeScript one
+ * (src/dcap/verify.ts): the same verdict, TCB status, advisory IDs and FMSPC on the real quotes with
+ * their collateral, the same failing step at times just outside the collateral's windows, and the same
+ * failing step on forged worlds (under the forge's root, which is not Intel's).
+ */
+import { readFileSync } from "node:fs";
+
+import { network } from "hardhat";
+import { describe, expect, it } from "vitest";
+
+import { bytesToHex } from "../../src/core/bytes.js";
+import { INTEL_SGX_ROOT_CA_DER } from "../../src/dcap/intel-root.js";
+import { parseQuote } from "../../src/dcap/quote.js";
+import type { Collateral } from "../../src/dcap/types.js";
+import { createForgeWorld, forgeQuote, FORGE_DEFAULT_NOW, type ForgeWorldOptions } from "../../src/testing/forge/index.js";
+import { chainCollateral, chainResultOutcome, readCollateral, revertData, revertStep, rootArgs, tsOutcome, type Outcome } from "./dcap-verifier-lib.js";
+
+const { viem } = await network.connect({ override: { hardfork: "osaka", allowUnlimitedContractSize: true } });
+const intel = await viem.deployContract("DcapVerifier", rootArgs(INTEL_SGX_ROOT_CA_DER));
+
+type Verifier = typeof intel;
+
+async function chainOutcome(v: Verifier, quote: Uint8Array, c: Collateral, now: number): Promise<Outcome> {
+  try {
+    return chainResultOutcome(await v.read.verify([bytesToHex(quote), chainCollateral(quote, c), BigInt(now)]));
+  } catch (e) {
+    const data = revertData(e);
+    if (!data) throw e;
+    return { ok: false, step: revertStep(v.abi, data) };
+  }
+}
+
+const DCAP = new URL("../fixtures/dcap/", import.meta.url);
+const REAL = new URL("real/", DCAP);
+
+/** The real TDX quotes, their collateral and the verification times of the fixtures' READMEs. */
+const CASES: { name: string; quote: Uint8Array; collateral: Collateral; now: number }[] = [
+  { name: "tdx_quote", quote: readFileSync(new URL("tdx_quote", DCAP)), collateral: readCollateral(new URL("tdx_quote_collateral.json", DCAP)), now: 1752919234 },
+  ...(
+    [
+      ["qvl_near_v4", 1757462400],
+      ["auto_forge_v4_0625", 1749095100],
+      ["gtg_v5_td15_2602", 1771980350],
+    ] as const
+  ).map(([name, now]) => ({ name, quote: readFileSync(new URL(`${name}.quote`, REAL)), collateral: readCollateral(new URL(`${name}.collateral.json`, REAL)), now })),
+].map((c) => ({ ...c, quote: new Uint8Array(c.quote) }));
+
+/** The TCB Info and QE Identity windows together: the later issueDate and the earlier nextUpdate. */
+function windowOf(c: Collateral): { start: number; end: number } {
+  const tcb = JSON.parse(c.tcbInfo) as { issueDate: string; nextUpdate: string };
+  const qe = JSON.parse(c.qeIdentity) as { issueDate: string; nextUpdate: string };
+  const secs = (s: string): number => Date.parse(s) / 1000;
+  return { start: Math.max(secs(tcb.issueDate), secs(qe.issueDate)), end: Math.min(secs(tcb.nextUpdate), secs(qe.nextUpdate)) };
+}
+
+describe("DcapVerifier on the real quotes", () => {
+  it("deploys under Intel's root: isIntelRoot", async () => {
+    expect(await intel.read.isIntelRoot()).toBe(true);
+  });
+
+  it("the real tdx_quote verifies with the same status, advisory IDs and FMSPC as verifyQuote", async () => {
+    const c = CASES[0]!;
+    const ts = tsOutcome(c.quote, c.collateral, c.now);
+    expect(ts.ok).toBe(true);
+    const chain = await chainOutcome(intel, c.quote, c.collateral, c.now);
+    expect(chain).toEqual(ts);
+    const r = await intel.read.verify([bytesToHex(c.quote), chainCollateral(c.quote, c.collateral), BigInt(c.now)]);
+    const q = parseQuote(c.quote);
+    if (q.body.type === "sgx") throw new Error("tdx_quote is a TDX quote");
+    expect(r.reportData).toBe(bytesToHex(q.body.reportData));
+    expect(r.mrTd).toBe(bytesToHex(q.body.mrTd));
+    expect(r.rtMrs).toEqual([q.body.rtMr0, q.body.rtMr1, q.body.rtMr2, q.body.rtMr3].map((m) => bytesToHex(m)));
+    expect(r.tdAttributes).toBe(bytesToHex(q.body.tdAttributes));
+    expect(r.isIntelRoot).toBe(true);
+    expect(r.tcbDate.length).toBeGreaterThan(0);
+    expect(Number(r.earliestNextUpdate)).toBeGreaterThanOrEqual(c.now);
+  });
+
+  it.each(CASES.map((c) => [c.name, c] as const))("%s: both verifiers agree at its time and just outside its windows", async (_name, c) => {
+    const ts = tsOutcome(c.quote, c.collateral, c.now);
+    expect(await chainOutcome(intel, c.quote, c.collateral, c.now)).toEqual(ts);
+    const w = windowOf(c.collateral);
+    for (const t of [w.start - 1, w.end + 1]) {
+      const outside = tsOutcome(c.quote, c.collateral, t);
+      expect(outside.ok).toBe(false);
+      expect(await chainOutcome(intel, c.quote, c.collateral, t)).toEqual(outside);
+    }
+  });
+});
+
+describe("DcapVerifier on forged worlds", () => {
+  const now = FORGE_DEFAULT_NOW;
+  const worlds: [string, ForgeWorldOptions, string | undefined][] = [
+    ["default (accepted)", {}, undefined],
+    ["TCB Info signed by the PCK leaf", { tcbInfo: { signer: "pckLeaf" } }, "tcb-info.chain"],
+    ["collateral signed by the PCK CA", { collateralSigner: "pckCa" }, "tcb-info.chain"],
+    ["revoked PCK leaf", { revoke: { pckLeaf: true } }, "pck.chain"],
+    ["expired PCK CRL", { pckCrl: { nextUpdate: now - 60 } }, "pck.chain"],
+    ["expired root CRL", { rootCrl: { nextUpdate: now - 60 } }, "root-ca.crl"],
+  ];
+
+  it.each(worlds)("%s: the same outcome in both", async (_name, opts, step) => {
+    const world = await createForgeWorld({ seed: "dcap-verifier", now, ...opts });
+    const forged = await viem.deployContract("DcapVerifier", rootArgs(world.rootCaDer));
+    expect(await forged.read.isIntelRoot()).toBe(false);
+    const quote = await forgeQuote(world, {});
+    const ts = tsOutcome(quote, world.collateral, now, world.rootCaDer);
+    if (step) expect(ts).toEqual({ ok: false, step });
+    else expect(ts.ok).toBe(true);
+    expect(await chainOutcome(forged, quote, world.collateral, now)).toEqual(ts);
+    // under Intel's root the forged quote fails in both
+    const underIntel = await chainOutcome(intel, quote, world.collateral, now);
+    expect(underIntel.ok).toBe(false);
+  });
+
+  it("a DEBUG TD fails report.policy in both", async () => {
+    const world = await createForgeWorld({ seed: "dcap-verifier", now });
+    const forged = await viem.deployContract("DcapVerifier", rootArgs(world.rootCaDer));
+    for (const [attrs, step] of [
+      ["0100001000000000", "report.policy"],
+      ["0000000000000000", "report.policy"],
+      ["0000001000000080", undefined],
+    ] as const) {
+      const quote = await forgeQuote(world, { tdAttributes: attrs });
+      const ts = tsOutcome(quote, world.collateral, now, world.rootCaDer);
+      if (step) expect(ts).toEqual({ ok: false, step });
+      else expect(ts.ok).toBe(true);
+      expect(await chainOutcome(forged, quote, world.collateral, now)).toEqual(ts);
+    }
+  });
+});
