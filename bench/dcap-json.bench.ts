@@ -12,8 +12,9 @@
  * levels made by repeating the real one's levels with lower SVNs (Intel's TDX documents now list
  * 12+ levels; the fixtures hold none that large).
  *
- * At the time of writing parsing dominates (about 280 gas per TCB Info byte, far over the verifier's
- * 1.2M budget for a production TDX document); grading and advisory IDs cost about 10k.
+ * Parsing dominates; grading and advisory IDs cost about 10k. Parsing the real TDX TCB Info cost
+ * 1,364,646 gas with byte-at-a-time scanning and a key lookup per component field; word-at-a-time
+ * strings and the compact-component loop brought it to 481,880.
  */
 import { network } from "hardhat";
 
