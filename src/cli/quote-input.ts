@@ -23,6 +23,8 @@ export interface QuoteInput {
   attestation: Record<string, unknown> | null;
   /** A platform whose verification is not supported yet: its decoded fields (`report`, with `reportData`) and the error to report. */
   unsupported: { report: Record<string, unknown>; error: PlatformNotSupportedError } | null;
+  /** SEV-SNP evidence: the 1184-byte report and the attestation's cert_chain blobs (empty for a raw report). */
+  snp: { report: Uint8Array; certChain: Uint8Array[] } | null;
   /** Event log from --eventlog or from the attestation. */
   eventLog: EventLogEntry[] | null;
   eventLogSource: "file" | "attestation" | null;
@@ -88,7 +90,7 @@ function unsupportedReport(platform: string, evidence: Uint8Array, a: DstackAtte
  */
 export async function readQuoteInput(io: CliIO, quotePath: string, eventLogPath: string | undefined): Promise<QuoteInput> {
   const bytes = quoteBytesFromContent(await readInputFile(io, quotePath, "quote file", "quote"));
-  const input: QuoteInput = { quote: bytes, platform: quotePlatform(bytes), attestation: null, unsupported: null, eventLog: null, eventLogSource: null };
+  const input: QuoteInput = { quote: bytes, platform: quotePlatform(bytes), attestation: null, unsupported: null, snp: null, eventLog: null, eventLogSource: null };
   // a COSE_Sign1 array header (0x84) is also a msgpack fixmap header: tell them apart first (a COSE
   // document's first item is a CBOR byte string, a V1 attestation's first key a msgpack string)
   if (looksLikeCoseSign1(bytes)) {
@@ -108,10 +110,12 @@ export async function readQuoteInput(io: CliIO, quotePath: string, eventLogPath:
     } else {
       input.quote = a.evidence;
       input.unsupported = { report: unsupportedReport(a.platform, a.evidence, a), error: platformNotSupported(a.platform, `the input (${FORMAT_NAMES[a.format] ?? a.format} attestation)`) };
+      if (a.platform === "sev-snp") input.snp = { report: a.evidence, certChain: a.snp?.certChain ?? [] };
     }
   } else if (looksLikeSnpReport(bytes)) {
     input.platform = "sev-snp";
     input.unsupported = { report: unsupportedReport("sev-snp", bytes, null), error: platformNotSupported("sev-snp", "the input (a raw SEV-SNP report)") };
+    input.snp = { report: bytes, certChain: [] };
   }
   if (input.unsupported) return input;
   if (eventLogPath !== undefined) {

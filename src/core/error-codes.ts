@@ -210,6 +210,7 @@ export const ERROR_CODES = {
   SNP_REPORT_MALFORMED: "an AMD SEV-SNP attestation report has the wrong length or an unknown version",
   SNP_REPORT_SIGNATURE_INVALID: "the SEV-SNP report's ECDSA P-384 signature does not verify with the VCEK's key",
   SNP_TCB_MISMATCH: "the VCEK's TCB extensions (blSPL, teeSPL, snpSPL, ucodeSPL) differ from the SEV-SNP report's reported_tcb",
+  SNP_VCEK_REQUIRED: "an SEV-SNP report is verified offline only with its VCEK (--vcek, or a cert_chain in the attestation); AMD KDS is not queried",
   TCB_INFO_CHAIN_CERT_EXPIRED: "a certificate of tcb_info_issuer_chain has expired at the verification time",
   TCB_INFO_CHAIN_CERT_INVALID: "a certificate of tcb_info_issuer_chain is not acceptable (key type, CA flag, key usage, path length, critical extension)",
   TCB_INFO_CHAIN_CERT_NOT_YET_VALID: "a certificate of tcb_info_issuer_chain is not yet valid at the verification time",

@@ -26,6 +26,10 @@ export const INPUT_KINDS = {
   quote: { name: "quote", maxBytes: 1 * MiB },
   collateral: { name: "collateral", maxBytes: 4 * MiB },
   certificate: { name: "certificate", maxBytes: 256 * KiB },
+  /** an AMD VCEK certificate (PEM or DER, about 1.4 KB) */
+  vcek: { name: "VCEK", maxBytes: 64 * KiB },
+  /** AMD's ASK and ARK certificates (PEM, about 4.6 KB) */
+  amdChain: { name: "AMD certificate chain", maxBytes: 64 * KiB },
   /** a PEM certificate or key, a raw key or the rpc-domain file of a KMS certs dir */
   certsDirFile: { name: "certs-dir file", maxBytes: 256 * KiB },
   eventLog: { name: "event log", maxBytes: 8 * MiB },

@@ -74,13 +74,15 @@ describe("verify-quote: every platform's evidence is recognised", () => {
     ["raw Nitro COSE_Sign1 document", () => write("nitro.cose", decodeDstackAttestation(readFileSync(fixture("dstack-v0-nitro-enclave-dbg.bin"))).evidence), "nitro-enclave", null, `0x${"00".repeat(64)}`],
   ];
   for (const [what, file, platform, format, reportData] of cases) {
-    it(`${what} → exit 1, PLATFORM_NOT_SUPPORTED, platform ${platform}, its report with reportData`, async () => {
+    // SEV-SNP is verified with its VCEK; without one it is the named SNP_VCEK_REQUIRED, with the same shape
+    const code = platform === "sev-snp" ? "SNP_VCEK_REQUIRED" : "PLATFORM_NOT_SUPPORTED";
+    it(`${what} → exit 1, ${code}, platform ${platform}, its report with reportData`, async () => {
       const r = await runCli(["verify-quote", file(), "--collateral", COLL, "--json"]);
       expect(r.code).toBe(1);
       const j = JSON.parse(r.stdout) as Out;
       expect(Object.keys(j)).toEqual(["ok", "platform", "error", "checks", ...(format ? ["attestation"] : []), "report"]);
-      expect(j).toMatchObject({ ok: false, platform, error: { code: "PLATFORM_NOT_SUPPORTED" } });
-      expect(j.error!.message).toContain(`verifying ${platform} is not supported yet`);
+      expect(j).toMatchObject({ ok: false, platform, error: { code } });
+      expect(j.error!.message).toContain(platform === "sev-snp" ? "verifying it offline needs --vcek FILE" : `verifying ${platform} is not supported yet`);
       if (format) expect(j.attestation).toMatchObject({ format, platform });
       expect(j.report!.reportData).toBe(reportData);
       expect(r.stderr).toBe(`kms-registry: verify-quote: ${j.error!.message}\n`);

@@ -111,6 +111,8 @@ describe("readInput", () => {
       quote: "1 MiB",
       collateral: "4 MiB",
       certificate: "256 KiB",
+      vcek: "64 KiB",
+      amdChain: "64 KiB",
       certsDirFile: "256 KiB",
       eventLog: "8 MiB",
       bootstrap: "16 MiB",

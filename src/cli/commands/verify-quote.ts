@@ -1,28 +1,35 @@
 /**
  * `kms-registry verify-quote <file|-> [--collateral FILE | --pccs URL] [--at UNIX_SECONDS]
- *   [--root-ca FILE] [--accept STATUS,...] [--eventlog FILE] [--allow-sept-ve] [--json]`
+ *   [--root-ca FILE] [--accept STATUS,...] [--eventlog FILE] [--allow-sept-ve] [--vcek FILE] [--amd-chain FILE] [--allow-debug] [--json]`
  *
  * Read the quote (or the dstack attestation carrying it) and the event log, get the collateral, parse the
  * quote once, verify it and apply the accepted-status policy, replay the event log against its RTMRs, print.
- * Evidence of another platform (a SEV-SNP report, a Nitro document, in an attestation or raw) is decoded
- * and reported as not supported yet.
+ * A SEV-SNP report (raw or in an attestation) is verified offline with its VCEK (--vcek, or the attestation's
+ * cert_chain) and AMD's chain (--amd-chain, else the pinned ARK). Evidence of another platform (a Nitro
+ * document, in an attestation or raw) is decoded and reported as not supported yet.
  */
 import { UsageError, firstLine } from "../../core/errors.js";
 import { QuoteParseError, type Quote } from "../../dcap/quote.js";
 import { DEFAULT_ACCEPTED_STATUSES, type Check, type PolicyVerdict, type TcbStatus, type VerificationVerdict, type VerifiedQuote } from "../../dcap/types.js";
 import { QuoteVerificationError, verifyQuote } from "../../dcap/verify.js";
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, optFlag, optString, type CommandSpec, type CommandContext } from "../framework.js";
-import { parseWithCollateral, readRootCaDer, verificationOptionSpecs, verificationOptions } from "../options/verification.js";
+import { amdCertificatesFromFile, SnpVerificationError, sortAmdCertificates, verifySnpReportOrThrow, type VerifiedSnpReport } from "../../dstack/platforms/sev-snp-verify.js";
+import { NO_COLLATERAL_MESSAGE, parseWithCollateral, readRootCaDer, verificationOptionSpecs, verificationOptions, verificationOptionsWithoutCollateral } from "../options/verification.js";
 import { checksTable, printJson, reportCommandError } from "../output.js";
+import { readInputFile, type CliIO } from "../io.js";
 import { eventLogJson, readQuoteInput, type QuoteInput } from "../quote-input.js";
 
 export const verifyQuoteCommand: CommandSpec = {
-  synopsis: "<file|-> [--collateral FILE | --pccs URL] [--at UNIX_SECONDS] [--root-ca FILE] [--accept STATUS,...] [--allow-sept-ve] [--json]",
+  synopsis: "<file|-> [--collateral FILE | --pccs URL] [--at UNIX_SECONDS] [--root-ca FILE] [--accept STATUS,...] [--allow-sept-ve] [--vcek FILE [--amd-chain FILE] [--allow-debug]] [--json]",
   help: [
     "The quote file may be binary or hex text (with or without 0x, any whitespace); `-` reads standard input.",
     "It may be a TDX/SGX quote, a dstack attestation (V0 SCALE or V1 msgpack; tdx and gcp-tdx verify their TDX",
-    "quote), a raw SEV-SNP report or a raw Nitro COSE_Sign1 document: other platforms than TDX are decoded and",
-    "reported, exit 1 with PLATFORM_NOT_SUPPORTED (their verification is not supported yet).",
+    "quote), a raw SEV-SNP report or a raw Nitro COSE_Sign1 document. A SEV-SNP report is verified offline with",
+    "its VCEK (--vcek FILE, PEM or DER, or the VCEK in the attestation's cert_chain), the ASK of --amd-chain FILE",
+    "(AMD's ASK+ARK cert_chain PEM; the ARK must be AMD's pinned one of the product, which is used when absent),",
+    "at --at; no collateral is needed and AMD KDS is not queried (without a VCEK: exit 1, SNP_VCEK_REQUIRED).",
+    "A guest whose policy allows debugging is refused unless --allow-debug. Nitro evidence is decoded and",
+    "reported, exit 1 with PLATFORM_NOT_SUPPORTED (its verification is not supported yet).",
     "Collateral comes from --collateral FILE (dcap-qvl's QuoteCollateralV3 JSON) or --pccs URL (a PCCS or",
     "Intel PCS; responses are cached on disk until their nextUpdate). Intel's SGX Root CA is pinned; --root-ca",
     "verifies against another root, and the result is then reported as NOT GENUINE.",
@@ -35,6 +42,9 @@ export const verifyQuoteCommand: CommandSpec = {
     ...verificationOptionSpecs(),
     eventlog: { type: "string", valueName: "FILE", description: "dstack event log (JSON text or its hex): replay RTMR0–3 against the quote" },
     "allow-sept-ve": { type: "boolean", description: "accept a TD whose SEPT_VE_DISABLE attribute is clear (never for a dstack KMS)" },
+    vcek: { type: "string", valueName: "FILE", description: "SEV-SNP: the report's VCEK certificate (PEM or DER)" },
+    "amd-chain": { type: "string", valueName: "FILE", description: "SEV-SNP: AMD's ASK and ARK certificates (PEM, KDS cert_chain)" },
+    "allow-debug": { type: "boolean", description: "SEV-SNP: accept a guest whose policy allows debugging" },
   },
   json: true,
   minPositionals: 1,
@@ -55,20 +65,29 @@ export const verifyQuoteCommand: CommandSpec = {
 
 async function runVerifyQuote(ctx: CommandContext): Promise<number> {
   const { io } = ctx;
-  // options first: usage errors before any file is read
-  const opts = verificationOptions(ctx);
+  // options first: usage errors before any file is read (SEV-SNP options make the collateral optional)
+  const vcekPath = optString(ctx, "vcek");
+  const amdChainPath = optString(ctx, "amd-chain");
+  const snpGiven = vcekPath !== undefined || amdChainPath !== undefined;
+  const maybeOpts = snpGiven ? verificationOptionsWithoutCollateral(ctx) : verificationOptions(ctx);
   const allowSeptVe = optFlag(ctx, "allow-sept-ve");
   const eventLogPath = optString(ctx, "eventlog");
   const fromStdin = [
     ["quote", ctx.positionals[0]],
-    ["--collateral", opts.collateral.kind === "file" ? opts.collateral.path : undefined],
-    ["--root-ca", opts.rootCaFile],
+    ["--collateral", maybeOpts.collateral?.kind === "file" ? maybeOpts.collateral.path : undefined],
+    ["--root-ca", maybeOpts.rootCaFile],
     ["--eventlog", eventLogPath],
+    ["--vcek", vcekPath],
+    ["--amd-chain", amdChainPath],
   ].filter(([, v]) => v === "-");
   if (fromStdin.length > 1) throw new UsageError(`only one input can be read from standard input (-), got ${fromStdin.map(([n]) => n).join(" and ")}`);
 
   const input = await readQuoteInput(io, ctx.positionals[0]!, eventLogPath);
+  if (input.snp) return runVerifySnp(ctx, input, input.snp, { vcekPath, amdChainPath, now: maybeOpts.now });
   if (input.unsupported) return reportUnsupported(ctx, input, input.unsupported);
+  const collateralSource = maybeOpts.collateral;
+  if (!collateralSource) throw new UsageError(`${NO_COLLATERAL_MESSAGE} (--vcek and --amd-chain apply to SEV-SNP evidence only; the input is ${input.platform})`);
+  const opts = { ...maybeOpts, collateral: collateralSource };
   const rootCaDer = await readRootCaDer(io, opts.rootCaFile);
   const parsed = await parseWithCollateral(io, opts.collateral, input.quote, opts.now);
   if (parsed instanceof QuoteParseError) return reportFailure(ctx, parsed, input, undefined);
@@ -201,4 +220,65 @@ function renderHuman(r: VerifiedQuote, accept: readonly TcbStatus[]): string {
     : `${valid} but NOT ACCEPTED: ${r.status}${adv} is not one of ${accept.join(", ")} (${what})`;
   const lines = [verdict, ...r.warnings.map((w) => `warning: ${w}`), "", checksTable(r.checks)];
   return lines.join("\n");
+}
+
+/**
+ * SEV-SNP evidence: the VCEK from --vcek (else from the attestation's cert_chain), the ASK (and ARK) from
+ * --amd-chain (else from the cert_chain), verified offline (`verifySnpReportOrThrow`) at `now`. Without a
+ * VCEK: exit 1 with SNP_VCEK_REQUIRED and the decoded report.
+ */
+async function runVerifySnp(
+  ctx: CommandContext,
+  input: QuoteInput,
+  snp: NonNullable<QuoteInput["snp"]>,
+  o: { vcekPath: string | undefined; amdChainPath: string | undefined; now: number },
+): Promise<number> {
+  const { io } = ctx;
+  const carried = snp.certChain.length ? sortAmdCertificates(snp.certChain.flatMap((c, i) => amdCertificatesFromFile(c, `the attestation's cert_chain ${i}`)), "the attestation's cert_chain") : {};
+  const given = o.vcekPath !== undefined ? sortAmdCertificates(await readAmdFile(io, o.vcekPath, "VCEK file", "vcek"), `VCEK file ${JSON.stringify(o.vcekPath)}`) : {};
+  const chain = o.amdChainPath !== undefined ? sortAmdCertificates(await readAmdFile(io, o.amdChainPath, "AMD chain file", "amdChain"), `AMD chain file ${JSON.stringify(o.amdChainPath)}`) : {};
+  if (o.vcekPath !== undefined && !given.vcek) throw new UsageError(`--vcek ${o.vcekPath}: the file holds no VCEK (a certificate with subject CN=SEV-VCEK)`);
+  const vcekDer = given.vcek ?? carried.vcek;
+  if (!vcekDer) {
+    const error = new SnpVerificationError(
+      "SNP_VCEK_REQUIRED",
+      `the input is a sev-snp ${input.attestation ? "attestation" : "report"} without its VCEK: verifying it offline needs --vcek FILE (AMD KDS is not queried; the VCEK is at https://kdsintf.amd.com/vcek/v1/<product>/<chip_id>?blSPL=…)`,
+      [],
+    );
+    return reportUnsupported(ctx, input, { report: input.unsupported!.report, error });
+  }
+  const askDer = chain.ask ?? given.ask ?? carried.ask;
+  const arkDer = chain.ark ?? given.ark ?? carried.ark;
+  let r: VerifiedSnpReport;
+  try {
+    r = verifySnpReportOrThrow(snp.report, { vcekDer, now: o.now, ...(askDer ? { askDer } : {}), ...(arkDer ? { arkDer } : {}), allowDebug: optFlag(ctx, "allow-debug") });
+  } catch (e) {
+    if (!(e instanceof SnpVerificationError)) throw e;
+    const error = { code: e.code, message: e.message };
+    if (ctx.json) printJson(io, { ok: false, platform: "sev-snp", error, checks: e.checks, ...(e.report ? { report: e.report } : {}), verification: e.verification ?? null, policy: e.policy ?? null, ...(input.attestation ? { attestation: input.attestation } : {}) });
+    else io.stdout(`${e.code === "SNP_POLICY_REFUSED" ? "REJECTED BY POLICY" : "INVALID"}: ${e.code}\n\n${checksTable(e.checks)}${e.policy ? `\n\n${checksTable(e.policy.rules, "policy rule")}` : ""}\n`);
+    io.stderr(`kms-registry: verify-quote: ${firstLine(e.message)}\n`);
+    return EXIT_FAIL;
+  }
+  if (ctx.json) {
+    printJson(io, { ok: true, platform: "sev-snp", product: r.product, checks: r.verification.checks, verification: r.verification, policy: r.policy, report: r.report, vcek: r.vcek, ...(input.attestation ? { attestation: input.attestation } : {}) });
+  } else {
+    const rep = r.report;
+    const lines = [
+      `VALID: SEV-SNP report (${r.product}) signed by its VCEK, chained to AMD's pinned ARK-${r.product}; accepted by the guest policy (AMD's TCB status and revocation were not checked: no KDS)`,
+      "",
+      checksTable(r.verification.checks),
+      "",
+      checksTable(r.policy.rules, "policy rule"),
+      "",
+      ...["measurement", "hostData", "reportData", "chipId", "reportedTcb", "policy", "version", "vmpl"].map((k) => `${k.padEnd(12)}  ${String(rep[k])}`),
+    ];
+    io.stdout(lines.join("\n") + "\n");
+  }
+  return EXIT_OK;
+}
+
+/** The certificates of a VCEK or AMD chain file (PEM or DER), read with its size cap. */
+async function readAmdFile(io: CliIO, path: string, what: string, kind: "vcek" | "amdChain"): Promise<Uint8Array[]> {
+  return amdCertificatesFromFile(await readInputFile(io, path, what, kind), `${what} ${JSON.stringify(path)}`);
 }

@@ -51,6 +51,15 @@ export function verificationOptions(ctx: CommandContext): VerificationOptions {
   return { collateral: collateralSource(ctx), now: nowOption(ctx), accept: acceptedStatuses(ctx), rootCaFile: optString(ctx, "root-ca") };
 }
 
+/**
+ * The group without its collateral requirement (`collateral` undefined when neither --collateral nor --pccs
+ * was given): for an input that may need no collateral (SEV-SNP evidence verified with its VCEK).
+ */
+export function verificationOptionsWithoutCollateral(ctx: CommandContext): Omit<VerificationOptions, "collateral"> & { collateral: CollateralSource | undefined } {
+  const given = optString(ctx, "collateral") !== undefined || optString(ctx, "pccs") !== undefined;
+  return { collateral: given ? collateralSource(ctx) : undefined, now: nowOption(ctx), accept: acceptedStatuses(ctx), rootCaFile: optString(ctx, "root-ca") };
+}
+
 /** The options of the group that were given (for a command that takes them only with another flag). */
 export function givenVerificationOptions(ctx: CommandContext): string[] {
   return Object.keys(verificationOptionSpecs()).filter((o) => optString(ctx, o) !== undefined);
