@@ -6,7 +6,7 @@ import { decodeErrorResult, keccak256, type Abi } from "viem";
 import { bytesToHex, utf8, type Hex } from "../../src/core/bytes.js";
 import { parseCollateralJson } from "../../src/dcap/collateral.js";
 import { parseQuote, quotePckChain } from "../../src/dcap/quote.js";
-import type { Collateral } from "../../src/dcap/types.js";
+import { TCB_STATUSES, type Collateral } from "../../src/dcap/types.js";
 import { checkQuote } from "../../src/dcap/verify.js";
 import { parseCertificate, pemBlocks } from "../../src/dcap/x509.js";
 
@@ -35,15 +35,8 @@ export const STEPS = [
   "report.policy",
 ] as const;
 
-export const TCB_STATUS_NAMES = [
-  "UpToDate",
-  "SWHardeningNeeded",
-  "ConfigurationNeeded",
-  "ConfigurationAndSWHardeningNeeded",
-  "OutOfDate",
-  "OutOfDateConfigurationNeeded",
-  "Revoked",
-] as const;
+/** The contract's status enum is in the order of `TCB_STATUSES`, Intel's names. */
+export const TCB_STATUS_NAMES = TCB_STATUSES;
 
 /** The step in which a reading library's own error is raised (see the contract's notes). */
 const LIBRARY_ERROR_STEP: [prefix: string, step: string][] = [
