@@ -85,7 +85,7 @@ export async function readCertsDirBootstrap(dir: string): Promise<BootstrapInfo>
     if (e instanceof InputError && e.code === "FILE_NOT_FOUND") {
       throw new InputError(
         "BOOTSTRAP_INFO_MISSING",
-        `${dir} has no bootstrap-info.json: the KMS was auto-bootstrapped (dstack issue #539) or is a replica (Onboard), so it never wrote one; supply the saved Onboard.Bootstrap response: --certs-dir ${dir} --file SAVED.json`,
+        `${dir} has no bootstrap-info.json: the KMS was auto-bootstrapped (core.onboard.auto_bootstrap_domain) or is a replica (Onboard), so it never wrote one; supply the saved Onboard.Bootstrap response: --certs-dir ${dir} --file SAVED.json`,
         { cause: e },
       );
     }

@@ -118,7 +118,7 @@ async function bootstrapInfoOf(meta: Record<string, unknown>, file: string | und
   if (meta.bootstrap_info === null || meta.bootstrap_info === undefined) {
     throw new InputError(
       "BOOTSTRAP_INFO_NULL",
-      `KMS ${host}: GetMeta's bootstrap_info is null — this KMS was auto-bootstrapped (core.onboard.auto_bootstrap_domain; dstack issue #539) or is a replica created with Onboard, so it never wrote bootstrap-info.json. Supply the saved Onboard.Bootstrap response of the original KMS with --file FILE (its keys are cross-checked against this KMS)`,
+      `KMS ${host}: GetMeta's bootstrap_info is null — this KMS was auto-bootstrapped (core.onboard.auto_bootstrap_domain) or is a replica created with Onboard, so it never wrote bootstrap-info.json. Supply the saved Onboard.Bootstrap response of the original KMS with --file FILE (its keys are cross-checked against this KMS)`,
     );
   }
   return { info: parseBootstrapInfo(meta.bootstrap_info), from: "get-meta" };
