@@ -6,6 +6,7 @@ pragma solidity ^0.8.24;
 // solhint-disable gas-strict-inequalities, gas-struct-packing
 
 import {Crl} from "./Crl.sol";
+import {IDcapVerifier} from "./IDcapVerifier.sol";
 import {IntelJson} from "./IntelJson.sol";
 import {QeIdentity} from "./QeIdentity.sol";
 import {QuoteSignatures} from "./QuoteSignatures.sol";
@@ -35,91 +36,7 @@ import {X509} from "./X509.sol";
 ///      The PCK chain is the collateral's (leaf and CA, DER); the QE report signature by the leaf's key
 ///      binds it to the quote. One TCB Signing certificate signs both documents. The trust root is a
 ///      P-256 key with its certificate's subject Name (hashed) and serial number.
-contract DcapVerifier {
-    /// @notice The verification steps, in the order they run.
-    enum Step {
-        QuoteParse,
-        QuoteHeader,
-        RootCaCrl,
-        TcbInfoValidity,
-        TcbInfoChain,
-        TcbInfoSignature,
-        QeIdentityValidity,
-        QeIdentityChain,
-        QeIdentitySignature,
-        QeIdentityId,
-        PckChain,
-        PckExtension,
-        QeReportSignature,
-        QeReportBinding,
-        QeIdentityPolicy,
-        QuoteSignature,
-        TcbFmspc,
-        TcbLevel,
-        TcbTdxModule,
-        TcbStatus,
-        ReportPolicy
-    }
-
-    /// @notice Why a step failed.
-    enum Reason {
-        HeaderInvalid,
-        IssuerMismatch,
-        SignatureInvalid,
-        NotYetValid,
-        Expired,
-        Revoked,
-        CertificateInvalid,
-        NotTcbSigning,
-        NotPckCa,
-        StatusRevoked,
-        ServiceTdNotZero,
-        ReservedAttributes,
-        DebugTd,
-        SeptVeDisableClear
-    }
-
-    /// @notice Intel's collateral for one quote, every field as published by Intel's PCS.
-    struct Collateral {
-        /// the `tcbInfo` object's exact text
-        bytes tcbInfoJson;
-        /// raw r ‖ s over `tcbInfoJson`
-        bytes tcbInfoSignature;
-        /// the `enclaveIdentity` object's exact text
-        bytes qeIdentityJson;
-        /// raw r ‖ s over `qeIdentityJson`
-        bytes qeIdentitySignature;
-        /// the Intel SGX TCB Signing certificate (DER)
-        bytes tcbSigningCert;
-        /// the PCK Platform or Processor CA certificate (DER)
-        bytes pckCaCert;
-        /// the PCK leaf certificate (DER)
-        bytes pckLeafCert;
-        /// the PCK CA's CRL (DER)
-        bytes pckCrl;
-        /// the root CA's CRL (DER)
-        bytes rootCaCrl;
-    }
-
-    /// @notice What a verified quote attests.
-    struct Result {
-        IntelJson.TcbStatus status;
-        string[] advisoryIds;
-        bytes6 fmspc;
-        /// the matched platform TCB level's `tcbDate`
-        string tcbDate;
-        /// the earliest `nextUpdate` of the TCB Info, the QE Identity and both CRLs (unix seconds)
-        uint256 earliestNextUpdate;
-        bytes reportData;
-        bytes mrTd;
-        bytes[4] rtMrs;
-        bytes8 tdAttributes;
-        bool isIntelRoot;
-    }
-
-    /// @notice Step `step` failed for `reason`.
-    error VerificationFailed(Step step, Reason reason);
-
+contract DcapVerifier is IDcapVerifier {
     /// @dev Intel SGX Root CA's P-256 public key.
     bytes32 private constant INTEL_ROOT_X = 0x0ba9c4c0c0c86193a3fe23d6b02cda10a8bbd4e88e48b4458561a36e705525f5;
     bytes32 private constant INTEL_ROOT_Y = 0x67918e2edc88e40d860bd0cc4ee26aacc988e505a953558c453f6b0904ae7394;
@@ -163,13 +80,12 @@ contract DcapVerifier {
         ROOT_SERIAL = rootSerial;
     }
 
-    /// @notice True when the trust root is Intel's SGX Root CA key.
+    /// @inheritdoc IDcapVerifier
     function isIntelRoot() public view returns (bool) {
         return ROOT_X == INTEL_ROOT_X && ROOT_Y == INTEL_ROOT_Y;
     }
 
-    /// @notice Verifies a TDX quote against `c` at `time` (unix seconds). Reverts at the first failing
-    ///         step; returns the TCB status (never Revoked), its advisory IDs and what the TD reported.
+    /// @inheritdoc IDcapVerifier
     function verify(bytes calldata quote, Collateral calldata c, uint64 time) external view returns (Result memory r) {
         TdxQuote.Quote memory p = TdxQuote.parseLayout(quote); // quote.parse
         _checkHeader(quote, p); // quote.header
@@ -178,13 +94,16 @@ contract DcapVerifier {
         bytes memory tcbText = c.tcbInfoJson;
         TcbInfo.Info memory info = TcbInfo.parse(tcbText); // tcb-info.validity
         _current(info.issueDate, info.nextUpdate, time, Step.TcbInfoValidity);
-        _checkSigner(c, k, time); // tcb-info.chain
+        k.signer = _checkSigner(c.tcbSigningCert, c.rootCaCrl, k.rootCrl, time, Step.TcbInfoChain); // tcb-info.chain
         _checkDocumentSignature(tcbText, c.tcbInfoSignature, k.signer, Step.TcbInfoSignature);
         bytes memory qeText = c.qeIdentityJson;
         QeIdentity.Identity memory qe = QeIdentity.parse(qeText); // qe-identity.validity
         _current(qe.issueDate, qe.nextUpdate, time, Step.QeIdentityValidity);
-        // qe-identity.chain: the same TCB Signing certificate, already checked
-        _checkDocumentSignature(qeText, c.qeIdentitySignature, k.signer, Step.QeIdentitySignature);
+        // qe-identity.chain: the TCB Info's signer, already checked, unless another certificate is named
+        X509.Certificate memory qeSigner = c.qeIdentitySigningCert.length == 0
+            ? k.signer
+            : _checkSigner(c.qeIdentitySigningCert, c.rootCaCrl, k.rootCrl, time, Step.QeIdentityChain);
+        _checkDocumentSignature(qeText, c.qeIdentitySignature, qeSigner, Step.QeIdentitySignature);
         QeIdentity.checkForQuote(qeText, qe, true); // qe-identity.id
         _checkPckChain(c, k, time); // pck.chain
         X509.SgxExtension memory pck = X509.sgxExtension(c.pckLeafCert, k.leaf); // pck.extension
@@ -198,6 +117,8 @@ contract DcapVerifier {
         for (uint256 i; i < RTMR_COUNT; ++i) r.rtMrs[i] = TdxQuote.rtMr(quote, p, i);
         r.tdAttributes = TdxQuote.tdAttributes(quote, p);
         r.isIntelRoot = isIntelRoot();
+        r.tcbInfoIssueDate = info.issueDate;
+        r.tcbEvaluationDataNumber = info.tcbEvaluationDataNumber;
     }
 
     // -----------------------------------------------------------------------------------------
@@ -232,20 +153,25 @@ contract DcapVerifier {
         if (time > nextUpdate) revert VerificationFailed(step, Reason.Expired);
     }
 
-    /// @dev tcb-info.chain: the TCB Signing pin (CN "Intel SGX TCB Signing", O "Intel Corporation", not
-    ///      a CA, digitalSignature), issued and signed by the root, a valid end entity, not on the root CRL.
-    function _checkSigner(Collateral calldata c, Certs memory k, uint256 time) private view {
-        bytes calldata der = c.tcbSigningCert;
-        X509.Certificate memory s = X509.parse(der);
-        k.signer = s;
+    /// @dev `<document>.chain`: the TCB Signing pin (CN "Intel SGX TCB Signing", O "Intel Corporation",
+    ///      not a CA, digitalSignature), issued and signed by the root, a valid end entity, not on the
+    ///      root CRL.
+    function _checkSigner(
+        bytes calldata der,
+        bytes calldata rootCaCrl,
+        Crl.CertList memory rootCrl,
+        uint256 time,
+        Step step
+    ) private view returns (X509.Certificate memory s) {
+        s = X509.parse(der);
         if (
             !X509.hasSoleAttribute(der, s.subjectStart, s.subjectEnd, ATTR_CN, "Intel SGX TCB Signing")
                 || !X509.hasSoleAttribute(der, s.subjectStart, s.subjectEnd, ATTR_O, "Intel Corporation") || s.isCa
                 || !s.hasKeyUsage || s.keyUsage & X509.KU_DIGITAL_SIGNATURE == 0
-        ) revert VerificationFailed(Step.TcbInfoChain, Reason.NotTcbSigning);
-        _checkIssuedByRoot(der, s, Step.TcbInfoChain);
-        _checkCertificate(s, time, false, Step.TcbInfoChain);
-        if (Crl.isRevoked(c.rootCaCrl, k.rootCrl, s.serial)) revert VerificationFailed(Step.TcbInfoChain, Reason.Revoked);
+        ) revert VerificationFailed(step, Reason.NotTcbSigning);
+        _checkIssuedByRoot(der, s, step);
+        _checkCertificate(s, time, false, step);
+        if (Crl.isRevoked(rootCaCrl, rootCrl, s.serial)) revert VerificationFailed(step, Reason.Revoked);
     }
 
     /// @dev `<document>.signature`: the raw r ‖ s over the document text by the TCB Signing key.

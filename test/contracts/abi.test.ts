@@ -8,6 +8,7 @@ import type { Hex } from "../../src/core/bytes.js";
 import { InputError } from "../../src/core/errors.js";
 import * as lib from "../../src/index.js";
 import { kmsRegistryAbi } from "../../src/registry/generated/abi.js";
+import { dcapVerifierAbi } from "../../src/registry/generated/dcap-verifier-abi.js";
 import {
   decodeRegistryLogs,
   encodeRegister,
@@ -23,6 +24,15 @@ import { hex, NEAR, newKms } from "./helpers.js";
 const artifact = JSON.parse(readFileSync(new URL("../../artifacts/contracts/KmsRegistry.sol/KmsRegistry.json", import.meta.url), "utf8")) as {
   abi: unknown[];
 };
+
+describe("src/registry/generated/dcap-verifier-abi.ts", () => {
+  it("equals the compiled DcapVerifier artifact's ABI (regenerate with `node scripts/gen-abi.mjs` when this fails)", () => {
+    const verifier = JSON.parse(readFileSync(new URL("../../artifacts/contracts/dcap/DcapVerifier.sol/DcapVerifier.json", import.meta.url), "utf8")) as {
+      abi: unknown[];
+    };
+    expect(JSON.parse(JSON.stringify(dcapVerifierAbi))).toEqual(verifier.abi);
+  });
+});
 
 describe("src/registry/generated/abi.ts", () => {
   it("equals the compiled artifact's ABI (regenerate with `node scripts/gen-abi.mjs` when this fails)", () => {
