@@ -52,6 +52,8 @@ export const ERROR_CODES = {
   DEPLOY_REVERTED: "the registry deployment transaction reverted",
   DEVNODE_START: "the local Hardhat node did not start",
   DIR_NOT_WRITABLE: "a directory cannot be created or written",
+  DSTACK_KMS_CALL_FAILED: "the address does not answer DstackKms's kmsInfo() (not a dstack KMS contract)",
+  DSTACK_KMS_NO_CODE: "there is no contract at the DstackKms address given",
   EAI_AGAIN: "the KMS host name could not be resolved (temporary DNS failure)",
   ECONNREFUSED: "the KMS refused the connection",
   ECONNRESET: "the KMS reset the connection",

@@ -68,6 +68,11 @@ export const commands: readonly CommandEntry[] = [
     summary: "rebuild the registry's history from events and re-check every quote",
     load: async () => (await import("./audit.js")).auditCommand,
   },
+  {
+    name: "check-dstack-kms",
+    summary: "verify a dstack DstackKms contract's KMS record, its allow-lists and its history",
+    load: async () => (await import("./check-dstack-kms.js")).checkDstackKmsCommand,
+  },
 ];
 
 /** The command called `name`, its module loaded; undefined when there is none. */
