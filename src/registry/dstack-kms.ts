@@ -278,44 +278,70 @@ export async function recordAsAnnounced(client: Client, contract: Hex, event: Hi
   }
 }
 
-export interface SilentChange {
-  /** The first block whose record differs from the announced one. */
+/** A block in which the record changed without an event. */
+export interface ChangePoint {
   block: number;
   timestamp: number;
+  /** The fields that differ from the record before this block (for the first change: from the announced record). */
   fields: KmsInfoField[];
   /** The transactions of that block that called a silent setter directly (empty when it was called through another contract). */
   txs: { tx: Hex; from: Hex; function: string }[];
 }
 
+export interface SilentChange {
+  /** The first block whose record differs from the announced one. */
+  first: ChangePoint;
+  /** The block that gave the record its current value, when that is a later one. */
+  latest: ChangePoint | null;
+}
+
 /**
- * The first block after `announcedBlock` (up to `head`) whose record differs from `announced` (binary search
- * over historical `kmsInfo()` calls, assuming the record did not change back), and who called a silent setter
- * in it. `null` when the node does not serve historical state.
+ * Where the record changed silently after `announcedBlock` (up to `head`), by binary search over historical
+ * `kmsInfo()` calls: the first block whose record differs from `announced`, and the block after the last one
+ * whose record differs from the current one; with the transactions in each that called a silent setter.
+ * `null` when the node does not serve historical state.
  */
-export async function locateSilentChange(client: Client, contract: Hex, announced: KmsInfoRecord, announcedBlock: bigint, head: bigint): Promise<SilentChange | null> {
+export async function locateSilentChange(client: Client, contract: Hex, announced: KmsInfoRecord, current: KmsInfoRecord, announcedBlock: bigint, head: bigint): Promise<SilentChange | null> {
+  const at = (b: bigint) => readKmsInfo(client, contract, b);
   try {
-    // invariant: the record at `lo` is the announced one, the record at `hi` is not
-    let lo = announcedBlock;
-    let hi = head;
-    if (changedFields(await readKmsInfo(client, contract, lo), announced).length) hi = lo;
-    while (hi - lo > 1n) {
-      const mid = (lo + hi) / 2n;
-      if (changedFields(await readKmsInfo(client, contract, mid), announced).length) hi = mid;
-      else lo = mid;
-    }
-    const fields = changedFields(await readKmsInfo(client, contract, hi), announced);
-    const block = await client.getBlock({ blockNumber: hi, includeTransactions: true });
-    const selectors = new Map(SILENT_EVIDENCE_SETTERS.map((n) => [selectorOf(n), n]));
-    const txs: SilentChange["txs"] = [];
-    for (const t of block.transactions) {
-      if (typeof t === "string" || !t.to || t.to.toLowerCase() !== contract.toLowerCase()) continue;
-      const fn = selectors.get(t.input.slice(0, 10).toLowerCase() as Hex);
-      if (fn) txs.push({ tx: lower(t.hash), from: cs(t.from), function: fn });
-    }
-    return { block: Number(hi), timestamp: Number(block.timestamp), fields, txs };
+    // the first block whose record differs from the announced one (the announced block itself when a silent
+    // setter ran after setKmsInfo in the same block)
+    const first = (await differs(at, announced, announcedBlock)) ? announcedBlock : await firstBlockWhere(at, announcedBlock, head, (r) => changedFields(r, announced).length > 0);
+    const firstPoint = await changePoint(client, contract, first, changedFields(await at(first), announced));
+    // the first block from which on the record equals the current one
+    const settled = await firstBlockWhere(at, first - 1n, head, (r) => changedFields(r, current).length === 0);
+    if (settled === first) return { first: firstPoint, latest: null };
+    const latest = await changePoint(client, contract, settled, changedFields(await at(settled - 1n), current));
+    return { first: firstPoint, latest };
   } catch {
     return null;
   }
+}
+
+async function differs(at: (b: bigint) => Promise<KmsInfoRecord>, rec: KmsInfoRecord, b: bigint): Promise<boolean> {
+  return changedFields(await at(b), rec).length > 0;
+}
+
+/** The first block in (lo, hi] where `pred` holds, given that it does not hold at `lo`, holds at `hi` and, once it holds, keeps holding. */
+async function firstBlockWhere(at: (b: bigint) => Promise<KmsInfoRecord>, lo: bigint, hi: bigint, pred: (r: KmsInfoRecord) => boolean): Promise<bigint> {
+  while (hi - lo > 1n) {
+    const mid = (lo + hi) / 2n;
+    if (pred(await at(mid))) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+async function changePoint(client: Client, contract: Hex, blockNumber: bigint, fields: KmsInfoField[]): Promise<ChangePoint> {
+  const block = await client.getBlock({ blockNumber, includeTransactions: true });
+  const selectors = new Map(SILENT_EVIDENCE_SETTERS.map((n) => [selectorOf(n), n]));
+  const txs: ChangePoint["txs"] = [];
+  for (const t of block.transactions) {
+    if (typeof t === "string" || !t.to || t.to.toLowerCase() !== contract.toLowerCase()) continue;
+    const fn = selectors.get(t.input.slice(0, 10).toLowerCase() as Hex);
+    if (fn) txs.push({ tx: lower(t.hash), from: cs(t.from), function: fn });
+  }
+  return { block: Number(blockNumber), timestamp: Number(block.timestamp), fields, txs };
 }
 
 function shortError(e: unknown): string {

@@ -37,6 +37,7 @@ import {
   recordAsAnnounced,
   scanHistory,
   type AllowList,
+  type ChangePoint,
   type ContractFacts,
   type HistoryEvent,
   type HistoryScan,
@@ -244,7 +245,7 @@ function measuredForAllowLists(info: BootstrapInfo | null, v: BootstrapReport | 
   const asHex = (x: unknown): Hex | null => (typeof x === "string" && x.startsWith("0x") ? (x.toLowerCase() as Hex) : null);
   let deviceId: Hex | null = null;
   let deviceIdSource = LIST_SOURCES.kmsAllowedDeviceIds;
-  const ppid = v?.quote?.pck?.ppid;
+  const ppid = v?.quote?.verified ? v.quote.pck?.ppid : undefined;
   if (ppid) deviceId = dstackDeviceId(hexToBytes(ppid, "PPID"));
   else if (info?.quote) {
     try {
@@ -349,13 +350,17 @@ async function replayHistory(
   checks.push({ name: "history.keys-announced", ok: keysChanged.length === 0, detail: keysChanged.length ? `${keysChanged.join(" and ")} differ from what setKmsInfo wrote at block ${last.block}` : `k256Pubkey and caPubkey are those setKmsInfo wrote at block ${last.block}` });
   const evidence = changed.filter((f) => f === "quote" || f === "eventlog");
   if (!evidence.length) return { announcedFrom: announced.source, silentChange: null };
-  const silent = await locateSilentChange(client, contract, announced.record, BigInt(last.block), head);
-  const how = silent?.txs.length ? ` by ${silent.txs.map((t) => `${t.function} (tx ${t.tx}, from ${t.from})`).join(", ")}` : "";
+  const silent = await locateSilentChange(client, contract, announced.record, record, BigInt(last.block), head);
+  const by = (p: ChangePoint) => (p.txs.length ? ` by ${p.txs.map((t) => `${t.function} (tx ${t.tx}, from ${t.from})`).join(", ")}` : " (no direct setter call in that block: through another contract)");
+  const where2 = silent
+    ? `: first different at block ${silent.first.block} (${silent.first.fields.join(", ")})${by(silent.first)}${silent.latest ? `; the current ${silent.latest.fields.join(" and ")} since block ${silent.latest.block}${by(silent.latest)}` : ""}`
+    : " (the block of the change could not be located: no historical state)";
+  const origin = silent ? (silent.latest ?? silent.first) : null;
   findings.push({
     code: "EVIDENCE_CHANGED_WITHOUT_EVENT",
     severity: "warning",
-    detail: `the record's ${evidence.join(" and ")} changed after the last KmsInfoSet (block ${last.block}) without any event${silent ? `: first different at block ${silent.block}${how}` : " (the block of the change could not be located: no historical state)"}; the evidence verified above is the current one, not the announced one`,
-    ...(silent ? { block: silent.block, timestamp: silent.timestamp, ...(silent.txs[0] ? { tx: silent.txs[0].tx, from: silent.txs[0].from } : {}) } : {}),
+    detail: `the record's ${evidence.join(" and ")} differ${evidence.length === 1 ? "s" : ""} from what the last KmsInfoSet (block ${last.block}) wrote, changed without any event${where2}; the evidence verified above is the current one, not the announced one`,
+    ...(origin ? { block: origin.block, timestamp: origin.timestamp, ...(origin.txs[0] ? { tx: origin.txs[0].tx, from: origin.txs[0].from } : {}) } : {}),
   });
   return { announcedFrom: announced.source, silentChange: silent };
 }
