@@ -10,6 +10,7 @@ import { UsageError } from "../../core/errors.js";
 import { oneLine } from "../../core/sanitize.js";
 import { defaultCollateralCacheDir } from "../../dcap/pccs/cache.js";
 import { connect, parseAddress } from "../../registry/connect.js";
+import type { ScanProgress } from "../../registry/logs.js";
 import { checkDstackKms, type DstackKmsReport } from "../../workflows/check-dstack-kms.js";
 import { EXIT_FAIL, EXIT_OK, optFlag, optInteger, requireString, type CommandSpec } from "../framework.js";
 import type { CliIO } from "../io.js";
@@ -64,6 +65,7 @@ export const checkDstackKmsCommand: CommandSpec = {
       contract,
       ...(fromBlock !== undefined ? { fromBlock: BigInt(fromBlock) } : {}),
       ...(range !== undefined ? { initialRange: BigInt(range) } : {}),
+      onProgress: progressLines(io),
       verify: {
         collateral,
         ...(opts.collateral.kind === "pccs" ? { pccsUrl: opts.collateral.url, pccsCacheDir: defaultCollateralCacheDir(io.env) } : {}),
@@ -81,6 +83,18 @@ export const checkDstackKmsCommand: CommandSpec = {
     return report.ok ? EXIT_OK : EXIT_FAIL;
   },
 };
+
+/** The history scan's progress on stderr, at most once a second (a long scan of a hosted chain's history). */
+function progressLines(io: CliIO): (p: ScanProgress) => void {
+  const started = Date.now();
+  let lastPrint = started;
+  return (p) => {
+    const t = Date.now();
+    if (t - lastPrint < 1000) return;
+    lastPrint = t;
+    io.stderr(`[check-dstack-kms] history: scanned blocks ${p.fromBlock}…${p.scannedTo} of ${p.toBlock} (${p.logs} logs, ${p.requests} requests)\n`);
+  };
+}
 
 const time = (t: number | undefined) => (t === undefined ? "-" : new Date(t * 1000).toISOString().replace(".000Z", "Z"));
 
