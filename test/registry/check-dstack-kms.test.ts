@@ -171,7 +171,8 @@ describe("check-dstack-kms on a simulated KMS's record", () => {
     expect(j.allowLists.map((a) => a.lastChange?.event)).toEqual(["KmsAggregatedMrAdded", "OsImageHashAdded", "KmsDeviceAdded"]);
   });
 
-  it("a removed device fails the allow-list and the contract's own isKmsAllowed, and says who removed it (human output)", async () => {
+  it("a removed device fails the allow-list and the contract's own isKmsAllowed, and says who removed it (human output, chain text sanitized)", async () => {
+    await send(kms, call("setGatewayAppId", ["gw\u001b[2J\u001b]0;owned\u0007\nFAKE ✓ line\u202e"]));
     const removed = await send(kms, call("removeKmsDevice", [device]));
     const cli = await runCli(["check-dstack-kms", "--contract", kms, "--rpc", node.url, "--collateral", legacy.collateral, "--root-ca", legacy.rootCa]);
     expect(cli.code).toBe(1);
@@ -179,6 +180,9 @@ describe("check-dstack-kms on a simulated KMS's record", () => {
     expect(cli.stdout).toMatch(/✗\s+onchain\.kmsAllowedDeviceIds\s+kmsAllowedDeviceIds\[0x[0-9a-f]{64}\] is false; KmsDeviceRemoved at block \d+ by 0x/);
     expect(cli.stdout).toMatch(/✗\s+onchain\.isKmsAllowed .*"KMS is not allowed to boot on this device"/);
     expect(cli.stdout).toContain(removed);
+    expect(cli.stdout).toMatch(/GatewayAppIdSet\s+gatewayAppId=gw FAKE ✓ line\s/);
+    for (const c of ["\u001b", "\u0007", "\u202e"]) expect(cli.stdout).not.toContain(c);
+    expect(cli.stdout).not.toMatch(/^FAKE/m);
     expect(cli.stderr).toMatch(/FAIL: failed onchain\.kmsAllowedDeviceIds, onchain\.isKmsAllowed/);
     await send(kms, call("addKmsDevice", [device]));
     expect((await check(kms, legacy)).ok).toBe(true);
@@ -229,6 +233,28 @@ describe("check-dstack-kms on a simulated KMS's record", () => {
       expect.objectContaining({ name: "expect.mrTd", ok: false }),
       expect.objectContaining({ name: "expect.osImageHash", ok: true }),
     ]);
+  });
+});
+
+describe("check-dstack-kms history findings", () => {
+  it("an upgrade of the proxy is CONTRACT_UPGRADED with its sender; a --from-block past the last KmsInfoSet leaves the record unannounced", async () => {
+    const kms = await deployKms();
+    await setInfo(kms, legacy.info);
+    const impl = artifact("DstackKms");
+    const hash = await wallet.deployContract({ abi: impl.abi as never, bytecode: impl.bytecode });
+    const next = getAddress((await conn.publicClient.waitForTransactionReceipt({ hash })).contractAddress!) as Hex;
+    const up = await send(kms, call("upgradeToAndCall", [next, "0x"]));
+    const r = await check(kms, legacy);
+    expect(r.implementation).toBe(next);
+    expect(r.findings.find((f) => f.code === "CONTRACT_UPGRADED")).toMatchObject({ tx: up, from: owner, severity: "warning" });
+    expect(r.verification!.checks.filter((c) => !c.ok)).toEqual([]); // the record survives the upgrade
+
+    const later = await conn.publicClient.getBlockNumber();
+    const p = await checkDstackKms({ publicClient: conn.publicClient, contract: kms, fromBlock: later, verify: { collateral: null, now: Math.floor(Date.now() / 1000) } });
+    expect(p.history.fromBlock).toBe(Number(later));
+    expect(findingCodes(p)).toContain("KMSINFO_NOT_ANNOUNCED");
+    expect(p.checks.map((c) => c.name)).not.toContain("history.root-key");
+    expect(p.failed).toContain("quote.verified"); // no collateral: verified as verify does, NO_COLLATERAL
   });
 });
 
