@@ -21,7 +21,7 @@ import { InputError } from "../core/errors.js";
 import { parseQuote, quotePckChain } from "../dcap/quote.js";
 import { parseSgxExtension } from "../dcap/sgx-extension.js";
 import type { Check } from "../dcap/types.js";
-import { looksLikeVersionedAttestation } from "../dstack/attestation.js";
+import { looksLikeRawQuote, looksLikeVersionedAttestation } from "../dstack/attestation.js";
 import { dstackDeviceId } from "../dstack/measurement.js";
 import { parseBootstrapFields, type BootstrapInfo } from "../kms/bootstrap.js";
 import { verifyBootstrap, type BootstrapReport, type VerifyBootstrapOptions } from "../kms/verify.js";
@@ -199,7 +199,7 @@ function silentSetterFinding(facts: ContractFacts, findings: Finding[]): void {
 /** The record as a bootstrap info (the `quote` field: a TDX quote, or a dstack attestation with its own event log). */
 function recordToBootstrap(record: KmsInfoRecord, checks: Check[], findings: Finding[]): { info: BootstrapInfo | null; kind: DstackKmsReport["record"]["quoteKind"] } {
   const quote = hexToBytes(record.quote, "kmsInfo.quote");
-  const kind = quote.length === 0 ? "empty" : looksLikeVersionedAttestation(quote) ? "dstack-attestation" : quote.length >= 48 && quote[2] === 2 ? "tdx-quote" : "other";
+  const kind = quote.length === 0 ? "empty" : looksLikeRawQuote(quote) ? "tdx-quote" : looksLikeVersionedAttestation(quote) ? "dstack-attestation" : "other";
   if (record.k256Pubkey === "0x" && record.caPubkey === "0x" && record.quote === "0x" && record.eventlog === "0x") {
     checks.push({ name: "kmsinfo.present", ok: false, detail: "kmsInfo() is empty: the owner never wrote a KMS record (setKmsInfo)" });
     return { info: null, kind };

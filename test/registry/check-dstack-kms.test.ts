@@ -296,6 +296,19 @@ describe("check-dstack-kms on real dstack and Intel evidence", () => {
   });
 });
 
+describe("check-dstack-kms on another platform's record", () => {
+  it("dstack's real SEV-SNP V0 attestation in the quote field: decoded and named as not supported yet (a failed check, not a parse error)", async () => {
+    const kms = await deployKms();
+    const snp = new Uint8Array(readFileSync(new URL("../fixtures/dstack/dstack-sev-snp-attestation-v0.bin", import.meta.url)));
+    await setInfo(kms, { k256Pubkey: NEAR_K256, caPubkey: NEAR_CA, quote: hx(snp), eventlog: "0x" });
+    const r = await check(kms, null);
+    expect(r.record.quoteKind).toBe("dstack-attestation");
+    const c = r.checks.find((x) => x.name === "bootstrap.attestation")!;
+    expect(c.ok).toBe(false);
+    expect(c.detail).toMatch(/sev-snp attestation; verifying sev-snp is not supported yet/);
+  });
+});
+
 describe("check-dstack-kms bad input", () => {
   it("exit 2 for a bad address, an address without code, a contract that is not a DstackKms; RPC credentials never printed", async () => {
     const col = ["--collateral", join(new URL("tdx_quote_collateral.json", DCAP).pathname)];
