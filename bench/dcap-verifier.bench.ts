@@ -20,7 +20,7 @@ import { REAL_QUOTE } from "../test/contracts/helpers.js";
 const NOW = 1752919234n;
 const TARGET_OSAKA = 1_200_000;
 
-const { viem } = await network.connect({ override: { hardfork: "osaka", allowUnlimitedContractSize: true } });
+const { viem } = await network.connect({ override: { hardfork: "osaka" } });
 const verifier = await viem.deployContract("DcapVerifier", rootArgs(INTEL_SGX_ROOT_CA_DER));
 const harness = await viem.deployContract("DcapVerifierHarness");
 const collateral = readCollateral(new URL("../test/fixtures/dcap/tdx_quote_collateral.json", import.meta.url));

@@ -769,6 +769,15 @@ library IntelJson {
         }
     }
 
+    /// @notice Reverts with the revert data `err` unless it is empty.
+    function raise(bytes memory err) internal pure {
+        if (err.length != 0) {
+            assembly ("memory-safe") {
+                revert(add(err, 32), mload(err))
+            }
+        }
+    }
+
     /// @notice The bytes of slice `sl` of `s` (a `tcbDate`, an id) as a string.
     function sliceText(bytes memory s, uint256 sl) internal pure returns (string memory) {
         uint256 start;

@@ -561,9 +561,20 @@ library TcbInfo {
     /// @notice The TCB Info is the one for this platform and this kind of quote: same FMSPC and
     ///         PCE-ID as the PCK, TDX TCB Info (v3+) for a TDX quote, SGX TCB Info (v2+) for an SGX one.
     function checkForPlatform(bytes memory s, Info memory info, bytes6 fmspc, bytes2 pceId, bool tdx) internal pure {
-        if (info.fmspc != fmspc) revert FmspcMismatch();
-        if (info.pceId != pceId) revert PceIdMismatch();
-        if (tdx ? !isTdx(s, info) : !isSgx(s, info)) revert TcbInfoTeeMismatch();
+        IntelJson.raise(platformError(s, info, fmspc, pceId, tdx));
+    }
+
+    /// @notice `checkForPlatform`'s error (`FmspcMismatch`, `PceIdMismatch`, `TcbInfoTeeMismatch`) as revert
+    ///         data, or empty when the TCB Info is the platform's.
+    function platformError(bytes memory s, Info memory info, bytes6 fmspc, bytes2 pceId, bool tdx)
+        internal
+        pure
+        returns (bytes memory)
+    {
+        if (info.fmspc != fmspc) return abi.encodeWithSelector(FmspcMismatch.selector);
+        if (info.pceId != pceId) return abi.encodeWithSelector(PceIdMismatch.selector);
+        if (tdx ? !isTdx(s, info) : !isSgx(s, info)) return abi.encodeWithSelector(TcbInfoTeeMismatch.selector);
+        return "";
     }
 
     /// @notice The index (in the sorted `tcbLevels`) of the first level the platform reaches: PCESVN,
@@ -573,7 +584,19 @@ library TcbInfo {
     function matchPlatformLevel(Info memory info, bytes16 cpuSvn, uint16 pceSvn, bytes16 teeTcbSvn, bool tdx)
         internal
         pure
-        returns (uint256)
+        returns (uint256 index)
+    {
+        bytes memory err;
+        (index, err) = tryMatchPlatformLevel(info, cpuSvn, pceSvn, teeTcbSvn, tdx);
+        IntelJson.raise(err);
+    }
+
+    /// @notice `matchPlatformLevel` with its error (`TcbLevelInvalid`, `TcbLevelNotFound`) returned as
+    ///         revert data (empty on a match).
+    function tryMatchPlatformLevel(Info memory info, bytes16 cpuSvn, uint16 pceSvn, bytes16 teeTcbSvn, bool tdx)
+        internal
+        pure
+        returns (uint256, bytes memory)
     {
         // components 0 and 1 (the top two bytes) dropped from both sides when the module grades them
         bytes16 keep = tdx && uint8(teeTcbSvn[1]) > 0 ? bytes16(uint128(type(uint112).max)) : bytes16(type(uint128).max);
@@ -583,12 +606,12 @@ library TcbInfo {
             Level memory lvl = lv[i];
             if (pceSvn < lvl.pceSvn || !allAtLeast(cpuSvn, lvl.sgx)) continue;
             if (tdx) {
-                if (!lvl.hasTdx) revert TcbLevelInvalid(i);
+                if (!lvl.hasTdx) return (i, abi.encodeWithSelector(TcbLevelInvalid.selector, i));
                 if (!allAtLeast(tee, lvl.tdx & keep)) continue;
             }
-            return i;
+            return (i, "");
         }
-        revert TcbLevelNotFound();
+        return (0, abi.encodeWithSelector(TcbLevelNotFound.selector));
     }
 
     /// @dev Every byte of `a` is at least the same byte of `b`: with each byte widened to a 16-bit lane
@@ -621,31 +644,53 @@ library TcbInfo {
         pure
         returns (bool graded, IntelJson.TcbStatus status, uint256 advisories)
     {
-        if (!info.hasTdxModule) revert TdxModuleMissing();
-        uint8 svn = uint8(teeTcbSvn[0]);
-        uint8 major = uint8(teeTcbSvn[1]);
-        bytes memory mrSigner = info.tdxModuleMrSigner;
-        bytes8 attributes = info.tdxModuleAttributes;
-        bytes8 mask = info.tdxModuleAttributesMask;
-        IntelJson.EnclaveLevel[] memory lv;
-        if (major > 0 && info.tdxModuleIdentities.length > 0) {
-            ModuleIdentity memory m = findIdentity(s, info.tdxModuleIdentities, major);
-            mrSigner = m.mrSigner;
-            attributes = m.attributes;
-            mask = m.attributesMask;
-            lv = m.tcbLevels;
-            graded = true;
-        }
-        if (mrSignerSeam.length != 48 || keccak256(mrSignerSeam) != keccak256(mrSigner)) revert TdxModuleMrSignerMismatch();
-        if (((attributes ^ seamAttributes) & mask) != 0 || (seamAttributes & ~mask) != 0) revert TdxModuleAttributesMismatch();
-        if (!graded) return (false, IntelJson.TcbStatus.UpToDate, 0);
-        for (uint256 i; i < lv.length; ++i) {
-            if (svn >= lv[i].isvSvn) return (true, lv[i].status, lv[i].advisories);
-        }
-        revert TdxModuleSvnTooLow(svn);
+        bytes memory err;
+        (graded, status, advisories, err) = tryCheckTdxModule(s, info, teeTcbSvn, mrSignerSeam, seamAttributes);
+        IntelJson.raise(err);
     }
 
-    function findIdentity(bytes memory s, ModuleIdentity[] memory ids, uint8 major) private pure returns (ModuleIdentity memory) {
+    /// @notice `checkTdxModule` with its error (the `TdxModule…` errors) returned as revert data (empty
+    ///         when the module passes).
+    function tryCheckTdxModule(
+        bytes memory s,
+        Info memory info,
+        bytes16 teeTcbSvn,
+        bytes memory mrSignerSeam,
+        bytes8 seamAttributes
+    ) internal pure returns (bool graded, IntelJson.TcbStatus status, uint256 advisories, bytes memory err) {
+        if (!info.hasTdxModule) return (false, status, 0, abi.encodeWithSelector(TdxModuleMissing.selector));
+        uint8 major = uint8(teeTcbSvn[1]);
+        ModuleIdentity memory m;
+        if (major > 0 && info.tdxModuleIdentities.length > 0) {
+            bool found;
+            (found, m) = findIdentity(s, info.tdxModuleIdentities, major);
+            if (!found) return (false, status, 0, abi.encodeWithSelector(TdxModuleIdentityNotFound.selector, major));
+            graded = true;
+        } else {
+            m.mrSigner = info.tdxModuleMrSigner;
+            m.attributes = info.tdxModuleAttributes;
+            m.attributesMask = info.tdxModuleAttributesMask;
+        }
+        if (mrSignerSeam.length != 48 || keccak256(mrSignerSeam) != keccak256(m.mrSigner)) {
+            return (false, status, 0, abi.encodeWithSelector(TdxModuleMrSignerMismatch.selector));
+        }
+        if (((m.attributes ^ seamAttributes) & m.attributesMask) != 0 || (seamAttributes & ~m.attributesMask) != 0) {
+            return (false, status, 0, abi.encodeWithSelector(TdxModuleAttributesMismatch.selector));
+        }
+        if (!graded) return (false, IntelJson.TcbStatus.UpToDate, 0, "");
+        uint8 svn = uint8(teeTcbSvn[0]);
+        IntelJson.EnclaveLevel[] memory lv = m.tcbLevels;
+        for (uint256 i; i < lv.length; ++i) {
+            if (svn >= lv[i].isvSvn) return (true, lv[i].status, lv[i].advisories, "");
+        }
+        return (false, status, 0, abi.encodeWithSelector(TdxModuleSvnTooLow.selector, svn));
+    }
+
+    function findIdentity(bytes memory s, ModuleIdentity[] memory ids, uint8 major)
+        private
+        pure
+        returns (bool, ModuleIdentity memory m)
+    {
         // "TDX_" and two upper-case hex digits
         uint256 hi = major >> 4;
         uint256 lo = major & 15;
@@ -665,8 +710,8 @@ library TcbInfo {
                 if (c >= 0x61 && c <= 0x7a) c -= 32;
                 up = (up << 8) | c;
             }
-            if (up == want) return ids[i];
+            if (up == want) return (true, ids[i]);
         }
-        revert TdxModuleIdentityNotFound(major);
+        return (false, m);
     }
 }

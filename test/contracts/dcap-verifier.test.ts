@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 
 import { network } from "hardhat";
+import { getContractAddress } from "viem";
 import { describe, expect, it } from "vitest";
 
 import { bytesToHex } from "../../src/core/bytes.js";
@@ -16,7 +17,7 @@ import type { Collateral } from "../../src/dcap/types.js";
 import { createForgeWorld, forgeQuote, FORGE_DEFAULT_NOW, type ForgeWorldOptions } from "../../src/testing/forge/index.js";
 import { chainCollateral, chainResultOutcome, readCollateral, revertData, revertStep, rootArgs, tsOutcome, type Outcome } from "./dcap-verifier-lib.js";
 
-const { viem } = await network.connect({ override: { hardfork: "osaka", allowUnlimitedContractSize: true } });
+const { viem } = await network.connect({ override: { hardfork: "osaka" } });
 const intel = await viem.deployContract("DcapVerifier", rootArgs(INTEL_SGX_ROOT_CA_DER));
 
 type Verifier = typeof intel;
@@ -54,9 +55,42 @@ function windowOf(c: Collateral): { start: number; end: number } {
   return { start: Math.max(secs(tcb.issueDate), secs(qe.issueDate)), end: Math.min(secs(tcb.nextUpdate), secs(qe.nextUpdate)) };
 }
 
+/** EIP-170's runtime and EIP-3860's initcode limits. */
+const MAX_RUNTIME = 24_576;
+const MAX_INITCODE = 49_152;
+
+function artifactSizes(name: string): { runtime: number; initcode: number } {
+  const a = JSON.parse(readFileSync(new URL(`../../artifacts/contracts/dcap/${name}.sol/${name}.json`, import.meta.url), "utf8")) as {
+    bytecode: string;
+    deployedBytecode: string;
+  };
+  return { runtime: (a.deployedBytecode.length - 2) / 2, initcode: (a.bytecode.length - 2) / 2 };
+}
+
 describe("DcapVerifier on the real quotes", () => {
   it("deploys under Intel's root: isIntelRoot", async () => {
     expect(await intel.read.isIntelRoot()).toBe(true);
+  });
+
+  it("deploys within EIP-170 and EIP-3860 (no unlimited code size): the verifier and the two helpers its constructor creates", async () => {
+    const publicClient = await viem.getPublicClient();
+    // the constructor creates DcapPki (nonce 1) and DcapCollateral (nonce 2)
+    const deployed = [intel.address, ...[1n, 2n].map((nonce) => getContractAddress({ from: intel.address, nonce }))];
+    const runtimes: number[] = [];
+    for (const address of deployed) {
+      const code = await publicClient.getCode({ address });
+      runtimes.push(code ? (code.length - 2) / 2 : 0);
+    }
+    const names = ["DcapVerifier", "DcapPki", "DcapCollateral"];
+    names.forEach((name, i) => {
+      const a = artifactSizes(name);
+      expect(runtimes[i], `${name} deployed`).toBe(a.runtime);
+      expect(a.runtime, `${name} runtime`).toBeLessThanOrEqual(MAX_RUNTIME);
+      // the constructor arguments (four words) follow the initcode
+      expect(a.initcode + (name === "DcapCollateral" ? 0 : 128), `${name} initcode`).toBeLessThanOrEqual(MAX_INITCODE);
+    });
+    // DcapVerifier's initcode embeds both helpers' initcode
+    expect(artifactSizes("DcapVerifier").initcode).toBeGreaterThan(artifactSizes("DcapPki").initcode + artifactSizes("DcapCollateral").initcode);
   });
 
   it("the real tdx_quote verifies with the same status, advisory IDs and FMSPC as verifyQuote", async () => {
