@@ -148,6 +148,46 @@ describe("DcapVerifier on forged worlds", () => {
     expect(underIntel.ok).toBe(false);
   });
 
+  it.each(["pckLeaf", "pckCa", "root", "other"] as const)(
+    "only the QE Identity signed by the wrong signer (%s): both fail at qe-identity.chain, and the collateral names that signer",
+    async (signer) => {
+      const world = await createForgeWorld({ seed: `dcap-verifier-qe-${signer}`, now, qeIdentity: { signer } });
+      const forged = await viem.deployContract("DcapVerifier", rootArgs(world.rootCaDer));
+      const quote = await forgeQuote(world, {});
+      const ts = tsOutcome(quote, world.collateral, now, world.rootCaDer);
+      expect(ts).toEqual({ ok: false, step: "qe-identity.chain" });
+      const c = chainCollateral(quote, world.collateral);
+      // the TCB Info keeps the TCB Signing certificate; the QE Identity's signer is passed on its own
+      expect(c.qeIdentitySigningCert).not.toBe("0x");
+      expect(c.qeIdentitySigningCert).not.toBe(c.tcbSigningCert);
+      expect(await chainOutcome(forged, quote, world.collateral, now)).toEqual(ts);
+    },
+  );
+
+  it("a QE Identity signing certificate equal to the TCB Info's, passed explicitly, verifies as the empty field does", async () => {
+    const world = await createForgeWorld({ seed: "dcap-verifier", now });
+    const forged = await viem.deployContract("DcapVerifier", rootArgs(world.rootCaDer));
+    const quote = await forgeQuote(world, {});
+    const c = chainCollateral(quote, world.collateral);
+    expect(c.qeIdentitySigningCert).toBe("0x");
+    const implicit = await forged.read.verify([bytesToHex(quote), c, BigInt(now)]);
+    const explicit = await forged.read.verify([bytesToHex(quote), { ...c, qeIdentitySigningCert: c.tcbSigningCert }, BigInt(now)]);
+    expect(explicit).toEqual(implicit);
+    // a QE Identity signer other than the one that signed it fails the signature step
+    const world2 = await createForgeWorld({ seed: "dcap-verifier-qe-other", now, qeIdentity: { signer: "other" } });
+    const c2 = chainCollateral(quote, world2.collateral);
+    expect(await chainOutcome(forged, quote, world.collateral, now)).toMatchObject({ ok: true });
+    let step: string | undefined;
+    try {
+      await forged.read.verify([bytesToHex(quote), { ...c, qeIdentitySigningCert: c2.tcbSigningCert }, BigInt(now)]);
+    } catch (e) {
+      const data = revertData(e);
+      step = data ? revertStep(forged.abi, data) : undefined;
+    }
+    // world2's TCB Signing certificate is issued by world2's root, not this world's
+    expect(step).toBe("qe-identity.chain");
+  });
+
   it("a DEBUG TD fails report.policy in both", async () => {
     const world = await createForgeWorld({ seed: "dcap-verifier", now });
     const forged = await viem.deployContract("DcapVerifier", rootArgs(world.rootCaDer));
