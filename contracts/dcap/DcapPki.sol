@@ -156,11 +156,10 @@ contract DcapPki {
 
     /// @dev The PCK CA pin: CN Platform / Processor CA, keyCertSign.
     function _checkPckCaName(bytes calldata caDer, X509.Certificate memory ca) private pure {
+        bytes32 cn = X509.soleAttributeHash(caDer, ca.subjectStart, ca.subjectEnd, ATTR_CN);
         if (
-            (
-                !X509.hasSoleAttribute(caDer, ca.subjectStart, ca.subjectEnd, ATTR_CN, "Intel SGX PCK Platform CA")
-                    && !X509.hasSoleAttribute(caDer, ca.subjectStart, ca.subjectEnd, ATTR_CN, "Intel SGX PCK Processor CA")
-            ) || !ca.hasKeyUsage || ca.keyUsage & X509.KU_KEY_CERT_SIGN == 0
+            (cn != keccak256("Intel SGX PCK Platform CA") && cn != keccak256("Intel SGX PCK Processor CA"))
+                || !ca.hasKeyUsage || ca.keyUsage & X509.KU_KEY_CERT_SIGN == 0
         ) _fail(IDcapVerifier.Step.PckChain, IDcapVerifier.Reason.NotPckCa);
     }
 
