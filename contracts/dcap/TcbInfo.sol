@@ -198,33 +198,14 @@ library TcbInfo {
         }
     }
 
+    /// @dev `tdxModule`: the fields it shares with a module identity (mrsigner, attributes,
+    ///      attributesMask), read by the same reader.
     function tdxModule(IntelJson.Doc memory d, uint256 p, Info memory info) private pure returns (uint256 q) {
-        uint256 kb = d.top;
-        uint256 seen;
-        bool more;
-        (more, q) = d.objectOpen(p);
-        while (more) {
-            bytes32 k;
-            uint256 v;
-            (k, q) = d.key(q, kb);
-            if (k == K_MRSIGNER) {
-                (info.tdxModuleMrSigner, q) = d.hex48(q);
-                seen |= 1;
-            } else if (k == K_ATTRIBUTES) {
-                (v, q) = d.hexValue(q, 8);
-                info.tdxModuleAttributes = bytes8(uint64(v));
-                seen |= 2;
-            } else if (k == K_ATTRIBUTES_MASK) {
-                (v, q) = d.hexValue(q, 8);
-                info.tdxModuleAttributesMask = bytes8(uint64(v));
-                seen |= 4;
-            } else {
-                q = d.skip(q, 2);
-            }
-            (more, q) = d.next(q, 0x7d);
-        }
-        d.top = kb;
-        if (seen != 7) revert IntelJson.JsonMissingKey(p - d.base, 7 & ~seen);
+        ModuleIdentity memory m;
+        (m, q) = moduleIdentity(d, p, false);
+        info.tdxModuleMrSigner = m.mrSigner;
+        info.tdxModuleAttributes = m.attributes;
+        info.tdxModuleAttributesMask = m.attributesMask;
         info.hasTdxModule = true;
     }
 
@@ -236,7 +217,7 @@ library TcbInfo {
         while (more) {
             if (n == MAX_IDENTITIES) revert IntelJson.JsonLimit(q - d.base);
             ModuleIdentity memory m;
-            (m, q) = moduleIdentity(d, q);
+            (m, q) = moduleIdentity(d, q, true);
             ++n;
             assembly ("memory-safe") {
                 mstore(add(arr, shl(5, n)), m)
@@ -249,7 +230,15 @@ library TcbInfo {
         }
     }
 
-    function moduleIdentity(IntelJson.Doc memory d, uint256 p) private pure returns (ModuleIdentity memory m, uint256 q) {
+    /// @dev A `tdxModuleIdentities` entry (`identity`: id, mrsigner, attributes, attributesMask,
+    ///      tcbLevels, all required) or the `tdxModule` object (mrsigner, attributes, attributesMask; any
+    ///      other key skipped). `JsonMissingKey`'s mask: for an identity id 1, mrsigner 2, attributes 4,
+    ///      attributesMask 8, tcbLevels 16; for `tdxModule` mrsigner 1, attributes 2, attributesMask 4.
+    function moduleIdentity(IntelJson.Doc memory d, uint256 p, bool identity)
+        private
+        pure
+        returns (ModuleIdentity memory m, uint256 q)
+    {
         uint256 kb = d.top;
         uint256 seen;
         bool more;
@@ -258,10 +247,7 @@ library TcbInfo {
             bytes32 k;
             uint256 v;
             (k, q) = d.key(q, kb);
-            if (k == K_ID) {
-                (m.id, q) = d.slice(q);
-                seen |= 1;
-            } else if (k == K_MRSIGNER) {
+            if (k == K_MRSIGNER) {
                 (m.mrSigner, q) = d.hex48(q);
                 seen |= 2;
             } else if (k == K_ATTRIBUTES) {
@@ -272,16 +258,20 @@ library TcbInfo {
                 (v, q) = d.hexValue(q, 8);
                 m.attributesMask = bytes8(uint64(v));
                 seen |= 8;
-            } else if (k == K_TCB_LEVELS) {
+            } else if (identity && k == K_ID) {
+                (m.id, q) = d.slice(q);
+                seen |= 1;
+            } else if (identity && k == K_TCB_LEVELS) {
                 (m.tcbLevels, q) = IntelJson.enclaveLevels(d, q, MAX_LEVELS);
                 seen |= 16;
             } else {
-                q = d.skip(q, 3);
+                q = d.skip(q, identity ? 3 : 2);
             }
             (more, q) = d.next(q, 0x7d);
         }
         d.top = kb;
-        if (seen != 31) revert IntelJson.JsonMissingKey(p - d.base, 31 & ~seen);
+        uint256 required = identity ? 31 : 14;
+        if (seen != required) revert IntelJson.JsonMissingKey(p - d.base, (required & ~seen) >> (identity ? 0 : 1));
     }
 
     function levels(IntelJson.Doc memory d, uint256 p) private pure returns (Level[] memory out, uint256 q) {
