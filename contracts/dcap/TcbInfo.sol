@@ -422,17 +422,23 @@ library TcbInfo {
                 let w := mload(q)
                 // `{"svn":`, a digit and a closing byte
                 if iszero(and(lt(add(q, 8), end), eq(shr(200, w), 0x7b2273766e223a))) { break }
-                let v := 0
-                let j := 7
-                for {} lt(j, 10) { j := add(j, 1) } {
-                    let x := sub(byte(j, w), 0x30)
-                    if iszero(lt(x, 10)) { break }
+                // one to three digits at bytes 7-9 (the first must be one), without a loop
+                let v := sub(byte(7, w), 0x30)
+                let j := 8
+                let x := sub(byte(8, w), 0x30)
+                if lt(x, 10) {
                     v := add(mul(v, 10), x)
+                    j := 9
+                    x := sub(byte(9, w), 0x30)
+                    if lt(x, 10) {
+                        v := add(mul(v, 10), x)
+                        j := 10
+                    }
                 }
-                // one to three digits, no leading zero, at most 255, and the next byte in the text
+                // no leading zero, at most 255, and the next byte in the text
                 if iszero(
                     and(
-                        and(gt(j, 7), lt(add(q, j), end)),
+                        and(lt(sub(byte(7, w), 0x30), 10), lt(add(q, j), end)),
                         and(iszero(gt(v, 255)), iszero(and(gt(j, 8), eq(byte(7, w), 0x30))))
                     )
                 ) { break }
