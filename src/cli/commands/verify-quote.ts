@@ -13,8 +13,9 @@ import { QuoteParseError, type Quote } from "../../dcap/quote.js";
 import { DEFAULT_ACCEPTED_STATUSES, type Check, type PolicyVerdict, type TcbStatus, type VerificationVerdict, type VerifiedQuote } from "../../dcap/types.js";
 import { QuoteVerificationError, verifyQuote } from "../../dcap/verify.js";
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, optFlag, optString, type CommandSpec, type CommandContext } from "../framework.js";
+import { verifyNitroDocumentOrThrow, NitroVerificationError, type VerifiedNitroDocument } from "../../dstack/platforms/nitro-verify.js";
 import { amdCertificatesFromFile, SnpVerificationError, sortAmdCertificates, verifySnpReportOrThrow, type VerifiedSnpReport } from "../../dstack/platforms/sev-snp-verify.js";
-import { NO_COLLATERAL_MESSAGE, parseWithCollateral, readRootCaDer, verificationOptionSpecs, verificationOptions, verificationOptionsWithoutCollateral } from "../options/verification.js";
+import { NO_COLLATERAL_MESSAGE, parseWithCollateral, readRootCaDer, verificationOptionSpecs, verificationOptionsWithoutCollateral } from "../options/verification.js";
 import { checksTable, printJson, reportCommandError } from "../output.js";
 import { readInputFile, type CliIO } from "../io.js";
 import { eventLogJson, readQuoteInput, type QuoteInput } from "../quote-input.js";
@@ -28,8 +29,11 @@ export const verifyQuoteCommand: CommandSpec = {
     "its VCEK (--vcek FILE, PEM or DER, or the VCEK in the attestation's cert_chain), the ASK of --amd-chain FILE",
     "(AMD's ASK+ARK cert_chain PEM; the ARK must be AMD's pinned one of the product, which is used when absent),",
     "at --at; no collateral is needed and AMD KDS is not queried (without a VCEK: exit 1, SNP_VCEK_REQUIRED).",
-    "A guest whose policy allows debugging is refused unless --allow-debug. Nitro evidence is decoded and",
-    "reported, exit 1 with PLATFORM_NOT_SUPPORTED (its verification is not supported yet).",
+    "A guest whose policy allows debugging is refused unless --allow-debug. An AWS Nitro Enclave document is",
+    "verified offline: its COSE ES384 signature, its cabundle chain to AWS's pinned Nitro Enclaves Root-G1, each",
+    "certificate valid at --at (default: the document's own timestamp), and, in a dstack attestation, user_data =",
+    "report_data; a debug-mode enclave (PCR0-2 zero) is refused (NITRO_DEBUG_ENCLAVE) unless --allow-debug.",
+    "AWS Nitro TPM and unknown platforms are decoded and reported, exit 1 with PLATFORM_NOT_SUPPORTED.",
     "Collateral comes from --collateral FILE (dcap-qvl's QuoteCollateralV3 JSON) or --pccs URL (a PCCS or",
     "Intel PCS; responses are cached on disk until their nextUpdate). Intel's SGX Root CA is pinned; --root-ca",
     "verifies against another root, and the result is then reported as NOT GENUINE.",
@@ -44,7 +48,7 @@ export const verifyQuoteCommand: CommandSpec = {
     "allow-sept-ve": { type: "boolean", description: "accept a TD whose SEPT_VE_DISABLE attribute is clear (never for a dstack KMS)" },
     vcek: { type: "string", valueName: "FILE", description: "SEV-SNP: the report's VCEK certificate (PEM or DER)" },
     "amd-chain": { type: "string", valueName: "FILE", description: "SEV-SNP: AMD's ASK and ARK certificates (PEM, KDS cert_chain)" },
-    "allow-debug": { type: "boolean", description: "SEV-SNP: accept a guest whose policy allows debugging" },
+    "allow-debug": { type: "boolean", description: "SEV-SNP / Nitro: accept a guest whose policy allows debugging, a debug-mode enclave" },
   },
   json: true,
   minPositionals: 1,
@@ -68,8 +72,8 @@ async function runVerifyQuote(ctx: CommandContext): Promise<number> {
   // options first: usage errors before any file is read (SEV-SNP options make the collateral optional)
   const vcekPath = optString(ctx, "vcek");
   const amdChainPath = optString(ctx, "amd-chain");
-  const snpGiven = vcekPath !== undefined || amdChainPath !== undefined;
-  const maybeOpts = snpGiven ? verificationOptionsWithoutCollateral(ctx) : verificationOptions(ctx);
+  // the collateral is required only once the input turns out to be a TDX/SGX quote (SEV-SNP and Nitro need none)
+  const maybeOpts = verificationOptionsWithoutCollateral(ctx);
   const allowSeptVe = optFlag(ctx, "allow-sept-ve");
   const eventLogPath = optString(ctx, "eventlog");
   const fromStdin = [
@@ -84,9 +88,13 @@ async function runVerifyQuote(ctx: CommandContext): Promise<number> {
 
   const input = await readQuoteInput(io, ctx.positionals[0]!, eventLogPath);
   if (input.snp) return runVerifySnp(ctx, input, input.snp, { vcekPath, amdChainPath, now: maybeOpts.now });
+  if (input.nitro) return runVerifyNitro(ctx, input, input.nitro, { now: optString(ctx, "at") !== undefined ? maybeOpts.now : undefined, rootCaDer: await readRootCaDer(io, maybeOpts.rootCaFile) });
   if (input.unsupported) return reportUnsupported(ctx, input, input.unsupported);
   const collateralSource = maybeOpts.collateral;
-  if (!collateralSource) throw new UsageError(`${NO_COLLATERAL_MESSAGE} (--vcek and --amd-chain apply to SEV-SNP evidence only; the input is ${input.platform})`);
+  if (!collateralSource) {
+    const snpGiven = vcekPath !== undefined || amdChainPath !== undefined;
+    throw new UsageError(snpGiven ? `${NO_COLLATERAL_MESSAGE} (--vcek and --amd-chain apply to SEV-SNP evidence only; the input is ${input.platform})` : NO_COLLATERAL_MESSAGE);
+  }
   const opts = { ...maybeOpts, collateral: collateralSource };
   const rootCaDer = await readRootCaDer(io, opts.rootCaFile);
   const parsed = await parseWithCollateral(io, opts.collateral, input.quote, opts.now);
@@ -281,4 +289,51 @@ async function runVerifySnp(
 /** The certificates of a VCEK or AMD chain file (PEM or DER), read with its size cap. */
 async function readAmdFile(io: CliIO, path: string, what: string, kind: "vcek" | "amdChain"): Promise<Uint8Array[]> {
   return amdCertificatesFromFile(await readInputFile(io, path, what, kind), `${what} ${JSON.stringify(path)}`);
+}
+
+/**
+ * AWS Nitro Enclave evidence, verified offline (`verifyNitroDocumentOrThrow`) at --at or at the document's
+ * timestamp; from a dstack attestation also user_data = report_data and the config's os_image_hash.
+ */
+async function runVerifyNitro(
+  ctx: CommandContext,
+  input: QuoteInput,
+  nitro: NonNullable<QuoteInput["nitro"]>,
+  o: { now: number | undefined; rootCaDer: Uint8Array | undefined },
+): Promise<number> {
+  const { io } = ctx;
+  let r: VerifiedNitroDocument;
+  try {
+    r = verifyNitroDocumentOrThrow(nitro.document, {
+      ...(o.now !== undefined ? { now: o.now } : {}),
+      ...(o.rootCaDer ? { rootDer: o.rootCaDer } : {}),
+      ...(nitro.reportData ? { expectedUserData: nitro.reportData } : {}),
+      ...(nitro.configOsImageHash !== undefined ? { configOsImageHash: nitro.configOsImageHash } : {}),
+      allowDebug: optFlag(ctx, "allow-debug"),
+    });
+  } catch (e) {
+    if (!(e instanceof NitroVerificationError)) throw e;
+    const error = { code: e.code, message: e.message };
+    if (ctx.json) printJson(io, { ok: false, platform: input.platform, error, checks: e.checks, ...(e.report ? { report: e.report } : {}), verification: e.verification ?? null, policy: e.policy ?? null, ...(input.attestation ? { attestation: input.attestation } : {}) });
+    else io.stdout(`${e.policy ? "REJECTED BY POLICY" : "INVALID"}: ${e.code}\n\n${checksTable(e.checks)}${e.policy ? `\n\n${checksTable(e.policy.rules, "policy rule")}` : ""}\n`);
+    io.stderr(`kms-registry: verify-quote: ${firstLine(e.message)}\n`);
+    return EXIT_FAIL;
+  }
+  if (!r.genuine) io.stderr("NOT GENUINE: verified against a root other than AWS's Nitro Enclaves Root-G1 (--root-ca); this says nothing about real AWS hardware\n");
+  if (ctx.json) {
+    printJson(io, { ok: true, platform: "nitro-enclave", genuine: r.genuine, at: r.at, atSource: r.atSource, checks: r.verification.checks, verification: r.verification, policy: r.policy, report: r.report, ...(input.attestation ? { attestation: input.attestation } : {}) });
+  } else {
+    const rep = r.report;
+    const lines = [
+      `VALID${r.genuine ? "" : " (NOT GENUINE: non-AWS root)"}: AWS Nitro Enclave attestation document signed by its certificate, chained to ${r.genuine ? "AWS's pinned Nitro Enclaves Root-G1" : "the given root"}, verified at ${new Date(r.at * 1000).toISOString()} (${r.atSource === "now" ? "--at" : "the document's timestamp"}); accepted by the policy (AWS's CRLs were not checked)`,
+      "",
+      checksTable(r.verification.checks),
+      "",
+      checksTable(r.policy.rules, "policy rule"),
+      "",
+      ...["moduleId", "digest", "timestamp", "pcr0", "pcr1", "pcr2", "osImageHash", "userData", "nonce", "publicKey"].map((k) => `${k.padEnd(12)}  ${String(rep[k])}`),
+    ];
+    io.stdout(lines.join("\n") + "\n");
+  }
+  return EXIT_OK;
 }
