@@ -487,3 +487,62 @@ export function encodeDstackAttestationV1(a: AttestationV1Input, opts: { byteFor
   if (kind === "dstack-pod") stackData.report_data_payload = s.reportDataPayload ?? "";
   return msgpackEncode({ version: 1, platform: { kind: a.platform, data }, stack: { kind, data: stackData } });
 }
+
+/** Encode a V0 SCALE attestation of any platform (tdx, gcp-tdx, nitro-enclave, sev-snp, aws-nitro-tpm). */
+export function encodeVersionedAttestationV0(a: AttestationV1Input): Uint8Array {
+  const tag = V0_PLATFORMS.indexOf(a.platform as PlatformKind);
+  if (tag < 0) throw new InputError("ATTESTATION_MALFORMED", `attestation (V0): platform ${JSON.stringify(a.platform)} has no V0 tag`);
+  const parts: Uint8Array[] = [Uint8Array.of(0, tag)];
+  const te = new TextEncoder();
+  const vec = (b: Uint8Array) => parts.push(compactBytes(b.length), b);
+  const u32 = (n: number) => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, n, true);
+    parts.push(b);
+  };
+  const need = (x: Uint8Array | null | undefined, what: string): Uint8Array => {
+    if (!x) throw new InputError("ATTESTATION_MALFORMED", `attestation (V0): ${a.platform} needs ${what}`);
+    return x;
+  };
+  if (a.platform === "tdx" || a.platform === "gcp-tdx") {
+    vec(need(a.quote, "a quote"));
+    const log = a.eventLog ?? [];
+    parts.push(compactBytes(log.length));
+    for (const e of log) {
+      u32(e.imr);
+      u32(e.eventType);
+      vec(e.digest);
+      vec(te.encode(e.event));
+      vec(e.payload);
+    }
+    if (a.platform === "gcp-tdx") {
+      const t = a.tpmQuote;
+      if (!t) throw new InputError("ATTESTATION_MALFORMED", "attestation (V0): gcp-tdx needs a TPM quote");
+      vec(t.message);
+      vec(t.signature);
+      parts.push(compactBytes(t.pcrValues.length));
+      for (const p of t.pcrValues) {
+        u32(p.index);
+        vec(p.value);
+      }
+      vec(t.qualifyingData);
+      vec(t.akCert);
+    }
+  } else if (a.platform === "sev-snp") {
+    vec(need(a.evidence, "a report"));
+    const chain = a.snp?.certChain ?? [];
+    parts.push(compactBytes(chain.length));
+    for (const c of chain) vec(c);
+    vec(te.encode(a.snp?.mrConfig ?? ""));
+  } else vec(need(a.evidence, "a document"));
+  const s = a.stack;
+  parts.push(compactBytes(s.runtimeEvents.length));
+  for (const e of s.runtimeEvents) {
+    vec(te.encode(e.event));
+    vec(e.payload);
+  }
+  if (s.reportData.length !== 64) throw new InputError("BAD_LENGTH", `attestation: report_data must be 64 bytes, got ${s.reportData.length}`);
+  parts.push(s.reportData);
+  vec(te.encode(s.config));
+  return concatBytes(...parts);
+}

@@ -18,7 +18,7 @@ import { measuredValues } from "../dstack/measurement.js";
 import { checkMeasurementPolicy, type MeasuredValues, type MeasurementPolicy } from "../dstack/policy.js";
 import { checkRpcCert } from "../dstack/ratls.js";
 import { ethAddress } from "../dstack/signatures.js";
-import type { DstackAttestation } from "../dstack/attestation.js";
+import { configOsImageHash, type DstackAttestation } from "../dstack/attestation.js";
 import type { BootstrapInfo } from "./bootstrap.js";
 import { verifyPlatformEvidence } from "./platforms.js";
 import type { Checklist } from "./certs-dir.js";
@@ -50,6 +50,12 @@ export interface VerifyBootstrapOptions {
   policy?: MeasurementPolicy;
   /** Nitro: a test root instead of AWS's pinned Nitro Enclaves Root-G1 (the result is then not genuine). */
   nitroRootDer?: Uint8Array;
+  /** SEV-SNP: a test ARK instead of AMD's pinned one (the result is then not genuine). */
+  snpTestArkDer?: Uint8Array;
+  /** SEV-SNP: AMD CRLs (DER) to check the chain against. */
+  amdCrlDers?: Uint8Array[];
+  /** SEV-SNP: fetch the VCEK, chain and CRL the attestation does not carry from this KDS (cached in `cacheDir`). */
+  kds?: { url: string; cacheDir?: string };
 }
 
 export interface BootstrapReport {
@@ -115,7 +121,7 @@ interface Verification {
 type Step = (v: Verification) => void | Promise<void>;
 
 /** The steps, in the order their checks appear in the report. */
-const STEPS: Step[] = [recordDecodingProblems, foldCertsChecklist, parseBootstrapQuote, verifyBootstrapQuote, checkReportDataBinding, replayEventLog, checkOtherPlatform, checkExpectedMeasurements, checkRpcCertificate];
+const STEPS: Step[] = [recordDecodingProblems, foldCertsChecklist, parseBootstrapQuote, verifyBootstrapQuote, checkReportDataBinding, replayEventLog, checkVmConfigOsImage, checkOtherPlatform, checkExpectedMeasurements, checkRpcCertificate];
 
 export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrapOptions): Promise<BootstrapReport> {
   if (typeof opts.now !== "number" || !Number.isSafeInteger(opts.now) || opts.now < 0) throw new UsageError(`now must be whole unix seconds, got ${String(opts.now)}`);
@@ -331,6 +337,27 @@ function registerCheck(r: RegisterCheck, policy: MeasurementPolicy | undefined):
   return { name, ok: pinnedBy !== null, detail: pinnedBy ? `${what}; accepted by ${pinnedBy}` : `${what}; pin it with --expect (${field} or mrAggregated)` };
 }
 
+/**
+ * `attestation.os-image-hash`: a TDX attestation's vm_config (its `config`) names the OS image; the
+ * `os-image-hash` runtime event (measured into RTMR3) must name the same one. A difference is a finding: the
+ * config an operator or a policy reads is not the image that booted.
+ */
+function checkVmConfigOsImage(v: Verification): void {
+  const att = v.info.decodedAttestation;
+  if (!v.td || !att?.quote) return;
+  const stated = configOsImageHash(att.config);
+  const event = v.report.eventlog?.runtime.osImageHash;
+  if (stated === undefined || event === undefined) return;
+  const same = event.slice(2).toLowerCase() === stated;
+  v.checks.push({
+    name: "attestation.os-image-hash",
+    ok: same,
+    detail: same
+      ? `the os-image-hash runtime event (RTMR3) equals the vm_config's os_image_hash ${stated}`
+      : `OS image discrepancy: the os-image-hash runtime event (RTMR3) ${event} is not the vm_config's os_image_hash 0x${stated} (the attestation's config names another image than the one measured)`,
+  });
+}
+
 /** The decoded attestation when its platform carries no TDX quote (SEV-SNP, Nitro, …). */
 function otherPlatform(info: BootstrapInfo): DstackAttestation | null {
   const a = info.decodedAttestation;
@@ -338,13 +365,17 @@ function otherPlatform(info: BootstrapInfo): DstackAttestation | null {
 }
 
 /** `platform.*`, `binding.*`: a non-TDX attestation's evidence, its policy and its key binding. */
-function checkOtherPlatform(v: Verification): void {
+async function checkOtherPlatform(v: Verification): Promise<void> {
   const att = otherPlatform(v.info);
   if (!att) return;
-  const r = verifyPlatformEvidence(att, v.info.caPubkey, v.info.k256Pubkey, {
-    now: v.opts.now,
-    ...(v.opts.allowDebug ? { allowDebug: true } : {}),
-    ...(v.opts.nitroRootDer ? { nitroRootDer: v.opts.nitroRootDer } : {}),
+  const { opts } = v;
+  const r = await verifyPlatformEvidence(att, v.info.caPubkey, v.info.k256Pubkey, {
+    now: opts.now,
+    ...(opts.allowDebug ? { allowDebug: true } : {}),
+    ...(opts.nitroRootDer ? { nitroRootDer: opts.nitroRootDer } : {}),
+    ...(opts.snpTestArkDer ? { snpTestArkDer: opts.snpTestArkDer } : {}),
+    ...(opts.amdCrlDers ? { amdCrlDers: opts.amdCrlDers } : {}),
+    ...(opts.kds ? { kds: opts.kds } : {}),
   });
   v.checks.push(...r.checks);
   v.warnings.push(...r.warnings);
