@@ -81,7 +81,10 @@ function unsupportedReport(platform: string, evidence: Uint8Array, a: DstackAtte
     const snp = a?.snp ? { certChain: a.snp.certChain.length, mrConfig: a.snp.mrConfig } : {};
     return { ...snpReportJson(parseSnpReport(evidence)), ...snp };
   }
-  if (platform === "nitro-enclave" || platform === "aws-nitro-tpm") return { kind: platform, ...nitroReportJson(decodeNitroDocument(evidence)) };
+  if (platform === "nitro-enclave" || platform === "aws-nitro-tpm") {
+    const d = decodeNitroDocument(evidence);
+    return { kind: d.kind, ...nitroReportJson(d) };
+  }
   return { reportData: a?.stack ? bytesToHex(a.stack.reportData) : null };
 }
 

@@ -228,6 +228,16 @@ async function verifyBootstrapQuote(v: Verification): Promise<void> {
     else recordRejectedQuote(v, q, out);
   }
   v.report.genuine = q.genuine;
+  reportTpmQuote(v);
+}
+
+/** gcp-tdx: its TDX quote is verified like any TDX quote; the TPM quote beside it is reported, not verified. */
+function reportTpmQuote(v: Verification): void {
+  const att = v.info.decodedAttestation;
+  if (att?.platform !== "gcp-tdx") return;
+  const t = att.tpmQuote;
+  v.report.platformReport = { tpmQuote: t ? { present: true, verified: false, pcrs: t.pcrValues.map((p) => p.index), akCertLength: t.akCert.length } : { present: false } };
+  v.warnings.push(t ? `gcp-tdx: the attestation carries a TPM quote (PCRs ${t.pcrValues.map((p) => p.index).join(", ") || "none"}); it was NOT verified (only the TDX quote is)` : "gcp-tdx: the attestation carries no TPM quote");
 }
 
 /** The given collateral, else the one fetched from the PCCS; null (with the reason when a fetch failed) when there is none. */

@@ -57,6 +57,8 @@ export interface NitroDocumentOptions {
   tagged?: boolean;
   /** Replace the cabundle (default [root, regional CA]). */
   cabundle?: Uint8Array[];
+  /** An AWS Nitro TPM document: the PCRs under `nitrotpm_pcrs`. */
+  tpm?: boolean;
 }
 
 /** Debug-mode PCRs: PCR0–15 all zero. */
@@ -81,7 +83,7 @@ export function makeNitroDocument(w: NitroWorld, o: NitroDocumentOptions): Uint8
     ["module_id", o.moduleId ?? "i-0123456789abcdef0-enc0123456789abcdef"],
     ["digest", o.digest ?? "SHA384"],
     ["timestamp", o.timestamp],
-    ["pcrs", o.pcrs ?? defaultPcrs()],
+    [o.tpm ? "nitrotpm_pcrs" : "pcrs", o.pcrs ?? defaultPcrs()],
     ["certificate", leafDer],
     ["cabundle", o.cabundle ?? [w.rootDer, w.caDer]],
     ["public_key", o.publicKey ?? null],
