@@ -97,7 +97,7 @@ function cborHead(major: 2 | 3, n: number): Uint8Array {
   return Uint8Array.of(m | 26, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
 }
 
-/** COSE's Sig_structure for COSE_Sign1 (RFC 9052 §4.4) with an empty external_aad: the bytes ES384 signs. */
+/** COSE's Sig_structure for COSE_Sign1 (RFC 9052) with an empty external_aad: the bytes ES384 signs. */
 export function coseSign1SigStructure(protectedHeader: Uint8Array, payload: Uint8Array): Uint8Array {
   const context = new TextEncoder().encode("Signature1");
   return concatBytes(Uint8Array.of(0x84), cborHead(3, context.length), context, cborHead(2, protectedHeader.length), protectedHeader, Uint8Array.of(0x40), cborHead(2, payload.length), payload);
