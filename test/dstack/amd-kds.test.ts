@@ -134,6 +134,23 @@ describe("AMD KDS client", () => {
     }
   });
 
+  it("a body that trickles in slower than the timeout: KDS_TIMEOUT, the connection dropped", async () => {
+    const timers: NodeJS.Timeout[] = [];
+    const srv = await startPccs(new Map<string, Handler>([[vcekPath(), (_q, res) => {
+      res.writeHead(200, { "Content-Type": "application/x-x509-ca-cert" });
+      timers.push(setInterval(() => res.write(Buffer.from([0x30])), 50));
+    }]]));
+    try {
+      const e = await kdsError(fetchVcek("Milan", report, { kdsUrl: srv.url, now, timeoutMs: 400 }));
+      expect(e.code).toBe("KDS_TIMEOUT");
+      expect(e.message).toMatch(/did not arrive|within 400 ms/);
+    } finally {
+      for (const t of timers) clearInterval(t);
+      srv.server.closeAllConnections();
+      await new Promise<void>((r) => srv.server.close(() => r()));
+    }
+  });
+
   it("a cert_chain of another product, or of one certificate: KDS_BAD_RESPONSE", async () => {
     const genoa = createSnpWorld({ now, product: "Genoa" });
     const srv = await startPccs(new Map([["/vcek/v1/Milan/cert_chain", serve(genoa.certChainPem, "application/x-pem-file")], ["/vcek/v1/Genoa/cert_chain", serve(toPem(genoa.askDer), "application/x-pem-file")]]));

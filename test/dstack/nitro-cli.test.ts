@@ -86,4 +86,17 @@ describe("verify-quote: AWS Nitro Enclave", () => {
     expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, genuine: false, atSource: "now", report: { debug: false } });
     expect(ok.stderr).toMatch(/^NOT GENUINE: verified against a root other than AWS's Nitro Enclaves Root-G1/);
   });
+
+  it("a document's text fields reach the terminal sanitized (no control characters from a module_id)", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const w = createNitroWorld({ now });
+    const doc = write("evil.cose", makeNitroDocument(w, { timestamp: now * 1000, moduleId: "i-evil\u001b[2J\u001b]0;owned\u0007-enc0" }));
+    const root = write("evil-root.pem", toPem(w.rootDer));
+    for (const args of [["verify-quote", doc, "--root-ca", root, "--at", String(now)], ["verify-quote", doc]]) {
+      const r = await runCli(args);
+      if (args.length > 2) expect(r.stdout).toMatch(/^moduleId\s+i-evil.*-enc0$/m);
+      const controls = [...(r.stdout + r.stderr)].filter((ch) => ch !== "\n" && ch !== "\t" && (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f));
+      expect(controls).toEqual([]);
+    }
+  });
 });

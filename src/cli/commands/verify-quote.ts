@@ -9,6 +9,7 @@
  * document, in an attestation or raw) is decoded and reported as not supported yet.
  */
 import { UsageError, firstLine } from "../../core/errors.js";
+import { oneLine } from "../../core/sanitize.js";
 import { QuoteParseError, type Quote } from "../../dcap/quote.js";
 import { DEFAULT_ACCEPTED_STATUSES, type Check, type PolicyVerdict, type TcbStatus, type VerificationVerdict, type VerifiedQuote } from "../../dcap/types.js";
 import { QuoteVerificationError, verifyQuote } from "../../dcap/verify.js";
@@ -159,10 +160,10 @@ function reportUnsupported(ctx: CommandContext, input: QuoteInput, unsupported: 
   } else {
     const rows = Object.entries(report).filter(([, v]) => v === null || typeof v !== "object");
     const width = Math.max(...rows.map(([k]) => k.length), "platform".length);
-    const lines = [`NOT VERIFIED: ${error.code} — ${error.message}`, "", `${"platform".padEnd(width)}  ${input.platform}`, ...rows.map(([k, v]) => `${k.padEnd(width)}  ${String(v)}`)];
+    const lines = [`NOT VERIFIED: ${error.code} — ${oneLine(error.message)}`, "", `${"platform".padEnd(width)}  ${oneLine(input.platform)}`, ...rows.map(([k, v]) => `${k.padEnd(width)}  ${oneLine(String(v))}`)];
     io.stdout(lines.join("\n") + "\n");
   }
-  io.stderr(`kms-registry: verify-quote: ${firstLine(error.message)}\n`);
+  io.stderr(`kms-registry: verify-quote: ${oneLine(firstLine(error.message))}\n`);
   return EXIT_FAIL;
 }
 
@@ -190,7 +191,7 @@ function reportFailure(ctx: CommandContext, e: QuoteVerificationError | QuotePar
     const eventlogLine = eventlog ? `\nevent log (${String(eventlog.source)}): RTMR0–3 ${eventlog.rtmrsMatch === true ? "match" : "DO NOT match"} the (unverified) quote\n` : "";
     io.stdout((byPolicy ?? `INVALID: ${error.code}\n\n${checksTable(checks)}`) + eventlogLine);
   }
-  io.stderr(`kms-registry: verify-quote: ${firstLine(error.message)}\n`);
+  io.stderr(`kms-registry: verify-quote: ${oneLine(firstLine(error.message))}\n`);
   return failed ? EXIT_FAIL : EXIT_USAGE;
 }
 
@@ -309,7 +310,7 @@ async function runVerifySnp(
     const error = { code: e.code, message: e.message };
     if (ctx.json) printJson(io, { ok: false, platform: "sev-snp", error, checks: e.checks, ...(e.report ? { report: e.report } : {}), verification: e.verification ?? null, policy: e.policy ?? null, ...(input.attestation ? { attestation: input.attestation } : {}), ...kdsJson });
     else io.stdout(`${e.code === "SNP_POLICY_REFUSED" ? "REJECTED BY POLICY" : "INVALID"}: ${e.code}\n\n${checksTable(e.checks)}${e.policy ? `\n\n${checksTable(e.policy.rules, "policy rule")}` : ""}\n`);
-    io.stderr(`kms-registry: verify-quote: ${firstLine(e.message)}\n`);
+    io.stderr(`kms-registry: verify-quote: ${oneLine(firstLine(e.message))}\n`);
     return EXIT_FAIL;
   }
   if (!r.genuine) io.stderr(`NOT GENUINE: verified against a test ARK (--root-ca), not AMD's pinned ARK-${r.product}; this says nothing about real AMD hardware\n`);
@@ -370,7 +371,7 @@ async function runVerifyNitro(
     const error = { code: e.code, message: e.message };
     if (ctx.json) printJson(io, { ok: false, platform: input.platform, error, checks: e.checks, ...(e.report ? { report: e.report } : {}), verification: e.verification ?? null, policy: e.policy ?? null, ...(input.attestation ? { attestation: input.attestation } : {}) });
     else io.stdout(`${e.policy ? "REJECTED BY POLICY" : "INVALID"}: ${e.code}\n\n${checksTable(e.checks)}${e.policy ? `\n\n${checksTable(e.policy.rules, "policy rule")}` : ""}\n`);
-    io.stderr(`kms-registry: verify-quote: ${firstLine(e.message)}\n`);
+    io.stderr(`kms-registry: verify-quote: ${oneLine(firstLine(e.message))}\n`);
     return EXIT_FAIL;
   }
   if (!r.genuine) io.stderr("NOT GENUINE: verified against a root other than AWS's Nitro Enclaves Root-G1 (--root-ca); this says nothing about real AWS hardware\n");
@@ -385,7 +386,7 @@ async function runVerifyNitro(
       "",
       checksTable(r.policy.rules, "policy rule"),
       "",
-      ...["moduleId", "digest", "timestamp", "pcr0", "pcr1", "pcr2", "osImageHash", "userData", "nonce", "publicKey"].map((k) => `${k.padEnd(12)}  ${String(rep[k])}`),
+      ...["moduleId", "digest", "timestamp", "pcr0", "pcr1", "pcr2", "osImageHash", "userData", "nonce", "publicKey"].map((k) => `${k.padEnd(12)}  ${oneLine(String(rep[k]))}`),
     ];
     io.stdout(lines.join("\n") + "\n");
   }
