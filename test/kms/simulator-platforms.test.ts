@@ -151,4 +151,13 @@ describe("the real dstack SEV-SNP attestation in a bootstrap info", () => {
     const a = decodeDstackAttestation(hexToBytes(j.attestation));
     expect(bytesToHex(encodeVersionedAttestationV0({ ...a, stack: a.stack! }))).toBe(bytesToHex(hexToBytes(j.attestation)));
   });
+
+  it("the real V0 SEV-SNP attestation without a cert_chain: platform.vcek names SNP_VCEK_REQUIRED (and --kds), no parse error", async () => {
+    const att = readFileSync(new URL("../fixtures/sev-snp/dstack-sev-snp-attestation-v0.bin", import.meta.url));
+    const info = parseBootstrapInfo({ ca_pubkey: bytesToPlainHex((await generateP256()).spki), k256_pubkey: bytesToPlainHex(publicKeyFromPrivate(generateK256())), attestation: att.toString("hex") });
+    const r = await verifyBootstrap(info, { now: Math.floor(Date.UTC(2027, 0, 1) / 1000) });
+    expect(r.platform).toBe("sev-snp");
+    expect(r.failed).toEqual(["platform.vcek"]);
+    expect(r.checks[0]!.detail).toMatch(/^SNP_VCEK_REQUIRED: .*--kds/);
+  });
 });
