@@ -85,6 +85,13 @@ describe("verifyBootstrap: a Nitro KMS", () => {
     expect(debugOk.ok).toBe(true);
   });
 
+  it("--expect osImageHash is checked against SHA-256(PCR0 ‖ PCR1 ‖ PCR2) of the verified document", async () => {
+    const ok = await verifyBootstrap(parseBootstrapInfo(bootstrap()), { now, nitroRootDer: world.rootDer, policy: { osImageHash: [`0x${osImageHash}`] } });
+    expect(ok.checks.find((c) => c.name === "expect.osImageHash")).toMatchObject({ ok: true });
+    const bad = await verifyBootstrap(parseBootstrapInfo(bootstrap()), { now, nitroRootDer: world.rootDer, policy: { osImageHash: [`0x${"cd".repeat(32)}`] } });
+    expect(bad.failed).toEqual(["expect.osImageHash"]);
+  });
+
   it("a document stamped after the verification time fails platform.verified", async () => {
     const r = await verifyBootstrap(parseBootstrapInfo(bootstrap()), { now: now - 3600, nitroRootDer: world.rootDer });
     expect(r.failed).toContain("platform.verified");
