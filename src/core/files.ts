@@ -30,6 +30,8 @@ export const INPUT_KINDS = {
   vcek: { name: "VCEK", maxBytes: 64 * KiB },
   /** AMD's ASK and ARK certificates (PEM, about 4.6 KB) */
   amdChain: { name: "AMD certificate chain", maxBytes: 64 * KiB },
+  /** AMD's CRL of an ARK (DER or PEM, a few KB) */
+  amdCrl: { name: "AMD CRL", maxBytes: 256 * KiB },
   /** a PEM certificate or key, a raw key or the rpc-domain file of a KMS certs dir */
   certsDirFile: { name: "certs-dir file", maxBytes: 256 * KiB },
   eventLog: { name: "event log", maxBytes: 8 * MiB },

@@ -200,6 +200,10 @@ async function pull(params: PublishKmsParameters): Promise<PullResult> {
 async function verify(params: PublishKmsParameters, pulled: PullResult): Promise<{ verification: PublishVerification; identity: KmsIdentity }> {
   params.onProgress?.("verify", "quote chain and collateral, TCB policy, key binding, event log");
   const { info } = pulled;
+  const other = info.decodedAttestation && !info.decodedAttestation.quote ? info.decodedAttestation.platform : null;
+  if (!info.quote && other) {
+    throw new InputError("PLATFORM_NOT_SUPPORTED", `the KMS's attestation is a ${other} attestation: publishing a ${other} KMS on chain is not supported yet (the registry records TDX quotes); \`kms-registry verify\` checks it off chain`, { details: { platform: other } });
+  }
   if (!info.quote) throw new InputError("NO_QUOTE", "the bootstrap info carries no quote; nothing to verify or publish");
   const collateral = await params.loadCollateral(info.quote);
   const gate = await verifyForPublish(info, {

@@ -168,7 +168,7 @@ describe("src/registry/client.ts", () => {
     expect(() => encodeRegister({ caPubkey: "zz", k256Pubkey: k.k256Pubkey, quote: k.quote })).toThrow(InputError);
   });
 
-  it("kmsAddressFromPubkey matches the formats doc's NEAR vector and rejects junk", () => {
+  it("kmsAddressFromPubkey matches the NEAR AI production vector and rejects junk", () => {
     expect(kmsAddressFromPubkey(NEAR.k256Pubkey)).toBe(getAddress(NEAR.address));
     expect(kmsAddressFromPubkey(hex(NEAR.k256Pubkey))).toBe(getAddress(NEAR.address));
     expect(() => kmsAddressFromPubkey(new Uint8Array(33))).toThrow(InputError);

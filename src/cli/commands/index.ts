@@ -30,7 +30,7 @@ export const commands: readonly CommandEntry[] = [
   },
   {
     name: "verify-quote",
-    summary: "verify a TDX/SGX quote locally (DCAP chain, collateral, TCB status)",
+    summary: "verify a TDX/SGX quote, an SEV-SNP report or a Nitro document locally (or any dstack attestation carrying one)",
     load: async () => (await import("./verify-quote.js")).verifyQuoteCommand,
   },
   {
