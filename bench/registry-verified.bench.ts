@@ -45,7 +45,10 @@ const sizesOf = (quote: Uint8Array, c: OnChainCollateral) => ({
 function calldata(data: Hex): { bytes: number; standard: number; floor: number } {
   let zero = 0;
   let nonZero = 0;
-  for (const b of hexToBytes(data)) b === 0 ? zero++ : nonZero++;
+  for (const b of hexToBytes(data)) {
+    if (b === 0) zero++;
+    else nonZero++;
+  }
   return { bytes: zero + nonZero, standard: 4 * zero + 16 * nonZero, floor: 21_000 + 10 * (zero + 4 * nonZero) };
 }
 
