@@ -8,6 +8,8 @@
  * states are reached through `IntelRootForTest`, which runs the real forged-root verifier and only reports its
  * root as Intel's (every check is still the real verifier's).
  */
+import { readFileSync } from "node:fs";
+
 import { network } from "hardhat";
 import { getAddress, keccak256, zeroAddress, type Address } from "viem";
 import { describe, expect, it } from "vitest";
@@ -479,6 +481,11 @@ describe.concurrent("the record's storage stays compatible with the registrar-on
 });
 
 describe("the agreed on-chain interface", () => {
+  it("KmsRegistry's runtime code fits EIP-170 (24,576 bytes) with the on-chain path", () => {
+    const art = JSON.parse(readFileSync(new URL("../../artifacts/contracts/KmsRegistry.sol/KmsRegistry.json", import.meta.url), "utf8")) as { deployedBytecode: string };
+    expect((art.deployedBytecode.length - 2) / 2).toBeLessThanOrEqual(24_576);
+  });
+
   it("the ABI has exactly the functions and events the other tools code against (types, mutability, indexed fields)", () => {
     const collateral = "(bytes,bytes,bytes,bytes,bytes,bytes,bytes,bytes,bytes,bytes)";
     const want = [
