@@ -23,7 +23,7 @@ const admin = adminWallet!.account.address;
 const other = otherWallet!.account.address;
 
 async function deploy() {
-  return viem.deployContract("KmsRegistry", [admin]);
+  return viem.deployContract("KmsRegistry", [admin, zeroAddress]);
 }
 type Registry = Awaited<ReturnType<typeof deploy>>;
 
@@ -58,7 +58,7 @@ describe("KmsRegistry: deployment and roles", () => {
   });
 
   it("refuses the zero admin (ZeroAdmin)", async () => {
-    await expectRevert(viem.deployContract("KmsRegistry", [zeroAddress]), "ZeroAdmin");
+    await expectRevert(viem.deployContract("KmsRegistry", [zeroAddress, zeroAddress]), "ZeroAdmin");
   });
 
   it("only REGISTRAR_ROLE registers and revokes; the admin can grant the role", async () => {
@@ -119,6 +119,15 @@ describe("KmsRegistry: register", () => {
       registrar: getAddress(admin),
       attestedAt: Number(block.timestamp),
       livenessNonce: 0n,
+      // the registrar path: no on-chain verification fields
+      path: "registrar",
+      intelRoot: false,
+      stale: false,
+      tcbStatus: null,
+      fmspc: "",
+      collateralExpiry: 0,
+      tcbEvaluationDataNumber: 0,
+      pckLeafHash: zeroHash,
     });
 
     const events = decodeRegistryLogs(receipt.logs);
