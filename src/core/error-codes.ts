@@ -114,6 +114,7 @@ export const ERROR_CODES = {
   NO_COLLATERAL: "no collateral to verify the quote with",
   NO_EVENT: "the register() transaction succeeded but emitted no KmsRegistered event",
   NO_QUOTE: "the bootstrap info carries no quote",
+  ONCHAIN_DISAGREEMENT: "the on-chain DCAP verifier and the TypeScript verifier reached different verdicts on the same quote",
   PCCS_BAD_RESPONSE: "the PCCS or Intel PCS answered something unusable",
   PCCS_HTTP_STATUS: "the PCCS or Intel PCS answered an HTTP error status",
   PCCS_NO_PCK_CHAIN: "the quote carries no PCK chain to look the collateral up with",
@@ -243,6 +244,8 @@ export const ERROR_CODES = {
   TD_SERVICE_TD_INVALID: "mr_service_td is not zero",
   USAGE: "the command line or an API call is malformed",
   VERIFICATION_FAILED: "the KMS did not verify, so nothing was published",
+  VERIFIER_CALL_FAILED: "the on-chain DCAP verifier's call failed without a verifier revert, or returned no verifier result",
+  VERIFIER_NO_CODE: "no contract code at the on-chain DCAP verifier's address",
   WRITE_FAILED: "a file cannot be written",
 } as const;
 
