@@ -10,6 +10,7 @@ import { decodeFunctionResult, encodeDeployData, encodeFunctionData, getAddress,
 
 import { bytesToHex, type Hex } from "../core/bytes.js";
 import { InputError, NetworkError } from "../core/errors.js";
+import { parseQuote } from "../dcap/quote.js";
 import type { Collateral } from "../dcap/types.js";
 import { shortMessage } from "./connect.js";
 import { packageRoot } from "./deploy.js";
@@ -81,8 +82,9 @@ export async function verifyOnChain(publicClient: PublicClient, verifier: Addres
   try {
     onChainCollateral = toOnChainCollateral(quote, collateral);
   } catch (e) {
-    // the PCK chain or a signing certificate cannot be read: the TypeScript verifier's pck.chain
-    return { ok: false, step: "pck.chain", error: `collateral unusable on chain: ${shortMessage(e)}`, gasUsed: null };
+    // nothing to send: an unparseable quote without a PCK chain in the collateral fails quote.parse, a
+    // PCK chain or signing certificate that cannot be read fails pck.chain (the TypeScript verifier's steps)
+    return { ok: false, step: parses(quote) ? "pck.chain" : "quote.parse", error: `not sent: the collateral cannot be put in the verifier's layout: ${shortMessage(e)}`, gasUsed: null };
   }
   const data = encodeFunctionData({ abi: dcapVerifierAbi, functionName: "verify", args: [bytesToHex(quote), onChainCollateral, BigInt(now)] });
   let ret: Hex | undefined;
@@ -91,7 +93,7 @@ export async function verifyOnChain(publicClient: PublicClient, verifier: Addres
   } catch (e) {
     const rd = revertDataOf(e);
     if (rd === undefined || rd === "0x") throw new NetworkError("VERIFIER_CALL_FAILED", `eth_call of the verifier failed without a verifier revert: ${shortMessage(e)}`, { cause: e });
-    const r = decodeVerifierRevert(rd);
+    const r = decodeVerifierRevert(rd, { tcbInfo: collateral.tcbInfo });
     return { ok: false, step: r.step, error: r.error, ...(r.reason ? { reason: r.reason } : {}), gasUsed: null };
   }
   if (!ret || ret === "0x") throw new NetworkError("VERIFIER_CALL_FAILED", `the contract at ${verifier} returned nothing from verify (not a DcapVerifier?)`);
@@ -108,6 +110,15 @@ export async function verifyOnChain(publicClient: PublicClient, verifier: Addres
     throw new NetworkError("VERIFIER_CALL_FAILED", `eth_estimateGas of the verifier failed: ${shortMessage(e)}`, { cause: e });
   }
   return { ok: true, status: result.status, advisoryIds: result.advisoryIds, fmspc: result.fmspc, gasUsed, result };
+}
+
+function parses(quote: Uint8Array): boolean {
+  try {
+    parseQuote(quote);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The fields in which two outcomes differ (empty: they agree). FMSPC compared as lower-case hex without 0x. */
