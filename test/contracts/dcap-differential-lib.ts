@@ -216,6 +216,9 @@ export function randomCase(seed: number): DiffCase {
   const advisories = (): string[] | undefined => (chance(0.5) ? undefined : ADVISORIES.filter(() => chance(0.3)));
   const nudge = (xs: number[], p: number): number[] => xs.map((v) => (chance(p) ? Math.max(0, v + pick([-1, 1, 2])) : v));
   const world: ForgeWorldOptions = { now: NOW + int(-400, 400) * DAY };
+  // about a third of the worlds vary only what grades an accepted quote (levels, statuses, identities)
+  const clean = chance(0.35);
+  const bad = (p: number): boolean => !clean && chance(p);
   const quote: ForgeQuoteOptions = {};
   const now = world.now!;
 
@@ -231,6 +234,8 @@ export function randomCase(seed: number): DiffCase {
         ...((a) => (a ? { advisoryIDs: a } : {}))(advisories()),
       })),
     };
+    // usually a floor level every platform meets, as Intel's lists end with
+    if (chance(0.7)) world.tcbInfo.tcbLevels!.push({ sgx: new Array<number>(16).fill(0), pcesvn: 0, tdx: new Array<number>(16).fill(0), tcbStatus: pick(STATUSES.slice(0, 6)) });
   }
   // module identities
   if (chance(0.4)) {
@@ -250,7 +255,7 @@ export function randomCase(seed: number): DiffCase {
           ],
     };
   }
-  if (chance(0.03)) world.tcbInfo = { ...world.tcbInfo, tdxModule: null };
+  if (bad(0.03)) world.tcbInfo = { ...world.tcbInfo, tdxModule: null };
   // QE identity
   if (chance(0.4)) {
     world.qeIdentity = {
@@ -260,31 +265,31 @@ export function randomCase(seed: number): DiffCase {
       ],
     };
   }
-  if (chance(0.03)) world.qeIdentity = { ...world.qeIdentity, mrsigner: "00".repeat(32) };
-  if (chance(0.03)) world.qeIdentity = { ...world.qeIdentity, id: "QE" };
+  if (bad(0.03)) world.qeIdentity = { ...world.qeIdentity, mrsigner: "00".repeat(32) };
+  if (bad(0.03)) world.qeIdentity = { ...world.qeIdentity, id: "QE" };
   if (chance(0.05)) quote.qe = { ...quote.qe, isvSvn: pick([2, 3, 4, 5, 6, 9]) };
-  if (chance(0.03)) quote.qe = { ...quote.qe, isvProdId: 3 };
-  if (chance(0.03)) quote.qe = { ...quote.qe, miscSelect: 1 };
-  if (chance(0.03)) quote.qe = { ...quote.qe, attributes: pick(["35000000000000000000000000000000", "17000000000000000000000000000000", "11000000000000001234000000000000"]) };
-  if (chance(0.03)) quote.qe = { ...quote.qe, reportDataTail: "01".repeat(32) };
+  if (bad(0.03)) quote.qe = { ...quote.qe, isvProdId: 3 };
+  if (bad(0.03)) quote.qe = { ...quote.qe, miscSelect: 1 };
+  if (bad(0.03)) quote.qe = { ...quote.qe, attributes: pick(["35000000000000000000000000000000", "17000000000000000000000000000000", "11000000000000001234000000000000"]) };
+  if (bad(0.03)) quote.qe = { ...quote.qe, reportDataTail: "01".repeat(32) };
   // dates: the documents' and CRLs' windows, the certificates' validity, the verification time
   const edge = (): number => now + pick([-DAY, -1, 1, DAY]);
-  if (chance(0.05)) world.tcbInfo = { ...world.tcbInfo, issueDate: edge() };
-  if (chance(0.05)) world.tcbInfo = { ...world.tcbInfo, nextUpdate: edge() };
-  if (chance(0.05)) world.qeIdentity = { ...world.qeIdentity, issueDate: edge() };
-  if (chance(0.05)) world.qeIdentity = { ...world.qeIdentity, nextUpdate: edge() };
-  if (chance(0.04)) world.pckCrl = { ...world.pckCrl, nextUpdate: edge() };
-  if (chance(0.04)) world.rootCrl = { ...world.rootCrl, nextUpdate: edge() };
-  if (chance(0.03)) world.pckCrl = { ...world.pckCrl, thisUpdate: edge() };
-  if (chance(0.03)) world.pckLeafValidity = chance(0.5) ? { notAfter: edge() } : { notBefore: edge() };
-  if (chance(0.02)) world.pckCaValidity = { notAfter: edge() };
-  if (chance(0.02)) world.tcbSigningValidity = { notAfter: edge() };
-  const atOffset = chance(0.05) ? pick([-2 * DAY, 31 * DAY, -1, 30 * DAY + 1]) : undefined;
+  if (bad(0.05)) world.tcbInfo = { ...world.tcbInfo, issueDate: edge() };
+  if (bad(0.05)) world.tcbInfo = { ...world.tcbInfo, nextUpdate: edge() };
+  if (bad(0.05)) world.qeIdentity = { ...world.qeIdentity, issueDate: edge() };
+  if (bad(0.05)) world.qeIdentity = { ...world.qeIdentity, nextUpdate: edge() };
+  if (bad(0.04)) world.pckCrl = { ...world.pckCrl, nextUpdate: edge() };
+  if (bad(0.04)) world.rootCrl = { ...world.rootCrl, nextUpdate: edge() };
+  if (bad(0.03)) world.pckCrl = { ...world.pckCrl, thisUpdate: edge() };
+  if (bad(0.03)) world.pckLeafValidity = chance(0.5) ? { notAfter: edge() } : { notBefore: edge() };
+  if (bad(0.02)) world.pckCaValidity = { notAfter: edge() };
+  if (bad(0.02)) world.tcbSigningValidity = { notAfter: edge() };
+  const atOffset = bad(0.05) ? pick([-2 * DAY, 31 * DAY, -1, 30 * DAY + 1]) : undefined;
   // revocations
-  if (chance(0.12)) world.revoke = { pckLeaf: chance(0.5), pckCa: chance(0.3), tcbSigning: chance(0.3), root: chance(0.1) };
-  if (chance(0.03)) world.pckCrl = { ...world.pckCrl, revokedSerials: [BigInt(int(1, 1e6))] };
+  if (bad(0.12)) world.revoke = { pckLeaf: chance(0.5), pckCa: chance(0.3), tcbSigning: chance(0.3), root: chance(0.1) };
+  if (bad(0.03)) world.pckCrl = { ...world.pckCrl, revokedSerials: [BigInt(int(1, 1e6))] };
   // TD attributes
-  if (chance(0.25)) {
+  if (bad(0.35)) {
     const bytes = new Uint8Array(8);
     const bits = new Set([28]);
     for (const b of TD_BITS) {
@@ -297,8 +302,8 @@ export function randomCase(seed: number): DiffCase {
   }
   // the TDX module as reported
   if (chance(0.15)) quote.teeTcbSvn = Uint8Array.from([pick([1, 2, 4, 6, 7, 9]), pick([0, 1, 1, 2, 3]), pick([2, 3, 4]), ...new Array<number>(13).fill(0)]);
-  if (chance(0.03)) quote.mrSignerSeam = "11".repeat(48);
-  if (chance(0.03)) quote.seamAttributes = "0100000000000000";
+  if (bad(0.03)) quote.mrSignerSeam = "11".repeat(48);
+  if (bad(0.03)) quote.seamAttributes = "0100000000000000";
   // quote shape
   if (chance(0.3)) {
     quote.version = 5;
@@ -328,8 +333,8 @@ export function randomCase(seed: number): DiffCase {
     [0.01, () => (world.tcbInfo = { ...world.tcbInfo, edit: (t) => ({ ...t, id: "SGX" }) })],
     [0.03, () => (world.collateralSigner = pick(["pckLeaf", "pckCa", "root", "other"] as const))],
   ];
-  for (const [p, apply] of corruptions) if (chance(p)) apply();
-  const swap = chance(0.02) ? pick(["pckAsRoot", "rootAsPck"] as const) : undefined;
+  for (const [p, apply] of corruptions) if (bad(p)) apply();
+  const swap = bad(0.02) ? pick(["pckAsRoot", "rootAsPck"] as const) : undefined;
   return {
     name: `random world ${seed}`,
     world,
