@@ -24,7 +24,7 @@ const verifierFor: VerifierFor = (_root, args) => {
 };
 
 /** How many seeded random worlds run here (the bench runs ≥ 1,000). */
-const RANDOM_WORLDS = 24;
+const RANDOM_WORLDS = 16;
 const RANDOM_SEED = 0x5eed;
 
 function expectAgreement(r: DiffResult): void {
