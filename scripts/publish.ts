@@ -90,7 +90,8 @@ async function registryTarget(conn: HardhatConnection): Promise<RegistryTarget> 
   let registry = env.KMS_REGISTRY_ADDRESS ? parseAddress(env.KMS_REGISTRY_ADDRESS, "KMS_REGISTRY_ADDRESS") : undefined;
   let record = registry ? await findDeploymentByAddress(deploymentsDir, registry) : await readDeployment(deploymentsDir, chainId);
   if (!registry && !record && env.KMS_REGISTRY_DEPLOY === "1") {
-    record = recordOf(await deployRegistry({ publicClient, walletClient, onProgress: say }));
+    // the registrar path publishes here: a registrar-only registry (no on-chain verifier)
+    record = recordOf(await deployRegistry({ publicClient, walletClient, verifier: "none", onProgress: say }));
     if (chainId === 31337 && conn.networkConfig.type === "http") await writeDeployment(deploymentsDir, record);
   }
   registry ??= record?.address;

@@ -436,7 +436,7 @@ async function registerVerifiedOnChain(run: DemoRun, rpcUrl: string, published: 
   const admin = walletFor(conn, accountFromEnv({ KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_0_KEY }));
   const verifier = await deployVerifier(conn.publicClient, admin, published.rootCaDer);
   run.note(`DcapVerifier at ${verifier} — NOT GENUINE: its trust root is the simulated root, not Intel's (isIntelRoot false)`);
-  const dep = await deployRegistry({ publicClient: conn.publicClient, walletClient: admin, verifier, toolVersion: packageVersion() });
+  const dep = await deployRegistry({ publicClient: conn.publicClient, walletClient: admin, verifier: { address: verifier }, toolVersion: packageVersion() });
   await writeDeployment(path.join(workDir, "deployments-onchain"), recordOf(dep));
   run.note(`second KmsRegistry at ${dep.address}, wired to that verifier`);
   // Hardhat's dev account #1, which holds no role on either registry: the on-chain path needs none

@@ -3,17 +3,14 @@
  * it under a trust root, calling `verify` through `eth_call`, its gas through `eth_estimateGas`, and the two
  * verdicts compared (accept/reject, TCB status, advisory IDs, FMSPC, the failing step).
  */
-import { readFileSync } from "node:fs";
-import path from "node:path";
-
-import { decodeFunctionResult, encodeDeployData, encodeFunctionData, getAddress, type Abi, type Account, type Address, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
+import { decodeFunctionResult, encodeDeployData, encodeFunctionData, getAddress, type Account, type Address, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
 
 import { bytesToHex, type Hex } from "../core/bytes.js";
-import { InputError, NetworkError } from "../core/errors.js";
+import { NetworkError } from "../core/errors.js";
 import { parseQuote } from "../dcap/quote.js";
 import type { Collateral } from "../dcap/types.js";
 import { shortMessage } from "./connect.js";
-import { packageRoot } from "./deploy.js";
+import { loadVerifierArtifact } from "./deploy.js";
 import { dcapVerifierAbi } from "./generated/dcap-verifier-abi.js";
 import { decodeVerifierRevert, fromOnChainResult, toOnChainCollateral, verifierRootArgs, type OnChainResult } from "./verifier.js";
 
@@ -24,20 +21,6 @@ export type VerifierOutcome = { ok: true; status: string; advisoryIds: string[];
 export type OnChainVerdict =
   | { ok: true; status: string; advisoryIds: string[]; fmspc: string; gasUsed: bigint; result: OnChainResult }
   | { ok: false; step: string; error: string; reason?: string; gasUsed: null };
-
-/** `artifacts/contracts/dcap/DcapVerifier.sol/DcapVerifier.json`'s ABI and creation code. */
-export function loadVerifierArtifact(root = packageRoot()): { abi: Abi; bytecode: Hex } {
-  const file = path.join(root, "artifacts", "contracts", "dcap", "DcapVerifier.sol", "DcapVerifier.json");
-  let art: { abi?: Abi; bytecode?: string; linkReferences?: Record<string, unknown> };
-  try {
-    art = JSON.parse(readFileSync(file, "utf8")) as typeof art;
-  } catch (e) {
-    throw new InputError("ARTIFACT_MISSING", `cannot read the DcapVerifier artifact ${file} (${(e as NodeJS.ErrnoException).code ?? "bad JSON"}); run \`npx hardhat compile\` in a source checkout`);
-  }
-  if (!Array.isArray(art.abi) || typeof art.bytecode !== "string" || !/^0x[0-9a-fA-F]+$/.test(art.bytecode)) throw new InputError("ARTIFACT_INVALID", `${file}: missing abi or bytecode`);
-  if (art.linkReferences && Object.keys(art.linkReferences).length) throw new InputError("ARTIFACT_INVALID", `${file}: the verifier needs library linking, which is not supported`);
-  return { abi: art.abi, bytecode: art.bytecode as Hex };
-}
 
 /** Deploys a DcapVerifier whose trust root is the certificate `rootDer`; resolves to its address. */
 export async function deployVerifier(publicClient: PublicClient, wallet: WalletClient<Transport, Chain | undefined, Account>, rootDer: Uint8Array): Promise<Address> {

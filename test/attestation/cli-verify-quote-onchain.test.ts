@@ -24,7 +24,6 @@ import { fixturePath, TDX_NOW, TDX_WINDOW } from "./real-fixtures.js";
 const TDX = fixturePath("tdx_quote");
 const TDX_COLL = fixturePath("tdx_quote_collateral.json");
 const REAL = (n: string) => fixturePath(`real/${n}`);
-const OSAKA_NODE_CONFIG = new URL("../fixtures/hardhat/osaka-node.config.ts", import.meta.url).pathname;
 
 const dir = mkdtempSync(join(tmpdir(), "kmsreg-onchain-"));
 const tmp = (name: string, content: string | Uint8Array): string => {
@@ -130,7 +129,7 @@ describe("verify-quote --on-chain RPC_URL (a real hardhat node)", () => {
   let intelVerifier: string;
   let forgedVerifier: string;
   beforeAll(async () => {
-    node = await startDevNode({ config: OSAKA_NODE_CONFIG });
+    node = await startDevNode();
     const conn = await connect(node.url, { pollingIntervalMs: 50 });
     const wallet = walletFor(conn, privateKeyToAccount(HARDHAT_DEV_ACCOUNT_0_KEY));
     intelVerifier = await deployVerifier(conn.publicClient, wallet, INTEL_SGX_ROOT_CA_DER);

@@ -21,7 +21,6 @@ import { HARDHAT_DEV_ACCOUNT_0_KEY, HARDHAT_DEV_ACCOUNT_1_KEY, startDevNode, typ
 import { runCli, type RunResult } from "../helpers/cli.js";
 import { startBootstrappedKms, type SimKmsProcess } from "./helpers.js";
 
-const OSAKA_NODE_CONFIG = new URL("../fixtures/hardhat/osaka-node.config.ts", import.meta.url).pathname;
 /** Account #1 holds no role on the registry: the on-chain path needs none. */
 const NO_ROLE_ENV = { KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_1_KEY, KMS_REGISTRY_DEBUG: "" };
 const NO_ROLE = privateKeyToAccount(HARDHAT_DEV_ACCOUNT_1_KEY).address;
@@ -41,12 +40,12 @@ async function cli(args: string[], env: Record<string, string> = NO_ROLE_ENV): P
 const simArgs = () => ["--collateral", kms.collateralFile, "--root-ca", kms.rootCaFile, "--allow-simulated-root"];
 
 beforeAll(async () => {
-  [kms, node] = await Promise.all([startBootstrappedKms(), startDevNode({ config: OSAKA_NODE_CONFIG })]);
+  [kms, node] = await Promise.all([startBootstrappedKms(), startDevNode()]);
   state = path.join(kms.dir, "state");
   const conn = await connect(node.url, { pollingIntervalMs: 50 });
   const admin = walletFor(conn, privateKeyToAccount(HARDHAT_DEV_ACCOUNT_0_KEY));
   const verifier = await deployVerifier(conn.publicClient, admin, certificateDerFromFile(readFileSync(kms.rootCaFile), "sim root"));
-  const rec = await deployRegistry({ publicClient: conn.publicClient, walletClient: admin, verifier });
+  const rec = await deployRegistry({ publicClient: conn.publicClient, walletClient: admin, verifier: { address: verifier } });
   registry = rec.address;
   expect(await conn.publicClient.readContract({ address: rec.address, abi: kmsRegistryAbi, functionName: "hasRole", args: [REGISTRAR_ROLE, NO_ROLE] })).toBe(false);
 }, 120_000);
