@@ -54,6 +54,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import("./publish.js")).publishCommand,
   },
   {
+    name: "recheck",
+    summary: "re-verify a registered KMS's quote on chain with newer Intel collateral (permissionless)",
+    load: async () => (await import("./recheck.js")).recheckCommand,
+  },
+  {
     name: "prove-liveness",
     summary: "prove on chain that a live KMS holds its root key",
     load: async () => (await import("./prove-liveness.js")).proveLivenessCommand,

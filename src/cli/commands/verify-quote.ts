@@ -1,17 +1,19 @@
 /**
  * `kms-registry verify-quote <file|-> [--collateral FILE | --pccs URL] [--at UNIX_SECONDS]
- *   [--root-ca FILE] [--accept STATUS,...] [--eventlog FILE] [--allow-sept-ve] [--vcek FILE] [--amd-chain FILE] [--allow-debug] [--json]`
+ *   [--root-ca FILE] [--accept STATUS,...] [--eventlog FILE] [--allow-sept-ve] [--vcek FILE] [--amd-chain FILE] [--allow-debug]
+ *   [--on-chain [RPC_URL] [--verifier ADDR]] [--json]`
  *
  * Read the quote (or the dstack attestation carrying it) and the event log, get the collateral, parse the
  * quote once, verify it and apply the accepted-status policy, replay the event log against its RTMRs, print.
  * A SEV-SNP report (raw or in an attestation) is verified offline with its VCEK (--vcek, or the attestation's
  * cert_chain) and AMD's chain (--amd-chain, else the pinned ARK). Evidence of another platform (a Nitro
- * document, in an attestation or raw) is decoded and reported as not supported yet.
+ * document, in an attestation or raw) is decoded and reported as not supported yet. With --on-chain the contract
+ * verifier runs on the same quote and collateral too, and a disagreement is an error (exit 1).
  */
-import { UsageError, firstLine } from "../../core/errors.js";
+import { UsageError, firstLine, type ErrorCode } from "../../core/errors.js";
 import { oneLine } from "../../core/sanitize.js";
 import { QuoteParseError, type Quote } from "../../dcap/quote.js";
-import { DEFAULT_ACCEPTED_STATUSES, type Check, type PolicyVerdict, type TcbStatus, type VerificationVerdict, type VerifiedQuote } from "../../dcap/types.js";
+import { DEFAULT_ACCEPTED_STATUSES, type Check, type Collateral, type PolicyVerdict, type TcbStatus, type VerificationVerdict, type VerifiedQuote } from "../../dcap/types.js";
 import { QuoteVerificationError, verifyQuote } from "../../dcap/verify.js";
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, optFlag, optString, type CommandSpec, type CommandContext } from "../framework.js";
 import { verifyNitroDocumentOrThrow, NitroVerificationError, type VerifiedNitroDocument } from "../../dstack/platforms/nitro-verify.js";
@@ -24,9 +26,12 @@ import { NO_COLLATERAL_MESSAGE, parseWithCollateral, readRootCaDer, verification
 import { checksTable, printJson, reportCommandError } from "../output.js";
 import { readInputFile, type CliIO } from "../io.js";
 import { eventLogJson, readQuoteInput, type QuoteInput } from "../quote-input.js";
+import { ON_CHAIN_OPTIONS, onChainHuman, onChainJson, onChainOptions, runOnChain, type OnChainComparison, type OnChainTarget } from "../onchain-verify.js";
+import type { VerifierOutcome } from "../../registry/onchain-verify.js";
 
 export const verifyQuoteCommand: CommandSpec = {
-  synopsis: "<file|-> [--collateral FILE | --pccs URL] [--at UNIX_SECONDS] [--root-ca FILE] [--accept STATUS,...] [--allow-sept-ve] [--vcek FILE] [--amd-chain FILE] [--amd-crl FILE] [--kds | --kds-url URL] [--amd-product NAME] [--allow-debug] [--json]",
+  synopsis:
+    "<file|-> [--collateral FILE | --pccs URL] [--at UNIX_SECONDS] [--root-ca FILE] [--accept STATUS,...] [--allow-sept-ve] [--vcek FILE] [--amd-chain FILE] [--amd-crl FILE] [--kds | --kds-url URL] [--amd-product NAME] [--allow-debug] [--on-chain [RPC_URL] [--verifier ADDR]] [--json]",
   help: [
     "The quote file may be binary or hex text (with or without 0x, any whitespace); `-` reads standard input.",
     "It may be a TDX/SGX quote, a dstack attestation (V0 SCALE or V1 msgpack; tdx and gcp-tdx verify their TDX",
@@ -50,6 +55,12 @@ export const verifyQuoteCommand: CommandSpec = {
     "is invalid or its status is not accepted, 2 for usage or input errors.",
     "The TD must have SEPT_VE_DISABLE set (as a dstack KMS must); --allow-sept-ve accepts a TD without it (a TD",
     "that is not a dstack KMS). The result separates Intel's verdict (verification) from this policy (policy).",
+    "--on-chain also runs the contract verifier (contracts/dcap/DcapVerifier.sol) on the same quote, collateral",
+    "and time: without a URL on an embedded EDR chain (hardfork osaka; needs the hardhat development dependency)",
+    "with a verifier deployed under the root the TypeScript verification used (Intel's, or --root-ca); with",
+    "RPC_URL through eth_call against the verifier at --verifier ADDR. Both verdicts are printed with the gas",
+    "(eth_estimateGas) and whether they agree (accept/reject, status, advisory IDs, FMSPC, failing step); the",
+    "exit code is the TypeScript verdict's, and 1 with ONCHAIN_DISAGREEMENT when the two differ.",
   ].join("\n"),
   options: {
     ...verificationOptionSpecs(),
@@ -62,10 +73,12 @@ export const verifyQuoteCommand: CommandSpec = {
     "amd-crl": { type: "string", valueName: "FILE", description: "SEV-SNP: AMD's CRL of the ARK (DER or PEM, KDS /vcek/v1/<product>/crl), checked offline" },
     "amd-product": { type: "string", valueName: "NAME", description: "SEV-SNP: Milan, Genoa or Turin, for a report that does not name its product (version 2) fetched with --kds" },
     "allow-debug": { type: "boolean", description: "SEV-SNP / Nitro: accept a guest whose policy allows debugging, a debug-mode enclave" },
+    ...ON_CHAIN_OPTIONS,
   },
   json: true,
   minPositionals: 1,
-  maxPositionals: 1,
+  // the quote, and with --on-chain an optional RPC_URL
+  maxPositionals: 2,
   async run(ctx) {
     try {
       return await runVerifyQuote(ctx);
@@ -94,8 +107,13 @@ async function runVerifyQuote(ctx: CommandContext): Promise<number> {
   const maybeOpts = verificationOptionsWithoutCollateral(ctx);
   const allowSeptVe = optFlag(ctx, "allow-sept-ve");
   const eventLogPath = optString(ctx, "eventlog");
+  const { quotePath, target: onChainTarget } = onChainOptions(ctx);
+  if (onChainTarget && (vcekPath !== undefined || amdChainPath !== undefined || amdCrlPath !== undefined || kds !== undefined)) {
+    throw new UsageError("--on-chain verifies TDX quotes only (not with --vcek / --amd-chain / --amd-crl / --kds)");
+  }
+  if (onChainTarget && allowSeptVe) throw new UsageError("--on-chain compares with the on-chain verifier, whose TD attribute policy requires SEPT_VE_DISABLE: --allow-sept-ve cannot apply");
   const fromStdin = [
-    ["quote", ctx.positionals[0]],
+    ["quote", quotePath],
     ["--collateral", maybeOpts.collateral?.kind === "file" ? maybeOpts.collateral.path : undefined],
     ["--root-ca", maybeOpts.rootCaFile],
     ["--eventlog", eventLogPath],
@@ -105,7 +123,8 @@ async function runVerifyQuote(ctx: CommandContext): Promise<number> {
   ].filter(([, v]) => v === "-");
   if (fromStdin.length > 1) throw new UsageError(`only one input can be read from standard input (-), got ${fromStdin.map(([n]) => n).join(" and ")}`);
 
-  const input = await readQuoteInput(io, ctx.positionals[0]!, eventLogPath);
+  const input = await readQuoteInput(io, quotePath, eventLogPath);
+  if (onChainTarget && (input.snp || input.nitro || input.unsupported || input.platform === "sgx")) throw new UsageError(`--on-chain verifies TDX quotes only; the input is ${input.platform}`);
   if (input.snp) return runVerifySnp(ctx, input, input.snp, { vcekPath, amdChainPath, amdCrlPath, kds, amdProduct, now: maybeOpts.now, testArkDer: await readRootCaDer(io, maybeOpts.rootCaFile) });
   if (input.nitro) return runVerifyNitro(ctx, input, input.nitro, { now: optString(ctx, "at") !== undefined ? maybeOpts.now : undefined, rootCaDer: await readRootCaDer(io, maybeOpts.rootCaFile) });
   if (input.unsupported) return reportUnsupported(ctx, input, input.unsupported);
@@ -126,19 +145,50 @@ async function runVerifyQuote(ctx: CommandContext): Promise<number> {
   } catch (e) {
     // a failed step (exit 1) is reported with the checks so far; anything else (bad options, bad root
     // file) is left to the framework's one-line error
-    if (e instanceof QuoteVerificationError) return reportFailure(ctx, e, input, quote);
+    if (e instanceof QuoteVerificationError) {
+      const chain = onChainTarget ? await compareOnChain(ctx, onChainTarget, { ok: false, step: e.checks.at(-1)?.name ?? "?" }, input.quote, collateral, opts.now, rootCaDer) : undefined;
+      const code = reportFailure(ctx, e, input, quote, chain);
+      return chain && !chain.agree ? reportDisagreement(ctx, chain) : code;
+    }
     throw e;
   }
+  const chain = onChainTarget ? await compareOnChain(ctx, onChainTarget, { ok: true, status: r.status, advisoryIds: r.advisoryIds, fmspc: String(r.pck.fmspc) }, input.quote, collateral, opts.now, rootCaDer) : undefined;
   if (!r.genuine) {
     io.stderr(`NOT GENUINE: verified against a non-Intel root CA (--root-ca ${opts.rootCaFile ?? "?"}); this result says nothing about real Intel hardware\n`);
   }
   const eventlog = eventLogJson(input, quote);
   const rtmrsOk = eventlog === null || eventlog.rtmrsMatch === true;
-  if (ctx.json) printJson(io, { ...verifyResultJson(r, r.accepted && rtmrsOk, input.platform), ...(input.attestation ? { attestation: input.attestation } : {}), ...(eventlog ? { eventlog } : {}) });
-  else io.stdout(renderHuman(r, opts.accept) + (eventlog ? `\nevent log (${String(eventlog.source)}): RTMR0–3 ${rtmrsOk ? "match the quote" : "DO NOT match the quote"}\n` : "") + tpmQuoteLine(input));
+  if (ctx.json) printJson(io, { ...verifyResultJson(r, r.accepted && rtmrsOk, input.platform), ...(input.attestation ? { attestation: input.attestation } : {}), ...(eventlog ? { eventlog } : {}), ...(chain ? onChainJson(chain) : {}) });
+  else
+    io.stdout(
+      renderHuman(r, opts.accept) + (eventlog ? `\nevent log (${String(eventlog.source)}): RTMR0–3 ${rtmrsOk ? "match the quote" : "DO NOT match the quote"}\n` : "") + tpmQuoteLine(input) + (chain ? onChainHuman(chain, chain.ts) : ""),
+    );
   if (!r.accepted) io.stderr(`kms-registry: verify-quote: TCB status ${r.status} is not accepted (accepted: ${opts.accept.join(", ")})\n`);
   if (!rtmrsOk) io.stderr("kms-registry: verify-quote: the event log does not replay to the quote's RTMRs\n");
+  if (chain && !chain.agree) return reportDisagreement(ctx, chain);
   return r.accepted && rtmrsOk ? EXIT_OK : EXIT_FAIL;
+}
+
+/** The on-chain verifier on the quote the TypeScript one verified, with its progress on stderr. */
+async function compareOnChain(
+  ctx: CommandContext,
+  target: OnChainTarget,
+  ts: VerifierOutcome,
+  quote: Uint8Array,
+  collateral: Collateral,
+  now: number,
+  rootCaDer: Uint8Array | undefined,
+): Promise<OnChainComparison & { ts: VerifierOutcome }> {
+  if (!ctx.json) ctx.io.stderr(target.kind === "embedded" ? "verify-quote: starting an embedded chain and deploying the on-chain verifier…\n" : "verify-quote: calling the on-chain verifier…\n");
+  return { ...(await runOnChain(target, ts, quote, collateral, now, rootCaDer)), ts };
+}
+
+const DISAGREEMENT_CODE: ErrorCode = "ONCHAIN_DISAGREEMENT";
+
+/** The two verifiers disagree: a named error on stderr, exit 1 whatever the TypeScript verdict was. */
+function reportDisagreement(ctx: CommandContext, chain: OnChainComparison): number {
+  ctx.io.stderr(`kms-registry: verify-quote: ${DISAGREEMENT_CODE}: the on-chain verifier and the TypeScript verifier disagree: ${firstLine(chain.differences.join("; "))}\n`);
+  return EXIT_FAIL;
 }
 
 /** A GCP TDX attestation's TPM quote is reported, not verified. */
@@ -176,7 +226,7 @@ function parseFailure(e: QuoteParseError): Check {
  * the checks so far; after the quote parsed also what was attested, Intel's verdict apart from the policy's,
  * and whether the event log replays to the (unverified) quote.
  */
-function reportFailure(ctx: CommandContext, e: QuoteVerificationError | QuoteParseError, input: QuoteInput, quote: Quote | undefined): number {
+function reportFailure(ctx: CommandContext, e: QuoteVerificationError | QuoteParseError, input: QuoteInput, quote: Quote | undefined, chain?: OnChainComparison & { ts: VerifierOutcome }): number {
   const { io } = ctx;
   const failed = e instanceof QuoteVerificationError ? e : null;
   const checks = e instanceof QuoteVerificationError ? e.checks : [parseFailure(e)];
@@ -185,11 +235,11 @@ function reportFailure(ctx: CommandContext, e: QuoteVerificationError | QuotePar
   const attested = failed?.verification
     ? { ...(failed.report ? { report: failed.report } : {}), ...(failed.pck ? { pck: failed.pck } : {}), verification: failed.verification, policy: failed.policy ?? null }
     : {};
-  if (ctx.json) printJson(io, { ok: false, platform: input.platform, error, checks, ...attested, ...(eventlog ? { eventlog } : {}) });
+  if (ctx.json) printJson(io, { ok: false, platform: input.platform, error, checks, ...attested, ...(eventlog ? { eventlog } : {}), ...(chain ? onChainJson(chain) : {}) });
   else {
     const byPolicy = failed?.verification?.ok === true && failed.policy ? renderPolicyRefusal(error.code, failed.verification, failed.policy, checks) : null;
     const eventlogLine = eventlog ? `\nevent log (${String(eventlog.source)}): RTMR0–3 ${eventlog.rtmrsMatch === true ? "match" : "DO NOT match"} the (unverified) quote\n` : "";
-    io.stdout((byPolicy ?? `INVALID: ${error.code}\n\n${checksTable(checks)}`) + eventlogLine);
+    io.stdout((byPolicy ?? `INVALID: ${error.code}\n\n${checksTable(checks)}`) + eventlogLine + (chain ? onChainHuman(chain, chain.ts) : ""));
   }
   io.stderr(`kms-registry: verify-quote: ${oneLine(firstLine(error.message))}\n`);
   return failed ? EXIT_FAIL : EXIT_USAGE;
