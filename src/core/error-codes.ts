@@ -243,6 +243,8 @@ export const ERROR_CODES = {
   TD_SERVICE_TD_INVALID: "mr_service_td is not zero",
   USAGE: "the command line or an API call is malformed",
   VERIFICATION_FAILED: "the KMS did not verify, so nothing was published",
+  WATCH_STATE_CORRUPT: "the watch state file is not a valid state (not JSON, another schema, or fields of the wrong shape)",
+  WATCH_STATE_MISMATCH: "the watch state file is of another registry or another chain than the one watched",
   WRITE_FAILED: "a file cannot be written",
 } as const;
 

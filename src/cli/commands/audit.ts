@@ -6,6 +6,7 @@ import { UsageError, firstLine } from "../../core/errors.js";
 import { oneLine } from "../../core/sanitize.js";
 import { createVerificationCache } from "../../dcap/cache.js";
 import { QuoteParseError } from "../../dcap/quote.js";
+import type { VerifiedQuote } from "../../dcap/types.js";
 import { checkQuote } from "../../dcap/verify.js";
 import { auditJson, auditRegistry, type AuditProgress, type AuditResult, type Reverify } from "../../registry/audit.js";
 import { EXIT_FAIL, EXIT_OK, optFlag, optInteger, type CommandSpec, type CommandContext } from "../framework.js";
@@ -14,22 +15,30 @@ import { REGISTRY_OPTIONS, connectToRegistry, registryOptions } from "../options
 import { givenVerificationOptions, parseWithCollateral, readCollateralFile, readRootCaDer, verificationOptionSpecs, verificationOptions } from "../options/verification.js";
 import { printJson, table } from "../output.js";
 
+/** For a caller that verifies at its own times (`now`, default the `--at` option) and reads each verified result. */
+export interface ReverifyHooks {
+  now?: () => number;
+  onVerified?: (r: VerifiedQuote) => void;
+}
+
 /**
  * The full DCAP re-verification of each registered quote (`--reverify`), parsed once: collateral from the file
  * (read and parsed once, before the scan: a missing or malformed file is an input error, exit 2, not one "quote
  * not verifiable" anomaly per registration) or fetched per quote from the PCCS, then the accepted-status policy.
  */
-async function buildReverify(ctx: CommandContext): Promise<Reverify> {
+export async function buildReverify(ctx: CommandContext, hooks: ReverifyHooks = {}): Promise<Reverify> {
   const opts = verificationOptions(ctx);
   const rootCaDer = await readRootCaDer(ctx.io, opts.rootCaFile);
   const cache = createVerificationCache();
   const fileCollateral = opts.collateral.kind === "file" ? await readCollateralFile(ctx.io, opts.collateral.path) : undefined;
   return async (quoteBytes: Uint8Array) => {
-    const parsed = await parseWithCollateral(ctx.io, opts.collateral, quoteBytes, opts.now, fileCollateral);
+    const now = hooks.now?.() ?? opts.now;
+    const parsed = await parseWithCollateral(ctx.io, opts.collateral, quoteBytes, now, fileCollateral);
     if (parsed instanceof QuoteParseError) return { ok: false, detail: `${parsed.code}: ${firstLine(parsed.message)}` };
-    const out = checkQuote(parsed.quote, { collateral: parsed.collateral, now: opts.now, cache, ...(rootCaDer ? { rootCaDer } : {}) });
+    const out = checkQuote(parsed.quote, { collateral: parsed.collateral, now, cache, ...(rootCaDer ? { rootCaDer } : {}) });
     if (!out.ok) return { ok: false, detail: `${out.error.code}: ${firstLine(out.error.message)}` };
     const r = out.result;
+    hooks.onVerified?.(r);
     const accepted = opts.accept.includes(r.status);
     const genuine = r.genuine ? "" : " (NOT GENUINE: non-Intel root)";
     return {

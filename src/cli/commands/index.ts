@@ -68,6 +68,11 @@ export const commands: readonly CommandEntry[] = [
     summary: "rebuild the registry's history from events and re-check every quote",
     load: async () => (await import("./audit.js")).auditCommand,
   },
+  {
+    name: "watch",
+    summary: "follow the registry as blocks arrive and report findings (JSON lines, webhook)",
+    load: async () => (await import("./watch.js")).watchCommand,
+  },
 ];
 
 /** The command called `name`, its module loaded; undefined when there is none. */
