@@ -27,6 +27,7 @@ export type WatchKind =
   | "liveness-overdue"
   | "kms-stale"
   | "kms-unstale"
+  | "event-unknown-kms"
   | "retracted"
   | "reorg-beyond-window"
   | "webhook-dropped";

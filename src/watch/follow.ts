@@ -17,6 +17,7 @@ import { decodeRegistryLog, type AuditEvent } from "../registry/events.js";
 import { shortMessage } from "../registry/connect.js";
 import { scanLogs, type DropReason, type RawLog } from "../registry/logs.js";
 import { makeFinding, type Finding, type FindingInput, type Severity } from "./finding.js";
+import { decodeOnChainLog, type OnChainEvent } from "./onchain-events.js";
 import type { KmsWatch, WatchModel, WatchState, WindowEntry, WindowFinding } from "./state.js";
 
 export interface WatchReverifyOutcome {
@@ -108,11 +109,11 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 const clone = <T>(v: T): T => structuredClone(v);
 
 /** The live model: maps by address over a copy of a stored model. */
-interface LiveModel {
+export interface LiveModel {
   byAddr: Map<string, AuditKms>;
   extra: Map<string, KmsWatch>;
 }
-const toLive = (m: WatchModel): LiveModel => {
+export const toLive = (m: WatchModel): LiveModel => {
   const c = clone(m);
   return { byAddr: new Map(c.kms.map((k) => [k.address.toLowerCase(), k])), extra: new Map(Object.entries(c.extra)) };
 };
@@ -124,6 +125,7 @@ const toStored = (m: LiveModel): WatchModel => clone({ kms: [...m.byAddr.values(
  */
 export function applyEntry(model: LiveModel, entry: WindowEntry): FindingInput[] {
   const { ev } = entry;
+  if (ev.kind === "verified-on-chain" || ev.kind === "rechecked") return applyOnChain(model, entry, ev);
   const key = ev.kms.toLowerCase();
   const existed = model.byAddr.has(key);
   const anomalies: Anomaly[] = [];
@@ -166,6 +168,43 @@ export function applyEntry(model: LiveModel, entry: WindowEntry): FindingInput[]
   return out;
 }
 
+/** An on-chain verification or recheck: the record's status, collateral expiry and staleness as the registry says them. */
+function applyOnChain(model: LiveModel, entry: WindowEntry, ev: OnChainEvent): FindingInput[] {
+  const key = ev.kms.toLowerCase();
+  const where = { kms: ev.kms, block: ev.block, blockHash: entry.blockHash, tx: ev.tx };
+  const loc = `${ev.tx}:${ev.logIndex}`;
+  const x = model.extra.get(key);
+  if (!x) {
+    const name = ev.kind === "verified-on-chain" ? "KmsVerifiedOnChain" : "KmsRechecked";
+    return [{ kind: "event-unknown-kms", severity: "warning", ...where, key: loc, message: `${name} in block ${ev.block} for a KMS with no earlier registration seen by this watch` }];
+  }
+  const wasStale = x.stale;
+  x.collateralExpiry = ev.collateralExpiry;
+  x.collateralSource = "on-chain";
+  x.tcbStatus = ev.tcbStatus;
+  const expiry = iso(ev.collateralExpiry);
+  if (ev.kind === "verified-on-chain") {
+    x.stale = false;
+    return [
+      {
+        kind: "verified-on-chain",
+        severity: ev.intelRoot ? "info" : "warning",
+        ...where,
+        key: loc,
+        message: `verified on chain: ${ev.tcbStatus}, FMSPC ${ev.fmspc.slice(2)}, collateral valid until ${expiry}${ev.intelRoot ? "" : "; NOT GENUINE: the registry's verifier does not trust Intel's root"}`,
+      },
+    ];
+  }
+  x.stale = ev.stale;
+  const out: FindingInput[] = [{ kind: "rechecked", severity: "info", ...where, key: loc, message: `rechecked by ${ev.by}: ${ev.tcbStatus}, collateral valid until ${expiry}${ev.stale ? ", STALE" : ""}` }];
+  if (ev.stale && !wasStale) {
+    out.push({ kind: "kms-stale", severity: "critical", ...where, key: `${loc}:stale`, message: `gone stale: Intel's current collateral no longer accepts its quote (${ev.tcbStatus}); isVerifiedOnChain() is false` });
+  } else if (!ev.stale && wasStale) {
+    out.push({ kind: "kms-unstale", severity: "info", ...where, key: `${loc}:unstale`, message: `no longer stale: a recheck passed with ${ev.tcbStatus}` });
+  }
+  return out;
+}
+
 /** The model after replaying `entries` on `base`, without findings. */
 function replay(base: WatchModel, entries: WindowEntry[]): LiveModel {
   const m = toLive(base);
@@ -180,7 +219,7 @@ const days = (s: number) => (s / 86400).toFixed(1);
  * The warnings that depend on time, at chain time `now` of block (`block`, `hash`), each raised once per key
  * (`raised`); keys of conditions that no longer hold are forgotten, so a condition that comes back is raised again.
  */
-function timeWarnings(model: LiveModel, opts: FollowOptions, raised: Record<string, number>, block: number, blockHash: Hex, now: number): { findings: FindingInput[]; raised: Record<string, number> } {
+export function timeWarnings(model: LiveModel, opts: Pick<FollowOptions, "livenessMaxAgeS" | "collateralWarnDays">, raised: Record<string, number>, block: number, blockHash: Hex, now: number): { findings: FindingInput[]; raised: Record<string, number> } {
   const out: FindingInput[] = [];
   const next: Record<string, number> = {};
   const keep = (key: string) => {
@@ -346,10 +385,10 @@ export async function follow(opts: FollowOptions): Promise<void> {
     const again = await abortable(headerAt(to), signal);
     if (again?.hash.toLowerCase() !== top.hash.toLowerCase()) throw new Error(`block ${to} changed while its logs were read (a reorg); retrying`);
 
-    const events: { ev: AuditEvent; blockHash: Hex }[] = [];
+    const events: { ev: AuditEvent | OnChainEvent; blockHash: Hex }[] = [];
     const inputs: FindingInput[] = [];
     for (const l of logs) {
-      const ev = decodeRegistryLog(l);
+      const ev = decodeRegistryLog(l) ?? decodeOnChainLog(l);
       if (ev === "undecodable") {
         inputs.push({ kind: "undecodable-event", severity: "warning", kms: null, block: Number(BigInt(l.blockNumber)), blockHash: l.blockHash, tx: l.transactionHash, key: `${l.transactionHash}:${l.logIndex}`, message: `log ${l.transactionHash}#${BigInt(l.logIndex)} has a registry event topic but does not decode` });
       } else if (ev) events.push({ ev, blockHash: l.blockHash.toLowerCase() as Hex });

@@ -12,6 +12,7 @@ import { INPUT_KINDS, readInput, writeFileAtomic } from "../core/files.js";
 import type { AuditKms } from "../registry/audit-state.js";
 import type { AuditEvent } from "../registry/events.js";
 import { isFinding, type Finding } from "./finding.js";
+import type { OnChainEvent } from "./onchain-events.js";
 
 export const STATE_SCHEMA = "kms-registry.watch.state/1";
 
@@ -26,6 +27,8 @@ export interface KmsWatch {
   /** Where `collateralExpiry` comes from: the watcher's own re-verification, or the registry's record. */
   collateralSource: "reverify" | "on-chain" | null;
   stale: boolean;
+  /** The TCB status of the last on-chain verification or recheck, when there was one. */
+  tcbStatus?: string;
 }
 
 /** Every KMS's state after some block: the audit's rebuilt state and the follower's extras (by lower-case address). */
@@ -36,7 +39,7 @@ export interface WatchModel {
 
 /** An event of the reorg window with what was learnt when it was processed (replayed as is). */
 export interface WindowEntry {
-  ev: AuditEvent;
+  ev: AuditEvent | OnChainEvent;
   blockHash: Hex;
   timestamp: number;
   reverify?: { ok: boolean; detail: string; collateralExpiry?: number };
