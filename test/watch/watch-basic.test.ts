@@ -117,16 +117,18 @@ describe("watch: bad input is a typed error, exit 2", () => {
   const base = () => ["watch", "--registry", chain.registry, "--rpc", chain.node.url, "--deployments", chain.tmp, "--interval", "0.2"];
 
   it("bad URLs and options", async () => {
-    const rpcBad = await runCli(["watch", "--registry", chain.registry, "--rpc", "ftp://example.org"]);
+    const [rpcBad, hook, interval, stray] = await Promise.all([
+      runCli(["watch", "--registry", chain.registry, "--rpc", "ftp://example.org"]),
+      runCli([...base(), "--webhook", "not a url user:pw@"]),
+      runCli([...base(), "--interval", "soon"]),
+      runCli([...base(), "--root-ca", files.rootCa]),
+    ]);
     expect(rpcBad.code).toBe(2);
     expect(rpcBad.stderr).toMatch(/--rpc must be an http\(s\) URL/);
-    const hook = await runCli([...base(), "--webhook", "not a url user:pw@"]);
     expect(hook.code).toBe(2);
     expect(hook.stderr.trim().split("\n")).toEqual([expect.stringMatching(/--webhook must be an http\(s\) URL \(value not shown/)]);
-    const interval = await runCli([...base(), "--interval", "soon"]);
     expect(interval.code).toBe(2);
     expect(interval.stderr).toMatch(/--interval must be a number of seconds/);
-    const stray = await runCli([...base(), "--root-ca", files.rootCa]);
     expect(stray.code).toBe(2);
     expect(stray.stderr).toMatch(/--root-ca only applies with --collateral or --pccs/);
   });
@@ -135,22 +137,20 @@ describe("watch: bad input is a typed error, exit 2", () => {
     const dir = `${chain.tmp}/states`;
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${dir}/truncated.json`, '{"schema": "kms-registry.watch.state/1", "regis');
-    const truncated = await runCli([...base(), "--state", `${dir}/truncated.json`]);
-    expect(truncated.code).toBe(2);
-    expect(truncated.stderr.trim().split("\n")).toEqual([expect.stringMatching(/watch state ".*truncated\.json" is not valid JSON/)]);
     writeFileSync(`${dir}/wrong.json`, JSON.stringify({ schema: "kms-registry.watch.state/1", registry: chain.registry, chainId: 31337, nextBlock: -4 }));
-    const wrong = await runCli([...base(), "--state", `${dir}/wrong.json`]);
-    expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toMatch(/is corrupt: bad nextBlock/);
-    const notFile = await runCli([...base(), "--state", dir]);
-    expect(notFile.code).toBe(2);
-    expect(notFile.stderr).toMatch(/cannot read watch state .*not a regular file \(a directory\)/);
     const otherRegistry = JSON.parse(readFileSync(`${chain.tmp}/basic.state.json`, "utf8")) as Record<string, unknown>;
     writeFileSync(`${dir}/other.json`, JSON.stringify({ ...otherRegistry, registry: "0x000000000000000000000000000000000000dEaD" }));
-    const other = await runCli([...base(), "--state", `${dir}/other.json`]);
+    const [truncated, wrong, notFile, other, unwritable] = await Promise.all(
+      [`${dir}/truncated.json`, `${dir}/wrong.json`, dir, `${dir}/other.json`, `${dir}/no-such-dir/state.json`].map((f) => runCli([...base(), "--state", f])),
+    );
+    expect(truncated.code).toBe(2);
+    expect(truncated.stderr.trim().split("\n")).toEqual([expect.stringMatching(/watch state ".*truncated\.json" is not valid JSON/)]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/is corrupt: bad nextBlock/);
+    expect(notFile.code).toBe(2);
+    expect(notFile.stderr).toMatch(/cannot read watch state .*not a regular file \(a directory\)/);
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/is of registry 0x000000000000000000000000000000000000dEaD on chain 31337, not 0x/);
-    const unwritable = await runCli([...base(), "--state", `${dir}/no-such-dir/state.json`]);
     expect(unwritable.code).toBe(2);
     expect(unwritable.stderr).toMatch(/cannot write \(ENOENT\)/);
   });
