@@ -459,7 +459,7 @@ export async function follow(opts: FollowOptions): Promise<void> {
   };
 
   while (!signal.aborted) {
-    let more = false;
+    let more: boolean;
     try {
       more = await poll();
       if (failures) opts.log(`[watch] RPC answers again after ${failures} failed attempt${failures === 1 ? "" : "s"}; continuing from block ${st.nextBlock}`);

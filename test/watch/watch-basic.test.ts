@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { parseWatchState } from "../../src/watch/state.js";
 import { FINDING_SCHEMA, type Finding } from "../../src/watch/finding.js";
-import { runCli } from "../helpers/cli.js";
+import { runCli, type RunResult } from "../helpers/cli.js";
 import { randomKms, startChain, type TestChain, type TestKms } from "../registry/chain-helpers.js";
 import { duplicateIds, forgedKms, forgedWorld, kmsAddr, mine, proveLive, publish, revoke, rpc, startReceiver, startWatch } from "./helpers.js";
 
@@ -59,6 +59,7 @@ describe("watch: findings of a real history", () => {
       expect(of(fs, "liveness", good)).toHaveLength(1);
       const rev = of(fs, "revoked", bad)[0]!;
       expect(rev.severity).toBe("warning");
+      // eslint-disable-next-line no-control-regex -- the point: no control character left
       expect(rev.message).not.toMatch(/[\u0000-\u001f]/);
       expect(rev.message).toContain("compromised");
       expect(of(fs, "collateral-expiring", good)[0]!.message).toMatch(/in (29|30)\.\d days \(warning at 31 days; the collateral it was re-verified with\)/);
@@ -140,9 +141,9 @@ describe("watch: bad input is a typed error, exit 2", () => {
     writeFileSync(`${dir}/wrong.json`, JSON.stringify({ schema: "kms-registry.watch.state/1", registry: chain.registry, chainId: 31337, nextBlock: -4 }));
     const otherRegistry = JSON.parse(readFileSync(`${chain.tmp}/basic.state.json`, "utf8")) as Record<string, unknown>;
     writeFileSync(`${dir}/other.json`, JSON.stringify({ ...otherRegistry, registry: "0x000000000000000000000000000000000000dEaD" }));
-    const [truncated, wrong, notFile, other, unwritable] = await Promise.all(
+    const [truncated, wrong, notFile, other, unwritable] = (await Promise.all(
       [`${dir}/truncated.json`, `${dir}/wrong.json`, dir, `${dir}/other.json`, `${dir}/no-such-dir/state.json`].map((f) => runCli([...base(), "--state", f])),
-    );
+    )) as [RunResult, RunResult, RunResult, RunResult, RunResult];
     expect(truncated.code).toBe(2);
     expect(truncated.stderr.trim().split("\n")).toEqual([expect.stringMatching(/watch state ".*truncated\.json" is not valid JSON/)]);
     expect(wrong.code).toBe(2);

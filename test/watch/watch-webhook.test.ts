@@ -76,7 +76,7 @@ describe("watch: a webhook receiver that is down", () => {
     const state = `${chain.tmp}/webhook.state.json`;
     const first = startWatch(args(receiver.url, ["--from-block", await nextBlock(), "--state", state]));
     const ks = [randomKms(), randomKms()];
-    let queued: Finding[] = [];
+    let queued: Finding[];
     try {
       for (const k of ks) await publish(chain, k);
       await first.until((f) => f.length === 2, "two findings while the receiver is down");
