@@ -60,6 +60,23 @@ describe("watch: faults", () => {
     }
   });
 
+  it("(1b) an RPC unreachable at start-up is retried with backoff, and SIGTERM during the outage still exits 0 at once", async () => {
+    const url = new URL(chain.node.url);
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port) });
+    await proxy.cut();
+    const w = startWatch(watchArgs(proxy.url));
+    try {
+      await w.untilStderr(/did not answer eth_chainId: .*; retrying in 1\.0 s/);
+      const t = Date.now();
+      expect(await w.stop("SIGTERM")).toBe(0);
+      expect(Date.now() - t).toBeLessThan(3000);
+      expect(w.findings).toEqual([]);
+    } finally {
+      await w.stop("SIGKILL");
+      await proxy.close();
+    }
+  });
+
   it("(2) killed with SIGKILL and restarted on the same --state: resumes from the last processed block, nothing twice, nothing missed", async () => {
     const state = `${chain.tmp}/restart.state.json`;
     const from = String(await chain.conn.publicClient.getBlockNumber({ cacheTime: 0 }));
@@ -104,14 +121,27 @@ describe("watch: faults", () => {
   it("(3) a reorg: findings of dropped blocks are retracted at 1 confirmation; with 8 confirmations nothing is retracted", async () => {
     const from = String(await chain.conn.publicClient.getBlockNumber({ cacheTime: 0 }));
     const shallow = startWatch(watchArgs(chain.node.url, ["--from-block", from]));
-    const deep = startWatch(watchArgs(chain.node.url, ["--from-block", from, "--confirmations", "8"]));
+    const deepState = `${chain.tmp}/deep.state.json`;
+    const deep = startWatch(watchArgs(chain.node.url, ["--from-block", from, "--confirmations", "8", "--state", deepState]));
     try {
+      await mine(chain, 10);
       const snapshot = (await rpc(chain, "evm_snapshot")) as string;
       const dropped = randomKms();
       const droppedBlock = Number(await publish(chain, dropped));
       await mine(chain, 2);
       const [reg] = regsOf(await shallow.until((f) => regsOf(f, dropped).length === 1, "the soon-dropped registration"), dropped);
       expect(reg!.block).toBe(droppedBlock);
+      // the deep watch follows too, 8 confirmations behind the head: up to the block 7 below it, not further
+      const headNow = droppedBlock + 2;
+      await eventually(() => {
+        try {
+          return parseWatchState(readFileSync(deepState, "utf8"), deepState).nextBlock === headNow - 7 + 1;
+        } catch {
+          return false;
+        }
+      }, "the deep watch at head - 7");
+      await new Promise((r) => setTimeout(r, 500));
+      expect(parseWatchState(readFileSync(deepState, "utf8"), deepState).nextBlock).toBe(headNow - 7 + 1);
       expect(await rpc(chain, "evm_revert", [snapshot])).toBe(true);
       // a different fork: another KMS registered, more blocks than were dropped
       const kept = randomKms();
