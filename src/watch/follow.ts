@@ -468,7 +468,9 @@ export async function follow(opts: FollowOptions): Promise<void> {
       if (e instanceof Aborted || signal.aborted) break;
       failures++;
       const delay = Math.min(opts.intervalMs * 2 ** failures, opts.maxBackoffMs);
-      opts.log(`[watch] RPC error (attempt ${failures}): ${shortMessage(e).slice(0, 300)}; retrying in ${(delay / 1000).toFixed(1)} s`);
+      const details = (e as { details?: unknown }).details;
+      const why = `${shortMessage(e).replace(/\.$/, "")}${typeof details === "string" && details ? ` (${firstLine(details).slice(0, 200)})` : ""}`;
+      opts.log(`[watch] RPC error (attempt ${failures}): ${why.slice(0, 300)}; retrying in ${(delay / 1000).toFixed(1)} s`);
       await sleep(delay, signal);
       continue;
     }

@@ -30,7 +30,8 @@ describe("watch: faults", () => {
     const url = new URL(chain.node.url);
     const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port) });
     const from = String(await chain.conn.publicClient.getBlockNumber({ cacheTime: 0 }));
-    const w = startWatch(watchArgs(proxy.url, ["--from-block", from]));
+    // an RPC URL with an API key in its path, as hosted RPCs have: never printed, also not in the error lines
+    const w = startWatch(watchArgs(`${proxy.url}/v2/key-Abc123Secret`, ["--from-block", from]));
     try {
       const k1 = randomKms();
       await publish(chain, k1);
@@ -54,6 +55,8 @@ describe("watch: faults", () => {
       expect(w.findings.map((f) => f.kind)).toEqual(["registered", "registered", "liveness", "registered"]);
       expect([k1, k2, k3].map((k) => regsOf(w.findings, k).length)).toEqual([1, 1, 1]);
       expect(await w.stop("SIGINT")).toBe(0);
+      expect(w.stderr() + JSON.stringify(w.findings)).not.toContain("Abc123Secret");
+      expect(w.stderr()).toMatch(/RPC error \(attempt 1\): /);
     } finally {
       await w.stop("SIGKILL");
       await proxy.close();
