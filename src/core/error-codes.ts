@@ -270,6 +270,8 @@ export const ERROR_CODES = {
   VERIFICATION_FAILED: "the KMS did not verify, so nothing was published",
   VERIFIER_CALL_FAILED: "the on-chain DCAP verifier's call failed without a verifier revert, or returned no verifier result",
   VERIFIER_NO_CODE: "no contract code at the on-chain DCAP verifier's address",
+  WATCH_STATE_CORRUPT: "the watch state file is not a valid state (not JSON, another schema, or fields of the wrong shape)",
+  WATCH_STATE_MISMATCH: "the watch state file is of another registry or another chain than the one watched",
   WRITE_FAILED: "a file cannot be written",
 } as const;
 

@@ -42,6 +42,8 @@ export const INPUT_KINDS = {
   measurementPolicy: { name: "measurement policy", maxBytes: 256 * KiB },
   // a cached PCCS response: up to the 16 MiB response cap, base64-encoded, plus its headers
   pccsCache: { name: "PCCS cache entry", maxBytes: 24 * MiB },
+  /** `watch --state`: the follower's position, the recent blocks' events and the webhook queue */
+  watchState: { name: "watch state", maxBytes: 64 * MiB },
 } as const satisfies Record<string, InputKind>;
 
 /** `1 MiB`, `256 KiB`, `100 bytes`. */

@@ -78,6 +78,11 @@ export const commands: readonly CommandEntry[] = [
     summary: "verify a dstack DstackKms contract's KMS record, its allow-lists and its history",
     load: async () => (await import("./check-dstack-kms.js")).checkDstackKmsCommand,
   },
+  {
+    name: "watch",
+    summary: "follow the registry as blocks arrive and report findings (JSON lines, webhook)",
+    load: async () => (await import("./watch.js")).watchCommand,
+  },
 ];
 
 /** The command called `name`, its module loaded; undefined when there is none. */
