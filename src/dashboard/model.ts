@@ -85,7 +85,7 @@ export interface KmsView {
   address: Hex;
   state: KmsState;
   path: RegistrationPath;
-  root: "intel" | "other" | "unknown";
+  root: QuoteDetails["root"];
   tcbStatus: TcbStatus | null;
   /** Where `tcbStatus` and `collateralExpiry` come from. */
   tcbSource: "on-chain" | "re-verification" | null;

@@ -11,8 +11,12 @@ import { parseSgxExtension } from "../dcap/sgx-extension.js";
 import type { Check } from "../dcap/types.js";
 import { QuoteVerificationError, verifyQuoteSignatures } from "../dcap/verify.js";
 
-/** Whose root the quote's PCK chain ends at: Intel's pinned root, another (simulated or test) root, or unknown. */
-export type QuoteRoot = "intel" | "other" | "unknown";
+/**
+ * What the collateral-free checks say of the quote: signed under Intel's pinned root (`intel`), under another
+ * (simulated or test) root (`other`: the chain ends elsewhere, or at `--root-ca`), a chain that ends at the
+ * trusted root but a signature over the quote that does not verify (`invalid`), or not checkable (`unknown`).
+ */
+export type QuoteRoot = "intel" | "other" | "invalid" | "unknown";
 
 export interface QuoteMeasurements {
   reportType: "td10" | "td15";
@@ -100,7 +104,7 @@ export function quoteDetails(bytes: Uint8Array, now: number, rootCaDer?: Uint8Ar
     if (chainOk) {
       // the chain is Intel's (or the given root's), but a signature over the quote does not verify
       const rootName = rootCaDer ? "the --root-ca root" : "Intel's SGX Root CA";
-      return { ...base, root: rootCaDer ? "other" : "intel", rootDetail: `PCK chain ends at ${rootName}, but ${failed?.name ?? "a check"} fails: ${why}`, signatureChecks: checks };
+      return { ...base, root: "invalid", rootDetail: `PCK chain ends at ${rootName}, but ${failed?.name ?? "a check"} fails: ${why}`, signatureChecks: checks };
     }
     return { ...base, root: failed?.name === "pck.chain" ? "other" : "unknown", rootDetail: `${failed?.name ?? "verification"} fails: ${why}`, signatureChecks: checks };
   }

@@ -35,8 +35,10 @@ export interface SourceOptions {
 }
 
 /** What is kept between snapshots: quote results by hash, block times, the log scan's last range. */
+type QuoteEntries = Map<Hex, { details: QuoteDetails; reverify: ReverifyResult | null }>;
+
 export interface SourceCache {
-  quotes: Map<Hex, { details: QuoteDetails; reverify: ReverifyResult | null }>;
+  quotes: QuoteEntries;
   blockTimes: Map<number, number>;
   range?: bigint;
   lastHead?: number;
@@ -66,6 +68,7 @@ export async function loadSnapshot(opts: SourceOptions, cache: SourceCache): Pro
   cache.lastHead = Number(head);
   // the audit hands every registered quote to `reverify`, in chain order: keep them, and verify each once
   const quotes = new Map<string, Map<number, Hex>>();
+  const seen: QuoteEntries = new Map();
   const reverify: Reverify = async (quote, ctx) => {
     const hash = keccak256(quote);
     const byN = quotes.get(ctx.kms.toLowerCase()) ?? new Map<number, Hex>();
@@ -75,16 +78,20 @@ export async function loadSnapshot(opts: SourceOptions, cache: SourceCache): Pro
     if (!entry) {
       const details = quoteDetails(quote, now(), opts.rootCaDer);
       let rv: ReverifyResult | null = null;
+      let keep = true;
       if (opts.verifyQuote) {
         try {
           rv = await opts.verifyQuote(quote);
         } catch (e) {
+          // (a collateral source that failed is asked again at the next refresh)
+          keep = false;
           rv = { ok: false, detail: firstLine(errorMessage(e)), status: null, genuine: false, collateralExpiry: null, checks: [] };
         }
       }
       entry = { details, reverify: rv };
-      cache.quotes.set(hash, entry);
+      if (keep) cache.quotes.set(hash, entry);
     }
+    seen.set(hash, entry);
     return entry.reverify ? { ok: entry.reverify.ok, detail: entry.reverify.detail } : { ok: true, detail: NOT_REVERIFIED };
   };
   const audit = await auditRegistry({ publicClient: pc, registry: opts.registry, fromBlock: opts.fromBlock, toBlock: head, reverify, ...(cache.range ? { initialRange: cache.range } : {}) });
@@ -94,7 +101,7 @@ export async function loadSnapshot(opts: SourceOptions, cache: SourceCache): Pro
   const [header, records] = await Promise.all([readHeader(opts, audit, toBlock), readRecords(opts, audit.kms, toBlock, concurrency)]);
   await readBlockTimes(pc, cache, blocksOf(audit.kms, audit.toBlock), concurrency);
   header.headTime = cache.blockTimes.get(audit.toBlock) ?? null;
-  const kms = audit.kms.map((k) => kmsView(k, records.get(k.address.toLowerCase()) ?? null, quotes.get(k.address.toLowerCase()), audit, cache, !!opts.verifyQuote));
+  const kms = audit.kms.map((k) => kmsView(k, records.get(k.address.toLowerCase()) ?? null, quotes.get(k.address.toLowerCase()), audit, cache, seen, !!opts.verifyQuote));
   const recent = kms.flatMap((k) => k.timeline).sort((a, b) => b.block - a.block || b.id.localeCompare(a.id));
   return {
     registry: header,
@@ -205,13 +212,13 @@ async function readBlockTimes(pc: PublicClient<Transport, Chain>, cache: SourceC
   });
 }
 
-function kmsView(k: AuditKms, record: OnChainRecord | null, quoteHashes: Map<number, Hex> | undefined, audit: AuditResult, cache: SourceCache, reverified: boolean): KmsView {
+function kmsView(k: AuditKms, record: OnChainRecord | null, quoteHashes: Map<number, Hex> | undefined, audit: AuditResult, cache: SourceCache, seen: QuoteEntries, reverified: boolean): KmsView {
   const time = (b: number) => cache.blockTimes.get(b) ?? null;
   const checks = reverified ? k.checks : k.checks.filter((c) => !(c.name === "reverify" && c.detail === NOT_REVERIFIED));
   const attestations: AttestationView[] = k.attestations.map((a, i) => {
     const n = i + 1;
     const hash = quoteHashes?.get(n);
-    const q = hash ? cache.quotes.get(hash) : undefined;
+    const q = hash ? seen.get(hash) : undefined;
     const latest = n === k.attestations.length;
     return {
       n,

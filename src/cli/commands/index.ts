@@ -68,6 +68,11 @@ export const commands: readonly CommandEntry[] = [
     summary: "rebuild the registry's history from events and re-check every quote",
     load: async () => (await import("./audit.js")).auditCommand,
   },
+  {
+    name: "dashboard",
+    summary: "serve a live web page of the registry for auditors (and the same data as JSON)",
+    load: async () => (await import("./dashboard.js")).dashboardCommand,
+  },
 ];
 
 /** The command called `name`, its module loaded; undefined when there is none. */
