@@ -45,9 +45,10 @@ export interface DeploymentRecord {
 export interface Create2Info {
   factory: Hex;
   salt: Hex;
-  /** keccak256(creation bytecode ‖ abi.encode(constructorArgs.admin)). */
+  /** keccak256(creation bytecode ‖ abi.encode(constructorArgs.admin, constructorArgs.verifier)). */
   initCodeHash: Hex;
-  constructorArgs: { admin: Hex };
+  /** `verifier` is the DcapVerifier (address(0) or absent: none). */
+  constructorArgs: { admin: Hex; verifier?: Hex };
 }
 
 /** File name of a chain's record under `dir` (`<dir>/<chainId>.json`, or `<dir>/local/<chainId>.json`). */
