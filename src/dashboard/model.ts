@@ -24,7 +24,7 @@ export interface ReverifyResult {
 /** Full verification of a quote, provided by the caller (built from the CLI's verification options). */
 export type QuoteVerifier = (quote: Uint8Array) => Promise<ReverifyResult>;
 
-export type TimelineKind = "registered" | "re-attested" | "verified-on-chain" | "rechecked" | "liveness" | "revoked";
+export type TimelineKind = "registered" | "re-attested" | "rechecked" | "liveness" | "revoked";
 
 export interface TimelineEntry {
   /** Stable across snapshots: transaction, kind and position. */
@@ -41,6 +41,8 @@ export interface TimelineEntry {
   text?: string;
   attestation?: number;
   by?: Hex;
+  /** A recheck's verdict: the KMS is now stale. */
+  stale?: boolean;
 }
 
 /** How the latest attestation got on chain. */
@@ -73,6 +75,8 @@ export interface AttestationView {
   quoteHash: Hex;
   registrar: Hex;
   path: RegistrationPath;
+  /** What the on-chain verifier established at registration (`KmsVerifiedOnChain`); null on the registrar path. */
+  onChain: { tcbStatus: TcbStatus | null; fmspc: Hex; collateralExpiry: number; intelRoot: boolean } | null;
   quote: QuoteDetails | null;
   /** The audit's checks of this attestation (quote hash, KMS address, quote parse, key binding, CA key). */
   checks: AuditCheck[];

@@ -159,7 +159,7 @@ function timelineItems(entries: TimelineEntry[], opts: RenderOptions, now: numbe
   if (!entries.length) return html`<p class="muted">No events.</p>`;
   return html`<ol class="timeline">${entries.map(
     (e) => html`<li class="ev ev-${e.kind}" data-id="${e.id}" data-kind="${e.kind}">
-<span class="block">block ${e.block}</span> ${badge(e.kind, e.kind === "revoked" ? "bad" : e.kind === "liveness" ? "info" : "ok")}
+<span class="block">block ${e.block}</span> ${badge(e.kind, e.kind === "revoked" ? "bad" : e.stale ? "warn" : e.kind === "liveness" || e.kind === "rechecked" ? "info" : "ok")}
 ${withKms ? html`<a href="${kmsHref(e.kms)}"><code>${e.kms}</code></a>` : ""}
 <span class="summary">${e.summary}</span>${e.text !== undefined ? html`<div class="reason">reason: ${chainText(e.text)}</div>` : ""}
 <div class="meta small">${when(e.time, now)} · tx ${txLink(e.tx, opts)}</div>
@@ -236,13 +236,21 @@ function bindingChecks(checks: AuditCheck[]): SafeHtml {
   return checkRows(binding);
 }
 
+function onChainVerdict(a: AttestationView): SafeHtml | string {
+  const v = a.onChain;
+  if (!v) return "";
+  return html`<h4>On-chain verification (KmsVerifiedOnChain)</h4>
+<dl class="grid small"><dt>TCB status</dt><dd>${v.tcbStatus ?? "unknown"}</dd><dt>FMSPC</dt><dd><code>${v.fmspc}</code></dd>
+<dt>Collateral valid until</dt><dd>${iso(v.collateralExpiry)}</dd><dt>Verifier root</dt><dd>${v.intelRoot ? badge("Intel SGX Root CA", "ok") : badge("NOT Intel's root", "bad")}</dd></dl>`;
+}
+
 function attestationSection(a: AttestationView, opts: RenderOptions, now: number): SafeHtml {
   return html`<section class="attestation" id="attestation-${a.n}" aria-label="attestation ${a.n}">
 <h3>Attestation #${a.n} ${pathBadge(a.path)}</h3>
 <p class="small">block ${a.block} · ${when(a.time, now)} · tx ${txLink(a.tx, opts)} · registrar <code>${a.registrar}</code> · quote hash <code>${a.quoteHash}</code></p>
 <div class="cols">
 <div><h4>Measurements</h4>${measurements(a.quote)}</div>
-<div><h4>Key binding and event checks</h4>${bindingChecks(a.checks)}${reverifyBlock(a.reverify, a.quote)}</div>
+<div>${onChainVerdict(a)}<h4>Key binding and event checks</h4>${bindingChecks(a.checks)}${reverifyBlock(a.reverify, a.quote)}</div>
 </div>
 </section>`;
 }

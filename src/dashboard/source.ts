@@ -15,6 +15,7 @@ import type { AuditKms } from "../registry/audit-state.js";
 import { networkName } from "../registry/connect.js";
 import { kmsRegistryAbi } from "../registry/generated/abi.js";
 import type { AttestationView, DashboardSnapshot, KmsView, OnChainRecord, QuoteVerifier, RegistryHeader, ReverifyResult, TimelineEntry } from "./model.js";
+import { scanOnChainEvents, type OnChainEvent } from "./onchain-events.js";
 import { quoteDetails, type QuoteDetails } from "./quote-details.js";
 
 export interface SourceOptions {
@@ -98,10 +99,15 @@ export async function loadSnapshot(opts: SourceOptions, cache: SourceCache): Pro
   cache.range = BigInt(audit.rpc.finalRange);
   const toBlock = BigInt(audit.toBlock);
   const concurrency = opts.concurrency ?? 8;
-  const [header, records] = await Promise.all([readHeader(opts, audit, toBlock), readRecords(opts, audit.kms, toBlock, concurrency)]);
-  await readBlockTimes(pc, cache, blocksOf(audit.kms, audit.toBlock), concurrency);
+  const [header, records, onChain] = await Promise.all([
+    readHeader(opts, audit, toBlock),
+    readRecords(opts, audit.kms, toBlock, concurrency),
+    scanOnChainEvents({ publicClient: pc, registry: opts.registry, fromBlock: opts.fromBlock, toBlock, initialRange: cache.range }),
+  ]);
+  await readBlockTimes(pc, cache, [...blocksOf(audit.kms, audit.toBlock), ...onChain.map((e) => e.block)], concurrency);
   header.headTime = cache.blockTimes.get(audit.toBlock) ?? null;
-  const kms = audit.kms.map((k) => kmsView(k, records.get(k.address.toLowerCase()) ?? null, quotes.get(k.address.toLowerCase()), audit, cache, seen, !!opts.verifyQuote));
+  const eventsOf = (k: AuditKms) => onChain.filter((e) => e.kms.toLowerCase() === k.address.toLowerCase());
+  const kms = audit.kms.map((k) => kmsView(k, records.get(k.address.toLowerCase()) ?? null, quotes.get(k.address.toLowerCase()), eventsOf(k), audit, cache, seen, !!opts.verifyQuote));
   const recent = kms.flatMap((k) => k.timeline).sort((a, b) => b.block - a.block || b.id.localeCompare(a.id));
   return {
     registry: header,
@@ -212,14 +218,19 @@ async function readBlockTimes(pc: PublicClient<Transport, Chain>, cache: SourceC
   });
 }
 
-function kmsView(k: AuditKms, record: OnChainRecord | null, quoteHashes: Map<number, Hex> | undefined, audit: AuditResult, cache: SourceCache, seen: QuoteEntries, reverified: boolean): KmsView {
+function kmsView(
+  k: AuditKms,
+  record: OnChainRecord | null,
+  quoteHashes: Map<number, Hex> | undefined,
+  onChain: OnChainEvent[],
+  audit: AuditResult, cache: SourceCache, seen: QuoteEntries, reverified: boolean): KmsView {
   const time = (b: number) => cache.blockTimes.get(b) ?? null;
   const checks = reverified ? k.checks : k.checks.filter((c) => !(c.name === "reverify" && c.detail === NOT_REVERIFIED));
   const attestations: AttestationView[] = k.attestations.map((a, i) => {
     const n = i + 1;
     const hash = quoteHashes?.get(n);
     const q = hash ? seen.get(hash) : undefined;
-    const latest = n === k.attestations.length;
+    const verified = onChain.find((e) => e.kind === "verified-on-chain" && e.tx === a.tx);
     return {
       n,
       block: a.block,
@@ -227,7 +238,11 @@ function kmsView(k: AuditKms, record: OnChainRecord | null, quoteHashes: Map<num
       time: time(a.block),
       quoteHash: a.quoteHash,
       registrar: a.registrar,
-      path: latest && record?.path ? record.path : "registrar",
+      path: verified ? "on-chain" : "registrar",
+      onChain:
+        verified?.kind === "verified-on-chain"
+          ? { tcbStatus: verified.tcbStatus, fmspc: verified.fmspc, collateralExpiry: verified.collateralExpiry, intelRoot: verified.intelRoot }
+          : null,
       quote: q?.details ?? null,
       checks: checks.filter((c) => c.attestation === n),
       reverify: q?.reverify ?? null,
@@ -243,7 +258,7 @@ function kmsView(k: AuditKms, record: OnChainRecord | null, quoteHashes: Map<num
       block: a.block,
       tx: a.tx,
       time: a.time,
-      summary: `${a.n === 1 ? "registered" : `re-attested (attestation #${a.n})`} by ${a.registrar}${a.path === "on-chain" ? ", verified on chain" : ""}`,
+      summary: `${a.n === 1 ? "registered" : `re-attested (attestation #${a.n})`} by ${a.registrar}${a.onChain ? `, verified on chain: ${a.onChain.tcbStatus ?? "unknown status"}${a.onChain.intelRoot ? "" : " (NOT Intel's root)"}` : ""}`,
       attestation: a.n,
       by: a.registrar,
     });
@@ -251,6 +266,20 @@ function kmsView(k: AuditKms, record: OnChainRecord | null, quoteHashes: Map<num
   k.livenessProofs.forEach((p) => {
     timeline.push({ id: `${p.tx}:live:${p.nonce}`, kind: "liveness", kms: k.address, block: p.block, tx: p.tx, time: time(p.block), summary: `liveness proven (nonce ${p.nonce})` });
   });
+  for (const e of onChain) {
+    if (e.kind !== "rechecked") continue;
+    timeline.push({
+      id: `${e.tx}:recheck:${e.logIndex}`,
+      kind: "rechecked",
+      kms: k.address,
+      block: e.block,
+      tx: e.tx,
+      time: time(e.block),
+      summary: `rechecked by ${e.by}: ${e.tcbStatus ?? "unknown status"}, collateral valid until ${new Date(e.collateralExpiry * 1000).toISOString().slice(0, 10)}${e.stale ? " — now STALE" : ", not stale"}`,
+      by: e.by,
+      stale: e.stale,
+    });
+  }
   if (k.revocation && k.revokedAt !== null) {
     timeline.push({ id: `${k.revocation.tx}:revoked`, kind: "revoked", kms: k.address, block: k.revokedAt, tx: k.revocation.tx, time: time(k.revokedAt), summary: `revoked by ${k.revocation.by}`, text: k.revocation.reason, by: k.revocation.by });
   }
@@ -284,5 +313,5 @@ function kmsView(k: AuditKms, record: OnChainRecord | null, quoteHashes: Map<num
   };
 }
 
-const ORDER: Record<TimelineEntry["kind"], number> = { registered: 0, "re-attested": 1, "verified-on-chain": 2, rechecked: 3, liveness: 4, revoked: 5 };
+const ORDER: Record<TimelineEntry["kind"], number> = { registered: 0, "re-attested": 1, rechecked: 2, liveness: 3, revoked: 4 };
 const order = (k: TimelineEntry["kind"]) => ORDER[k];

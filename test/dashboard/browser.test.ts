@@ -173,7 +173,7 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
 
   it("live: a new liveness proof and a new registration appear without a reload, with their block", async () => {
     const page = await open("/");
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
     await expect.poll(() => page.locator("#live-status").innerText()).toMatch(/live · block \d+/);
     const proof = await h.proveSimLiveness();
     const item = page.locator(`ol.timeline li[data-kind=liveness].fresh`);
@@ -183,7 +183,7 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     await page.locator(`tr[data-kms="${(await import("viem")).getAddress(reg.kms)}"]`).waitFor({ timeout: 10_000 });
     expect(await page.locator("table.kms tbody tr").count()).toBe(5);
     await expect.poll(() => page.locator("#live-status").innerText()).toContain(`in block ${reg.block}`);
-    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42); // the same document: no reload
+    expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(42); // the same document: no reload
     await page.screenshot({ path: path.join(shots, "live.png"), fullPage: true });
     await page.close();
     expect(dialogs).toEqual([]);
