@@ -78,7 +78,7 @@ function pathBadge(path: KmsView["path"]): SafeHtml {
 
 function tcbCell(k: KmsView): SafeHtml {
   if (!k.tcbStatus) return html`<span class="muted">not verified here</span>`;
-  const kind = k.tcbStatus === "UpToDate" ? "ok" : k.tcbStatus === "SWHardeningNeeded" ? "info" : "warn";
+  const kind = k.tcbStatus === "UpToDate" ? "ok" : k.tcbStatus === "SWHardeningNeeded" ? "info" : k.tcbStatus === "Revoked" ? "bad" : "warn";
   return html`${badge(k.tcbStatus, kind)} <span class="muted small">${k.tcbSource ?? ""}</span>`;
 }
 
