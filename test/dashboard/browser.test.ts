@@ -1,7 +1,8 @@
 /**
  * The dashboard as a person sees it, in Debian's Chromium driven by playwright-core (no browser download):
- * a real `hardhat node` with a written history (registrations, a re-attestation, a liveness proof, a
- * revocation with a hostile reason, one anomaly), the real `kms-registry dashboard` process, and checks of
+ * a real `hardhat node` with a written history (registrar and on-chain registrations, a re-attestation, a
+ * recheck that made a KMS stale, a liveness proof, a revocation with a hostile reason, one anomaly), the real
+ * `kms-registry dashboard` process, and checks of
  * the rows, the states, a KMS's timeline, a live update after a new event without a reload, the hostile
  * reason shown as text with no script run, and Ctrl-C. Screenshots go to a temp dir.
  * Without Chromium: a loud warning and a skipped test named "browser tests not run: chromium not found";
@@ -116,7 +117,7 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
   it("overview: one row per KMS with its state, how it was registered, its root and the anomaly", async () => {
     const page = await open("/");
     const rows = page.locator("table.kms tbody tr");
-    await expect.poll(() => rows.count()).toBe(4);
+    await expect.poll(() => rows.count()).toBe(6);
     const rowOf = (k: `0x${string}`) => page.locator(`tr[data-kms="${k}"]`);
     const { getAddress } = await import("viem");
     const A = getAddress(h.addr(h.a)) as `0x${string}`;
@@ -130,6 +131,14 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     expect(await rowOf(SIM).innerText()).toContain("NOT GENUINE");
     expect(await rowOf(SIM).innerText()).toMatch(/block \d+ \(\d+ s ago\)/); // last liveness proof and its age
     expect(await rowOf(ORPHAN).innerText()).toContain("registrar-lost-role");
+    // the on-chain path: verified by the registry's DcapVerifier (forged root: NOT GENUINE), one rechecked to stale
+    const VER = getAddress(h.addr(h.verified)) as `0x${string}`;
+    const STALE = getAddress(h.addr(h.stale)) as `0x${string}`;
+    expect(await rowOf(VER).locator("[data-state]").innerText()).toBe("active");
+    expect(await rowOf(VER).innerText()).toMatch(/on-chain verified[\s\S]*NOT GENUINE[\s\S]*UpToDate[\s\S]*\d{4}-\d\d-\d\d[\s\S]*(29|30) days left/);
+    expect(await rowOf(STALE).locator("[data-state]").innerText()).toBe("stale");
+    expect(await rowOf(STALE).innerText()).toMatch(/on-chain verified[\s\S]*Revoked/);
+    expect(await page.locator("[data-field=accepted]").innerText()).toBe("UpToDate, SWHardeningNeeded");
     expect(await page.locator("section[aria-label=anomalies]").innerText()).toContain("registrar-lost-role");
     expect(await page.locator("[data-field=allowlist]").innerText()).toContain("disabled");
     await page.screenshot({ path: path.join(shots, "overview.png"), fullPage: true });
@@ -168,6 +177,13 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     expect(await sim.locator("ol.timeline li").evaluateAll((els) => els.map((e) => e.getAttribute("data-kind")))).toEqual(["registered", "liveness"]);
     await sim.screenshot({ path: path.join(shots, "sim-kms.png"), fullPage: true });
     await sim.close();
+    const stale = await open(`/kms/${h.addr(h.stale)}`);
+    expect(await stale.locator("ol.timeline li").evaluateAll((els) => els.map((e) => e.getAttribute("data-kind")))).toEqual(["registered", "rechecked"]);
+    expect(await stale.locator("li.ev-rechecked").innerText()).toMatch(/rechecked by 0x[0-9a-fA-F]{40}: Revoked, .* now STALE/);
+    expect(await stale.locator("#attestation-1").innerText()).toContain("On-chain verification (KmsVerifiedOnChain)");
+    expect(await stale.locator("#attestation-1").innerText()).toContain(`0x${Buffer.from(h.world.pck.fmspc).toString("hex")}`);
+    await stale.screenshot({ path: path.join(shots, "stale-kms.png"), fullPage: true });
+    await stale.close();
     await page.close();
   });
 
@@ -181,7 +197,7 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     expect(await item.first().innerText()).toContain(`block ${proof.block}`);
     const reg = await h.registerNew();
     await page.locator(`tr[data-kms="${(await import("viem")).getAddress(reg.kms)}"]`).waitFor({ timeout: 10_000 });
-    expect(await page.locator("table.kms tbody tr").count()).toBe(5);
+    expect(await page.locator("table.kms tbody tr").count()).toBe(7);
     await expect.poll(() => page.locator("#live-status").innerText()).toContain(`in block ${reg.block}`);
     expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(42); // the same document: no reload
     await page.screenshot({ path: path.join(shots, "live.png"), fullPage: true });
@@ -194,7 +210,7 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     const ctx = await browser.newContext({ javaScriptEnabled: false });
     const page = await ctx.newPage();
     await page.goto(dash.url + "/");
-    expect(await page.locator("table.kms tbody tr").count()).toBe(5);
+    expect(await page.locator("table.kms tbody tr").count()).toBe(7);
     await ctx.close();
     dash.child.kill("SIGINT");
     expect(await dash.exited).toBe(0);

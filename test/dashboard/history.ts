@@ -2,11 +2,22 @@
  * A registry history on a real `hardhat node` for the dashboard's tests and its README screenshot:
  * registrar registrations (the real Intel-signed quote re-bound to fresh keys, and a simulated KMS's forged
  * quote under its simulated root), a re-attestation, a liveness proof answered by the simulated KMS over
- * HTTP, a revocation whose reason is hostile (HTML, ANSI escape, bidi override), and one anomaly (a
- * registrar that lost its role after registering a KMS). `more` writes further events while a dashboard runs.
+ * HTTP, a revocation whose reason is hostile (HTML, ANSI escape, bidi override), one anomaly (a registrar that
+ * lost its role after registering a KMS), and the on-chain path on the real DcapVerifier under a forged root:
+ * two permissionless `registerVerified` registrations of forged quotes binding fresh keys, one of them then
+ * rechecked against the same platform's newer collateral whose TCB level is Revoked (it goes stale).
+ * `proveSimLiveness` / `registerNew` write further events while a dashboard runs.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
+
+import { bytesToHex, type Hex } from "../../src/core/bytes.js";
+import { expectedKmsReportData } from "../../src/dstack/binding.js";
+import { deployRegistry, packageRoot, recordOf } from "../../src/registry/deploy.js";
+import { toOnChainCollateral, verifierRootArgs } from "../../src/registry/verifier.js";
+import { createForgeWorld, forgeQuote, type ForgeWorld } from "../../src/testing/forge/index.js";
+import { startDevNode } from "../../src/testing/devnode.js";
 
 import { parseBootstrapInfo } from "../../src/kms/bootstrap.js";
 import { accountFromEnv, connect, walletFor } from "../../src/registry/connect.js";
@@ -16,7 +27,7 @@ import { ethAddress } from "../../src/dstack/signatures.js";
 import { HARDHAT_DEV_ACCOUNT_1_KEY } from "../../src/testing/devnode.js";
 import { startSimulatedKms, type SimulatedKms } from "../../src/testing/simulator/index.js";
 import { proveLiveness } from "../../src/workflows/prove-liveness.js";
-import { randomKms, startChain, type TestChain, type TestKms } from "../registry/chain-helpers.js";
+import { DEV_ENV, randomKms, type TestChain, type TestKms } from "../registry/chain-helpers.js";
 
 export const HOSTILE_REASON = "<img src=x onerror=alert(1)> \u001b[31mkey leaked\u001b[0m \u202Egnp.exe\u202C <script>alert(2)</script>";
 
@@ -31,6 +42,12 @@ export interface History {
   revoked: TestKms;
   /** Registered by a registrar that then lost its role (the anomaly). */
   orphan: TestKms;
+  /** Registered on chain (registerVerified), then rechecked: stale. */
+  stale: TestKms;
+  /** Registered on chain (registerVerified), UpToDate. */
+  verified: TestKms;
+  /** The forged world whose root the on-chain verifier trusts. */
+  world: ForgeWorld;
   addr: (k: KmsIdentity) => `0x${string}`;
   /** Prove the simulated KMS's liveness once more (a new event). */
   proveSimLiveness: () => Promise<{ block: bigint; tx: `0x${string}` }>;
@@ -39,8 +56,63 @@ export interface History {
   stop: () => Promise<void>;
 }
 
+interface VerifierArtifact {
+  abi: unknown[];
+  bytecode: Hex;
+  deployedBytecode: Hex;
+  immutableReferences: Record<string, { start: number; length: number }[]>;
+}
+
+/**
+ * The real DcapVerifier trusting `rootDer`, on the node: deployed when its code fits the node's contract size
+ * limit; otherwise (a verifier over EIP-170's 24 KiB) its runtime code with the four immutables filled in
+ * (root x, y, subject hash, serial — the constructor only sets these) installed with `hardhat_setCode`.
+ */
+async function deployVerifier(chain: Pick<TestChain, "conn" | "wallet">, rootDer: Uint8Array): Promise<Hex> {
+  const art = JSON.parse(readFileSync(path.join(packageRoot(), "artifacts/contracts/dcap/DcapVerifier.sol/DcapVerifier.json"), "utf8")) as VerifierArtifact;
+  const args = verifierRootArgs(rootDer);
+  const pc = chain.conn.publicClient;
+  try {
+    const hash = await chain.wallet.deployContract({ abi: art.abi as never, bytecode: art.bytecode, args: args as never });
+    const r = await pc.waitForTransactionReceipt({ hash });
+    if (r.status === "success" && r.contractAddress) return r.contractAddress as Hex;
+  } catch {
+    // over the size limit: install the runtime code instead
+  }
+  let code = art.deployedBytecode.slice(2);
+  const ids = Object.keys(art.immutableReferences).sort((a, b) => Number(a) - Number(b));
+  if (ids.length !== args.length) throw new Error(`DcapVerifier has ${ids.length} immutables, expected ${args.length}`);
+  ids.forEach((id, i) => {
+    const a = args[i]!;
+    const v = (typeof a === "bigint" ? a.toString(16) : a.slice(2)).padStart(64, "0");
+    for (const ref of art.immutableReferences[id]!) code = code.slice(0, ref.start * 2) + v + code.slice((ref.start + ref.length) * 2);
+  });
+  const address = "0x00000000000000000000000000000000dcab0001" as Hex;
+  await pc.request({ method: "hardhat_setCode" as never, params: [address, `0x${code}`] as never });
+  return address;
+}
+
+/** A node with a registry whose verifier trusts `world`'s root (registrar: dev account #0). */
+async function startVerifiedChain(world: ForgeWorld): Promise<TestChain> {
+  const node = await startDevNode();
+  try {
+    const conn = await connect(node.url);
+    const wallet = walletFor(conn, accountFromEnv(DEV_ENV));
+    const verifier = await deployVerifier({ conn, wallet }, world.rootCaDer);
+    const rec = await deployRegistry({ publicClient: conn.publicClient, walletClient: wallet, verifier, toolVersion: "test" });
+    const tmp = mkdtempSync(path.join(os.tmpdir(), "kms-dashboard-test-"));
+    return { node, conn, wallet, registry: rec.address, record: recordOf(rec), tmp };
+  } catch (e) {
+    await node.stop();
+    throw e;
+  }
+}
+
 export async function writeHistory(): Promise<History> {
-  const chain = await startChain();
+  const now = Math.floor(Date.now() / 1000) - 120;
+  const SEED = "dashboard-history";
+  const world = await createForgeWorld({ seed: SEED, now });
+  const chain = await startVerifiedChain(world);
   let sim: SimulatedKms | undefined;
   try {
     const pc = chain.conn.publicClient;
@@ -78,6 +150,29 @@ export async function writeHistory(): Promise<History> {
     const orphan = randomKms();
     await pub(orphan, second);
     await wait(await chain.wallet.writeContract({ address: chain.registry, abi, functionName: "revokeRole", args: [role, second.account.address] }));
+    // the on-chain path: anyone (here the account without the role) registers KMSes whose forged quotes bind their keys
+    const onChain = async (k: TestKms) => {
+      const quote = await forgeQuote(world, { reportData: expectedKmsReportData(k.caPubkey, k.k256Pubkey) });
+      const col = toOnChainCollateral(quote, world.collateral);
+      await wait(await second.writeContract({ address: chain.registry, abi, functionName: "registerVerified", args: [bytesToHex(k.caPubkey), bytesToHex(k.k256Pubkey), bytesToHex(quote), col] }));
+      return { ...k, quote };
+    };
+    const verified = await onChain(randomKms());
+    const stale = await onChain(randomKms());
+    // Intel's newer collateral for the same platform revokes the quote's TCB level: the recheck makes it stale
+    const revokedLevel = await createForgeWorld({
+      seed: SEED,
+      now,
+      tcbInfo: {
+        tcbEvaluationDataNumber: 18,
+        edit: (t: Record<string, unknown>) => {
+          (t.tcbLevels as { tcbStatus: string }[])[0]!.tcbStatus = "Revoked";
+        },
+      },
+    });
+    await wait(
+      await second.writeContract({ address: chain.registry, abi, functionName: "recheck", args: [addr(stale), bytesToHex(stale.quote), toOnChainCollateral(stale.quote, revokedLevel.collateral)] }),
+    );
     const registerNew = async () => {
       const k = randomKms();
       const r = await pub(k);
@@ -90,6 +185,9 @@ export async function writeHistory(): Promise<History> {
       sim_: simId,
       revoked,
       orphan,
+      stale,
+      verified,
+      world,
       addr,
       proveSimLiveness,
       registerNew,
