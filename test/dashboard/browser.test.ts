@@ -206,6 +206,34 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  it("with --collateral and --root-ca every quote is fully re-verified; the KMS page shows the verdict and its trail", async () => {
+    const second = await startDashboard([
+      "--registry", h.chain.registry,
+      "--rpc", h.chain.node.url,
+      "--from-block", String(h.chain.record.block),
+      "--port", "0",
+      "--collateral", h.sim.simCollateralPath,
+      "--root-ca", h.sim.simRootCaPath,
+    ]);
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      await page.goto(`${second.url}/kms/${h.addr(h.sim_)}`);
+      const att = page.locator("#attestation-1");
+      expect(await att.innerText()).toContain("Full re-verification — passes");
+      expect(await att.innerText()).toMatch(/verified: UpToDate \(NOT GENUINE: non-Intel root\)/);
+      expect(await att.innerText()).toContain("tcb.status");
+      expect(await page.locator("section.registry, .kms-head").first().innerText()).toContain("UpToDate");
+      await page.goto(`${second.url}/`);
+      expect(await page.locator("section.registry").innerText()).toMatch(/collateral file, accepted UpToDate, SWHardeningNeeded, root from --root-ca \(NOT GENUINE\)/);
+      // the re-bound Intel quotes do not verify under the simulated root: the audit's quote-not-verifiable anomaly
+      expect(await page.locator("section[aria-label=anomalies]").innerText()).toContain("quote-not-verifiable");
+      await page.close();
+    } finally {
+      second.child.kill("SIGINT");
+      expect(await second.exited).toBe(0);
+    }
+  });
+
   it("without JavaScript the page is complete; Ctrl-C stops the dashboard cleanly", async () => {
     const ctx = await browser.newContext({ javaScriptEnabled: false });
     const page = await ctx.newPage();
