@@ -83,7 +83,8 @@ export const LIVE_JS = `"use strict";
           });
           var n = (info.events || []).length;
           var last = n ? info.events[n - 1] : null;
-          say("live · block " + info.head + (last ? " · " + n + " new event" + (n === 1 ? "" : "s") + ", last: " + last.kind + " in block " + last.block : ""));
+          if (info.error) say("live · refresh failed, showing block " + info.head + "; retrying");
+          else say("live · block " + info.head + (last ? " · " + n + " new event" + (n === 1 ? "" : "s") + ", last: " + last.kind + " in block " + last.block : ""));
         })
         .catch(function (err) { say("live · refresh failed: " + String(err && err.message || err)); });
     });

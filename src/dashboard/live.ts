@@ -13,6 +13,8 @@ export interface LiveUpdate {
   head: number;
   /** Timeline entries new in this snapshot, oldest first. */
   events: Pick<TimelineEntry, "id" | "kind" | "kms" | "block" | "tx" | "summary">[];
+  /** Set when the refresh failed (the snapshot is then the last good one); announced once per distinct error. */
+  error: string | null;
 }
 
 export interface LiveOptions extends SourceOptions {
@@ -84,14 +86,17 @@ export class LiveRegistry {
         .reverse()
         .map(({ id, kind, kms, block, tx, summary }) => ({ id, kind, kms, block, tx, summary }));
       this.snap = next;
-      const u: LiveUpdate = { head: next.registry.head, events };
+      const u: LiveUpdate = { head: next.registry.head, events, error: null };
       this.opts.onUpdate?.(u, next);
       for (const fn of this.listeners) fn(u);
     } catch (e) {
       const redact = this.opts.redact ?? ((t: string) => t);
       const message = redact(firstLine(errorMessage(e))).slice(0, 500);
       this.snap = { ...prev, error: message };
+      if (message === prev.error) return;
       this.opts.onError?.(message);
+      const u: LiveUpdate = { head: prev.registry.head, events: [], error: message };
+      for (const fn of this.listeners) fn(u);
     }
   }
 }

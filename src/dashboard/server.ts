@@ -87,7 +87,7 @@ const API_INDEX = {
   "/api/anomalies": "every anomaly of the audit",
   "/api/timeline": "every event, newest first",
   "/api/snapshot": "all of the above in one document",
-  "/api/events": "server-sent events: `hello` {head}, then `snapshot` {head, events[]} after each new block",
+  "/api/events": "server-sent events: `hello` {head}, then `snapshot` {head, events[], error} after each new block or failed refresh",
 };
 
 /** Start serving; resolves once listening. `NetworkError` (`DASHBOARD_LISTEN`) when the address cannot be bound. */
