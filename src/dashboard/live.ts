@@ -1,11 +1,16 @@
 /**
- * The registry followed as blocks arrive: the head is polled every `intervalMs`; when it moved (or the last
- * refresh failed) a new snapshot is built (`loadSnapshot`, a full rebuild, so a reorg simply yields the new
- * history) and every subscriber hears the head and the timeline entries that were not in the previous
- * snapshot, each with its block. A failed refresh keeps the last good snapshot and records the error
- * (redacted: RPC URLs may carry keys). One refresh runs at a time; `stop` ends the loop.
+ * The registry followed as blocks arrive: the head is polled every `intervalMs`. When it moved, the new
+ * blocks are asked for the registry's logs (the bounded scan); every change of the registry's state comes with
+ * one of its events, so blocks without any, on the same chain (the previous head's hash unchanged), only move
+ * the head. Otherwise — registry logs, a reorg, or a failed last refresh — a new snapshot is built
+ * (`loadSnapshot`, a full rebuild, so a reorg simply yields the new history). Every subscriber hears the head
+ * and the timeline entries that were not in the previous snapshot, each with its block. A failed refresh keeps
+ * the last good snapshot and records the error (redacted: RPC URLs may carry keys). One refresh runs at a time;
+ * `stop` ends the loop.
  */
+import type { Hex } from "../core/bytes.js";
 import { errorMessage, firstLine } from "../core/errors.js";
+import { scanLogs } from "../registry/logs.js";
 import type { DashboardSnapshot, TimelineEntry } from "./model.js";
 import { loadSnapshot, newSourceCache, type SourceCache, type SourceOptions } from "./source.js";
 
@@ -33,6 +38,8 @@ export class LiveRegistry {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<void> | undefined;
+  private headHash: Hex | undefined;
+  private builds = 0;
 
   constructor(private readonly opts: LiveOptions) {}
 
@@ -44,8 +51,40 @@ export class LiveRegistry {
 
   /** Build the first snapshot (its errors are thrown), then follow the chain. */
   async start(): Promise<void> {
-    this.snap = await loadSnapshot(this.opts, this.cache);
+    this.snap = await this.build();
     this.schedule();
+  }
+
+  /** How many snapshots were built (the first included). */
+  get rebuilds(): number {
+    return this.builds;
+  }
+
+  private async build(): Promise<DashboardSnapshot> {
+    const snap = await loadSnapshot(this.opts, this.cache);
+    this.builds++;
+    this.headHash = await this.hashOf(snap.registry.head);
+    return snap;
+  }
+
+  private async hashOf(block: number): Promise<Hex | undefined> {
+    return (await this.opts.publicClient.getBlock({ blockNumber: BigInt(block) }).catch(() => undefined))?.hash ?? undefined;
+  }
+
+  /** Whether blocks (from, to] hold no registry log and `from` is still the block it was. */
+  private async quiet(from: number, to: number): Promise<boolean> {
+    if (this.headHash === undefined || (await this.hashOf(from)) !== this.headHash) return false;
+    let logs = 0;
+    await scanLogs({
+      request: this.opts.publicClient.request as never,
+      address: this.opts.registry,
+      fromBlock: BigInt(from + 1),
+      toBlock: BigInt(to),
+      onLogs: (l) => {
+        logs += l.length;
+      },
+    });
+    return logs === 0;
   }
 
   subscribe(fn: (u: LiveUpdate) => void): () => void {
@@ -78,7 +117,17 @@ export class LiveRegistry {
     try {
       const head = Number(await this.opts.publicClient.getBlockNumber({ cacheTime: 0 }));
       if (head === prev.registry.head && prev.error === null) return;
-      const next = await loadSnapshot(this.opts, this.cache);
+      if (prev.error === null && head > prev.registry.head && (await this.quiet(prev.registry.head, head))) {
+        const hash = await this.hashOf(head);
+        if (hash !== undefined) {
+          this.headHash = hash;
+          this.snap = { ...prev, registry: { ...prev.registry, head } };
+          const u: LiveUpdate = { head, events: [], error: null };
+          for (const fn of this.listeners) fn(u);
+          return;
+        }
+      }
+      const next = await this.build();
       if (this.stopped) return;
       const seen = new Set(prev.recent.map((e) => e.id));
       const events = next.recent

@@ -240,8 +240,12 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     await page.goto(dash.url + "/");
     expect(await page.locator("table.kms tbody tr").count()).toBe(7);
     await ctx.close();
+    // a page with its event stream open does not hold the server up
+    const livePage = await open("/");
+    await expect.poll(() => livePage.locator("#live-status").innerText()).toMatch(/live · block \d+/);
     dash.child.kill("SIGINT");
     expect(await dash.exited).toBe(0);
     expect(dash.stderr()).toContain("[dashboard] stopped");
+    await livePage.close();
   });
 });

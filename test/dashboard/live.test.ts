@@ -2,7 +2,8 @@
  * The dashboard's live loop through an RPC outage, on a real `hardhat node` behind a real HTTP proxy that
  * can be switched off: a failed refresh keeps the last good snapshot, records a redacted one-line error (the
  * RPC URL's secret path never shows) and the page shows it; once the RPC is back the next poll rebuilds the
- * state and announces the events written meanwhile, each with its block, once.
+ * state and announces the events written meanwhile, each with its block, once. Blocks without registry logs
+ * only move the head.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -92,6 +93,18 @@ describe("dashboard live loop", () => {
       // nothing new: no refresh, no announcement
       await live.tick();
       expect(updates).toHaveLength(1);
+      // blocks without registry logs move the head without a rebuild; a block with one rebuilds
+      const builds = live.rebuilds;
+      await chain.conn.publicClient.request({ method: "hardhat_mine" as never, params: ["0x5"] as never });
+      await live.tick();
+      expect(live.rebuilds).toBe(builds);
+      expect(live.snapshot.registry.head).toBe(Number(await chain.conn.publicClient.getBlockNumber({ cacheTime: 0 })));
+      expect(heard.at(-1)).toEqual({ head: live.snapshot.registry.head, events: [], error: null });
+      const third = await publish();
+      await live.tick();
+      expect(live.rebuilds).toBe(builds + 1);
+      expect(live.snapshot.kms).toHaveLength(3);
+      expect(updates.at(-1)!.events).toEqual([expect.objectContaining({ block: Number(third.blockNumber) })]);
     } finally {
       await live.stop();
     }
