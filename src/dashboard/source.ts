@@ -10,7 +10,7 @@ import { keccak256, type Chain, type PublicClient, type Transport } from "viem";
 import type { Hex } from "../core/bytes.js";
 import { errorMessage, firstLine } from "../core/errors.js";
 import { TCB_STATUSES, type TcbStatus } from "../dcap/types.js";
-import { auditRegistry, type AuditResult, type Reverify } from "../registry/audit.js";
+import { auditRegistry, type AuditProgress, type AuditResult, type Reverify } from "../registry/audit.js";
 import type { AuditKms } from "../registry/audit-state.js";
 import { networkName } from "../registry/connect.js";
 import { kmsRegistryAbi } from "../registry/generated/abi.js";
@@ -33,6 +33,8 @@ export interface SourceOptions {
   now?: () => number;
   /** Parallel reads. Default 8. */
   concurrency?: number;
+  /** The audit's progress (scan, re-verification, state reads). */
+  onProgress?: (p: AuditProgress) => void;
 }
 
 /** What is kept between snapshots: quote results by hash, block times, the log scan's last range. */
@@ -95,7 +97,10 @@ export async function loadSnapshot(opts: SourceOptions, cache: SourceCache): Pro
     seen.set(hash, entry);
     return entry.reverify ? { ok: entry.reverify.ok, detail: entry.reverify.detail } : { ok: true, detail: NOT_REVERIFIED };
   };
-  const audit = await auditRegistry({ publicClient: pc, registry: opts.registry, fromBlock: opts.fromBlock, toBlock: head, reverify, ...(cache.range ? { initialRange: cache.range } : {}) });
+  const audit = await auditRegistry({ publicClient: pc, registry: opts.registry, fromBlock: opts.fromBlock, toBlock: head, reverify,
+    ...(cache.range ? { initialRange: cache.range } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
   cache.range = BigInt(audit.rpc.finalRange);
   const toBlock = BigInt(audit.toBlock);
   const concurrency = opts.concurrency ?? 8;

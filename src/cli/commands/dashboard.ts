@@ -10,6 +10,7 @@ import { oneLine, redactUrl, secretRedactor } from "../../core/sanitize.js";
 import { createVerificationCache } from "../../dcap/cache.js";
 import { QuoteParseError } from "../../dcap/quote.js";
 import { checkQuote } from "../../dcap/verify.js";
+import type { AuditProgress } from "../../registry/audit.js";
 import { LiveRegistry, isLoopbackHost, startDashboardServer, type QuoteVerifier, type RegistryHeader } from "../../dashboard/index.js";
 import { EXIT_OK, optFlag, optInteger, optString, type CommandContext, type CommandSpec } from "../framework.js";
 import { REGISTRY_OPTIONS, connectToRegistry, registryOptions } from "../options/registry.js";
@@ -112,7 +113,9 @@ export const dashboardCommand: CommandSpec = {
     if (fromBlock > head) throw new UsageError(`--from-block ${fromBlock} is past the chain head (block ${head})`);
     const deploymentSource: RegistryHeader["deploymentSource"] = fromOpt !== undefined ? "--from-block" : record ? "deployment record" : "not known (scanning from block 0)";
     const redact = secretRedactor([target.rpc, ...(optString(ctx, "pccs") ? [optString(ctx, "pccs")!] : [])]);
+    let progress: (p: AuditProgress) => void = () => undefined;
     const live = new LiveRegistry({
+      onProgress: (p) => progress(p),
       publicClient: conn.publicClient,
       registry: target.registry,
       fromBlock,
@@ -127,7 +130,18 @@ export const dashboardCommand: CommandSpec = {
       },
     });
     io.stderr(`[dashboard] reading registry ${target.registry} from block ${fromBlock}…\n`);
+    let first = true;
+    let lastPrint = Date.now();
+    progress = (p) => {
+      if (!first) return; // (later rebuilds are quick and repeat the same notes)
+      if ("note" in p && p.note) io.stderr(`[dashboard] note: ${oneLine(p.note)}\n`);
+      if (Date.now() - lastPrint < 1000) return;
+      lastPrint = Date.now();
+      if ("stage" in p) io.stderr(`[dashboard] ${p.stage}: ${p.done}/${p.total}\n`);
+      else io.stderr(`[dashboard] scanned blocks ${p.fromBlock}…${p.scannedTo} of ${p.toBlock}\n`);
+    };
     await live.start();
+    first = false;
     let server;
     try {
       server = await startDashboardServer({ live, host, port, ...(explorer ? { explorer } : {}) });
