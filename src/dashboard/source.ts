@@ -31,7 +31,7 @@ export interface SourceOptions {
   rootCaDer?: Uint8Array;
   /** Clock, unix seconds. */
   now?: () => number;
-  /** Parallel reads. Default 8. */
+  /** Parallel reads. Default 16. */
   concurrency?: number;
   /** The audit's progress (scan, re-verification, state reads). */
   onProgress?: (p: AuditProgress) => void;
@@ -97,16 +97,22 @@ export async function loadSnapshot(opts: SourceOptions, cache: SourceCache): Pro
     seen.set(hash, entry);
     return entry.reverify ? { ok: entry.reverify.ok, detail: entry.reverify.detail } : { ok: true, detail: NOT_REVERIFIED };
   };
-  const audit = await auditRegistry({ publicClient: pc, registry: opts.registry, fromBlock: opts.fromBlock, toBlock: head, reverify,
+  const concurrency = opts.concurrency ?? 16;
+  const audit = await auditRegistry({
+    publicClient: pc,
+    registry: opts.registry,
+    fromBlock: opts.fromBlock,
+    toBlock: head,
+    reverify,
+    concurrency,
     ...(cache.range ? { initialRange: cache.range } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
   cache.range = BigInt(audit.rpc.finalRange);
   const toBlock = BigInt(audit.toBlock);
-  const concurrency = opts.concurrency ?? 8;
-  const [header, records, onChain] = await Promise.all([
-    readHeader(opts, audit, toBlock),
-    readRecords(opts, audit.kms, toBlock, concurrency),
+  const header = await readHeader(opts, audit, toBlock);
+  const [records, onChain] = await Promise.all([
+    readRecords(opts, audit.kms, toBlock, concurrency, header.allowlistEnabled !== false),
     scanOnChainEvents({ publicClient: pc, registry: opts.registry, fromBlock: opts.fromBlock, toBlock, initialRange: cache.range }),
   ]);
   await readBlockTimes(pc, cache, [...blocksOf(audit.kms, audit.toBlock), ...onChain.map((e) => e.block)], concurrency);
@@ -159,8 +165,8 @@ async function readHeader(opts: SourceOptions, audit: AuditResult, toBlock: bigi
 const num = (v: unknown): number | null => (typeof v === "bigint" ? Number(v) : typeof v === "number" ? v : null);
 const bool = (v: unknown): boolean | null => (typeof v === "boolean" ? v : null);
 
-/** `kmsInfo` of every KMS at `toBlock`, and whether its image is on the allowlist. */
-async function readRecords(opts: SourceOptions, kms: AuditKms[], toBlock: bigint, concurrency: number): Promise<Map<string, OnChainRecord>> {
+/** `kmsInfo` of every KMS at `toBlock`, and whether its image is on the allowlist (read only while the allowlist is on). */
+async function readRecords(opts: SourceOptions, kms: AuditKms[], toBlock: bigint, concurrency: number, allowlist: boolean): Promise<Map<string, OnChainRecord>> {
   const pc = opts.publicClient;
   const out = new Map<string, OnChainRecord>();
   await pool(kms, concurrency, async (k) => {
@@ -172,7 +178,7 @@ async function readRecords(opts: SourceOptions, kms: AuditKms[], toBlock: bigint
     }
     const image = r.imageMeasurement as Hex;
     const [allowed, verified] = await Promise.all([
-      pc.readContract({ address: opts.registry, abi: kmsRegistryAbi, functionName: "isImageAllowed", args: [image], blockNumber: toBlock }).catch(() => null),
+      allowlist ? pc.readContract({ address: opts.registry, abi: kmsRegistryAbi, functionName: "isImageAllowed", args: [image], blockNumber: toBlock }).catch(() => null) : Promise.resolve(null),
       has("isVerifiedOnChain")
         ? (pc.readContract({ address: opts.registry, abi: kmsRegistryAbi, functionName: "isVerifiedOnChain" as never, args: [k.address] as never, blockNumber: toBlock }) as Promise<unknown>).catch(() => null)
         : Promise.resolve(null),
