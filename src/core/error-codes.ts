@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   CREATE2_FACTORY_INSTALL_FAILED: "the CREATE2 factory could not be installed on the chain",
   CREATE2_FACTORY_MISSING: "the CREATE2 factory is not deployed on the chain (or other code is at its address)",
   CRL_MALFORMED: "a collateral CRL could not be read while checking the root CA CRL",
+  DASHBOARD_LISTEN: "the dashboard cannot listen on the given host and port (in use, or not an address of this machine)",
   DEMO_STAGE_FAILED: "a stage of the demo failed",
   DEPLOYMENT_NOT_FOUND: "no deployment record for this chain",
   DEPLOY_FAILED: "the registry deployment transaction was not accepted",

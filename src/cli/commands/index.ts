@@ -83,6 +83,11 @@ export const commands: readonly CommandEntry[] = [
     summary: "follow the registry as blocks arrive and report findings (JSON lines, webhook)",
     load: async () => (await import("./watch.js")).watchCommand,
   },
+  {
+    name: "dashboard",
+    summary: "serve a live web page of the registry for auditors (and the same data as JSON)",
+    load: async () => (await import("./dashboard.js")).dashboardCommand,
+  },
 ];
 
 /** The command called `name`, its module loaded; undefined when there is none. */
