@@ -1,6 +1,6 @@
 /**
  * The process behind `startEmbeddedNode`: one Hardhat EDR chain (hardfork osaka, so the P-256 precompile
- * at 0x100; unlimited contract size, for contracts above the 24 KiB deployment limit) configured inline,
+ * at 0x100) configured inline,
  * with no Hardhat config file, served as JSON-RPC over HTTP on a loopback port. Prints one JSON line
  * `{ "url": … }` on stdout once it listens, and exits when its standard input closes (its parent died or
  * stopped it) or on SIGTERM.
@@ -21,7 +21,7 @@ type Provider = { request: (a: { method: string; params?: unknown[] }) => Promis
 
 const host = process.argv[2] ?? "127.0.0.1";
 const hre = await createHardhatRuntimeEnvironment(
-  { networks: { default: { type: "edr-simulated", chainType: "l1", hardfork: "osaka", allowUnlimitedContractSize: true } } },
+  { networks: { default: { type: "edr-simulated", chainType: "l1", hardfork: "osaka" } } },
   {},
   packageRoot(),
 );
