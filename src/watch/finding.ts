@@ -27,7 +27,6 @@ export type WatchKind =
   | "liveness-overdue"
   | "kms-stale"
   | "kms-unstale"
-  | "event-unknown-kms"
   | "retracted"
   | "reorg-beyond-window"
   | "webhook-dropped";

@@ -18,7 +18,6 @@ import { shortMessage } from "../registry/connect.js";
 import { scanLogs, type DropReason, type RawLog } from "../registry/logs.js";
 import type { OnChainCollateral } from "../registry/verifier.js";
 import { makeFinding, type Finding, type FindingInput, type Severity } from "./finding.js";
-import { decodeOnChainLog, type OnChainEvent } from "./onchain-events.js";
 import type { KmsWatch, WatchModel, WatchState, WindowEntry, WindowFinding } from "./state.js";
 
 export interface WatchReverifyOutcome {
@@ -125,13 +124,17 @@ const toStored = (m: LiveModel): WatchModel => clone({ kms: [...m.byAddr.values(
 
 /**
  * Apply one window entry to the model; the findings it gives (the event itself, the audit's anomalies, the
- * re-verification). The same entry always gives the same findings, so a replay is silent only by choice.
+ * re-verification). Every event goes through the audit's `applyEvent` once, so its anomalies (an on-chain
+ * verification or recheck of a KMS never registered, …) are raised once, with the audit's names; the
+ * follower's own findings only say what the event did to the rebuilt record. The same entry always gives the
+ * same findings, so a replay is silent only by choice.
  */
 export function applyEntry(model: LiveModel, entry: WindowEntry): FindingInput[] {
   const { ev } = entry;
-  if (ev.kind === "verified-on-chain" || ev.kind === "rechecked") return applyOnChain(model, entry, ev);
   const key = ev.kms.toLowerCase();
-  const existed = model.byAddr.has(key);
+  const before = model.byAddr.get(key);
+  const existed = before !== undefined;
+  const wasStale = before?.stale ?? false;
   const anomalies: Anomaly[] = [];
   applyEvent(model.byAddr, ev, anomalies);
   const k = model.byAddr.get(key);
@@ -140,17 +143,14 @@ export function applyEntry(model: LiveModel, entry: WindowEntry): FindingInput[]
   const loc = `${ev.tx}:${ev.logIndex}`;
   if (ev.kind === "registered" && k) {
     const n = k.attestations.length;
-    const x: KmsWatch = model.extra.get(key) ?? { registeredTimestamp: entry.timestamp, lastLiveness: null, collateralExpiry: null, collateralSource: null, stale: false };
+    const x: KmsWatch = model.extra.get(key) ?? { registeredTimestamp: entry.timestamp, lastLiveness: null, collateralExpiry: null };
     model.extra.set(key, x);
     const failed = k.checks.filter((c) => c.attestation === n && !c.ok).map((c) => c.name);
     let verdict = failed.length ? `checks FAILED: ${failed.join(", ")}` : "quote hash, KMS address and key binding ok";
     if (entry.reverify) {
       k.checks.push({ attestation: n, name: "reverify", ok: entry.reverify.ok, detail: entry.reverify.detail });
       if (!entry.reverify.ok) anomalies.push({ kms: ev.kms, kind: "quote-not-verifiable", detail: `attestation #${n} (block ${ev.block}): ${entry.reverify.detail}` });
-      if (entry.reverify.collateralExpiry !== undefined && x.collateralSource !== "on-chain") {
-        x.collateralExpiry = entry.reverify.collateralExpiry;
-        x.collateralSource = "reverify";
-      }
+      if (entry.reverify.collateralExpiry !== undefined) x.collateralExpiry = entry.reverify.collateralExpiry;
       verdict += `; re-verified: ${entry.reverify.detail}`;
     }
     out.push({
@@ -161,6 +161,26 @@ export function applyEntry(model: LiveModel, entry: WindowEntry): FindingInput[]
       key: loc,
       message: `${existed ? "re-attested" : "registered"} by ${ev.registrar} (attestation #${n}, quote ${ev.quoteHash.slice(0, 18)}…): ${verdict}`,
     });
+  } else if (ev.kind === "verified") {
+    // part of the registration just applied (otherwise the audit's anomaly says why not)
+    const att = k?.attestations.at(-1);
+    if (att?.tx === ev.tx && att.verified) {
+      out.push({
+        kind: "verified-on-chain",
+        severity: ev.intelRoot ? "info" : "warning",
+        kms: ev.kms,
+        ...where,
+        key: loc,
+        message: `verified on chain: ${ev.tcbStatus}, FMSPC ${ev.fmspc}, collateral valid until ${iso(ev.collateralExpiry)}${ev.intelRoot ? "" : "; NOT GENUINE: the registry's verifier does not trust Intel's root"}`,
+      });
+    }
+  } else if (ev.kind === "rechecked" && k) {
+    out.push({ kind: "rechecked", severity: "info", kms: ev.kms, ...where, key: loc, message: `rechecked by ${ev.by}: ${ev.tcbStatus}, collateral valid until ${iso(ev.collateralExpiry)}${ev.stale ? ", STALE" : ""}` });
+    if (k.stale && !wasStale) {
+      out.push({ kind: "kms-stale", severity: "critical", kms: ev.kms, ...where, key: `${loc}:stale`, message: `gone stale: Intel's current collateral no longer accepts its quote (${ev.tcbStatus}); isVerifiedOnChain() is false` });
+    } else if (!k.stale && wasStale) {
+      out.push({ kind: "kms-unstale", severity: "info", kms: ev.kms, ...where, key: `${loc}:unstale`, message: `no longer stale: a recheck passed with ${ev.tcbStatus}` });
+    }
   } else if (ev.kind === "revoked") {
     out.push({ kind: "revoked", severity: "warning", kms: ev.kms, ...where, key: loc, message: `revoked by ${ev.by}: ${JSON.stringify(ev.reason.slice(0, 200))}` });
   } else if (ev.kind === "liveness") {
@@ -169,43 +189,6 @@ export function applyEntry(model: LiveModel, entry: WindowEntry): FindingInput[]
     out.push({ kind: "liveness", severity: "info", kms: ev.kms, ...where, key: loc, message: `liveness proven (nonce ${ev.nonce})` });
   }
   anomalies.forEach((a, i) => out.push({ kind: a.kind, severity: severityOf(a.kind), kms: a.kms, ...where, key: `${loc}:${i}`, message: a.detail }));
-  return out;
-}
-
-/** An on-chain verification or recheck: the record's status, collateral expiry and staleness as the registry says them. */
-function applyOnChain(model: LiveModel, entry: WindowEntry, ev: OnChainEvent): FindingInput[] {
-  const key = ev.kms.toLowerCase();
-  const where = { kms: ev.kms, block: ev.block, blockHash: entry.blockHash, tx: ev.tx };
-  const loc = `${ev.tx}:${ev.logIndex}`;
-  const x = model.extra.get(key);
-  if (!x) {
-    const name = ev.kind === "verified-on-chain" ? "KmsVerifiedOnChain" : "KmsRechecked";
-    return [{ kind: "event-unknown-kms", severity: "warning", ...where, key: loc, message: `${name} in block ${ev.block} for a KMS with no earlier registration seen by this watch` }];
-  }
-  const wasStale = x.stale;
-  x.collateralExpiry = ev.collateralExpiry;
-  x.collateralSource = "on-chain";
-  x.tcbStatus = ev.tcbStatus;
-  const expiry = iso(ev.collateralExpiry);
-  if (ev.kind === "verified-on-chain") {
-    x.stale = false;
-    return [
-      {
-        kind: "verified-on-chain",
-        severity: ev.intelRoot ? "info" : "warning",
-        ...where,
-        key: loc,
-        message: `verified on chain: ${ev.tcbStatus}, FMSPC ${ev.fmspc.slice(2)}, collateral valid until ${expiry}${ev.intelRoot ? "" : "; NOT GENUINE: the registry's verifier does not trust Intel's root"}`,
-      },
-    ];
-  }
-  x.stale = ev.stale;
-  const out: FindingInput[] = [{ kind: "rechecked", severity: "info", ...where, key: loc, message: `rechecked by ${ev.by}: ${ev.tcbStatus}, collateral valid until ${expiry}${ev.stale ? ", STALE" : ""}` }];
-  if (ev.stale && !wasStale) {
-    out.push({ kind: "kms-stale", severity: "critical", ...where, key: `${loc}:stale`, message: `gone stale: Intel's current collateral no longer accepts its quote (${ev.tcbStatus}); isVerifiedOnChain() is false` });
-  } else if (!ev.stale && wasStale) {
-    out.push({ kind: "kms-unstale", severity: "info", ...where, key: `${loc}:unstale`, message: `no longer stale: a recheck passed with ${ev.tcbStatus}` });
-  }
   return out;
 }
 
@@ -250,9 +233,11 @@ export function timeWarnings(model: LiveModel, opts: Pick<FollowOptions, "livene
         });
       }
     }
-    if (x.collateralExpiry !== null && opts.collateralWarnDays !== undefined) {
-      const exp = x.collateralExpiry;
-      const src = x.collateralSource === "on-chain" ? "the registry's record" : "the collateral it was re-verified with";
+    // the registry's record (verified on chain, or rechecked since) before the watch's own re-verification
+    const onChain = k.path === "on-chain" && k.collateralExpiry !== null;
+    const exp = onChain ? k.collateralExpiry : x.collateralExpiry;
+    if (exp !== null && opts.collateralWarnDays !== undefined) {
+      const src = onChain ? "the registry's record" : "the collateral it was re-verified with";
       if (now >= exp) {
         raise(`collateral-expired:${addr}:${exp}`, { kind: "collateral-expired", severity: "critical", kms: k.address, message: `collateral expired at ${iso(exp)} (${src})` });
       } else if (exp - now <= opts.collateralWarnDays * 86400) {
@@ -389,10 +374,10 @@ export async function follow(opts: FollowOptions): Promise<void> {
     const again = await abortable(headerAt(to), signal);
     if (again?.hash.toLowerCase() !== top.hash.toLowerCase()) throw new Error(`block ${to} changed while its logs were read (a reorg); retrying`);
 
-    const events: { ev: AuditEvent | OnChainEvent; blockHash: Hex }[] = [];
+    const events: { ev: AuditEvent; blockHash: Hex }[] = [];
     const inputs: FindingInput[] = [];
     for (const l of logs) {
-      const ev = decodeRegistryLog(l) ?? decodeOnChainLog(l);
+      const ev = decodeRegistryLog(l);
       if (ev === "undecodable") {
         inputs.push({ kind: "undecodable-event", severity: "warning", kms: null, block: Number(BigInt(l.blockNumber)), blockHash: l.blockHash, tx: l.transactionHash, key: `${l.transactionHash}:${l.logIndex}`, message: `log ${l.transactionHash}#${BigInt(l.logIndex)} has a registry event topic but does not decode` });
       } else if (ev) events.push({ ev, blockHash: l.blockHash.toLowerCase() as Hex });

@@ -12,7 +12,6 @@ import { INPUT_KINDS, readInput, writeFileAtomic } from "../core/files.js";
 import type { AuditKms } from "../registry/audit-state.js";
 import type { AuditEvent } from "../registry/events.js";
 import { isFinding, type Finding } from "./finding.js";
-import type { OnChainEvent } from "./onchain-events.js";
 
 export const STATE_SCHEMA = "kms-registry.watch.state/1";
 
@@ -22,13 +21,11 @@ export interface KmsWatch {
   registeredTimestamp: number;
   /** Block and block timestamp of the last liveness proof, null before the first. */
   lastLiveness: { block: number; timestamp: number } | null;
-  /** When the collateral its quote was last verified with stops being valid (unix seconds), when known. */
+  /**
+   * When the collateral the watch re-verified its latest quote with stops being valid (unix seconds), when
+   * known. (An on-chain record's status, collateral expiry and staleness are the audit state's.)
+   */
   collateralExpiry: number | null;
-  /** Where `collateralExpiry` comes from: the watcher's own re-verification, or the registry's record. */
-  collateralSource: "reverify" | "on-chain" | null;
-  stale: boolean;
-  /** The TCB status of the last on-chain verification or recheck, when there was one. */
-  tcbStatus?: string;
 }
 
 /** Every KMS's state after some block: the audit's rebuilt state and the follower's extras (by lower-case address). */
@@ -39,7 +36,7 @@ export interface WatchModel {
 
 /** An event of the reorg window with what was learnt when it was processed (replayed as is). */
 export interface WindowEntry {
-  ev: AuditEvent | OnChainEvent;
+  ev: AuditEvent;
   blockHash: Hex;
   timestamp: number;
   reverify?: { ok: boolean; detail: string; collateralExpiry?: number };
@@ -106,7 +103,7 @@ function invalidField(s: Record<string, unknown>): string | undefined {
   if (!Array.isArray(model.kms) || !model.kms.every((k) => isObj(k) && isHex(k.address, 20) && (k.status === "active" || k.status === "revoked") && Array.isArray(k.attestations) && Array.isArray(k.checks) && Array.isArray(k.livenessProofs))) {
     return "base.model.kms";
   }
-  if (!isObj(model.extra) || !Object.values(model.extra).every((x) => isObj(x) && isInt(x.registeredTimestamp) && typeof x.stale === "boolean")) return "base.model.extra";
+  if (!isObj(model.extra) || !Object.values(model.extra).every((x) => isObj(x) && isInt(x.registeredTimestamp) && (x.collateralExpiry === null || isInt(x.collateralExpiry)))) return "base.model.extra";
   if (!Array.isArray(s.window) || !s.window.every((e) => isObj(e) && isObj(e.ev) && typeof e.ev.kind === "string" && isHex(e.ev.kms, 20) && isInt(e.ev.block) && isHex(e.ev.tx, 32) && isHex(e.blockHash, 32) && isInt(e.timestamp))) {
     return "window";
   }

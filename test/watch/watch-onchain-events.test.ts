@@ -1,8 +1,9 @@
 /**
  * The watch's reading of the registry's on-chain-verification events (`KmsVerifiedOnChain`, `KmsRechecked`):
- * logs encoded with the registry's real ABI are decoded and applied to the follower's model, which raises
- * `verified-on-chain`, `rechecked`, `kms-stale` / `kms-unstale` and, from the record's collateral expiry,
- * `collateral-expiring` / `collateral-expired`. (A chain that emits them needs a deployed DcapVerifier; these
+ * logs encoded with the registry's real ABI are decoded by the registry's `decodeRegistryLog` and applied to
+ * the follower's model (the audit's `applyEvent`), which raises `verified-on-chain`, `rechecked`, `kms-stale` /
+ * `kms-unstale` and, from the record's collateral expiry, `collateral-expiring` / `collateral-expired`; an
+ * event of a KMS never registered is the audit's `event-without-registration`, raised once. (A chain that emits them needs a deployed DcapVerifier; these
  * tests feed the follower's state machine the logs such a chain returns.)
  */
 import { encodeAbiParameters, encodeEventTopics, keccak256, type Hex } from "viem";
@@ -14,7 +15,6 @@ import { kmsRegistryAbi } from "../../src/registry/generated/abi.js";
 import type { RawLog } from "../../src/registry/logs.js";
 import { decodeRegistryLog } from "../../src/registry/events.js";
 import { applyEntry, timeWarnings, toLive } from "../../src/watch/follow.js";
-import { decodeOnChainLog, tcbStatusName } from "../../src/watch/onchain-events.js";
 import { freshState, parseWatchState, type WindowEntry } from "../../src/watch/state.js";
 import { randomKms } from "../registry/chain-helpers.js";
 import { kmsAddr } from "./helpers.js";
@@ -29,7 +29,8 @@ function encodeEventLog(e: { abi: typeof kmsRegistryAbi; eventName: string; args
 
 const REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3" as Hex;
 let logIndex = 0;
-function rawLog(ev: { data: Hex; topics: (Hex | null)[] }, block: number): RawLog {
+/** `tx`: the transaction it is part of (a registration and its KmsVerifiedOnChain share one); default a fresh one. */
+function rawLog(ev: { data: Hex; topics: (Hex | null)[] }, block: number, tx?: Hex): RawLog {
   const h = (n: number) => `0x${n.toString(16)}` as Hex;
   return {
     address: REGISTRY,
@@ -37,14 +38,14 @@ function rawLog(ev: { data: Hex; topics: (Hex | null)[] }, block: number): RawLo
     data: ev.data,
     blockNumber: h(block),
     blockHash: keccak256(h(block)),
-    transactionHash: keccak256(h(block * 1000 + logIndex)),
+    transactionHash: tx ?? keccak256(h(block * 1000 + logIndex)),
     transactionIndex: "0x0",
     logIndex: h(logIndex++),
   };
 }
 
 function entryOf(log: RawLog, timestamp: number): WindowEntry {
-  const ev = decodeRegistryLog(log) ?? decodeOnChainLog(log);
+  const ev = decodeRegistryLog(log);
   if (!ev || ev === "undecodable") throw new Error("log does not decode");
   return { ev, blockHash: log.blockHash, timestamp };
 }
@@ -68,6 +69,7 @@ describe("watch: the registry's on-chain verification events", () => {
     const verified = rawLog(
       encodeEventLog({ abi: kmsRegistryAbi, eventName: "KmsVerifiedOnChain", args: { kms, quoteHash: keccak256(k.quote), tcbStatus: 0, fmspc: "0x00906ed50000", collateralExpiry: BigInt(expiry), intelRoot: true } }),
       10,
+      registered.transactionHash,
     );
     const v = applyEntry(model, entryOf(verified, t0));
     expect(v).toEqual([expect.objectContaining({ kind: "verified-on-chain", severity: "info", kms: expect.stringMatching(/^0x/) as unknown })]);
@@ -104,19 +106,24 @@ describe("watch: the registry's on-chain verification events", () => {
     const kms = kmsAddr(k) as Hex;
     const model = toLive({ kms: [], extra: {} });
     const verified = rawLog(encodeEventLog({ abi: kmsRegistryAbi, eventName: "KmsVerifiedOnChain", args: { kms, quoteHash: keccak256(k.quote), tcbStatus: 1, fmspc: "0x00906ed50000", collateralExpiry: 1n, intelRoot: false } }), 5);
-    expect(applyEntry(model, entryOf(verified, 1)).map((f) => f.kind)).toEqual(["event-unknown-kms"]);
+    expect(applyEntry(model, entryOf(verified, 1)).map((f) => f.kind)).toEqual(["event-without-registration"]);
     const reg = rawLog(
       encodeEventLog({ abi: kmsRegistryAbi, eventName: "KmsRegistered", args: { kms, quoteHash: keccak256(k.quote), registrar: REGISTRY, caPubkey: bytesToHex(k.caPubkey), k256Pubkey: bytesToHex(k.k256Pubkey), quote: bytesToHex(k.quote) } }),
       6,
     );
     applyEntry(model, entryOf(reg, 1));
-    const v = applyEntry(model, entryOf(rawLog(encodeEventLog({ abi: kmsRegistryAbi, eventName: "KmsVerifiedOnChain", args: { kms, quoteHash: keccak256(k.quote), tcbStatus: 1, fmspc: "0x00906ed50000", collateralExpiry: 1n, intelRoot: false } }), 7), 1));
+    const v = applyEntry(model, entryOf(rawLog(encodeEventLog({ abi: kmsRegistryAbi, eventName: "KmsVerifiedOnChain", args: { kms, quoteHash: keccak256(k.quote), tcbStatus: 1, fmspc: "0x00906ed50000", collateralExpiry: 1n, intelRoot: false } }), 6, reg.transactionHash), 1));
     expect(v).toEqual([expect.objectContaining({ kind: "verified-on-chain", severity: "warning", message: expect.stringMatching(/SWHardeningNeeded.*NOT GENUINE/) as unknown })]);
-    expect(tcbStatusName(200)).toBe("status 200");
+    // a verification in another transaction than the registration is not part of it: the audit's anomaly, once
+    const apartEntry = entryOf(rawLog(encodeEventLog({ abi: kmsRegistryAbi, eventName: "KmsVerifiedOnChain", args: { kms, quoteHash: keccak256(k.quote), tcbStatus: 200, fmspc: "0x00906ed50000", collateralExpiry: 1n, intelRoot: true } }), 7), 1);
+    expect(apartEntry.ev).toMatchObject({ kind: "verified", tcbStatus: "status 200" });
+    expect(applyEntry(model, apartEntry).map((f) => f.kind)).toEqual(["event-without-registration"]);
+    // a recheck of a KMS never registered: the audit's anomaly, no rechecked finding
+    const lone = randomKms();
+    expect(applyEntry(model, entryOf(rawLog(encodeEventLog({ abi: kmsRegistryAbi, eventName: "KmsRechecked", args: { kms: kmsAddr(lone), by: REGISTRY, tcbStatus: 0, collateralExpiry: 9n, stale: true } }), 8), 1)).map((f) => f.kind)).toEqual(["event-without-registration"]);
     // other events of the registry (roles, allowlist) are neither audit events nor on-chain verification events
     const role = rawLog(encodeEventLog({ abi: kmsRegistryAbi, eventName: "AcceptedStatusSet", args: { tcbStatus: 2, accepted: true } }), 8);
     expect(decodeRegistryLog(role)).toBeUndefined();
-    expect(decodeOnChainLog(role)).toBeUndefined();
   });
 
   it("a state whose window holds on-chain events reads back valid", () => {
