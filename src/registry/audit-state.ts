@@ -104,7 +104,8 @@ export type AnomalyKind =
   | "log-out-of-range"
   | "liveness-nonce-gap"
   | "event-without-registration"
-  | "verdict-mismatch";
+  | "verdict-mismatch"
+  | "not-genuine";
 
 export interface Anomaly {
   kms: Hex | null;

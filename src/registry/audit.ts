@@ -3,7 +3,8 @@
  * RPC's limits), rebuild each KMS's state (active / revoked, attestations, liveness proofs) and re-check
  * each registration from its event (`audit-state.ts`), optionally with the full quote verification
  * (`reverify`: with the collateral the registration published on chain, at the registration's own block
- * time, or with the caller's), then compare with the registry's state: registrars that lost their role,
+ * time, or with the caller's; a registration verified on chain must get the same status off chain under the
+ * same root, and one verified under a root that is not Intel's is not genuine under Intel's), then compare with the registry's state: registrars that lost their role,
  * `isRegistered` against the rebuilt status, the on-chain path's record (`kmsInfo`: path, stale, status)
  * against the rebuilt one, and each KMS's liveness nonces, which must run without a gap up to `nonce(kms)`
  * at the last scanned block. Anything odd is an anomaly, also in the RPC's answers: logs of other addresses,
@@ -42,6 +43,11 @@ export interface ReverifyOutcome {
   detail: string;
   /** The TCB status the verification found, when it got that far (compared with the on-chain verdict). */
   status?: string;
+  /**
+   * The root the verification trusted: Intel's SGX Root CA, or another one (`--root-ca`). Left out when no
+   * verification was run (no collateral to run it with): the on-chain verdict is then not compared.
+   */
+  root?: "intel" | "other";
 }
 
 /** What the audit knows of the registration whose quote is re-verified. */
@@ -248,20 +254,47 @@ async function reverifyRegistrations(opts: AuditOptions, events: AuditEvent[], k
     } catch (e) {
       out = { ok: false, detail: firstLine(errorMessage(e)) };
     }
-    k.checks.push({ attestation: n, name: "reverify", ok: out.ok, detail: out.detail });
-    if (!out.ok) anomalies.push({ kms: ev.kms, kind: "quote-not-verifiable", detail: `attestation #${n} (block ${ev.block}): ${out.detail}` });
-    const onChain = registration.verified;
-    if (onChain) {
-      const same = out.status === onChain.tcbStatus;
-      const detail = same
-        ? `the off-chain verifier agrees with the on-chain one: ${onChain.tcbStatus}`
-        : `verified on chain as ${onChain.tcbStatus}, but the off-chain verification ${out.status ? `found ${out.status}` : "did not complete"}`;
-      k.checks.push({ attestation: n, name: "on-chain-verdict", ok: same, detail });
-      if (!same) anomalies.push({ kms: ev.kms, kind: "verdict-mismatch", detail: `attestation #${n} (block ${ev.block}): ${detail}` });
+    const at = `attestation #${n} (block ${ev.block})`;
+    const verdict = registration.verified ? compareVerdicts(registration.verified, out) : undefined;
+    if (verdict?.notGenuine) {
+      // one fact, one anomaly: under Intel's root the quote of a registration verified under another root fails
+      k.checks.push({ attestation: n, name: "reverify", ok: false, detail: verdict.detail });
+      k.checks.push({ attestation: n, name: "on-chain-verdict", ok: false, detail: verdict.detail });
+      anomalies.push({ kms: ev.kms, kind: "not-genuine", detail: `${at}: ${verdict.detail}` });
+    } else {
+      k.checks.push({ attestation: n, name: "reverify", ok: out.ok, detail: out.detail });
+      if (!out.ok) anomalies.push({ kms: ev.kms, kind: "quote-not-verifiable", detail: `${at}: ${out.detail}` });
+      if (verdict) k.checks.push({ attestation: n, name: "on-chain-verdict", ok: verdict.ok, detail: verdict.detail });
+      if (verdict?.mismatch) anomalies.push({ kms: ev.kms, kind: "verdict-mismatch", detail: `${at}: ${verdict.detail}` });
     }
     opts.onProgress?.({ stage: "reverify", done: ++done, total: regs.length });
   }
   return anomalies;
+}
+
+/**
+ * The on-chain verdict of a registration against the off-chain re-verification of its quote. The two are
+ * compared only under the same root: Intel's on both sides, or another root on both sides when the off-chain
+ * verification got as far as a status (it then chained the certificates the on-chain verifier accepted to the
+ * `--root-ca` given, so that root is the verifier's). A registration verified under a root that is not Intel's,
+ * re-verified under Intel's root, is not a disagreement of the verifiers but a registration that is not
+ * genuine (`notGenuine`). `mismatch`: the verifiers disagree (a `verdict-mismatch` anomaly). Undefined when
+ * no off-chain verification ran.
+ */
+function compareVerdicts(onChain: NonNullable<AuditAttestation["verified"]>, out: ReverifyOutcome): { ok: boolean; detail: string; mismatch?: true; notGenuine?: true } | undefined {
+  if (out.root === undefined) return undefined;
+  if (!onChain.intelRoot && out.root === "intel") {
+    const offChain = out.status ? `verifies it as ${out.status} only with collateral from elsewhere` : `fails (${out.detail})`;
+    return { ok: false, notGenuine: true, detail: `NOT GENUINE: verified on chain as ${onChain.tcbStatus} by a verifier whose root is not Intel's (intelRoot false); the off-chain re-verification under Intel's root ${offChain}; give the verifier's root with --root-ca to compare the verdicts` };
+  }
+  if (onChain.intelRoot && out.root === "other") {
+    return { ok: false, detail: `not compared: verified on chain under Intel's root, re-verified off chain under another root (--root-ca)` };
+  }
+  if (!onChain.intelRoot && !out.status) {
+    return { ok: false, detail: `not compared: the off-chain re-verification under --root-ca did not get a status, so whether --root-ca is the verifier's root is not known (${out.detail})` };
+  }
+  if (out.status === onChain.tcbStatus) return { ok: true, detail: `the off-chain verifier agrees with the on-chain one${onChain.intelRoot ? "" : " (both under the same root, not Intel's)"}: ${onChain.tcbStatus}` };
+  return { ok: false, mismatch: true, detail: `verified on chain as ${onChain.tcbStatus}, but the off-chain verification under the same root ${out.status ? `found ${out.status}` : "did not complete"}` };
 }
 
 /**

@@ -160,6 +160,22 @@ describe("registrations on both paths, a recheck, on a real node", () => {
     expect(human.stdout).toContain("registrar");
   }, 60_000);
 
+  it("CLI audit --reverify without --root-ca: a registration verified under a root that is not Intel's is NOT GENUINE, not a verdict mismatch", async () => {
+    const r = await runCli(["audit", "--registry", registry, "--rpc", node.url, "--from-block", "0", "--reverify", "--json"]);
+    expect(r.code, r.stderr).toBe(1);
+    const doc = JSON.parse(r.stdout) as { kms: { address: string; checks: { name: string; ok: boolean; detail: string }[] }[]; anomalies: { kind: string; kms: string; detail: string }[] };
+    const of = (k: Kms) => doc.anomalies.filter((a) => a.kms === k.address);
+    expect(doc.anomalies.map((a) => a.kind)).not.toContain("verdict-mismatch");
+    expect(of(onChain).map((a) => a.kind)).toEqual(["not-genuine"]);
+    expect(of(onChain)[0]!.detail).toMatch(/^attestation #1 \(block \d+\): NOT GENUINE: verified on chain as UpToDate by a verifier whose root is not Intel's \(intelRoot false\); the off-chain re-verification under Intel's root fails \(.+\); give the verifier's root with --root-ca/);
+    const verdict = doc.kms.find((x) => x.address === onChain.address)!.checks.find((c) => c.name === "on-chain-verdict")!;
+    expect(verdict).toMatchObject({ ok: false, detail: expect.stringMatching(/^NOT GENUINE/) as unknown });
+    // the registrar paths' quotes are simply not verifiable under Intel's root
+    expect(of(withCollateral).map((a) => a.kind)).toEqual(["quote-not-verifiable"]);
+    const human = await runCli(["audit", "--registry", registry, "--rpc", node.url, "--from-block", "0", "--reverify"]);
+    expect(human.stdout).toMatch(/not-genuine .*NOT GENUINE: verified on chain as UpToDate/);
+  }, 60_000);
+
   it("CLI audit --reverify falls back to --collateral FILE for a registration without published collateral, and says so", async () => {
     const file = path.join(tmp, "collateral.json");
     writeFileSync(file, collateralToJson(world.collateral));

@@ -2,6 +2,7 @@
  * `kms-registry audit --registry ADDR --rpc URL [--from-block N] [--to-block M] [--reverify]
  *   [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--json]`
  */
+import { bytesEqual } from "../../core/bytes.js";
 import { UsageError, firstLine } from "../../core/errors.js";
 import { oneLine } from "../../core/sanitize.js";
 import { createVerificationCache } from "../../dcap/cache.js";
@@ -46,6 +47,8 @@ export async function buildReverify(ctx: CommandContext, hooks: ReverifyHooks = 
   const rootCaDer = await readRootCaDer(ctx.io, opts.rootCaFile);
   const cache = createVerificationCache();
   const fileCollateral = opts.collateral?.kind === "file" ? await readCollateralFile(ctx.io, opts.collateral.path) : undefined;
+  // the root every verification below trusts (compared with the on-chain verifier's by the audit)
+  const root: ReverifyOutcome["root"] = rootCaDer && !bytesEqual(rootCaDer, INTEL_SGX_ROOT_CA_DER) ? "other" : "intel";
   return async (quoteBytes, rc) => {
     const published = rc.registration.collateral;
     let quote: Quote;
@@ -56,28 +59,29 @@ export async function buildReverify(ctx: CommandContext, hooks: ReverifyHooks = 
       try {
         quote = parseQuote(quoteBytes);
       } catch (e) {
-        if (e instanceof QuoteParseError) return { ok: false, detail: `${e.code}: ${firstLine(e.message)}` };
+        if (e instanceof QuoteParseError) return { ok: false, detail: `${e.code}: ${firstLine(e.message)}`, root };
         throw e;
       }
       try {
         collateral = fromOnChainCollateral(published, rootCaDer ?? INTEL_SGX_ROOT_CA_DER);
       } catch (e) {
-        return { ok: false, detail: `the collateral published on chain is unusable: ${firstLine(e instanceof Error ? e.message : String(e))}` };
+        return { ok: false, detail: `the collateral published on chain is unusable: ${firstLine(e instanceof Error ? e.message : String(e))}`, root };
       }
       now = rc.blockTimestamp;
       source = `with the collateral published on chain, at the registration's block time ${now}`;
     } else {
+      // no verification runs (nothing to compare with an on-chain verdict: no root)
       if (!opts.collateral) return { ok: false, detail: `${NO_PUBLISHED_COLLATERAL} and no --collateral FILE or --pccs URL was given` };
       const at = hooks.now?.() ?? opts.now;
       const parsed = await parseWithCollateral(ctx.io, opts.collateral, quoteBytes, at, fileCollateral);
-      if (parsed instanceof QuoteParseError) return { ok: false, detail: `${parsed.code}: ${firstLine(parsed.message)}` };
+      if (parsed instanceof QuoteParseError) return { ok: false, detail: `${parsed.code}: ${firstLine(parsed.message)}`, root };
       ({ quote, collateral } = parsed);
       now = at;
       source = `${NO_PUBLISHED_COLLATERAL}; with --${opts.collateral.kind === "file" ? "collateral" : "pccs"}, at ${now}`;
     }
     const out = checkQuote(quote, { collateral, now, cache, ...(rootCaDer ? { rootCaDer } : {}) });
     if (out.ok) hooks.onVerified?.(out.result);
-    return policy(out, opts.accept, source);
+    return { ...policy(out, opts.accept, source), root };
   };
 }
 
@@ -107,7 +111,9 @@ export const auditCommand: CommandSpec = {
     "--reverify also runs full DCAP verification of every quote: a registration that published its collateral on",
     "chain (KmsCollateralPublished) is verified with it at its own block time, nothing else needed; for one that",
     "did not, the report says so and --collateral FILE / --pccs URL (at --at) is used when given. A quote verified",
-    "on chain must get the same TCB status off chain (else a verdict-mismatch anomaly).",
+    "on chain must get the same TCB status off chain under the same root (else a verdict-mismatch anomaly); one",
+    "verified by a registry whose verifier root is not Intel's is a not-genuine anomaly under Intel's root (give",
+    "that root with --root-ca to compare the verdicts).",
     "--from-block defaults to the deployment record's block (deployments/<chainId>.json), else 0.",
     "Exit 0 when there is no anomaly, 1 when there is at least one.",
   ].join("\n"),
