@@ -7,15 +7,15 @@
  */
 import { keccak256, type Chain, type PublicClient, type Transport } from "viem";
 
-import type { Hex } from "../core/bytes.js";
+import { bytesEqual, type Hex } from "../core/bytes.js";
 import { errorMessage, firstLine } from "../core/errors.js";
 import { TCB_STATUSES, type TcbStatus } from "../dcap/types.js";
-import { auditRegistry, type AuditProgress, type AuditResult, type Reverify } from "../registry/audit.js";
+import { INTEL_SGX_ROOT_CA_DER } from "../dcap/intel-root.js";
+import { auditRegistry, type AuditProgress, type AuditResult, type Reverify, type ReverifyOutcome } from "../registry/audit.js";
 import type { AuditKms } from "../registry/audit-state.js";
 import { networkName } from "../registry/connect.js";
 import { kmsRegistryAbi } from "../registry/generated/abi.js";
 import type { AttestationView, DashboardSnapshot, KmsView, OnChainRecord, QuoteVerifier, RegistryHeader, ReverifyResult, TimelineEntry } from "./model.js";
-import { scanOnChainEvents, type OnChainEvent } from "./onchain-events.js";
 import { quoteDetails, type QuoteDetails } from "./quote-details.js";
 
 export interface SourceOptions {
@@ -38,7 +38,7 @@ export interface SourceOptions {
 }
 
 /** What is kept between snapshots: quote results by hash, block times, the log scan's last range. */
-type QuoteEntries = Map<Hex, { details: QuoteDetails; reverify: ReverifyResult | null }>;
+type QuoteEntries = Map<Hex, { details: QuoteDetails; reverify: ReverifyResult | null; /** a verification ran (the collateral source answered) */ ran: boolean }>;
 
 export interface SourceCache {
   quotes: QuoteEntries;
@@ -91,12 +91,17 @@ export async function loadSnapshot(opts: SourceOptions, cache: SourceCache): Pro
           rv = { ok: false, detail: firstLine(errorMessage(e)), status: null, genuine: false, collateralExpiry: null, checks: [] };
         }
       }
-      entry = { details, reverify: rv };
+      entry = { details, reverify: rv, ran: rv !== null && keep };
       if (keep) cache.quotes.set(hash, entry);
     }
     seen.set(hash, entry);
-    return entry.reverify ? { ok: entry.reverify.ok, detail: entry.reverify.detail } : { ok: true, detail: NOT_REVERIFIED };
+    const rv = entry.reverify;
+    if (!rv) return { ok: true, detail: NOT_REVERIFIED };
+    // the audit compares an on-chain verdict with this one only when both trusted the same root; a collateral
+    // source that failed ran no verification (no root)
+    return { ok: rv.ok, detail: rv.detail, ...(rv.status ? { status: rv.status } : {}), ...(entry.ran ? { root } : {}) };
   };
+  const root: ReverifyOutcome["root"] = opts.rootCaDer && !bytesEqual(opts.rootCaDer, INTEL_SGX_ROOT_CA_DER) ? "other" : "intel";
   const concurrency = opts.concurrency ?? 16;
   const audit = await auditRegistry({
     publicClient: pc,
@@ -111,14 +116,10 @@ export async function loadSnapshot(opts: SourceOptions, cache: SourceCache): Pro
   cache.range = BigInt(audit.rpc.finalRange);
   const toBlock = BigInt(audit.toBlock);
   const header = await readHeader(opts, audit, toBlock);
-  const [records, onChain] = await Promise.all([
-    readRecords(opts, audit.kms, toBlock, concurrency, header.allowlistEnabled !== false),
-    scanOnChainEvents({ publicClient: pc, registry: opts.registry, fromBlock: opts.fromBlock, toBlock, initialRange: cache.range }),
-  ]);
-  await readBlockTimes(pc, cache, [...blocksOf(audit.kms, audit.toBlock), ...onChain.map((e) => e.block)], concurrency);
+  const records = await readRecords(opts, audit.kms, toBlock, concurrency, header.allowlistEnabled !== false);
+  await readBlockTimes(pc, cache, blocksOf(audit.kms, audit.toBlock), concurrency);
   header.headTime = cache.blockTimes.get(audit.toBlock) ?? null;
-  const eventsOf = (k: AuditKms) => onChain.filter((e) => e.kms.toLowerCase() === k.address.toLowerCase());
-  const kms = audit.kms.map((k) => kmsView(k, records.get(k.address.toLowerCase()) ?? null, quotes.get(k.address.toLowerCase()), eventsOf(k), audit, cache, seen, !!opts.verifyQuote));
+  const kms = audit.kms.map((k) => kmsView(k, records.get(k.address.toLowerCase()) ?? null, quotes.get(k.address.toLowerCase()), audit, cache, seen, !!opts.verifyQuote));
   const recent = kms.flatMap((k) => k.timeline).sort((a, b) => b.block - a.block || b.id.localeCompare(a.id));
   return {
     registry: header,
@@ -212,6 +213,7 @@ function blocksOf(kms: AuditKms[], head: number): number[] {
   for (const k of kms) {
     for (const a of k.attestations) s.add(a.block);
     for (const p of k.livenessProofs) s.add(p.block);
+    for (const r of k.rechecks) s.add(r.block);
     if (k.revokedAt !== null) s.add(k.revokedAt);
   }
   return [...s];
@@ -233,15 +235,18 @@ function kmsView(
   k: AuditKms,
   record: OnChainRecord | null,
   quoteHashes: Map<number, Hex> | undefined,
-  onChain: OnChainEvent[],
-  audit: AuditResult, cache: SourceCache, seen: QuoteEntries, reverified: boolean): KmsView {
+  audit: AuditResult,
+  cache: SourceCache,
+  seen: QuoteEntries,
+  reverified: boolean,
+): KmsView {
   const time = (b: number) => cache.blockTimes.get(b) ?? null;
   const checks = reverified ? k.checks : k.checks.filter((c) => !(c.name === "reverify" && c.detail === NOT_REVERIFIED));
   const attestations: AttestationView[] = k.attestations.map((a, i) => {
     const n = i + 1;
     const hash = quoteHashes?.get(n);
     const q = hash ? seen.get(hash) : undefined;
-    const verified = onChain.find((e) => e.kind === "verified-on-chain" && e.tx === a.tx);
+    const v = a.verified;
     return {
       n,
       block: a.block,
@@ -249,11 +254,8 @@ function kmsView(
       time: time(a.block),
       quoteHash: a.quoteHash,
       registrar: a.registrar,
-      path: verified ? "on-chain" : "registrar",
-      onChain:
-        verified?.kind === "verified-on-chain"
-          ? { tcbStatus: verified.tcbStatus, fmspc: verified.fmspc, collateralExpiry: verified.collateralExpiry, intelRoot: verified.intelRoot }
-          : null,
+      path: a.path,
+      onChain: v ? { tcbStatus: statusOrNull(v.tcbStatus), fmspc: `0x${v.fmspc}` as Hex, collateralExpiry: v.collateralExpiry, intelRoot: v.intelRoot } : null,
       quote: q?.details ?? null,
       checks: checks.filter((c) => c.attestation === n),
       reverify: q?.reverify ?? null,
@@ -277,20 +279,19 @@ function kmsView(
   k.livenessProofs.forEach((p) => {
     timeline.push({ id: `${p.tx}:live:${p.nonce}`, kind: "liveness", kms: k.address, block: p.block, tx: p.tx, time: time(p.block), summary: `liveness proven (nonce ${p.nonce})` });
   });
-  for (const e of onChain) {
-    if (e.kind !== "rechecked") continue;
+  k.rechecks.forEach((e, i) => {
     timeline.push({
-      id: `${e.tx}:recheck:${e.logIndex}`,
+      id: `${e.tx}:recheck:${i}`,
       kind: "rechecked",
       kms: k.address,
       block: e.block,
       tx: e.tx,
       time: time(e.block),
-      summary: `rechecked by ${e.by}: ${e.tcbStatus ?? "unknown status"}, collateral valid until ${new Date(e.collateralExpiry * 1000).toISOString().slice(0, 10)}${e.stale ? " — now STALE" : ", not stale"}`,
+      summary: `rechecked by ${e.by}: ${e.tcbStatus}, collateral valid until ${new Date(e.collateralExpiry * 1000).toISOString().slice(0, 10)}${e.stale ? " — now STALE" : ", not stale"}`,
       by: e.by,
       stale: e.stale,
     });
-  }
+  });
   if (k.revocation && k.revokedAt !== null) {
     timeline.push({ id: `${k.revocation.tx}:revoked`, kind: "revoked", kms: k.address, block: k.revokedAt, tx: k.revocation.tx, time: time(k.revokedAt), summary: `revoked by ${k.revocation.by}`, text: k.revocation.reason, by: k.revocation.by });
   }
@@ -323,6 +324,9 @@ function kmsView(
     anomalies: audit.anomalies.filter((a) => a.kms !== null && a.kms.toLowerCase() === k.address.toLowerCase()),
   };
 }
+
+/** A status name the verifier returned, or null for a number outside Intel's list (shown as unknown). */
+const statusOrNull = (s: string): TcbStatus | null => ((TCB_STATUSES as readonly string[]).includes(s) ? (s as TcbStatus) : null);
 
 const ORDER: Record<TimelineEntry["kind"], number> = { registered: 0, "re-attested": 1, rechecked: 2, liveness: 3, revoked: 4 };
 const order = (k: TimelineEntry["kind"]) => ORDER[k];

@@ -11,6 +11,8 @@ import { getAddress, keccak256 } from "viem";
 import { describe, expect, it } from "vitest";
 
 import { bytesToHex } from "../../src/core/bytes.js";
+import { checkQuote } from "../../src/dcap/verify.js";
+import type { QuoteVerifier } from "../../src/dashboard/model.js";
 import { loadSnapshot, newSourceCache } from "../../src/dashboard/source.js";
 import { renderKms, renderOverview } from "../../src/dashboard/render.js";
 import { expectedKmsReportData } from "../../src/dstack/binding.js";
@@ -28,7 +30,7 @@ const world = (opts: ForgeWorldOptions = {}): Promise<ForgeWorld> => createForge
 
 describe("dashboard: on-chain verified registrations, rechecks and stale state", () => {
   it("shows path, root, TCB status, FMSPC, collateral expiry, the recheck and the stale state", async () => {
-    const { viem } = await network.connect({ override: { hardfork: "osaka", allowUnlimitedContractSize: true, initialDate: new Date(N * 1000) } });
+    const { viem } = await network.connect({ override: { hardfork: "osaka", initialDate: new Date(N * 1000) } });
     const publicClient = await viem.getPublicClient();
     const [admin, anyone] = await viem.getWalletClients();
     const w = await world();
@@ -59,10 +61,30 @@ describe("dashboard: on-chain verified registrations, rechecks and stale state",
     expect(v.binding.ok).toBe(true);
     const reg = before.kms.find((x) => x.address === getAddress(ethAddress(r.k256Pubkey)))!;
     expect(reg).toMatchObject({ path: "registrar", tcbStatus: null, collateralExpiry: null });
-    // The audit's role check also covers the permissionless registrant of `registerVerified`, who never held
-    // REGISTRAR_ROLE: it is reported as registrar-lost-role (the audit's behaviour, shown as the audit shows it).
-    const odd = before.kms.flatMap((x) => x.anomalies).filter((a) => !(a.kind === "registrar-lost-role" && a.kms === kms));
-    expect(odd).toEqual([]);
+    // nothing odd: the permissionless registrant of `registerVerified` needs no role, and without collateral
+    // given no quote is re-verified, so the on-chain verdict (under a root that is not Intel's) is not compared
+    expect(before.kms.flatMap((x) => x.anomalies)).toEqual([]);
+    expect(before.anomalyCount).toBe(0);
+    expect(v.attestations[0]!.checks.map((c) => c.name)).not.toContain("on-chain-verdict");
+
+    // with collateral given, the on-chain verdict is compared under the same root: the world's root (as the
+    // verifier's) agrees; under Intel's root the registration is NOT GENUINE, one anomaly and no verdict mismatch
+    const verifyUnder =
+      (rootCaDer?: Uint8Array): QuoteVerifier =>
+      (q) => {
+        const out = checkQuote(q, { collateral: w.collateral, now: N + 60, ...(rootCaDer ? { rootCaDer } : {}) });
+        if (!out.ok) return Promise.resolve({ ok: false, detail: `${out.error.code}: ${out.error.message}`, status: null, genuine: false, collateralExpiry: null, checks: out.checks });
+        return Promise.resolve({ ok: true, detail: `verified: ${out.result.status}`, status: out.result.status, genuine: out.result.genuine, collateralExpiry: null, checks: out.result.checks });
+      };
+    const sameRoot = await loadSnapshot({ ...opts, verifyQuote: verifyUnder(w.rootCaDer), rootCaDer: w.rootCaDer }, newSourceCache());
+    const agreed = sameRoot.kms.find((x) => x.address === kms)!;
+    expect(agreed.attestations[0]!.checks.find((c) => c.name === "on-chain-verdict")).toMatchObject({ ok: true, detail: expect.stringMatching(/agrees .*not Intel's\): UpToDate$/) as unknown });
+    expect(agreed.anomalies).toEqual([]);
+    const intel = await loadSnapshot({ ...opts, verifyQuote: verifyUnder() }, newSourceCache());
+    const notGenuine = intel.kms.find((x) => x.address === kms)!.anomalies;
+    expect(notGenuine.map((a) => a.kind)).toEqual(["not-genuine"]);
+    expect(notGenuine[0]!.detail).toMatch(/NOT GENUINE: verified on chain as UpToDate by a verifier whose root is not Intel's .*under Intel's root fails/);
+    expect(renderKms(intel, intel.kms.find((x) => x.address === kms)!, { now: N + 60 })).not.toContain("verdict-mismatch");
 
     // Intel's newer collateral for the same platform says the quote's TCB level is Revoked: a recheck makes it stale
     const revoked = await world({
