@@ -3,9 +3,11 @@
  *
  *   npx tsx scripts/dashboard-screenshot.ts
  *
- * Starts a `hardhat node`, writes the dashboard tests' history on it (registrations, a re-attestation, a
- * liveness proof, a revocation with a hostile reason, one anomaly), serves the dashboard and photographs the
- * overview and the revoked KMS's page in Debian's Chromium (`/usr/bin/chromium`, or CHROMIUM_PATH).
+ * Starts a `hardhat node`, writes the dashboard tests' history on it (registrar registrations, a
+ * re-attestation, a liveness proof, a revocation with a hostile reason, two on-chain registrations under a
+ * forged root, one of them rechecked stale, and one anomaly: a registrar that lost its role), serves the
+ * dashboard and photographs the overview and the revoked KMS's page in Debian's Chromium (`/usr/bin/chromium`,
+ * or CHROMIUM_PATH).
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
