@@ -1,0 +1,84 @@
+/** `npx hardhat kms-registry:deploy --network NAME [--deterministic …] [--verify]`: `deployAndRecord` on the network. */
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+
+import type { Hex } from "../../core/bytes.js";
+import { UsageError } from "../../core/errors.js";
+import { packageVersion } from "../../core/version.js";
+import { parseAddress } from "../../registry/connect.js";
+import { parseSalt, planDeterministic } from "../../registry/create2.js";
+import { loadRegistryArtifact } from "../../registry/deploy.js";
+import { deployAndRecord } from "../../workflows/deploy-registry.js";
+import { deploymentsDirOf, given, out, printJson, progress, runTask, taskNetwork, taskWallet } from "../network.js";
+import { verifyDeployed } from "../verify.js";
+
+interface DeployArgs {
+  admin: string | undefined;
+  deterministic: boolean;
+  salt: string | undefined;
+  installFactory: boolean;
+  dryRun: boolean;
+  force: boolean;
+  confirmations: number;
+  deployments: string | undefined;
+  verify: boolean;
+  explorers: string;
+  json: boolean;
+}
+
+const TASK = "kms-registry:deploy";
+
+export default async function deployAction(args: DeployArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
+  await runTask(TASK, async () => {
+    for (const o of ["salt", "installFactory", "dryRun"] as const) {
+      const set = o === "salt" ? given(args.salt) !== undefined : args[o];
+      if (set && !args.deterministic) throw new UsageError(`--${o === "salt" ? "salt" : o === "dryRun" ? "dry-run" : "install-factory"} needs --deterministic`);
+    }
+    if (args.confirmations < 1 || args.confirmations > 1000) throw new UsageError("--confirmations must be 1…1000");
+    const adminOpt = given(args.admin);
+    const admin = adminOpt !== undefined ? parseAddress(adminOpt, "--admin") : undefined;
+    const salt = args.salt !== undefined && args.salt !== "" ? parseSalt(args.salt) : undefined;
+    const net = await taskNetwork(hre);
+    const wallet = await taskWallet(net);
+    const artifact = loadRegistryArtifact();
+
+    if (args.dryRun) {
+      const plan = planDeterministic({ admin: admin ?? (wallet.account.address as Hex), artifact, ...(salt ? { salt } : {}) });
+      const code = await net.publicClient.getCode({ address: plan.address });
+      const { initCode: _i, ...data } = plan;
+      const deployed = !!code && code !== "0x";
+      if (args.json) printJson({ ok: true, dryRun: true, network: net.name, chainId: net.chainId, ...data, compiler: artifact.compiler, deployed });
+      else out(`KmsRegistry deterministic address ${plan.address} (nothing sent; ${deployed ? "already deployed" : "not deployed"} on ${net.name})\n  factory ${plan.factory}, salt ${plan.salt}\n  init code hash ${plan.initCodeHash} (admin ${plan.constructorArgs.admin})\n`);
+      return;
+    }
+
+    const r = await deployAndRecord({
+      publicClient: net.publicClient,
+      walletClient: wallet,
+      ...(admin ? { admin } : {}),
+      ...(args.deterministic ? { deterministic: { ...(salt ? { salt } : {}), installFactory: args.installFactory } } : {}),
+      deploymentsDir: deploymentsDirOf(hre, args.deployments),
+      force: args.force,
+      confirmations: args.confirmations,
+      artifact,
+      toolVersion: packageVersion(),
+      onProgress: progress("deploy"),
+    });
+    const verification = args.verify ? await verifyDeployed(hre, net, r.record, args.explorers) : undefined;
+    if (args.json) {
+      printJson({ ok: true, hardhatNetwork: net.name, ...r.record, gasUsed: r.gasUsed, alreadyDeployed: r.alreadyDeployed, recordPath: r.recordPath, ...(r.archived ? { archived: r.archived } : {}), ...(verification ? { verification } : {}) });
+      return;
+    }
+    const rec = r.record;
+    out(
+      [
+        `KmsRegistry ${r.alreadyDeployed ? "already deployed" : "deployed"} at ${rec.address} on chain ${rec.chainId} (hardhat network ${net.name})`,
+        `  tx ${rec.deployTx}, block ${rec.block}${r.alreadyDeployed ? "" : `, gas used ${r.gasUsed}`}`,
+        `  admin ${rec.admin}`,
+        ...(rec.create2 ? [`  CREATE2 factory ${rec.create2.factory}, salt ${rec.create2.salt}, init code hash ${rec.create2.initCodeHash}`] : []),
+        `  record ${r.recordPath}${r.archived ? ` (previous record kept as ${r.archived})` : ""}`,
+        ...(verification ?? []).map((v) => `  ${v.explorer}: ${v.status}${v.detail ? ` — ${v.detail}` : ""}`),
+        "",
+      ].join("\n"),
+    );
+  });
+}
