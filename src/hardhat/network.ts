@@ -90,6 +90,18 @@ export function progress(task: string): (stage: string, detail: string) => void 
 }
 
 /**
+ * viem wraps what Hardhat's provider threw (an unset configuration variable, a refused request) in its own
+ * "unknown RPC error": the Hardhat error in the cause chain, when there is one, says what happened.
+ */
+function innermostHardhatError(e: unknown): Error | undefined {
+  let found: Error | undefined;
+  for (let cur: unknown = e, depth = 0; cur instanceof Error && depth < 16; cur = cur.cause, depth++) {
+    if (/^HHE\d+|Hardhat/.test(cur.name) || /^HHE\d+/.test(cur.message) || "descriptor" in cur) found = cur;
+  }
+  return found;
+}
+
+/**
  * Run a task's body; our errors become a `HardhatPluginError` whose message starts with the error's code
  * (Hardhat prints it as one line, exit code 1), an unset configuration variable is named with where its
  * value can come from, anything else keeps its first line.
@@ -100,7 +112,7 @@ export async function runTask<T>(task: string, body: () => Promise<T>): Promise<
   } catch (e) {
     if (e instanceof HardhatPluginError) throw e;
     if (e instanceof KmsRegistryError) throw new HardhatPluginError(PLUGIN_ID, `${task}: ${e.code}: ${sanitizeForTerminal(e.shortMessage)}`, e);
-    const line = firstLine(errorMessage(e));
+    const line = firstLine(errorMessage(innermostHardhatError(e) ?? e));
     const missing = /Configuration Variable "([A-Za-z0-9_]+)" not found/.exec(line);
     if (missing) {
       throw new HardhatPluginError(PLUGIN_ID, `${task}: ${line} (set ${missing[1]} in the environment, or store it with \`npx hardhat keystore set ${missing[1]}\`)`, e as Error);
