@@ -4,6 +4,9 @@ import path from "node:path";
 import hardhatToolboxViemPlugin from "@nomicfoundation/hardhat-toolbox-viem";
 import { configVariable, defineConfig } from "hardhat/config";
 
+import kmsRegistryPlugin from "./src/hardhat/index.js";
+import { IGNITION_CREATE2_SALT } from "./src/registry/createx.js";
+
 const require = createRequire(import.meta.url);
 
 /**
@@ -31,7 +34,7 @@ export const SOLIDITY_SETTINGS = {
 } as const;
 
 export default defineConfig({
-  plugins: [hardhatToolboxViemPlugin],
+  plugins: [hardhatToolboxViemPlugin, kmsRegistryPlugin],
   solidity: {
     version: SOLC_VERSION,
     path: soljson,
@@ -40,7 +43,21 @@ export default defineConfig({
   paths: {
     tests: { solidity: "contracts" },
   },
+  /**
+   * `npx hardhat ignition deploy ignition/modules/KmsRegistry.ts --network <name> --strategy create2` deploys
+   * through CreateX with this salt: 20 zero bytes and a 0x00 flag byte, so the addresses depend only on the
+   * salt and the init code — the same on every chain (see src/registry/createx.ts).
+   */
+  ignition: { strategyConfig: { create2: { salt: IGNITION_CREATE2_SALT } } },
+  /** Explorer verification (`kms-registry:deploy --verify`, `npx hardhat verify …`); the key is optional. */
+  verify: { etherscan: { apiKey: configVariable("ETHERSCAN_API_KEY") } },
   networks: {
+    /** Any chain by URL: KMS_REGISTRY_RPC_URL=https://… npx hardhat <task> --network rpc */
+    rpc: {
+      type: "http",
+      url: configVariable("KMS_REGISTRY_RPC_URL"),
+      accounts: [configVariable("KMS_REGISTRY_PRIVATE_KEY")],
+    },
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
     sepolia: {
       type: "http",

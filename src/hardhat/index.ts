@@ -28,6 +28,8 @@ const deployTask = task("kms-registry:deploy", "Deploy the KmsRegistry on --netw
   .addFlag({ name: "force", description: "replace an existing record for this chain (the old one is archived)" })
   .addOption({ name: "confirmations", type: ArgumentType.INT, defaultValue: 1, description: "blocks to wait for" })
   .addOption({ name: "deployments", type: SW, defaultValue: undefined, description: "deployment records directory (default <project>/deployments)" })
+  .addOption({ name: "record", type: SW, defaultValue: undefined, description: "do not deploy: write the record of the registry at ADDR (e.g. deployed by Ignition)" })
+  .addOption({ name: "deployTx", type: SW, defaultValue: undefined, description: "with --record: the deployment transaction (else found from historical state)" })
   .addFlag({ name: "verify", description: "verify the deployed contract on the configured explorers (hardhat-verify)" })
   .addOption({ name: "explorers", type: S, defaultValue: "etherscan", description: "with --verify: comma-separated etherscan, blockscout, sourcify" })
   .addFlag({ name: "json", description: "print one JSON document" })

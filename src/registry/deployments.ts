@@ -48,6 +48,11 @@ export interface Create2Info {
   /** keccak256(creation bytecode ‖ abi.encode(constructorArgs.admin)). */
   initCodeHash: Hex;
   constructorArgs: { admin: Hex };
+  /**
+   * Present when the factory is CreateX (Hardhat Ignition's `create2` strategy): `salt` above is then CreateX's
+   * guarded salt, this `salt` the one given to CreateX (Ignition's `strategyConfig.create2.salt`). Optional.
+   */
+  createx?: { salt: Hex; scope: string; reproduce: string };
 }
 
 /** File name of a chain's record under `dir` (`<dir>/<chainId>.json`, or `<dir>/local/<chainId>.json`). */

@@ -97,7 +97,7 @@ export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
  * node answers `eth_chainId`; rejects with `NetworkError` (`DEVNODE_START`) if it exits or does not
  * come up within `timeoutMs`.
  */
-export async function startDevNode(opts: { host?: string; port?: number; cwd?: string; timeoutMs?: number } = {}): Promise<DevNode> {
+export async function startDevNode(opts: { host?: string; port?: number; cwd?: string; timeoutMs?: number; /** more `hardhat node` options, e.g. ["--chain-id", "8453"] */ args?: readonly string[] } = {}): Promise<DevNode> {
   const host = opts.host ?? "127.0.0.1";
   const cwd = opts.cwd ?? packageRoot();
   const cli = hardhatCli(cwd);
@@ -107,7 +107,7 @@ export async function startDevNode(opts: { host?: string; port?: number; cwd?: s
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = opts.port ?? (await freePort(host));
     try {
-      return await startOnce(nodeBin, cli, cwd, host, port, timeoutMs);
+      return await startOnce(nodeBin, cli, cwd, host, port, timeoutMs, opts.args ?? []);
     } catch (e) {
       lastError = e;
       if (opts.port !== undefined) break;
@@ -116,8 +116,8 @@ export async function startDevNode(opts: { host?: string; port?: number; cwd?: s
   throw lastError;
 }
 
-async function startOnce(nodeBin: string, cli: string, cwd: string, host: string, port: number, timeoutMs: number): Promise<DevNode> {
-  const child = spawn(nodeBin, [cli, "node", "--hostname", host, "--port", String(port)], {
+async function startOnce(nodeBin: string, cli: string, cwd: string, host: string, port: number, timeoutMs: number, args: readonly string[]): Promise<DevNode> {
+  const child = spawn(nodeBin, [cli, "node", "--hostname", host, "--port", String(port), ...args], {
     cwd,
     env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", HARDHAT_DISABLE_TELEMETRY_PROMPT: "true" },
     stdio: ["ignore", "pipe", "pipe"],

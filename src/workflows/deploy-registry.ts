@@ -12,7 +12,8 @@ import type { Account, Chain, PublicClient, Transport, WalletClient } from "viem
 import type { Hex } from "../core/bytes.js";
 import { KmsRegistryError, UsageError, errorMessage, firstLine } from "../core/errors.js";
 import { deployDeterministic } from "../registry/create2.js";
-import { deployRegistry, loadRegistryArtifact, recordOf, type DeployStage, type RegistryArtifact } from "../registry/deploy.js";
+import { createXReproduction } from "../registry/createx.js";
+import { deployRegistry, loadRegistryArtifact, recordExistingDeployment, recordOf, type DeployStage, type RegistryArtifact } from "../registry/deploy.js";
 import { deploymentPath, ensureWritableDir, readDeployment, writeDeployment, type DeploymentRecord } from "../registry/deployments.js";
 
 export interface DeployAndRecordParameters {
@@ -71,4 +72,29 @@ export async function deployAndRecord(p: DeployAndRecordParameters): Promise<Dep
       { cause: e },
     );
   }
+}
+
+export interface RecordDeployedParameters {
+  publicClient: PublicClient<Transport, Chain>;
+  address: Hex;
+  deployTx?: Hex;
+  deploymentsDir: string;
+  force?: boolean;
+  toolVersion?: string;
+}
+
+/**
+ * Write the record of a registry deployed some other way (Hardhat Ignition, another tool): what the chain says
+ * about its deployment and, when it was created through CreateX (Ignition's `create2` strategy), the data that
+ * reproduce its address on another chain.
+ */
+export async function recordDeployed(p: RecordDeployedParameters): Promise<{ record: DeploymentRecord; recordPath: string; archived?: string }> {
+  const rec = await recordExistingDeployment(p.publicClient, p.address, {
+    ...(p.deployTx ? { deployTx: p.deployTx } : {}),
+    ...(p.toolVersion !== undefined ? { toolVersion: p.toolVersion } : {}),
+  });
+  const createx = await createXReproduction(p.publicClient, rec);
+  const record: DeploymentRecord = createx ? { ...rec, create2: createx } : rec;
+  const written = await writeDeployment(p.deploymentsDir, record, { force: p.force === true });
+  return { record, recordPath: written.path, ...(written.archived ? { archived: written.archived } : {}) };
 }

@@ -10,11 +10,12 @@ import { KmsRegistryError, UsageError, errorMessage, firstLine } from "../../cor
 import { packageVersion } from "../../core/version.js";
 import { accountFromEnv, connect, parseAddress, walletFor } from "../../registry/connect.js";
 import { CREATE2_FACTORY, DEFAULT_SALT, deployDeterministic, factoryInstalled, parseSalt, planDeterministic } from "../../registry/create2.js";
-import { deployRegistry, loadRegistryArtifact, recordExistingDeployment, recordOf, type RegistryArtifact } from "../../registry/deploy.js";
+import { deployRegistry, loadRegistryArtifact, recordOf, type RegistryArtifact } from "../../registry/deploy.js";
 import { deploymentPath, ensureWritableDir, readDeployment, writeDeployment } from "../../registry/deployments.js";
 import { EXIT_OK, optFlag, optString, type CommandContext, type CommandSpec } from "../framework.js";
 import { CONFIRMATIONS_OPTION, DEPLOYMENTS_OPTION, RPC_OPTION, confirmations, deploymentsDir, rpcUrl } from "../options/registry.js";
 import { printJson, progressPrinter } from "../output.js";
+import { recordDeployed } from "../../workflows/deploy-registry.js";
 
 export const deployCommand: CommandSpec = {
   synopsis:
@@ -127,10 +128,9 @@ async function recordExisting(ctx: CommandContext, rpc: string, address: Hex, di
   const txOpt = optString(ctx, "deploy-tx");
   if (txOpt !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(txOpt)) throw new UsageError("--deploy-tx must be a 32-byte 0x transaction hash");
   const conn = await connect(rpc);
-  const rec = await recordExistingDeployment(conn.publicClient, address, { toolVersion: packageVersion(), ...(txOpt ? { deployTx: txOpt.toLowerCase() as Hex } : {}) });
-  const written = await writeDeployment(dir, rec, { force });
-  if (ctx.json) printJson(ctx.io, { ok: true, ...rec, recordPath: written.path, ...(written.archived ? { archived: written.archived } : {}) });
-  else ctx.io.stdout(`recorded KmsRegistry ${rec.address} on chain ${rec.chainId} (deployed in block ${rec.block}, tx ${rec.deployTx}, admin ${rec.admin}) in ${written.path}\n`);
+  const { record: rec, ...written } = await recordDeployed({ publicClient: conn.publicClient, address, deploymentsDir: dir, force, toolVersion: packageVersion(), ...(txOpt ? { deployTx: txOpt.toLowerCase() as Hex } : {}) });
+  if (ctx.json) printJson(ctx.io, { ok: true, ...rec, recordPath: written.recordPath, ...(written.archived ? { archived: written.archived } : {}) });
+  else ctx.io.stdout(`recorded KmsRegistry ${rec.address} on chain ${rec.chainId} (deployed in block ${rec.block}, tx ${rec.deployTx}, admin ${rec.admin}${rec.create2?.createx ? `; CreateX, ${rec.create2.createx.scope}` : ""}) in ${written.recordPath}\n`);
   return EXIT_OK;
 }
 

@@ -7,7 +7,7 @@ import { packageVersion } from "../../core/version.js";
 import { parseAddress } from "../../registry/connect.js";
 import { parseSalt, planDeterministic } from "../../registry/create2.js";
 import { loadRegistryArtifact } from "../../registry/deploy.js";
-import { deployAndRecord } from "../../workflows/deploy-registry.js";
+import { deployAndRecord, recordDeployed } from "../../workflows/deploy-registry.js";
 import { deploymentsDirOf, given, out, printJson, progress, runTask, taskNetwork, taskWallet } from "../network.js";
 import { verifyDeployed } from "../verify.js";
 
@@ -20,6 +20,8 @@ interface DeployArgs {
   force: boolean;
   confirmations: number;
   deployments: string | undefined;
+  record: string | undefined;
+  deployTx: string | undefined;
   verify: boolean;
   explorers: string;
   json: boolean;
@@ -38,6 +40,23 @@ export default async function deployAction(args: DeployArgs, hre: HardhatRuntime
     const admin = adminOpt !== undefined ? parseAddress(adminOpt, "--admin") : undefined;
     const salt = args.salt !== undefined && args.salt !== "" ? parseSalt(args.salt) : undefined;
     const net = await taskNetwork(hre);
+    if (args.record) {
+      if (args.deterministic) throw new UsageError("--record and --deterministic exclude each other");
+      if (args.deployTx !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(args.deployTx)) throw new UsageError("--deploy-tx must be a 32-byte 0x transaction hash");
+      const r = await recordDeployed({
+        publicClient: net.publicClient,
+        address: parseAddress(args.record, "--record"),
+        ...(args.deployTx ? { deployTx: args.deployTx.toLowerCase() as Hex } : {}),
+        deploymentsDir: deploymentsDirOf(hre, args.deployments),
+        force: args.force,
+        toolVersion: packageVersion(),
+      });
+      const verification = args.verify ? await verifyDeployed(hre, net, r.record, args.explorers) : undefined;
+      if (args.json) printJson({ ok: true, hardhatNetwork: net.name, ...r.record, recordPath: r.recordPath, ...(r.archived ? { archived: r.archived } : {}), ...(verification ? { verification } : {}) });
+      else out(`recorded KmsRegistry ${r.record.address} on chain ${r.record.chainId} (block ${r.record.block}, tx ${r.record.deployTx}, admin ${r.record.admin}${r.record.create2?.createx ? `; CreateX, ${r.record.create2.createx.scope}` : ""}) in ${r.recordPath}\n`);
+      return;
+    }
+    if (args.deployTx !== undefined) throw new UsageError("--deploy-tx needs --record");
     const wallet = await taskWallet(net);
     const artifact = loadRegistryArtifact();
 
