@@ -15,7 +15,7 @@
  *   (Osaka at the time of writing: EIP-7623 calldata floor and EIP-7883 modexp repricing apply there).
  */
 import { network } from "hardhat";
-import { encodeFunctionData, type Hex } from "viem";
+import { encodeFunctionData, zeroAddress, type Hex } from "viem";
 
 import { bytesToHex, hexToBytes } from "../src/core/bytes.js";
 import { deriveKey } from "../src/dstack/kdf.js";
@@ -43,7 +43,7 @@ async function measure(hardfork?: string) {
   const { viem } = conn;
   const publicClient = await viem.getPublicClient();
   const [wallet] = await viem.getWalletClients();
-  const registry = await viem.deployContract("KmsRegistry", [wallet!.account.address]);
+  const registry = await viem.deployContract("KmsRegistry", [wallet!.account.address, zeroAddress]);
 
   const k = newKms();
   const quote = withReportData(REAL_QUOTE, bindingReportData(k.caPubkey, k.k256Pubkey));

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IDcapVerifier} from "./dcap/IDcapVerifier.sol";
+
 /// @title IKmsRegistry
 /// @notice External interface of the dstack KMS registry. A registrar submits a KMS's P-256 CA key, its
 ///         secp256k1 root key ("k256 key") and its Intel TDX quote; the registry checks that the quote's
@@ -19,6 +21,13 @@ pragma solidity ^0.8.24;
 ///      The report_data of a registration quote is keccak256(binding string) ‖ 32 zero bytes, with the
 ///      binding string "dstack-kms-genereted-keys-v1:" ‖ lowerhex(caPubkey) ‖ ";" ‖ lowerhex(k256Pubkey)
 ///      ‖ ";" (the misspelling is dstack's own).
+///
+///      Two registration paths: `register` / `registerWithCollateral` (REGISTRAR_ROLE; the registrar
+///      verified the quote off chain) and `registerVerified` (anyone; the quote is verified on chain by
+///      the immutable `verifier()` at block.timestamp against Intel's collateral passed in calldata). A
+///      dapp that trusts the registrar checks `isRegistered`; one that trusts only Intel checks
+///      `isVerifiedOnChain`. `recheck` re-verifies an on-chain registration with newer collateral and
+///      marks it stale when Intel's own authentic, fresh documents say the quote no longer passes.
 interface IKmsRegistry {
     // ───────────────────────────── types ─────────────────────────────
 
@@ -31,6 +40,23 @@ interface IKmsRegistry {
     /// @param attestedAt block.timestamp of the latest (re-)attestation; 0 means never registered.
     /// @param revoked True once revoked; a revoked KMS can never be registered again.
     /// @param livenessNonce Number of accepted liveness proofs; part of the next challenge.
+    /// @param path How the latest (re-)attestation was made: 0 = registrar (`register`,
+    ///        `registerWithCollateral`), 1 = on chain (`registerVerified`). The fields below are all zero
+    ///        on the registrar path.
+    /// @param intelRoot True when the verifier's trust root is Intel's SGX Root CA.
+    /// @param stale True when a `recheck` found that Intel's current collateral no longer passes the quote.
+    /// @param tcbStatus The TCB status of the latest verification (IntelJson.TcbStatus order: UpToDate,
+    ///        SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate,
+    ///        OutOfDateConfigurationNeeded, Revoked); Revoked only after a recheck saw Intel revoke the
+    ///        platform's TCB level or the registered PCK certificate (final: no later recheck clears it).
+    /// @param fmspc The platform's FMSPC, from its PCK certificate.
+    /// @param collateralExpiry The earliest `nextUpdate` of the collateral of the latest verification.
+    /// @param tcbEvaluationDataNumber The TCB Info's `tcbEvaluationDataNumber` of the latest verification;
+    ///        later rechecks may not use a lower one.
+    /// @param pckLeafHash keccak256 of the DER PCK leaf certificate the quote was verified with; rechecks
+    ///        must use the same one.
+    // The first seven fields keep their order (the registry's first interface); the rest follow them.
+    // solhint-disable-next-line gas-struct-packing
     struct KmsRecord {
         bytes32 caKeyHash;
         bytes32 quoteHash;
@@ -39,6 +65,14 @@ interface IKmsRegistry {
         uint40 attestedAt;
         bool revoked;
         uint48 livenessNonce;
+        uint8 path;
+        bool intelRoot;
+        bool stale;
+        uint8 tcbStatus;
+        bytes6 fmspc;
+        uint64 collateralExpiry;
+        uint64 tcbEvaluationDataNumber;
+        bytes32 pckLeafHash;
     }
 
     // ───────────────────────────── events ─────────────────────────────
@@ -76,7 +110,74 @@ interface IKmsRegistry {
     /// @param allowed True when added, false when removed.
     event ImageMeasurementSet(bytes32 indexed imageMeasurement, bool allowed);
 
+    /// @notice A quote was verified on chain (`registerVerified`).
+    /// @param kms The KMS address.
+    /// @param quoteHash keccak256(quote).
+    /// @param tcbStatus The TCB status the verifier returned (IntelJson.TcbStatus order).
+    /// @param fmspc The platform's FMSPC.
+    /// @param collateralExpiry The collateral's earliest `nextUpdate` (unix seconds).
+    /// @param intelRoot True when the verifier's root is Intel's SGX Root CA.
+    event KmsVerifiedOnChain(
+        address indexed kms, bytes32 indexed quoteHash, uint8 tcbStatus, bytes6 fmspc, uint64 collateralExpiry, bool intelRoot
+    );
+
+    /// @notice The collateral a registration was (or, on the registrar path, says it was) verified with,
+    ///         so anyone can re-run the verification at the registration's block time from chain data alone.
+    /// @param kms The KMS address.
+    /// @param quoteHash keccak256 of the registered quote.
+    /// @param collateral Intel's collateral, in the verifier's layout.
+    event KmsCollateralPublished(address indexed kms, bytes32 indexed quoteHash, IDcapVerifier.Collateral collateral);
+
+    /// @notice A `recheck` updated the record of an on-chain registration.
+    /// @param kms The KMS address.
+    /// @param by The account that submitted the recheck.
+    /// @param tcbStatus The record's TCB status now.
+    /// @param collateralExpiry The record's collateral expiry now.
+    /// @param stale Whether the record is now stale.
+    event KmsRechecked(address indexed kms, address indexed by, uint8 tcbStatus, uint64 collateralExpiry, bool stale);
+
+    /// @notice A TCB status was added to or removed from the set `registerVerified` accepts.
+    /// @param tcbStatus The status (IntelJson.TcbStatus order).
+    /// @param accepted True when accepted now.
+    event AcceptedStatusSet(uint8 indexed tcbStatus, bool accepted);
+
     // ───────────────────────────── errors ─────────────────────────────
+
+    /// @notice The registry was deployed without a verifier: `registerVerified` and `recheck` are disabled.
+    error NoVerifier();
+
+    /// @notice The verified quote's TCB status is not in the accepted set.
+    /// @param tcbStatus The status the verifier returned.
+    error StatusNotAccepted(uint8 tcbStatus);
+
+    /// @notice `setStatusAccepted` was given a status outside UpToDate … OutOfDateConfigurationNeeded
+    ///         (Revoked can never be accepted).
+    /// @param tcbStatus The status given.
+    error InvalidTcbStatus(uint8 tcbStatus);
+
+    /// @notice The quote given to `recheck` is not the registered one.
+    /// @param registered The record's quoteHash.
+    /// @param submitted keccak256 of the quote given.
+    error QuoteHashMismatch(bytes32 registered, bytes32 submitted);
+
+    /// @notice The collateral's TCB Info has a lower `tcbEvaluationDataNumber` than the record's.
+    /// @param registered The record's number.
+    /// @param submitted The collateral's number.
+    error CollateralRollback(uint64 registered, uint64 submitted);
+
+    /// @notice The collateral's PCK leaf certificate is not the one the registration was verified with.
+    /// @param registered The record's pckLeafHash.
+    /// @param submitted keccak256 of the collateral's PCK leaf.
+    error PckLeafMismatch(bytes32 registered, bytes32 submitted);
+
+    /// @notice `recheck` needs a KMS whose latest attestation was verified on chain.
+    /// @param kms The KMS address.
+    error KmsNotVerifiedOnChain(address kms);
+
+    /// @notice A recheck saw Intel revoke this registration's TCB level or PCK certificate: no recheck, and
+    ///         no re-attestation with the same PCK certificate, can make it current again.
+    /// @param kms The KMS address.
+    error KmsRevokedByIntel(address kms);
 
     /// @notice The constructor was given the zero address as admin.
     error ZeroAdmin();
@@ -215,6 +316,65 @@ interface IKmsRegistry {
         external
         returns (address kms);
 
+    /// @notice Same as `register` (REGISTRAR_ROLE, no on-chain verification of Intel's signatures), and
+    ///         also publishes the collateral the registrar verified the quote with (`KmsCollateralPublished`),
+    ///         so `audit --reverify` needs nothing but the chain. The collateral is not checked on chain.
+    /// @param caPubkey DER SubjectPublicKeyInfo of the KMS root CA key (P-256), 91 bytes.
+    /// @param k256Pubkey SEC1 compressed root k256 key, 33 bytes.
+    /// @param quote Raw Intel TDX quote produced at bootstrap.
+    /// @param collateral Intel's collateral for the quote, in the verifier's layout.
+    /// @return kms The KMS's address.
+    function registerWithCollateral(
+        bytes calldata caPubkey,
+        bytes calldata k256Pubkey,
+        bytes calldata quote,
+        IDcapVerifier.Collateral calldata collateral
+    ) external returns (address kms);
+
+    /// @notice Registers a KMS, or re-attests an active one, with the quote verified ON CHAIN: anyone may
+    ///         call it. The verifier checks the quote against `collateral` at block.timestamp (Intel's
+    ///         signatures, certificates, CRLs, TCB level, QE identity, TD attributes); its status must be
+    ///         accepted (`isStatusAccepted`); then every check of `register` applies (key binding in
+    ///         report_data, image allowlist, revocation, same CA key). Emits `KmsRegistered`,
+    ///         `KmsVerifiedOnChain` and `KmsCollateralPublished`.
+    /// @dev Reverts with the verifier's `VerificationFailed(step, reason)` or a reading library's error
+    ///      when the quote does not verify, `StatusNotAccepted`, `NoVerifier`, the errors of `register`,
+    ///      and, re-attesting an on-chain record, `CollateralRollback` (a lower tcbEvaluationDataNumber)
+    ///      or `KmsRevokedByIntel` (same PCK certificate as a record Intel revoked).
+    /// @param caPubkey DER SubjectPublicKeyInfo of the KMS root CA key (P-256), 91 bytes.
+    /// @param k256Pubkey SEC1 compressed root k256 key, 33 bytes.
+    /// @param quote Raw Intel TDX quote.
+    /// @param collateral Intel's collateral for the quote, in the verifier's layout.
+    /// @return kms The KMS's address.
+    function registerVerified(
+        bytes calldata caPubkey,
+        bytes calldata k256Pubkey,
+        bytes calldata quote,
+        IDcapVerifier.Collateral calldata collateral
+    ) external returns (address kms);
+
+    /// @notice Re-verifies the registered quote of an on-chain registration with (newer) collateral, at
+    ///         block.timestamp; anyone may call it. When it verifies, the record's status, collateral
+    ///         expiry and tcbEvaluationDataNumber are updated and the record is stale exactly when the
+    ///         status is not accepted. When Intel's own authentic, fresh documents reject it — the TCB
+    ///         level is Revoked, no TCB level (of the platform, the QE or the TDX module) matches any
+    ///         more, or the registered PCK certificate (or its CA) is on Intel's CRL — the record is
+    ///         marked stale (Revoked for revocations, which is final). Any other failure (bad or foreign
+    ///         signatures, expired or not-yet-valid documents, another platform's documents, unreadable
+    ///         input) reverts and changes nothing: junk collateral cannot make a KMS stale. Emits
+    ///         `KmsRechecked`.
+    /// @dev Reverts with `NoVerifier`, `KmsNotRegistered`, `KmsIsRevoked`, `KmsNotVerifiedOnChain`,
+    ///      `KmsRevokedByIntel`, `QuoteHashMismatch`, `PckLeafMismatch`, `CollateralRollback`, or the
+    ///      verifier's error.
+    /// @param kms The KMS address.
+    /// @param quote The registered quote (keccak256 must equal the record's quoteHash).
+    /// @param collateral Intel's collateral, with the registered PCK leaf and a TCB Info whose
+    ///        tcbEvaluationDataNumber is at least the record's.
+    /// @return stale Whether the record is stale now.
+    function recheck(address kms, bytes calldata quote, IDcapVerifier.Collateral calldata collateral)
+        external
+        returns (bool stale);
+
     /// @notice Revokes a registered KMS for good: its signatures stop verifying, it cannot prove
     ///         liveness and cannot be registered again. Only REGISTRAR_ROLE. Emits `KmsRevoked`.
     /// @param kms The KMS address.
@@ -243,7 +403,31 @@ interface IKmsRegistry {
     /// @return True when allowed.
     function isImageAllowed(bytes32 imageMeasurement) external view returns (bool);
 
+    // ───────────────────────────── accepted TCB statuses ─────────────────────────────
+
+    /// @notice Adds a TCB status to, or removes it from, the set `registerVerified` and `recheck` accept
+    ///         (DEFAULT_ADMIN_ROLE). Defaults: UpToDate and SWHardeningNeeded. Emits `AcceptedStatusSet`.
+    /// @param tcbStatus The status (IntelJson.TcbStatus order), UpToDate … OutOfDateConfigurationNeeded.
+    /// @param accepted True to accept.
+    function setStatusAccepted(uint8 tcbStatus, bool accepted) external;
+
+    /// @notice Whether a TCB status is accepted.
+    /// @param tcbStatus The status (IntelJson.TcbStatus order).
+    /// @return True when accepted.
+    function isStatusAccepted(uint8 tcbStatus) external view returns (bool);
+
     // ───────────────────────────── reads ─────────────────────────────
+
+    /// @notice The on-chain DCAP verifier, fixed at deployment (address(0): on-chain path disabled).
+    /// @return The verifier's address.
+    function verifier() external view returns (address);
+
+    /// @notice Whether a dapp that trusts only Intel may rely on `kms`: registered, not revoked, its latest
+    ///         attestation verified on chain under Intel's root, not stale, and block.timestamp ≤ the
+    ///         collateral's expiry (after which a `recheck` with fresh collateral renews it).
+    /// @param kms The KMS address.
+    /// @return True when all hold.
+    function isVerifiedOnChain(address kms) external view returns (bool);
 
     /// @notice Whether `kms` is registered and not revoked.
     /// @param kms The KMS address.

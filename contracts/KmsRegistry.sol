@@ -4,6 +4,10 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
+import {IDcapVerifier} from "./dcap/IDcapVerifier.sol";
+import {IntelJson} from "./dcap/IntelJson.sol";
+import {QeIdentity} from "./dcap/QeIdentity.sol";
+import {TcbInfo} from "./dcap/TcbInfo.sol";
 import {IKmsRegistry} from "./IKmsRegistry.sol";
 import {LowerHex} from "./lib/LowerHex.sol";
 import {Secp256k1} from "./lib/Secp256k1.sol";
@@ -12,9 +16,11 @@ import {Secp256k1} from "./lib/Secp256k1.sol";
 /// @notice On-chain registry of dstack KMS identities: see `IKmsRegistry` for the interface and its
 ///         documentation.
 /// @dev Non-upgradeable by design: the registry's value is its history, so there is no proxy and no
-///      code path that rewrites past records. The quote's Intel signatures are NOT verified on chain
-///      (that is the off-chain verifier's job); on chain only the key binding and the measurements are
-///      read from the quote.
+///      code path that rewrites past records. On the registrar path (`register`,
+///      `registerWithCollateral`) the quote's Intel signatures are NOT verified on chain (that is the
+///      registrar's off-chain verifier's job): only the key binding and the measurements are read from
+///      the quote. On the on-chain path (`registerVerified`, `recheck`) the immutable verifier checks
+///      the whole quote against Intel's collateral at block.timestamp.
 contract KmsRegistry is IKmsRegistry, AccessControl {
     /// @inheritdoc IKmsRegistry
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
@@ -121,16 +127,87 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
     ///      past the hex it produces.
     uint256 private constant HEX_WRITE_SLACK = 64;
 
-    mapping(address kms => KmsRecord) private _records;
+    // ─── On-chain verification ───
+
+    /// @dev `KmsRecord.path` values.
+    uint8 private constant PATH_REGISTRAR = 0;
+    uint8 private constant PATH_ON_CHAIN = 1;
+    /// @dev IntelJson.TcbStatus.Revoked as a number: the status of a record Intel revoked.
+    uint8 private constant STATUS_REVOKED = uint8(IntelJson.TcbStatus.Revoked);
+    /// @dev The last status that may be accepted (every status before Revoked).
+    uint8 private constant LAST_ACCEPTABLE_STATUS = STATUS_REVOKED - 1;
+    /// @dev Length of a `VerificationFailed(step, reason)` revert: selector and two words.
+    uint256 private constant VERIFICATION_FAILED_LENGTH = 68;
+    /// @dev The TCB Info key whose number `recheck` reads when the verifier rejects the quote; its
+    ///      length with both quotes and the colon.
+    bytes32 private constant TCB_EVALUATION_KEY = "\"tcbEvaluationDataNumber\":";
+    uint256 private constant TCB_EVALUATION_KEY_LENGTH = 26;
+    /// @dev Mask of the first TCB_EVALUATION_KEY_LENGTH bytes of a word.
+    uint256 private constant TCB_EVALUATION_KEY_MASK = ~uint256(0) << (8 * (32 - TCB_EVALUATION_KEY_LENGTH));
+    /// @dev ASCII digits and the space.
+    uint256 private constant DIGIT_0 = 0x30;
+    uint256 private constant DIGIT_9 = 0x39;
+    uint256 private constant SPACE = 0x20;
+    /// @dev The accepted statuses by default: bit UpToDate and bit SWHardeningNeeded.
+    uint8 private constant DEFAULT_STATUS_0 = uint8(IntelJson.TcbStatus.UpToDate);
+    uint8 private constant DEFAULT_STATUS_1 = uint8(IntelJson.TcbStatus.SWHardeningNeeded);
+
+    /// @dev What the verifier's revert says about the quote under Intel's own documents.
+    enum Verdict {
+        /// the failure proves nothing about the quote (bad, foreign, stale or unreadable collateral)
+        None,
+        /// Intel revoked the platform's TCB level, or the registered PCK certificate or its CA
+        Revoked,
+        /// no TCB level of the platform, the QE or the TDX module matches the quote any more
+        NoLevel
+    }
+
+    /// @dev A record in storage (six slots for an on-chain registration, four on the registrar path):
+    ///      the fields of `KmsRecord`, with `path` as the `onChain` flag next to `revoked` (the liveness
+    ///      nonce is 40 bits wide in storage, 2^40 proofs being out of reach) and the on-chain fields,
+    ///      meaningful only while `onChain`, in the fifth and sixth.
+    // Packed by hand: slot 4 holds the 25 bytes of on-chain fields, slot 5 the PCK leaf hash alone.
+    // solhint-disable-next-line gas-struct-packing
+    struct Record {
+        bytes32 caKeyHash;
+        bytes32 quoteHash;
+        bytes32 imageMeasurement;
+        address registrar;
+        uint40 attestedAt;
+        bool revoked;
+        bool onChain;
+        uint40 livenessNonce;
+        uint8 tcbStatus;
+        bytes6 fmspc;
+        uint64 collateralExpiry;
+        uint64 tcbEvaluationDataNumber;
+        bool intelRoot;
+        bool stale;
+        bytes32 pckLeafHash;
+    }
+
+    /// @dev The on-chain DCAP verifier (address(0): on-chain path disabled).
+    IDcapVerifier private immutable VERIFIER;
+
+    mapping(address kms => Record) private _records;
     mapping(bytes32 imageMeasurement => bool) private _allowedImages;
     bool private _allowlistEnabled;
+    /// @dev Bit s set when TCB status s is accepted.
+    uint256 private _acceptedStatuses;
 
     /// @notice Deploys the registry.
-    /// @param admin Receives DEFAULT_ADMIN_ROLE (manages roles and the image allowlist) and REGISTRAR_ROLE.
-    constructor(address admin) {
+    /// @param admin Receives DEFAULT_ADMIN_ROLE (manages roles, the image allowlist and the accepted TCB
+    ///        statuses) and REGISTRAR_ROLE.
+    /// @param dcapVerifier The on-chain DCAP verifier (an `IDcapVerifier`), or address(0) to disable
+    ///        `registerVerified` and `recheck`.
+    constructor(address admin, address dcapVerifier) {
         if (admin == address(0)) revert ZeroAdmin();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(REGISTRAR_ROLE, admin);
+        VERIFIER = IDcapVerifier(dcapVerifier);
+        _acceptedStatuses = (1 << DEFAULT_STATUS_0) | (1 << DEFAULT_STATUS_1);
+        emit AcceptedStatusSet(DEFAULT_STATUS_0, true);
+        emit AcceptedStatusSet(DEFAULT_STATUS_1, true);
     }
 
     // ───────────────────────────── registration ─────────────────────────────
@@ -143,13 +220,97 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
     {
         bytes32 image;
         (kms, image) = _checkRegistration(caPubkey, k256Pubkey, quote);
-        bytes32 quoteHash = _store(kms, keccak256(caPubkey), image, keccak256(quote));
+        bytes32 quoteHash = _store(kms, keccak256(caPubkey), image, keccak256(quote), false);
         emit KmsRegistered(kms, quoteHash, msg.sender, caPubkey, k256Pubkey, quote);
     }
 
     /// @inheritdoc IKmsRegistry
+    function registerWithCollateral(
+        bytes calldata caPubkey,
+        bytes calldata k256Pubkey,
+        bytes calldata quote,
+        IDcapVerifier.Collateral calldata collateral
+    ) external onlyRole(REGISTRAR_ROLE) returns (address kms) {
+        bytes32 image;
+        (kms, image) = _checkRegistration(caPubkey, k256Pubkey, quote);
+        bytes32 quoteHash = _store(kms, keccak256(caPubkey), image, keccak256(quote), false);
+        emit KmsRegistered(kms, quoteHash, msg.sender, caPubkey, k256Pubkey, quote);
+        emit KmsCollateralPublished(kms, quoteHash, collateral);
+    }
+
+    /// @inheritdoc IKmsRegistry
+    function registerVerified(
+        bytes calldata caPubkey,
+        bytes calldata k256Pubkey,
+        bytes calldata quote,
+        IDcapVerifier.Collateral calldata collateral
+    ) external returns (address kms) {
+        IDcapVerifier.Result memory res = _requireVerifier().verify(quote, collateral, uint64(block.timestamp));
+        if (!_isAccepted(uint8(res.status))) revert StatusNotAccepted(uint8(res.status));
+        bytes32 image;
+        (kms, image) = _checkRegistration(caPubkey, k256Pubkey, quote);
+        _storeVerification(kms, res, keccak256(collateral.pckLeafCert));
+        bytes32 quoteHash = _store(kms, keccak256(caPubkey), image, keccak256(quote), true);
+        emit KmsRegistered(kms, quoteHash, msg.sender, caPubkey, k256Pubkey, quote);
+        emit KmsVerifiedOnChain(
+            kms, quoteHash, uint8(res.status), res.fmspc, uint64(res.earliestNextUpdate), res.isIntelRoot
+        );
+        emit KmsCollateralPublished(kms, quoteHash, collateral);
+    }
+
+    /// @inheritdoc IKmsRegistry
+    function recheck(address kms, bytes calldata quote, IDcapVerifier.Collateral calldata collateral)
+        external
+        returns (bool stale)
+    {
+        IDcapVerifier v = _requireVerifier();
+        Record storage r = _records[kms];
+        if (r.attestedAt == 0) revert KmsNotRegistered(kms);
+        if (r.revoked) revert KmsIsRevoked(kms);
+        if (!r.onChain) revert KmsNotVerifiedOnChain(kms);
+        if (r.tcbStatus == STATUS_REVOKED) revert KmsRevokedByIntel(kms);
+        bytes32 quoteHash = keccak256(quote);
+        if (quoteHash != r.quoteHash) revert QuoteHashMismatch(r.quoteHash, quoteHash);
+        bytes32 leafHash = keccak256(collateral.pckLeafCert);
+        if (leafHash != r.pckLeafHash) revert PckLeafMismatch(r.pckLeafHash, leafHash);
+        uint64 registered = r.tcbEvaluationDataNumber;
+        uint8 status;
+        uint64 expiry = r.collateralExpiry;
+        uint64 evaluation;
+        try v.verify(quote, collateral, uint64(block.timestamp)) returns (IDcapVerifier.Result memory res) {
+            status = uint8(res.status);
+            expiry = uint64(res.earliestNextUpdate);
+            evaluation = res.tcbEvaluationDataNumber;
+            stale = !_isAccepted(status);
+        } catch (bytes memory err) {
+            Verdict verdict = _verdict(err);
+            if (verdict == Verdict.None) {
+                assembly ("memory-safe") {
+                    revert(add(err, 0x20), mload(err))
+                }
+            }
+            // the verifier checked the TCB Info's signature and dates before any step that gives a verdict
+            bool found;
+            (found, evaluation) = _tcbEvaluationDataNumber(collateral.tcbInfoJson);
+            if (!found) {
+                assembly ("memory-safe") {
+                    revert(add(err, 0x20), mload(err))
+                }
+            }
+            status = verdict == Verdict.Revoked ? STATUS_REVOKED : r.tcbStatus;
+            stale = true;
+        }
+        if (evaluation < registered) revert CollateralRollback(registered, evaluation);
+        r.tcbStatus = status;
+        r.collateralExpiry = expiry;
+        r.tcbEvaluationDataNumber = evaluation;
+        r.stale = stale;
+        emit KmsRechecked(kms, msg.sender, status, expiry, stale);
+    }
+
+    /// @inheritdoc IKmsRegistry
     function revoke(address kms, string calldata reason) external onlyRole(REGISTRAR_ROLE) {
-        KmsRecord storage r = _records[kms];
+        Record storage r = _records[kms];
         if (r.attestedAt == 0) revert KmsNotRegistered(kms);
         if (r.revoked) revert KmsIsRevoked(kms);
         r.revoked = true;
@@ -170,6 +331,21 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         emit ImageMeasurementSet(imageMeasurement, allowed);
     }
 
+    // ───────────────────────────── accepted TCB statuses ─────────────────────────────
+
+    /// @inheritdoc IKmsRegistry
+    function setStatusAccepted(uint8 tcbStatus, bool accepted) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (tcbStatus > LAST_ACCEPTABLE_STATUS) revert InvalidTcbStatus(tcbStatus);
+        if (accepted) _acceptedStatuses |= 1 << tcbStatus;
+        else _acceptedStatuses &= ~(uint256(1) << tcbStatus);
+        emit AcceptedStatusSet(tcbStatus, accepted);
+    }
+
+    /// @inheritdoc IKmsRegistry
+    function isStatusAccepted(uint8 tcbStatus) external view returns (bool) {
+        return _isAccepted(tcbStatus);
+    }
+
     /// @inheritdoc IKmsRegistry
     function imageAllowlistEnabled() external view returns (bool) {
         return _allowlistEnabled;
@@ -188,8 +364,41 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
     }
 
     /// @inheritdoc IKmsRegistry
+    function verifier() external view returns (address) {
+        return address(VERIFIER);
+    }
+
+    /// @inheritdoc IKmsRegistry
+    function isVerifiedOnChain(address kms) external view returns (bool) {
+        Record storage r = _records[kms];
+        return r.attestedAt != 0 && !r.revoked && r.onChain && r.intelRoot && !r.stale
+            && block.timestamp < uint256(r.collateralExpiry) + 1;
+    }
+
+    /// @inheritdoc IKmsRegistry
     function kmsInfo(address kms) external view returns (KmsRecord memory) {
-        return _records[kms];
+        Record storage r = _records[kms];
+        KmsRecord memory info;
+        info.caKeyHash = r.caKeyHash;
+        info.quoteHash = r.quoteHash;
+        info.imageMeasurement = r.imageMeasurement;
+        info.registrar = r.registrar;
+        info.attestedAt = r.attestedAt;
+        info.revoked = r.revoked;
+        info.livenessNonce = r.livenessNonce;
+        if (r.onChain) {
+            info.path = PATH_ON_CHAIN;
+            info.intelRoot = r.intelRoot;
+            info.stale = r.stale;
+            info.tcbStatus = r.tcbStatus;
+            info.fmspc = r.fmspc;
+            info.collateralExpiry = r.collateralExpiry;
+            info.tcbEvaluationDataNumber = r.tcbEvaluationDataNumber;
+            info.pckLeafHash = r.pckLeafHash;
+        } else {
+            info.path = PATH_REGISTRAR;
+        }
+        return info;
     }
 
     /// @inheritdoc IKmsRegistry
@@ -290,7 +499,7 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
     function proveLiveness(address kms, uint256 epoch, bytes32 publicKey, uint64 timestamp, bytes calldata signature)
         external
     {
-        KmsRecord storage r = _records[kms];
+        Record storage r = _records[kms];
         if (r.attestedAt == 0) revert KmsNotRegistered(kms);
         if (r.revoked) revert KmsIsRevoked(kms);
         if (uint256(timestamp) + LIVENESS_MAX_AGE < block.timestamp) {
@@ -299,7 +508,7 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         if (uint256(timestamp) > block.timestamp + LIVENESS_MAX_FUTURE) {
             revert LivenessTimestampInFuture(timestamp, block.timestamp);
         }
-        uint48 n = r.livenessNonce;
+        uint40 n = r.livenessNonce;
         address appId = address(_challenge(kms, n, epoch, _acceptedAnchor(epoch)));
         if (_recover(_envKeyDigest(appId, timestamp, publicKey), signature) != kms) {
             revert InvalidLivenessSignature(kms);
@@ -328,9 +537,13 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         if (_allowlistEnabled && !_allowedImages[image]) revert ImageNotAllowed(image);
     }
 
-    /// @dev The stateful part of `register`: revocation and CA-key checks, then the record update.
-    function _store(address kms, bytes32 caKeyHash, bytes32 image, bytes32 quoteHash) private returns (bytes32) {
-        KmsRecord storage r = _records[kms];
+    /// @dev The stateful part of a registration: revocation and CA-key checks, then the record update
+    ///      (`onChain` says which path it took).
+    function _store(address kms, bytes32 caKeyHash, bytes32 image, bytes32 quoteHash, bool onChain)
+        private
+        returns (bytes32)
+    {
+        Record storage r = _records[kms];
         if (r.revoked) revert KmsIsRevoked(kms);
         if (r.attestedAt == 0) {
             r.caKeyHash = caKeyHash;
@@ -341,12 +554,108 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         r.imageMeasurement = image;
         r.registrar = msg.sender;
         r.attestedAt = uint40(block.timestamp);
+        r.onChain = onChain;
         return quoteHash;
+    }
+
+    /// @dev The on-chain fields of a `registerVerified` record. Re-attesting an on-chain record may not use
+    ///      an older TCB evaluation, nor come back with the PCK certificate of a record Intel revoked.
+    function _storeVerification(address kms, IDcapVerifier.Result memory res, bytes32 leafHash) private {
+        Record storage r = _records[kms];
+        uint64 evaluation = res.tcbEvaluationDataNumber;
+        if (r.onChain) {
+            if (r.tcbStatus == STATUS_REVOKED && r.pckLeafHash == leafHash) revert KmsRevokedByIntel(kms);
+            if (evaluation < r.tcbEvaluationDataNumber) revert CollateralRollback(r.tcbEvaluationDataNumber, evaluation);
+        }
+        r.tcbStatus = uint8(res.status);
+        r.fmspc = res.fmspc;
+        r.collateralExpiry = uint64(res.earliestNextUpdate);
+        r.tcbEvaluationDataNumber = evaluation;
+        r.intelRoot = res.isIntelRoot;
+        r.stale = false;
+        r.pckLeafHash = leafHash;
+    }
+
+    /// @dev The verifier, or a `NoVerifier` revert when there is none.
+    function _requireVerifier() private view returns (IDcapVerifier v) {
+        v = VERIFIER;
+        if (address(v) == address(0)) revert NoVerifier();
+    }
+
+    /// @dev Whether TCB status `s` is accepted.
+    function _isAccepted(uint8 s) private view returns (bool) {
+        return (_acceptedStatuses >> s) & 1 != 0;
+    }
+
+    /// @dev Reads the verifier's revert `err`. Only failures of steps that run after the TCB Info, the QE
+    ///      Identity and (for the PCK CRL) the PCK CA were authenticated and found current are verdicts:
+    ///      `VerificationFailed(tcb.status, StatusRevoked)` and `VerificationFailed(pck.chain, Revoked)`
+    ///      (the leaf, whose hash `recheck` compared with the record's, or its CA on a CRL signed by its
+    ///      issuer) say Revoked; `TcbLevelNotFound` (tcb.level), `TdxModuleIdentityNotFound` /
+    ///      `TdxModuleSvnTooLow` (tcb.tdx-module) and `QeTcbLevelNotFound` (qe-identity.policy) say
+    ///      that no TCB level matches any more. Everything else is no verdict.
+    function _verdict(bytes memory err) private pure returns (Verdict) {
+        if (err.length < 4) return Verdict.None;
+        bytes4 selector;
+        uint256 step;
+        uint256 reason;
+        assembly ("memory-safe") {
+            selector := mload(add(err, 0x20))
+            if eq(mload(err), VERIFICATION_FAILED_LENGTH) {
+                step := mload(add(err, 0x24))
+                reason := mload(add(err, 0x44))
+            }
+        }
+        if (selector == IDcapVerifier.VerificationFailed.selector) {
+            if (err.length != VERIFICATION_FAILED_LENGTH) return Verdict.None;
+            if (
+                (step == uint256(IDcapVerifier.Step.TcbStatus) && reason == uint256(IDcapVerifier.Reason.StatusRevoked))
+                    || (step == uint256(IDcapVerifier.Step.PckChain) && reason == uint256(IDcapVerifier.Reason.Revoked))
+            ) return Verdict.Revoked;
+            return Verdict.None;
+        }
+        if (
+            selector == TcbInfo.TcbLevelNotFound.selector || selector == TcbInfo.TdxModuleIdentityNotFound.selector
+                || selector == TcbInfo.TdxModuleSvnTooLow.selector || selector == QeIdentity.QeTcbLevelNotFound.selector
+        ) return Verdict.NoLevel;
+        return Verdict.None;
+    }
+
+    /// @dev The number after the first `"tcbEvaluationDataNumber":` in a TCB Info text (spaces allowed
+    ///      before it). Used only on text the verifier has authenticated as Intel's (the key opens no string
+    ///      value there, and comes before the TCB levels, near the start).
+    function _tcbEvaluationDataNumber(bytes calldata text) private pure returns (bool found, uint64 n) {
+        uint256 len = text.length;
+        if (len < TCB_EVALUATION_KEY_LENGTH) return (false, 0);
+        uint256 end = len - TCB_EVALUATION_KEY_LENGTH + 1; // the key may start before `end`
+        uint256 i;
+        for (; i < end; ++i) {
+            uint256 w;
+            assembly ("memory-safe") {
+                w := calldataload(add(text.offset, i))
+            }
+            if (w & TCB_EVALUATION_KEY_MASK == uint256(TCB_EVALUATION_KEY)) break;
+        }
+        if (i == end) return (false, 0);
+        i += TCB_EVALUATION_KEY_LENGTH;
+        while (i < len && uint8(text[i]) == SPACE) ++i;
+        uint256 value;
+        uint256 digits;
+        while (i < len) {
+            uint256 c = uint8(text[i]);
+            if (c < DIGIT_0 || c > DIGIT_9) break;
+            value = value * 10 + (c - DIGIT_0);
+            if (value > type(uint64).max) return (false, 0);
+            ++i;
+            ++digits;
+        }
+        if (digits == 0) return (false, 0);
+        return (true, uint64(value));
     }
 
     /// @dev Registered and not revoked.
     function _isActive(address kms) private view returns (bool) {
-        KmsRecord storage r = _records[kms];
+        Record storage r = _records[kms];
         return r.attestedAt != 0 && !r.revoked;
     }
 

@@ -53,7 +53,7 @@ contract KmsRegistryFuzzTest {
 
     function setUp() public {
         lib = new LibHarness();
-        registry = new KmsRegistry(address(this));
+        registry = new KmsRegistry(address(this), address(0));
         // privateKey_i = keccak256("kms-registry-fuzz-key-" + i), compressed public keys by noble-curves
         _add(0xb2355c82a026578ce0334fde7ba34688d007c6603cd72d9c9f1196972cc13c4c, hex"03cf9da3b51a51cdc182eb0fb131d3c6afd06aea64071f94a14eca04df0bb7f500");
         _add(0x577ef2093530b6aee5f3ef6c0b15ae6e73e498a5b09aaf87db12a2f7fb17f15c, hex"0381824f48e2c59204578baf3f97d0ddf5a9d60475a3fade13d6120ac4b0a6e36b");

@@ -9,6 +9,6 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
  */
 export default buildModule("KmsRegistryModule", (m) => {
   const admin = m.getParameter("admin", m.getAccount(0));
-  const registry = m.contract("KmsRegistry", [admin]);
+  const registry = m.contract("KmsRegistry", [admin, "0x0000000000000000000000000000000000000000"]);
   return { registry };
 });

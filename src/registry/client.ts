@@ -4,8 +4,10 @@
  * - `registryContract(address, { publicClient, walletClient })` — a viem contract instance (typed `read`,
  *   `write`, `simulate`, `estimateGas`, `getEvents`) plus `readKms(kms)`.
  * - `readKms(publicClient, registry, kms)` — the stored record, decoded.
- * - `encodeRegister(...)`, `decodeRegistryLogs(logs)`, `registryRevert(error)`, `revertReason(error)` — calldata,
- *   events, errors.
+ * - `encodeRegister(...)`, `encodeRegisterVerified(...)`, `encodeRegisterWithCollateral(...)`, `encodeRecheck(...)`,
+ *   `decodeRegistryLogs(logs)`, `registryRevert(error)`, `revertReason(error)` — calldata, events, errors (the
+ *   on-chain verifier's errors, which `registerVerified` and `recheck` pass through, included).
+ * - `readVerifiedOnChain(publicClient, registry, kms)`, `readAcceptedStatuses(...)` — the on-chain path's views.
  * - `kmsAddressFromPubkey(pubkey)` — the off-chain equivalent of the contract's `kmsAddress`.
  */
 import {
@@ -27,8 +29,17 @@ import {
 import { bytesToHex, hexToBytes, type Hex } from "../core/bytes.js";
 import { InputError } from "../core/errors.js";
 import { shortMessage } from "./connect.js";
-import { kmsRegistryAbi } from "./generated/abi.js";
+import { TCB_STATUSES, type TcbStatus } from "../dcap/types.js";
 import { ethAddress } from "../dstack/signatures.js";
+import { kmsRegistryAbi } from "./generated/abi.js";
+import { dcapVerifierAbi } from "./generated/dcap-verifier-abi.js";
+import type { OnChainCollateral } from "./verifier.js";
+
+/** The registry's ABI plus the verifier's custom errors (they surface through `registerVerified` / `recheck`). */
+export const registryErrorAbi = [
+  ...kmsRegistryAbi,
+  ...dcapVerifierAbi.filter((x) => x.type === "error" && !kmsRegistryAbi.some((y) => y.type === "error" && y.name === x.name)),
+] as const;
 
 /** keccak256("REGISTRAR_ROLE"), the value of the contract's `REGISTRAR_ROLE()`. */
 export const REGISTRAR_ROLE: Hex = "0xedcc084d3dcd65a1f7f23c65c46722faca6953d28e43150a467cf43e5c309238";
@@ -49,6 +60,9 @@ function toHex(value: BytesLike, field: string): Hex {
   return typeof value === "string" ? bytesToHex(hexToBytes(value, field)) : bytesToHex(value);
 }
 
+/** How the latest (re-)attestation was made: by the registrar (`register`, `registerWithCollateral`) or verified on chain. */
+export type RegistrationPath = "registrar" | "on-chain";
+
 /** The decoded `kmsInfo(kms)` record. `active` = registered and not revoked (what `isRegistered` says). */
 export interface KmsInfo {
   kms: Address;
@@ -63,6 +77,21 @@ export interface KmsInfo {
   /** Unix seconds of the latest (re-)attestation; 0 when never registered. */
   attestedAt: number;
   livenessNonce: bigint;
+  /** The latest attestation's path; the fields below are zero / false / null on the registrar path. */
+  path: RegistrationPath;
+  /** The verifier's root is Intel's SGX Root CA. */
+  intelRoot: boolean;
+  /** A recheck found that Intel's current collateral no longer passes the quote. */
+  stale: boolean;
+  /** The latest verification's TCB status (null on the registrar path). */
+  tcbStatus: TcbStatus | null;
+  /** The platform's FMSPC, lower-case hex ("" on the registrar path). */
+  fmspc: string;
+  /** The collateral's earliest nextUpdate, unix seconds (0 on the registrar path). */
+  collateralExpiry: number;
+  tcbEvaluationDataNumber: number;
+  /** keccak256 of the PCK leaf certificate the quote was verified with. */
+  pckLeafHash: Hex;
 }
 
 /** A viem contract instance for the registry, typed from the generated ABI, plus `readKms`. */
@@ -105,7 +134,72 @@ export async function readKms(publicClient: Client, registry: Address, kms: Addr
     registrar: r.registrar,
     attestedAt: r.attestedAt,
     livenessNonce: BigInt(r.livenessNonce),
+    path: r.path === 1 ? "on-chain" : "registrar",
+    intelRoot: r.intelRoot,
+    stale: r.stale,
+    tcbStatus: r.path === 1 ? (TCB_STATUSES[r.tcbStatus] ?? null) : null,
+    fmspc: r.path === 1 ? r.fmspc.slice(2).toLowerCase() : "",
+    collateralExpiry: Number(r.collateralExpiry),
+    tcbEvaluationDataNumber: Number(r.tcbEvaluationDataNumber),
+    pckLeafHash: r.pckLeafHash,
   };
+}
+
+/** `isVerifiedOnChain(kms)`: registered, not revoked, verified on chain under Intel's root, not stale, collateral not expired. */
+export async function readVerifiedOnChain(publicClient: Client, registry: Address, kms: Address): Promise<boolean> {
+  const c = getContract({ address: toAddress(registry, "registry"), abi: kmsRegistryAbi, client: publicClient });
+  return c.read.isVerifiedOnChain([toAddress(kms, "kms")]);
+}
+
+/** The TCB statuses the registry accepts now (`isStatusAccepted` of each, Revoked excluded). */
+export async function readAcceptedStatuses(publicClient: Client, registry: Address): Promise<TcbStatus[]> {
+  const c = getContract({ address: toAddress(registry, "registry"), abi: kmsRegistryAbi, client: publicClient });
+  const candidates = TCB_STATUSES.filter((s) => s !== "Revoked");
+  const accepted = await Promise.all(candidates.map((_, i) => c.read.isStatusAccepted([i])));
+  return candidates.filter((_, i) => accepted[i]);
+}
+
+/** The `Collateral` tuple argument as viem encodes it. */
+function collateralArg(c: OnChainCollateral): OnChainCollateral {
+  return {
+    tcbInfoJson: c.tcbInfoJson,
+    tcbInfoSignature: c.tcbInfoSignature,
+    qeIdentityJson: c.qeIdentityJson,
+    qeIdentitySignature: c.qeIdentitySignature,
+    tcbSigningCert: c.tcbSigningCert,
+    pckCaCert: c.pckCaCert,
+    pckLeafCert: c.pckLeafCert,
+    pckCrl: c.pckCrl,
+    rootCaCrl: c.rootCaCrl,
+    qeIdentitySigningCert: c.qeIdentitySigningCert,
+  };
+}
+
+/** Calldata of `registerVerified(caPubkey, k256Pubkey, quote, collateral)` (permissionless, verified on chain). */
+export function encodeRegisterVerified(args: { caPubkey: BytesLike; k256Pubkey: BytesLike; quote: BytesLike; collateral: OnChainCollateral }): Hex {
+  return encodeFunctionData({
+    abi: kmsRegistryAbi,
+    functionName: "registerVerified",
+    args: [toHex(args.caPubkey, "caPubkey"), toHex(args.k256Pubkey, "k256Pubkey"), toHex(args.quote, "quote"), collateralArg(args.collateral)],
+  });
+}
+
+/** Calldata of `registerWithCollateral(caPubkey, k256Pubkey, quote, collateral)` (REGISTRAR_ROLE; publishes the collateral). */
+export function encodeRegisterWithCollateral(args: { caPubkey: BytesLike; k256Pubkey: BytesLike; quote: BytesLike; collateral: OnChainCollateral }): Hex {
+  return encodeFunctionData({
+    abi: kmsRegistryAbi,
+    functionName: "registerWithCollateral",
+    args: [toHex(args.caPubkey, "caPubkey"), toHex(args.k256Pubkey, "k256Pubkey"), toHex(args.quote, "quote"), collateralArg(args.collateral)],
+  });
+}
+
+/** Calldata of `recheck(kms, quote, collateral)` (permissionless). */
+export function encodeRecheck(args: { kms: string; quote: BytesLike; collateral: OnChainCollateral }): Hex {
+  return encodeFunctionData({
+    abi: kmsRegistryAbi,
+    functionName: "recheck",
+    args: [toAddress(args.kms, "kms"), toHex(args.quote, "quote"), collateralArg(args.collateral)],
+  });
 }
 
 /** Calldata of `register(caPubkey, k256Pubkey, quote)`. */
@@ -146,7 +240,7 @@ export function registryRevert(error: unknown): RegistryRevert | null {
     for (const data of candidates) {
       if (typeof data === "string" && /^0x[0-9a-fA-F]{8,}$/.test(data)) {
         try {
-          const d = decodeErrorResult({ abi: kmsRegistryAbi, data: data as Hex });
+          const d = decodeErrorResult({ abi: registryErrorAbi, data: data as Hex });
           return { name: d.errorName, args: d.args ?? [] };
         } catch {
           // not one of ours; keep looking

@@ -9,7 +9,7 @@
  * creation bytecode followed by the ABI-encoded constructor argument (the admin): the same salt, the same
  * compiler output and the same admin give the same address on every chain.
  */
-import { concat, encodeAbiParameters, getAddress, getCreate2Address, keccak256, stringToHex, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
+import { concat, encodeAbiParameters, getAddress, getCreate2Address, keccak256, stringToHex, zeroAddress, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
 
 import type { Hex } from "../core/bytes.js";
 import { NetworkError, UsageError } from "../core/errors.js";
@@ -39,9 +39,9 @@ export function parseSalt(value: string): Hex {
   return `0x${value.slice(2).toLowerCase().padStart(64, "0")}`;
 }
 
-/** The registry's init code: creation bytecode ‖ abi.encode(admin). */
-export function registryInitCode(artifact: RegistryArtifact, admin: Hex): Hex {
-  return concat([artifact.bytecode, encodeAbiParameters([{ type: "address" }], [admin])]);
+/** The registry's init code: creation bytecode ‖ abi.encode(admin, verifier). */
+export function registryInitCode(artifact: RegistryArtifact, admin: Hex, verifier: Hex = zeroAddress): Hex {
+  return concat([artifact.bytecode, encodeAbiParameters([{ type: "address" }, { type: "address" }], [admin, verifier])]);
 }
 
 export interface DeterministicPlan extends Create2Info {
@@ -50,11 +50,12 @@ export interface DeterministicPlan extends Create2Info {
 }
 
 /** The address and reproduction data of a deterministic deployment of the registry with `admin` and `salt`. */
-export function planDeterministic(p: { admin: Hex; salt?: Hex; artifact?: RegistryArtifact }): DeterministicPlan {
+export function planDeterministic(p: { admin: Hex; verifier?: Hex; salt?: Hex; artifact?: RegistryArtifact }): DeterministicPlan {
   const artifact = p.artifact ?? loadRegistryArtifact();
   const admin = getAddress(p.admin) as Hex;
+  const verifier = getAddress(p.verifier ?? zeroAddress) as Hex;
   const salt = p.salt ?? DEFAULT_SALT;
-  const initCode = registryInitCode(artifact, admin);
+  const initCode = registryInitCode(artifact, admin, verifier);
   const initCodeHash = keccak256(initCode);
   return {
     address: create2Address(CREATE2_FACTORY, salt, initCodeHash),
@@ -62,7 +63,7 @@ export function planDeterministic(p: { admin: Hex; salt?: Hex; artifact?: Regist
     factory: CREATE2_FACTORY,
     salt,
     initCodeHash,
-    constructorArgs: { admin },
+    constructorArgs: { admin, verifier },
   };
 }
 
@@ -131,7 +132,7 @@ export async function deployDeterministic(opts: DeterministicOptions): Promise<D
   const { publicClient, walletClient } = opts;
   const account = walletClient.account;
   const admin = (opts.admin ?? account.address) as Hex;
-  const plan = planDeterministic({ admin, artifact: art, ...(opts.salt ? { salt: opts.salt } : {}) });
+  const plan = planDeterministic({ admin, artifact: art, ...(opts.verifier ? { verifier: opts.verifier } : {}), ...(opts.salt ? { salt: opts.salt } : {}) });
   const chainId = publicClient.chain.id;
   const progress = opts.onProgress ?? (() => {});
   const reproduction: Create2Info = { factory: plan.factory, salt: plan.salt, initCodeHash: plan.initCodeHash, constructorArgs: plan.constructorArgs };

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { getAddress, keccak256, type Abi, type Account, type Chain, type PublicClient, type TransactionReceipt, type Transport, type WalletClient } from "viem";
+import { getAddress, keccak256, zeroAddress, type Abi, type Account, type Chain, type PublicClient, type TransactionReceipt, type Transport, type WalletClient } from "viem";
 
 import type { Hex } from "../core/bytes.js";
 import { InputError, NetworkError, UsageError } from "../core/errors.js";
@@ -105,6 +105,8 @@ export interface DeployOptions {
   walletClient: WalletClient<Transport, Chain, Account>;
   /** Constructor argument; defaults to the sending account. */
   admin?: Hex;
+  /** Constructor argument: the DcapVerifier; defaults to none (address(0): registrar path only). */
+  verifier?: Hex;
   confirmations?: number;
   artifact?: RegistryArtifact;
   toolVersion?: string;
@@ -147,12 +149,13 @@ export async function deployRegistry(opts: DeployOptions): Promise<DeploymentRec
   const art = opts.artifact ?? loadRegistryArtifact();
   const account = opts.walletClient.account;
   const admin = opts.admin ?? (account.address as Hex);
+  const verifier = opts.verifier ?? zeroAddress;
   const chainId = opts.publicClient.chain.id;
   const progress = opts.onProgress ?? (() => {});
-  progress("estimate", `deploying KmsRegistry(admin ${admin}) from ${account.address} on chain ${chainId}`);
+  progress("estimate", `deploying KmsRegistry(admin ${admin}, verifier ${verifier}) from ${account.address} on chain ${chainId}`);
   let hash: Hex;
   try {
-    hash = await opts.walletClient.deployContract({ abi: art.abi, bytecode: art.bytecode, args: [admin] });
+    hash = await opts.walletClient.deployContract({ abi: art.abi, bytecode: art.bytecode, args: [admin, verifier] });
   } catch (e) {
     // Nodes word "no funds" in many ways (some just say "Missing or invalid parameters"): check the balance.
     const balance = await opts.publicClient.getBalance({ address: account.address }).catch(() => undefined);

@@ -45,9 +45,10 @@ export interface DeploymentRecord {
 export interface Create2Info {
   factory: Hex;
   salt: Hex;
-  /** keccak256(creation bytecode ‖ abi.encode(constructorArgs.admin)). */
+  /** keccak256(creation bytecode ‖ abi.encode(constructorArgs.admin, constructorArgs.verifier)). */
   initCodeHash: Hex;
-  constructorArgs: { admin: Hex };
+  /** `verifier` is the DcapVerifier (address(0) or absent: none). */
+  constructorArgs: { admin: Hex; verifier?: Hex };
   /**
    * Present when the factory is CreateX (Hardhat Ignition's `create2` strategy): `salt` above is then CreateX's
    * guarded salt, this `salt` the one given to CreateX (Ignition's `strategyConfig.create2.salt`). Optional.

@@ -71,7 +71,7 @@ describe("src/registry/generated/abi.ts", () => {
     // verbatim from issue #5 "External interface", except the liveness functions: the challenge is bound
     // to an epoch of LIVENESS_EPOCH_BLOCKS blocks, so proveLiveness takes the epoch the answer was made for
     const fixed = parseAbi([
-      "constructor(address admin)",
+      "constructor(address admin, address dcapVerifier)",
       "function REGISTRAR_ROLE() external view returns (bytes32)",
       "function register(bytes calldata caPubkey, bytes calldata k256Pubkey, bytes calldata quote) external returns (address kms)",
       "function revoke(address kms, string calldata reason) external",
@@ -112,7 +112,7 @@ describe("src/registry/generated/abi.ts", () => {
 
   it("every custom error of the ABI is asserted by name in a contract test (expectRevert or a selector check)", () => {
     const dir = new URL("./", import.meta.url);
-    const sources = ["registry.test.ts", "liveness.test.ts", "kms-address.test.ts", "signatures.test.ts"]
+    const sources = ["registry.test.ts", "registry-verified.test.ts", "liveness.test.ts", "kms-address.test.ts", "signatures.test.ts"]
       .map((f) => readFileSync(new URL(f, dir), "utf8"))
       .concat(readFileSync(new URL("../../contracts/test/KmsRegistry.t.sol", import.meta.url), "utf8"))
       .join("\n");
@@ -156,7 +156,7 @@ describe("src/registry/client.ts", () => {
     const { viem } = await network.connect();
     const publicClient = await viem.getPublicClient();
     const [walletClient] = await viem.getWalletClients();
-    const deployed = await viem.deployContract("KmsRegistry", [walletClient!.account.address]);
+    const deployed = await viem.deployContract("KmsRegistry", [walletClient!.account.address, zeroAddress]);
     const reg = registryContract(deployed.address, { publicClient, walletClient: walletClient! });
     const k = newKms();
 

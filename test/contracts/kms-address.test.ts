@@ -1,6 +1,6 @@
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { network } from "hardhat";
-import { getAddress } from "viem";
+import { getAddress, zeroAddress } from "viem";
 import { publicKeyToAddress } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 
@@ -10,7 +10,7 @@ import { expectRevert, hex } from "./helpers.js";
 
 const { viem } = await network.connect();
 const [adminWallet] = await viem.getWalletClients();
-const registry = await viem.deployContract("KmsRegistry", [adminWallet!.account.address]);
+const registry = await viem.deployContract("KmsRegistry", [adminWallet!.account.address, zeroAddress]);
 
 const KEYS = 2000;
 

@@ -1,5 +1,5 @@
 import { network } from "hardhat";
-import { encodeAbiParameters, getAddress, keccak256 as viemKeccak, slice } from "viem";
+import { encodeAbiParameters, getAddress, keccak256 as viemKeccak, slice, zeroAddress } from "viem";
 import { describe, expect, it } from "vitest";
 
 import { hexToBytes, type Hex } from "../../src/core/bytes.js";
@@ -18,7 +18,7 @@ import { expectRevert, hex, newKms } from "./helpers.js";
 const { viem, networkHelpers } = await network.connect();
 const publicClient = await viem.getPublicClient();
 const [adminWallet, otherWallet] = await viem.getWalletClients();
-const registry = await viem.deployContract("KmsRegistry", [adminWallet!.account.address]);
+const registry = await viem.deployContract("KmsRegistry", [adminWallet!.account.address, zeroAddress]);
 const chainId = await publicClient.getChainId();
 const E = LIVENESS_EPOCH_BLOCKS;
 

@@ -23,7 +23,7 @@ const admin = adminWallet!.account.address;
 const other = otherWallet!.account.address;
 
 async function deploy() {
-  return viem.deployContract("KmsRegistry", [admin]);
+  return viem.deployContract("KmsRegistry", [admin, zeroAddress]);
 }
 type Registry = Awaited<ReturnType<typeof deploy>>;
 
@@ -58,7 +58,7 @@ describe("KmsRegistry: deployment and roles", () => {
   });
 
   it("refuses the zero admin (ZeroAdmin)", async () => {
-    await expectRevert(viem.deployContract("KmsRegistry", [zeroAddress]), "ZeroAdmin");
+    await expectRevert(viem.deployContract("KmsRegistry", [zeroAddress, zeroAddress]), "ZeroAdmin");
   });
 
   it("only REGISTRAR_ROLE registers and revokes; the admin can grant the role", async () => {

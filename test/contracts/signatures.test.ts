@@ -19,7 +19,7 @@ const { viem } = await network.connect();
 const [adminWallet] = await viem.getWalletClients();
 const N = secp256k1.Point.CURVE().n;
 
-const registry = await viem.deployContract("KmsRegistry", [adminWallet!.account.address]);
+const registry = await viem.deployContract("KmsRegistry", [adminWallet!.account.address, zeroAddress]);
 
 async function register(k: { caPubkey: Uint8Array; k256Pubkey: Uint8Array }): Promise<void> {
   const quote = withReportData(REAL_QUOTE, bindingReportData(k.caPubkey, k.k256Pubkey));

@@ -1,4 +1,4 @@
-import { getCreate2Address, keccak256, parseTransaction, recoverTransactionAddress, getContractAddress, type Hex } from "viem";
+import { getCreate2Address, keccak256, parseTransaction, recoverTransactionAddress, getContractAddress, zeroAddress, type Hex } from "viem";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -82,7 +82,7 @@ describe("deterministic deployment on two fresh chains", () => {
       codes.push(code!);
       // the record validates and its reproduction data recompute the address
       const rec = validateDeploymentRecord(JSON.parse(JSON.stringify(recordOf(r))));
-      expect(rec.create2).toEqual({ factory: CREATE2_FACTORY, salt: SALT, initCodeHash: plan.initCodeHash, constructorArgs: { admin: ADMIN } });
+      expect(rec.create2).toEqual({ factory: CREATE2_FACTORY, salt: SALT, initCodeHash: plan.initCodeHash, constructorArgs: { admin: ADMIN, verifier: zeroAddress } });
       expect(rec.compiler.metadata).toEqual({ bytecodeHash: "none" });
       expect(getCreate2Address({ from: rec.create2!.factory, salt: rec.create2!.salt, bytecodeHash: rec.create2!.initCodeHash })).toBe(rec.address);
       expect(rec.bytecodeHash).toBe(keccak256(code!));

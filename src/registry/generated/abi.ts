@@ -9,6 +9,11 @@ export const kmsRegistryAbi = [
         "internalType": "address",
         "name": "admin",
         "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "dcapVerifier",
+        "type": "address"
       }
     ],
     "stateMutability": "nonpayable",
@@ -54,6 +59,22 @@ export const kmsRegistryAbi = [
       }
     ],
     "name": "CaKeyMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "registered",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "submitted",
+        "type": "uint64"
+      }
+    ],
+    "name": "CollateralRollback",
     "type": "error"
   },
   {
@@ -106,6 +127,17 @@ export const kmsRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint8",
+        "name": "tcbStatus",
+        "type": "uint8"
+      }
+    ],
+    "name": "InvalidTcbStatus",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "K256PubkeyNotOnCurve",
     "type": "error"
@@ -130,6 +162,28 @@ export const kmsRegistryAbi = [
       }
     ],
     "name": "KmsNotRegistered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "kms",
+        "type": "address"
+      }
+    ],
+    "name": "KmsNotVerifiedOnChain",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "kms",
+        "type": "address"
+      }
+    ],
+    "name": "KmsRevokedByIntel",
     "type": "error"
   },
   {
@@ -213,6 +267,27 @@ export const kmsRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "NoVerifier",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "registered",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "submitted",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PckLeafMismatch",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint16",
@@ -226,6 +301,22 @@ export const kmsRegistryAbi = [
       }
     ],
     "name": "QuoteBodySizeMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "registered",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "submitted",
+        "type": "bytes32"
+      }
+    ],
+    "name": "QuoteHashMismatch",
     "type": "error"
   },
   {
@@ -263,6 +354,17 @@ export const kmsRegistryAbi = [
       }
     ],
     "name": "ReportDataMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint8",
+        "name": "tcbStatus",
+        "type": "uint8"
+      }
+    ],
+    "name": "StatusNotAccepted",
     "type": "error"
   },
   {
@@ -307,6 +409,25 @@ export const kmsRegistryAbi = [
     "anonymous": false,
     "inputs": [
       {
+        "indexed": true,
+        "internalType": "uint8",
+        "name": "tcbStatus",
+        "type": "uint8"
+      },
+      {
+        "indexed": false,
+        "internalType": "bool",
+        "name": "accepted",
+        "type": "bool"
+      }
+    ],
+    "name": "AcceptedStatusSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
         "indexed": false,
         "internalType": "bool",
         "name": "enabled",
@@ -345,6 +466,83 @@ export const kmsRegistryAbi = [
         "type": "address"
       },
       {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "quoteHash",
+        "type": "bytes32"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes",
+            "name": "tcbInfoJson",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "tcbInfoSignature",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "qeIdentityJson",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "qeIdentitySignature",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "tcbSigningCert",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "pckCaCert",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "pckLeafCert",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "pckCrl",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "rootCaCrl",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "qeIdentitySigningCert",
+            "type": "bytes"
+          }
+        ],
+        "indexed": false,
+        "internalType": "struct IDcapVerifier.Collateral",
+        "name": "collateral",
+        "type": "tuple"
+      }
+    ],
+    "name": "KmsCollateralPublished",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "kms",
+        "type": "address"
+      },
+      {
         "indexed": false,
         "internalType": "uint64",
         "name": "timestamp",
@@ -358,6 +556,43 @@ export const kmsRegistryAbi = [
       }
     ],
     "name": "KmsLivenessProven",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "kms",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "by",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint8",
+        "name": "tcbStatus",
+        "type": "uint8"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "collateralExpiry",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "bool",
+        "name": "stale",
+        "type": "bool"
+      }
+    ],
+    "name": "KmsRechecked",
     "type": "event"
   },
   {
@@ -426,6 +661,49 @@ export const kmsRegistryAbi = [
       }
     ],
     "name": "KmsRevoked",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "kms",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "quoteHash",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint8",
+        "name": "tcbStatus",
+        "type": "uint8"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes6",
+        "name": "fmspc",
+        "type": "bytes6"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "collateralExpiry",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "bool",
+        "name": "intelRoot",
+        "type": "bool"
+      }
+    ],
+    "name": "KmsVerifiedOnChain",
     "type": "event"
   },
   {
@@ -683,6 +961,44 @@ export const kmsRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint8",
+        "name": "tcbStatus",
+        "type": "uint8"
+      }
+    ],
+    "name": "isStatusAccepted",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "kms",
+        "type": "address"
+      }
+    ],
+    "name": "isVerifiedOnChain",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes",
         "name": "k256Pubkey",
         "type": "bytes"
@@ -745,6 +1061,46 @@ export const kmsRegistryAbi = [
             "internalType": "uint48",
             "name": "livenessNonce",
             "type": "uint48"
+          },
+          {
+            "internalType": "uint8",
+            "name": "path",
+            "type": "uint8"
+          },
+          {
+            "internalType": "bool",
+            "name": "intelRoot",
+            "type": "bool"
+          },
+          {
+            "internalType": "bool",
+            "name": "stale",
+            "type": "bool"
+          },
+          {
+            "internalType": "uint8",
+            "name": "tcbStatus",
+            "type": "uint8"
+          },
+          {
+            "internalType": "bytes6",
+            "name": "fmspc",
+            "type": "bytes6"
+          },
+          {
+            "internalType": "uint64",
+            "name": "collateralExpiry",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "tcbEvaluationDataNumber",
+            "type": "uint64"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "pckLeafHash",
+            "type": "bytes32"
           }
         ],
         "internalType": "struct IKmsRegistry.KmsRecord",
@@ -895,6 +1251,87 @@ export const kmsRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "kms",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes",
+        "name": "quote",
+        "type": "bytes"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes",
+            "name": "tcbInfoJson",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "tcbInfoSignature",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "qeIdentityJson",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "qeIdentitySignature",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "tcbSigningCert",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "pckCaCert",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "pckLeafCert",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "pckCrl",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "rootCaCrl",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "qeIdentitySigningCert",
+            "type": "bytes"
+          }
+        ],
+        "internalType": "struct IDcapVerifier.Collateral",
+        "name": "collateral",
+        "type": "tuple"
+      }
+    ],
+    "name": "recheck",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "stale",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes",
         "name": "caPubkey",
         "type": "bytes"
@@ -911,6 +1348,178 @@ export const kmsRegistryAbi = [
       }
     ],
     "name": "register",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "kms",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes",
+        "name": "caPubkey",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes",
+        "name": "k256Pubkey",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes",
+        "name": "quote",
+        "type": "bytes"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes",
+            "name": "tcbInfoJson",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "tcbInfoSignature",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "qeIdentityJson",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "qeIdentitySignature",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "tcbSigningCert",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "pckCaCert",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "pckLeafCert",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "pckCrl",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "rootCaCrl",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "qeIdentitySigningCert",
+            "type": "bytes"
+          }
+        ],
+        "internalType": "struct IDcapVerifier.Collateral",
+        "name": "collateral",
+        "type": "tuple"
+      }
+    ],
+    "name": "registerVerified",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "kms",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes",
+        "name": "caPubkey",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes",
+        "name": "k256Pubkey",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes",
+        "name": "quote",
+        "type": "bytes"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes",
+            "name": "tcbInfoJson",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "tcbInfoSignature",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "qeIdentityJson",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "qeIdentitySignature",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "tcbSigningCert",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "pckCaCert",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "pckLeafCert",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "pckCrl",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "rootCaCrl",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "qeIdentitySigningCert",
+            "type": "bytes"
+          }
+        ],
+        "internalType": "struct IDcapVerifier.Collateral",
+        "name": "collateral",
+        "type": "tuple"
+      }
+    ],
+    "name": "registerWithCollateral",
     "outputs": [
       {
         "internalType": "address",
@@ -1033,6 +1642,24 @@ export const kmsRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint8",
+        "name": "tcbStatus",
+        "type": "uint8"
+      },
+      {
+        "internalType": "bool",
+        "name": "accepted",
+        "type": "bool"
+      }
+    ],
+    "name": "setStatusAccepted",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes4",
         "name": "interfaceId",
         "type": "bytes4"
@@ -1044,6 +1671,19 @@ export const kmsRegistryAbi = [
         "internalType": "bool",
         "name": "",
         "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "verifier",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
       }
     ],
     "stateMutability": "view",
