@@ -58,6 +58,11 @@ export default defineConfig({
       url: configVariable("KMS_REGISTRY_RPC_URL"),
       accounts: [configVariable("KMS_REGISTRY_PRIVATE_KEY")],
     },
+    /**
+     * `hardhat node`: the DcapVerifier needs the P-256 precompile (osaka) and, until its runtime is split below
+     * EIP-170's 24 KB, unlimited contract size.
+     */
+    node: { type: "edr-simulated", chainType: "l1", hardfork: "osaka", allowUnlimitedContractSize: true },
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
     sepolia: {
       type: "http",

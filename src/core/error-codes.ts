@@ -181,6 +181,7 @@ export const ERROR_CODES = {
   RATLS_CERT_INVALID: "an RA-TLS certificate does not parse",
   RATLS_EXTENSION_MALFORMED: "an RA-TLS certificate extension is malformed",
   RATLS_NOT_TDX: "an RA-TLS certificate's quote is not a TDX quote",
+  RECHECK_REVERTED: "the registry's recheck() of a KMS reverted (or would revert): junk, expired or rolled-back collateral, no verifier",
   RECORD_NOT_WRITTEN: "the registry was deployed but its deployment record was not written",
   RECOVER_FAILED: "a journalled transaction could not be recovered from the RPC",
   RECOVER_TIMEOUT: "a journalled transaction is still pending",

@@ -21,6 +21,9 @@ const SW = ArgumentType.STRING_WITHOUT_DEFAULT;
 
 const deployTask = task("kms-registry:deploy", "Deploy the KmsRegistry on --network and write its deployment record")
   .addOption({ name: "admin", type: SW, defaultValue: undefined, description: "admin and first registrar (default: the network's first account)" })
+  .addOption({ name: "verifier", type: SW, defaultValue: undefined, description: "the DcapVerifier the registry uses for on-chain verification (default: none)" })
+  .addFlag({ name: "deployVerifier", description: "deploy a DcapVerifier pinned to Intel's root first (deterministically with --deterministic)" })
+  .addOption({ name: "verifierRoot", type: SW, defaultValue: undefined, description: "DEVELOPMENT: with --deploy-verifier, pin this root CA (PEM or DER) instead of Intel's" })
   .addFlag({ name: "deterministic", description: "deploy through the CREATE2 factory 0x4e59…956C: the same address on every chain" })
   .addOption({ name: "salt", type: SW, defaultValue: undefined, description: "with --deterministic: the CREATE2 salt, up to 32 bytes of 0x hex" })
   .addFlag({ name: "installFactory", description: "with --deterministic: install the CREATE2 factory on a chain that lacks it" })
@@ -65,10 +68,22 @@ const auditTask = task("kms-registry:audit", "Rebuild the registry's state from 
   .setAction(() => import("./tasks/audit.js"))
   .build();
 
+const recheckTask = task("kms-registry:recheck", "Recheck a registered KMS on chain with Intel's current collateral (permissionless)")
+  .addOption({ name: "kms", type: SW, defaultValue: undefined, description: "the registered KMS's address" })
+  .addOption({ name: "registry", type: SW, defaultValue: undefined, description: "registry address (default: the network's deployment record)" })
+  .addOption({ name: "collateral", type: SW, defaultValue: undefined, description: "collateral JSON file (dcap-qvl QuoteCollateralV3 layout)" })
+  .addOption({ name: "pccs", type: SW, defaultValue: undefined, description: "fetch collateral from a PCCS / Intel PCS base URL" })
+  .addFlag({ name: "dryRun", description: "simulate the recheck and print its outcome; send nothing" })
+  .addOption({ name: "confirmations", type: ArgumentType.INT, defaultValue: 1, description: "blocks to wait for" })
+  .addOption({ name: "deployments", type: SW, defaultValue: undefined, description: "deployment records directory (default <project>/deployments)" })
+  .addFlag({ name: "json", description: "print one JSON document" })
+  .setAction(() => import("./tasks/recheck.js"))
+  .build();
+
 export const kmsRegistryPlugin = definePlugin({
   id: PLUGIN_ID,
   npmPackage: "dstack-kms-registry",
-  tasks: [deployTask, publishTask, auditTask],
+  tasks: [deployTask, publishTask, recheckTask, auditTask],
 });
 
 export default kmsRegistryPlugin;

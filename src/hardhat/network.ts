@@ -14,6 +14,11 @@ import { createPublicClient, createWalletClient, custom, defineChain, getAddress
 import type { Hex } from "../core/bytes.js";
 import { KmsRegistryError, UsageError, errorMessage, firstLine } from "../core/errors.js";
 import { oneLine, sanitizeForTerminal } from "../core/sanitize.js";
+import { INPUT_KINDS, readInput } from "../core/files.js";
+import { parseCollateralJson } from "../dcap/collateral.js";
+import { defaultCollateralCacheDir } from "../dcap/pccs/cache.js";
+import { fetchCollateral } from "../dcap/pccs/fetch-collateral.js";
+import type { Collateral } from "../dcap/types.js";
 import { networkName } from "../registry/connect.js";
 
 export const PLUGIN_ID = "dstack-kms-registry";
@@ -74,6 +79,18 @@ export function projectPath(hre: HardhatRuntimeEnvironment, p: string): string {
 /** A string option: `undefined` when not given (Hardhat's default ""). */
 export function given(v: string | undefined): string | undefined {
   return v === undefined || v === "" ? undefined : v;
+}
+
+/** `--collateral FILE` or `--pccs URL` (with the on-disk collateral cache); a usage error for neither or both. */
+export function collateralLoader(hre: HardhatRuntimeEnvironment, collateral: string | undefined, pccs: string | undefined, now: number): (quote: Uint8Array) => Promise<Collateral> {
+  const file = given(collateral);
+  const pccsUrl = given(pccs);
+  if (file !== undefined && pccsUrl !== undefined) throw new UsageError("give either --collateral FILE or --pccs URL, not both");
+  if (file !== undefined) {
+    return async () => parseCollateralJson(new TextDecoder().decode(await readInput(projectPath(hre, file), INPUT_KINDS.collateral, { label: `collateral file ${JSON.stringify(file)}` })));
+  }
+  if (pccsUrl !== undefined) return (quote) => fetchCollateral(quote, { pccsUrl, cacheDir: defaultCollateralCacheDir(process.env), now });
+  throw new UsageError("no collateral: pass --collateral FILE (dcap-qvl QuoteCollateralV3 JSON) or --pccs URL (a PCCS or Intel PCS base URL)");
 }
 
 export const out = (text: string): void => void process.stdout.write(text);

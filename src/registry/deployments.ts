@@ -39,6 +39,23 @@ export interface DeploymentRecord {
   tool: string;
   /** Present when deployed through a CREATE2 factory: what reproduces the address on any chain. Optional. */
   create2?: Create2Info;
+  /** The registry's DcapVerifier (its `verifier` constructor argument), when it has one. Optional. */
+  verifier?: VerifierRecord;
+}
+
+/** The on-chain DCAP verifier a registry was deployed with. */
+export interface VerifierRecord {
+  address: Hex;
+  /** Its deployment, when the same run deployed it. */
+  deployTx?: Hex;
+  block?: number;
+  /** The root CA it pins: keccak256 of its subject and its serial (decimal). */
+  rootSubjectHash?: Hex;
+  rootSerial?: string;
+  /** Whether that root is Intel's SGX Root CA. */
+  intelRoot?: boolean;
+  /** Deployed through the CREATE2 factory: address = create2(factory, salt, initCodeHash). */
+  create2?: { factory: Hex; salt: Hex; initCodeHash: Hex };
 }
 
 /** How a CREATE2 deployment's address is reproduced: address = create2(factory, salt, initCodeHash). */
@@ -91,6 +108,10 @@ export function validateDeploymentRecord(value: unknown, where = "deployment rec
     if (typeof m !== "object" || m === null || typeof m.bytecodeHash !== "string") fail(where, "compiler.metadata must name bytecodeHash");
   }
   if (r.create2 !== undefined) validateCreate2(r, where);
+  if (r.verifier !== undefined) {
+    const v = r.verifier as Record<string, unknown> | null;
+    if (typeof v !== "object" || v === null || typeof v.address !== "string" || !isAddress(v.address, { strict: false })) fail(where, "verifier.address must be an address");
+  }
   return { ...(r as unknown as DeploymentRecord), address: getAddress(r.address as string) as Hex };
 }
 

@@ -4,8 +4,8 @@
  *
  * The contracts are this package's own build: the verification runs in a Hardhat runtime rooted at the
  * package (its `contracts/` and `artifacts/`, the compiler settings of the artifact's build info), so it works
- * the same from any Hardhat project or from the command line; the chain is reached through the caller's
- * provider. Etherscan needs an API key: without one it is skipped, and said so. Hardhat and hardhat-verify
+ * the same from any Hardhat project or from the command line; the chain is read (code, chain id) through the
+ * caller's RPC URL. Etherscan needs an API key: without one it is skipped, and said so. Hardhat and hardhat-verify
  * are development dependencies of this package, loaded only when a verification runs.
  */
 import { createRequire } from "node:module";
@@ -37,8 +37,8 @@ export interface ContractToVerify {
 }
 
 export interface ExplorerVerifyParameters {
-  /** An EIP-1193 provider of the chain the contracts are on. */
-  provider: { request: (args: { method: string; params?: readonly unknown[] | object }) => Promise<unknown> };
+  /** A JSON-RPC URL of the chain the contracts are on (read only: eth_chainId, eth_getCode). */
+  rpcUrl: string;
   chainId: number;
   networkName: string;
   contracts: ContractToVerify[];
@@ -48,8 +48,6 @@ export interface ExplorerVerifyParameters {
   sourcifyApiUrl?: string;
   /** Hardhat's `chainDescriptors` user config (explorer URLs of chains Hardhat does not know). */
   chainDescriptors?: Record<string, unknown>;
-  /** Where hardhat-verify's messages go. */
-  log?: (text: string) => void;
   /** How to set the Etherscan key, for the "skipped" message. */
   etherscanKeyHint?: string;
 }
@@ -112,7 +110,7 @@ export async function verifyOnExplorers(p: ExplorerVerifyParameters): Promise<Ex
   if (!runnable.length) return outcomes;
 
   let hre: unknown;
-  let verifyContract: (args: Record<string, unknown>, hre: never, log: (t: string) => void, dispatcher: undefined, provider: never) => Promise<boolean>;
+  let verifyContract: (args: Record<string, unknown>, hre: never) => Promise<boolean>;
   try {
     const [{ createHardhatRuntimeEnvironment }, verifyPlugin, verifyModule] = await Promise.all([
       import("hardhat/hre"),
@@ -130,24 +128,21 @@ export async function verifyOnExplorers(p: ExplorerVerifyParameters): Promise<Ex
           sourcify: p.sourcifyApiUrl ? { apiUrl: p.sourcifyApiUrl } : {},
         },
         ...(p.chainDescriptors ? { chainDescriptors: p.chainDescriptors as never } : {}),
+        networks: { explorerTarget: { type: "http", url: p.rpcUrl } },
       },
-      {},
+      { network: "explorerTarget" },
       packageRoot(),
     );
   } catch (e) {
     for (const x of runnable) each(x, "failed", `cannot load Hardhat and @nomicfoundation/hardhat-verify: ${oneLine(firstLine(errorMessage(e)))}`);
     return outcomes;
   }
-  const log = p.log ?? (() => {});
   for (const explorer of runnable) {
     for (const c of p.contracts) {
       try {
         await verifyContract(
           { address: c.address, constructorArgs: c.constructorArgs, contract: CONTRACT_FQNS[c.name], provider: explorer, ...(c.creationTxHash ? { creationTxHash: c.creationTxHash } : {}) },
           hre as never,
-          log,
-          undefined,
-          p.provider as never,
         );
         outcomes.push({ explorer, contract: c.name, address: c.address, status: "verified", detail: "source verified (or already verified)" });
       } catch (e) {

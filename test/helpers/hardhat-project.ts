@@ -18,6 +18,8 @@ export function makePluginProject(fixture = "hardhat-project"): string {
   mkdirSync(path.join(dir, "node_modules"), { recursive: true });
   symlinkSync(REPO_ROOT, path.join(dir, "node_modules", "dstack-kms-registry"), "dir");
   symlinkSync(path.join(REPO_ROOT, "node_modules", "hardhat"), path.join(dir, "node_modules", "hardhat"), "dir");
+  mkdirSync(path.join(dir, "node_modules", "@nomicfoundation"));
+  symlinkSync(path.join(REPO_ROOT, "node_modules", "@nomicfoundation", "hardhat-verify"), path.join(dir, "node_modules", "@nomicfoundation", "hardhat-verify"), "dir");
   return dir;
 }
 

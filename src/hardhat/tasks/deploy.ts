@@ -8,11 +8,16 @@ import { parseAddress } from "../../registry/connect.js";
 import { parseSalt, planDeterministic } from "../../registry/create2.js";
 import { loadRegistryArtifact } from "../../registry/deploy.js";
 import { deployAndRecord, recordDeployed } from "../../workflows/deploy-registry.js";
-import { deploymentsDirOf, given, out, printJson, progress, runTask, taskNetwork, taskWallet } from "../network.js";
+import { INPUT_KINDS, readInput } from "../../core/files.js";
+import { certificateDerFromFile } from "../../dcap/x509.js";
+import { deploymentsDirOf, err, given, out, projectPath, printJson, progress, runTask, taskNetwork, taskWallet } from "../network.js";
 import { verifyDeployed } from "../verify.js";
 
 interface DeployArgs {
   admin: string | undefined;
+  verifier: string | undefined;
+  deployVerifier: boolean;
+  verifierRoot: string | undefined;
   deterministic: boolean;
   salt: string | undefined;
   installFactory: boolean;
@@ -39,6 +44,12 @@ export default async function deployAction(args: DeployArgs, hre: HardhatRuntime
     const adminOpt = given(args.admin);
     const admin = adminOpt !== undefined ? parseAddress(adminOpt, "--admin") : undefined;
     const salt = args.salt !== undefined && args.salt !== "" ? parseSalt(args.salt) : undefined;
+    if (args.verifier && args.deployVerifier) throw new UsageError("give either --verifier ADDR or --deploy-verifier, not both");
+    if (args.verifierRoot && !args.deployVerifier) throw new UsageError("--verifier-root needs --deploy-verifier");
+    const verifierOpt = args.verifier ? parseAddress(args.verifier, "--verifier") : undefined;
+    const verifierRootDer = args.verifierRoot
+      ? certificateDerFromFile(await readInput(projectPath(hre, args.verifierRoot), INPUT_KINDS.certificate, { label: `--verifier-root ${JSON.stringify(args.verifierRoot)}` }), "--verifier-root")
+      : undefined;
     const net = await taskNetwork(hre);
     if (args.record) {
       if (args.deterministic) throw new UsageError("--record and --deterministic exclude each other");
@@ -61,7 +72,7 @@ export default async function deployAction(args: DeployArgs, hre: HardhatRuntime
     const artifact = loadRegistryArtifact();
 
     if (args.dryRun) {
-      const plan = planDeterministic({ admin: admin ?? (wallet.account.address as Hex), artifact, ...(salt ? { salt } : {}) });
+      const plan = planDeterministic({ admin: admin ?? (wallet.account.address as Hex), artifact, ...(verifierOpt ? { verifier: verifierOpt } : {}), ...(salt ? { salt } : {}) });
       const code = await net.publicClient.getCode({ address: plan.address });
       const { initCode: _i, ...data } = plan;
       const deployed = !!code && code !== "0x";
@@ -74,6 +85,7 @@ export default async function deployAction(args: DeployArgs, hre: HardhatRuntime
       publicClient: net.publicClient,
       walletClient: wallet,
       ...(admin ? { admin } : {}),
+      ...(args.deployVerifier ? { verifier: { deploy: true as const, ...(verifierRootDer ? { rootCaDer: verifierRootDer } : {}) } } : verifierOpt ? { verifier: verifierOpt } : {}),
       ...(args.deterministic ? { deterministic: { ...(salt ? { salt } : {}), installFactory: args.installFactory } } : {}),
       deploymentsDir: deploymentsDirOf(hre, args.deployments),
       force: args.force,
@@ -83,6 +95,7 @@ export default async function deployAction(args: DeployArgs, hre: HardhatRuntime
       onProgress: progress("deploy"),
     });
     const verification = args.verify ? await verifyDeployed(hre, net, r.record, args.explorers) : undefined;
+    if (verifierRootDer && r.record.verifier?.intelRoot === false) err("WARNING: the DcapVerifier pins a root CA that is NOT Intel's: its on-chain verdicts prove nothing about real TDX hardware (development only).\n");
     if (args.json) {
       printJson({ ok: true, hardhatNetwork: net.name, ...r.record, gasUsed: r.gasUsed, alreadyDeployed: r.alreadyDeployed, recordPath: r.recordPath, ...(r.archived ? { archived: r.archived } : {}), ...(verification ? { verification } : {}) });
       return;
@@ -93,6 +106,7 @@ export default async function deployAction(args: DeployArgs, hre: HardhatRuntime
         `KmsRegistry ${r.alreadyDeployed ? "already deployed" : "deployed"} at ${rec.address} on chain ${rec.chainId} (hardhat network ${net.name})`,
         `  tx ${rec.deployTx}, block ${rec.block}${r.alreadyDeployed ? "" : `, gas used ${r.gasUsed}`}`,
         `  admin ${rec.admin}`,
+        ...(rec.verifier ? [`  DcapVerifier ${rec.verifier.address}${rec.verifier.deployTx ? ` (deployed in tx ${rec.verifier.deployTx})` : ""}${rec.verifier.create2 ? `, CREATE2 salt ${rec.verifier.create2.salt}` : ""}`] : []),
         ...(rec.create2 ? [`  CREATE2 factory ${rec.create2.factory}, salt ${rec.create2.salt}, init code hash ${rec.create2.initCodeHash}`] : []),
         `  record ${r.recordPath}${r.archived ? ` (previous record kept as ${r.archived})` : ""}`,
         ...(verification ?? []).map((v) => `  ${v.explorer}: ${v.status}${v.detail ? ` — ${v.detail}` : ""}`),

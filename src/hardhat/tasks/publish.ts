@@ -9,11 +9,7 @@ import type { Hex } from "../../core/bytes.js";
 import { UsageError } from "../../core/errors.js";
 import { INPUT_KINDS, readInput } from "../../core/files.js";
 import { packageVersion } from "../../core/version.js";
-import { parseCollateralJson } from "../../dcap/collateral.js";
-import { defaultCollateralCacheDir } from "../../dcap/pccs/cache.js";
-import { fetchCollateral } from "../../dcap/pccs/fetch-collateral.js";
 import { parseAcceptedStatuses } from "../../dcap/tcb-policy.js";
-import type { Collateral } from "../../dcap/types.js";
 import { certificateDerFromFile } from "../../dcap/x509.js";
 import type { PullSource } from "../../kms/pull.js";
 import { parseAddress } from "../../registry/connect.js";
@@ -21,7 +17,7 @@ import { findDeploymentByAddress, readDeployment, type DeploymentRecord } from "
 import { defaultStateDir } from "../../registry/publish.js";
 import { deployAndRecord } from "../../workflows/deploy-registry.js";
 import { publishKmsWorkflow, type RegistryTarget } from "../../workflows/publish-kms.js";
-import { deploymentsDirOf, err, given, out, printJson, progress, projectPath, runTask, taskNetwork, taskWallet, type TaskNetwork } from "../network.js";
+import { collateralLoader, deploymentsDirOf, err, given, out, printJson, progress, projectPath, runTask, taskNetwork, taskWallet, type TaskNetwork } from "../network.js";
 
 interface PublishArgs {
   registry: string | undefined;
@@ -51,7 +47,7 @@ export default async function publishAction(args: PublishArgs, hre: HardhatRunti
     const source = sourceOf(hre, args);
     const now = nowOf(args.at);
     const accept = parseAcceptedStatuses(given(args.accept), "--accept");
-    const loadCollateral = collateralLoader(hre, args, now);
+    const loadCollateral = collateralLoader(hre, args.collateral, args.pccs, now);
     if (args.allowSimulatedRoot && given(args.rootCa) === undefined) throw new UsageError("--allow-simulated-root needs --root-ca FILE (the simulated root the quote must still verify under)");
     if (args.confirmations < 1 || args.confirmations > 1000) throw new UsageError("--confirmations must be 1…1000");
     const registryOpt = args.registry !== undefined && args.registry !== "" ? parseAddress(args.registry, "--registry") : undefined;
@@ -117,17 +113,6 @@ function nowOf(at: string | undefined): number {
   if (at === undefined || at === "") return Math.floor(Date.now() / 1000);
   if (!/^\d{1,12}$/.test(at)) throw new UsageError(`--at must be unix seconds, got ${JSON.stringify(at.slice(0, 40))}`);
   return Number(at);
-}
-
-function collateralLoader(hre: HardhatRuntimeEnvironment, a: PublishArgs, now: number): (quote: Uint8Array) => Promise<Collateral> {
-  const file = given(a.collateral);
-  const pccsUrl = given(a.pccs);
-  if (file !== undefined && pccsUrl !== undefined) throw new UsageError("give either --collateral FILE or --pccs URL, not both");
-  if (file !== undefined) {
-    return async () => parseCollateralJson(new TextDecoder().decode(await readInput(projectPath(hre, file), INPUT_KINDS.collateral, { label: `collateral file ${JSON.stringify(file)}` })));
-  }
-  if (pccsUrl !== undefined) return (quote) => fetchCollateral(quote, { pccsUrl, cacheDir: defaultCollateralCacheDir(process.env), now });
-  throw new UsageError("no collateral: pass --collateral FILE (dcap-qvl QuoteCollateralV3 JSON) or --pccs URL (a PCCS or Intel PCS base URL)");
 }
 
 /** The registry: --registry, the chain's deployment record, or (--deploy-registry, local chains) a new one. */

@@ -1,0 +1,116 @@
+/**
+ * `kms-registry:deploy --verify` through @nomicfoundation/hardhat-verify, offline: a `hardhat node` with chain id
+ * 8453 and, as its explorer (the project's chainDescriptors), an HTTP server speaking Etherscan's verification
+ * API. What hardhat-verify submits is checked against the chain: the standard JSON input recompiled with solc
+ * gives the creation code of the deployment transaction (with the submitted constructor arguments appended) and
+ * the runtime code at the address; the contract name and compiler version are the build's. Without an API key
+ * the verification is skipped, and said so.
+ */
+import { createServer, type Server } from "node:http";
+import { createRequire } from "node:module";
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { createPublicClient, encodeAbiParameters, http, zeroAddress, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+
+import { HARDHAT_DEV_ACCOUNT_1_KEY, startDevNode, type DevNode } from "../../src/testing/devnode.js";
+import { hardhatIn, jsonOut, makePluginProject } from "../helpers/hardhat-project.js";
+
+const require = createRequire(import.meta.url);
+const admin = privateKeyToAccount(HARDHAT_DEV_ACCOUNT_1_KEY).address;
+
+interface Submission {
+  query: URLSearchParams;
+  form: URLSearchParams;
+}
+let server: Server;
+let explorerUrl: string;
+const submissions: Submission[] = [];
+let node: DevNode;
+let project: string;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    let body = "";
+    req.on("data", (d: Buffer) => (body += d.toString()));
+    req.on("end", () => {
+      const action = url.searchParams.get("action");
+      const reply = (result: unknown) => {
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ status: "1", message: "OK", result }));
+      };
+      if (action === "getsourcecode") return reply([{ SourceCode: "" }]);
+      if (action === "verifysourcecode" && req.method === "POST") {
+        submissions.push({ query: url.searchParams, form: new URLSearchParams(body) });
+        return reply(`guid-${submissions.length}`);
+      }
+      if (action === "checkverifystatus") return reply("Pass - Verified");
+      res.statusCode = 404;
+      res.end("{}");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const addr = server.address();
+  explorerUrl = `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`;
+  project = makePluginProject();
+  node = await startDevNode({ cwd: project, args: ["--chain-id", "8453"] });
+}, 120_000);
+afterAll(async () => {
+  await node?.stop();
+  await new Promise((r) => server?.close(r));
+});
+
+describe("kms-registry:deploy --verify (hardhat-verify, Etherscan API)", () => {
+  it("submits a standard JSON input that recompiles to the deployed code, with the deployed constructor arguments; no key: skipped", async () => {
+    const env = { KMS_TEST_RPC_URL: node.url, KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_1_KEY, KMS_TEST_EXPLORER_URL: explorerUrl };
+    const noKey = await hardhatIn(project, ["--network", "local", "kms-registry:deploy", "--verify", "--deployments", "deployments-nokey", "--json"], env);
+    expect(noKey.code, noKey.stderr).toBe(0);
+    const skipped = jsonOut<{ verification: { explorer: string; status: string; detail: string }[] }>(noKey.stdout).verification;
+    expect(skipped).toEqual([expect.objectContaining({ explorer: "etherscan", status: "skipped", detail: expect.stringMatching(/no Etherscan API key configured.*ETHERSCAN_API_KEY/) })]);
+    expect(submissions).toHaveLength(0);
+
+    const r = await hardhatIn(project, ["--network", "local", "kms-registry:deploy", "--verify", "--json"], { ...env, ETHERSCAN_API_KEY: "test-key-1234" }, 120_000);
+    expect(r.code, r.stderr).toBe(0);
+    const out = jsonOut<{ address: Hex; deployTx: Hex; chainId: number; verification: { status: string; contract: string }[] }>(r.stdout);
+    expect(out.chainId).toBe(8453);
+    expect(out.verification, JSON.stringify(out.verification)).toEqual([expect.objectContaining({ contract: "KmsRegistry", status: "verified" })]);
+    expect(r.stdout + r.stderr).not.toContain("test-key-1234");
+    expect(submissions).toHaveLength(1);
+    const { query, form } = submissions[0]!;
+    expect(query.get("chainid")).toBe("8453");
+    expect(query.get("apikey")).toBe("test-key-1234");
+    expect(form.get("contractaddress")?.toLowerCase()).toBe(out.address.toLowerCase());
+    expect(form.get("codeformat")).toBe("solidity-standard-json-input");
+    expect(form.get("contractname")).toBe("project/contracts/KmsRegistry.sol:KmsRegistry");
+    const solc = require("solc") as { compile: (input: string) => string; version: () => string };
+    expect(form.get("compilerversion")).toBe(`v${solc.version().replace(/\.Emscripten\.clang$/, "")}`);
+    const args = encodeAbiParameters([{ type: "address" }, { type: "address" }], [admin, zeroAddress]).slice(2);
+    expect(form.get("constructorArguements") ?? form.get("constructorArguments")).toBe(args);
+
+    // Recompile what was submitted.
+    const input = JSON.parse(form.get("sourceCode")!) as { sources: Record<string, unknown>; settings: Record<string, unknown> };
+    expect(Object.keys(input.sources)).toContain("project/contracts/KmsRegistry.sol");
+    expect(Object.keys(input.sources).some((s) => s.includes("/test/"))).toBe(false); // the minimal input: the contract's own sources
+    input.settings.outputSelection = { "project/contracts/KmsRegistry.sol": { KmsRegistry: ["evm.bytecode.object", "evm.deployedBytecode.object", "evm.deployedBytecode.immutableReferences"] } };
+    const output = JSON.parse(solc.compile(JSON.stringify(input))) as {
+      errors?: { severity: string; message: string }[];
+      contracts: Record<string, Record<string, { evm: { bytecode: { object: string }; deployedBytecode: { object: string; immutableReferences: Record<string, { start: number; length: number }[]> } } }>>;
+    };
+    expect((output.errors ?? []).filter((e) => e.severity === "error")).toEqual([]);
+    const compiled = output.contracts["project/contracts/KmsRegistry.sol"]!.KmsRegistry!.evm;
+    const client = createPublicClient({ transport: http(node.url) });
+    const tx = await client.getTransaction({ hash: out.deployTx });
+    expect(tx.input.toLowerCase()).toBe(`0x${compiled.bytecode.object}${args}`.toLowerCase());
+    // the runtime code, with its immutables (the verifier address) filled in as on chain
+    const onChain = (await client.getCode({ address: out.address }))!.slice(2);
+    let runtime = compiled.deployedBytecode.object;
+    for (const refs of Object.values(compiled.deployedBytecode.immutableReferences)) {
+      for (const { start, length } of refs) runtime = runtime.slice(0, start * 2) + onChain.slice(start * 2, (start + length) * 2) + runtime.slice((start + length) * 2);
+    }
+    expect(runtime.toLowerCase()).toBe(onChain.toLowerCase());
+    expect(Object.keys(compiled.deployedBytecode.immutableReferences).length).toBeGreaterThan(0);
+  }, 180_000);
+});
+
