@@ -12,13 +12,16 @@ import { pathToFileURL } from "node:url";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { createPublicClient, createWalletClient, http, keccak256, parseEther, type Hex } from "viem";
+import { createPublicClient, createWalletClient, encodeDeployData, http, keccak256, parseEther, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
-import { planDeterministic, registryInitCode } from "../../src/registry/create2.js";
+import { INTEL_SGX_ROOT_CA_DER } from "../../src/dcap/intel-root.js";
+import { CREATE2_FACTORY, create2Address, planDeterministic, registryInitCode } from "../../src/registry/create2.js";
 import { CREATEX_FACTORY, IGNITION_CREATE2_SALT, createXAddress } from "../../src/registry/createx.js";
 import { loadRegistryArtifact } from "../../src/registry/deploy.js";
 import { validateDeploymentRecord } from "../../src/registry/deployments.js";
+import { verifierRootArgs } from "../../src/registry/verifier.js";
+import { VERIFIER_SALT, loadVerifierArtifact } from "../../src/workflows/deploy-registry.js";
 import { HARDHAT_DEV_ACCOUNT_0_KEY, HARDHAT_DEV_ACCOUNT_1_KEY, startDevNode, type DevNode } from "../../src/testing/devnode.js";
 import { REPO_ROOT } from "../helpers/cli.js";
 import { hardhatIn, jsonOut } from "../helpers/hardhat-project.js";
@@ -58,7 +61,7 @@ afterAll(async () => {
 
 const rpcEnv = (node: DevNode, key: string) => ({ KMS_REGISTRY_RPC_URL: node.url, KMS_REGISTRY_PRIVATE_KEY: key, HARDHAT_IGNITION_CONFIRM_DEPLOYMENT: "1" });
 
-async function ignitionDeploy(node: DevNode, key: string, tag: string): Promise<string> {
+async function ignitionDeploy(node: DevNode, key: string, tag: string): Promise<{ registry: string; verifier: string }> {
   const id = `${runId}-${tag}`;
   ignitionDirs.push(path.join(REPO_ROOT, "ignition", "deployments", id));
   const r = await hardhatIn(
@@ -69,18 +72,25 @@ async function ignitionDeploy(node: DevNode, key: string, tag: string): Promise<
   );
   expect(r.code, r.stdout + r.stderr).toBe(0);
   const addresses = JSON.parse(readFileSync(path.join(REPO_ROOT, "ignition", "deployments", id, "deployed_addresses.json"), "utf8")) as Record<string, string>;
-  return addresses["KmsRegistryModule#KmsRegistry"]!;
+  return { registry: addresses["KmsRegistryModule#KmsRegistry"]!, verifier: addresses["DcapVerifierModule#DcapVerifier"]! };
 }
 
 describe("one address on every chain", () => {
-  it("Ignition --strategy create2: the same registry address on chain 31337 and chain 8453, from different senders, as computed offline; the record says how to reproduce it", async () => {
+  it("Ignition --strategy create2: the same registry and verifier addresses on chain 31337 and chain 8453, from different senders, as computed offline; the record says how to reproduce them", async () => {
     await installCreateX(b.url);
-    const [onA, onB] = await Promise.all([ignitionDeploy(a, HARDHAT_DEV_ACCOUNT_1_KEY, "a"), ignitionDeploy(b, DEV_ACCOUNT_2_KEY, "b")]);
-    const initCodeHash = keccak256(registryInitCode(loadRegistryArtifact(), admin));
-    // the salt has 20 zero bytes and flag 0x00: neither the sender nor the chain enters the address
-    const expected = createXAddress(IGNITION_CREATE2_SALT, initCodeHash, "0x000000000000000000000000000000000000dEaD", 1);
-    expect(onA).toBe(expected);
-    expect(onB).toBe(expected);
+    const depA = await ignitionDeploy(a, HARDHAT_DEV_ACCOUNT_1_KEY, "a");
+    const depB = await ignitionDeploy(b, DEV_ACCOUNT_2_KEY, "b");
+    // the salt has 20 zero bytes and flag 0x00: neither the sender nor the chain enters the addresses
+    const anySender = "0x000000000000000000000000000000000000dEaD";
+    const va = loadVerifierArtifact();
+    const verifierInit = encodeDeployData({ abi: va.abi, bytecode: va.bytecode, args: verifierRootArgs(INTEL_SGX_ROOT_CA_DER) });
+    const expectedVerifier = createXAddress(IGNITION_CREATE2_SALT, keccak256(verifierInit), anySender, 1);
+    const initCodeHash = keccak256(registryInitCode(loadRegistryArtifact(), admin, expectedVerifier));
+    const expected = createXAddress(IGNITION_CREATE2_SALT, initCodeHash, anySender, 1);
+    expect(depA).toEqual({ registry: expected, verifier: expectedVerifier });
+    expect(depB).toEqual({ registry: expected, verifier: expectedVerifier });
+    const onA = depA.registry;
+    const onB = depB.registry;
     const codeA = await createPublicClient({ transport: http(a.url) }).getCode({ address: onA as Hex });
     const codeB = await createPublicClient({ transport: http(b.url) }).getCode({ address: onB as Hex });
     expect(codeA).toBe(codeB);
@@ -92,20 +102,27 @@ describe("one address on every chain", () => {
     const rec = validateDeploymentRecord(JSON.parse(readFileSync(path.join(dir, "8453.json"), "utf8")));
     expect(jsonOut<{ address: string }>(r.stdout).address).toBe(expected);
     expect(rec).toMatchObject({ chainId: 8453, address: expected, admin, deployer: privateKeyToAccount(DEV_ACCOUNT_2_KEY).address });
-    expect(rec.create2).toMatchObject({ factory: CREATEX_FACTORY, initCodeHash, constructorArgs: { admin } });
+    expect(rec.create2).toMatchObject({ factory: CREATEX_FACTORY, initCodeHash, constructorArgs: { admin, verifier: expectedVerifier } });
+    expect(rec.verifier).toEqual({ address: expectedVerifier });
     expect(rec.create2!.createx).toMatchObject({ salt: IGNITION_CREATE2_SALT, scope: "the same address on every chain, from any sender" });
     expect(rec.create2!.createx!.reproduce).toContain("--strategy create2");
-  }, 150_000);
+  }, 240_000);
 
-  it("kms-registry:deploy --deterministic (CREATE2 factory, installed on the fresh chains): the same address on both", async () => {
-    const plan = planDeterministic({ admin });
+  it("kms-registry:deploy --deterministic --deploy-verifier (CREATE2 factory, installed on the fresh chains): the same registry and verifier addresses on both", async () => {
+    const va = loadVerifierArtifact();
+    const verifier = create2Address(CREATE2_FACTORY, VERIFIER_SALT, keccak256(encodeDeployData({ abi: va.abi, bytecode: va.bytecode, args: verifierRootArgs(INTEL_SGX_ROOT_CA_DER) })));
+    const plan = planDeterministic({ admin, verifier });
     const run = (node: DevNode, key: string, tag: string) =>
-      hardhatIn(REPO_ROOT, ["kms-registry:deploy", "--network", "rpc", "--deterministic", "--install-factory", "--admin", admin, "--deployments", path.join(tmp, `arachnid-${tag}`), "--json"], rpcEnv(node, key));
+      hardhatIn(REPO_ROOT, ["kms-registry:deploy", "--network", "rpc", "--deterministic", "--install-factory", "--deploy-verifier", "--admin", admin, "--deployments", path.join(tmp, `arachnid-${tag}`), "--json"], rpcEnv(node, key));
     const [ra, rb] = await Promise.all([run(a, HARDHAT_DEV_ACCOUNT_1_KEY, "a"), run(b, DEV_ACCOUNT_2_KEY, "b")]);
     expect(ra.code, ra.stderr).toBe(0);
     expect(rb.code, rb.stderr).toBe(0);
-    const ja = jsonOut<{ address: string; chainId: number; create2: { salt: string } }>(ra.stdout);
-    const jb = jsonOut<{ address: string; chainId: number; create2: { salt: string } }>(rb.stdout);
+    type Out = { address: string; chainId: number; create2: { salt: string }; verifier: { address: string; create2: { salt: string } } };
+    const ja = jsonOut<Out>(ra.stdout);
+    const jb = jsonOut<Out>(rb.stdout);
+    expect(ja.verifier.address).toBe(verifier);
+    expect(jb.verifier.address).toBe(verifier);
+    expect(ja.verifier.create2.salt).toBe(VERIFIER_SALT);
     expect([ja.chainId, jb.chainId]).toEqual([31337, 8453]);
     expect(ja.address).toBe(plan.address);
     expect(jb.address).toBe(plan.address);
