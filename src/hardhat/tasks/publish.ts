@@ -13,6 +13,7 @@ import { parseAcceptedStatuses } from "../../dcap/tcb-policy.js";
 import { certificateDerFromFile } from "../../dcap/x509.js";
 import type { PullSource } from "../../kms/pull.js";
 import { parseAddress } from "../../registry/connect.js";
+import { deployRegistry, recordOf } from "../../registry/deploy.js";
 import { findDeploymentByAddress, readDeployment, type DeploymentRecord } from "../../registry/deployments.js";
 import { defaultStateDir } from "../../registry/publish.js";
 import { deployAndRecord } from "../../workflows/deploy-registry.js";
@@ -122,7 +123,11 @@ async function registryTarget(hre: HardhatRuntimeEnvironment, registryOpt: Hex |
   let record: DeploymentRecord | undefined = registryOpt ? await findDeploymentByAddress(dir, registryOpt) : await readDeployment(dir, net.chainId);
   if (!registryOpt && !record && deploy) {
     if (!net.local) throw new UsageError(`--deploy-registry is for local development chains; on ${net.name} (chain ${net.chainId}) deploy with \`npx hardhat kms-registry:deploy --network ${net.name}\` first`);
-    record = (await deployAndRecord({ publicClient: net.publicClient, walletClient, deploymentsDir: dir, toolVersion: packageVersion(), onProgress: progress("deploy") })).record;
+    // An in-process chain ends with the task: its registry gets no record that would outlive it.
+    record =
+      net.connection.networkConfig.type === "edr-simulated"
+        ? recordOf(await deployRegistry({ publicClient: net.publicClient, walletClient, toolVersion: packageVersion(), onProgress: progress("deploy") }))
+        : (await deployAndRecord({ publicClient: net.publicClient, walletClient, deploymentsDir: dir, toolVersion: packageVersion(), onProgress: progress("deploy") })).record;
   }
   const registry = registryOpt ?? record?.address;
   if (!registry) throw new UsageError(`no registry: pass --registry ADDR, or deploy one first (\`npx hardhat kms-registry:deploy --network ${net.name}\`; no record for chain ${net.chainId} in ${dir})`);
