@@ -4,9 +4,6 @@ import path from "node:path";
 import hardhatToolboxViemPlugin from "@nomicfoundation/hardhat-toolbox-viem";
 import { configVariable, defineConfig } from "hardhat/config";
 
-import kmsRegistryPlugin from "./src/hardhat/index.js";
-import { IGNITION_CREATE2_SALT } from "./src/registry/createx.js";
-
 const require = createRequire(import.meta.url);
 
 /**
@@ -34,7 +31,7 @@ export const SOLIDITY_SETTINGS = {
 } as const;
 
 export default defineConfig({
-  plugins: [hardhatToolboxViemPlugin, kmsRegistryPlugin],
+  plugins: [hardhatToolboxViemPlugin],
   solidity: {
     version: SOLC_VERSION,
     path: soljson,
@@ -46,9 +43,10 @@ export default defineConfig({
   /**
    * `npx hardhat ignition deploy ignition/modules/KmsRegistry.ts --network <name> --strategy create2` deploys
    * through CreateX with this salt: 20 zero bytes and a 0x00 flag byte, so the addresses depend only on the
-   * salt and the init code — the same on every chain (see src/registry/createx.ts).
+   * salt and the init code — the same on every chain. It is src/registry/createx.ts's IGNITION_CREATE2_SALT
+   * (this file imports nothing from src/: Hardhat loads it with Node's own TypeScript support).
    */
-  ignition: { strategyConfig: { create2: { salt: IGNITION_CREATE2_SALT } } },
+  ignition: { strategyConfig: { create2: { salt: "0x000000000000000000000000000000000000000000645b36ed7ff81c0195a874" } } },
   /** Explorer verification (`kms-registry:deploy --verify`, `npx hardhat verify …`); the key is optional. */
   verify: { etherscan: { apiKey: configVariable("ETHERSCAN_API_KEY") } },
   networks: {

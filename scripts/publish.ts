@@ -1,6 +1,6 @@
 /**
- * A thin wrapper over the plugin's task for `hardhat run`, which takes no arguments: the environment's inputs
- * become the options of `kms-registry:publish` (prefer the task itself:
+ * A thin wrapper over the plugin's task action for `hardhat run`, which takes no arguments: the environment's
+ * inputs become the options of `kms-registry:publish` (in a project with the plugin, prefer the task itself:
  * `npx hardhat kms-registry:publish --network sepolia --kms https://kms.example.com:9201 --pccs https://api.trustedservices.intel.com`).
  *
  *   KMS_URL=https://kms.example.com:9201 KMS_PCCS=https://api.trustedservices.intel.com \
@@ -16,13 +16,15 @@
  */
 import hre from "hardhat";
 
+import publishAction from "../src/hardhat/tasks/publish.js";
 import { runScript } from "./hardhat-script.js";
 
 const env = process.env;
 const flag = (v: string | undefined) => v === "1";
 
 runScript("publish", async () => {
-  await hre.tasks.getTask("kms-registry:publish").run({
+  await publishAction(
+    {
     registry: env.KMS_REGISTRY_ADDRESS,
     kms: env.KMS_URL,
     certsDir: env.KMS_CERTS_DIR,
@@ -36,6 +38,10 @@ runScript("publish", async () => {
     dryRun: flag(env.KMS_DRY_RUN),
     deployRegistry: flag(env.KMS_REGISTRY_DEPLOY),
     deployments: env.KMS_REGISTRY_DEPLOYMENTS_DIR,
-    json: true,
-  });
+      confirmations: 1,
+      journalDir: undefined,
+      json: true,
+    },
+    hre,
+  );
 });

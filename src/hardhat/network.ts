@@ -19,7 +19,7 @@ import { parseCollateralJson } from "../dcap/collateral.js";
 import { defaultCollateralCacheDir } from "../dcap/pccs/cache.js";
 import { fetchCollateral } from "../dcap/pccs/fetch-collateral.js";
 import type { Collateral } from "../dcap/types.js";
-import { networkName } from "../registry/connect.js";
+import { PRIVATE_KEY_ENV, networkName } from "../registry/connect.js";
 
 export const PLUGIN_ID = "dstack-kms-registry";
 
@@ -60,7 +60,7 @@ export async function taskWallet(net: TaskNetwork): Promise<WalletClient<Transpo
   const first = accounts[0];
   if (!first) {
     throw new UsageError(
-      `network ${net.name} has no account configured: add \`accounts: [configVariable("KMS_REGISTRY_PRIVATE_KEY")]\` to it in hardhat.config.ts and set the key with \`npx hardhat keystore set KMS_REGISTRY_PRIVATE_KEY\` (or in the environment)`,
+      `network ${net.name} has no account configured: add \`accounts: [configVariable("${PRIVATE_KEY_ENV}")]\` to it in hardhat.config.ts and set the key with \`npx hardhat keystore set ${PRIVATE_KEY_ENV}\` (or in the environment)`,
     );
   }
   return createWalletClient({ chain: net.chain, account: getAddress(first) as Hex, transport: custom(net.connection.provider) }) as WalletClient<Transport, Chain, Account>;

@@ -4,12 +4,8 @@
  * handed to `verifyOnExplorers` with the network's provider.
  */
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
-import { zeroAddress } from "viem";
 
-import { INTEL_SGX_ROOT_CA_DER } from "../dcap/intel-root.js";
-import { verifierRootArgs } from "../registry/verifier.js";
-
-import { parseExplorers, verifyOnExplorers, type ContractToVerify, type ExplorerOutcome } from "../workflows/explorer-verify.js";
+import { contractsOfRecord, parseExplorers, verifyOnExplorers, type ContractToVerify, type ExplorerOutcome } from "../workflows/explorer-verify.js";
 import type { DeploymentRecord } from "../registry/deployments.js";
 import { err } from "./network.js";
 import type { TaskNetwork } from "./network.js";
@@ -40,25 +36,12 @@ function chainDescriptorsOf(hre: HardhatRuntimeEnvironment): Record<string, unkn
   return out;
 }
 
-/** The registry's DcapVerifier, when this record knows the root it was deployed with. */
-export function verifierContract(record: DeploymentRecord): ContractToVerify[] {
-  const v = record.verifier;
-  if (!v?.rootSubjectHash || v.rootSerial === undefined) return [];
-  const der = v.intelRoot ? INTEL_SGX_ROOT_CA_DER : undefined;
-  if (!der) return [];
-  return [{ name: "DcapVerifier", address: v.address, constructorArgs: verifierRootArgs(der), ...(v.deployTx ? { creationTxHash: v.deployTx } : {}) }];
-}
-
 export async function verifyDeployed(hre: HardhatRuntimeEnvironment, net: TaskNetwork, record: DeploymentRecord, explorersOpt: string, extra: ContractToVerify[] = []): Promise<ExplorerOutcome[]> {
   const explorers = parseExplorers(explorersOpt);
   const cfg = ((hre.config as { verify?: VerifyConfigShape }).verify ?? {}) as VerifyConfigShape;
   const etherscanApiKey = cfg.etherscan?.enabled === false ? undefined : await valueOf(cfg.etherscan?.apiKey);
   const blockscoutApiKey = await valueOf(cfg.blockscout?.apiKey);
-  const contracts: ContractToVerify[] = [
-    { name: "KmsRegistry", address: record.address, constructorArgs: [record.admin, record.verifier?.address ?? zeroAddress], creationTxHash: record.deployTx },
-    ...verifierContract(record),
-    ...extra,
-  ];
+  const contracts: ContractToVerify[] = [...contractsOfRecord(record), ...extra];
   const cfg0 = net.connection.networkConfig;
   if (cfg0.type !== "http") {
     const detail = `network ${net.name} is simulated in process; explorers do not serve it`;

@@ -14,7 +14,11 @@ import path from "node:path";
 import type { Hex } from "../core/bytes.js";
 import { UsageError, errorMessage, firstLine } from "../core/errors.js";
 import { oneLine } from "../core/sanitize.js";
-import { LOCAL_CHAIN_IDS } from "../registry/deployments.js";
+import { zeroAddress } from "viem";
+
+import { INTEL_SGX_ROOT_CA_DER } from "../dcap/intel-root.js";
+import { LOCAL_CHAIN_IDS, type DeploymentRecord } from "../registry/deployments.js";
+import { verifierRootArgs } from "../registry/verifier.js";
 import { loadRegistryArtifact, packageRoot } from "../registry/deploy.js";
 
 export const EXPLORERS = ["etherscan", "blockscout", "sourcify"] as const;
@@ -58,6 +62,17 @@ export interface ExplorerOutcome {
   address: Hex;
   status: "verified" | "skipped" | "failed";
   detail: string;
+}
+
+/**
+ * What a deployment record says can be verified: the registry (constructor `admin, verifier`) and its
+ * DcapVerifier when the record knows it pins Intel's root (its constructor arguments come from that root).
+ */
+export function contractsOfRecord(record: DeploymentRecord): ContractToVerify[] {
+  const out: ContractToVerify[] = [{ name: "KmsRegistry", address: record.address, constructorArgs: [record.admin, record.verifier?.address ?? zeroAddress], creationTxHash: record.deployTx }];
+  const v = record.verifier;
+  if (v?.intelRoot) out.push({ name: "DcapVerifier", address: v.address, constructorArgs: verifierRootArgs(INTEL_SGX_ROOT_CA_DER), ...(v.deployTx ? { creationTxHash: v.deployTx } : {}) });
+  return out;
 }
 
 /** `--explorers LIST`: a comma-separated subset of etherscan, blockscout, sourcify. */

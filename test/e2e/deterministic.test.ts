@@ -24,7 +24,7 @@ import { verifierRootArgs } from "../../src/registry/verifier.js";
 import { VERIFIER_SALT, loadVerifierArtifact } from "../../src/workflows/deploy-registry.js";
 import { HARDHAT_DEV_ACCOUNT_0_KEY, HARDHAT_DEV_ACCOUNT_1_KEY, startDevNode, type DevNode } from "../../src/testing/devnode.js";
 import { REPO_ROOT } from "../helpers/cli.js";
-import { hardhatIn, jsonOut } from "../helpers/hardhat-project.js";
+import { hardhatIn, jsonOut, makePluginProject } from "../helpers/hardhat-project.js";
 
 /** Hardhat's dev account #2 (public test data). */
 const DEV_ACCOUNT_2_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a" as const;
@@ -76,6 +76,12 @@ async function ignitionDeploy(node: DevNode, key: string, tag: string): Promise<
 }
 
 describe("one address on every chain", () => {
+  it("hardhat.config.ts's Ignition salt is IGNITION_CREATE2_SALT (20 zero bytes, flag 0x00)", () => {
+    const config = readFileSync(path.join(REPO_ROOT, "hardhat.config.ts"), "utf8");
+    expect(config).toContain(`create2: { salt: "${IGNITION_CREATE2_SALT}" }`);
+    expect(IGNITION_CREATE2_SALT.slice(2, 44)).toBe("0".repeat(42));
+  });
+
   it("Ignition --strategy create2: the same registry and verifier addresses on chain 31337 and chain 8453, from different senders, as computed offline; the record says how to reproduce them", async () => {
     await installCreateX(b.url);
     const depA = await ignitionDeploy(a, HARDHAT_DEV_ACCOUNT_1_KEY, "a");
@@ -97,7 +103,8 @@ describe("one address on every chain", () => {
     expect(codeA?.length).toBeGreaterThan(1000);
 
     const dir = path.join(tmp, "deployments");
-    const r = await hardhatIn(REPO_ROOT, ["kms-registry:deploy", "--network", "rpc", "--record", onB, "--deployments", dir, "--json"], rpcEnv(b, DEV_ACCOUNT_2_KEY));
+    // recorded from a user's project with the plugin
+    const r = await hardhatIn(makePluginProject(), ["kms-registry:deploy", "--network", "local", "--record", onB, "--deployments", dir, "--json"], { KMS_TEST_RPC_URL: b.url, KMS_REGISTRY_PRIVATE_KEY: DEV_ACCOUNT_2_KEY });
     expect(r.code, r.stderr).toBe(0);
     const rec = validateDeploymentRecord(JSON.parse(readFileSync(path.join(dir, "8453.json"), "utf8")));
     expect(jsonOut<{ address: string }>(r.stdout).address).toBe(expected);
@@ -112,8 +119,9 @@ describe("one address on every chain", () => {
     const va = loadVerifierArtifact();
     const verifier = create2Address(CREATE2_FACTORY, VERIFIER_SALT, keccak256(encodeDeployData({ abi: va.abi, bytecode: va.bytecode, args: verifierRootArgs(INTEL_SGX_ROOT_CA_DER) })));
     const plan = planDeterministic({ admin, verifier });
+    const project = makePluginProject();
     const run = (node: DevNode, key: string, tag: string) =>
-      hardhatIn(REPO_ROOT, ["kms-registry:deploy", "--network", "rpc", "--deterministic", "--install-factory", "--deploy-verifier", "--admin", admin, "--deployments", path.join(tmp, `arachnid-${tag}`), "--json"], rpcEnv(node, key));
+      hardhatIn(project, ["kms-registry:deploy", "--network", "local", "--deterministic", "--install-factory", "--deploy-verifier", "--admin", admin, "--deployments", path.join(tmp, `arachnid-${tag}`), "--json"], { KMS_TEST_RPC_URL: node.url, KMS_REGISTRY_PRIVATE_KEY: key });
     const [ra, rb] = await Promise.all([run(a, HARDHAT_DEV_ACCOUNT_1_KEY, "a"), run(b, DEV_ACCOUNT_2_KEY, "b")]);
     expect(ra.code, ra.stderr).toBe(0);
     expect(rb.code, rb.stderr).toBe(0);

@@ -1,7 +1,7 @@
 /**
  * `npx hardhat run scripts/publish.ts` — the environment-variable wrapper over the plugin's `kms-registry:publish`
- * task, for `hardhat run` — on Hardhat's in-process network and on a configured network, and the task itself in
- * this repository's project; `scripts/deploy.ts` with the Ignition module.
+ * task's action, for `hardhat run` — on Hardhat's in-process network and on a configured network;
+ * `scripts/deploy.ts` with the Ignition module.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
@@ -24,11 +24,9 @@ afterAll(async () => {
   await kms?.stop();
 });
 
-/** `hardhat run <script>`, or `hardhat <task> <args>` when `script` names a task. */
-function hardhatRun(env: Record<string, string | undefined>, script = "scripts/publish.ts", network?: string, taskArgs: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function hardhatRun(env: Record<string, string | undefined>, script = "scripts/publish.ts", network?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const command = script.startsWith("kms-registry:") ? [script, ...taskArgs] : ["run", script];
-    const child = spawn(process.execPath, [hardhatCli(), ...(network ? ["--network", network] : []), ...command], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [hardhatCli(), ...(network ? ["--network", network] : []), "run", script], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -93,12 +91,6 @@ describe("scripts/publish.ts through `hardhat run`", () => {
       expect(r.stdout + r.stderr).not.toContain(HARDHAT_DEV_ACCOUNT_1_KEY.slice(2));
       const j = JSON.parse(r.stdout.slice(r.stdout.indexOf("{"))) as { hardhatNetwork: string; status: string; txHash: string };
       expect(j).toMatchObject({ hardhatNetwork: "sepolia", status: "registered" });
-      // the task directly, on the same network: the registry it deployed is recorded, the KMS already registered
-      const t = await hardhatRun({ ...base, KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_1_KEY }, "kms-registry:publish", "sepolia", [
-        "--certs-dir", base.KMS_CERTS_DIR, "--collateral", base.KMS_COLLATERAL, "--root-ca", base.KMS_ROOT_CA, "--allow-simulated-root", "--deployments", base.KMS_REGISTRY_DEPLOYMENTS_DIR, "--json",
-      ]);
-      expect(t.code, t.stderr).toBe(0);
-      expect(JSON.parse(t.stdout.slice(t.stdout.indexOf("{")))).toMatchObject({ ok: true, status: "already-registered" });
       // the transaction was signed by the configured key (dev account #1), not by one of the node's accounts
       const res = await fetch(node.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_getTransactionByHash", params: [j.txHash] }) });
       const tx = ((await res.json()) as { result: { from: string } }).result;

@@ -1,25 +1,25 @@
 /**
- * `kms-registry deploy --rpc URL [--admin ADDR] [--deployments DIR] [--force] [--confirmations N] [--json]`,
+ * `kms-registry deploy --rpc URL [--admin ADDR] [--verifier ADDR | --deploy-verifier] [--verify [--explorers LIST]]
+ *   [--deployments DIR] [--force] [--confirmations N] [--json]`,
  * `kms-registry deploy --deterministic [--salt HEX] [--install-factory] [--dry-run] …` through the CREATE2 factory,
  * or `kms-registry deploy --rpc URL --record ADDR [--deploy-tx HASH]` for a registry deployed some other way.
  */
-import { dirname } from "node:path";
-
 import type { Hex } from "../../core/bytes.js";
-import { KmsRegistryError, UsageError, errorMessage, firstLine } from "../../core/errors.js";
+import { UsageError } from "../../core/errors.js";
 import { packageVersion } from "../../core/version.js";
 import { accountFromEnv, connect, parseAddress, walletFor } from "../../registry/connect.js";
-import { CREATE2_FACTORY, DEFAULT_SALT, deployDeterministic, factoryInstalled, parseSalt, planDeterministic } from "../../registry/create2.js";
-import { deployRegistry, loadRegistryArtifact, recordOf, type RegistryArtifact } from "../../registry/deploy.js";
-import { deploymentPath, ensureWritableDir, readDeployment, writeDeployment } from "../../registry/deployments.js";
+import { CREATE2_FACTORY, DEFAULT_SALT, factoryInstalled, parseSalt, planDeterministic } from "../../registry/create2.js";
+import { loadRegistryArtifact, recordOf, type RegistryArtifact } from "../../registry/deploy.js";
+import type { DeploymentRecord } from "../../registry/deployments.js";
+import { deployAndRecord, recordDeployed } from "../../workflows/deploy-registry.js";
+import { contractsOfRecord, parseExplorers, verifyOnExplorers, type ExplorerOutcome } from "../../workflows/explorer-verify.js";
 import { EXIT_OK, optFlag, optString, type CommandContext, type CommandSpec } from "../framework.js";
 import { CONFIRMATIONS_OPTION, DEPLOYMENTS_OPTION, RPC_OPTION, confirmations, deploymentsDir, rpcUrl } from "../options/registry.js";
 import { printJson, progressPrinter } from "../output.js";
-import { recordDeployed } from "../../workflows/deploy-registry.js";
 
 export const deployCommand: CommandSpec = {
   synopsis:
-    "--rpc URL [--admin ADDR] [--deterministic [--salt HEX] [--install-factory] [--dry-run]] [--deployments DIR] [--force] [--confirmations N] [--json] | --rpc URL --record ADDR [--deploy-tx HASH]",
+    "--rpc URL [--admin ADDR] [--verifier ADDR | --deploy-verifier] [--deterministic [--salt HEX] [--install-factory] [--dry-run]] [--verify [--explorers LIST]] [--deployments DIR] [--force] [--confirmations N] [--json] | --rpc URL --record ADDR [--deploy-tx HASH]",
   help: [
     "Deploys the compiled KmsRegistry (artifacts/contracts/KmsRegistry.sol/KmsRegistry.json from this package) with",
     "the key in KMS_REGISTRY_PRIVATE_KEY (environment only; never on the command line). The admin (default: the",
@@ -32,6 +32,9 @@ export const deployCommand: CommandSpec = {
     "admin. It is printed first; --dry-run only computes it (no --rpc needed; with --rpc it also says whether it is",
     "deployed). Code already there from the same build is recorded instead of deployed again. --install-factory",
     "installs the factory on a chain that lacks it (a fresh local chain) by funding its one-time signer.",
+    "--verify verifies the source on block explorers with @nomicfoundation/hardhat-verify (a development dependency):",
+    "Etherscan with ETHERSCAN_API_KEY from the environment (without it: skipped, and said so), Blockscout",
+    "(BLOCKSCOUT_API_KEY optional) and Sourcify with --explorers.",
   ].join("\n"),
   options: {
     ...RPC_OPTION,
@@ -45,6 +48,10 @@ export const deployCommand: CommandSpec = {
     salt: { type: "string", valueName: "HEX", description: `with --deterministic: the CREATE2 salt, up to 32 bytes (default ${DEFAULT_SALT})` },
     "install-factory": { type: "boolean", description: "with --deterministic: install the CREATE2 factory first if the chain lacks it" },
     "dry-run": { type: "boolean", description: "with --deterministic: print the address and reproduction data, send nothing" },
+    verifier: { type: "string", valueName: "ADDR", description: "the DcapVerifier the registry uses for on-chain verification (default: none)" },
+    "deploy-verifier": { type: "boolean", description: "deploy a DcapVerifier pinned to Intel's root first (deterministically with --deterministic)" },
+    verify: { type: "boolean", description: "verify the source on explorers (hardhat-verify; Etherscan needs ETHERSCAN_API_KEY, else skipped)" },
+    explorers: { type: "string", valueName: "LIST", description: "with --verify: comma-separated etherscan, blockscout, sourcify (default etherscan)" },
   },
   json: true,
   async run(ctx) {
@@ -68,36 +75,25 @@ export const deployCommand: CommandSpec = {
     const account = accountFromEnv(io.env);
     const artifact = loadRegistryArtifact();
     const conn = await connect(rpc);
-    const existing = await readDeployment(dir, conn.chainId);
-    if (existing && !force) {
-      throw new UsageError(`${deploymentPath(dir, conn.chainId)} already records a KmsRegistry at ${existing.address} on chain ${conn.chainId}; pass --force to deploy another (the old record is kept)`);
-    }
-    // The record must be writable before anything is spent on a deployment.
-    await ensureWritableDir(dirname(deploymentPath(dir, conn.chainId)));
-    const common = {
+    const saltOpt = optString(ctx, "salt");
+    const verifierOpt = optString(ctx, "verifier");
+    if (verifierOpt !== undefined && optFlag(ctx, "deploy-verifier")) throw new UsageError("give either --verifier ADDR or --deploy-verifier, not both");
+    const r = await deployAndRecord({
       publicClient: conn.publicClient,
       walletClient: walletFor(conn, account),
       ...(admin ? { admin } : {}),
+      ...(optFlag(ctx, "deploy-verifier") ? { verifier: { deploy: true as const } } : verifierOpt !== undefined ? { verifier: parseAddress(verifierOpt, "--verifier") } : {}),
+      ...(deterministic ? { deterministic: { ...(saltOpt !== undefined ? { salt: parseSalt(saltOpt) } : {}), installFactory: optFlag(ctx, "install-factory") } } : {}),
+      deploymentsDir: dir,
+      force,
       confirmations: conf,
       artifact,
       toolVersion: packageVersion(),
       onProgress: progressPrinter(io, "deploy"),
-    };
-    const saltOpt = optString(ctx, "salt");
-    const result = deterministic
-      ? await deployDeterministic({ ...common, ...(saltOpt !== undefined ? { salt: parseSalt(saltOpt) } : {}), installFactory: optFlag(ctx, "install-factory") })
-      : { ...(await deployRegistry(common)), alreadyDeployed: false };
-    let written: Awaited<ReturnType<typeof writeDeployment>>;
-    try {
-      written = await writeDeployment(dir, recordOf(result), { force });
-    } catch (e) {
-      const why = firstLine(errorMessage(e));
-      throw new KmsRegistryError(
-        "RECORD_NOT_WRITTEN",
-        `KmsRegistry deployed at ${result.address} (tx ${result.deployTx}) but its record was not written: ${why}; write it with \`kms-registry deploy --rpc URL --record ${result.address} --deploy-tx ${result.deployTx}\``,
-        { cause: e },
-      );
-    }
+    });
+    const result = { ...r.record, gasUsed: r.gasUsed, alreadyDeployed: r.alreadyDeployed };
+    const written = { path: r.recordPath, archived: r.archived };
+    const verification = optFlag(ctx, "verify") ? await verifyRecord(ctx, rpc, r.record) : undefined;
     if (ctx.json) {
       printJson(io, {
         ok: true,
@@ -106,6 +102,7 @@ export const deployCommand: CommandSpec = {
         ...(deterministic ? { alreadyDeployed: result.alreadyDeployed } : {}),
         recordPath: written.path,
         ...(written.archived ? { archived: written.archived } : {}),
+        ...(verification ? { verification } : {}),
       });
     } else {
       io.stdout(
@@ -113,8 +110,10 @@ export const deployCommand: CommandSpec = {
           `KmsRegistry ${result.alreadyDeployed ? "already deployed" : "deployed"} at ${result.address} on chain ${result.chainId} (${result.network})`,
           `  tx ${result.deployTx}, block ${result.block}${result.alreadyDeployed ? "" : `, gas used ${result.gasUsed}`}`,
           `  admin ${result.admin}`,
+          ...(result.verifier ? [`  DcapVerifier ${result.verifier.address}`] : []),
           ...(result.create2 ? [`  CREATE2 factory ${result.create2.factory}, salt ${result.create2.salt}, init code hash ${result.create2.initCodeHash}`] : []),
           `  record ${written.path}${written.archived ? ` (previous record kept as ${written.archived})` : ""}`,
+          ...(verification ?? []).map((v) => `  verify ${v.contract} on ${v.explorer}: ${v.status}: ${v.detail}`),
           "",
         ].join("\n"),
       );
@@ -161,4 +160,22 @@ async function dryRun(ctx: CommandContext): Promise<number> {
     );
   }
   return EXIT_OK;
+}
+
+/** `--verify`: the deployed contracts on the explorers of `--explorers`, with the keys from the environment. */
+async function verifyRecord(ctx: CommandContext, rpc: string, record: DeploymentRecord): Promise<ExplorerOutcome[]> {
+  const explorers = parseExplorers(optString(ctx, "explorers") ?? "etherscan");
+  const env = ctx.io.env;
+  const outcomes = await verifyOnExplorers({
+    rpcUrl: rpc,
+    chainId: record.chainId,
+    networkName: record.network,
+    contracts: contractsOfRecord(record),
+    explorers,
+    ...(env.ETHERSCAN_API_KEY ? { etherscanApiKey: env.ETHERSCAN_API_KEY } : {}),
+    ...(env.BLOCKSCOUT_API_KEY ? { blockscoutApiKey: env.BLOCKSCOUT_API_KEY } : {}),
+    etherscanKeyHint: "set ETHERSCAN_API_KEY in the environment",
+  });
+  for (const o of outcomes) ctx.io.stderr(`[deploy] verify ${o.contract} on ${o.explorer}: ${o.status}: ${o.detail}\n`);
+  return outcomes;
 }

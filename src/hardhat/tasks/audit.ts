@@ -7,7 +7,7 @@ import { auditJson, auditRegistry } from "../../registry/audit.js";
 import { parseAddress } from "../../registry/connect.js";
 import { checkChainAgainstRecord, findDeploymentByAddress, readDeployment } from "../../registry/deployments.js";
 import { checkRegistryCode } from "../../registry/deploy.js";
-import { deploymentsDirOf, err, given, out, printJson, runTask, taskNetwork } from "../network.js";
+import { deploymentsDirOf, err, out, printJson, runTask, taskNetwork } from "../network.js";
 
 interface AuditArgs {
   registry: string | undefined;
