@@ -8,6 +8,7 @@
  */
 import { createServer, type Server } from "node:http";
 import { createRequire } from "node:module";
+import path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -15,6 +16,7 @@ import { createPublicClient, encodeAbiParameters, http, zeroAddress, type Hex } 
 import { privateKeyToAccount } from "viem/accounts";
 
 import { HARDHAT_DEV_ACCOUNT_1_KEY, startDevNode, type DevNode } from "../../src/testing/devnode.js";
+import { runCli } from "../helpers/cli.js";
 import { hardhatIn, jsonOut, makePluginProject } from "../helpers/hardhat-project.js";
 
 const require = createRequire(import.meta.url);
@@ -63,6 +65,19 @@ afterAll(async () => {
 });
 
 describe("kms-registry:deploy --verify (hardhat-verify, Etherscan API)", () => {
+  it("the CLI's deploy --verify without ETHERSCAN_API_KEY deploys and says the verification was skipped", async () => {
+    const r = await runCli(["deploy", "--rpc", node.url, "--deploy-verifier", "--verify", "--deployments", path.join(project, "cli-deployments"), "--json"], {
+      env: { KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_1_KEY, ETHERSCAN_API_KEY: undefined },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { chainId: number; verifier: { address: string; intelRoot: boolean }; verification: { contract: string; status: string; detail: string }[] };
+    expect(j.chainId).toBe(8453);
+    expect(j.verifier.intelRoot).toBe(true);
+    expect(j.verification.map((v) => [v.contract, v.status])).toEqual([["KmsRegistry", "skipped"], ["DcapVerifier", "skipped"]]);
+    expect(j.verification[0]!.detail).toMatch(/no Etherscan API key configured \(set ETHERSCAN_API_KEY in the environment\)/);
+    expect(r.stderr).toMatch(/verify KmsRegistry on etherscan: skipped/);
+  }, 60_000);
+
   it("submits a standard JSON input that recompiles to the deployed code, with the deployed constructor arguments; no key: skipped", async () => {
     const env = { KMS_TEST_RPC_URL: node.url, KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_1_KEY, KMS_TEST_EXPLORER_URL: explorerUrl };
     const noKey = await hardhatIn(project, ["--network", "local", "kms-registry:deploy", "--verify", "--deployments", "deployments-nokey", "--json"], env);
