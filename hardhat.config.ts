@@ -56,12 +56,11 @@ export default defineConfig({
       url: configVariable("KMS_REGISTRY_RPC_URL"),
       accounts: [configVariable("KMS_REGISTRY_PRIVATE_KEY")],
     },
-    /**
-     * `hardhat node`: the DcapVerifier needs the P-256 precompile (osaka) and, until its runtime is split below
-     * EIP-170's 24 KB, unlimited contract size.
-     */
-    node: { type: "edr-simulated", chainType: "l1", hardfork: "osaka", allowUnlimitedContractSize: true },
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
+    // The JSON-RPC node of the demo and the end-to-end tests (`hardhat --network devnode node`, see
+    // src/testing/devnode.ts): Osaka for the P-256 precompile the on-chain DCAP verifier calls, and no
+    // contract size limit while the verifier's code is larger than EIP-170 allows.
+    devnode: { type: "edr-simulated", chainType: "l1", hardfork: "osaka", allowUnlimitedContractSize: true },
     sepolia: {
       type: "http",
       chainType: "l1",

@@ -2,7 +2,6 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
 import {IDcapVerifier} from "./dcap/IDcapVerifier.sol";
 import {IntelJson} from "./dcap/IntelJson.sol";
@@ -101,6 +100,10 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
     /// @dev Ethereum's v for recovery ids 0 and 1; 0 and 1 themselves are accepted as well.
     uint256 private constant V_RECOVERY_ID_0 = 27;
     uint256 private constant V_RECOVERY_ID_1 = 28;
+    /// @dev secp256k1's group order n, halved: a larger s is the malleable twin of a valid signature.
+    uint256 private constant HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
+    /// @dev The ecrecover precompile.
+    uint256 private constant ECRECOVER = 1;
     /// @dev Left shifts that move an address (20 bytes) and a u64 (8 bytes) to the top of a word.
     uint256 private constant ADDRESS_TO_TOP = 96;
     uint256 private constant U64_TO_TOP = 192;
@@ -221,7 +224,7 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         bytes32 image;
         (kms, image) = _checkRegistration(caPubkey, k256Pubkey, quote);
         bytes32 quoteHash = _store(kms, keccak256(caPubkey), image, keccak256(quote), false);
-        emit KmsRegistered(kms, quoteHash, msg.sender, caPubkey, k256Pubkey, quote);
+        _emitRegistered(kms, quoteHash, caPubkey, k256Pubkey, quote);
     }
 
     /// @inheritdoc IKmsRegistry
@@ -234,7 +237,7 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         bytes32 image;
         (kms, image) = _checkRegistration(caPubkey, k256Pubkey, quote);
         bytes32 quoteHash = _store(kms, keccak256(caPubkey), image, keccak256(quote), false);
-        emit KmsRegistered(kms, quoteHash, msg.sender, caPubkey, k256Pubkey, quote);
+        _emitRegistered(kms, quoteHash, caPubkey, k256Pubkey, quote);
         emit KmsCollateralPublished(kms, quoteHash, collateral);
     }
 
@@ -251,7 +254,7 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         (kms, image) = _checkRegistration(caPubkey, k256Pubkey, quote);
         _storeVerification(kms, res, keccak256(collateral.pckLeafCert));
         bytes32 quoteHash = _store(kms, keccak256(caPubkey), image, keccak256(quote), true);
-        emit KmsRegistered(kms, quoteHash, msg.sender, caPubkey, k256Pubkey, quote);
+        _emitRegistered(kms, quoteHash, caPubkey, k256Pubkey, quote);
         emit KmsVerifiedOnChain(
             kms, quoteHash, uint8(res.status), res.fmspc, uint64(res.earliestNextUpdate), res.isIntelRoot
         );
@@ -576,6 +579,44 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         r.pckLeafHash = leafHash;
     }
 
+    /// @dev `emit KmsRegistered(kms, quoteHash, msg.sender, caPubkey, k256Pubkey, quote)`, ABI-encoded by
+    ///      hand (three offsets, then each byte string's length and its bytes zero-padded to whole words)
+    ///      in memory past the free memory pointer, which is left as it is.
+    function _emitRegistered(
+        address kms,
+        bytes32 quoteHash,
+        bytes calldata caPubkey,
+        bytes calldata k256Pubkey,
+        bytes calldata quote
+    ) private {
+        bytes32 topic = KmsRegistered.selector;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            let caWords := and(add(caPubkey.length, 31), not(31))
+            let kWords := and(add(k256Pubkey.length, 31), not(31))
+            let qWords := and(add(quote.length, 31), not(31))
+            mstore(m, 0x60)
+            mstore(add(m, 0x20), add(0x80, caWords))
+            mstore(add(m, 0x40), add(0xa0, add(caWords, kWords)))
+            let p := add(m, 0x60)
+            // zero each string's last word before its length and bytes go in (a no-op store into the
+            // length word when the string is empty)
+            mstore(add(p, caWords), 0)
+            mstore(p, caPubkey.length)
+            calldatacopy(add(p, 0x20), caPubkey.offset, caPubkey.length)
+            p := add(p, add(0x20, caWords))
+            mstore(add(p, kWords), 0)
+            mstore(p, k256Pubkey.length)
+            calldatacopy(add(p, 0x20), k256Pubkey.offset, k256Pubkey.length)
+            p := add(p, add(0x20, kWords))
+            mstore(add(p, qWords), 0)
+            mstore(p, quote.length)
+            calldatacopy(add(p, 0x20), quote.offset, quote.length)
+            p := add(p, add(0x20, qWords))
+            log4(m, sub(p, m), topic, kms, quoteHash, caller())
+        }
+    }
+
     /// @dev The verifier, or a `NoVerifier` revert when there is none.
     function _requireVerifier() private view returns (IDcapVerifier v) {
         v = VERIFIER;
@@ -695,8 +736,10 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
     }
 
     /// @dev Recovers the signer of a 65-byte r ‖ s ‖ v signature (v ∈ {0, 1, 27, 28}); address(0) for
-    ///      anything malformed, high-s or unrecoverable (OpenZeppelin ECDSA.tryRecover rejects high s).
-    function _recover(bytes32 digest, bytes calldata signature) private pure returns (address) {
+    ///      anything malformed, high-s (s > n/2, as OpenZeppelin's ECDSA.tryRecover rejects it) or
+    ///      unrecoverable. The ecrecover precompile is called directly (its input at the free memory
+    ///      pointer, left unreserved; its output in scratch space).
+    function _recover(bytes32 digest, bytes calldata signature) private view returns (address signer) {
         if (signature.length != SIGNATURE_LENGTH) return address(0);
         bytes32 r;
         bytes32 s;
@@ -708,8 +751,18 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         }
         if (v < 2) v += V_RECOVERY_ID_0;
         else if (v != V_RECOVERY_ID_0 && v != V_RECOVERY_ID_1) return address(0);
-        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, uint8(v), r, s);
-        return err == ECDSA.RecoverError.NoError ? signer : address(0);
+        if (uint256(s) > HALF_ORDER) return address(0);
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, digest)
+            mstore(add(m, 0x20), v)
+            mstore(add(m, 0x40), r)
+            mstore(add(m, 0x60), s)
+            mstore(0, 0)
+            // an invalid signature leaves no output: the zero address
+            pop(staticcall(gas(), ECRECOVER, m, 0x80, 0, 0x20))
+            signer := mload(0)
+        }
     }
 
     /// @dev keccak256 of the app-key message "dstack-kms-issued:" ‖ appId ‖ appPubkey (its first

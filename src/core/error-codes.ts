@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   BAD_JSON: "a value is not valid JSON, or cannot be written as canonical JSON",
   BAD_K256_PUBKEY: "a KMS k256 public key is not a 33-byte compressed secp256k1 key",
   BAD_LENGTH: "a byte string has the wrong length",
+  BAD_ONCHAIN_COLLATERAL: "collateral published on chain (KmsCollateralPublished) cannot be turned back into Intel's documents",
   BAD_PEM: "PEM text has no certificate block, or a block that is not base64",
   BAD_PRIVATE_KEY: "a private key is not a valid key for its curve",
   BAD_PUBKEY: "a public key is not a valid secp256k1 key",

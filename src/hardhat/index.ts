@@ -21,9 +21,9 @@ const SW = ArgumentType.STRING_WITHOUT_DEFAULT;
 
 const deployTask = task("kms-registry:deploy", "Deploy the KmsRegistry on --network and write its deployment record")
   .addOption({ name: "admin", type: SW, defaultValue: undefined, description: "admin and first registrar (default: the network's first account)" })
-  .addOption({ name: "verifier", type: SW, defaultValue: undefined, description: "the DcapVerifier the registry uses for on-chain verification (default: none)" })
-  .addFlag({ name: "deployVerifier", description: "deploy a DcapVerifier pinned to Intel's root first (deterministically with --deterministic)" })
-  .addOption({ name: "verifierRoot", type: SW, defaultValue: undefined, description: "DEVELOPMENT: with --deploy-verifier, pin this root CA (PEM or DER) instead of Intel's" })
+  .addOption({ name: "verifier", type: SW, defaultValue: undefined, description: "build the registry with the DcapVerifier already at ADDR (default: deploy one under Intel's root)" })
+  .addOption({ name: "verifierRoot", type: SW, defaultValue: undefined, description: "DEVELOPMENT: deploy the DcapVerifier under this root CA (PEM or DER) instead of Intel's: NOT GENUINE" })
+  .addFlag({ name: "noVerifier", description: "no on-chain verifier: a registrar-only registry" })
   .addFlag({ name: "deterministic", description: "deploy through the CREATE2 factory 0x4e59…956C: the same address on every chain" })
   .addOption({ name: "salt", type: SW, defaultValue: undefined, description: "with --deterministic: the CREATE2 salt, up to 32 bytes of 0x hex" })
   .addFlag({ name: "installFactory", description: "with --deterministic: install the CREATE2 factory on a chain that lacks it" })

@@ -1,8 +1,10 @@
 /**
  * Each KMS's state rebuilt from the registry's events in chain order (pure; no network): active or revoked,
- * its attestations and liveness proofs, and the checks every registration event allows on its own — the
- * quote hash against the indexed topic, the KMS address against the k256 key, the quote's report_data
- * against the (caPubkey, k256Pubkey) binding. What does not fit is an anomaly.
+ * its attestations (each with its path — registrar or verified on chain — the on-chain verdict and the
+ * collateral published with it), its rechecks (status, collateral expiry, stale), its liveness proofs, and the
+ * checks every registration event allows on its own — the quote hash against the indexed topic, the KMS
+ * address against the k256 key, the quote's report_data against the (caPubkey, k256Pubkey) binding. What does
+ * not fit is an anomaly.
  */
 import { getAddress, keccak256 } from "viem";
 
@@ -11,14 +13,25 @@ import { errorMessage } from "../core/errors.js";
 import { parseQuote } from "../dcap/quote.js";
 import { checkKmsBinding } from "../dstack/binding.js";
 import { ethAddress } from "../dstack/signatures.js";
+import type { TcbStatus } from "../dcap/types.js";
 import type { AuditEvent, RegisteredEvent } from "./events.js";
+import type { OnChainCollateral } from "./verifier.js";
 
 export interface AuditCheck {
   /** 1-based index of the attestation (registration event) the check is about. */
   attestation: number;
-  name: "quote-hash" | "kms-address" | "binding" | "quote-parse" | "reverify" | "ca-key-unchanged";
+  name: "quote-hash" | "kms-address" | "binding" | "quote-parse" | "reverify" | "ca-key-unchanged" | "on-chain-verdict";
   ok: boolean;
   detail: string;
+}
+
+/** How an attestation was made: by a registrar (`register`, `registerWithCollateral`) or verified on chain (`registerVerified`). */
+export type AttestationPath = "registrar" | "on-chain";
+
+/** What the on-chain verifier said (`KmsVerifiedOnChain`), or what a recheck left in the record (`KmsRechecked`). */
+export interface OnChainVerdict {
+  tcbStatus: TcbStatus | string;
+  collateralExpiry: number;
 }
 
 export interface AuditAttestation {
@@ -26,6 +39,20 @@ export interface AuditAttestation {
   tx: Hex;
   quoteHash: Hex;
   registrar: Hex;
+  path: AttestationPath;
+  /** On the on-chain path: the verifier's verdict, FMSPC and root. */
+  verified?: OnChainVerdict & { fmspc: string; intelRoot: boolean };
+  /** The collateral published with it (`KmsCollateralPublished`; both paths may publish it). */
+  collateral?: OnChainCollateral;
+}
+
+export interface AuditRecheck {
+  block: number;
+  tx: Hex;
+  by: Hex;
+  tcbStatus: TcbStatus | string;
+  collateralExpiry: number;
+  stale: boolean;
 }
 
 export interface AuditKms {
@@ -44,6 +71,18 @@ export interface AuditKms {
   revocation?: { by: Hex; reason: string; tx: Hex };
   livenessProofs: { block: number; tx: Hex; timestamp: number; nonce: string }[];
   checks: AuditCheck[];
+  /** The latest attestation's path. The fields below describe the record as the events leave it (on chain: as `kmsInfo` says). */
+  path: AttestationPath;
+  /** The verifier's root is Intel's (on-chain path only). */
+  intelRoot: boolean;
+  /** A recheck found that Intel's collateral no longer passes the quote (a later accepted recheck or a new registration clears it). */
+  stale: boolean;
+  /** The latest on-chain status (null on the registrar path). */
+  tcbStatus: TcbStatus | string | null;
+  fmspc: string | null;
+  /** Unix seconds; null on the registrar path. */
+  collateralExpiry: number | null;
+  rechecks: AuditRecheck[];
 }
 
 export type AnomalyKind =
@@ -63,7 +102,9 @@ export type AnomalyKind =
   | "foreign-log"
   | "duplicate-log"
   | "log-out-of-range"
-  | "liveness-nonce-gap";
+  | "liveness-nonce-gap"
+  | "event-without-registration"
+  | "verdict-mismatch";
 
 export interface Anomaly {
   kms: Hex | null;
@@ -121,6 +162,7 @@ const ANOMALY_OF: Partial<Record<AuditCheck["name"], AnomalyKind>> = {
   "quote-parse": "quote-unparseable",
   reverify: "quote-not-verifiable",
   "ca-key-unchanged": "ca-key-changed",
+  "on-chain-verdict": "verdict-mismatch",
 };
 
 /**
@@ -136,8 +178,12 @@ export function rebuildState(events: AuditEvent[]): { kms: AuditKms[]; anomalies
     if (ev.kind === "registered") {
       if (cur) applyReattestation(cur, ev, anomalies);
       else byAddr.set(key, firstRegistration(ev, anomalies));
+    } else if (ev.kind === "verified" || ev.kind === "collateral") {
+      applyToAttestation(cur, ev, anomalies);
     } else if (!cur) {
       anomalies.push(unknownKmsAnomaly(ev));
+    } else if (ev.kind === "rechecked") {
+      applyRecheck(cur, ev, anomalies);
     } else if (ev.kind === "revoked") {
       cur.status = "revoked";
       cur.revokedAt = ev.block;
@@ -149,10 +195,44 @@ export function rebuildState(events: AuditEvent[]): { kms: AuditKms[]; anomalies
   return { kms: [...byAddr.values()], anomalies };
 }
 
-/** A revocation or liveness proof of a KMS that the scanned range never registered. */
-function unknownKmsAnomaly(ev: Exclude<AuditEvent, RegisteredEvent>): Anomaly {
-  const [kind, event] = ev.kind === "revoked" ? (["revoked-unknown-kms", "KmsRevoked"] as const) : (["liveness-unknown-kms", "KmsLivenessProven"] as const);
+/** A revocation, recheck or liveness proof of a KMS that the scanned range never registered. */
+function unknownKmsAnomaly(ev: Extract<AuditEvent, { kind: "revoked" | "liveness" | "rechecked" }>): Anomaly {
+  const [kind, event] =
+    ev.kind === "revoked"
+      ? (["revoked-unknown-kms", "KmsRevoked"] as const)
+      : ev.kind === "rechecked"
+        ? (["event-without-registration", "KmsRechecked"] as const)
+        : (["liveness-unknown-kms", "KmsLivenessProven"] as const);
   return { kms: ev.kms, kind, detail: `${event} in block ${ev.block} for a KMS with no earlier registration in the scanned range` };
+}
+
+/**
+ * `KmsVerifiedOnChain` / `KmsCollateralPublished`: part of the registration emitted just before them in the same
+ * transaction with the same quote hash (the contract emits them together); anything else is an anomaly.
+ */
+function applyToAttestation(cur: AuditKms | undefined, ev: Extract<AuditEvent, { kind: "verified" | "collateral" }>, anomalies: Anomaly[]): void {
+  const att = cur?.attestations.at(-1);
+  const event = ev.kind === "verified" ? "KmsVerifiedOnChain" : "KmsCollateralPublished";
+  if (!cur || !att || att.tx !== ev.tx || att.quoteHash !== ev.quoteHash) {
+    anomalies.push({ kms: ev.kms, kind: "event-without-registration", detail: `${event} in block ${ev.block} (tx ${ev.tx}) is not part of a registration of this KMS with quote hash ${ev.quoteHash} in that transaction` });
+    return;
+  }
+  if (ev.kind === "collateral") {
+    att.collateral = ev.collateral;
+    return;
+  }
+  att.path = "on-chain";
+  att.verified = { tcbStatus: ev.tcbStatus, collateralExpiry: ev.collateralExpiry, fmspc: ev.fmspc, intelRoot: ev.intelRoot };
+  Object.assign(cur, { path: "on-chain", intelRoot: ev.intelRoot, stale: false, tcbStatus: ev.tcbStatus, fmspc: ev.fmspc, collateralExpiry: ev.collateralExpiry });
+}
+
+/** `KmsRechecked`: the record's status, expiry and stale flag now (only an on-chain record can be rechecked). */
+function applyRecheck(cur: AuditKms, ev: Extract<AuditEvent, { kind: "rechecked" }>, anomalies: Anomaly[]): void {
+  if (cur.path !== "on-chain") {
+    anomalies.push({ kms: ev.kms, kind: "event-without-registration", detail: `KmsRechecked in block ${ev.block} (tx ${ev.tx}) for a KMS whose latest attestation was not verified on chain` });
+  }
+  cur.rechecks.push({ block: ev.block, tx: ev.tx, by: ev.by, tcbStatus: ev.tcbStatus, collateralExpiry: ev.collateralExpiry, stale: ev.stale });
+  Object.assign(cur, { stale: ev.stale, tcbStatus: ev.tcbStatus, collateralExpiry: ev.collateralExpiry });
 }
 
 function firstRegistration(ev: RegisteredEvent, anomalies: Anomaly[]): AuditKms {
@@ -168,10 +248,15 @@ function firstRegistration(ev: RegisteredEvent, anomalies: Anomaly[]): AuditKms 
     revokedAt: null,
     livenessProofs: [],
     checks: [],
+    ...REGISTRAR_PATH,
+    rechecks: [],
   };
   addAttestation(k, ev, anomalies);
   return k;
 }
+
+/** A record on the registrar path: the on-chain fields cleared (as `register` leaves them). */
+const REGISTRAR_PATH = { path: "registrar", intelRoot: false, stale: false, tcbStatus: null, fmspc: null, collateralExpiry: null } as const;
 
 function applyReattestation(cur: AuditKms, ev: RegisteredEvent, anomalies: Anomaly[]): void {
   if (cur.status === "revoked") {
@@ -188,6 +273,8 @@ function applyReattestation(cur: AuditKms, ev: RegisteredEvent, anomalies: Anoma
   if (!same) anomalies.push({ kms: ev.kms, kind: "ca-key-changed", detail: `attestation #${n} (block ${ev.block}) carries a different CA key` });
   cur.quoteHash = ev.quoteHash;
   cur.caPubkey = ev.caPubkey;
+  // a registration starts on the registrar path; a KmsVerifiedOnChain in the same transaction moves it on chain
+  Object.assign(cur, REGISTRAR_PATH);
   addAttestation(cur, ev, anomalies);
 }
 
@@ -206,7 +293,7 @@ function applyLivenessProof(cur: AuditKms, ev: Extract<AuditEvent, { kind: "live
 
 function addAttestation(k: AuditKms, ev: RegisteredEvent, anomalies: Anomaly[]): void {
   const n = k.attestations.length + 1;
-  k.attestations.push({ block: ev.block, tx: ev.tx, quoteHash: ev.quoteHash, registrar: ev.registrar });
+  k.attestations.push({ block: ev.block, tx: ev.tx, quoteHash: ev.quoteHash, registrar: ev.registrar, path: "registrar" });
   for (const c of checkRegistration(ev, n)) {
     k.checks.push(c);
     const kind = ANOMALY_OF[c.name];

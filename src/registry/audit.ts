@@ -2,8 +2,10 @@
  * Auditing a registry from chain data alone: read every event in bounded block ranges (adapting to the
  * RPC's limits), rebuild each KMS's state (active / revoked, attestations, liveness proofs) and re-check
  * each registration from its event (`audit-state.ts`), optionally with the full quote verification
- * (`reverify`), then compare with the registry's state: registrars that lost their role, `isRegistered`
- * against the rebuilt status, and each KMS's liveness nonces, which must run without a gap up to `nonce(kms)`
+ * (`reverify`: with the collateral the registration published on chain, at the registration's own block
+ * time, or with the caller's), then compare with the registry's state: registrars that lost their role,
+ * `isRegistered` against the rebuilt status, the on-chain path's record (`kmsInfo`: path, stale, status)
+ * against the rebuilt one, and each KMS's liveness nonces, which must run without a gap up to `nonce(kms)`
  * at the last scanned block. Anything odd is an anomaly, also in the RPC's answers: logs of other addresses,
  * copies of a log and logs outside the requested blocks are dropped, counted and reported.
  */
@@ -11,7 +13,8 @@ import { getAddress, type Chain, type PublicClient, type Transport } from "viem"
 
 import { hexToBytes, type Hex } from "../core/bytes.js";
 import { errorMessage, firstLine } from "../core/errors.js";
-import { rebuildState, type Anomaly, type AnomalyKind, type AuditKms } from "./audit-state.js";
+import { TCB_STATUSES } from "../dcap/types.js";
+import { rebuildState, type Anomaly, type AnomalyKind, type AuditAttestation, type AuditKms } from "./audit-state.js";
 import { decodeRegistryLog, type AuditEvent, type RegisteredEvent } from "./events.js";
 import { kmsRegistryAbi } from "./generated/abi.js";
 import { scanLogs, type DropReason, type DroppedCounts, type DroppedLog, type RawLog, type ScanProgress, type ScanResult } from "./logs.js";
@@ -37,8 +40,22 @@ export interface AuditReport {
 export interface ReverifyOutcome {
   ok: boolean;
   detail: string;
+  /** The TCB status the verification found, when it got that far (compared with the on-chain verdict). */
+  status?: string;
 }
-export type Reverify = (quote: Uint8Array, ctx: { kms: Hex; attestation: number }) => Promise<ReverifyOutcome>;
+
+/** What the audit knows of the registration whose quote is re-verified. */
+export interface ReverifyContext {
+  kms: Hex;
+  /** 1-based index of the attestation. */
+  attestation: number;
+  /** The registration's block and its timestamp (unix seconds): the time it was verified at on chain. */
+  block: number;
+  blockTimestamp: number;
+  /** The registration as the events describe it: its path, the on-chain verdict and the collateral it published. */
+  registration: AuditAttestation;
+}
+export type Reverify = (quote: Uint8Array, ctx: ReverifyContext) => Promise<ReverifyOutcome>;
 
 export type AuditProgress = ScanProgress | { stage: "reverify" | "state"; done: number; total: number; note?: string };
 
@@ -202,34 +219,58 @@ function stateReader(opts: AuditOptions, toBlock: bigint, latest: bigint): State
   };
 }
 
-/** The caller's full verification of every registration's quote, in chain order (a `reverify` check each). */
+/**
+ * The caller's full verification of every registration's quote, in chain order (a `reverify` check each), told
+ * the registration's block time and the collateral it published; for a registration verified on chain, the
+ * status found must be the one the contract found (an `on-chain-verdict` check).
+ */
 async function reverifyRegistrations(opts: AuditOptions, events: AuditEvent[], kms: AuditKms[]): Promise<Anomaly[]> {
   const reverify = opts.reverify!;
   const anomalies: Anomaly[] = [];
   const regs = events.filter((e): e is RegisteredEvent => e.kind === "registered");
   const attestations = new Map<string, number>();
   const byAddr = new Map(kms.map((k) => [k.address.toLowerCase(), k]));
+  const times = new Map<number, Promise<number>>();
+  const timeOf = (block: number) => {
+    let t = times.get(block);
+    if (!t) times.set(block, (t = opts.publicClient.getBlock({ blockNumber: BigInt(block) }).then((b) => Number(b.timestamp))));
+    return t;
+  };
   let done = 0;
   for (const ev of regs) {
     const n = (attestations.get(ev.kms) ?? 0) + 1;
     attestations.set(ev.kms, n);
+    const k = byAddr.get(ev.kms.toLowerCase())!;
+    const registration = k.attestations[n - 1]!;
     let out: ReverifyOutcome;
     try {
-      out = await reverify(hexToBytes(ev.quote, "quote"), { kms: ev.kms, attestation: n });
+      out = await reverify(hexToBytes(ev.quote, "quote"), { kms: ev.kms, attestation: n, block: ev.block, blockTimestamp: await timeOf(ev.block), registration });
     } catch (e) {
       out = { ok: false, detail: firstLine(errorMessage(e)) };
     }
-    byAddr.get(ev.kms.toLowerCase())!.checks.push({ attestation: n, name: "reverify", ok: out.ok, detail: out.detail });
+    k.checks.push({ attestation: n, name: "reverify", ok: out.ok, detail: out.detail });
     if (!out.ok) anomalies.push({ kms: ev.kms, kind: "quote-not-verifiable", detail: `attestation #${n} (block ${ev.block}): ${out.detail}` });
+    const onChain = registration.verified;
+    if (onChain) {
+      const same = out.status === onChain.tcbStatus;
+      const detail = same
+        ? `the off-chain verifier agrees with the on-chain one: ${onChain.tcbStatus}`
+        : `verified on chain as ${onChain.tcbStatus}, but the off-chain verification ${out.status ? `found ${out.status}` : "did not complete"}`;
+      k.checks.push({ attestation: n, name: "on-chain-verdict", ok: same, detail });
+      if (!same) anomalies.push({ kms: ev.kms, kind: "verdict-mismatch", detail: `attestation #${n} (block ${ev.block}): ${detail}` });
+    }
     opts.onProgress?.({ stage: "reverify", done: ++done, total: regs.length });
   }
   return anomalies;
 }
 
-/** Registrars that no longer hold the role (as of toBlock). */
+/**
+ * Registrars that no longer hold the role (as of toBlock). Attestations verified on chain are left out: anyone
+ * may make those, no role is involved.
+ */
 async function checkRegistrarRoles(opts: AuditOptions, state: StateReader, kms: AuditKms[]): Promise<Anomaly[]> {
   const { publicClient, registry } = opts;
-  const registrars = [...new Set(kms.flatMap((k) => k.attestations.map((a) => a.registrar)))];
+  const registrars = [...new Set(kms.flatMap((k) => k.attestations.filter((a) => a.path === "registrar").map((a) => a.registrar)))];
   if (!registrars.length) return [];
   const role = (await state.read((blockNumber) => publicClient.readContract({ address: registry, abi: kmsRegistryAbi, functionName: "REGISTRAR_ROLE", blockNumber }))) as Hex;
   const lost = new Set<string>();
@@ -240,7 +281,7 @@ async function checkRegistrarRoles(opts: AuditOptions, state: StateReader, kms: 
   const anomalies: Anomaly[] = [];
   for (const k of kms) {
     for (const [i, a] of k.attestations.entries()) {
-      if (lost.has(a.registrar.toLowerCase())) {
+      if (a.path === "registrar" && lost.has(a.registrar.toLowerCase())) {
         anomalies.push({ kms: k.address, kind: "registrar-lost-role", detail: `attestation #${i + 1} was made by ${a.registrar}, which no longer holds REGISTRAR_ROLE (as of block ${state.toBlock})` });
       }
     }
@@ -298,6 +339,7 @@ async function crossCheckState(opts: AuditOptions, state: StateReader, kms: Audi
     if (on !== (k.status === "active")) {
       anomalies.push({ kms: k.address, kind: "state-mismatch", detail: `events say ${k.status}, but isRegistered() at block ${toBlock} returns ${on}` });
     }
+    if (k.path === "on-chain" || k.rechecks.length || k.attestations.some((a) => a.path === "on-chain")) anomalies.push(...(await checkOnChainRecord(opts, state, k)));
     const atToBlock = state.atToBlock();
     if (!atToBlock && !notedLatest) {
       notedLatest = true;
@@ -307,6 +349,28 @@ async function crossCheckState(opts: AuditOptions, state: StateReader, kms: Audi
     if (++done % 500 === 0 || done === kms.length) opts.onProgress?.({ stage: "state", done, total: kms.length });
   });
   return anomalies;
+}
+
+/** The record's on-chain fields (`kmsInfo`: path, stale, status, expiry) against the ones the events rebuilt. */
+async function checkOnChainRecord(opts: AuditOptions, state: StateReader, k: AuditKms): Promise<Anomaly[]> {
+  const { publicClient, registry } = opts;
+  let info;
+  try {
+    info = await state.read((blockNumber) => publicClient.readContract({ address: registry, abi: kmsRegistryAbi, functionName: "kmsInfo", args: [k.address], blockNumber }));
+  } catch (e) {
+    return [{ kms: k.address, kind: "state-mismatch", detail: `kmsInfo() at block ${state.toBlock} cannot be read: ${firstLine(errorMessage(e))}` }];
+  }
+  const chain = {
+    path: info.path === 1 ? "on-chain" : "registrar",
+    stale: info.stale,
+    tcbStatus: info.path === 1 ? (TCB_STATUSES[info.tcbStatus] ?? `status ${info.tcbStatus}`) : null,
+    collateralExpiry: info.path === 1 ? Number(info.collateralExpiry) : null,
+  };
+  const events = { path: k.path, stale: k.stale, tcbStatus: k.tcbStatus, collateralExpiry: k.collateralExpiry };
+  const diff = (Object.keys(chain) as (keyof typeof chain)[]).filter((f) => chain[f] !== events[f]);
+  if (!diff.length) return [];
+  const show = (o: Record<string, unknown>) => diff.map((f) => `${f} ${String(o[f])}`).join(", ");
+  return [{ kms: k.address, kind: "state-mismatch", detail: `events say ${show(events)}, but kmsInfo() at block ${state.toBlock} says ${show(chain)}` }];
 }
 
 /**

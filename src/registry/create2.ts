@@ -6,16 +6,29 @@
  *
  * The factory's calldata is `salt (32 bytes) ‖ init code`; it creates the contract with CREATE2, so the
  * address is keccak256(0xff ‖ factory ‖ salt ‖ keccak256(init code))[12:]. The init code is the compiled
- * creation bytecode followed by the ABI-encoded constructor argument (the admin): the same salt, the same
- * compiler output and the same admin give the same address on every chain.
+ * creation bytecode followed by the ABI-encoded constructor arguments (the admin and the verifier): the same
+ * salt, the same compiler output and the same arguments give the same address on every chain. The DcapVerifier
+ * is deployed through the factory first, with the same salt and its root as constructor arguments, so it too has
+ * the same address everywhere, and with it the registry.
  */
 import { concat, encodeAbiParameters, getAddress, getCreate2Address, keccak256, stringToHex, zeroAddress, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
 
 import type { Hex } from "../core/bytes.js";
 import { NetworkError, UsageError } from "../core/errors.js";
 import { shortMessage } from "./connect.js";
-import { deploymentRecordOf, loadRegistryArtifact, recordExistingDeployment, type DeployOptions, type RegistryArtifact } from "./deploy.js";
-import type { Create2Info, DeploymentRecord } from "./deployments.js";
+import {
+  deploymentRecordOf,
+  INTEL_VERIFIER,
+  loadRegistryArtifact,
+  loadVerifierArtifact,
+  recordExistingDeployment,
+  runtimeMatches,
+  verifierRecordAt,
+  type DeployOptions,
+  type RegistryArtifact,
+} from "./deploy.js";
+import type { Create2Info, DeploymentRecord, VerifierRecord } from "./deployments.js";
+import { verifierRootArgs } from "./verifier.js";
 
 /** The deterministic-deployment proxy (CREATE2 factory). */
 export const CREATE2_FACTORY: Hex = "0x4e59b44847b379578588920cA78FbF26c0B4956C";
@@ -47,6 +60,36 @@ export function registryInitCode(artifact: RegistryArtifact, admin: Hex, verifie
 export interface DeterministicPlan extends Create2Info {
   address: Hex;
   initCode: Hex;
+}
+
+/** The CREATE2 plan of a DcapVerifier under the root certificate `rootDer`. */
+export interface VerifierPlan {
+  address: Hex;
+  initCode: Hex;
+  factory: Hex;
+  salt: Hex;
+  initCodeHash: Hex;
+  constructorArgs: { rootX: Hex; rootY: Hex; rootSubjectHash: Hex; rootSerial: string };
+}
+
+/** The verifier's address and reproduction data for `rootDer` and `salt` (default: the registry's default salt). */
+export function planVerifierDeterministic(p: { rootDer: Uint8Array; salt?: Hex; artifact?: RegistryArtifact }): VerifierPlan {
+  const artifact = p.artifact ?? loadVerifierArtifact();
+  const salt = p.salt ?? DEFAULT_SALT;
+  const [rootX, rootY, rootSubjectHash, rootSerial] = verifierRootArgs(p.rootDer);
+  const initCode = concat([
+    artifact.bytecode,
+    encodeAbiParameters([{ type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }, { type: "uint256" }], [rootX, rootY, rootSubjectHash, rootSerial]),
+  ]);
+  const initCodeHash = keccak256(initCode);
+  return {
+    address: create2Address(CREATE2_FACTORY, salt, initCodeHash),
+    initCode,
+    factory: CREATE2_FACTORY,
+    salt,
+    initCodeHash,
+    constructorArgs: { rootX, rootY, rootSubjectHash, rootSerial: rootSerial.toString() },
+  };
 }
 
 /** The address and reproduction data of a deterministic deployment of the registry with `admin` and `salt`. */
@@ -122,6 +165,47 @@ export interface DeterministicOptions extends DeployOptions {
 
 export type DeterministicResult = DeploymentRecord & { gasUsed: bigint; alreadyDeployed: boolean };
 
+/** Send `salt ‖ initCode` to the factory; the receipt. */
+async function sendToFactory(opts: DeterministicOptions, salt: Hex, initCode: Hex, what: string) {
+  const { publicClient, walletClient } = opts;
+  const account = walletClient.account;
+  const chainId = publicClient.chain.id;
+  let hash: Hex;
+  try {
+    hash = await walletClient.sendTransaction({ to: CREATE2_FACTORY, data: concat([salt, initCode]) });
+  } catch (e) {
+    const balance = await publicClient.getBalance({ address: account.address }).catch(() => undefined);
+    const hint = balance === 0n ? ` (the sending account ${account.address} has no funds on chain ${chainId} to pay for gas)` : "";
+    throw new NetworkError("DEPLOY_FAILED", `${what} deployment transaction was not accepted: ${shortMessage(e)}${hint}`, { cause: e });
+  }
+  opts.onProgress?.("send", `sent ${hash} (${what})`);
+  const receipt = await publicClient.waitForTransactionReceipt({ hash, confirmations: opts.confirmations ?? 1, timeout: 600_000 });
+  if (receipt.status !== "success") throw new NetworkError("DEPLOY_REVERTED", `${what} deployment transaction ${hash} reverted in block ${receipt.blockNumber}`);
+  opts.onProgress?.("wait", `${what} mined in block ${receipt.blockNumber}, gas used ${receipt.gasUsed}`);
+  return receipt;
+}
+
+/** The verifier of a deterministic deployment: through the factory (or found there already), reused, or none. */
+async function deterministicVerifier(opts: DeterministicOptions, salt: Hex): Promise<{ record?: VerifierRecord; gasUsed: bigint }> {
+  const choice = opts.verifier ?? INTEL_VERIFIER;
+  if (choice === "none") return { gasUsed: 0n };
+  if ("address" in choice) return { record: await verifierRecordAt(opts.publicClient, choice.address), gasUsed: 0n };
+  const art = opts.verifierArtifact ?? loadVerifierArtifact();
+  const plan = planVerifierDeterministic({ rootDer: choice.rootDer, salt, artifact: art });
+  const create2 = { factory: plan.factory, salt: plan.salt, initCodeHash: plan.initCodeHash, constructorArgs: plan.constructorArgs };
+  const existing = await opts.publicClient.getCode({ address: plan.address });
+  if (existing && existing !== "0x") {
+    if (!runtimeMatches(existing, art)) {
+      throw new UsageError(`${plan.address} on chain ${opts.publicClient.chain.id} holds code that is not this DcapVerifier build (keccak ${keccak256(existing)})`);
+    }
+    opts.onProgress?.("record", `DcapVerifier already deployed at ${plan.address} with identical code; reusing it`);
+    return { record: { ...(await verifierRecordAt(opts.publicClient, plan.address)), create2 }, gasUsed: 0n };
+  }
+  const receipt = await sendToFactory(opts, plan.salt, plan.initCode, "DcapVerifier");
+  const deployed = { deployTx: receipt.transactionHash, block: Number(receipt.blockNumber) };
+  return { record: { ...(await verifierRecordAt(opts.publicClient, plan.address, deployed)), create2 }, gasUsed: receipt.gasUsed };
+}
+
 /**
  * Deploy the registry through the CREATE2 factory at its deterministic address. When that address already
  * holds the registry's runtime code (the same init code was deployed there before), nothing is sent and the
@@ -132,15 +216,18 @@ export async function deployDeterministic(opts: DeterministicOptions): Promise<D
   const { publicClient, walletClient } = opts;
   const account = walletClient.account;
   const admin = (opts.admin ?? account.address) as Hex;
-  const plan = planDeterministic({ admin, artifact: art, ...(opts.verifier ? { verifier: opts.verifier } : {}), ...(opts.salt ? { salt: opts.salt } : {}) });
+  const salt = opts.salt ?? DEFAULT_SALT;
   const chainId = publicClient.chain.id;
   const progress = opts.onProgress ?? (() => {});
+  await ensureFactory(opts);
+  const v = await deterministicVerifier(opts, salt);
+  const plan = planDeterministic({ admin, artifact: art, salt, ...(v.record ? { verifier: v.record.address } : {}) });
   const reproduction: Create2Info = { factory: plan.factory, salt: plan.salt, initCodeHash: plan.initCodeHash, constructorArgs: plan.constructorArgs };
-  progress("estimate", `deterministic address ${plan.address} (factory ${plan.factory}, salt ${plan.salt}, admin ${admin}) on chain ${chainId}`);
+  progress("estimate", `deterministic address ${plan.address} (factory ${plan.factory}, salt ${plan.salt}, admin ${admin}, verifier ${plan.constructorArgs.verifier}) on chain ${chainId}`);
 
   const existing = await publicClient.getCode({ address: plan.address });
   if (existing && existing !== "0x") {
-    if (existing.toLowerCase() !== art.deployedBytecode.toLowerCase()) {
+    if (!runtimeMatches(existing, art)) {
       throw new UsageError(`${plan.address} on chain ${chainId} holds code that is not this KmsRegistry build (keccak ${keccak256(existing)})`);
     }
     progress("record", `already deployed at ${plan.address} with identical code; recording it`);
@@ -149,32 +236,11 @@ export async function deployDeterministic(opts: DeterministicOptions): Promise<D
       ...(opts.toolVersion !== undefined ? { toolVersion: opts.toolVersion } : {}),
       ...(opts.now ? { now: opts.now } : {}),
     });
-    return { ...rec, create2: reproduction, gasUsed: 0n, alreadyDeployed: true };
+    return { ...rec, ...(v.record ? { verifier: v.record } : {}), create2: reproduction, gasUsed: v.gasUsed, alreadyDeployed: true };
   }
 
-  if (!(await factoryInstalled(publicClient))) {
-    if (!opts.installFactory) {
-      throw new NetworkError(
-        "CREATE2_FACTORY_MISSING",
-        `the CREATE2 factory ${CREATE2_FACTORY} is not deployed on chain ${chainId}; pass --install-factory to install it (funds its one-time signer ${CREATE2_FACTORY_SIGNER} with ${CREATE2_FACTORY_FUNDING} wei)`,
-      );
-    }
-    progress("send", `installing the CREATE2 factory at ${CREATE2_FACTORY}`);
-    await installFactory(publicClient, walletClient);
-  }
-
-  let hash: Hex;
-  try {
-    hash = await walletClient.sendTransaction({ to: CREATE2_FACTORY, data: concat([plan.salt, plan.initCode]) });
-  } catch (e) {
-    const balance = await publicClient.getBalance({ address: account.address }).catch(() => undefined);
-    const hint = balance === 0n ? ` (the sending account ${account.address} has no funds on chain ${chainId} to pay for gas)` : "";
-    throw new NetworkError("DEPLOY_FAILED", `deployment transaction was not accepted: ${shortMessage(e)}${hint}`, { cause: e });
-  }
-  progress("send", `sent ${hash}`);
-  const receipt = await publicClient.waitForTransactionReceipt({ hash, confirmations: opts.confirmations ?? 1, timeout: 600_000 });
-  if (receipt.status !== "success") throw new NetworkError("DEPLOY_REVERTED", `deployment transaction ${hash} reverted in block ${receipt.blockNumber}`);
-  progress("wait", `mined in block ${receipt.blockNumber}, gas used ${receipt.gasUsed}`);
+  const receipt = await sendToFactory(opts, plan.salt, plan.initCode, "KmsRegistry");
+  const hash = receipt.transactionHash;
   const code = await publicClient.getCode({ address: plan.address });
   if (!code || code === "0x") throw new NetworkError("DEPLOY_NO_CODE", `no code at ${plan.address} after the factory call ${hash}`);
   const record = deploymentRecordOf({
@@ -188,5 +254,19 @@ export async function deployDeterministic(opts: DeterministicOptions): Promise<D
     ...(opts.toolVersion !== undefined ? { toolVersion: opts.toolVersion } : {}),
     ...(opts.now ? { now: opts.now } : {}),
   });
-  return { ...record, create2: reproduction, gasUsed: receipt.gasUsed, alreadyDeployed: false };
+  return { ...record, ...(v.record ? { verifier: v.record } : {}), create2: reproduction, gasUsed: receipt.gasUsed + v.gasUsed, alreadyDeployed: false };
+}
+
+/** Refuse (or, with `installFactory`, install the factory) when the chain lacks the CREATE2 factory. */
+async function ensureFactory(opts: DeterministicOptions): Promise<void> {
+  const { publicClient, walletClient } = opts;
+  if (await factoryInstalled(publicClient)) return;
+  if (!opts.installFactory) {
+    throw new NetworkError(
+      "CREATE2_FACTORY_MISSING",
+      `the CREATE2 factory ${CREATE2_FACTORY} is not deployed on chain ${publicClient.chain.id}; pass --install-factory to install it (funds its one-time signer ${CREATE2_FACTORY_SIGNER} with ${CREATE2_FACTORY_FUNDING} wei)`,
+    );
+  }
+  opts.onProgress?.("send", `installing the CREATE2 factory at ${CREATE2_FACTORY}`);
+  await installFactory(publicClient, walletClient);
 }

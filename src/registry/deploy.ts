@@ -1,5 +1,6 @@
 /**
- * Deploying the KmsRegistry from its compiled Hardhat artifact and writing the deployment record.
+ * Deploying the KmsRegistry (and, first, the on-chain DcapVerifier it is built with) from their compiled
+ * Hardhat artifacts, and writing the deployment record.
  * Works from a source checkout and when this package is installed as a dependency: the artifact is
  * resolved relative to the package root, not the working directory.
  */
@@ -7,12 +8,16 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { getAddress, keccak256, zeroAddress, type Abi, type Account, type Chain, type PublicClient, type TransactionReceipt, type Transport, type WalletClient } from "viem";
+import { getAddress, getContract, keccak256, zeroAddress, type Abi, type Account, type Chain, type PublicClient, type TransactionReceipt, type Transport, type WalletClient } from "viem";
 
 import type { Hex } from "../core/bytes.js";
 import { InputError, NetworkError, UsageError } from "../core/errors.js";
+import { INTEL_SGX_ROOT_CA_DER } from "../dcap/intel-root.js";
 import { networkName, shortMessage } from "./connect.js";
-import { DEPLOYMENT_FORMAT, type DeploymentRecord } from "./deployments.js";
+import { DEPLOYMENT_FORMAT, type DeploymentRecord, type VerifierRecord } from "./deployments.js";
+import { dcapVerifierAbi } from "./generated/dcap-verifier-abi.js";
+import { kmsRegistryAbi } from "./generated/abi.js";
+import { verifierRootArgs } from "./verifier.js";
 import { scanLogs } from "./logs.js";
 
 const PACKAGE_NAME = "dstack-kms-registry";
@@ -39,6 +44,24 @@ export interface RegistryArtifact {
   bytecode: Hex;
   deployedBytecode: Hex;
   compiler: DeploymentRecord["compiler"];
+  /** Byte ranges of the runtime code that the constructor fills in (immutables): they differ per deployment. */
+  immutableRanges?: { start: number; length: number }[];
+}
+
+/** Whether deployed `code` is `art`'s runtime code, the immutables (set by the constructor) aside. */
+export function runtimeMatches(code: Hex, art: RegistryArtifact): boolean {
+  const a = code.toLowerCase();
+  const b = art.deployedBytecode.toLowerCase();
+  if (a.length !== b.length) return false;
+  const mask = (h: string) => {
+    let out = h;
+    for (const r of art.immutableRanges ?? []) {
+      const from = 2 + 2 * r.start;
+      out = out.slice(0, from) + "0".repeat(2 * r.length) + out.slice(from + 2 * r.length);
+    }
+    return out;
+  };
+  return mask(a) === mask(b);
 }
 
 /** Fallback when the build-info file is not shipped (an installed package): the project's settings. */
@@ -54,16 +77,35 @@ export function artifactPath(root = packageRoot()): string {
   return path.join(root, "artifacts", "contracts", "KmsRegistry.sol", "KmsRegistry.json");
 }
 
+export function verifierArtifactPath(root = packageRoot()): string {
+  return path.join(root, "artifacts", "contracts", "dcap", "DcapVerifier.sol", "DcapVerifier.json");
+}
+
 /** Load `artifacts/contracts/KmsRegistry.sol/KmsRegistry.json` (and, when present, its build info). */
 export function loadRegistryArtifact(root = packageRoot()): RegistryArtifact {
-  const file = artifactPath(root);
-  let art: { abi?: Abi; bytecode?: string; deployedBytecode?: string; buildInfoId?: string; linkReferences?: Record<string, unknown> };
+  return loadArtifact(artifactPath(root), root, "KmsRegistry");
+}
+
+/** Load the DcapVerifier's artifact (the on-chain TDX quote verifier), as `loadRegistryArtifact` does the registry's. */
+export function loadVerifierArtifact(root = packageRoot()): RegistryArtifact {
+  return loadArtifact(verifierArtifactPath(root), root, "DcapVerifier");
+}
+
+function loadArtifact(file: string, root: string, name: string): RegistryArtifact {
+  let art: {
+    abi?: Abi;
+    bytecode?: string;
+    deployedBytecode?: string;
+    buildInfoId?: string;
+    linkReferences?: Record<string, unknown>;
+    immutableReferences?: Record<string, { start: number; length: number }[]>;
+  };
   try {
     art = JSON.parse(readFileSync(file, "utf8")) as typeof art;
   } catch (e) {
     throw new InputError(
       "ARTIFACT_MISSING",
-      `cannot read the KmsRegistry artifact ${file} (${(e as NodeJS.ErrnoException).code ?? "bad JSON"}); run \`npx hardhat compile\` in a source checkout`,
+      `cannot read the ${name} artifact ${file} (${(e as NodeJS.ErrnoException).code ?? "bad JSON"}); run \`npx hardhat compile\` in a source checkout`,
     );
   }
   if (!Array.isArray(art.abi) || typeof art.bytecode !== "string" || !/^0x[0-9a-fA-F]+$/.test(art.bytecode)) {
@@ -95,18 +137,42 @@ export function loadRegistryArtifact(root = packageRoot()): RegistryArtifact {
       }
     }
   }
-  return { abi: art.abi, bytecode: art.bytecode as Hex, deployedBytecode: (art.deployedBytecode ?? "0x") as Hex, compiler };
+  const immutableRanges = Object.values(art.immutableReferences ?? {}).flat();
+  return { abi: art.abi, bytecode: art.bytecode as Hex, deployedBytecode: (art.deployedBytecode ?? "0x") as Hex, compiler, ...(immutableRanges.length ? { immutableRanges } : {}) };
 }
 
 export type DeployStage = "estimate" | "send" | "wait" | "record";
+
+/** Which DcapVerifier a registry is deployed with. */
+export type VerifierChoice = { rootDer: Uint8Array } | { address: Hex } | "none";
+
+/** The default: a new DcapVerifier under Intel's SGX Root CA. */
+export const INTEL_VERIFIER: VerifierChoice = { rootDer: INTEL_SGX_ROOT_CA_DER };
+
+/** The verifier section of a deployment record, read from the chain (`isIntelRoot()`, code hash). */
+export async function verifierRecordAt(publicClient: PublicClient, address: Hex, deployed?: { deployTx: Hex; block: number }): Promise<VerifierRecord> {
+  const code = await publicClient.getCode({ address });
+  if (!code || code === "0x") throw new UsageError(`no contract at verifier address ${address} on this chain`);
+  let intelRoot: boolean;
+  try {
+    intelRoot = await getContract({ address, abi: dcapVerifierAbi, client: publicClient }).read.isIntelRoot();
+  } catch (e) {
+    throw new UsageError(`the contract at ${address} is not a DcapVerifier (isIntelRoot() failed: ${shortMessage(e)})`);
+  }
+  return { contract: "DcapVerifier", address: getAddress(address) as Hex, intelRoot, bytecodeHash: keccak256(code), ...(deployed ?? {}) };
+}
 
 export interface DeployOptions {
   publicClient: PublicClient<Transport, Chain>;
   walletClient: WalletClient<Transport, Chain, Account>;
   /** Constructor argument; defaults to the sending account. */
   admin?: Hex;
-  /** Constructor argument: the DcapVerifier; defaults to none (address(0): registrar path only). */
-  verifier?: Hex;
+  /**
+   * The registry's DcapVerifier: deploy one first under `rootDer` (default: Intel's SGX Root CA; a simulated or
+   * test world passes its own root), reuse the one at `address`, or `"none"` (address(0): the registrar path only).
+   */
+  verifier?: VerifierChoice;
+  verifierArtifact?: RegistryArtifact;
   confirmations?: number;
   artifact?: RegistryArtifact;
   toolVersion?: string;
@@ -144,32 +210,58 @@ export function deploymentRecordOf(p: {
   };
 }
 
-/** Deploy the registry and return its deployment record (not yet written; see `writeDeployment`). */
-export async function deployRegistry(opts: DeployOptions): Promise<DeploymentRecord & { gasUsed: bigint }> {
-  const art = opts.artifact ?? loadRegistryArtifact();
+/** Deploy one contract from `art` with `args`; the receipt and the runtime code. */
+async function deployOne(opts: DeployOptions, art: RegistryArtifact, args: readonly unknown[], what: string) {
   const account = opts.walletClient.account;
-  const admin = opts.admin ?? (account.address as Hex);
-  const verifier = opts.verifier ?? zeroAddress;
   const chainId = opts.publicClient.chain.id;
   const progress = opts.onProgress ?? (() => {});
-  progress("estimate", `deploying KmsRegistry(admin ${admin}, verifier ${verifier}) from ${account.address} on chain ${chainId}`);
   let hash: Hex;
   try {
-    hash = await opts.walletClient.deployContract({ abi: art.abi, bytecode: art.bytecode, args: [admin, verifier] });
+    hash = await opts.walletClient.deployContract({ abi: art.abi, bytecode: art.bytecode, args: args as never });
   } catch (e) {
     // Nodes word "no funds" in many ways (some just say "Missing or invalid parameters"): check the balance.
     const balance = await opts.publicClient.getBalance({ address: account.address }).catch(() => undefined);
     const hint = balance === 0n ? ` (the sending account ${account.address} has no funds on chain ${chainId} to pay for gas)` : "";
-    throw new NetworkError("DEPLOY_FAILED", `deployment transaction was not accepted: ${shortMessage(e)}${hint}`, { cause: e });
+    throw new NetworkError("DEPLOY_FAILED", `${what} deployment transaction was not accepted: ${shortMessage(e)}${hint}`, { cause: e });
   }
-  progress("send", `sent ${hash}`);
+  progress("send", `sent ${hash} (${what})`);
   const receipt = await opts.publicClient.waitForTransactionReceipt({ hash, confirmations: opts.confirmations ?? 1, timeout: 600_000 });
   if (receipt.status !== "success" || !receipt.contractAddress) {
-    throw new NetworkError("DEPLOY_REVERTED", `deployment transaction ${hash} reverted in block ${receipt.blockNumber}`);
+    throw new NetworkError("DEPLOY_REVERTED", `${what} deployment transaction ${hash} reverted in block ${receipt.blockNumber}`);
   }
-  progress("wait", `mined in block ${receipt.blockNumber}, gas used ${receipt.gasUsed}`);
+  progress("wait", `${what} mined in block ${receipt.blockNumber}, gas used ${receipt.gasUsed}`);
   const code = await opts.publicClient.getCode({ address: receipt.contractAddress });
-  if (!code || code === "0x") throw new NetworkError("DEPLOY_NO_CODE", `no code at ${receipt.contractAddress} after deployment`);
+  if (!code || code === "0x") throw new NetworkError("DEPLOY_NO_CODE", `no code at ${receipt.contractAddress} after the ${what} deployment`);
+  return { receipt: receipt as TransactionReceipt & { contractAddress: Hex }, code };
+}
+
+/** The verifier a deployment uses: deployed now (with its gas), reused, or none. */
+export async function resolveVerifier(opts: DeployOptions): Promise<{ record?: VerifierRecord; gasUsed: bigint }> {
+  const choice = opts.verifier ?? INTEL_VERIFIER;
+  if (choice === "none") return { gasUsed: 0n };
+  if ("address" in choice) return { record: await verifierRecordAt(opts.publicClient, choice.address), gasUsed: 0n };
+  const progress = opts.onProgress ?? (() => {});
+  progress("estimate", `deploying DcapVerifier (root ${keccak256(choice.rootDer).slice(0, 18)}…) on chain ${opts.publicClient.chain.id}`);
+  const art = opts.verifierArtifact ?? loadVerifierArtifact();
+  const { receipt } = await deployOne(opts, art, verifierRootArgs(choice.rootDer), "DcapVerifier");
+  const record = await verifierRecordAt(opts.publicClient, receipt.contractAddress, { deployTx: receipt.transactionHash, block: Number(receipt.blockNumber) });
+  return { record, gasUsed: receipt.gasUsed };
+}
+
+/**
+ * Deploy the registry — first its DcapVerifier unless `verifier` says otherwise — and return its deployment
+ * record (not yet written; see `writeDeployment`). `gasUsed` covers both deployments.
+ */
+export async function deployRegistry(opts: DeployOptions): Promise<DeploymentRecord & { gasUsed: bigint }> {
+  const art = opts.artifact ?? loadRegistryArtifact();
+  const account = opts.walletClient.account;
+  const admin = opts.admin ?? (account.address as Hex);
+  const chainId = opts.publicClient.chain.id;
+  const progress = opts.onProgress ?? (() => {});
+  const v = await resolveVerifier(opts);
+  const verifier = v.record?.address ?? zeroAddress;
+  progress("estimate", `deploying KmsRegistry(admin ${admin}, verifier ${verifier}) from ${account.address} on chain ${chainId}`);
+  const { receipt, code } = await deployOne(opts, art, [admin, verifier], "KmsRegistry");
   const record = deploymentRecordOf({
     chainId,
     address: receipt.contractAddress,
@@ -181,7 +273,7 @@ export async function deployRegistry(opts: DeployOptions): Promise<DeploymentRec
     ...(opts.toolVersion !== undefined ? { toolVersion: opts.toolVersion } : {}),
     ...(opts.now ? { now: opts.now } : {}),
   });
-  return { ...record, gasUsed: receipt.gasUsed };
+  return { ...record, ...(v.record ? { verifier: v.record } : {}), gasUsed: receipt.gasUsed + v.gasUsed };
 }
 
 /** The record part of a deploy result (without `gasUsed`), for writing. */
@@ -227,7 +319,8 @@ export async function recordExistingDeployment(
     throw new UsageError(`transaction ${receipt.transactionHash} did not deploy ${address}`);
   }
   const admin = grant?.topics[2] ? (getAddress(`0x${grant.topics[2].slice(26)}`) as Hex) : (getAddress(receipt.from) as Hex);
-  return deploymentRecordOf({
+  const verifier = await registryVerifier(publicClient, address, receipt.blockNumber);
+  const rec = deploymentRecordOf({
     chainId: publicClient.chain.id,
     address,
     receipt,
@@ -238,7 +331,43 @@ export async function recordExistingDeployment(
     ...(opts.toolVersion !== undefined ? { toolVersion: opts.toolVersion } : {}),
     ...(opts.now ? { now: opts.now } : {}),
   });
+  return verifier ? { ...rec, verifier } : rec;
 }
+
+/** The verifier section for the registry at `address`: its `verifier()` (none for a registrar-only or older registry). */
+export async function registryVerifier(publicClient: PublicClient, address: Hex, registryBlock?: bigint): Promise<VerifierRecord | undefined> {
+  let v: Hex;
+  try {
+    v = (await getContract({ address, abi: kmsRegistryAbi, client: publicClient }).read.verifier()) as Hex;
+  } catch {
+    return undefined; // a registry built before the on-chain path has no verifier()
+  }
+  if (v === zeroAddress) return undefined;
+  return verifierRecordAt(publicClient, v, await findVerifierCreation(publicClient as Client, v, registryBlock));
+}
+
+/**
+ * The transaction that created the verifier at `address`, when history tells (best effort: undefined otherwise):
+ * looked for in the registry's creation block and the blocks just before it (deployments send the verifier
+ * first), then by bisecting history.
+ */
+async function findVerifierCreation(publicClient: Client, address: Hex, registryBlock?: bigint): Promise<{ deployTx: Hex; block: number } | undefined> {
+  const found = (r: TransactionReceipt | undefined) => (r ? { deployTx: r.transactionHash, block: Number(r.blockNumber) } : undefined);
+  try {
+    if (registryBlock !== undefined) {
+      for (let b = registryBlock; b >= 0n && b + VERIFIER_SEARCH_BLOCKS > registryBlock; b--) {
+        const r = await receiptTouchingIn(publicClient, b, address);
+        if (r) return found(r);
+      }
+    }
+    return found(await receiptTouchingIn(publicClient, await creationBlock(publicClient, address), address));
+  } catch {
+    return undefined;
+  }
+}
+
+/** How many blocks before the registry's `recordExistingDeployment` looks for its verifier's creation. */
+const VERIFIER_SEARCH_BLOCKS = 16n;
 
 async function receiptOfDeployTx(publicClient: Client, deployTx: Hex): Promise<TransactionReceipt> {
   const receipt = await publicClient.getTransactionReceipt({ hash: deployTx }).catch(() => undefined);

@@ -39,23 +39,26 @@ export interface DeploymentRecord {
   tool: string;
   /** Present when deployed through a CREATE2 factory: what reproduces the address on any chain. Optional. */
   create2?: Create2Info;
-  /** The registry's DcapVerifier (its `verifier` constructor argument), when it has one. Optional. */
+  /**
+   * The DcapVerifier the registry was deployed with (its constructor's second argument), when it has one.
+   * Absent: a registrar-only registry (`deploy --no-verifier`, or a record written before the on-chain path).
+   */
   verifier?: VerifierRecord;
 }
 
-/** The on-chain DCAP verifier a registry was deployed with. */
+/** The on-chain DCAP verifier of a registry. */
 export interface VerifierRecord {
+  contract: "DcapVerifier";
   address: Hex;
-  /** Its deployment, when the same run deployed it. */
+  /** `isIntelRoot()`: its trust root is Intel's SGX Root CA (false: a test or simulated world's root). */
+  intelRoot: boolean;
+  /** keccak256 of the deployed runtime bytecode. */
+  bytecodeHash: Hex;
+  /** The transaction and block that deployed it; absent when an existing verifier was reused (`--verifier ADDR`). */
   deployTx?: Hex;
   block?: number;
-  /** The root CA it pins: keccak256 of its subject and its serial (decimal). */
-  rootSubjectHash?: Hex;
-  rootSerial?: string;
-  /** Whether that root is Intel's SGX Root CA. */
-  intelRoot?: boolean;
-  /** Deployed through the CREATE2 factory: address = create2(factory, salt, initCodeHash). */
-  create2?: { factory: Hex; salt: Hex; initCodeHash: Hex };
+  /** For `deploy --deterministic`: the verifier's own CREATE2 reproduction data. */
+  create2?: { factory: Hex; salt: Hex; initCodeHash: Hex; constructorArgs: { rootX: Hex; rootY: Hex; rootSubjectHash: Hex; rootSerial: string } };
 }
 
 /** How a CREATE2 deployment's address is reproduced: address = create2(factory, salt, initCodeHash). */
@@ -108,11 +111,29 @@ export function validateDeploymentRecord(value: unknown, where = "deployment rec
     if (typeof m !== "object" || m === null || typeof m.bytecodeHash !== "string") fail(where, "compiler.metadata must name bytecodeHash");
   }
   if (r.create2 !== undefined) validateCreate2(r, where);
-  if (r.verifier !== undefined) {
-    const v = r.verifier as Record<string, unknown> | null;
-    if (typeof v !== "object" || v === null || typeof v.address !== "string" || !isAddress(v.address, { strict: false })) fail(where, "verifier.address must be an address");
-  }
+  if (r.verifier !== undefined) validateVerifier(r, where);
   return { ...(r as unknown as DeploymentRecord), address: getAddress(r.address as string) as Hex };
+}
+
+function validateVerifier(r: Record<string, unknown>, where: string): void {
+  const v = r.verifier as Record<string, unknown> | null;
+  if (typeof v !== "object" || v === null || Array.isArray(v)) fail(where, "verifier must be an object");
+  if (v.contract !== "DcapVerifier") fail(where, `verifier.contract must be "DcapVerifier"`);
+  if (typeof v.address !== "string" || !isAddress(v.address, { strict: false })) fail(where, "verifier.address must be an address");
+  if (typeof v.intelRoot !== "boolean") fail(where, "verifier.intelRoot must be true or false");
+  if (typeof v.bytecodeHash !== "string" || !HASH_RE.test(v.bytecodeHash.toLowerCase())) fail(where, "verifier.bytecodeHash must be a 32-byte 0x hash");
+  if (v.deployTx !== undefined && (typeof v.deployTx !== "string" || !HASH_RE.test(v.deployTx.toLowerCase()))) fail(where, "verifier.deployTx must be a 32-byte 0x hash");
+  if (v.block !== undefined && (typeof v.block !== "number" || !Number.isSafeInteger(v.block) || v.block < 0)) fail(where, "verifier.block must be a non-negative whole number");
+  const args = (r.create2 as { constructorArgs?: { verifier?: unknown } } | undefined)?.constructorArgs;
+  if (args?.verifier !== undefined && String(args.verifier).toLowerCase() !== v.address.toLowerCase()) fail(where, "create2.constructorArgs.verifier differs from verifier.address");
+  if (v.create2 !== undefined) {
+    const c = v.create2 as Record<string, unknown> | null;
+    if (typeof c !== "object" || c === null || typeof c.factory !== "string" || typeof c.salt !== "string" || typeof c.initCodeHash !== "string") {
+      fail(where, "verifier.create2 must name factory, salt and initCodeHash");
+    }
+    const computed = getCreate2Address({ from: c.factory as Hex, salt: c.salt as Hex, bytecodeHash: c.initCodeHash as Hex });
+    if (computed.toLowerCase() !== v.address.toLowerCase()) fail(where, `verifier.create2 data gives address ${computed}, not ${v.address}`);
+  }
 }
 
 function validateCreate2(r: Record<string, unknown>, where: string): void {
@@ -127,6 +148,7 @@ function validateCreate2(r: Record<string, unknown>, where: string): void {
     fail(where, "create2.constructorArgs.admin must be an address");
   }
   if (args.admin.toLowerCase() !== (r.admin as string).toLowerCase()) fail(where, "create2.constructorArgs.admin differs from admin");
+  if (args.verifier !== undefined && (typeof args.verifier !== "string" || !isAddress(args.verifier, { strict: false }))) fail(where, "create2.constructorArgs.verifier must be an address");
   const computed = getCreate2Address({ from: c.factory as Hex, salt: c.salt as Hex, bytecodeHash: c.initCodeHash as Hex });
   if (computed.toLowerCase() !== (r.address as string).toLowerCase()) fail(where, `create2 data gives address ${computed}, not ${r.address as string}`);
 }

@@ -1,6 +1,6 @@
 /**
- * The chain side: the generated contract ABI and its typed viem client, connecting to an RPC, deploying and
- * deployment records, the adaptive log scan, the registry's events, the publish step (journalled `register`),
+ * The chain side: the generated contract ABIs (registry and on-chain DCAP verifier) and the registry's typed
+ * viem client, the verifier's collateral layout both ways, connecting to an RPC, deploying and deployment records, the adaptive log scan, the registry's events, the publish step (journalled `register`),
  * the liveness rules, dapp signature checks and the audit that rebuilds a registry's history from its events.
  */
 export * from "./generated/abi.js";
@@ -17,12 +17,14 @@ export {
   checkChainAgainstRecord,
   type DeploymentRecord,
   type Create2Info,
+  type VerifierRecord,
 } from "./deployments.js";
 export {
   CREATE2_FACTORY,
   DEFAULT_SALT,
   parseSalt,
   planDeterministic,
+  planVerifierDeterministic,
   create2Address,
   factoryInstalled,
   installFactory,
@@ -30,8 +32,41 @@ export {
   type DeterministicPlan,
   type DeterministicOptions,
   type DeterministicResult,
+  type VerifierPlan,
 } from "./create2.js";
-export { packageRoot, artifactPath, loadRegistryArtifact, deployRegistry, recordOf, recordExistingDeployment, checkRegistryCode, type RegistryArtifact, type DeployOptions } from "./deploy.js";
+export {
+  packageRoot,
+  artifactPath,
+  verifierArtifactPath,
+  loadRegistryArtifact,
+  loadVerifierArtifact,
+  deployRegistry,
+  resolveVerifier,
+  verifierRecordAt,
+  registryVerifier,
+  runtimeMatches,
+  INTEL_VERIFIER,
+  recordOf,
+  recordExistingDeployment,
+  checkRegistryCode,
+  type RegistryArtifact,
+  type DeployOptions,
+  type VerifierChoice,
+} from "./deploy.js";
+export {
+  toOnChainCollateral,
+  fromOnChainCollateral,
+  verifierRootArgs,
+  decodeVerifierRevert,
+  fromOnChainResult,
+  VERIFIER_STEPS,
+  VERIFIER_REASONS,
+  type OnChainCollateral,
+  type OnChainResult,
+  type VerifierRevert,
+  type VerifierStep,
+} from "./verifier.js";
+export { dcapVerifierAbi } from "./generated/dcap-verifier-abi.js";
 export {
   publishKms,
   findRegistrations,
@@ -62,8 +97,20 @@ export {
   type AuditLogCounts,
   type Reverify,
   type ReverifyOutcome,
+  type ReverifyContext,
 } from "./audit.js";
-export { rebuildState, checkRegistration, type AuditKms, type AuditCheck, type AuditAttestation, type Anomaly, type AnomalyKind } from "./audit-state.js";
+export {
+  rebuildState,
+  checkRegistration,
+  type AuditKms,
+  type AuditCheck,
+  type AuditAttestation,
+  type AuditRecheck,
+  type AttestationPath,
+  type OnChainVerdict,
+  type Anomaly,
+  type AnomalyKind,
+} from "./audit-state.js";
 export { decodeRegistryLog, type AuditEvent, type RegisteredEvent } from "./events.js";
 export {
   LIVENESS_EPOCH_BLOCKS,

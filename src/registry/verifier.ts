@@ -5,10 +5,11 @@
  */
 import { decodeErrorResult, keccak256 } from "viem";
 
-import { bytesToHex, utf8, type Hex } from "../core/bytes.js";
+import { bytesToHex, hexToBytes, utf8, type Hex } from "../core/bytes.js";
+import { InputError } from "../core/errors.js";
 import { parseQuote, quotePckChain } from "../dcap/quote.js";
 import { TCB_STATUSES, type Collateral, type TcbStatus } from "../dcap/types.js";
-import { parseCertificate, pemBlocks } from "../dcap/x509.js";
+import { parseCertificate, pemBlocks, toPem } from "../dcap/x509.js";
 import { dcapVerifierAbi } from "./generated/dcap-verifier-abi.js";
 
 /** The verifier's step names, in the order of the contract's `Step` enum (the TypeScript check names). */
@@ -104,6 +105,45 @@ export function toOnChainCollateral(quote: Uint8Array, c: Collateral): OnChainCo
     pckCrl: bytesToHex(c.pckCrl),
     rootCaCrl: bytesToHex(c.rootCaCrl),
     qeIdentitySigningCert: sameBytes(tcbSigner, qeSigner) ? "0x" : bytesToHex(qeSigner),
+  };
+}
+
+/**
+ * The TypeScript `Collateral` from the contract's (e.g. as published in `KmsCollateralPublished`): the documents'
+ * text and signatures as they are, and PEM issuer chains made of the published certificates and the root the
+ * auditor trusts (`rootDer`: Intel's pinned root, or `--root-ca`), which the chain does not carry. The published PCK
+ * chain (leaf, CA) becomes `pckCertificateChain`, so the quote is verified against exactly the certificates the
+ * registration was verified with. Throws `InputError` (`BAD_ONCHAIN_COLLATERAL`) for a document that is not UTF-8
+ * text or a missing certificate.
+ */
+export function fromOnChainCollateral(c: OnChainCollateral, rootDer: Uint8Array): Collateral {
+  const bytes = (h: Hex, field: string) => {
+    const b = hexToBytes(h, field);
+    if (!b.length && field !== "qeIdentitySigningCert") throw new InputError("BAD_ONCHAIN_COLLATERAL", `on-chain collateral: ${field} is empty`);
+    return b;
+  };
+  const text = (h: Hex, field: string) => {
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(bytes(h, field));
+    } catch {
+      throw new InputError("BAD_ONCHAIN_COLLATERAL", `on-chain collateral: ${field} is not UTF-8 text`);
+    }
+  };
+  const root = toPem(rootDer);
+  const tcbSigner = bytes(c.tcbSigningCert, "tcbSigningCert");
+  const qeSigner = bytes(c.qeIdentitySigningCert, "qeIdentitySigningCert");
+  const pckCa = bytes(c.pckCaCert, "pckCaCert");
+  return {
+    pckCrlIssuerChain: toPem(pckCa) + root,
+    rootCaCrl: bytes(c.rootCaCrl, "rootCaCrl"),
+    pckCrl: bytes(c.pckCrl, "pckCrl"),
+    tcbInfoIssuerChain: toPem(tcbSigner) + root,
+    tcbInfo: text(c.tcbInfoJson, "tcbInfoJson"),
+    tcbInfoSignature: bytes(c.tcbInfoSignature, "tcbInfoSignature"),
+    qeIdentityIssuerChain: toPem(qeSigner.length ? qeSigner : tcbSigner) + root,
+    qeIdentity: text(c.qeIdentityJson, "qeIdentityJson"),
+    qeIdentitySignature: bytes(c.qeIdentitySignature, "qeIdentitySignature"),
+    pckCertificateChain: toPem(bytes(c.pckLeafCert, "pckLeafCert")) + toPem(pckCa) + root,
   };
 }
 

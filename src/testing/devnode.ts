@@ -93,7 +93,7 @@ export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
 }
 
 /**
- * Start `hardhat node --hostname host --port P` with a Node that can run Hardhat (`nodeForHardhat`). Resolves once the
+ * Start `hardhat --network devnode node --hostname host --port P` with a Node that can run Hardhat (`nodeForHardhat`). Resolves once the
  * node answers `eth_chainId`; rejects with `NetworkError` (`DEVNODE_START`) if it exits or does not
  * come up within `timeoutMs`.
  */
@@ -117,7 +117,8 @@ export async function startDevNode(opts: { host?: string; port?: number; cwd?: s
 }
 
 async function startOnce(nodeBin: string, cli: string, cwd: string, host: string, port: number, timeoutMs: number, args: readonly string[]): Promise<DevNode> {
-  const child = spawn(nodeBin, [cli, "node", "--hostname", host, "--port", String(port), ...args], {
+  // the `devnode` network of hardhat.config.ts: Osaka (the P-256 precompile) and no contract size limit
+  const child = spawn(nodeBin, [cli, "--network", "devnode", "node", "--hostname", host, "--port", String(port), ...args], {
     cwd,
     env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", HARDHAT_DISABLE_TELEMETRY_PROMPT: "true" },
     stdio: ["ignore", "pipe", "pipe"],

@@ -8,6 +8,8 @@
  * states are reached through `IntelRootForTest`, which runs the real forged-root verifier and only reports its
  * root as Intel's (every check is still the real verifier's).
  */
+import { readFileSync } from "node:fs";
+
 import { network } from "hardhat";
 import { getAddress, keccak256, zeroAddress, type Address } from "viem";
 import { describe, expect, it } from "vitest";
@@ -16,12 +18,25 @@ import type { Hex } from "../../src/core/bytes.js";
 import { INTEL_SGX_ROOT_CA_DER } from "../../src/dcap/intel-root.js";
 import { TCB_STATUSES, type TcbStatus } from "../../src/dcap/types.js";
 import { decodeRegistryLogs, readKms, REGISTRAR_ROLE } from "../../src/registry/client.js";
+import { kmsRegistryAbi } from "../../src/registry/generated/abi.js";
 import { toOnChainCollateral, VERIFIER_REASONS, VERIFIER_STEPS, verifierRootArgs, type OnChainCollateral } from "../../src/registry/verifier.js";
 import { createForgeWorld, forgeQuote, FORGE_DEFAULT_NOW, type ForgeWorld, type ForgeWorldOptions } from "../../src/testing/forge/index.js";
 import { readCollateral } from "./dcap-verifier-lib.js";
 import { bindingReportData, expectRevert, hex, newKms, REAL_QUOTE, type TestKms } from "./helpers.js";
 
 const DAY = 86_400;
+const COLLATERAL_FIELDS: (keyof OnChainCollateral)[] = [
+  "tcbInfoJson",
+  "tcbInfoSignature",
+  "qeIdentityJson",
+  "qeIdentitySignature",
+  "tcbSigningCert",
+  "pckCaCert",
+  "pckLeafCert",
+  "pckCrl",
+  "rootCaCrl",
+  "qeIdentitySigningCert",
+];
 const N = FORGE_DEFAULT_NOW;
 const SEED = "registry-verified";
 const status = (s: TcbStatus): number => TCB_STATUSES.indexOf(s);
@@ -332,7 +347,7 @@ describe.concurrent("isVerifiedOnChain and recheck (the forged root reported as 
     expect(await d.registry.read.isVerifiedOnChain([k.address])).toBe(false);
   });
 
-  it("the registered PCK leaf revoked on a newer PCK CRL: stale and Revoked", async () => {
+  it("the registered PCK leaf revoked on a newer PCK CRL, or its CA on the root CRL: stale and Revoked", async () => {
     const c = await chain(N);
     const w = await world();
     const d = await deploy(c, w.rootCaDer, true);
@@ -341,6 +356,10 @@ describe.concurrent("isVerifiedOnChain and recheck (the forged root reported as 
     const crl = await world({ revoke: { pckLeaf: true }, pckCrl: { thisUpdate: N - 3600, nextUpdate: N + 30 * DAY } });
     expect(await recheck(c, d, k, crl)).toMatchObject({ tcbStatus: status("Revoked"), stale: true });
     expect(await d.registry.read.isVerifiedOnChain([k.address])).toBe(false);
+    // its PCK CA on the root CA's CRL (signed by the root): the same verdict
+    const k2 = await boundKms(w);
+    await registerVerified(c, d, k2, w);
+    expect(await recheck(c, d, k2, await world({ revoke: { pckCa: true } }))).toMatchObject({ tcbStatus: status("Revoked"), stale: true });
   });
 
   it("junk can never make a KMS stale: every such recheck reverts with the verifier's error and changes nothing", async () => {
@@ -458,5 +477,46 @@ describe.concurrent("the record's storage stays compatible with the registrar-on
     await d.registry.write.register([hex(k.caPubkey), hex(k.k256Pubkey), hex(k.quote)]);
     const raw = await d.registry.read.kmsInfo([k.address]);
     expect(raw).toMatchObject({ path: 0, intelRoot: false, stale: false, tcbStatus: 0, fmspc: "0x000000000000", collateralExpiry: 0n, tcbEvaluationDataNumber: 0n });
+  });
+});
+
+describe("the agreed on-chain interface", () => {
+  it("KmsRegistry's runtime code fits EIP-170 (24,576 bytes) with the on-chain path", () => {
+    const art = JSON.parse(readFileSync(new URL("../../artifacts/contracts/KmsRegistry.sol/KmsRegistry.json", import.meta.url), "utf8")) as { deployedBytecode: string };
+    expect((art.deployedBytecode.length - 2) / 2).toBeLessThanOrEqual(24_576);
+  });
+
+  it("the ABI has exactly the functions and events the other tools code against (types, mutability, indexed fields)", () => {
+    const collateral = "(bytes,bytes,bytes,bytes,bytes,bytes,bytes,bytes,bytes,bytes)";
+    const want = [
+      "constructor(address,address)",
+      "function verifier() view returns (address)",
+      `function registerVerified(bytes,bytes,bytes,${collateral}) returns (address)`,
+      `function registerWithCollateral(bytes,bytes,bytes,${collateral}) returns (address)`,
+      `function recheck(address,bytes,${collateral}) returns (bool)`,
+      "function setStatusAccepted(uint8,bool)",
+      "function isStatusAccepted(uint8) view returns (bool)",
+      "function isVerifiedOnChain(address) view returns (bool)",
+      "function isRegistered(address) view returns (bool)",
+      "event KmsVerifiedOnChain(address indexed,bytes32 indexed,uint8,bytes6,uint64,bool)",
+      `event KmsCollateralPublished(address indexed,bytes32 indexed,${collateral})`,
+      "event KmsRechecked(address indexed,address indexed,uint8,uint64,bool)",
+      "event AcceptedStatusSet(uint8 indexed,bool)",
+      "function kmsInfo(address) view returns ((bytes32,bytes32,bytes32,address,uint40,bool,uint48,uint8,bool,bool,uint8,bytes6,uint64,uint64,bytes32))",
+    ];
+    type P = { type: string; indexed?: boolean; components?: readonly P[] };
+    const t = (p: P): string => (p.type.startsWith("tuple") ? `(${(p.components ?? []).map(t).join(",")})${p.type.slice(5)}` : p.type);
+    const fmt = (x: { type: string; name?: string; inputs?: readonly P[]; outputs?: readonly P[]; stateMutability?: string }): string => {
+      const ins = (x.inputs ?? []).map((p) => t(p) + (p.indexed ? " indexed" : "")).join(",");
+      if (x.type !== "function") return `${x.type}${x.name ? ` ${x.name}` : ""}(${ins})`;
+      const mut = x.stateMutability === "view" || x.stateMutability === "pure" ? ` ${x.stateMutability}` : "";
+      const outs = (x.outputs ?? []).map(t).join(",");
+      return `function ${x.name}(${ins})${mut}${outs ? ` returns (${outs})` : ""}`;
+    };
+    const have = new Set(kmsRegistryAbi.map((x) => fmt(x as never)));
+    for (const w of want) expect(have, w).toContain(w);
+    // the struct's field names are the TypeScript OnChainCollateral's keys
+    const recheckAbi = kmsRegistryAbi.find((x) => x.type === "function" && x.name === "recheck") as { inputs: readonly { components?: readonly { name: string }[] }[] };
+    expect(recheckAbi.inputs[2]!.components!.map((c) => c.name)).toEqual(COLLATERAL_FIELDS);
   });
 });

@@ -119,6 +119,15 @@ describe("KmsRegistry: register", () => {
       registrar: getAddress(admin),
       attestedAt: Number(block.timestamp),
       livenessNonce: 0n,
+      // the registrar path: no on-chain verification fields
+      path: "registrar",
+      intelRoot: false,
+      stale: false,
+      tcbStatus: null,
+      fmspc: "",
+      collateralExpiry: 0,
+      tcbEvaluationDataNumber: 0,
+      pckLeafHash: zeroHash,
     });
 
     const events = decodeRegistryLogs(receipt.logs);

@@ -75,7 +75,8 @@ describe("kms-registry end to end (simulate-kms + hardhat node + CLI)", () => {
     const noFlag = await cli(["publish", "--registry", registry, "--rpc", node.url, "--deployments", deployments, "--kms", kms.url, ...simArgs()]);
     expect(noFlag.code).toBe(1);
     expect(noFlag.stderr).toMatch(/NOT GENUINE.*--allow-simulated-root/);
-    expect(await rpc("eth_getTransactionCount", ["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "latest"])).toBe("0x1");
+    // only the deployment's two transactions (the DcapVerifier, then the registry): nothing was sent
+    expect(await rpc("eth_getTransactionCount", ["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "latest"])).toBe("0x2");
   }, 180_000);
 
   it("publish with --allow-simulated-root: loud NOT GENUINE warning, progress per stage, tx hash and gas; re-run is a no-op", async () => {

@@ -16,12 +16,11 @@ import { createPublicClient, createWalletClient, encodeDeployData, http, keccak2
 import { privateKeyToAccount } from "viem/accounts";
 
 import { INTEL_SGX_ROOT_CA_DER } from "../../src/dcap/intel-root.js";
-import { CREATE2_FACTORY, create2Address, planDeterministic, registryInitCode } from "../../src/registry/create2.js";
+import { planDeterministic, planVerifierDeterministic, registryInitCode } from "../../src/registry/create2.js";
 import { CREATEX_FACTORY, IGNITION_CREATE2_SALT, createXAddress } from "../../src/registry/createx.js";
-import { loadRegistryArtifact } from "../../src/registry/deploy.js";
+import { loadRegistryArtifact, loadVerifierArtifact } from "../../src/registry/deploy.js";
 import { validateDeploymentRecord } from "../../src/registry/deployments.js";
 import { verifierRootArgs } from "../../src/registry/verifier.js";
-import { VERIFIER_SALT, loadVerifierArtifact } from "../../src/workflows/deploy-registry.js";
 import { HARDHAT_DEV_ACCOUNT_0_KEY, HARDHAT_DEV_ACCOUNT_1_KEY, startDevNode, type DevNode } from "../../src/testing/devnode.js";
 import { REPO_ROOT } from "../helpers/cli.js";
 import { hardhatIn, jsonOut, makePluginProject } from "../helpers/hardhat-project.js";
@@ -72,7 +71,7 @@ async function ignitionDeploy(node: DevNode, key: string, tag: string): Promise<
   );
   expect(r.code, r.stdout + r.stderr).toBe(0);
   const addresses = JSON.parse(readFileSync(path.join(REPO_ROOT, "ignition", "deployments", id, "deployed_addresses.json"), "utf8")) as Record<string, string>;
-  return { registry: addresses["KmsRegistryModule#KmsRegistry"]!, verifier: addresses["DcapVerifierModule#DcapVerifier"]! };
+  return { registry: addresses["KmsRegistryModule#KmsRegistry"]!, verifier: addresses["KmsRegistryModule#DcapVerifier"]! };
 }
 
 describe("one address on every chain", () => {
@@ -110,18 +109,18 @@ describe("one address on every chain", () => {
     expect(jsonOut<{ address: string }>(r.stdout).address).toBe(expected);
     expect(rec).toMatchObject({ chainId: 8453, address: expected, admin, deployer: privateKeyToAccount(DEV_ACCOUNT_2_KEY).address });
     expect(rec.create2).toMatchObject({ factory: CREATEX_FACTORY, initCodeHash, constructorArgs: { admin, verifier: expectedVerifier } });
-    expect(rec.verifier).toEqual({ address: expectedVerifier });
+    expect(rec.verifier).toMatchObject({ contract: "DcapVerifier", address: expectedVerifier, intelRoot: true });
     expect(rec.create2!.createx).toMatchObject({ salt: IGNITION_CREATE2_SALT, scope: "the same address on every chain, from any sender" });
     expect(rec.create2!.createx!.reproduce).toContain("--strategy create2");
   }, 240_000);
 
-  it("kms-registry:deploy --deterministic --deploy-verifier (CREATE2 factory, installed on the fresh chains): the same registry and verifier addresses on both", async () => {
-    const va = loadVerifierArtifact();
-    const verifier = create2Address(CREATE2_FACTORY, VERIFIER_SALT, keccak256(encodeDeployData({ abi: va.abi, bytecode: va.bytecode, args: verifierRootArgs(INTEL_SGX_ROOT_CA_DER) })));
+  it("kms-registry:deploy --deterministic (CREATE2 factory, installed on the fresh chains): the same registry and verifier addresses on both", async () => {
+    const verifierPlan = planVerifierDeterministic({ rootDer: INTEL_SGX_ROOT_CA_DER });
+    const verifier = verifierPlan.address;
     const plan = planDeterministic({ admin, verifier });
     const project = makePluginProject();
     const run = (node: DevNode, key: string, tag: string) =>
-      hardhatIn(project, ["kms-registry:deploy", "--network", "local", "--deterministic", "--install-factory", "--deploy-verifier", "--admin", admin, "--deployments", path.join(tmp, `arachnid-${tag}`), "--json"], { KMS_TEST_RPC_URL: node.url, KMS_REGISTRY_PRIVATE_KEY: key });
+      hardhatIn(project, ["kms-registry:deploy", "--network", "local", "--deterministic", "--install-factory", "--admin", admin, "--deployments", path.join(tmp, `arachnid-${tag}`), "--json"], { KMS_TEST_RPC_URL: node.url, KMS_REGISTRY_PRIVATE_KEY: key });
     const [ra, rb] = await Promise.all([run(a, HARDHAT_DEV_ACCOUNT_1_KEY, "a"), run(b, DEV_ACCOUNT_2_KEY, "b")]);
     expect(ra.code, ra.stderr).toBe(0);
     expect(rb.code, rb.stderr).toBe(0);
@@ -130,7 +129,7 @@ describe("one address on every chain", () => {
     const jb = jsonOut<Out>(rb.stdout);
     expect(ja.verifier.address).toBe(verifier);
     expect(jb.verifier.address).toBe(verifier);
-    expect(ja.verifier.create2.salt).toBe(VERIFIER_SALT);
+    expect(ja.verifier.create2.salt).toBe(jb.verifier.create2.salt);
     expect([ja.chainId, jb.chainId]).toEqual([31337, 8453]);
     expect(ja.address).toBe(plan.address);
     expect(jb.address).toBe(plan.address);

@@ -66,7 +66,7 @@ afterAll(async () => {
 
 describe("kms-registry:deploy --verify (hardhat-verify, Etherscan API)", () => {
   it("the CLI's deploy --verify without ETHERSCAN_API_KEY deploys and says the verification was skipped", async () => {
-    const r = await runCli(["deploy", "--rpc", node.url, "--deploy-verifier", "--verify", "--deployments", path.join(project, "cli-deployments"), "--json"], {
+    const r = await runCli(["deploy", "--rpc", node.url, "--verify", "--deployments", path.join(project, "cli-deployments"), "--json"], {
       env: { KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_1_KEY, ETHERSCAN_API_KEY: undefined },
     });
     expect(r.code, r.stderr).toBe(0);

@@ -64,7 +64,7 @@ describe("dstack-kms-registry/hardhat in a Hardhat 3 project", () => {
 
   it("deploy (with a DcapVerifier) → publish (simulated KMS, refused until allowed) → recheck on chain → audit, all signed by the configured account", async () => {
     // The verifier pins the simulator's root (development only), so the simulated KMS's quote verifies on chain.
-    const d = await hardhatIn(project, ["--network", "local", "kms-registry:deploy", "--deploy-verifier", "--verifier-root", kms.rootCaFile, "--json"], env);
+    const d = await hardhatIn(project, ["--network", "local", "kms-registry:deploy", "--verifier-root", kms.rootCaFile, "--json"], env);
     expect(d.code, d.stderr).toBe(0);
     expect(d.stderr).toMatch(/WARNING: the DcapVerifier pins a root CA that is NOT Intel's/);
     const dep = jsonOut<{ address: string; deployer: string; admin: string; recordPath: string; chainId: number; verifier: { address: string; intelRoot: boolean } }>(d.stdout);

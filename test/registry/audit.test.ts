@@ -106,7 +106,8 @@ describe("audit on a real node", () => {
   }
 
   it("adapts to an RPC that refuses too many results (infura style) and grows the range again after successes", async () => {
-    const proxy = await startLogLimitProxy(chain.node.url, { mode: "infura", maxResults: 2 });
+    // the deployment block holds four logs (two RoleGranted, two AcceptedStatusSet): the smallest limit it fits
+    const proxy = await startLogLimitProxy(chain.node.url, { mode: "infura", maxResults: 4 });
     try {
       const conn = await connect(proxy.url);
       const r = await auditRegistry({ publicClient: conn.publicClient, registry: chain.registry, fromBlock: 0n, initialRange: 100_000n, maxRange: 100_000n });

@@ -1,4 +1,4 @@
-import { getCreate2Address, keccak256, parseTransaction, recoverTransactionAddress, getContractAddress, zeroAddress, type Hex } from "viem";
+import { getCreate2Address, keccak256, parseTransaction, recoverTransactionAddress, getContractAddress, type Hex } from "viem";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -16,8 +16,10 @@ import {
   factoryInstalled,
   parseSalt,
   planDeterministic,
+  planVerifierDeterministic,
 } from "../../src/registry/create2.js";
-import { loadRegistryArtifact, recordOf } from "../../src/registry/deploy.js";
+import { INTEL_SGX_ROOT_CA_DER } from "../../src/dcap/intel-root.js";
+import { loadRegistryArtifact, loadVerifierArtifact, recordOf, runtimeMatches } from "../../src/registry/deploy.js";
 import { readDeploymentFile, validateDeploymentRecord } from "../../src/registry/deployments.js";
 import { HARDHAT_DEV_ACCOUNT_0_KEY, startDevNode, type DevNode } from "../../src/testing/devnode.js";
 import { runCli } from "../helpers/cli.js";
@@ -58,7 +60,9 @@ describe("the CREATE2 factory constants", () => {
 describe("deterministic deployment on two fresh chains", () => {
   it("installs the factory, deploys at the dry-run address on both, with identical code, and the records reproduce it", async () => {
     const artifact = loadRegistryArtifact();
-    const plan = planDeterministic({ admin: ADMIN, salt: SALT, artifact });
+    // the DcapVerifier (Intel's root) first, through the factory with the same salt; the registry is built with it
+    const verifierPlan = planVerifierDeterministic({ rootDer: INTEL_SGX_ROOT_CA_DER, salt: SALT });
+    const plan = planDeterministic({ admin: ADMIN, salt: SALT, artifact, verifier: verifierPlan.address });
     const account = accountFromEnv({ KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_0_KEY });
 
     // a fresh chain has no factory: refused without installFactory, nothing created
@@ -78,11 +82,18 @@ describe("deterministic deployment on two fresh chains", () => {
       expect(r.address).toBe(plan.address);
       expect(await factoryInstalled(conns[i]!.publicClient)).toBe(true);
       const code = await conns[i]!.publicClient.getCode({ address: r.address });
-      expect(code).toBe(artifact.deployedBytecode.toLowerCase());
+      // the artifact's runtime code, with the verifier's address in its immutable
+      expect(runtimeMatches(code!, artifact)).toBe(true);
+      expect(code).toContain(verifierPlan.address.slice(2).toLowerCase());
       codes.push(code!);
       // the record validates and its reproduction data recompute the address
       const rec = validateDeploymentRecord(JSON.parse(JSON.stringify(recordOf(r))));
-      expect(rec.create2).toEqual({ factory: CREATE2_FACTORY, salt: SALT, initCodeHash: plan.initCodeHash, constructorArgs: { admin: ADMIN, verifier: zeroAddress } });
+      expect(rec.create2).toEqual({ factory: CREATE2_FACTORY, salt: SALT, initCodeHash: plan.initCodeHash, constructorArgs: { admin: ADMIN, verifier: verifierPlan.address } });
+      // the verifier: at its own deterministic address on both chains, Intel's root, its code, its reproduction data
+      expect(rec.verifier).toMatchObject({ contract: "DcapVerifier", address: verifierPlan.address, intelRoot: true, create2: { salt: SALT, initCodeHash: verifierPlan.initCodeHash } });
+      const verifierCode = await conns[i]!.publicClient.getCode({ address: verifierPlan.address });
+      expect(runtimeMatches(verifierCode!, loadVerifierArtifact())).toBe(true);
+      expect(rec.verifier!.bytecodeHash).toBe(keccak256(verifierCode!));
       expect(rec.compiler.metadata).toEqual({ bytecodeHash: "none" });
       expect(getCreate2Address({ from: rec.create2!.factory, salt: rec.create2!.salt, bytecodeHash: rec.create2!.initCodeHash })).toBe(rec.address);
       expect(rec.bytecodeHash).toBe(keccak256(code!));
@@ -91,7 +102,9 @@ describe("deterministic deployment on two fresh chains", () => {
     expect(codes[0]).toBe(codes[1]);
 
     // another admin gives another address
-    expect(planDeterministic({ admin: account.address as Hex, salt: SALT, artifact }).address).not.toBe(plan.address);
+    expect(planDeterministic({ admin: account.address as Hex, salt: SALT, artifact, verifier: verifierPlan.address }).address).not.toBe(plan.address);
+    // and so does another verifier (none)
+    expect(planDeterministic({ admin: ADMIN, salt: SALT, artifact }).address).not.toBe(plan.address);
 
     // deploying again finds the identical code and records it without sending
     const before = await conns[0]!.publicClient.getTransactionCount({ address: account.address });

@@ -5,37 +5,83 @@
 import { UsageError, firstLine } from "../../core/errors.js";
 import { oneLine } from "../../core/sanitize.js";
 import { createVerificationCache } from "../../dcap/cache.js";
-import { QuoteParseError } from "../../dcap/quote.js";
+import { INTEL_SGX_ROOT_CA_DER } from "../../dcap/intel-root.js";
+import { parseQuote, QuoteParseError, type Quote } from "../../dcap/quote.js";
+import type { Collateral } from "../../dcap/types.js";
 import { checkQuote } from "../../dcap/verify.js";
-import { auditJson, auditRegistry, type AuditProgress, type AuditResult, type Reverify } from "../../registry/audit.js";
+import { auditJson, auditRegistry, type AuditProgress, type AuditResult, type Reverify, type ReverifyOutcome } from "../../registry/audit.js";
+import { fromOnChainCollateral } from "../../registry/verifier.js";
 import { EXIT_FAIL, EXIT_OK, optFlag, optInteger, type CommandSpec, type CommandContext } from "../framework.js";
 import type { CliIO } from "../io.js";
 import { REGISTRY_OPTIONS, connectToRegistry, registryOptions } from "../options/registry.js";
-import { givenVerificationOptions, parseWithCollateral, readCollateralFile, readRootCaDer, verificationOptionSpecs, verificationOptions } from "../options/verification.js";
+import {
+  givenVerificationOptions,
+  parseWithCollateral,
+  readCollateralFile,
+  readRootCaDer,
+  verificationOptionSpecs,
+  verificationOptionsWithoutCollateral,
+} from "../options/verification.js";
 import { printJson, table } from "../output.js";
 
+/** Why a registration cannot be re-verified from the chain alone. */
+const NO_PUBLISHED_COLLATERAL = "no collateral was published on chain for this registration (no KmsCollateralPublished)";
+
 /**
- * The full DCAP re-verification of each registered quote (`--reverify`), parsed once: collateral from the file
- * (read and parsed once, before the scan: a missing or malformed file is an input error, exit 2, not one "quote
- * not verifiable" anomaly per registration) or fetched per quote from the PCCS, then the accepted-status policy.
+ * The full DCAP re-verification of each registered quote (`--reverify`). A registration that published its
+ * collateral (`KmsCollateralPublished`: every `registerVerified`, and `registerWithCollateral`) is verified with
+ * exactly that collateral at its own block time, under Intel's root (or `--root-ca`), with nothing else needed.
+ * Otherwise the detail says that no collateral was published, and the quote is verified with `--collateral FILE`
+ * (read and parsed once, before the scan: a missing or malformed file is an input error, exit 2) or `--pccs URL`
+ * at `--at` (default now) when one was given, and is not verifiable when none was. Then the accepted-status policy.
  */
 async function buildReverify(ctx: CommandContext): Promise<Reverify> {
-  const opts = verificationOptions(ctx);
+  const opts = verificationOptionsWithoutCollateral(ctx);
   const rootCaDer = await readRootCaDer(ctx.io, opts.rootCaFile);
   const cache = createVerificationCache();
-  const fileCollateral = opts.collateral.kind === "file" ? await readCollateralFile(ctx.io, opts.collateral.path) : undefined;
-  return async (quoteBytes: Uint8Array) => {
-    const parsed = await parseWithCollateral(ctx.io, opts.collateral, quoteBytes, opts.now, fileCollateral);
-    if (parsed instanceof QuoteParseError) return { ok: false, detail: `${parsed.code}: ${firstLine(parsed.message)}` };
-    const out = checkQuote(parsed.quote, { collateral: parsed.collateral, now: opts.now, cache, ...(rootCaDer ? { rootCaDer } : {}) });
-    if (!out.ok) return { ok: false, detail: `${out.error.code}: ${firstLine(out.error.message)}` };
-    const r = out.result;
-    const accepted = opts.accept.includes(r.status);
-    const genuine = r.genuine ? "" : " (NOT GENUINE: non-Intel root)";
-    return {
-      ok: accepted,
-      detail: accepted ? `verified: ${r.status}${genuine}` : `verified but TCB status ${r.status} is not accepted (${opts.accept.join(", ")})${genuine}`,
-    };
+  const fileCollateral = opts.collateral?.kind === "file" ? await readCollateralFile(ctx.io, opts.collateral.path) : undefined;
+  return async (quoteBytes, rc) => {
+    const published = rc.registration.collateral;
+    let quote: Quote;
+    let collateral: Collateral;
+    let now: number;
+    let source: string;
+    if (published) {
+      try {
+        quote = parseQuote(quoteBytes);
+      } catch (e) {
+        if (e instanceof QuoteParseError) return { ok: false, detail: `${e.code}: ${firstLine(e.message)}` };
+        throw e;
+      }
+      try {
+        collateral = fromOnChainCollateral(published, rootCaDer ?? INTEL_SGX_ROOT_CA_DER);
+      } catch (e) {
+        return { ok: false, detail: `the collateral published on chain is unusable: ${firstLine(e instanceof Error ? e.message : String(e))}` };
+      }
+      now = rc.blockTimestamp;
+      source = `with the collateral published on chain, at the registration's block time ${now}`;
+    } else {
+      if (!opts.collateral) return { ok: false, detail: `${NO_PUBLISHED_COLLATERAL} and no --collateral FILE or --pccs URL was given` };
+      const parsed = await parseWithCollateral(ctx.io, opts.collateral, quoteBytes, opts.now, fileCollateral);
+      if (parsed instanceof QuoteParseError) return { ok: false, detail: `${parsed.code}: ${firstLine(parsed.message)}` };
+      ({ quote, collateral } = parsed);
+      now = opts.now;
+      source = `${NO_PUBLISHED_COLLATERAL}; with --${opts.collateral.kind === "file" ? "collateral" : "pccs"}, at ${now}`;
+    }
+    return policy(checkQuote(quote, { collateral, now, cache, ...(rootCaDer ? { rootCaDer } : {}) }), opts.accept, source);
+  };
+}
+
+/** A verification's outcome under the accepted statuses, saying which collateral and time it used. */
+function policy(out: ReturnType<typeof checkQuote>, accept: readonly string[], source: string): ReverifyOutcome {
+  if (!out.ok) return { ok: false, detail: `${out.error.code}: ${firstLine(out.error.message)} (${source})` };
+  const r = out.result;
+  const accepted = accept.includes(r.status);
+  const genuine = r.genuine ? "" : " (NOT GENUINE: non-Intel root)";
+  return {
+    ok: accepted,
+    status: r.status,
+    detail: accepted ? `verified: ${r.status}${genuine} (${source})` : `verified but TCB status ${r.status} is not accepted (${accept.join(", ")})${genuine} (${source})`,
   };
 }
 
@@ -47,7 +93,12 @@ export const auditCommand: CommandSpec = {
     "and re-checks, for every registration, the quote hash, the KMS address and the report_data key binding.",
     "Logs of other addresses, duplicate logs and logs outside the requested blocks are dropped and reported, and",
     "each KMS's liveness nonces must follow one another up to nonce() at the last scanned block.",
-    "--reverify also runs full DCAP verification of every quote (needs collateral options, as verify-quote).",
+    "Registrations verified on chain (registerVerified) are shown with their path, status, FMSPC, collateral expiry",
+    "and rechecks (stale or not), and their record (kmsInfo) is compared with the events.",
+    "--reverify also runs full DCAP verification of every quote: a registration that published its collateral on",
+    "chain (KmsCollateralPublished) is verified with it at its own block time, nothing else needed; for one that",
+    "did not, the report says so and --collateral FILE / --pccs URL (at --at) is used when given. A quote verified",
+    "on chain must get the same TCB status off chain (else a verdict-mismatch anomaly).",
     "--from-block defaults to the deployment record's block (deployments/<chainId>.json), else 0.",
     "Exit 0 when there is no anomaly, 1 when there is at least one.",
   ].join("\n"),
@@ -56,7 +107,7 @@ export const auditCommand: CommandSpec = {
     "from-block": { type: "string", valueName: "N", description: "first block to scan (default: the deployment block)" },
     "to-block": { type: "string", valueName: "M", description: "last block to scan (default: latest)" },
     range: { type: "string", valueName: "BLOCKS", description: "initial eth_getLogs range (default 10000)" },
-    reverify: { type: "boolean", description: "fully verify every quote (DCAP chain, collateral, TCB status)" },
+    reverify: { type: "boolean", description: "fully verify every quote (DCAP chain, collateral, TCB status), with its published collateral when there is one" },
     ...verificationOptionSpecs(" for --reverify"),
   },
   json: true,
@@ -115,11 +166,12 @@ function printReport(io: CliIO, report: AuditResult): void {
       String(k.livenessProofs.length),
       String(k.registeredAt),
       k.revokedAt === null ? "-" : String(k.revokedAt),
+      k.path === "on-chain" ? `on-chain ${k.tcbStatus}${k.intelRoot ? "" : " NOT GENUINE"}${k.stale ? " STALE" : ""}` : "registrar",
       failed ? `${failed} FAILED of ${k.checks.length}` : `${k.checks.length} ok`,
     ];
   });
   io.stdout(`Registry ${report.registry} on chain ${report.chainId}, blocks ${report.fromBlock}…${report.toBlock}: ${report.kms.length} KMS, ${report.events} events\n\n`);
-  if (rows.length) io.stdout(table(rows, ["kms", "status", "attestations", "liveness", "registered", "revoked", "checks"]) + "\n");
+  if (rows.length) io.stdout(table(rows, ["kms", "status", "attestations", "liveness", "registered", "revoked", "path", "checks"]) + "\n");
   const { foreign, duplicate, outOfRange } = report.logs.dropped;
   if (foreign + duplicate + outOfRange) {
     io.stdout(`Dropped ${report.logs.received - report.logs.used} of ${report.logs.received} logs the RPC returned: ${foreign} of other addresses, ${duplicate} duplicates, ${outOfRange} outside the requested blocks\n\n`);

@@ -1,6 +1,5 @@
 /**
- * `kms-registry deploy --rpc URL [--admin ADDR] [--verifier ADDR | --deploy-verifier] [--verify [--explorers LIST]]
- *   [--deployments DIR] [--force] [--confirmations N] [--json]`,
+ * `kms-registry deploy --rpc URL [--admin ADDR] [--verifier ADDR | --verifier-root FILE | --no-verifier] [--deployments DIR] [--force] [--confirmations N] [--json]`,
  * `kms-registry deploy --deterministic [--salt HEX] [--install-factory] [--dry-run] …` through the CREATE2 factory,
  * or `kms-registry deploy --rpc URL --record ADDR [--deploy-tx HASH]` for a registry deployed some other way.
  */
@@ -8,18 +7,19 @@ import type { Hex } from "../../core/bytes.js";
 import { UsageError } from "../../core/errors.js";
 import { packageVersion } from "../../core/version.js";
 import { accountFromEnv, connect, parseAddress, walletFor } from "../../registry/connect.js";
-import { CREATE2_FACTORY, DEFAULT_SALT, factoryInstalled, parseSalt, planDeterministic } from "../../registry/create2.js";
-import { loadRegistryArtifact, recordOf, type RegistryArtifact } from "../../registry/deploy.js";
-import type { DeploymentRecord } from "../../registry/deployments.js";
+import { CREATE2_FACTORY, DEFAULT_SALT, factoryInstalled, parseSalt, planDeterministic, planVerifierDeterministic } from "../../registry/create2.js";
+import { INTEL_VERIFIER, loadRegistryArtifact, recordOf, type RegistryArtifact, type VerifierChoice } from "../../registry/deploy.js";
+import type { DeploymentRecord, VerifierRecord } from "../../registry/deployments.js";
 import { deployAndRecord, recordDeployed } from "../../workflows/deploy-registry.js";
 import { contractsOfRecord, parseExplorers, verifyOnExplorers, type ExplorerOutcome } from "../../workflows/explorer-verify.js";
 import { EXIT_OK, optFlag, optString, type CommandContext, type CommandSpec } from "../framework.js";
 import { CONFIRMATIONS_OPTION, DEPLOYMENTS_OPTION, RPC_OPTION, confirmations, deploymentsDir, rpcUrl } from "../options/registry.js";
+import { readRootCaDer } from "../options/verification.js";
 import { printJson, progressPrinter } from "../output.js";
 
 export const deployCommand: CommandSpec = {
   synopsis:
-    "--rpc URL [--admin ADDR] [--verifier ADDR | --deploy-verifier] [--deterministic [--salt HEX] [--install-factory] [--dry-run]] [--verify [--explorers LIST]] [--deployments DIR] [--force] [--confirmations N] [--json] | --rpc URL --record ADDR [--deploy-tx HASH]",
+    "--rpc URL [--admin ADDR] [--verifier ADDR | --verifier-root FILE | --no-verifier] [--deterministic [--salt HEX] [--install-factory] [--dry-run]] [--verify [--explorers LIST]] [--deployments DIR] [--force] [--confirmations N] [--json] | --rpc URL --record ADDR [--deploy-tx HASH]",
   help: [
     "Deploys the compiled KmsRegistry (artifacts/contracts/KmsRegistry.sol/KmsRegistry.json from this package) with",
     "the key in KMS_REGISTRY_PRIVATE_KEY (environment only; never on the command line). The admin (default: the",
@@ -27,9 +27,13 @@ export const deployCommand: CommandSpec = {
     "deployments/local/), refusing to replace an existing record unless --force (the old one is kept).",
     "--record ADDR writes the record of a registry deployed some other way (Hardhat Ignition: `npx hardhat ignition",
     "deploy ignition/modules/KmsRegistry.ts --network sepolia`, then `kms-registry deploy --rpc URL --record ADDR`).",
+    "The on-chain DCAP verifier (DcapVerifier, under Intel's SGX Root CA) is deployed first and the registry is built",
+    "with it, so anyone can register through registerVerified; --verifier ADDR reuses a deployed one, --verifier-root",
+    "FILE deploys one under another root (a simulated or test world: NOT GENUINE, never isVerifiedOnChain), and",
+    "--no-verifier deploys a registrar-only registry. The record lists both contracts.",
     `--deterministic deploys through the CREATE2 factory ${CREATE2_FACTORY}: the address depends only on the salt`,
-    `(default ${DEFAULT_SALT}), the compiled bytecode and the admin, so it is the same on every chain for the same`,
-    "admin. It is printed first; --dry-run only computes it (no --rpc needed; with --rpc it also says whether it is",
+    `(default ${DEFAULT_SALT}), the compiled bytecode, the admin and the verifier (itself deployed through the factory`,
+    "with the same salt), so both are at the same addresses on every chain for the same admin and root. They are printed first; --dry-run only computes it (no --rpc needed; with --rpc it also says whether it is",
     "deployed). Code already there from the same build is recorded instead of deployed again. --install-factory",
     "installs the factory on a chain that lacks it (a fresh local chain) by funding its one-time signer.",
     "--verify verifies the source on block explorers with @nomicfoundation/hardhat-verify (a development dependency):",
@@ -39,6 +43,9 @@ export const deployCommand: CommandSpec = {
   options: {
     ...RPC_OPTION,
     admin: { type: "string", valueName: "ADDR", description: "admin and first registrar (default: the sending account)" },
+    verifier: { type: "string", valueName: "ADDR", description: "build the registry with the DcapVerifier already at ADDR (default: deploy one under Intel's root)" },
+    "verifier-root": { type: "string", valueName: "FILE", description: "deploy the DcapVerifier under this root CA (PEM or DER) instead of Intel's: NOT GENUINE" },
+    "no-verifier": { type: "boolean", description: "no on-chain verifier: a registrar-only registry (registerVerified and recheck revert NoVerifier)" },
     ...DEPLOYMENTS_OPTION,
     force: { type: "boolean", description: "replace an existing record for this chain (the old one is archived)" },
     ...CONFIRMATIONS_OPTION,
@@ -48,8 +55,6 @@ export const deployCommand: CommandSpec = {
     salt: { type: "string", valueName: "HEX", description: `with --deterministic: the CREATE2 salt, up to 32 bytes (default ${DEFAULT_SALT})` },
     "install-factory": { type: "boolean", description: "with --deterministic: install the CREATE2 factory first if the chain lacks it" },
     "dry-run": { type: "boolean", description: "with --deterministic: print the address and reproduction data, send nothing" },
-    verifier: { type: "string", valueName: "ADDR", description: "the DcapVerifier the registry uses for on-chain verification (default: none)" },
-    "deploy-verifier": { type: "boolean", description: "deploy a DcapVerifier pinned to Intel's root first (deterministically with --deterministic)" },
     verify: { type: "boolean", description: "verify the source on explorers (hardhat-verify; Etherscan needs ETHERSCAN_API_KEY, else skipped)" },
     explorers: { type: "string", valueName: "LIST", description: "with --verify: comma-separated etherscan, blockscout, sourcify (default etherscan)" },
   },
@@ -60,7 +65,8 @@ export const deployCommand: CommandSpec = {
     for (const o of ["salt", "install-factory", "dry-run"] as const) {
       if (!deterministic && (o === "salt" ? optString(ctx, o) !== undefined : optFlag(ctx, o))) throw new UsageError(`--${o} needs --deterministic`);
     }
-    if (deterministic && optFlag(ctx, "dry-run")) return dryRun(ctx);
+    const verifier = await verifierChoice(ctx);
+    if (deterministic && optFlag(ctx, "dry-run")) return dryRun(ctx, verifier);
     const rpc = rpcUrl(ctx);
     const adminOpt = optString(ctx, "admin");
     const admin = adminOpt !== undefined ? parseAddress(adminOpt, "--admin") : undefined;
@@ -70,19 +76,18 @@ export const deployCommand: CommandSpec = {
     const recordOpt = optString(ctx, "record");
     if (recordOpt !== undefined) {
       if (deterministic) throw new UsageError("--record and --deterministic exclude each other");
+      if (verifier !== INTEL_VERIFIER) throw new UsageError("--record reads the registry's verifier from the chain; --verifier, --verifier-root and --no-verifier do not apply");
       return recordExisting(ctx, rpc, parseAddress(recordOpt, "--record"), dir, force);
     }
     const account = accountFromEnv(io.env);
     const artifact = loadRegistryArtifact();
     const conn = await connect(rpc);
     const saltOpt = optString(ctx, "salt");
-    const verifierOpt = optString(ctx, "verifier");
-    if (verifierOpt !== undefined && optFlag(ctx, "deploy-verifier")) throw new UsageError("give either --verifier ADDR or --deploy-verifier, not both");
     const r = await deployAndRecord({
       publicClient: conn.publicClient,
       walletClient: walletFor(conn, account),
       ...(admin ? { admin } : {}),
-      ...(optFlag(ctx, "deploy-verifier") ? { verifier: { deploy: true as const } } : verifierOpt !== undefined ? { verifier: parseAddress(verifierOpt, "--verifier") } : {}),
+      verifier,
       ...(deterministic ? { deterministic: { ...(saltOpt !== undefined ? { salt: parseSalt(saltOpt) } : {}), installFactory: optFlag(ctx, "install-factory") } } : {}),
       deploymentsDir: dir,
       force,
@@ -110,7 +115,7 @@ export const deployCommand: CommandSpec = {
           `KmsRegistry ${result.alreadyDeployed ? "already deployed" : "deployed"} at ${result.address} on chain ${result.chainId} (${result.network})`,
           `  tx ${result.deployTx}, block ${result.block}${result.alreadyDeployed ? "" : `, gas used ${result.gasUsed}`}`,
           `  admin ${result.admin}`,
-          ...(result.verifier ? [`  DcapVerifier ${result.verifier.address}`] : []),
+          `  ${verifierLine(result.verifier)}`,
           ...(result.create2 ? [`  CREATE2 factory ${result.create2.factory}, salt ${result.create2.salt}, init code hash ${result.create2.initCodeHash}`] : []),
           `  record ${written.path}${written.archived ? ` (previous record kept as ${written.archived})` : ""}`,
           ...(verification ?? []).map((v) => `  verify ${v.contract} on ${v.explorer}: ${v.status}: ${v.detail}`),
@@ -122,6 +127,26 @@ export const deployCommand: CommandSpec = {
   },
 };
 
+/** `--verifier ADDR` / `--verifier-root FILE` / `--no-verifier` (at most one); default: a new verifier under Intel's root. */
+async function verifierChoice(ctx: CommandContext): Promise<VerifierChoice> {
+  const address = optString(ctx, "verifier");
+  const rootFile = optString(ctx, "verifier-root");
+  const none = optFlag(ctx, "no-verifier");
+  if ([address !== undefined, rootFile !== undefined, none].filter(Boolean).length > 1) {
+    throw new UsageError("--verifier, --verifier-root and --no-verifier exclude each other");
+  }
+  if (none) return "none";
+  if (address !== undefined) return { address: parseAddress(address, "--verifier") };
+  const rootDer = await readRootCaDer(ctx.io, rootFile);
+  return rootDer ? { rootDer } : INTEL_VERIFIER;
+}
+
+function verifierLine(v: VerifierRecord | undefined): string {
+  if (!v) return "verifier none (registrar path only: registerVerified and recheck revert NoVerifier)";
+  const root = v.intelRoot ? "Intel's SGX Root CA" : "NOT Intel's root (simulated/test: NOT GENUINE)";
+  return `verifier DcapVerifier ${v.address} (${root}${v.deployTx ? `, tx ${v.deployTx}` : ", reused"})`;
+}
+
 /** `--record ADDR`: write the deployment record of a registry deployed some other way; nothing is sent. */
 async function recordExisting(ctx: CommandContext, rpc: string, address: Hex, dir: string, force: boolean): Promise<number> {
   const txOpt = optString(ctx, "deploy-tx");
@@ -129,17 +154,20 @@ async function recordExisting(ctx: CommandContext, rpc: string, address: Hex, di
   const conn = await connect(rpc);
   const { record: rec, ...written } = await recordDeployed({ publicClient: conn.publicClient, address, deploymentsDir: dir, force, toolVersion: packageVersion(), ...(txOpt ? { deployTx: txOpt.toLowerCase() as Hex } : {}) });
   if (ctx.json) printJson(ctx.io, { ok: true, ...rec, recordPath: written.recordPath, ...(written.archived ? { archived: written.archived } : {}) });
-  else ctx.io.stdout(`recorded KmsRegistry ${rec.address} on chain ${rec.chainId} (deployed in block ${rec.block}, tx ${rec.deployTx}, admin ${rec.admin}${rec.create2?.createx ? `; CreateX, ${rec.create2.createx.scope}` : ""}) in ${written.recordPath}\n`);
+  else ctx.io.stdout(`recorded KmsRegistry ${rec.address} on chain ${rec.chainId} (deployed in block ${rec.block}, tx ${rec.deployTx}, admin ${rec.admin}; ${verifierLine(rec.verifier)}${rec.create2?.createx ? `; CreateX, ${rec.create2.createx.scope}` : ""}) in ${written.recordPath}\n`);
   return EXIT_OK;
 }
 
 /** `--deterministic --dry-run`: the address and reproduction data; with `--rpc`, whether the factory and the registry are there. */
-async function dryRun(ctx: CommandContext): Promise<number> {
+async function dryRun(ctx: CommandContext, verifier: VerifierChoice): Promise<number> {
   const adminOpt = optString(ctx, "admin");
   const admin = adminOpt !== undefined ? parseAddress(adminOpt, "--admin") : (accountFromEnv(ctx.io.env).address as Hex);
   const saltOpt = optString(ctx, "salt");
+  const salt = saltOpt !== undefined ? parseSalt(saltOpt) : DEFAULT_SALT;
   const artifact: RegistryArtifact = loadRegistryArtifact();
-  const plan = planDeterministic({ admin, artifact, ...(saltOpt !== undefined ? { salt: parseSalt(saltOpt) } : {}) });
+  const verifierPlan = verifier !== "none" && "rootDer" in verifier ? planVerifierDeterministic({ rootDer: verifier.rootDer, salt }) : undefined;
+  const verifierAddress = verifierPlan?.address ?? (verifier !== "none" && "address" in verifier ? verifier.address : undefined);
+  const plan = planDeterministic({ admin, artifact, salt, ...(verifierAddress ? { verifier: verifierAddress } : {}) });
   let chain: { chainId: number; factoryInstalled: boolean; deployed: boolean } | undefined;
   if (optString(ctx, "rpc") !== undefined) {
     const conn = await connect(rpcUrl(ctx));
@@ -147,13 +175,15 @@ async function dryRun(ctx: CommandContext): Promise<number> {
     chain = { chainId: conn.chainId, factoryInstalled: await factoryInstalled(conn.publicClient), deployed: !!code && code !== "0x" };
   }
   const { initCode: _i, ...data } = plan;
-  if (ctx.json) printJson(ctx.io, { ok: true, dryRun: true, ...data, compiler: artifact.compiler, ...(chain ? { chain } : {}) });
+  const verifierData = verifierPlan ? (({ initCode: _v, ...rest }) => rest)(verifierPlan) : undefined;
+  if (ctx.json) printJson(ctx.io, { ok: true, dryRun: true, ...data, ...(verifierData ? { verifier: verifierData } : {}), compiler: artifact.compiler, ...(chain ? { chain } : {}) });
   else {
     ctx.io.stdout(
       [
         `KmsRegistry deterministic address ${plan.address} (nothing sent)`,
         `  factory ${plan.factory}, salt ${plan.salt}`,
-        `  init code hash ${plan.initCodeHash} (admin ${plan.constructorArgs.admin}, solc ${artifact.compiler.solc}, ${artifact.compiler.evmVersion})`,
+        `  init code hash ${plan.initCodeHash} (admin ${plan.constructorArgs.admin}, verifier ${plan.constructorArgs.verifier}, solc ${artifact.compiler.solc}, ${artifact.compiler.evmVersion})`,
+        ...(verifierPlan ? [`  DcapVerifier deterministic address ${verifierPlan.address}, init code hash ${verifierPlan.initCodeHash}`] : []),
         ...(chain ? [`  chain ${chain.chainId}: factory ${chain.factoryInstalled ? "installed" : "missing"}, registry ${chain.deployed ? "deployed" : "not deployed"}`] : []),
         "",
       ].join("\n"),

@@ -5,8 +5,8 @@ import type { Hex } from "../../core/bytes.js";
 import { UsageError } from "../../core/errors.js";
 import { packageVersion } from "../../core/version.js";
 import { parseAddress } from "../../registry/connect.js";
-import { parseSalt, planDeterministic } from "../../registry/create2.js";
-import { loadRegistryArtifact } from "../../registry/deploy.js";
+import { parseSalt, planDeterministic, planVerifierDeterministic } from "../../registry/create2.js";
+import { INTEL_VERIFIER, loadRegistryArtifact, type VerifierChoice } from "../../registry/deploy.js";
 import { deployAndRecord, recordDeployed } from "../../workflows/deploy-registry.js";
 import { INPUT_KINDS, readInput } from "../../core/files.js";
 import { certificateDerFromFile } from "../../dcap/x509.js";
@@ -16,8 +16,8 @@ import { verifyDeployed } from "../verify.js";
 interface DeployArgs {
   admin: string | undefined;
   verifier: string | undefined;
-  deployVerifier: boolean;
   verifierRoot: string | undefined;
+  noVerifier: boolean;
   deterministic: boolean;
   salt: string | undefined;
   installFactory: boolean;
@@ -44,12 +44,14 @@ export default async function deployAction(args: DeployArgs, hre: HardhatRuntime
     const adminOpt = given(args.admin);
     const admin = adminOpt !== undefined ? parseAddress(adminOpt, "--admin") : undefined;
     const salt = args.salt !== undefined && args.salt !== "" ? parseSalt(args.salt) : undefined;
-    if (args.verifier && args.deployVerifier) throw new UsageError("give either --verifier ADDR or --deploy-verifier, not both");
-    if (args.verifierRoot && !args.deployVerifier) throw new UsageError("--verifier-root needs --deploy-verifier");
+    if ([args.verifier !== undefined, args.verifierRoot !== undefined, args.noVerifier].filter(Boolean).length > 1) {
+      throw new UsageError("--verifier, --verifier-root and --no-verifier exclude each other");
+    }
     const verifierOpt = args.verifier ? parseAddress(args.verifier, "--verifier") : undefined;
     const verifierRootDer = args.verifierRoot
       ? certificateDerFromFile(await readInput(projectPath(hre, args.verifierRoot), INPUT_KINDS.certificate, { label: `--verifier-root ${JSON.stringify(args.verifierRoot)}` }), "--verifier-root")
       : undefined;
+    const verifier: VerifierChoice = args.noVerifier ? "none" : verifierOpt ? { address: verifierOpt } : verifierRootDer ? { rootDer: verifierRootDer } : INTEL_VERIFIER;
     const net = await taskNetwork(hre);
     if (args.record) {
       if (args.deterministic) throw new UsageError("--record and --deterministic exclude each other");
@@ -72,11 +74,14 @@ export default async function deployAction(args: DeployArgs, hre: HardhatRuntime
     const artifact = loadRegistryArtifact();
 
     if (args.dryRun) {
-      const plan = planDeterministic({ admin: admin ?? (wallet.account.address as Hex), artifact, ...(verifierOpt ? { verifier: verifierOpt } : {}), ...(salt ? { salt } : {}) });
+      const verifierPlan = verifier !== "none" && "rootDer" in verifier ? planVerifierDeterministic({ rootDer: verifier.rootDer, ...(salt ? { salt } : {}) }) : undefined;
+      const verifierAddress = verifierPlan?.address ?? verifierOpt;
+      const plan = planDeterministic({ admin: admin ?? (wallet.account.address as Hex), artifact, ...(verifierAddress ? { verifier: verifierAddress } : {}), ...(salt ? { salt } : {}) });
       const code = await net.publicClient.getCode({ address: plan.address });
       const { initCode: _i, ...data } = plan;
       const deployed = !!code && code !== "0x";
-      if (args.json) printJson({ ok: true, dryRun: true, network: net.name, chainId: net.chainId, ...data, compiler: artifact.compiler, deployed });
+      const verifierData = verifierPlan ? { address: verifierPlan.address, initCodeHash: verifierPlan.initCodeHash } : undefined;
+      if (args.json) printJson({ ok: true, dryRun: true, network: net.name, chainId: net.chainId, ...data, ...(verifierData ? { verifier: verifierData } : {}), compiler: artifact.compiler, deployed });
       else out(`KmsRegistry deterministic address ${plan.address} (nothing sent; ${deployed ? "already deployed" : "not deployed"} on ${net.name})\n  factory ${plan.factory}, salt ${plan.salt}\n  init code hash ${plan.initCodeHash} (admin ${plan.constructorArgs.admin})\n`);
       return;
     }
@@ -85,7 +90,7 @@ export default async function deployAction(args: DeployArgs, hre: HardhatRuntime
       publicClient: net.publicClient,
       walletClient: wallet,
       ...(admin ? { admin } : {}),
-      ...(args.deployVerifier ? { verifier: { deploy: true as const, ...(verifierRootDer ? { rootCaDer: verifierRootDer } : {}) } } : verifierOpt ? { verifier: verifierOpt } : {}),
+      verifier,
       ...(args.deterministic ? { deterministic: { ...(salt ? { salt } : {}), installFactory: args.installFactory } } : {}),
       deploymentsDir: deploymentsDirOf(hre, args.deployments),
       force: args.force,
@@ -95,7 +100,7 @@ export default async function deployAction(args: DeployArgs, hre: HardhatRuntime
       onProgress: progress("deploy"),
     });
     const verification = args.verify ? await verifyDeployed(hre, net, r.record, args.explorers) : undefined;
-    if (verifierRootDer && r.record.verifier?.intelRoot === false) err("WARNING: the DcapVerifier pins a root CA that is NOT Intel's: its on-chain verdicts prove nothing about real TDX hardware (development only).\n");
+    if (r.record.verifier?.intelRoot === false) err("WARNING: the DcapVerifier pins a root CA that is NOT Intel's: its on-chain verdicts prove nothing about real TDX hardware (development only).\n");
     if (args.json) {
       printJson({ ok: true, hardhatNetwork: net.name, ...r.record, gasUsed: r.gasUsed, alreadyDeployed: r.alreadyDeployed, recordPath: r.recordPath, ...(r.archived ? { archived: r.archived } : {}), ...(verification ? { verification } : {}) });
       return;

@@ -123,11 +123,12 @@ async function registryTarget(hre: HardhatRuntimeEnvironment, registryOpt: Hex |
   let record: DeploymentRecord | undefined = registryOpt ? await findDeploymentByAddress(dir, registryOpt) : await readDeployment(dir, net.chainId);
   if (!registryOpt && !record && deploy) {
     if (!net.local) throw new UsageError(`--deploy-registry is for local development chains; on ${net.name} (chain ${net.chainId}) deploy with \`npx hardhat kms-registry:deploy --network ${net.name}\` first`);
-    // An in-process chain ends with the task: its registry gets no record that would outlive it.
+    // The registrar path publishes here: a registrar-only registry. An in-process chain ends with the task: its
+    // registry gets no record that would outlive it.
     record =
       net.connection.networkConfig.type === "edr-simulated"
-        ? recordOf(await deployRegistry({ publicClient: net.publicClient, walletClient, toolVersion: packageVersion(), onProgress: progress("deploy") }))
-        : (await deployAndRecord({ publicClient: net.publicClient, walletClient, deploymentsDir: dir, toolVersion: packageVersion(), onProgress: progress("deploy") })).record;
+        ? recordOf(await deployRegistry({ publicClient: net.publicClient, walletClient, verifier: "none", toolVersion: packageVersion(), onProgress: progress("deploy") }))
+        : (await deployAndRecord({ publicClient: net.publicClient, walletClient, verifier: "none", deploymentsDir: dir, toolVersion: packageVersion(), onProgress: progress("deploy") })).record;
   }
   const registry = registryOpt ?? record?.address;
   if (!registry) throw new UsageError(`no registry: pass --registry ADDR, or deploy one first (\`npx hardhat kms-registry:deploy --network ${net.name}\`; no record for chain ${net.chainId} in ${dir})`);
