@@ -33,9 +33,12 @@ export const SOLIDITY_SETTINGS = {
 export default defineConfig({
   plugins: [hardhatToolboxViemPlugin],
   solidity: {
-    version: SOLC_VERSION,
-    path: soljson,
-    settings: SOLIDITY_SETTINGS,
+    // "production" (what `hardhat verify` builds its minimal input with, and `--build-profile production`) is the
+    // same build as "default": Hardhat would otherwise derive it with its own optimizer settings.
+    profiles: {
+      default: { version: SOLC_VERSION, path: soljson, settings: SOLIDITY_SETTINGS },
+      production: { version: SOLC_VERSION, path: soljson, settings: SOLIDITY_SETTINGS },
+    },
   },
   paths: {
     tests: { solidity: "contracts" },

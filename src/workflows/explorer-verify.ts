@@ -136,7 +136,9 @@ export async function verifyOnExplorers(p: ExplorerVerifyParameters): Promise<Ex
     hre = await createHardhatRuntimeEnvironment(
       {
         plugins: [verifyPlugin.default],
-        solidity: solidityConfig() as never,
+        // hardhat-verify builds its input with the "production" profile, which Hardhat otherwise derives with
+        // its own optimizer settings: both profiles are the build's.
+        solidity: { profiles: { default: solidityConfig(), production: solidityConfig() } } as never,
         verify: {
           etherscan: p.etherscanApiKey ? { apiKey: p.etherscanApiKey } : { enabled: false },
           blockscout: p.blockscoutApiKey ? { apiKey: p.blockscoutApiKey } : {},

@@ -12,9 +12,11 @@ import path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { createPublicClient, encodeAbiParameters, http, zeroAddress, type Hex } from "viem";
+import { createPublicClient, encodeAbiParameters, http, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
+import { INTEL_SGX_ROOT_CA_DER } from "../../src/dcap/intel-root.js";
+import { verifierRootArgs } from "../../src/registry/verifier.js";
 import { HARDHAT_DEV_ACCOUNT_1_KEY, startDevNode, type DevNode } from "../../src/testing/devnode.js";
 import { runCli } from "../helpers/cli.js";
 import { hardhatIn, jsonOut, makePluginProject } from "../helpers/hardhat-project.js";
@@ -72,7 +74,7 @@ describe("kms-registry:deploy --verify (hardhat-verify, Etherscan API)", () => {
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as { chainId: number; verifier: { address: string; intelRoot: boolean }; verification: { contract: string; status: string; detail: string }[] };
     expect(j.chainId).toBe(8453);
-    expect(j.verifier.intelRoot).toBe(true);
+    expect(j.verifier.intelRoot).toBe(true); // deploy's default: a DcapVerifier under Intel's root
     expect(j.verification.map((v) => [v.contract, v.status])).toEqual([["KmsRegistry", "skipped"], ["DcapVerifier", "skipped"]]);
     expect(j.verification[0]!.detail).toMatch(/no Etherscan API key configured \(set ETHERSCAN_API_KEY in the environment\)/);
     expect(r.stderr).toMatch(/verify KmsRegistry on etherscan: skipped/);
@@ -83,16 +85,26 @@ describe("kms-registry:deploy --verify (hardhat-verify, Etherscan API)", () => {
     const noKey = await hardhatIn(project, ["--network", "local", "kms-registry:deploy", "--verify", "--deployments", "deployments-nokey", "--json"], env);
     expect(noKey.code, noKey.stderr).toBe(0);
     const skipped = jsonOut<{ verification: { explorer: string; status: string; detail: string }[] }>(noKey.stdout).verification;
-    expect(skipped).toEqual([expect.objectContaining({ explorer: "etherscan", status: "skipped", detail: expect.stringMatching(/no Etherscan API key configured.*ETHERSCAN_API_KEY/) })]);
+    const skip = expect.objectContaining({ explorer: "etherscan", status: "skipped", detail: expect.stringMatching(/no Etherscan API key configured.*ETHERSCAN_API_KEY/) });
+    expect(skipped).toEqual([skip, skip]); // the registry and its DcapVerifier
     expect(submissions).toHaveLength(0);
 
     const r = await hardhatIn(project, ["--network", "local", "kms-registry:deploy", "--verify", "--json"], { ...env, ETHERSCAN_API_KEY: "test-key-1234" }, 120_000);
     expect(r.code, r.stderr).toBe(0);
-    const out = jsonOut<{ address: Hex; deployTx: Hex; chainId: number; verification: { status: string; contract: string }[] }>(r.stdout);
+    const out = jsonOut<{ address: Hex; deployTx: Hex; chainId: number; verifier: { address: Hex }; verification: { status: string; contract: string }[] }>(r.stdout);
     expect(out.chainId).toBe(8453);
-    expect(out.verification, JSON.stringify(out.verification)).toEqual([expect.objectContaining({ contract: "KmsRegistry", status: "verified" })]);
+    expect(out.verification, JSON.stringify(out.verification)).toEqual([
+      expect.objectContaining({ contract: "KmsRegistry", status: "verified" }),
+      expect.objectContaining({ contract: "DcapVerifier", status: "verified" }),
+    ]);
     expect(r.stdout + r.stderr).not.toContain("test-key-1234");
-    expect(submissions).toHaveLength(1);
+    expect(submissions).toHaveLength(2);
+    const verifierForm = submissions[1]!.form;
+    expect(verifierForm.get("contractaddress")?.toLowerCase()).toBe(out.verifier.address.toLowerCase());
+    expect(verifierForm.get("contractname")).toBe("project/contracts/dcap/DcapVerifier.sol:DcapVerifier");
+    expect(verifierForm.get("constructorArguments")).toBe(
+      encodeAbiParameters([{ type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }, { type: "uint256" }], verifierRootArgs(INTEL_SGX_ROOT_CA_DER)).slice(2),
+    );
     const { query, form } = submissions[0]!;
     expect(query.get("chainid")).toBe("8453");
     expect(query.get("apikey")).toBe("test-key-1234");
@@ -101,11 +113,13 @@ describe("kms-registry:deploy --verify (hardhat-verify, Etherscan API)", () => {
     expect(form.get("contractname")).toBe("project/contracts/KmsRegistry.sol:KmsRegistry");
     const solc = require("solc") as { compile: (input: string) => string; version: () => string };
     expect(form.get("compilerversion")).toBe(`v${solc.version().replace(/\.Emscripten\.clang$/, "")}`);
-    const args = encodeAbiParameters([{ type: "address" }, { type: "address" }], [admin, zeroAddress]).slice(2);
-    expect(form.get("constructorArguements") ?? form.get("constructorArguments")).toBe(args);
+    const args = encodeAbiParameters([{ type: "address" }, { type: "address" }], [admin, out.verifier.address]).slice(2);
+    expect(form.get("constructorArguments")).toBe(args);
 
     // Recompile what was submitted.
     const input = JSON.parse(form.get("sourceCode")!) as { sources: Record<string, unknown>; settings: Record<string, unknown> };
+    // the build's settings, not Hardhat's derived "production" ones
+    expect(input.settings).toMatchObject({ evmVersion: "cancun", optimizer: { enabled: true, runs: 10_000 }, metadata: { bytecodeHash: "none" } });
     expect(Object.keys(input.sources)).toContain("project/contracts/KmsRegistry.sol");
     expect(Object.keys(input.sources).some((s) => s.includes("/test/"))).toBe(false); // the minimal input: the contract's own sources
     input.settings.outputSelection = { "project/contracts/KmsRegistry.sol": { KmsRegistry: ["evm.bytecode.object", "evm.deployedBytecode.object", "evm.deployedBytecode.immutableReferences"] } };
