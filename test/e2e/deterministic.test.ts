@@ -83,8 +83,7 @@ describe("one address on every chain", () => {
 
   it("Ignition --strategy create2: the same registry and verifier addresses on chain 31337 and chain 8453, from different senders, as computed offline; the record says how to reproduce them", async () => {
     await installCreateX(b.url);
-    const depA = await ignitionDeploy(a, HARDHAT_DEV_ACCOUNT_1_KEY, "a");
-    const depB = await ignitionDeploy(b, DEV_ACCOUNT_2_KEY, "b");
+    const [depA, depB] = await Promise.all([ignitionDeploy(a, HARDHAT_DEV_ACCOUNT_1_KEY, "a"), ignitionDeploy(b, DEV_ACCOUNT_2_KEY, "b")]);
     // the salt has 20 zero bytes and flag 0x00: neither the sender nor the chain enters the addresses
     const anySender = "0x000000000000000000000000000000000000dEaD";
     const va = loadVerifierArtifact();
