@@ -61,9 +61,8 @@ export default defineConfig({
     },
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
     // The JSON-RPC node of the demo and the end-to-end tests (`hardhat --network devnode node`, see
-    // src/testing/devnode.ts): Osaka for the P-256 precompile the on-chain DCAP verifier calls, and no
-    // contract size limit while the verifier's code is larger than EIP-170 allows.
-    devnode: { type: "edr-simulated", chainType: "l1", hardfork: "osaka", allowUnlimitedContractSize: true },
+    // src/testing/devnode.ts): Osaka for the P-256 precompile the on-chain DCAP verifier calls.
+    devnode: { type: "edr-simulated", chainType: "l1", hardfork: "osaka" },
     sepolia: {
       type: "http",
       chainType: "l1",

@@ -109,7 +109,7 @@ async function sizedQuote(w: ForgeWorld, k: ReturnType<typeof newKms>): Promise<
   return forgeQuote(w, { reportData, qeAuthData: Uint8Array.from({ length: 32 + extra }, (_, i) => i & 0xff) });
 }
 
-const { viem } = await network.connect({ override: { hardfork: "osaka", allowUnlimitedContractSize: true, initialDate: new Date(N * 1000) } });
+const { viem } = await network.connect({ override: { hardfork: "osaka", initialDate: new Date(N * 1000) } });
 const publicClient = await viem.getPublicClient();
 const [wallet, anyone] = await viem.getWalletClients();
 

@@ -18,6 +18,8 @@ import { BIN, REPO_ROOT, runCli, type RunResult } from "./helpers/cli.js";
 const TDX = fixturePath("tdx_quote");
 const TDX_COLL = fixturePath("tdx_quote_collateral.json");
 const AT = ["--at", String(TDX_NOW)];
+const SNP_REPORT = new URL("./fixtures/sev-snp/go-sev-guest-report-v2-milan.bin", import.meta.url).pathname;
+const SNP_VCEK = new URL("./fixtures/sev-snp/go-sev-guest-vcek-milan.der", import.meta.url).pathname;
 const KEY_ENV = { KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_0_KEY };
 // publish and audit fail on their input before any RPC request: nothing listens on port 9
 const REG = ["--registry", "0x5FbDB2315678afecb367f032d93F642f64180aa3", "--rpc", "http://127.0.0.1:9"];
@@ -73,6 +75,7 @@ const INPUTS: Record<string, Input> = {
   "verify-quote --collateral": { args: (p) => ["verify-quote", TDX, "--collateral", p, ...AT], label: "collateral file", kind: "collateral", cap: "4 MiB" },
   "verify-quote --root-ca": { args: (p) => ["verify-quote", TDX, "--collateral", TDX_COLL, ...AT, "--root-ca", p], label: "root CA file", kind: "certificate", cap: "256 KiB" },
   "verify-quote --eventlog": { args: (p) => ["verify-quote", TDX, "--collateral", TDX_COLL, ...AT, "--eventlog", p], label: "event log file", kind: "event log", cap: "8 MiB" },
+  "verify-quote --amd-crl": { args: (p) => ["verify-quote", SNP_REPORT, "--vcek", SNP_VCEK, "--amd-crl", p, "--at", "1800000000"], label: "AMD CRL file", kind: "AMD CRL", cap: "256 KiB" },
   "verify --file": { args: (p) => ["verify", "--file", p, "--collateral", TDX_COLL, ...AT], label: "bootstrap JSON file", kind: "bootstrap JSON", cap: "16 MiB" },
   "verify --collateral": { args: (p) => ["verify", "--file", bootstrapFile, "--collateral", p, ...AT], label: "collateral file", kind: "collateral", cap: "4 MiB" },
   "publish --file": { args: (p) => ["publish", ...REG, "--file", p, "--collateral", TDX_COLL], label: "bootstrap JSON file", kind: "bootstrap JSON", cap: "16 MiB", env: KEY_ENV },

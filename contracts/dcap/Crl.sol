@@ -56,6 +56,35 @@ library Crl {
         uint256 p = list.revokedStart;
         uint256 end = list.revokedEnd;
         while (p < end) {
+            // entries in the usual short form, `30 L 02 SL serial …` (L < 128, 1 ≤ SL ≤ 32), read in one
+            // step; any other entry is read below (which accepts the same entries with the same serials)
+            bool hit;
+            uint256 next;
+            assembly ("memory-safe") {
+                for {} lt(add(p, 4), end) {} {
+                    let w := calldataload(add(der.offset, p))
+                    let l := byte(1, w)
+                    let sl := byte(3, w)
+                    if iszero(
+                        and(
+                            and(eq(byte(0, w), 0x30), eq(byte(2, w), 0x02)),
+                            and(
+                                and(lt(l, 0x80), iszero(gt(add(add(p, 2), l), end))),
+                                and(gt(sl, 0), and(lt(sl, 33), iszero(gt(add(sl, 2), l))))
+                            )
+                        )
+                    ) { break }
+                    if eq(shr(sub(256, shl(3, sl)), calldataload(add(der.offset, add(p, 4)))), serial) {
+                        hit := 1
+                        break
+                    }
+                    p := add(add(p, 2), l)
+                }
+                next := p
+            }
+            if (hit) return true;
+            p = next;
+            if (!(p < end)) break;
             (uint256 ecs, uint256 eEnd) = Der.expect(der, p, end, 0x30);
             (uint256 scs, uint256 sEnd) = Der.expect(der, ecs, eEnd, 0x02);
             if (sEnd == scs) revert Der.DerBadInteger(scs);

@@ -150,100 +150,123 @@ library IntelJson {
         }
     }
 
+    /// @notice The position of the first quote, backslash or control byte (< 0x20) at or after memory
+    ///         position `q`, or `end` when there is none before it; read a word at a time.
+    function nextSpecial(uint256 q, uint256 end) internal pure returns (uint256 r) {
+        assembly ("memory-safe") {
+            // 0x80 in each zero byte of `x`, 0 elsewhere (no carry crosses a byte)
+            function zeroBytes(x) -> z {
+                let l := 0x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f
+                z := not(or(or(add(and(x, l), l), x), l))
+            }
+            r := end
+            for {} lt(q, end) { q := add(q, 32) } {
+                let w := mload(q)
+                let m := or(
+                    or(
+                        zeroBytes(xor(w, 0x2222222222222222222222222222222222222222222222222222222222222222)),
+                        zeroBytes(xor(w, 0x5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c))
+                    ),
+                    zeroBytes(and(w, 0xe0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0))
+                )
+                // only the bytes before the end of the text count
+                let rem := sub(end, q)
+                if lt(rem, 32) { m := and(m, not(shr(shl(3, rem), not(0)))) }
+                if m {
+                    // the first (most significant) byte of `m` with its top bit set
+                    let i := 0
+                    if iszero(shr(128, m)) {
+                        i := 16
+                        m := shl(128, m)
+                    }
+                    if iszero(shr(192, m)) {
+                        i := add(i, 8)
+                        m := shl(64, m)
+                    }
+                    if iszero(shr(224, m)) {
+                        i := add(i, 4)
+                        m := shl(32, m)
+                    }
+                    if iszero(shr(240, m)) {
+                        i := add(i, 2)
+                        m := shl(16, m)
+                    }
+                    if iszero(shr(248, m)) { i := add(i, 1) }
+                    r := add(q, i)
+                    break
+                }
+            }
+        }
+    }
+
+    /// @notice The closing quote of a string without escapes or control bytes whose text starts at
+    ///         memory position `s`, or 0 when a backslash, a control byte or `end` comes first.
+    function plainString(uint256 s, uint256 end) internal pure returns (uint256 c) {
+        c = nextSpecial(s, end);
+        assembly ("memory-safe") {
+            if iszero(and(lt(c, end), eq(byte(0, mload(c)), 0x22))) { c := 0 }
+        }
+    }
+
     /// @notice Scans the string whose opening quote is at `p`: the position of its closing quote and
     ///         whether it contains an escape. Reverts `JsonSyntax` on a bad escape, a raw control byte
     ///         or an unterminated string.
     function scanString(Doc memory d, uint256 p) internal pure returns (uint256 q, bool escaped) {
         uint256 end = d.end;
-        bool bad;
-        assembly ("memory-safe") {
-            function isHex(x) -> r {
-                r := and(shr(x, HEX), 1)
-            }
-            // 0x80 in each zero byte of `x`, 0 elsewhere (no carry crosses a byte)
-            function zeroBytes(x) -> r {
-                let l := 0x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f
-                r := not(or(or(add(and(x, l), l), x), l))
-            }
-            // the index of the first (most significant) byte of `m` with its top bit set; m ≠ 0
-            function firstByte(m) -> i {
-                if iszero(shr(128, m)) {
-                    i := 16
-                    m := shl(128, m)
+        q = p + 1;
+        while (true) {
+            q = nextSpecial(q, end);
+            bool bad;
+            bool done;
+            assembly ("memory-safe") {
+                function isHex(x) -> r {
+                    r := and(shr(x, HEX), 1)
                 }
-                if iszero(shr(192, m)) {
-                    i := add(i, 8)
-                    m := shl(64, m)
-                }
-                if iszero(shr(224, m)) {
-                    i := add(i, 4)
-                    m := shl(32, m)
-                }
-                if iszero(shr(240, m)) {
-                    i := add(i, 2)
-                    m := shl(16, m)
-                }
-                if iszero(shr(248, m)) { i := add(i, 1) }
-            }
-            q := add(p, 1)
-            for {} 1 {} {
-                // a word at a time to the next quote, backslash or control byte
-                for {} lt(q, end) {} {
-                    let w := mload(q)
-                    let m := or(
-                        or(
-                            zeroBytes(xor(w, 0x2222222222222222222222222222222222222222222222222222222222222222)),
-                            zeroBytes(xor(w, 0x5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c))
-                        ),
-                        zeroBytes(and(w, 0xe0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0))
-                    )
-                    let rem := sub(end, q)
-                    // only the bytes before the end of the text count
-                    if lt(rem, 32) { m := and(m, not(shr(shl(3, rem), not(0)))) }
-                    if m {
-                        q := add(q, firstByte(m))
-                        break
-                    }
-                    q := add(q, 32)
-                }
-                if iszero(lt(q, end)) {
-                    bad := 1
-                    break
-                }
-                let c := byte(0, mload(q))
-                if eq(c, 0x22) { break }
-                if lt(c, 0x20) {
-                    bad := 1
-                    break
-                }
-                // a backslash
-                escaped := 1
-                q := add(q, 1)
-                if iszero(lt(q, end)) {
-                    bad := 1
-                    break
-                }
-                c := byte(0, mload(q))
-                if iszero(and(shr(c, ESC), 1)) {
-                    bad := 1
-                    break
-                }
-                if eq(c, 0x75) {
-                    if gt(add(q, 5), end) {
+                for {} 1 {} {
+                    if iszero(lt(q, end)) {
                         bad := 1
                         break
                     }
-                    let w := mload(add(q, 1))
-                    if iszero(and(and(isHex(byte(0, w)), isHex(byte(1, w))), and(isHex(byte(2, w)), isHex(byte(3, w))))) {
+                    let c := byte(0, mload(q))
+                    if eq(c, 0x22) {
+                        done := 1
+                        break
+                    }
+                    if lt(c, 0x20) {
                         bad := 1
                         break
                     }
-                    q := add(q, 4)
+                    // a backslash
+                    escaped := 1
+                    q := add(q, 1)
+                    if iszero(lt(q, end)) {
+                        bad := 1
+                        break
+                    }
+                    c := byte(0, mload(q))
+                    if iszero(and(shr(c, ESC), 1)) {
+                        bad := 1
+                        break
+                    }
+                    if eq(c, 0x75) {
+                        if gt(add(q, 5), end) {
+                            bad := 1
+                            break
+                        }
+                        let w := mload(add(q, 1))
+                        if iszero(and(and(isHex(byte(0, w)), isHex(byte(1, w))), and(isHex(byte(2, w)), isHex(byte(3, w))))) {
+                            bad := 1
+                            break
+                        }
+                        q := add(q, 4)
+                    }
+                    q := add(q, 1)
+                    break
                 }
-                q := add(q, 1)
             }
+            if (bad) revert JsonSyntax((q < end ? q : end) - d.base);
+            if (done) return (q, escaped);
         }
-        if (bad) revert JsonSyntax((q < end ? q : end) - d.base);
     }
 
     /// @notice Skips any JSON value at `p` (validating it, and refusing duplicate keys inside it).
@@ -474,18 +497,42 @@ library IntelJson {
     }
 
     /// @dev `len` (≤ 64) hex digits at memory position `start` as a number; `ok` false on a non-hex digit.
+    ///      32 digits at a time: every byte checked to be 0-9, A-F or a-f in parallel (bytes below 0x80,
+    ///      with bit 5 set: '0'-'9' and 'a'-'f'), turned into its nibble and the nibbles packed.
     function decodeHex(uint256 start, uint256 len) private pure returns (uint256 v, bool ok) {
         assembly ("memory-safe") {
+            let ones := 0x0101010101010101010101010101010101010101010101010101010101010101
+            let high := mul(ones, 0x80)
             ok := 1
-            for { let i := 0 } lt(i, len) { i := add(i, 1) } {
-                let c := byte(0, mload(add(start, i)))
-                if iszero(and(shr(c, HEX), 1)) {
+            for { let i := 0 } lt(i, len) { i := add(i, 32) } {
+                let n := sub(len, i)
+                if gt(n, 32) { n := 32 }
+                // the n digits, then '0's
+                let keep := not(shr(shl(3, n), not(0)))
+                let w := or(and(mload(add(start, i)), keep), and(not(keep), mul(ones, 0x30)))
+                // no byte ≥ 0x80, and none that is not a digit or a letter A-F / a-f (bytes below 0x20,
+                // which bit 5 would turn into digits, never reach here: strings hold no control byte)
+                let x := or(w, mul(ones, 0x20))
+                let h := or(x, high)
+                let digit := and(and(sub(h, mul(ones, 0x30)), high), not(and(sub(h, mul(ones, 0x3a)), high)))
+                let letter := and(and(sub(h, mul(ones, 0x61)), high), not(and(sub(h, mul(ones, 0x67)), high)))
+                if or(and(w, high), iszero(eq(or(digit, letter), high))) {
                     ok := 0
                     break
                 }
-                // '0'-'9' → 0-9; 'A'-'F' / 'a'-'f' → 10-15
-                let nib := and(add(c, mul(9, shr(6, c))), 0xf)
-                v := or(shl(4, v), nib)
+                // '0'-'9' → 0-9, 'a'-'f' → 10-15
+                let l := shr(7, letter)
+                let nib := add(and(x, mul(ones, 0x0f)), add(shl(3, l), l))
+                // two nibbles per byte, then the 16 bytes gathered into the low half of the word
+                nib := or(
+                    shr(4, and(nib, 0x0f000f000f000f000f000f000f000f000f000f000f000f000f000f000f000f00)),
+                    and(nib, 0x000f000f000f000f000f000f000f000f000f000f000f000f000f000f000f000f)
+                )
+                nib := and(or(nib, shr(8, nib)), 0x0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff)
+                nib := and(or(nib, shr(16, nib)), 0x00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff)
+                nib := and(or(nib, shr(32, nib)), 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff)
+                nib := and(or(nib, shr(64, nib)), 0xffffffffffffffffffffffffffffffff)
+                v := or(shl(shl(2, n), v), shr(shl(2, sub(32, n)), nib))
             }
         }
     }
@@ -495,18 +542,26 @@ library IntelJson {
         uint256 start;
         uint256 len;
         (start, len, q) = text(d, p);
+        bool known;
+        (known, s) = statusOf(start, len);
+        if (!known) revert JsonUnknownStatus(p - d.base);
+    }
+
+    /// @notice The TCB status named by the `len` bytes at memory position `start`, if any.
+    function statusOf(uint256 start, uint256 len) internal pure returns (bool known, TcbStatus s) {
         bytes32 h;
         assembly ("memory-safe") {
             h := keccak256(start, len)
         }
-        if (h == K_UP_TO_DATE) return (TcbStatus.UpToDate, q);
-        if (h == K_OUT_OF_DATE) return (TcbStatus.OutOfDate, q);
-        if (h == K_SWHARDENING_NEEDED) return (TcbStatus.SWHardeningNeeded, q);
-        if (h == K_CONFIGURATION_NEEDED) return (TcbStatus.ConfigurationNeeded, q);
-        if (h == K_CONFIG_AND_SW_HARDENING) return (TcbStatus.ConfigurationAndSWHardeningNeeded, q);
-        if (h == K_OUT_OF_DATE_CONFIG) return (TcbStatus.OutOfDateConfigurationNeeded, q);
-        if (h == K_REVOKED) return (TcbStatus.Revoked, q);
-        revert JsonUnknownStatus(p - d.base);
+        known = true;
+        if (h == K_UP_TO_DATE) s = TcbStatus.UpToDate;
+        else if (h == K_OUT_OF_DATE) s = TcbStatus.OutOfDate;
+        else if (h == K_SWHARDENING_NEEDED) s = TcbStatus.SWHardeningNeeded;
+        else if (h == K_CONFIGURATION_NEEDED) s = TcbStatus.ConfigurationNeeded;
+        else if (h == K_CONFIG_AND_SW_HARDENING) s = TcbStatus.ConfigurationAndSWHardeningNeeded;
+        else if (h == K_OUT_OF_DATE_CONFIG) s = TcbStatus.OutOfDateConfigurationNeeded;
+        else if (h == K_REVOKED) s = TcbStatus.Revoked;
+        else known = false;
     }
 
     /// @notice The RFC 3339 date-time with a zone at `p` (`2025-06-05T03:45:00Z`, fractions floored,
@@ -552,21 +607,41 @@ library IntelJson {
         return (t - off, true);
     }
 
-    /// @dev `YYYY-MM-DDTHH:MM:SS` at the start of word `w` as unix seconds (second 60 read as 59).
+    /// @dev `YYYY-MM-DDTHH:MM:SS` at the start of word `w` as unix seconds (second 60 read as 59): the
+    ///      separators and the 14 digits checked in one pass over the word, then solady's DateTimeLib.
     function dateTime(uint256 w) private pure returns (uint256 t, bool ok) {
-        uint256 sep = uint8(w >> 168);
-        if (
-            uint8(w >> 216) != 0x2d || uint8(w >> 192) != 0x2d || (sep != 0x54 && sep != 0x74) ||
-            uint8(w >> 144) != 0x3a || uint8(w >> 120) != 0x3a
-        ) return (0, false);
-        uint256 year = digitsAt(w, 0, 4);
-        uint256 month = digitsAt(w, 5, 2);
-        uint256 day = digitsAt(w, 8, 2);
-        // a non-digit reads as a huge number, which every range check refuses
-        if (year < 1970 || year > 9999 || !DateTimeLib.isSupportedDate(year, month, day)) return (0, false);
-        uint256 hour = digitsAt(w, 11, 2);
-        uint256 minute = digitsAt(w, 14, 2);
-        uint256 second = digitsAt(w, 17, 2);
+        uint256 year;
+        uint256 month;
+        uint256 day;
+        uint256 hour;
+        uint256 minute;
+        uint256 second;
+        assembly ("memory-safe") {
+            // the 19 leading bytes: digits at 0-3, 5-6, 8-9, 11-12, 14-15, 17-18
+            let digits := 0xffffffff00ffff00ffff00ffff00ffff00ffff00000000000000000000000000
+            let ones := 0x0101010101010101010101010101010101010101010101010101010101010101
+            let sep := byte(10, w)
+            ok := and(
+                and(
+                    eq(and(w, and(digits, mul(ones, 0xf0))), and(digits, mul(ones, 0x30))),
+                    iszero(and(add(and(w, and(digits, mul(ones, 0x0f))), and(digits, mul(ones, 0x06))), mul(ones, 0x10)))
+                ),
+                and(
+                    and(eq(byte(4, w), 0x2d), eq(byte(7, w), 0x2d)),
+                    and(or(eq(sep, 0x54), eq(sep, 0x74)), and(eq(byte(13, w), 0x3a), eq(byte(16, w), 0x3a)))
+                )
+            )
+            function two(x, i) -> v {
+                v := add(mul(sub(byte(i, x), 0x30), 10), sub(byte(add(i, 1), x), 0x30))
+            }
+            year := add(mul(two(w, 0), 100), two(w, 2))
+            month := two(w, 5)
+            day := two(w, 8)
+            hour := two(w, 11)
+            minute := two(w, 14)
+            second := two(w, 17)
+        }
+        if (!ok || year < 1970 || !DateTimeLib.isSupportedDate(year, month, day)) return (0, false);
         if (hour > 23 || minute > 59 || second > 60) return (0, false);
         if (second == 60) second = 59;
         return (DateTimeLib.dateTimeToTimestamp(year, month, day, hour, minute, second), true);
@@ -766,6 +841,15 @@ library IntelJson {
         }
         assembly ("memory-safe") {
             mstore(out, n)
+        }
+    }
+
+    /// @notice Reverts with the revert data `err` unless it is empty.
+    function raise(bytes memory err) internal pure {
+        if (err.length != 0) {
+            assembly ("memory-safe") {
+                revert(add(err, 32), mload(err))
+            }
         }
     }
 

@@ -134,16 +134,20 @@ library QeIdentity {
     /// @notice The identity is the one for this kind of quote: `TD_QE` version 2 or 3 for TDX, `QE`
     ///         version 2 for SGX.
     function checkForQuote(bytes memory s, Identity memory qe, bool tdx) internal pure {
+        if (!isForQuote(s, qe, tdx)) revert QeIdentityMismatch();
+    }
+
+    /// @notice Whether `checkForQuote` passes.
+    function isForQuote(bytes memory s, Identity memory qe, bool tdx) internal pure returns (bool ok) {
         uint256 sl = qe.id;
         uint256 len = uint128(sl);
         uint256 w;
         assembly ("memory-safe") {
             w := mload(add(add(s, 32), shr(128, sl)))
         }
-        bool ok = tdx
+        ok = tdx
             ? len == 5 && bytes5(bytes32(w)) == "TD_QE" && (qe.version == 2 || qe.version == 3)
             : len == 2 && bytes2(bytes32(w)) == "QE" && qe.version == 2;
-        if (!ok) revert QeIdentityMismatch();
     }
 
     /// @notice The QE report against the identity: same MRSIGNER and ISVPRODID, not DEBUG, MISCSELECT
@@ -159,15 +163,37 @@ library QeIdentity {
         uint32 miscSelect,
         uint16 isvSvn
     ) internal pure returns (IntelJson.TcbStatus status, uint256 advisories) {
-        if (mrSigner != qe.mrSigner) revert QeMrSignerMismatch();
-        if (uint8(attributes[0]) & 0x02 != 0) revert QeDebug();
-        if (isvProdId != qe.isvProdId) revert QeIsvProdIdMismatch();
-        if ((miscSelect & qe.miscselectMask) != (qe.miscselect & qe.miscselectMask)) revert QeMiscselectMismatch();
-        if (((attributes ^ qe.attributes) & qe.attributesMask) != 0) revert QeAttributesMismatch();
+        bytes4 err;
+        (status, advisories, err) = tryCheck(qe, mrSigner, attributes, isvProdId, miscSelect, isvSvn);
+        if (err != 0) {
+            assembly ("memory-safe") {
+                mstore(0x00, err)
+                revert(0x00, 0x04)
+            }
+        }
+    }
+
+    /// @notice `check` with its error (one of the `Qe…` errors, none of which has arguments) returned
+    ///         as its selector (0 when the QE passes).
+    function tryCheck(
+        Identity memory qe,
+        bytes32 mrSigner,
+        bytes16 attributes,
+        uint16 isvProdId,
+        uint32 miscSelect,
+        uint16 isvSvn
+    ) internal pure returns (IntelJson.TcbStatus status, uint256 advisories, bytes4 err) {
+        if (mrSigner != qe.mrSigner) return (status, 0, QeMrSignerMismatch.selector);
+        if (uint8(attributes[0]) & 0x02 != 0) return (status, 0, QeDebug.selector);
+        if (isvProdId != qe.isvProdId) return (status, 0, QeIsvProdIdMismatch.selector);
+        if ((miscSelect & qe.miscselectMask) != (qe.miscselect & qe.miscselectMask)) {
+            return (status, 0, QeMiscselectMismatch.selector);
+        }
+        if (((attributes ^ qe.attributes) & qe.attributesMask) != 0) return (status, 0, QeAttributesMismatch.selector);
         IntelJson.EnclaveLevel[] memory lv = qe.tcbLevels;
         for (uint256 i; i < lv.length; ++i) {
-            if (isvSvn >= lv[i].isvSvn) return (lv[i].status, lv[i].advisories);
+            if (isvSvn >= lv[i].isvSvn) return (lv[i].status, lv[i].advisories, 0);
         }
-        revert QeTcbLevelNotFound();
+        return (status, 0, QeTcbLevelNotFound.selector);
     }
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {P256} from "@openzeppelin/contracts/utils/cryptography/P256.sol";
+import {P256} from "solady/src/utils/P256.sol";
 
 import {TdxQuote} from "./TdxQuote.sol";
 
@@ -11,12 +11,12 @@ import {TdxQuote} from "./TdxQuote.sol";
 ///         `qe-report.binding` (the QE report binds the attestation key) and `quote.signature` (the
 ///         attestation key signed header ‖ body). Each has a boolean form and `verify` runs all three in
 ///         the TypeScript order, reverting with the failing step's error.
-/// @dev ECDSA P-256 / SHA-256 through OpenZeppelin's P256: the P-256 precompile at 0x100 (RIP-7212 /
-///      EIP-7951, Osaka) when the chain has it, else its Solidity implementation. Solady's P256 falls back to
-///      a verifier contract that must be deployed on the chain, so it would return false on a chain with
-///      neither. Intel's signatures are not normalised to low S, and node:crypto (the TypeScript verifier)
-///      accepts either S, so a high S is flipped to N − S before the check, which accepts exactly the same
-///      signatures as (r, s) itself.
+/// @dev ECDSA P-256 / SHA-256 through solady's P256, as everywhere in contracts/dcap: the P-256 precompile
+///      at 0x100 (RIP-7212 / EIP-7951, Osaka) when the chain has it, else solady's verifier contract at its
+///      canonical address (0x000000000000D01eA45F9eFD5c54f037Fa57Ea1a), which must then be deployed on the
+///      chain (without either, every signature reads as invalid). Intel's signatures are not normalised to
+///      low S and node:crypto (the TypeScript verifier) accepts either S, so malleable signatures are
+///      accepted (`verifySignatureAllowMalleability`); r and s outside [1, N) and a key off the curve fail.
 library QuoteSignatures {
     /// @notice The QE report signature does not verify with the PCK key (QE_REPORT_SIGNATURE_INVALID).
     error QeReportSignatureInvalid();
@@ -26,9 +26,6 @@ library QuoteSignatures {
     /// @notice The quote signature does not verify with the attestation key (QUOTE_SIGNATURE_INVALID).
     error QuoteSignatureInvalid();
 
-    /// @dev The order of the P-256 group.
-    uint256 private constant N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551;
-    uint256 private constant HALF_N = N >> 1;
     /// @dev The SHA-256 precompile.
     uint256 private constant SHA256_PRECOMPILE = 0x02;
 
@@ -72,11 +69,9 @@ library QuoteSignatures {
     }
 
     /// @notice ECDSA P-256 check of (r, s) over the digest `h` by the key (x, y); either S is accepted.
-    /// @dev False for r or s outside [1, N) and for a key that is not on the curve (OpenZeppelin's checks).
+    /// @dev False for r or s outside [1, N) and for a key that is not on the curve.
     function p256Verify(bytes32 h, bytes32 r, bytes32 s, bytes32 x, bytes32 y) internal view returns (bool) {
-        uint256 sv = uint256(s);
-        if (sv > HALF_N && sv < N) s = bytes32(N - sv);
-        return P256.verify(h, r, s, x, y);
+        return P256.verifySignatureAllowMalleability(h, r, s, x, y);
     }
 
     /// @dev SHA-256(a ‖ b) of two calldata slices: both copied to free memory (not reserved) and hashed by

@@ -198,33 +198,14 @@ library TcbInfo {
         }
     }
 
+    /// @dev `tdxModule`: the fields it shares with a module identity (mrsigner, attributes,
+    ///      attributesMask), read by the same reader.
     function tdxModule(IntelJson.Doc memory d, uint256 p, Info memory info) private pure returns (uint256 q) {
-        uint256 kb = d.top;
-        uint256 seen;
-        bool more;
-        (more, q) = d.objectOpen(p);
-        while (more) {
-            bytes32 k;
-            uint256 v;
-            (k, q) = d.key(q, kb);
-            if (k == K_MRSIGNER) {
-                (info.tdxModuleMrSigner, q) = d.hex48(q);
-                seen |= 1;
-            } else if (k == K_ATTRIBUTES) {
-                (v, q) = d.hexValue(q, 8);
-                info.tdxModuleAttributes = bytes8(uint64(v));
-                seen |= 2;
-            } else if (k == K_ATTRIBUTES_MASK) {
-                (v, q) = d.hexValue(q, 8);
-                info.tdxModuleAttributesMask = bytes8(uint64(v));
-                seen |= 4;
-            } else {
-                q = d.skip(q, 2);
-            }
-            (more, q) = d.next(q, 0x7d);
-        }
-        d.top = kb;
-        if (seen != 7) revert IntelJson.JsonMissingKey(p - d.base, 7 & ~seen);
+        ModuleIdentity memory m;
+        (m, q) = moduleIdentity(d, p, false);
+        info.tdxModuleMrSigner = m.mrSigner;
+        info.tdxModuleAttributes = m.attributes;
+        info.tdxModuleAttributesMask = m.attributesMask;
         info.hasTdxModule = true;
     }
 
@@ -236,7 +217,7 @@ library TcbInfo {
         while (more) {
             if (n == MAX_IDENTITIES) revert IntelJson.JsonLimit(q - d.base);
             ModuleIdentity memory m;
-            (m, q) = moduleIdentity(d, q);
+            (m, q) = moduleIdentity(d, q, true);
             ++n;
             assembly ("memory-safe") {
                 mstore(add(arr, shl(5, n)), m)
@@ -249,7 +230,15 @@ library TcbInfo {
         }
     }
 
-    function moduleIdentity(IntelJson.Doc memory d, uint256 p) private pure returns (ModuleIdentity memory m, uint256 q) {
+    /// @dev A `tdxModuleIdentities` entry (`identity`: id, mrsigner, attributes, attributesMask,
+    ///      tcbLevels, all required) or the `tdxModule` object (mrsigner, attributes, attributesMask; any
+    ///      other key skipped). `JsonMissingKey`'s mask: for an identity id 1, mrsigner 2, attributes 4,
+    ///      attributesMask 8, tcbLevels 16; for `tdxModule` mrsigner 1, attributes 2, attributesMask 4.
+    function moduleIdentity(IntelJson.Doc memory d, uint256 p, bool identity)
+        private
+        pure
+        returns (ModuleIdentity memory m, uint256 q)
+    {
         uint256 kb = d.top;
         uint256 seen;
         bool more;
@@ -258,10 +247,7 @@ library TcbInfo {
             bytes32 k;
             uint256 v;
             (k, q) = d.key(q, kb);
-            if (k == K_ID) {
-                (m.id, q) = d.slice(q);
-                seen |= 1;
-            } else if (k == K_MRSIGNER) {
+            if (k == K_MRSIGNER) {
                 (m.mrSigner, q) = d.hex48(q);
                 seen |= 2;
             } else if (k == K_ATTRIBUTES) {
@@ -272,16 +258,20 @@ library TcbInfo {
                 (v, q) = d.hexValue(q, 8);
                 m.attributesMask = bytes8(uint64(v));
                 seen |= 8;
-            } else if (k == K_TCB_LEVELS) {
+            } else if (identity && k == K_ID) {
+                (m.id, q) = d.slice(q);
+                seen |= 1;
+            } else if (identity && k == K_TCB_LEVELS) {
                 (m.tcbLevels, q) = IntelJson.enclaveLevels(d, q, MAX_LEVELS);
                 seen |= 16;
             } else {
-                q = d.skip(q, 3);
+                q = d.skip(q, identity ? 3 : 2);
             }
             (more, q) = d.next(q, 0x7d);
         }
         d.top = kb;
-        if (seen != 31) revert IntelJson.JsonMissingKey(p - d.base, 31 & ~seen);
+        uint256 required = identity ? 31 : 14;
+        if (seen != required) revert IntelJson.JsonMissingKey(p - d.base, (required & ~seen) >> (identity ? 0 : 1));
     }
 
     function levels(IntelJson.Doc memory d, uint256 p) private pure returns (Level[] memory out, uint256 q) {
@@ -292,7 +282,9 @@ library TcbInfo {
         while (more) {
             if (n == MAX_LEVELS) revert IntelJson.JsonLimit(q - d.base);
             Level memory lv;
-            (lv, q) = level(d, q);
+            uint256 r = fastLevel(d, q, lv);
+            if (r == 0) (lv, q) = level(d, q);
+            else q = r;
             ++n;
             assembly ("memory-safe") {
                 mstore(add(arr, shl(5, n)), lv)
@@ -403,67 +395,50 @@ library TcbInfo {
         returns (uint256, uint256, uint256, uint256 st)
     {
         assembly ("memory-safe") {
-            // 0x80 in each zero byte of `x`, 0 elsewhere (no carry crosses a byte)
-            function zeroBytes(x) -> r {
-                let l := 0x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f
-                r := not(or(or(add(and(x, l), l), x), l))
-            }
-            // the index of the first (most significant) byte of `m` with its top bit set; m ≠ 0
-            function firstByte(m) -> i {
-                if iszero(shr(128, m)) {
-                    i := 16
-                    m := shl(128, m)
+            // `"<name>"` at `s` for Intel's category and type names (closing quote included): the position
+            // after it, or 0 for any other string (left to the general reader)
+            function known(s) -> r {
+                let w := mload(s)
+                switch byte(0, w)
+                case 0x42 { if eq(shr(216, w), 0x42494f5322) { r := add(s, 5) } } // BIOS"
+                case 0x4f { if eq(shr(200, w), 0x4f532f564d4d22) { r := add(s, 7) } } // OS/VMM"
+                case 0x45 {
+                    // Early Microcode Update"
+                    if eq(shr(72, w), 0x4561726c79204d6963726f636f64652055706461746522) { r := add(s, 23) }
                 }
-                if iszero(shr(192, m)) {
-                    i := add(i, 8)
-                    m := shl(64, m)
+                case 0x53 {
+                    // SGX Late Microcode Update" / SEAMLDR ACM"
+                    if eq(shr(48, w), 0x534758204c617465204d6963726f636f64652055706461746522) { r := add(s, 26) }
+                    if eq(shr(160, w), 0x5345414d4c44522041434d22) { r := add(s, 12) }
                 }
-                if iszero(shr(224, m)) {
-                    i := add(i, 4)
-                    m := shl(32, m)
-                }
-                if iszero(shr(240, m)) {
-                    i := add(i, 2)
-                    m := shl(16, m)
-                }
-                if iszero(shr(248, m)) { i := add(i, 1) }
-            }
-            // the closing quote of the string whose text starts at `s`, or 0 when a backslash, a
-            // control byte or the end of the text comes first
-            function plainString(s, e) -> c {
-                for {} lt(s, e) { s := add(s, 32) } {
-                    let w := mload(s)
-                    let m := or(
-                        or(
-                            zeroBytes(xor(w, 0x2222222222222222222222222222222222222222222222222222222222222222)),
-                            zeroBytes(xor(w, 0x5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c))
-                        ),
-                        zeroBytes(and(w, 0xe0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0))
-                    )
-                    let rem := sub(e, s)
-                    if lt(rem, 32) { m := and(m, not(shr(shl(3, rem), not(0)))) }
-                    if m {
-                        let i := add(s, firstByte(m))
-                        if eq(byte(0, mload(i)), 0x22) { c := i }
-                        break
-                    }
+                case 0x54 {
+                    // TXT SINIT" / TDX Module" / TDX Late Microcode Update"
+                    if eq(shr(176, w), 0x5458542053494e495422) { r := add(s, 10) }
+                    if eq(shr(168, w), 0x544458204d6f64756c6522) { r := add(s, 11) }
+                    if eq(shr(48, w), 0x544458204c617465204d6963726f636f64652055706461746522) { r := add(s, 26) }
                 }
             }
             for {} lt(n, 16) {} {
                 let w := mload(q)
                 // `{"svn":`, a digit and a closing byte
                 if iszero(and(lt(add(q, 8), end), eq(shr(200, w), 0x7b2273766e223a))) { break }
-                let v := 0
-                let j := 7
-                for {} lt(j, 10) { j := add(j, 1) } {
-                    let x := sub(byte(j, w), 0x30)
-                    if iszero(lt(x, 10)) { break }
+                // one to three digits at bytes 7-9 (the first must be one), without a loop
+                let v := sub(byte(7, w), 0x30)
+                let j := 8
+                let x := sub(byte(8, w), 0x30)
+                if lt(x, 10) {
                     v := add(mul(v, 10), x)
+                    j := 9
+                    x := sub(byte(9, w), 0x30)
+                    if lt(x, 10) {
+                        v := add(mul(v, 10), x)
+                        j := 10
+                    }
                 }
-                // one to three digits, no leading zero, at most 255, and the next byte in the text
+                // no leading zero, at most 255, and the next byte in the text
                 if iszero(
                     and(
-                        and(gt(j, 7), lt(add(q, j), end)),
+                        and(lt(sub(byte(7, w), 0x30), 10), lt(add(q, j), end)),
                         and(iszero(gt(v, 255)), iszero(and(gt(j, 8), eq(byte(7, w), 0x30))))
                     )
                 ) { break }
@@ -471,34 +446,27 @@ library TcbInfo {
                 let r := add(add(q, j), 1)
                 if eq(c, 0x2c) {
                     if iszero(room3) { break }
-                    // `"category":"…"`
-                    if iszero(and(iszero(gt(add(r, 12), end)), eq(shr(160, mload(r)), 0x2263617465676f7279223a22))) {
-                        break
-                    }
-                    let z := plainString(add(r, 12), end)
-                    if iszero(z) { break }
-                    r := add(z, 1)
-                    if iszero(lt(r, end)) { break }
+                    // `"category":"` and a known name
+                    if iszero(eq(shr(160, mload(r)), 0x2263617465676f7279223a22)) { break }
+                    r := known(add(r, 12))
+                    // the name and the byte after it are in the text
+                    if iszero(and(gt(r, 0), lt(r, end))) { break }
                     c := byte(0, mload(r))
                     if eq(c, 0x2c) {
-                        // `,"type":"…"`
-                        if iszero(and(iszero(gt(add(r, 9), end)), eq(shr(184, mload(r)), 0x2c2274797065223a22))) {
-                            break
-                        }
-                        z := plainString(add(r, 9), end)
-                        if iszero(z) { break }
-                        r := add(z, 1)
-                        if iszero(lt(r, end)) { break }
+                        // `,"type":"` and a known name
+                        if iszero(eq(shr(184, mload(r)), 0x2c2274797065223a22)) { break }
+                        r := known(add(r, 9))
+                        if iszero(and(gt(r, 0), lt(r, end))) { break }
                         c := byte(0, mload(r))
                     }
                     r := add(r, 1)
                 }
-                if iszero(and(eq(c, 0x7d), room1)) { break }
+                // the closing brace and the byte after it are in the text
+                if iszero(and(and(eq(c, 0x7d), room1), lt(r, end))) { break }
                 acc := or(acc, shl(shl(3, sub(15, n)), v))
                 n := add(n, 1)
                 q := r
                 st := 2
-                if iszero(lt(q, end)) { break }
                 c := byte(0, mload(q))
                 if eq(c, 0x5d) {
                     q := add(q, 1)
@@ -511,6 +479,124 @@ library TcbInfo {
             }
         }
         return (n, acc, q, st);
+    }
+
+    /// @dev The closing quote of the plain advisory ID string whose text starts at `s` (0 when it is not
+    ///      plain): `INTEL-SA-` and five digits recognised by their bytes, any other string scanned.
+    function advisoryString(uint256 s, uint256 end) private pure returns (uint256 c) {
+        assembly ("memory-safe") {
+            let w := mload(s)
+            let x := and(shr(136, w), 0xffffffffff)
+            if and(
+                and(iszero(gt(add(s, 15), end)), eq(shr(184, w), 0x494e54454c2d53412d)),
+                and(
+                    and(
+                        eq(and(x, 0xf0f0f0f0f0), 0x3030303030),
+                        iszero(and(add(and(x, 0x0f0f0f0f0f), 0x0606060606), 0x1010101010))
+                    ),
+                    eq(byte(14, w), 0x22)
+                )
+            ) { c := add(s, 14) }
+        }
+        if (c == 0) c = IntelJson.plainString(s, end);
+    }
+
+    /// @dev The `n` (≤ 32) bytes at memory position `q`, all before `end`, are `want` (right-aligned).
+    function isLiteral(uint256 q, uint256 end, uint256 want, uint256 n) private pure returns (bool r) {
+        assembly ("memory-safe") {
+            r := and(iszero(gt(add(q, n), end)), eq(shr(sub(256, shl(3, n)), mload(q)), want))
+        }
+    }
+
+    /// @dev The byte at memory position `q`, or 256 at or after `end`.
+    function byteAt(uint256 q, uint256 end) private pure returns (uint256 c) {
+        assembly ("memory-safe") {
+            c := 256
+            if lt(q, end) { c := byte(0, mload(q)) }
+        }
+    }
+
+    /// @dev A TCB level at `p` in Intel's compact shape, `{"tcb":{"sgxtcbcomponents":[16 components],
+    ///      "pcesvn":N[,"tdxtcbcomponents":[16 components]]},"tcbDate":"…","tcbStatus":"…"
+    ///      [,"advisoryIDs":["…",…]]}` (no whitespace, the components as `fastComponents` reads them,
+    ///      PCESVN plain digits ≤ 65535, strings without escapes, a known status) read into `lv`: the
+    ///      position after it, or 0 when the level is in another shape (left to the general reader,
+    ///      which reads every level of this shape to the same values). Needs room for the level's keys
+    ///      on the key stack, as the general reader does.
+    function fastLevel(IntelJson.Doc memory d, uint256 p, Level memory lv) private pure returns (uint256) {
+        uint256 end = d.end;
+        if (d.top + 10 > IntelJson.KEY_CAP) return 0;
+        if (!isLiteral(p, end, 0x7b22746362223a7b22736778746362636f6d706f6e656e7473223a5b, 28)) return 0;
+        (uint256 n, uint256 acc, uint256 q, uint256 st) = fastComponents(end, p + 28, 0, 0, true, true);
+        if (st != 1 || n != 16 || !isLiteral(q, end, 0x2c2270636573766e223a, 10)) return 0;
+        lv.sgx = bytes16(uint128(acc));
+        uint256 v;
+        (v, q) = plainUint(q + 10, end);
+        if (q == 0) return 0;
+        lv.pceSvn = uint16(v);
+        if (isLiteral(q, end, 0x2c22746478746362636f6d706f6e656e7473223a5b, 21)) {
+            (n, acc, q, st) = fastComponents(end, q + 21, 0, 0, true, true);
+            if (st != 1 || n != 16) return 0;
+            lv.tdx = bytes16(uint128(acc));
+            lv.hasTdx = true;
+        }
+        if (byteAt(q, end) != 0x7d || !isLiteral(q + 1, end, 0x2c2274636244617465223a22, 12)) return 0;
+        uint256 z = IntelJson.plainString(q + 13, end);
+        if (z == 0 || !isLiteral(z + 1, end, 0x2c22746362537461747573223a22, 14)) return 0;
+        lv.tcbDate = ((q + 13 - d.base) << 128) | (z - q - 13);
+        q = z + 15;
+        z = IntelJson.plainString(q, end);
+        if (z == 0) return 0;
+        bool known;
+        (known, lv.status) = IntelJson.statusOf(q, z - q);
+        if (!known) return 0;
+        q = z + 1;
+        if (isLiteral(q, end, 0x2c2261647669736f7279494473223a5b, 16)) {
+            q = advisories(q + 15, end, d.base, lv);
+            if (q == 0) return 0;
+        }
+        return byteAt(q, end) == 0x7d ? q + 1 : 0;
+    }
+
+    /// @dev An `advisoryIDs` array of plain strings whose `[` is at `p`: its slice into `lv`, and the
+    ///      position after its `]` (0 when it is in another shape).
+    function advisories(uint256 p, uint256 end, uint256 base, Level memory lv) private pure returns (uint256 q) {
+        q = p + 1;
+        if (byteAt(q, end) != 0x5d) {
+            while (true) {
+                if (byteAt(q, end) != 0x22) return 0;
+                q = advisoryString(q + 1, end);
+                if (q == 0) return 0;
+                uint256 c = byteAt(++q, end);
+                if (c == 0x5d) break;
+                if (c != 0x2c) return 0;
+                ++q;
+            }
+        }
+        ++q;
+        lv.advisories = ((p - base) << 128) | (q - p);
+    }
+
+    /// @dev Plain digits at `p` (one to five, no leading zero, at most 65535) followed by `,` or `}`:
+    ///      their value and where they end (0 when not).
+    function plainUint(uint256 p, uint256 end) private pure returns (uint256 v, uint256 q) {
+        assembly ("memory-safe") {
+            let w := mload(p)
+            let j := 0
+            for {} lt(j, 6) { j := add(j, 1) } {
+                let x := sub(byte(j, w), 0x30)
+                if iszero(lt(x, 10)) { break }
+                v := add(mul(v, 10), x)
+            }
+            let c := byte(j, w)
+            q := add(p, j)
+            if iszero(
+                and(
+                    and(and(gt(j, 0), lt(j, 6)), lt(q, end)),
+                    and(and(iszero(gt(v, 0xffff)), or(eq(c, 0x2c), eq(c, 0x7d))), iszero(and(gt(j, 1), eq(byte(0, w), 0x30))))
+                )
+            ) { q := 0 }
+        }
     }
 
     /// @dev A `{ "svn": n, ... }` object at `p` in any shape: n and the position after it.
@@ -561,9 +647,20 @@ library TcbInfo {
     /// @notice The TCB Info is the one for this platform and this kind of quote: same FMSPC and
     ///         PCE-ID as the PCK, TDX TCB Info (v3+) for a TDX quote, SGX TCB Info (v2+) for an SGX one.
     function checkForPlatform(bytes memory s, Info memory info, bytes6 fmspc, bytes2 pceId, bool tdx) internal pure {
-        if (info.fmspc != fmspc) revert FmspcMismatch();
-        if (info.pceId != pceId) revert PceIdMismatch();
-        if (tdx ? !isTdx(s, info) : !isSgx(s, info)) revert TcbInfoTeeMismatch();
+        IntelJson.raise(platformError(s, info, fmspc, pceId, tdx));
+    }
+
+    /// @notice `checkForPlatform`'s error (`FmspcMismatch`, `PceIdMismatch`, `TcbInfoTeeMismatch`) as revert
+    ///         data, or empty when the TCB Info is the platform's.
+    function platformError(bytes memory s, Info memory info, bytes6 fmspc, bytes2 pceId, bool tdx)
+        internal
+        pure
+        returns (bytes memory)
+    {
+        if (info.fmspc != fmspc) return abi.encodeWithSelector(FmspcMismatch.selector);
+        if (info.pceId != pceId) return abi.encodeWithSelector(PceIdMismatch.selector);
+        if (tdx ? !isTdx(s, info) : !isSgx(s, info)) return abi.encodeWithSelector(TcbInfoTeeMismatch.selector);
+        return "";
     }
 
     /// @notice The index (in the sorted `tcbLevels`) of the first level the platform reaches: PCESVN,
@@ -573,7 +670,19 @@ library TcbInfo {
     function matchPlatformLevel(Info memory info, bytes16 cpuSvn, uint16 pceSvn, bytes16 teeTcbSvn, bool tdx)
         internal
         pure
-        returns (uint256)
+        returns (uint256 index)
+    {
+        bytes memory err;
+        (index, err) = tryMatchPlatformLevel(info, cpuSvn, pceSvn, teeTcbSvn, tdx);
+        IntelJson.raise(err);
+    }
+
+    /// @notice `matchPlatformLevel` with its error (`TcbLevelInvalid`, `TcbLevelNotFound`) returned as
+    ///         revert data (empty on a match).
+    function tryMatchPlatformLevel(Info memory info, bytes16 cpuSvn, uint16 pceSvn, bytes16 teeTcbSvn, bool tdx)
+        internal
+        pure
+        returns (uint256, bytes memory)
     {
         // components 0 and 1 (the top two bytes) dropped from both sides when the module grades them
         bytes16 keep = tdx && uint8(teeTcbSvn[1]) > 0 ? bytes16(uint128(type(uint112).max)) : bytes16(type(uint128).max);
@@ -583,12 +692,12 @@ library TcbInfo {
             Level memory lvl = lv[i];
             if (pceSvn < lvl.pceSvn || !allAtLeast(cpuSvn, lvl.sgx)) continue;
             if (tdx) {
-                if (!lvl.hasTdx) revert TcbLevelInvalid(i);
+                if (!lvl.hasTdx) return (i, abi.encodeWithSelector(TcbLevelInvalid.selector, i));
                 if (!allAtLeast(tee, lvl.tdx & keep)) continue;
             }
-            return i;
+            return (i, "");
         }
-        revert TcbLevelNotFound();
+        return (0, abi.encodeWithSelector(TcbLevelNotFound.selector));
     }
 
     /// @dev Every byte of `a` is at least the same byte of `b`: with each byte widened to a 16-bit lane
@@ -621,31 +730,53 @@ library TcbInfo {
         pure
         returns (bool graded, IntelJson.TcbStatus status, uint256 advisories)
     {
-        if (!info.hasTdxModule) revert TdxModuleMissing();
-        uint8 svn = uint8(teeTcbSvn[0]);
-        uint8 major = uint8(teeTcbSvn[1]);
-        bytes memory mrSigner = info.tdxModuleMrSigner;
-        bytes8 attributes = info.tdxModuleAttributes;
-        bytes8 mask = info.tdxModuleAttributesMask;
-        IntelJson.EnclaveLevel[] memory lv;
-        if (major > 0 && info.tdxModuleIdentities.length > 0) {
-            ModuleIdentity memory m = findIdentity(s, info.tdxModuleIdentities, major);
-            mrSigner = m.mrSigner;
-            attributes = m.attributes;
-            mask = m.attributesMask;
-            lv = m.tcbLevels;
-            graded = true;
-        }
-        if (mrSignerSeam.length != 48 || keccak256(mrSignerSeam) != keccak256(mrSigner)) revert TdxModuleMrSignerMismatch();
-        if (((attributes ^ seamAttributes) & mask) != 0 || (seamAttributes & ~mask) != 0) revert TdxModuleAttributesMismatch();
-        if (!graded) return (false, IntelJson.TcbStatus.UpToDate, 0);
-        for (uint256 i; i < lv.length; ++i) {
-            if (svn >= lv[i].isvSvn) return (true, lv[i].status, lv[i].advisories);
-        }
-        revert TdxModuleSvnTooLow(svn);
+        bytes memory err;
+        (graded, status, advisories, err) = tryCheckTdxModule(s, info, teeTcbSvn, mrSignerSeam, seamAttributes);
+        IntelJson.raise(err);
     }
 
-    function findIdentity(bytes memory s, ModuleIdentity[] memory ids, uint8 major) private pure returns (ModuleIdentity memory) {
+    /// @notice `checkTdxModule` with its error (the `TdxModule…` errors) returned as revert data (empty
+    ///         when the module passes).
+    function tryCheckTdxModule(
+        bytes memory s,
+        Info memory info,
+        bytes16 teeTcbSvn,
+        bytes memory mrSignerSeam,
+        bytes8 seamAttributes
+    ) internal pure returns (bool graded, IntelJson.TcbStatus status, uint256 advisories, bytes memory err) {
+        if (!info.hasTdxModule) return (false, status, 0, abi.encodeWithSelector(TdxModuleMissing.selector));
+        uint8 major = uint8(teeTcbSvn[1]);
+        ModuleIdentity memory m;
+        if (major > 0 && info.tdxModuleIdentities.length > 0) {
+            bool found;
+            (found, m) = findIdentity(s, info.tdxModuleIdentities, major);
+            if (!found) return (false, status, 0, abi.encodeWithSelector(TdxModuleIdentityNotFound.selector, major));
+            graded = true;
+        } else {
+            m.mrSigner = info.tdxModuleMrSigner;
+            m.attributes = info.tdxModuleAttributes;
+            m.attributesMask = info.tdxModuleAttributesMask;
+        }
+        if (mrSignerSeam.length != 48 || keccak256(mrSignerSeam) != keccak256(m.mrSigner)) {
+            return (false, status, 0, abi.encodeWithSelector(TdxModuleMrSignerMismatch.selector));
+        }
+        if (((m.attributes ^ seamAttributes) & m.attributesMask) != 0 || (seamAttributes & ~m.attributesMask) != 0) {
+            return (false, status, 0, abi.encodeWithSelector(TdxModuleAttributesMismatch.selector));
+        }
+        if (!graded) return (false, IntelJson.TcbStatus.UpToDate, 0, "");
+        uint8 svn = uint8(teeTcbSvn[0]);
+        IntelJson.EnclaveLevel[] memory lv = m.tcbLevels;
+        for (uint256 i; i < lv.length; ++i) {
+            if (svn >= lv[i].isvSvn) return (true, lv[i].status, lv[i].advisories, "");
+        }
+        return (false, status, 0, abi.encodeWithSelector(TdxModuleSvnTooLow.selector, svn));
+    }
+
+    function findIdentity(bytes memory s, ModuleIdentity[] memory ids, uint8 major)
+        private
+        pure
+        returns (bool, ModuleIdentity memory m)
+    {
         // "TDX_" and two upper-case hex digits
         uint256 hi = major >> 4;
         uint256 lo = major & 15;
@@ -665,8 +796,8 @@ library TcbInfo {
                 if (c >= 0x61 && c <= 0x7a) c -= 32;
                 up = (up << 8) | c;
             }
-            if (up == want) return ids[i];
+            if (up == want) return (true, ids[i]);
         }
-        revert TdxModuleIdentityNotFound(major);
+        return (false, m);
     }
 }

@@ -522,11 +522,21 @@ library X509 {
         pure
         returns (bool)
     {
+        return soleAttributeHash(der, start, end, attr) == keccak256(value);
+    }
+
+    /// @notice keccak256 of the bytes of the Name's only attribute 2.5.4.`attr` when there is exactly one
+    ///         and it is a UTF8String, PrintableString or IA5String; 0 otherwise.
+    function soleAttributeHash(bytes calldata der, uint256 start, uint256 end, uint256 attr)
+        internal
+        pure
+        returns (bytes32)
+    {
         (uint256 count, uint256 valueAt) = nameAttribute(der, start, end, attr);
-        if (count != 1) return false;
+        if (count != 1) return 0;
         (uint256 tag, uint256 vcs, uint256 vEnd) = Der.read(der, valueAt, end);
-        if (tag != 0x0c && tag != 0x13 && tag != 0x16) return false;
-        return keccak256(der[vcs:vEnd]) == keccak256(value);
+        if (tag != 0x0c && tag != 0x13 && tag != 0x16) return 0;
+        return keccak256(der[vcs:vEnd]);
     }
 
     /// @notice True when the Name `[aStart, aEnd)` of `a` and `[bStart, bEnd)` of `b` are the same bytes.

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {IntelJson} from "../dcap/IntelJson.sol";
 import {TcbInfo} from "../dcap/TcbInfo.sol";
+import {BoundsHarness} from "./BoundsHarness.sol";
 import {IntelJsonHarness} from "./IntelJsonHarness.sol";
 
 /// @dev Fuzz tests of the Intel JSON readers: on random bytes, random JSON-shaped bytes and random
@@ -10,6 +11,7 @@ import {IntelJsonHarness} from "./IntelJsonHarness.sol";
 ///      reverts with one of the libraries' custom errors, never a panic or an empty revert.
 contract IntelJsonTest {
     IntelJsonHarness private immutable h = new IntelJsonHarness();
+    BoundsHarness private immutable b = new BoundsHarness();
 
     /// @dev The real TDX TCB Info of test/fixtures/dcap/real/auto_forge_v4_0625.collateral.json (4766 bytes).
     function realTcbInfo() private pure returns (bytes memory) {
@@ -189,6 +191,36 @@ contract IntelJsonTest {
         bytes memory punct = bytes('{}[]:,"\\0 -');
         t[uint256(pos) % t.length] = punct[which % punct.length];
         exercise(t);
+    }
+
+    /// @dev `t` parsed with two different tails in memory after its end: the same result or the same
+    ///      library error (the scanner never reads past the end of the text).
+    function sameWhateverFollows(bytes memory t, bytes memory tailA, bytes memory tailB, bool qe) private view {
+        (bool okA, bytes memory a) = address(b).staticcall(abi.encodeCall(b.json, (t, tailA, qe)));
+        (bool okB, bytes memory c) = address(b).staticcall(abi.encodeCall(b.json, (t, tailB, qe)));
+        require(okA == okB && keccak256(a) == keccak256(c), "the scanner read past the end of the text");
+        if (!okA) require(isLibraryError(a), "not a library error");
+    }
+
+    function testFuzz_NoReadPastEnd(bytes calldata t, bytes calldata tail, bool qe) public view {
+        sameWhateverFollows(t, tail, new bytes(tail.length), qe);
+    }
+
+    /// @dev The real documents, a byte flipped and cut anywhere (mid-key, mid-string, mid-number, in
+    ///      the compact level and component shapes), followed in memory by the rest of the document or
+    ///      by zeros: the outcome is the same.
+    function testFuzz_NoReadPastEndOfRealDocument(bool qe, uint16 pos, uint8 mask, uint16 cut) public view {
+        bytes memory full = qe ? realQeIdentity() : realTcbInfo();
+        full[uint256(pos) % full.length] ^= bytes1(mask);
+        uint256 len = uint256(cut) % (full.length + 1);
+        bytes memory t = new bytes(len);
+        bytes memory rest = new bytes(full.length - len + 64);
+        for (uint256 i; i < full.length; ++i) {
+            if (i < len) t[i] = full[i];
+            else rest[i - len] = full[i];
+        }
+        sameWhateverFollows(t, rest, new bytes(rest.length), qe);
+        sameWhateverFollows(t, rest, new bytes(rest.length), !qe);
     }
 
     /// @dev The real TCB Info cut at a random length: only the whole text parses.

@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {Crl} from "../dcap/Crl.sol";
 import {Der} from "../dcap/Der.sol";
 import {X509} from "../dcap/X509.sol";
+import {BoundsHarness} from "./BoundsHarness.sol";
 import {X509Harness} from "./X509Harness.sol";
 
 /// @dev Fuzz tests of the DER, X.509 and CRL readers: on random bytes and on random mutations and
@@ -11,6 +12,7 @@ import {X509Harness} from "./X509Harness.sol";
 ///      returns or reverts with one of the readers' own errors, never a panic or an empty revert.
 contract X509FuzzTest {
     X509Harness internal h;
+    BoundsHarness internal b;
 
     /// @dev The PCK leaf certificate of the real TDX quote (test/fixtures/dcap/tdx_quote).
     bytes internal constant PCK_LEAF =
@@ -52,6 +54,7 @@ contract X509FuzzTest {
 
     function setUp() public {
         h = new X509Harness();
+        b = new BoundsHarness();
     }
 
     /// @dev Reverts unless `reason` is one of the readers' custom errors.
@@ -137,6 +140,33 @@ contract X509FuzzTest {
 
     function testFuzz_MutatedCrl(uint256 seed, uint8 count, uint256 serial) public view {
         _crl(_mutate(ROOT_CRL, seed, count), serial);
+    }
+
+    /// @dev The readers on `d` with two different tails after it in calldata: the same result or the same
+    ///      reader error (nothing read past the end of `d`).
+    function _sameWhateverFollows(bytes memory d, bytes memory tailA, bytes memory tailB, uint256 serial) internal view {
+        (bool okA, bytes memory a) = address(b).staticcall(abi.encodeCall(b.der, (bytes.concat(d, tailA), d.length, serial)));
+        (bool okB, bytes memory c) = address(b).staticcall(abi.encodeCall(b.der, (bytes.concat(d, tailB), d.length, serial)));
+        require(okA == okB && keccak256(a) == keccak256(c), "a reader read past the end of its input");
+        if (!okA) _expectOwnError(a);
+    }
+
+    function testFuzz_NoReadPastEndOfInput(bytes calldata data, bytes calldata tail, uint256 serial) public view {
+        _sameWhateverFollows(data, tail, new bytes(tail.length), serial);
+    }
+
+    /// @dev The real certificate or CRL, mutated and cut anywhere, followed in calldata by the rest of
+    ///      it or by zeros: the outcome is the same.
+    function testFuzz_NoReadPastEndOfRealInput(uint256 seed, uint256 len, uint8 count) public view {
+        bytes memory full = _mutate(seed % 2 == 0 ? PCK_LEAF : ROOT_CRL, seed, count);
+        len %= full.length + 1;
+        bytes memory d = new bytes(len);
+        bytes memory rest = new bytes(full.length - len + 32);
+        for (uint256 i; i < full.length; ++i) {
+            if (i < len) d[i] = full[i];
+            else rest[i - len] = full[i];
+        }
+        _sameWhateverFollows(d, rest, new bytes(rest.length), seed >> 8);
     }
 
     function testFuzz_TruncatedCrl(uint256 len, uint256 serial) public view {

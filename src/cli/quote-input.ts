@@ -8,7 +8,7 @@
 import { bytesToHex, hexToBytes } from "../core/bytes.js";
 import { InputError } from "../core/errors.js";
 import type { Quote } from "../dcap/quote.js";
-import { decodeDstackAttestation, looksLikeRawQuote, looksLikeVersionedAttestation, platformNotSupported, type DstackAttestation, type PlatformNotSupportedError } from "../dstack/attestation.js";
+import { configOsImageHash, decodeDstackAttestation, looksLikeRawQuote, looksLikeVersionedAttestation, platformNotSupported, type DstackAttestation, type PlatformNotSupportedError } from "../dstack/attestation.js";
 import { decodeNitroDocument, looksLikeCoseSign1, nitroReportJson } from "../dstack/platforms/nitro.js";
 import { looksLikeSnpReport, parseSnpReport, snpReportJson } from "../dstack/platforms/sev-snp.js";
 import { checkEventLog, parseEventLog, type EventLogEntry } from "../dstack/eventlog.js";
@@ -23,6 +23,8 @@ export interface QuoteInput {
   attestation: Record<string, unknown> | null;
   /** A platform whose verification is not supported yet: its decoded fields (`report`, with `reportData`) and the error to report. */
   unsupported: { report: Record<string, unknown>; error: PlatformNotSupportedError } | null;
+  /** AWS Nitro Enclave evidence: the COSE_Sign1 document and, from an attestation, the report_data its user_data must equal. */
+  nitro: { document: Uint8Array; reportData: Uint8Array | null; configOsImageHash?: string } | null;
   /** SEV-SNP evidence: the 1184-byte report and the attestation's cert_chain blobs (empty for a raw report). */
   snp: { report: Uint8Array; certChain: Uint8Array[] } | null;
   /** Event log from --eventlog or from the attestation. */
@@ -79,7 +81,10 @@ function unsupportedReport(platform: string, evidence: Uint8Array, a: DstackAtte
     const snp = a?.snp ? { certChain: a.snp.certChain.length, mrConfig: a.snp.mrConfig } : {};
     return { ...snpReportJson(parseSnpReport(evidence)), ...snp };
   }
-  if (platform === "nitro-enclave" || platform === "aws-nitro-tpm") return { kind: platform, ...nitroReportJson(decodeNitroDocument(evidence)) };
+  if (platform === "nitro-enclave" || platform === "aws-nitro-tpm") {
+    const d = decodeNitroDocument(evidence);
+    return { kind: d.kind, ...nitroReportJson(d) };
+  }
   return { reportData: a?.stack ? bytesToHex(a.stack.reportData) : null };
 }
 
@@ -90,13 +95,14 @@ function unsupportedReport(platform: string, evidence: Uint8Array, a: DstackAtte
  */
 export async function readQuoteInput(io: CliIO, quotePath: string, eventLogPath: string | undefined): Promise<QuoteInput> {
   const bytes = quoteBytesFromContent(await readInputFile(io, quotePath, "quote file", "quote"));
-  const input: QuoteInput = { quote: bytes, platform: quotePlatform(bytes), attestation: null, unsupported: null, snp: null, eventLog: null, eventLogSource: null };
+  const input: QuoteInput = { quote: bytes, platform: quotePlatform(bytes), attestation: null, unsupported: null, nitro: null, snp: null, eventLog: null, eventLogSource: null };
   // a COSE_Sign1 array header (0x84) is also a msgpack fixmap header: tell them apart first (a COSE
   // document's first item is a CBOR byte string, a V1 attestation's first key a msgpack string)
   if (looksLikeCoseSign1(bytes)) {
     const report = unsupportedReport("nitro-enclave", bytes, null);
     input.platform = String(report.kind);
     input.unsupported = { report, error: platformNotSupported(input.platform, "the input (a raw Nitro COSE_Sign1 document)") };
+    if (input.platform === "nitro-enclave") input.nitro = { document: bytes, reportData: null };
   } else if (looksLikeVersionedAttestation(bytes)) {
     const a = decodeDstackAttestation(bytes);
     input.platform = a.platform;
@@ -111,6 +117,10 @@ export async function readQuoteInput(io: CliIO, quotePath: string, eventLogPath:
       input.quote = a.evidence;
       input.unsupported = { report: unsupportedReport(a.platform, a.evidence, a), error: platformNotSupported(a.platform, `the input (${FORMAT_NAMES[a.format] ?? a.format} attestation)`) };
       if (a.platform === "sev-snp") input.snp = { report: a.evidence, certChain: a.snp?.certChain ?? [] };
+      if (a.platform === "nitro-enclave") {
+        const osImageHash = configOsImageHash(a.config);
+        input.nitro = { document: a.evidence, reportData: a.reportData, ...(osImageHash !== undefined ? { configOsImageHash: osImageHash } : {}) };
+      }
     }
   } else if (looksLikeSnpReport(bytes)) {
     input.platform = "sev-snp";

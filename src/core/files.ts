@@ -30,6 +30,8 @@ export const INPUT_KINDS = {
   vcek: { name: "VCEK", maxBytes: 64 * KiB },
   /** AMD's ASK and ARK certificates (PEM, about 4.6 KB) */
   amdChain: { name: "AMD certificate chain", maxBytes: 64 * KiB },
+  /** AMD's CRL of an ARK (DER or PEM, a few KB) */
+  amdCrl: { name: "AMD CRL", maxBytes: 256 * KiB },
   /** a PEM certificate or key, a raw key or the rpc-domain file of a KMS certs dir */
   certsDirFile: { name: "certs-dir file", maxBytes: 256 * KiB },
   eventLog: { name: "event log", maxBytes: 8 * MiB },
@@ -40,6 +42,8 @@ export const INPUT_KINDS = {
   measurementPolicy: { name: "measurement policy", maxBytes: 256 * KiB },
   // a cached PCCS response: up to the 16 MiB response cap, base64-encoded, plus its headers
   pccsCache: { name: "PCCS cache entry", maxBytes: 24 * MiB },
+  /** `watch --state`: the follower's position, the recent blocks' events and the webhook queue */
+  watchState: { name: "watch state", maxBytes: 64 * MiB },
 } as const satisfies Record<string, InputKind>;
 
 /** `1 MiB`, `256 KiB`, `100 bytes`. */

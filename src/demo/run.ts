@@ -1,7 +1,9 @@
 /**
  * The end-to-end demo: a simulated KMS and a real JSON-RPC node as child processes on free loopback
  * ports, then bootstrap → pull → verify (NOT GENUINE: simulated root) → deploy → publish → prove
- * liveness → app key / env key / key chain checked off and on chain → audit with re-verification.
+ * liveness → app key / env key / key chain checked off and on chain → audit with re-verification → a
+ * permissionless on-chain-verified registration (`registerVerified`, a DcapVerifier under the simulated root:
+ * NOT GENUINE) in a second registry wired to that verifier.
  *
  * Library code: reports through `log`, never prints, never exits. Every child process is stopped when
  * the demo ends, fails, or `signal` aborts. A failure is a `DemoStageError` naming the stage.
@@ -22,12 +24,15 @@ import { certificateDerFromFile } from "../dcap/x509.js";
 import { getAppEnvEncryptPubKey, kmsCall } from "../kms/client.js";
 import { auditRegistry } from "../registry/audit.js";
 import { checkAppKeySignature, checkEnvKeySignature, checkKeyChain } from "../registry/check-signature.js";
-import { kmsAddressFromPubkey } from "../registry/client.js";
+import { kmsAddressFromPubkey, readKms, readVerifiedOnChain } from "../registry/client.js";
 import { accountFromEnv, connect, walletFor } from "../registry/connect.js";
 import { deployRegistry, packageRoot, recordOf } from "../registry/deploy.js";
 import { writeDeployment } from "../registry/deployments.js";
-import { publishKms, type PublishResult } from "../registry/publish.js";
-import { HARDHAT_DEV_ACCOUNT_0_KEY, freePort, startDevNode, stopChild } from "../testing/devnode.js";
+import { deployVerifier } from "../registry/onchain-verify.js";
+import { publishKms, type KmsIdentity, type PublishResult } from "../registry/publish.js";
+import { toOnChainCollateral } from "../registry/verifier.js";
+import { HARDHAT_DEV_ACCOUNT_0_KEY, HARDHAT_DEV_ACCOUNT_1_KEY, freePort, stopChild } from "../testing/devnode.js";
+import { startEmbeddedNode } from "../testing/embedded-node.js";
 import { proveLiveness, type LivenessResult } from "../workflows/prove-liveness.js";
 import { publishKmsWorkflow, verifyForPublish, type GateResult, type RegistryTarget } from "../workflows/publish-kms.js";
 
@@ -44,6 +49,7 @@ export const DEMO_STAGES = [
   "env-key",
   "key-chain",
   "audit",
+  "onchain-verify",
 ] as const;
 export type DemoStage = (typeof DEMO_STAGES)[number];
 
@@ -72,6 +78,20 @@ export interface DemoSummary {
   envKey: { valid: boolean };
   keyChain: { purpose: string; derivedAddress: Hex; valid: boolean };
   audit: { kms: number; events: number; anomalies: number; reverified: number };
+  /** The permissionless on-chain-verified registration (NOT GENUINE: the verifier's root is the simulated one). */
+  onChain: {
+    genuine: false;
+    verifier: Hex;
+    registry: Hex;
+    registeredBy: Hex;
+    status: string;
+    txHash: Hex | null;
+    gasUsed: string | null;
+    path: string;
+    tcbStatus: string | null;
+    intelRoot: boolean;
+    isVerifiedOnChain: boolean;
+  };
   stagesMs: Partial<Record<DemoStage, number>>;
 }
 
@@ -80,7 +100,7 @@ export interface DemoOptions {
   signal?: AbortSignal;
   /** Keep the temporary directory (certs, deployments) after the demo. */
   keepWorkDir?: boolean;
-  /** Starts the JSON-RPC node (default: `startDevNode`, a `hardhat node` child process). Tests inject faults here. */
+  /** Starts the JSON-RPC node (default: `startEmbeddedNode`, an EDR chain on hardfork osaka in a child process). Tests inject faults here. */
   startNode?: () => Promise<{ url: string; stop: () => Promise<void> }>;
 }
 
@@ -199,6 +219,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     const envKey = await checkEnvKey(run, chain, kmsUrl, appId);
     const keyChain = await checkDerivedKeyChain(run, chain, kmsUrl, appId);
     const audit = await auditWithReverification(run, chain, published);
+    const onChain = await registerVerifiedOnChain(run, node.url, published, workDir);
     run.end();
     const { gate, target, pub, again } = published;
     return {
@@ -218,6 +239,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       envKey,
       keyChain,
       audit,
+      onChain,
       stagesMs: run.stagesMs,
     };
   } catch (e) {
@@ -248,8 +270,8 @@ async function startKms(run: DemoRun, workDir: string): Promise<SimulatedKmsProc
 }
 
 async function startNode(run: DemoRun, opts: DemoOptions): Promise<{ url: string }> {
-  run.begin("start-node", "starting a JSON-RPC node (hardhat node) on a free loopback port");
-  const node = await (opts.startNode ?? startDevNode)();
+  run.begin("start-node", "starting a JSON-RPC node (Hardhat's EDR, hardfork osaka with the P-256 precompile) on a free loopback port");
+  const node = await (opts.startNode ?? startEmbeddedNode)();
   run.onCleanup(() => node.stop());
   run.note(`JSON-RPC node at ${node.url}`);
   return node;
@@ -273,6 +295,8 @@ interface Published {
   target: RegistryTarget;
   pub: PublishResult;
   again: PublishResult;
+  identity: KmsIdentity;
+  journalDir: string;
 }
 
 /**
@@ -319,7 +343,7 @@ async function pullVerifyDeployPublish(run: DemoRun, kmsUrl: string, rpcUrl: str
   });
   if (again.status !== "already-registered") throw new Error(`publishing the same quote again should be a no-op, got ${again.status}`);
   run.note(`re-run: ${again.message}`);
-  return { kms: r.gate.kmsAddress, gate: r.gate, intelRootRejects, collateral: r.collateral, rootCaDer, now, target, pub, again };
+  return { kms: r.gate.kmsAddress, gate: r.gate, intelRootRejects, collateral: r.collateral, rootCaDer, now, target, pub, again, identity: r.identity, journalDir };
 }
 
 /** The deploy stage, run when the publish workflow connects; the publish stage begins once the registry is recorded. */
@@ -399,3 +423,54 @@ async function auditWithReverification(run: DemoRun, chain: ChainView, published
   run.note(`${audit.kms.length} KMS, ${audit.events} events, every check ok, no anomalies`);
   return { kms: audit.kms.length, events: audit.events, anomalies: audit.anomalies.length, reverified: k.checks.filter((c) => c.name === "reverify" && c.ok).length };
 }
+
+/**
+ * The on-chain path next to the registrar path: a DcapVerifier deployed under the SIMULATED root, a second
+ * KmsRegistry wired to it, and the same KMS registered there through the permissionless `registerVerified`
+ * from an account that holds no role: the quote and its collateral are verified on chain at the block's time.
+ * NOT GENUINE: the verifier's root is not Intel's, so `isVerifiedOnChain` stays false.
+ */
+async function registerVerifiedOnChain(run: DemoRun, rpcUrl: string, published: Published, workDir: string): Promise<DemoSummary["onChain"]> {
+  run.begin("onchain-verify", "permissionless registerVerified: the quote verified ON CHAIN (NOT GENUINE: simulated root)");
+  const conn = await connect(rpcUrl);
+  const admin = walletFor(conn, accountFromEnv({ KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_0_KEY }));
+  const verifier = await deployVerifier(conn.publicClient, admin, published.rootCaDer);
+  run.note(`DcapVerifier at ${verifier} — NOT GENUINE: its trust root is the simulated root, not Intel's (isIntelRoot false)`);
+  const dep = await deployRegistry({ publicClient: conn.publicClient, walletClient: admin, verifier: { address: verifier }, toolVersion: packageVersion() });
+  await writeDeployment(path.join(workDir, "deployments-onchain"), recordOf(dep));
+  run.note(`second KmsRegistry at ${dep.address}, wired to that verifier`);
+  // Hardhat's dev account #1, which holds no role on either registry: the on-chain path needs none
+  const anyone = walletFor(conn, accountFromEnv({ KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_1_KEY }));
+  const pub = await publishKms({
+    publicClient: conn.publicClient,
+    walletClient: anyone,
+    registry: dep.address,
+    identity: published.identity,
+    fromBlock: BigInt(dep.block),
+    journalDir: published.journalDir,
+    onChain: { collateral: toOnChainCollateral(published.identity.quote, published.collateral) },
+    onProgress: (stage, detail) => {
+      if (stage === "estimate") run.note(detail);
+    },
+  });
+  if (pub.status !== "registered") throw new Error(`expected a new on-chain-verified registration, got ${pub.status}`);
+  const k = await readKms(conn.publicClient, dep.address, published.kms);
+  const verified = await readVerifiedOnChain(conn.publicClient, dep.address, published.kms);
+  if (k.path !== "on-chain" || k.intelRoot || verified) throw new Error(`the on-chain record is not what the demo did: path ${k.path}, intelRoot ${k.intelRoot}, isVerifiedOnChain ${verified}`);
+  run.note(`NOT GENUINE (simulated root): registerVerified by ${anyone.account.address} (no role), tx ${pub.txHash}, gas ${pub.gasUsed}`);
+  run.note(`record: path ${k.path}, TCB status ${k.tcbStatus}, FMSPC ${k.fmspc.toUpperCase()}, collateral until ${new Date(k.collateralExpiry * 1000).toISOString()}; isVerifiedOnChain ${verified} (never true under a non-Intel root)`);
+  return {
+    genuine: false,
+    verifier,
+    registry: dep.address,
+    registeredBy: anyone.account.address as Hex,
+    status: pub.status,
+    txHash: pub.txHash ?? null,
+    gasUsed: pub.gasUsed?.toString() ?? null,
+    path: k.path,
+    tcbStatus: k.tcbStatus,
+    intelRoot: k.intelRoot,
+    isVerifiedOnChain: verified,
+  };
+}
+

@@ -14,12 +14,12 @@
  * Every length is bounds-checked against the input; a malformed input is an `AttestationDecodeError`
  * naming the field (and for V0 the offset).
  */
-import { decode as msgpackDecode } from "@msgpack/msgpack";
+import { decode as msgpackDecode, encode as msgpackEncode } from "@msgpack/msgpack";
 
 import { concatBytes } from "../core/bytes.js";
 import { errorMessage, InputError } from "../core/errors.js";
 import { isPlainObject } from "../core/json.js";
-import { parseEvent, parseEventLog, type EventLogEntry } from "./eventlog.js";
+import { eventLogToJson, parseEvent, parseEventLog, type EventLogEntry } from "./eventlog.js";
 
 export class AttestationDecodeError extends InputError {}
 
@@ -367,6 +367,17 @@ export function decodeDstackAttestation(bytes: Uint8Array): DstackAttestation {
   );
 }
 
+/** The `os_image_hash` the attestation's config JSON states (lower-case hex without 0x), when it states one. */
+export function configOsImageHash(config: string | null): string | undefined {
+  if (!config) return undefined;
+  try {
+    const v = (JSON.parse(config) as { os_image_hash?: unknown }).os_image_hash;
+    return typeof v === "string" ? v.replace(/^0x/i, "").toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const FORMAT_NAMES: Record<AttestationFormat, string> = { "v0-scale": "V0 SCALE", "v1-msgpack": "V1 msgpack", "raw-quote": "raw quote" };
 
 /** The error for a decoded attestation whose platform carries no TDX quote: decodable, not yet verifiable. */
@@ -421,5 +432,117 @@ export function encodeDstackAttestationV0(a: { quote: Uint8Array; eventLog: Even
   if (a.reportData.length !== 64) throw new InputError("BAD_LENGTH", `attestation: report_data must be 64 bytes, got ${a.reportData.length}`);
   parts.push(a.reportData);
   vec(te.encode(a.config ?? "{}"));
+  return concatBytes(...parts);
+}
+
+/** What a V1 attestation is made of (the decoded shape's platform part and its stack). */
+export interface AttestationV1Input {
+  platform: string;
+  /** tdx / gcp-tdx */
+  quote?: Uint8Array | null;
+  eventLog?: EventLogEntry[] | null;
+  tpmQuote?: TpmQuote | null;
+  /** sev-snp: the report; nitro-enclave: the NSM document; aws-nitro-tpm: the attestation document. */
+  evidence?: Uint8Array;
+  snp?: { certChain: Uint8Array[]; mrConfig: string } | null;
+  stack: { kind?: string; reportData: Uint8Array; runtimeEvents: RuntimeEvent[]; config: string; reportDataPayload?: string | null };
+}
+
+/**
+ * Encode a V1 msgpack attestation (rmp_serde's named encoding, as dstack writes it): byte fields as arrays of
+ * integers (dstack without serde_bytes) or as msgpack bin (`byteForm: "bin"`).
+ */
+export function encodeDstackAttestationV1(a: AttestationV1Input, opts: { byteForm?: "array" | "bin" } = {}): Uint8Array {
+  const b = (x: Uint8Array): Uint8Array | number[] => (opts.byteForm === "bin" ? x : Array.from(x));
+  const need = (x: Uint8Array | null | undefined, what: string): Uint8Array => {
+    if (!x) throw new InputError("ATTESTATION_MALFORMED", `attestation (V1): ${a.platform} needs ${what}`);
+    return x;
+  };
+  let data: Record<string, unknown>;
+  if (a.platform === "tdx" || a.platform === "gcp-tdx") {
+    const events = eventLogToJson(a.eventLog ?? []).map((e) => ({
+      imr: e.imr,
+      event_type: e.event_type,
+      digest: b(Buffer.from(String(e.digest).replace(/^0x/, ""), "hex")),
+      event: e.event,
+      event_payload: b(Buffer.from(String(e.event_payload).replace(/^0x/, ""), "hex")),
+      ...(e.version === 2 ? { version: 2 } : {}),
+      ...(typeof e.preimage === "string" ? { preimage: b(Buffer.from(e.preimage, "hex")) } : {}),
+    }));
+    data = { quote: b(need(a.quote, "a quote")), event_log: events };
+    if (a.platform === "gcp-tdx") {
+      const t = a.tpmQuote;
+      if (!t) throw new InputError("ATTESTATION_MALFORMED", "attestation (V1): gcp-tdx needs a TPM quote");
+      data.tpm_quote = { message: b(t.message), signature: b(t.signature), pcr_values: t.pcrValues.map((p) => ({ index: p.index, value: b(p.value) })), qualifying_data: b(t.qualifyingData), ak_cert: b(t.akCert) };
+    }
+  } else if (a.platform === "sev-snp") {
+    data = { report: b(need(a.evidence, "a report")), cert_chain: (a.snp?.certChain ?? []).map(b), mr_config: a.snp?.mrConfig ?? "" };
+  } else if (a.platform === "nitro-enclave") data = { nsm_quote: b(need(a.evidence, "an NSM document")) };
+  else if (a.platform === "aws-nitro-tpm") data = { attestation_doc: b(need(a.evidence, "an attestation document")) };
+  else data = {};
+  const s = a.stack;
+  if (s.reportData.length !== 64) throw new InputError("BAD_LENGTH", `attestation: report_data must be 64 bytes, got ${s.reportData.length}`);
+  const kind = s.kind ?? "dstack";
+  const stackData: Record<string, unknown> = { report_data: b(s.reportData), runtime_events: s.runtimeEvents.map((e) => ({ event: e.event, payload: b(e.payload) })), config: s.config };
+  if (kind === "dstack-pod") stackData.report_data_payload = s.reportDataPayload ?? "";
+  return msgpackEncode({ version: 1, platform: { kind: a.platform, data }, stack: { kind, data: stackData } });
+}
+
+/** Encode a V0 SCALE attestation of any platform (tdx, gcp-tdx, nitro-enclave, sev-snp, aws-nitro-tpm). */
+export function encodeVersionedAttestationV0(a: AttestationV1Input): Uint8Array {
+  const tag = V0_PLATFORMS.indexOf(a.platform as PlatformKind);
+  if (tag < 0) throw new InputError("ATTESTATION_MALFORMED", `attestation (V0): platform ${JSON.stringify(a.platform)} has no V0 tag`);
+  const parts: Uint8Array[] = [Uint8Array.of(0, tag)];
+  const te = new TextEncoder();
+  const vec = (b: Uint8Array) => parts.push(compactBytes(b.length), b);
+  const u32 = (n: number) => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, n, true);
+    parts.push(b);
+  };
+  const need = (x: Uint8Array | null | undefined, what: string): Uint8Array => {
+    if (!x) throw new InputError("ATTESTATION_MALFORMED", `attestation (V0): ${a.platform} needs ${what}`);
+    return x;
+  };
+  if (a.platform === "tdx" || a.platform === "gcp-tdx") {
+    vec(need(a.quote, "a quote"));
+    const log = a.eventLog ?? [];
+    parts.push(compactBytes(log.length));
+    for (const e of log) {
+      u32(e.imr);
+      u32(e.eventType);
+      vec(e.digest);
+      vec(te.encode(e.event));
+      vec(e.payload);
+    }
+    if (a.platform === "gcp-tdx") {
+      const t = a.tpmQuote;
+      if (!t) throw new InputError("ATTESTATION_MALFORMED", "attestation (V0): gcp-tdx needs a TPM quote");
+      vec(t.message);
+      vec(t.signature);
+      parts.push(compactBytes(t.pcrValues.length));
+      for (const p of t.pcrValues) {
+        u32(p.index);
+        vec(p.value);
+      }
+      vec(t.qualifyingData);
+      vec(t.akCert);
+    }
+  } else if (a.platform === "sev-snp") {
+    vec(need(a.evidence, "a report"));
+    const chain = a.snp?.certChain ?? [];
+    parts.push(compactBytes(chain.length));
+    for (const c of chain) vec(c);
+    vec(te.encode(a.snp?.mrConfig ?? ""));
+  } else vec(need(a.evidence, "a document"));
+  const s = a.stack;
+  parts.push(compactBytes(s.runtimeEvents.length));
+  for (const e of s.runtimeEvents) {
+    vec(te.encode(e.event));
+    vec(e.payload);
+  }
+  if (s.reportData.length !== 64) throw new InputError("BAD_LENGTH", `attestation: report_data must be 64 bytes, got ${s.reportData.length}`);
+  parts.push(s.reportData);
+  vec(te.encode(s.config));
   return concatBytes(...parts);
 }

@@ -11,7 +11,7 @@
 import { bytesToHex, decodeBytesField, type Hex } from "../core/bytes.js";
 import { InputError } from "../core/errors.js";
 import { isPlainObject } from "../core/json.js";
-import { decodeDstackAttestation, tdxQuoteOf, type DstackAttestation } from "../dstack/attestation.js";
+import { decodeDstackAttestation, type DstackAttestation } from "../dstack/attestation.js";
 import { assertKmsPubkeyShapes, CA_PUBKEY_LENGTH, K256_PUBKEY_LENGTH } from "../dstack/binding.js";
 import { eventLogToJson, parseEventLog, type EventLogEntry } from "../dstack/eventlog.js";
 import { ethAddress } from "../dstack/signatures.js";
@@ -26,7 +26,7 @@ export interface BootstrapInfo {
   caPubkey: Uint8Array;
   /** 33-byte compressed secp256k1 root key. */
   k256Pubkey: Uint8Array;
-  /** The raw TDX quote (legacy `quote`, or extracted from `attestation`); null when the KMS made none or its platform is not TDX. */
+  /** The raw TDX quote (legacy `quote`, or extracted from `attestation`); null when the KMS made none or its platform is not TDX (its evidence is in `decodedAttestation`). */
   quote: Uint8Array | null;
   /** The parsed event log; null when absent. */
   eventLog: EventLogEntry[] | null;
@@ -177,8 +177,8 @@ function readAttestation(info: Record<string, unknown>, result: BootstrapInfo): 
     const att = decodeDstackAttestation(bytes);
     result.decodedAttestation = att;
     result.eventLog = att.eventLog;
-    // tdx / gcp-tdx carry a TDX quote; any other platform decodes but is named as not supported yet
-    result.quote = tdxQuoteOf(att);
+    // tdx / gcp-tdx carry a TDX quote; another platform's evidence stays in decodedAttestation (verify reads it)
+    result.quote = att.quote;
   } catch (e) {
     note(result.problems, "attestation", e);
   }

@@ -18,7 +18,9 @@ import { measuredValues } from "../dstack/measurement.js";
 import { checkMeasurementPolicy, type MeasuredValues, type MeasurementPolicy } from "../dstack/policy.js";
 import { checkRpcCert } from "../dstack/ratls.js";
 import { ethAddress } from "../dstack/signatures.js";
+import { configOsImageHash, type DstackAttestation } from "../dstack/attestation.js";
 import type { BootstrapInfo } from "./bootstrap.js";
+import { verifyPlatformEvidence } from "./platforms.js";
 import type { Checklist } from "./certs-dir.js";
 
 export interface VerifyBootstrapOptions {
@@ -46,12 +48,24 @@ export interface VerifyBootstrapOptions {
    * registers a lite event log does not cover (RTMR<i> pinned by `rtMr<i>` or by `mrAggregated`).
    */
   policy?: MeasurementPolicy;
+  /** Nitro: a test root instead of AWS's pinned Nitro Enclaves Root-G1 (the result is then not genuine). */
+  nitroRootDer?: Uint8Array;
+  /** SEV-SNP: a test ARK instead of AMD's pinned one (the result is then not genuine). */
+  snpTestArkDer?: Uint8Array;
+  /** SEV-SNP: AMD CRLs (DER) to check the chain against. */
+  amdCrlDers?: Uint8Array[];
+  /** SEV-SNP: fetch the VCEK, chain and CRL the attestation does not carry from this KDS (cached in `cacheDir`). */
+  kds?: { url: string; cacheDir?: string };
 }
 
 export interface BootstrapReport {
   ok: boolean;
   verdict: "VERIFIED" | "REJECTED";
-  /** true only when the quote chained to Intel's root. */
+  /** The attestation's platform (`tdx` for a legacy quote). */
+  platform: string;
+  /** A non-TDX platform's verified report (its fields), null for TDX. */
+  platformReport: Record<string, unknown> | null;
+  /** true only when the quote chained to Intel's root (for another platform: to its vendor's pinned root). */
   genuine: boolean;
   /** Names of failed checks. */
   failed: string[];
@@ -100,12 +114,14 @@ interface Verification {
   td: TdReport10 | null;
   /** The collateral the quote was verified with (given or fetched); the RPC certificate's quote uses it too. */
   collateral: Collateral | null;
+  /** Another platform's values for the measurement policy. */
+  otherMeasured?: MeasuredValues;
 }
 
 type Step = (v: Verification) => void | Promise<void>;
 
 /** The steps, in the order their checks appear in the report. */
-const STEPS: Step[] = [recordDecodingProblems, foldCertsChecklist, parseBootstrapQuote, verifyBootstrapQuote, checkReportDataBinding, replayEventLog, checkExpectedMeasurements, checkRpcCertificate];
+const STEPS: Step[] = [recordDecodingProblems, foldCertsChecklist, parseBootstrapQuote, verifyBootstrapQuote, checkReportDataBinding, replayEventLog, checkVmConfigOsImage, checkOtherPlatform, checkExpectedMeasurements, checkRpcCertificate];
 
 export async function verifyBootstrap(info: BootstrapInfo, opts: VerifyBootstrapOptions): Promise<BootstrapReport> {
   if (typeof opts.now !== "number" || !Number.isSafeInteger(opts.now) || opts.now < 0) throw new UsageError(`now must be whole unix seconds, got ${String(opts.now)}`);
@@ -120,6 +136,8 @@ function startVerification(info: BootstrapInfo, opts: VerifyBootstrapOptions): V
   const report: BootstrapReport = {
     ok: false,
     verdict: "REJECTED",
+    platform: info.decodedAttestation?.platform ?? "tdx",
+    platformReport: null,
     genuine: false,
     failed: [],
     checks,
@@ -140,7 +158,7 @@ function conclude(report: BootstrapReport): BootstrapReport {
   report.failed = report.checks.filter((c) => !c.ok).map((c) => c.name);
   report.ok = report.failed.length === 0;
   report.verdict = report.ok ? "VERIFIED" : "REJECTED";
-  if (report.ok && !report.genuine) report.warnings.push("NOT GENUINE: the quote was verified against a non-Intel root CA; this says nothing about real TDX hardware");
+  if (report.ok && !report.genuine) report.warnings.push(report.platform === "tdx" || report.platform === "gcp-tdx" ? "NOT GENUINE: the quote was verified against a non-Intel root CA; this says nothing about real TDX hardware" : `NOT GENUINE: the ${report.platform} evidence was verified against a test root, not its vendor's; this says nothing about real hardware`);
   return report;
 }
 
@@ -158,6 +176,7 @@ function foldCertsChecklist({ opts, checks }: Verification): void {
 function parseBootstrapQuote(v: Verification): void {
   const bytes = v.info.quote;
   if (!bytes) {
+    if (otherPlatform(v.info)) return; // its evidence is checked by checkOtherPlatform
     v.checks.push({ name: "quote.present", ok: false, detail: "the bootstrap info carries no quote" });
     return;
   }
@@ -209,6 +228,16 @@ async function verifyBootstrapQuote(v: Verification): Promise<void> {
     else recordRejectedQuote(v, q, out);
   }
   v.report.genuine = q.genuine;
+  reportTpmQuote(v);
+}
+
+/** gcp-tdx: its TDX quote is verified like any TDX quote; the TPM quote beside it is reported, not verified. */
+function reportTpmQuote(v: Verification): void {
+  const att = v.info.decodedAttestation;
+  if (att?.platform !== "gcp-tdx") return;
+  const t = att.tpmQuote;
+  v.report.platformReport = { tpmQuote: t ? { present: true, verified: false, pcrs: t.pcrValues.map((p) => p.index), akCertLength: t.akCert.length } : { present: false } };
+  v.warnings.push(t ? `gcp-tdx: the attestation carries a TPM quote (PCRs ${t.pcrValues.map((p) => p.index).join(", ") || "none"}); it was NOT verified (only the TDX quote is)` : "gcp-tdx: the attestation carries no TPM quote");
 }
 
 /** The given collateral, else the one fetched from the PCCS; null (with the reason when a fetch failed) when there is none. */
@@ -318,12 +347,61 @@ function registerCheck(r: RegisterCheck, policy: MeasurementPolicy | undefined):
   return { name, ok: pinnedBy !== null, detail: pinnedBy ? `${what}; accepted by ${pinnedBy}` : `${what}; pin it with --expect (${field} or mrAggregated)` };
 }
 
+/**
+ * `attestation.os-image-hash`: a TDX attestation's vm_config (its `config`) names the OS image; the
+ * `os-image-hash` runtime event (measured into RTMR3) must name the same one. A difference is a finding: the
+ * config an operator or a policy reads is not the image that booted.
+ */
+function checkVmConfigOsImage(v: Verification): void {
+  const att = v.info.decodedAttestation;
+  if (!v.td || !att?.quote) return;
+  const stated = configOsImageHash(att.config);
+  const event = v.report.eventlog?.runtime.osImageHash;
+  if (stated === undefined || event === undefined) return;
+  const same = event.slice(2).toLowerCase() === stated;
+  v.checks.push({
+    name: "attestation.os-image-hash",
+    ok: same,
+    detail: same
+      ? `the os-image-hash runtime event (RTMR3) equals the vm_config's os_image_hash ${stated}`
+      : `OS image discrepancy: the os-image-hash runtime event (RTMR3) ${event} is not the vm_config's os_image_hash 0x${stated} (the attestation's config names another image than the one measured)`,
+  });
+}
+
+/** The decoded attestation when its platform carries no TDX quote (SEV-SNP, Nitro, …). */
+function otherPlatform(info: BootstrapInfo): DstackAttestation | null {
+  const a = info.decodedAttestation;
+  return a && !a.quote ? a : null;
+}
+
+/** `platform.*`, `binding.*`: a non-TDX attestation's evidence, its policy and its key binding. */
+async function checkOtherPlatform(v: Verification): Promise<void> {
+  const att = otherPlatform(v.info);
+  if (!att) return;
+  const { opts } = v;
+  const r = await verifyPlatformEvidence(att, v.info.caPubkey, v.info.k256Pubkey, {
+    now: opts.now,
+    ...(opts.allowDebug ? { allowDebug: true } : {}),
+    ...(opts.nitroRootDer ? { nitroRootDer: opts.nitroRootDer } : {}),
+    ...(opts.snpTestArkDer ? { snpTestArkDer: opts.snpTestArkDer } : {}),
+    ...(opts.amdCrlDers ? { amdCrlDers: opts.amdCrlDers } : {}),
+    ...(opts.kds ? { kds: opts.kds } : {}),
+  });
+  v.checks.push(...r.checks);
+  v.warnings.push(...r.warnings);
+  v.report.genuine = r.genuine;
+  v.report.platformReport = r.report;
+  v.report.binding = r.binding;
+  v.report.measurements = r.measurements;
+  v.otherMeasured = r.measured;
+}
+
 /** `expect.<field>`: each rule of the measurement policy, when one is given. */
 function checkExpectedMeasurements(v: Verification): void {
   const { policy } = v.opts;
   if (!policy) return;
   const ppid = v.report.quote?.pck?.ppid;
-  const measured: MeasuredValues = v.td ? measuredValues(v.td, v.info.eventLog ?? null, ppid ? hexToBytes(ppid, "PPID") : undefined) : {};
+  const measured: MeasuredValues = v.td ? measuredValues(v.td, v.info.eventLog ?? null, ppid ? hexToBytes(ppid, "PPID") : undefined) : (v.otherMeasured ?? {});
   v.report.expect = { policy, measured };
   v.checks.push(...checkMeasurementPolicy(policy, measured));
 }

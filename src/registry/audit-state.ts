@@ -172,27 +172,34 @@ const ANOMALY_OF: Partial<Record<AuditCheck["name"], AnomalyKind>> = {
 export function rebuildState(events: AuditEvent[]): { kms: AuditKms[]; anomalies: Anomaly[] } {
   const byAddr = new Map<string, AuditKms>();
   const anomalies: Anomaly[] = [];
-  for (const ev of events) {
-    const key = ev.kms.toLowerCase();
-    const cur = byAddr.get(key);
-    if (ev.kind === "registered") {
-      if (cur) applyReattestation(cur, ev, anomalies);
-      else byAddr.set(key, firstRegistration(ev, anomalies));
-    } else if (ev.kind === "verified" || ev.kind === "collateral") {
-      applyToAttestation(cur, ev, anomalies);
-    } else if (!cur) {
-      anomalies.push(unknownKmsAnomaly(ev));
-    } else if (ev.kind === "rechecked") {
-      applyRecheck(cur, ev, anomalies);
-    } else if (ev.kind === "revoked") {
-      cur.status = "revoked";
-      cur.revokedAt = ev.block;
-      cur.revocation = { by: ev.by, reason: ev.reason, tx: ev.tx };
-    } else {
-      applyLivenessProof(cur, ev, anomalies);
-    }
-  }
+  for (const ev of events) applyEvent(byAddr, ev, anomalies);
   return { kms: [...byAddr.values()], anomalies };
+}
+
+/**
+ * One step of `rebuildState`: apply `ev` (the next event in chain order) to `byAddr` (each KMS's state, keyed
+ * by its lower-case address), appending the anomalies it shows to `anomalies`. For a follower that applies
+ * events as blocks arrive.
+ */
+export function applyEvent(byAddr: Map<string, AuditKms>, ev: AuditEvent, anomalies: Anomaly[]): void {
+  const key = ev.kms.toLowerCase();
+  const cur = byAddr.get(key);
+  if (ev.kind === "registered") {
+    if (cur) applyReattestation(cur, ev, anomalies);
+    else byAddr.set(key, firstRegistration(ev, anomalies));
+  } else if (ev.kind === "verified" || ev.kind === "collateral") {
+    applyToAttestation(cur, ev, anomalies);
+  } else if (!cur) {
+    anomalies.push(unknownKmsAnomaly(ev));
+  } else if (ev.kind === "rechecked") {
+    applyRecheck(cur, ev, anomalies);
+  } else if (ev.kind === "revoked") {
+    cur.status = "revoked";
+    cur.revokedAt = ev.block;
+    cur.revocation = { by: ev.by, reason: ev.reason, tx: ev.tx };
+  } else {
+    applyLivenessProof(cur, ev, anomalies);
+  }
 }
 
 /** A revocation, recheck or liveness proof of a KMS that the scanned range never registered. */

@@ -53,7 +53,7 @@ export interface ReverifyContext {
   block: number;
   blockTimestamp: number;
   /** The registration as the events describe it: its path, the on-chain verdict and the collateral it published. */
-  registration: AuditAttestation;
+  registration: Pick<AuditAttestation, "collateral">;
 }
 export type Reverify = (quote: Uint8Array, ctx: ReverifyContext) => Promise<ReverifyOutcome>;
 

@@ -1,7 +1,9 @@
 /**
  * The chain side: the generated contract ABIs (registry and on-chain DCAP verifier) and the registry's typed
- * viem client, the verifier's collateral layout both ways, connecting to an RPC, deploying and deployment records, the adaptive log scan, the registry's events, the publish step (journalled `register`),
- * the liveness rules, dapp signature checks and the audit that rebuilds a registry's history from its events.
+ * viem client, the verifier's collateral layout both ways, connecting to an RPC, deploying and deployment
+ * records, the adaptive log scan, the registry's events, the publish step (journalled `register`), the
+ * liveness rules, dapp signature checks and the audit that rebuilds a registry's history from its events;
+ * and reading dstack's own on-chain KMS contract (DstackKms: its record, allow-lists and history).
  */
 export * from "./generated/abi.js";
 export * from "./client.js";
@@ -123,3 +125,25 @@ export {
   type LivenessChallenge,
 } from "./liveness.js";
 export { scanLogs, isRangeLimitError, suggestedRange, statedMaxRange, type RawLog, type ScanOptions, type ScanProgress, type ScanResult } from "./logs.js";
+export {
+  readKmsInfo,
+  readContractFacts,
+  isAllowed,
+  isKmsAllowed,
+  scanHistory,
+  findDeploymentBlock,
+  recordAsAnnounced,
+  locateSilentChange,
+  changedFields,
+  HISTORY_EVENTS,
+  type KmsInfoRecord,
+  type KmsInfoField,
+  type ContractFacts,
+  type AllowList,
+  type KmsBootInfo,
+  type HistoryEvent,
+  type HistoryEventName,
+  type HistoryScan,
+  type ChangePoint,
+  type SilentChange,
+} from "./dstack-kms.js";

@@ -52,6 +52,8 @@ export interface JournalExpectation {
   from: Hex;
   /** This run's `register(caPubkey, k256Pubkey, quote)` arguments. */
   args: readonly [Hex, Hex, Hex];
+  /** The registering function (default `register`; `registerVerified` for an on-chain-verified publish). */
+  functionName?: "register" | "registerVerified";
 }
 
 export function journalPath(dir: string, chainId: number, registry: string, quoteHash: string): string {
@@ -128,8 +130,9 @@ function checkRegisterTx(
   } catch {
     throw fail("is not a call of a registry function");
   }
-  if (call.functionName !== "register") throw fail(`calls ${call.functionName}(), not register()`);
-  const [caPubkey, k256Pubkey, quote] = call.args;
+  const fn = want.functionName ?? "register";
+  if (call.functionName !== fn) throw fail(`calls ${call.functionName}(), not ${fn}()`);
+  const [caPubkey, k256Pubkey, quote] = call.args as unknown as readonly [Hex, Hex, Hex];
   if (!sameHex(k256Pubkey, want.args[1])) throw fail(`registers another k256 key, not KMS ${want.kms}`);
   if (!sameHex(caPubkey, want.args[0])) throw fail("registers another CA key");
   if (!sameHex(quote, want.args[2])) throw fail(`registers another quote (hash ${keccak256(quote)}), not ${want.quoteHash}`);

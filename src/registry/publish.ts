@@ -1,5 +1,7 @@
 /**
- * Publishing a verified KMS identity: `register(caPubkey, k256Pubkey, quote)` on the KmsRegistry.
+ * Publishing a verified KMS identity: `register(caPubkey, k256Pubkey, quote)` on the KmsRegistry (REGISTRAR_ROLE),
+ * or with `onChain` the permissionless `registerVerified(caPubkey, k256Pubkey, quote, collateral)`, which
+ * verifies the quote on chain at the block's time (no role needed).
  *
  * Idempotent and safe to interrupt: before sending, the transaction is written to a journal file
  * (write-ahead, see `publish-journal.ts`); the journal is removed once the transaction is confirmed. A re-run
@@ -31,10 +33,11 @@ import {
 import { bytesToHex, type Hex } from "../core/bytes.js";
 import { InputError, NetworkError, UsageError, VerificationError } from "../core/errors.js";
 import { ethAddress } from "../dstack/signatures.js";
-import { readKms, revertReason } from "./client.js";
+import { readKms, registryErrorAbi, revertReason } from "./client.js";
 import { shortMessage } from "./connect.js";
 import { kmsRegistryAbi } from "./generated/abi.js";
 import { scanLogs, type RawLog } from "./logs.js";
+import type { OnChainCollateral } from "./verifier.js";
 import {
   JOURNAL_FORMAT,
   checkJournal,
@@ -86,6 +89,8 @@ export interface PublishOptions {
   errorAbi?: Abi;
   /** How long to wait for a receipt (ms). Default 10 minutes. */
   receiptTimeoutMs?: number;
+  /** Register through `registerVerified` with this collateral (the contract's layout): verified on chain, permissionless. */
+  onChain?: { collateral: OnChainCollateral };
   onProgress?: (stage: PublishStage, detail: string) => void;
 }
 
@@ -144,6 +149,10 @@ interface PublishRun {
   quoteHash: Hex;
   /** `register(caPubkey, k256Pubkey, quote)` arguments. */
   args: readonly [Hex, Hex, Hex];
+  /** `register`, or `registerVerified` (the same arguments and the collateral). */
+  functionName: "register" | "registerVerified";
+  /** The arguments of `functionName`. */
+  callArgs: readonly unknown[];
   /** The registry ABI plus the caller's custom errors. */
   abi: Abi;
   fromBlock: bigint;
@@ -161,6 +170,7 @@ function publishRun(opts: PublishOptions): PublishRun {
   const chainId = publicClient.chain.id;
   const kms = getAddress(ethAddress(identity.k256Pubkey)) as Hex;
   const quoteHash = keccak256(identity.quote);
+  const args = [bytesToHex(identity.caPubkey), bytesToHex(identity.k256Pubkey), bytesToHex(identity.quote)] as const;
   return {
     publicClient,
     walletClient,
@@ -169,8 +179,10 @@ function publishRun(opts: PublishOptions): PublishRun {
     chainId,
     kms,
     quoteHash,
-    args: [bytesToHex(identity.caPubkey), bytesToHex(identity.k256Pubkey), bytesToHex(identity.quote)],
-    abi: [...kmsRegistryAbi, ...(opts.errorAbi ?? []).filter((x) => x.type === "error")] as Abi,
+    args,
+    functionName: opts.onChain ? "registerVerified" : "register",
+    callArgs: opts.onChain ? [...args, opts.onChain.collateral] : args,
+    abi: [...kmsRegistryAbi, ...(opts.onChain ? registryErrorAbi : []), ...(opts.errorAbi ?? []).filter((x) => x.type === "error")] as Abi,
     fromBlock: opts.fromBlock ?? 0n,
     confirmations: opts.confirmations ?? 1,
     timeout: opts.receiptTimeoutMs ?? 600_000,
@@ -191,10 +203,16 @@ export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
   if (recovered) return recovered;
   const state = await readRegistrationState(run);
   if (state.existing) return state.existing;
-  await requireRegistrar(run);
+  // registerVerified is permissionless: the chain verifies the quote instead of trusting the registrar
+  if (run.functionName === "register") await requireRegistrar(run);
   const gas = await estimateRegister(run, state.active);
   if (run.dryRun) {
-    return { ...run.base, status: "dry-run", estimatedGas: gas, message: `dry run: would ${state.active ? "re-attest" : "register"} KMS ${run.kms} (about ${gas} gas); nothing sent` };
+    return {
+      ...run.base,
+      status: "dry-run",
+      estimatedGas: gas,
+      message: `dry run: would ${state.active ? "re-attest" : "register"} KMS ${run.kms} through ${run.functionName}() (about ${gas} gas); nothing sent`,
+    };
   }
   const txHash = await sendRegister(run, gas);
   const receipt = await confirmRegister(run, txHash);
@@ -214,7 +232,7 @@ async function recoverJournalled(run: PublishRun): Promise<PublishResult | undef
   const { journalFile, kms, quoteHash, registry, progress } = run;
   const journal = await readJournal(journalFile);
   if (!journal) return undefined;
-  const want: JournalExpectation = { file: journalFile, chainId: run.chainId, registry, kms, quoteHash, from: run.account.address as Hex, args: run.args };
+  const want: JournalExpectation = { file: journalFile, chainId: run.chainId, registry, kms, quoteHash, from: run.account.address as Hex, args: run.args, functionName: run.functionName };
   await checkJournal(journal, want);
   progress("recover", `found an unconfirmed transaction ${journal.txHash ?? "(hash not recorded)"} from an earlier run (nonce ${journal.nonce})`);
   const settled = await settleJournal(run.publicClient, journal, want, { confirmations: run.confirmations, timeout: run.timeout, progress });
@@ -290,17 +308,17 @@ async function requireRegistrar(run: PublishRun): Promise<void> {
   if (!hasRole) throw new VerificationError("NOT_REGISTRAR", `account ${account.address} does not hold REGISTRAR_ROLE on ${registry}; ask the registry admin to grant it`);
 }
 
-/** Simulate and estimate `register()`: simulating names any custom error before anything is signed (`REGISTER_REJECTED`). */
+/** Simulate and estimate the registering call: simulating names any custom error before anything is signed (`REGISTER_REJECTED`). */
 async function estimateRegister(run: PublishRun, active: boolean): Promise<bigint> {
-  const { publicClient, registry, abi, args, account } = run;
+  const { publicClient, registry, abi, callArgs, account, functionName } = run;
   let gas: bigint;
   try {
-    await publicClient.simulateContract({ address: registry, abi, functionName: "register", args, account });
-    gas = await publicClient.estimateContractGas({ address: registry, abi, functionName: "register", args, account });
+    await publicClient.simulateContract({ address: registry, abi, functionName, args: callArgs, account } as never);
+    gas = await publicClient.estimateContractGas({ address: registry, abi, functionName, args: callArgs, account } as never);
   } catch (e) {
-    throw new VerificationError("REGISTER_REJECTED", `the registry would reject register(): ${revertReason(e)}`, { cause: e });
+    throw new VerificationError("REGISTER_REJECTED", `the registry would reject ${functionName}(): ${revertReason(e)}`, { cause: e });
   }
-  run.progress("estimate", `register() for ${run.kms} (${active ? "re-attestation" : "new registration"}) needs about ${gas} gas`);
+  run.progress("estimate", `${functionName}() for ${run.kms} (${active ? "re-attestation" : "new registration"}) needs about ${gas} gas`);
   return gas;
 }
 
@@ -315,7 +333,7 @@ async function sendRegister(run: PublishRun, gas: bigint): Promise<Hex> {
   const request = await walletClient.prepareTransactionRequest({
     account,
     to: run.registry,
-    data: encodeFunctionData({ abi: kmsRegistryAbi, functionName: "register", args: run.args }),
+    data: encodeFunctionData({ abi: kmsRegistryAbi, functionName: run.functionName, args: run.callArgs } as never),
     gas: (gas * 12n) / 10n,
     nonce: pendingNonce,
     chain: publicClient.chain,
@@ -370,7 +388,7 @@ async function confirmRegister(run: PublishRun, txHash: Hex): Promise<Transactio
   }
   await removeJournal(journalFile);
   if (receipt.status !== "success") {
-    throw new VerificationError("REGISTER_REVERTED", `register() transaction ${txHash} reverted in block ${receipt.blockNumber}`);
+    throw new VerificationError("REGISTER_REVERTED", `${run.functionName}() transaction ${txHash} reverted in block ${receipt.blockNumber}`);
   }
   if (!receipt.logs.some((l) => isRegistrationLog(l, registry, kms, quoteHash))) {
     throw new VerificationError("NO_EVENT", `transaction ${txHash} succeeded but emitted no KmsRegistered(${kms}, ${quoteHash}) from ${registry}`);

@@ -8,6 +8,7 @@ import { decodeErrorResult, keccak256 } from "viem";
 import { bytesToHex, hexToBytes, utf8, type Hex } from "../core/bytes.js";
 import { InputError } from "../core/errors.js";
 import { parseQuote, quotePckChain } from "../dcap/quote.js";
+import { parseTcbInfo } from "../dcap/tcb-info.js";
 import { TCB_STATUSES, type Collateral, type TcbStatus } from "../dcap/types.js";
 import { parseCertificate, pemBlocks, toPem } from "../dcap/x509.js";
 import { dcapVerifierAbi } from "./generated/dcap-verifier-abi.js";
@@ -67,6 +68,9 @@ const LIBRARY_ERROR_STEP: [prefix: string, step: VerifierStep][] = [
   ["PceIdMismatch", "tcb.fmspc"],
   ["TcbInfoTeeMismatch", "tcb.fmspc"],
   ["TcbLevel", "tcb.level"],
+  // TcbInfo's reading errors: raised while the TCB Info is read, in tcb-info.validity
+  ["TcbTypeUnsupported", "tcb-info.validity"],
+  ["TcbComponentCount", "tcb-info.validity"],
   ["TdxModule", "tcb.tdx-module"],
 ];
 
@@ -161,8 +165,14 @@ export function verifierRootArgs(der: Uint8Array): [Hex, Hex, Hex, bigint] {
 /** A revert of the verifier, in the TypeScript verifier's terms. */
 export type VerifierRevert = { step: VerifierStep | string; error: string; reason?: string };
 
-/** The step a verifier revert names: `VerificationFailed`'s step, or the step of a reading library's error. */
-export function decodeVerifierRevert(data: Hex): VerifierRevert {
+/**
+ * The step a verifier revert names: `VerificationFailed`'s step, or the step of a reading library's error.
+ * An `IntelJson` reading error (`Json…`) does not say which document it read: the TCB Info is read in
+ * tcb-info.validity, before the QE Identity in qe-identity.validity, so with `hint.tcbInfo` (the TCB Info
+ * text sent) the step is tcb-info.validity when that text does not read as a TCB Info, else
+ * qe-identity.validity; without the hint it is the error's name.
+ */
+export function decodeVerifierRevert(data: Hex, hint: { tcbInfo?: string } = {}): VerifierRevert {
   let e: { errorName: string; args?: readonly unknown[] };
   try {
     e = decodeErrorResult({ abi: dcapVerifierAbi, data }) as { errorName: string; args?: readonly unknown[] };
@@ -173,8 +183,18 @@ export function decodeVerifierRevert(data: Hex): VerifierRevert {
     const [step, reason] = (e.args ?? []) as readonly [number, number];
     return { step: VERIFIER_STEPS[Number(step)] ?? `step ${step}`, error: e.errorName, reason: VERIFIER_REASONS[Number(reason)] ?? `reason ${reason}` };
   }
+  if (e.errorName.startsWith("Json") && hint.tcbInfo !== undefined) return { step: readsAsTcbInfo(hint.tcbInfo) ? "qe-identity.validity" : "tcb-info.validity", error: e.errorName };
   const hit = LIBRARY_ERROR_STEP.find(([prefix]) => e.errorName.startsWith(prefix));
   return { step: hit ? hit[1] : e.errorName, error: e.errorName };
+}
+
+function readsAsTcbInfo(text: string): boolean {
+  try {
+    parseTcbInfo(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The contract's `Result`, read back. */

@@ -93,11 +93,24 @@ export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
 }
 
 /**
- * Start `hardhat --network devnode node --hostname host --port P` with a Node that can run Hardhat (`nodeForHardhat`). Resolves once the
+ * Start `hardhat [hardhatArgs] node --hostname host --port P` with a Node that can run Hardhat (`nodeForHardhat`);
+ * `hardhatArgs` are Hardhat's global options, by default `--network devnode` (the `devnode` network of
+ * hardhat.config.ts: Osaka, for the P-256 precompile), e.g. `--config FILE` for another network config. Resolves once the
  * node answers `eth_chainId`; rejects with `NetworkError` (`DEVNODE_START`) if it exits or does not
  * come up within `timeoutMs`.
  */
-export async function startDevNode(opts: { host?: string; port?: number; cwd?: string; timeoutMs?: number; /** more `hardhat node` options, e.g. ["--chain-id", "8453"] */ args?: readonly string[] } = {}): Promise<DevNode> {
+export async function startDevNode(
+  opts: {
+    host?: string;
+    port?: number;
+    cwd?: string;
+    timeoutMs?: number;
+    /** Hardhat's global options, by default `--network devnode` */
+    hardhatArgs?: string[];
+    /** more `hardhat node` options, e.g. ["--chain-id", "8453"] */
+    args?: readonly string[];
+  } = {},
+): Promise<DevNode> {
   const host = opts.host ?? "127.0.0.1";
   const cwd = opts.cwd ?? packageRoot();
   const cli = hardhatCli(cwd);
@@ -107,7 +120,7 @@ export async function startDevNode(opts: { host?: string; port?: number; cwd?: s
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = opts.port ?? (await freePort(host));
     try {
-      return await startOnce(nodeBin, cli, cwd, host, port, timeoutMs, opts.args ?? []);
+      return await startOnce(nodeBin, cli, cwd, host, port, timeoutMs, opts.hardhatArgs ?? ["--network", "devnode"], opts.args ?? []);
     } catch (e) {
       lastError = e;
       if (opts.port !== undefined) break;
@@ -116,9 +129,17 @@ export async function startDevNode(opts: { host?: string; port?: number; cwd?: s
   throw lastError;
 }
 
-async function startOnce(nodeBin: string, cli: string, cwd: string, host: string, port: number, timeoutMs: number, args: readonly string[]): Promise<DevNode> {
-  // the `devnode` network of hardhat.config.ts: Osaka (the P-256 precompile) and no contract size limit
-  const child = spawn(nodeBin, [cli, "--network", "devnode", "node", "--hostname", host, "--port", String(port), ...args], {
+async function startOnce(
+  nodeBin: string,
+  cli: string,
+  cwd: string,
+  host: string,
+  port: number,
+  timeoutMs: number,
+  hardhatArgs: string[],
+  args: readonly string[],
+): Promise<DevNode> {
+  const child = spawn(nodeBin, [cli, ...hardhatArgs, "node", "--hostname", host, "--port", String(port), ...args], {
     cwd,
     env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", HARDHAT_DISABLE_TELEMETRY_PROMPT: "true" },
     stdio: ["ignore", "pipe", "pipe"],

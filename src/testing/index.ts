@@ -8,3 +8,7 @@ export * from "./simulator/index.js";
 export * from "./pki.js";
 export * from "./generate.js";
 export * from "./devnode.js";
+export * from "./platforms/pki.js";
+export * from "./platforms/cbor-encode.js";
+export * from "./platforms/nitro-world.js";
+export * from "./platforms/snp-world.js";

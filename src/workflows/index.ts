@@ -5,3 +5,4 @@
  */
 export * from "./publish-kms.js";
 export * from "./prove-liveness.js";
+export * from "./check-dstack-kms.js";

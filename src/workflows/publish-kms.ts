@@ -8,7 +8,8 @@
  * made while pulling, the quote's DCAP chain and collateral, accepted TCB status, report_data binding of
  * (caPubkey, k256Pubkey), event-log replay, the RPC certificate's RA-TLS attestation when present), plus the
  * publishing policy: a quote that verifies only under a non-Intel (simulated) root passes only with the
- * explicit `allowSimulatedRoot` override, and is always reported as not genuine.
+ * explicit `allowSimulatedRoot` override, and is always reported as not genuine. With `onChain` the quote and its
+ * collateral go to the permissionless `registerVerified`, which verifies them again on chain (no role needed).
  */
 import { getAddress, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
 
@@ -25,6 +26,7 @@ import type { MeasurementPolicy } from "../dstack/policy.js";
 import { checkRegistryCode } from "../registry/deploy.js";
 import { checkChainAgainstRecord, type DeploymentRecord } from "../registry/deployments.js";
 import { publishKms, type KmsIdentity, type PublishResult, type PublishStage } from "../registry/publish.js";
+import { toOnChainCollateral } from "../registry/verifier.js";
 
 export type GateInput = BootstrapInfo;
 
@@ -143,6 +145,8 @@ export interface PublishKmsParameters {
   journalDir?: string;
   /** Verify and estimate gas; send nothing. */
   dryRun?: boolean;
+  /** Register through the permissionless `registerVerified` with the verification's collateral (verified again on chain). */
+  onChain?: boolean;
   onProgress?: (stage: PublishKmsStage, detail: string) => void;
   /** Called once the bootstrap info is pulled, before verification starts. */
   onPulled?: (pulled: PullResult) => void | Promise<void>;
@@ -175,6 +179,7 @@ export async function publishKmsWorkflow(params: PublishKmsParameters): Promise<
     ...(params.confirmations !== undefined ? { confirmations: params.confirmations } : {}),
     ...(params.journalDir !== undefined ? { journalDir: params.journalDir } : {}),
     dryRun: params.dryRun === true,
+    ...(params.onChain ? { onChain: { collateral: toOnChainCollateral(identity.quote, verification.collateral) } } : {}),
     onProgress: progress,
   });
   return { ok: true, ...verification, identity, target, publish };
@@ -200,6 +205,10 @@ async function pull(params: PublishKmsParameters): Promise<PullResult> {
 async function verify(params: PublishKmsParameters, pulled: PullResult): Promise<{ verification: PublishVerification; identity: KmsIdentity }> {
   params.onProgress?.("verify", "quote chain and collateral, TCB policy, key binding, event log");
   const { info } = pulled;
+  const other = info.decodedAttestation && !info.decodedAttestation.quote ? info.decodedAttestation.platform : null;
+  if (!info.quote && other) {
+    throw new InputError("PLATFORM_NOT_SUPPORTED", `the KMS's attestation is a ${other} attestation: publishing a ${other} KMS on chain is not supported yet (the registry records TDX quotes); \`kms-registry verify\` checks it off chain`, { details: { platform: other } });
+  }
   if (!info.quote) throw new InputError("NO_QUOTE", "the bootstrap info carries no quote; nothing to verify or publish");
   const collateral = await params.loadCollateral(info.quote);
   const gate = await verifyForPublish(info, {

@@ -6,7 +6,7 @@ import { bytesToHex, hexToBytes } from "../../src/core/bytes.js";
 import { InputError } from "../../src/core/errors.js";
 import { ethAddress } from "../../src/dstack/signatures.js";
 
-// NEAR AI's production KMS (formats doc §2): real values read from KMS.GetMeta.
+// NEAR AI's production KMS (docs/formats.md §2): real values read from KMS.GetMeta.
 const NEAR_CA = hexToBytes(
   "3059301306072a8648ce3d020106082a8648ce3d030107034200" +
     "04228f800590a10442cba9d0e6adb2fa9f195eea9e75e23dd35990d52b59dda" +
@@ -14,7 +14,7 @@ const NEAR_CA = hexToBytes(
 );
 const NEAR_K256 = hexToBytes("022829d063e6a13dd83f5c8896d0cc680e5a1d32221bda219982dcfe47be3fde6e");
 
-describe("KMS report_data binding (formats doc §2)", () => {
+describe("KMS report_data binding (docs/formats.md §2)", () => {
   it("reproduces the NEAR production vector", () => {
     const msg = kmsBindingMessage(NEAR_CA, NEAR_K256);
     expect(msg.length).toBe(279);

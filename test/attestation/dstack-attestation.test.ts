@@ -30,7 +30,7 @@ describe("V0 SCALE attestation (real dstack-attestation-v0.bin)", () => {
     const c = checkEventLog(a.eventLog!, [q.rtMr0, q.rtMr1, q.rtMr2, q.rtMr3]);
     expect(c.rtmrsMatch).toBe(true);
     const info = decodeRuntimeInfo(a.eventLog!);
-    // the real app id of dstack's simulator app (formats doc §8 test vectors)
+    // the real app id of dstack's simulator app (docs/formats.md §7)
     expect(info.appId).toBe("0x5bb4ff9a3837357f19dc176407a5709c62eb6c56");
     expect(info.keyProvider?.id).toBe(
       "3059301306072a8648ce3d020106082a8648ce3d0301070342000419b2457dd9b8aa6446d980f136fff7812ecd6c77740eeb0e28b10d56c0c00028a5b6e59dcea307d583bd1f70769e9c116df2bcfb1758a95d8613e7de1c8482c0",

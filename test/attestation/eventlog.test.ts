@@ -27,7 +27,7 @@ const getQuote = JSON.parse(readFileSync(new URL("tdx-lite-getquote.json", FIX),
 const body = parseQuote(hexToBytes(getQuote.quote)).body as TdReport10;
 const quoteRtmrs = [body.rtMr0, body.rtMr1, body.rtMr2, body.rtMr3];
 
-describe("runtime event digests (spec §4.4)", () => {
+describe("runtime event digests (docs/formats.md §3)", () => {
   it("V1 digest of system-preparing matches the spec vector", () => {
     expect(bytesToHex(runtimeEventPreimageV1("system-preparing", new Uint8Array(0)))).toBe("0x010000083a73797374656d2d707265706172696e673a");
     expect(bytesToHex(runtimeEventDigest("system-preparing", new Uint8Array(0)))).toBe(
@@ -70,7 +70,7 @@ describe("tdx-lite-getquote.json (real dstack fixture)", () => {
     expect(info.bootMrDone && info.systemReady).toBe(true);
   });
 
-  it("derives mr_key_provider, mr_system and mr_aggregated (spec §5.1(c))", () => {
+  it("derives mr_key_provider, mr_system and mr_aggregated (docs/formats.md §6)", () => {
     const events = parseEventLog(getQuote.event_log);
     expect(derivedMeasurements(body, keyProviderPayload(events))).toEqual({
       mrKeyProvider: "0x4facf64384bf715c05d4dbf0251d72ebe32be4ec4c84ddc01548d70e21d3a512",

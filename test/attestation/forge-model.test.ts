@@ -2,9 +2,9 @@
  * A seeded random walk over TCB Info / QE Identity contents: each case is a freshly signed forged
  * world with random platform levels (order, SVNs, PCESVN, statuses, advisories), random TDX module
  * levels and random QE levels. The verifier's status and advisory IDs (or its error) must equal an
- * independent model of the spec written here: canonical level sort (§2.8.1), first match with
+ * independent model of the spec written here: canonical level sort, first match with
  * Intel's component skip for tee_tcb_svn[1] > 0, module and QE levels in JSON order, Intel's
- * convergence (§2.13) and the advisory merge order (§2.9).
+ * convergence and the advisory merge order.
  */
 import { describe, expect, it } from "vitest";
 

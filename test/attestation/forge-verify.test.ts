@@ -223,7 +223,7 @@ describe("every TCB status, each from a re-signed TCB Info", () => {
   });
 });
 
-describe("where the project follows Intel's QVL instead of dcap-qvl (spec, Decisions §2)", () => {
+describe("where the project follows Intel's QVL instead of dcap-qvl (a decision of this project)", () => {
   const moduleOutOfDate = [{ id: "TDX_01", tcbLevels: [{ isvsvn: 7, tcbStatus: "UpToDate" }, { isvsvn: 2, tcbStatus: "OutOfDate", advisoryIDs: ["INTEL-SA-MOD"] }] }];
 
   it("convergence: module OutOfDate + ConfigurationNeeded level → OutOfDateConfigurationNeeded (dcap-qvl: OutOfDate)", async () => {

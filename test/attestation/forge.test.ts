@@ -1,7 +1,7 @@
 /**
  * The forge itself: every certificate, CRL and signature it makes is checked with independent
  * code (@peculiar/x509 over WebCrypto, @noble/curves), the SGX extension byte layout against the
- * spec (§2.5), and the quote layout against the parser.
+ * the PCK certificate's Intel SGX extension layout, and the quote layout against the parser.
  */
 import "reflect-metadata";
 import { p256 } from "@noble/curves/nist.js";
@@ -68,7 +68,7 @@ describe("forge: certificates", () => {
     expect(w.pckChainPem).toBe(w.certs.pckLeaf.pem + w.certs.pckCa.pem + w.certs.root.pem);
   });
 
-  it("writes the Intel SGX extension exactly as spec §2.5 lays it out", async () => {
+  it("writes the Intel SGX extension exactly as Intel lays it out", async () => {
     const w = await createForgeWorld({ seed: "ext", pceSvn: 200, cpuSvn: "ff0102030405060708090a0b0c0d0e0f", fmspc: "00A067110000", sgxType: 1 });
     const leaf = cert(w.certs.pckLeaf.der);
     const ext = leaf.getExtension(SGX_OID);

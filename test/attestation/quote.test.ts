@@ -28,7 +28,7 @@ function u32le(b: Uint8Array, off: number, v: number): Uint8Array {
   return c;
 }
 
-describe("parseQuote on the real TDX v4 quote (spec §1.8, §5.1a)", () => {
+describe("parseQuote on the real TDX v4 quote", () => {
   const q = parseQuote(tdxQuote());
 
   it("reads the header", () => {
@@ -40,7 +40,7 @@ describe("parseQuote on the real TDX v4 quote (spec §1.8, §5.1a)", () => {
     expect(at(q, q.header.userData)).toEqual([28, 48]);
   });
 
-  it("puts every structure at the offsets of §1.8", () => {
+  it("puts every structure at the absolute offsets of a real quote", () => {
     expect(q.body.type).toBe("td10");
     expect(q.bodyOffset).toBe(48);
     expect(q.signedLength).toBe(632);
@@ -59,7 +59,7 @@ describe("parseQuote on the real TDX v4 quote (spec §1.8, §5.1a)", () => {
     expect(q.outerCertificationDataSize).toBe(4166);
   });
 
-  it("reads the TD 1.0 body fields at their offsets (§1.4) with the values of §5.1", () => {
+  it("reads the TD 1.0 body fields at their offsets with the sample's known values", () => {
     const b = q.body;
     if (b.type !== "td10") throw new Error("td10 expected");
     const rel = (v: Uint8Array) => at(q, v).map((x) => x - 48);
@@ -88,7 +88,7 @@ describe("parseQuote on the real TDX v4 quote (spec §1.8, §5.1a)", () => {
     expect(hex(b.reportData)).toMatch(/^9a9d48e7f6799642.*2b523f20$/);
   });
 
-  it("reads the QE report (§1.5)", () => {
+  it("reads the QE report", () => {
     const r = q.qeReport;
     expect(r.isvSvn).toBe(6);
     expect(r.isvProdId).toBe(2);
@@ -231,7 +231,7 @@ describe("parseQuote on a v5 TD 1.5 quote (re-assembled from the real body)", ()
   const teeTcbSvn2 = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
   const q = parseQuote(tdxAsV5Td15({ mrServiceTd, teeTcbSvn2 }));
 
-  it("places the v5 descriptor, body and signature data at the §1.8 offsets", () => {
+  it("places the v5 descriptor, body and signature data at their absolute offsets", () => {
     expect(q.header.version).toBe(5);
     expect(q.bodyDescriptor).toEqual({ bodyType: 3, bodySize: 648 });
     expect(q.bodyOffset).toBe(54);
@@ -270,7 +270,7 @@ describe("parseQuote on a v5 TD 1.5 quote (re-assembled from the real body)", ()
 
 describe("parseQuote on the real SGX v3 quote", () => {
   const q = parseQuote(sgxQuote());
-  it("uses the v3 layout without a type-6 wrapper (§1.7, §1.8)", () => {
+  it("uses the v3 layout without a type-6 wrapper", () => {
     expect(q.header.version).toBe(3);
     expect(q.body.type).toBe("sgx");
     expect(q.signedLength).toBe(432);
@@ -296,7 +296,7 @@ describe("parseQuote on the real SGX v3 quote", () => {
   });
 });
 
-describe("parseQuote on dstack's tdx-lite-getquote.json quote (§5.1c)", () => {
+describe("parseQuote on dstack's tdx-lite-getquote.json quote", () => {
   it("parses a v4 TDX quote with tee_tcb_svn 0c0104…", () => {
     const q = parseQuote(liteQuote());
     expect(q.header.version).toBe(4);

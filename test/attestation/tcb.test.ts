@@ -85,7 +85,7 @@ describe("status convergence (decision 2: Intel's rules)", () => {
     expect(convergeStatus(s("OutOfDateConfigurationNeeded"), s("OutOfDate")).status).toBe("OutOfDateConfigurationNeeded");
   });
 
-  it("merges advisory IDs: platform's first, then new ones, no duplicates (spec §2.9 example)", () => {
+  it("merges advisory IDs: platform's first, then new ones, no duplicates", () => {
     expect(convergeStatus(s("OutOfDate", "INTEL-SA-00001"), s("SWHardeningNeeded", "INTEL-SA-00002"))).toEqual(s("OutOfDate", "INTEL-SA-00001", "INTEL-SA-00002"));
     expect(convergeStatus(s("UpToDate", "A", "B"), s("UpToDate", "B", "C")).advisoryIds).toEqual(["A", "B", "C"]);
   });
@@ -118,7 +118,7 @@ describe("platform TCB level matching on the real TDX TCB info", () => {
     expect(code(() => matchPlatformLevel(info(), low, 11, svn(6, 1, 3)))).toBe("TCB_LEVEL_NOT_FOUND");
   });
 
-  it("sorts levels canonically whatever their JSON order (§2.8.1)", () => {
+  it("sorts levels canonically whatever their JSON order", () => {
     const doc = JSON.parse(tdxCollateral().tcbInfo) as { tcbLevels: unknown[] };
     doc.tcbLevels.reverse();
     const sorted = parseTcbInfo(JSON.stringify(doc));
@@ -132,7 +132,7 @@ describe("platform TCB level matching on the real TDX TCB info", () => {
   });
 });
 
-describe("TDX module identity (§2.8.3)", () => {
+describe("TDX module identity", () => {
   const zero48 = new Uint8Array(48);
   const zero8 = new Uint8Array(8);
   it("TDX_01 with SVN 6 → UpToDate; SVN 3 → OutOfDate, which converges an UpToDate level to OutOfDate", () => {
@@ -152,7 +152,7 @@ describe("TDX module identity (§2.8.3)", () => {
   });
 });
 
-describe("QE identity policy (§2.7.2) on the real QE report", () => {
+describe("QE identity policy on the real QE report", () => {
   const qe = () => parseQeIdentity(tdxCollateral().qeIdentity);
   const report = () => ({ ...parseQuote(tdxQuote()).qeReport });
   it("the real QE report → UpToDate", () => {

@@ -51,7 +51,7 @@ const flip = (b: Uint8Array, off: number, mask = 0x01): Uint8Array => {
 };
 
 describe("the pinned Intel SGX Root CA", () => {
-  it("is the 659-byte DER with the SHA-256 of spec §2.1 and equals the fixture", () => {
+  it("is the 659-byte DER with Intel's published SHA-256 and equals the fixture", () => {
     expect(INTEL_SGX_ROOT_CA_DER.length).toBe(659);
     expect(createHash("sha256").update(INTEL_SGX_ROOT_CA_DER).digest("hex")).toBe(INTEL_SGX_ROOT_CA_SHA256);
     expect(INTEL_SGX_ROOT_CA_SHA256).toBe("44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3");
@@ -101,7 +101,7 @@ describe("verifyQuote on the real fixtures", () => {
       "report.policy",
     ]);
     expect(r.checks.every((c) => c.ok)).toBe(true);
-    // intermediate values of spec §5.1(a)
+    // intermediate values of the real quote (test/fixtures/dcap/README.md)
     expect(r.checks.find((c) => c.name === "tcb.level")?.detail).toBe("level 2024-03-13T00:00:00Z → UpToDate");
     expect(r.checks.find((c) => c.name === "tcb.tdx-module")?.detail).toContain("TDX_01) → UpToDate");
     expect(r.checks.find((c) => c.name === "qe-identity.policy")?.detail).toBe("QE ISVSVN 6 → UpToDate");
@@ -176,7 +176,7 @@ describe("verifyQuote on the real fixtures", () => {
     expect(failure(tdxQuote(), { collateral: c, now: Date.UTC(2026, 3, 3, 11, 21, 58) / 1000 }).code).toBe("ROOT_CA_CRL_EXPIRED");
   });
 
-  it("the PCK CRL lists 44 serials, none in the chain (§5.1a)", () => {
+  it("the PCK CRL lists 44 serials, none in the chain", () => {
     const crl = parseCrl(tdxCollateral().pckCrl);
     expect(crl.revoked.size).toBe(44);
     const q = tdxQuote();

@@ -26,11 +26,34 @@ const artifact = JSON.parse(readFileSync(new URL("../../artifacts/contracts/KmsR
 };
 
 describe("src/registry/generated/dcap-verifier-abi.ts", () => {
-  it("equals the compiled DcapVerifier artifact's ABI (regenerate with `node scripts/gen-abi.mjs` when this fails)", () => {
-    const verifier = JSON.parse(readFileSync(new URL("../../artifacts/contracts/dcap/DcapVerifier.sol/DcapVerifier.json", import.meta.url), "utf8")) as {
-      abi: unknown[];
-    };
-    expect(JSON.parse(JSON.stringify(dcapVerifierAbi))).toEqual(verifier.abi);
+  type Entry = { type: string; name?: string; inputs?: { type: string }[] };
+  const abiOf = (path: string): Entry[] => (JSON.parse(readFileSync(new URL(`../../artifacts/contracts/dcap/${path}`, import.meta.url), "utf8")) as { abi: Entry[] }).abi;
+  const errorSig = (e: Entry): string => `${e.name}(${(e.inputs ?? []).map((i) => i.type).join(",")})`;
+  const generated = JSON.parse(JSON.stringify(dcapVerifierAbi)) as Entry[];
+
+  it("holds the compiled DcapVerifier artifact's ABI first, unchanged (regenerate with `node scripts/gen-abi.mjs` when this fails)", () => {
+    const verifier = abiOf("DcapVerifier.sol/DcapVerifier.json");
+    expect(generated.slice(0, verifier.length)).toEqual(verifier);
+    expect(generated.slice(verifier.length).every((e) => e.type === "error")).toBe(true);
+  });
+
+  it("decodes every error the verifier or its helpers can revert with: the union of their error entries, each once", () => {
+    const sources = [
+      "DcapVerifier.sol/DcapVerifier.json",
+      "DcapPki.sol/DcapPki.json",
+      "DcapCollateral.sol/DcapCollateral.json",
+      // grading errors DcapCollateral returns as revert data for DcapVerifier to raise
+      "TcbInfo.sol/TcbInfo.json",
+      "QeIdentity.sol/QeIdentity.json",
+    ];
+    const want = new Set(sources.flatMap((p) => abiOf(p).filter((e) => e.type === "error").map(errorSig)));
+    const got = generated.filter((e) => e.type === "error").map(errorSig);
+    expect(new Set(got)).toEqual(want);
+    expect(got.length).toBe(want.size);
+    // the helpers' own reading errors are there (they are not in DcapVerifier's artifact)
+    for (const name of ["DerTruncated", "X509BadTime", "SgxFieldInvalid", "JsonSyntax", "TcbComponentCount", "TcbLevelNotFound", "QeMrSignerMismatch"]) {
+      expect(got.some((s) => s.startsWith(`${name}(`)), name).toBe(true);
+    }
   });
 });
 
@@ -145,7 +168,7 @@ describe("src/registry/client.ts", () => {
     expect(() => encodeRegister({ caPubkey: "zz", k256Pubkey: k.k256Pubkey, quote: k.quote })).toThrow(InputError);
   });
 
-  it("kmsAddressFromPubkey matches the formats doc's NEAR vector and rejects junk", () => {
+  it("kmsAddressFromPubkey matches the NEAR AI production vector and rejects junk", () => {
     expect(kmsAddressFromPubkey(NEAR.k256Pubkey)).toBe(getAddress(NEAR.address));
     expect(kmsAddressFromPubkey(hex(NEAR.k256Pubkey))).toBe(getAddress(NEAR.address));
     expect(() => kmsAddressFromPubkey(new Uint8Array(33))).toThrow(InputError);

@@ -6,6 +6,7 @@ import { type Abi } from "viem";
 import { type Hex } from "../../src/core/bytes.js";
 import { parseCollateralJson } from "../../src/dcap/collateral.js";
 import { TCB_STATUSES, type Collateral } from "../../src/dcap/types.js";
+import type { ForgeTcbLevel } from "../../src/testing/forge/index.js";
 import { checkQuote } from "../../src/dcap/verify.js";
 import { decodeVerifierRevert, toOnChainCollateral, VERIFIER_STEPS, verifierRootArgs } from "../../src/registry/verifier.js";
 
@@ -53,3 +54,58 @@ export function chainResultOutcome(r: any): Outcome {
   return { ok: true, status: TCB_STATUS_NAMES[Number(r.status)]!, advisoryIds: [...r.advisoryIds], fmspc: (r.fmspc as string).toLowerCase() };
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
+
+/** The component shapes of Intel's production TDX TCB Info (category / type per index, as Intel publishes them). */
+const SGX_COMPONENT_NAMES: ([string, string] | [string] | [])[] = [
+  ["BIOS", "Early Microcode Update"],
+  ["OS/VMM", "SGX Late Microcode Update"],
+  ["OS/VMM", "TXT SINIT"],
+  ["BIOS"],
+  ["BIOS"],
+  ["BIOS"],
+  [],
+  ["OS/VMM", "SEAMLDR ACM"],
+];
+const TDX_COMPONENT_NAMES: ([string, string] | [])[] = [
+  ["OS/VMM", "TDX Module"],
+  ["OS/VMM", "TDX Module"],
+  ["OS/VMM", "TDX Late Microcode Update"],
+];
+
+/** `{svn}` components given Intel's `category` / `type` strings where Intel's documents have them. */
+function intelComponents(list: { svn: number }[], names: ([string, string] | [string] | [])[]): Record<string, unknown>[] {
+  return list.map((c, i) => {
+    const [category, type] = names[i] ?? [];
+    return { svn: c.svn, ...(category ? { category } : {}), ...(type ? { type } : {}) };
+  });
+}
+
+/**
+ * `n` TDX TCB levels the size of Intel's production ones: the platform's own SVNs UpToDate first, then
+ * levels with lower PCESVN / SVNs, OutOfDate, with growing advisory ID lists (as in Intel's documents).
+ */
+export function productionTcbLevels(n: number, cpuSvn: Uint8Array, pceSvn: number, teeTcbSvn: Uint8Array): ForgeTcbLevel[] {
+  const levels: ForgeTcbLevel[] = [];
+  for (let i = 0; i < n; i++) {
+    const lower = (v: number): number => Math.max(0, v - Math.ceil(i / 2));
+    levels.push({
+      sgx: [...cpuSvn].map(lower),
+      pcesvn: Math.max(0, pceSvn - Math.floor(i / 2)),
+      tdx: [...teeTcbSvn].map((v, j) => (j < 2 ? v : lower(v))),
+      tcbDate: `20${(24 - i).toString().padStart(2, "0")}-03-13T00:00:00Z`,
+      tcbStatus: i === 0 ? "UpToDate" : "OutOfDate",
+      ...(i === 0 ? {} : { advisoryIDs: Array.from({ length: Math.min(20, 2 + 2 * i) }, (_, k) => `INTEL-SA-${(960 + k).toString().padStart(5, "0")}`) }),
+    });
+  }
+  return levels;
+}
+
+/** A forge `tcbInfo.edit` that gives every level's components Intel's `category` / `type` strings. */
+export function intelShapedTcbInfo(o: Record<string, unknown>): Record<string, unknown> {
+  type Lv = { tcb: { sgxtcbcomponents: { svn: number }[]; tdxtcbcomponents?: { svn: number }[] } };
+  for (const lv of o.tcbLevels as Lv[]) {
+    lv.tcb.sgxtcbcomponents = intelComponents(lv.tcb.sgxtcbcomponents, SGX_COMPONENT_NAMES) as { svn: number }[];
+    if (lv.tcb.tdxtcbcomponents) lv.tcb.tdxtcbcomponents = intelComponents(lv.tcb.tdxtcbcomponents, TDX_COMPONENT_NAMES) as { svn: number }[];
+  }
+  return o;
+}

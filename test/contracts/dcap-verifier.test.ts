@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 
 import { network } from "hardhat";
+import { getContractAddress } from "viem";
 import { describe, expect, it } from "vitest";
 
 import { bytesToHex } from "../../src/core/bytes.js";
@@ -16,7 +17,7 @@ import type { Collateral } from "../../src/dcap/types.js";
 import { createForgeWorld, forgeQuote, FORGE_DEFAULT_NOW, type ForgeWorldOptions } from "../../src/testing/forge/index.js";
 import { chainCollateral, chainResultOutcome, readCollateral, revertData, revertStep, rootArgs, tsOutcome, type Outcome } from "./dcap-verifier-lib.js";
 
-const { viem } = await network.connect({ override: { hardfork: "osaka", allowUnlimitedContractSize: true } });
+const { viem } = await network.connect({ override: { hardfork: "osaka" } });
 const intel = await viem.deployContract("DcapVerifier", rootArgs(INTEL_SGX_ROOT_CA_DER));
 
 type Verifier = typeof intel;
@@ -54,9 +55,42 @@ function windowOf(c: Collateral): { start: number; end: number } {
   return { start: Math.max(secs(tcb.issueDate), secs(qe.issueDate)), end: Math.min(secs(tcb.nextUpdate), secs(qe.nextUpdate)) };
 }
 
+/** EIP-170's runtime and EIP-3860's initcode limits. */
+const MAX_RUNTIME = 24_576;
+const MAX_INITCODE = 49_152;
+
+function artifactSizes(name: string): { runtime: number; initcode: number } {
+  const a = JSON.parse(readFileSync(new URL(`../../artifacts/contracts/dcap/${name}.sol/${name}.json`, import.meta.url), "utf8")) as {
+    bytecode: string;
+    deployedBytecode: string;
+  };
+  return { runtime: (a.deployedBytecode.length - 2) / 2, initcode: (a.bytecode.length - 2) / 2 };
+}
+
 describe("DcapVerifier on the real quotes", () => {
   it("deploys under Intel's root: isIntelRoot", async () => {
     expect(await intel.read.isIntelRoot()).toBe(true);
+  });
+
+  it("deploys within EIP-170 and EIP-3860 (no unlimited code size): the verifier and the two helpers its constructor creates", async () => {
+    const publicClient = await viem.getPublicClient();
+    // the constructor creates DcapPki (nonce 1) and DcapCollateral (nonce 2)
+    const deployed = [intel.address, ...[1n, 2n].map((nonce) => getContractAddress({ from: intel.address, nonce }))];
+    const runtimes: number[] = [];
+    for (const address of deployed) {
+      const code = await publicClient.getCode({ address });
+      runtimes.push(code ? (code.length - 2) / 2 : 0);
+    }
+    const names = ["DcapVerifier", "DcapPki", "DcapCollateral"];
+    names.forEach((name, i) => {
+      const a = artifactSizes(name);
+      expect(runtimes[i], `${name} deployed`).toBe(a.runtime);
+      expect(a.runtime, `${name} runtime`).toBeLessThanOrEqual(MAX_RUNTIME);
+      // the constructor arguments (four words) follow the initcode
+      expect(a.initcode + (name === "DcapCollateral" ? 0 : 128), `${name} initcode`).toBeLessThanOrEqual(MAX_INITCODE);
+    });
+    // DcapVerifier's initcode embeds both helpers' initcode
+    expect(artifactSizes("DcapVerifier").initcode).toBeGreaterThan(artifactSizes("DcapPki").initcode + artifactSizes("DcapCollateral").initcode);
   });
 
   it("the real tdx_quote verifies with the same status, advisory IDs and FMSPC as verifyQuote", async () => {
@@ -112,6 +146,46 @@ describe("DcapVerifier on forged worlds", () => {
     // under Intel's root the forged quote fails in both
     const underIntel = await chainOutcome(intel, quote, world.collateral, now);
     expect(underIntel.ok).toBe(false);
+  });
+
+  it.each(["pckLeaf", "pckCa", "root", "other"] as const)(
+    "only the QE Identity signed by the wrong signer (%s): both fail at qe-identity.chain, and the collateral names that signer",
+    async (signer) => {
+      const world = await createForgeWorld({ seed: `dcap-verifier-qe-${signer}`, now, qeIdentity: { signer } });
+      const forged = await viem.deployContract("DcapVerifier", rootArgs(world.rootCaDer));
+      const quote = await forgeQuote(world, {});
+      const ts = tsOutcome(quote, world.collateral, now, world.rootCaDer);
+      expect(ts).toEqual({ ok: false, step: "qe-identity.chain" });
+      const c = chainCollateral(quote, world.collateral);
+      // the TCB Info keeps the TCB Signing certificate; the QE Identity's signer is passed on its own
+      expect(c.qeIdentitySigningCert).not.toBe("0x");
+      expect(c.qeIdentitySigningCert).not.toBe(c.tcbSigningCert);
+      expect(await chainOutcome(forged, quote, world.collateral, now)).toEqual(ts);
+    },
+  );
+
+  it("a QE Identity signing certificate equal to the TCB Info's, passed explicitly, verifies as the empty field does", async () => {
+    const world = await createForgeWorld({ seed: "dcap-verifier", now });
+    const forged = await viem.deployContract("DcapVerifier", rootArgs(world.rootCaDer));
+    const quote = await forgeQuote(world, {});
+    const c = chainCollateral(quote, world.collateral);
+    expect(c.qeIdentitySigningCert).toBe("0x");
+    const implicit = await forged.read.verify([bytesToHex(quote), c, BigInt(now)]);
+    const explicit = await forged.read.verify([bytesToHex(quote), { ...c, qeIdentitySigningCert: c.tcbSigningCert }, BigInt(now)]);
+    expect(explicit).toEqual(implicit);
+    // a QE Identity signer other than the one that signed it fails the signature step
+    const world2 = await createForgeWorld({ seed: "dcap-verifier-qe-other", now, qeIdentity: { signer: "other" } });
+    const c2 = chainCollateral(quote, world2.collateral);
+    expect(await chainOutcome(forged, quote, world.collateral, now)).toMatchObject({ ok: true });
+    let step: string | undefined;
+    try {
+      await forged.read.verify([bytesToHex(quote), { ...c, qeIdentitySigningCert: c2.tcbSigningCert }, BigInt(now)]);
+    } catch (e) {
+      const data = revertData(e);
+      step = data ? revertStep(forged.abi, data) : undefined;
+    }
+    // world2's TCB Signing certificate is issued by world2's root, not this world's
+    expect(step).toBe("qe-identity.chain");
   });
 
   it("a DEBUG TD fails report.policy in both", async () => {

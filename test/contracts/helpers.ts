@@ -15,7 +15,7 @@ export const REAL_QUOTE: Uint8Array = new Uint8Array(readFileSync(new URL("../fi
 
 export const SPKI_P256_PREFIX = hexToBytes("3059301306072a8648ce3d020106082a8648ce3d030107034200");
 
-/** NEAR AI production KMS (formats doc §2): keys and report_data hash, from a real quote. */
+/** NEAR AI production KMS (docs/formats.md §2): keys and report_data hash, from a real quote. */
 export const NEAR = {
   caPubkey: hexToBytes(
     "3059301306072a8648ce3d020106082a8648ce3d03010703420004228f800590a10442cba9d0e6adb2fa9f195eea9e75e23dd35990d52b59dda2415a63674c38adebde4ffd4d4b265bf818985933820c8053cee3ce29b5fb0fbcbc",
@@ -25,7 +25,7 @@ export const NEAR = {
   address: "0x796bcb22109675531a48ee05026c3302442b54d9" as Hex,
 };
 
-/** Real KMS signature vector (formats doc §8, sdk/simulator/appkeys.json). */
+/** Real KMS signature vector (docs/formats.md §7; dstack's sdk/simulator/appkeys.json). */
 export const REAL_VECTOR = {
   kmsPubkey: hexToBytes("0321529e458424ab1f710a3a57ec4dad2fb195ddca572f7469242ba6c7563085b6"),
   kmsAddress: "0xa7f6043c29f9cc1d9d6acf554c53e0c6792aaeaf" as Hex,
@@ -40,7 +40,7 @@ export const REAL_VECTOR = {
   ),
 };
 
-/** keccak256 of dstack's binding string (formats doc §2). */
+/** keccak256 of dstack's binding string (docs/formats.md §2). */
 export function bindingHash(caPubkey: Uint8Array, k256Pubkey: Uint8Array): Uint8Array {
   return keccak_256(utf8(`dstack-kms-genereted-keys-v1:${bytesToPlainHex(caPubkey)};${bytesToPlainHex(k256Pubkey)};`));
 }

@@ -9,7 +9,7 @@ import { verifierRootArgs } from "../../src/registry/verifier.js";
 import { createForgeWorld } from "../../src/testing/forge/index.js";
 
 // the verifier's code is still larger than EIP-170 allows, hence no size limit on this network
-const connect = () => network.connect({ override: { hardfork: "osaka", allowUnlimitedContractSize: true } });
+const connect = () => network.connect({ override: { hardfork: "osaka" } });
 
 describe("Ignition module ignition/modules/KmsRegistry.ts", () => {
   it("its default root is Intel's SGX Root CA, as verifierRootArgs reads it from the pinned certificate", () => {

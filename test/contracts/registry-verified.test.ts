@@ -77,7 +77,7 @@ function dated(issue: number, next: number, n: number): ForgeWorldOptions {
 }
 
 async function chain(initialDate: number) {
-  const { viem } = await network.connect({ override: { hardfork: "osaka", allowUnlimitedContractSize: true, initialDate: new Date(initialDate * 1000) } });
+  const { viem } = await network.connect({ override: { hardfork: "osaka", initialDate: new Date(initialDate * 1000) } });
   const publicClient = await viem.getPublicClient();
   const testClient = await viem.getTestClient();
   const wallets = await viem.getWalletClients();

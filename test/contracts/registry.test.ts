@@ -168,7 +168,7 @@ describe("KmsRegistry: register", () => {
     expect(sim.result).toBe(getAddress(k.address));
   });
 
-  it("accepts the NEAR AI production binding vector (§2) with a quote carrying its report_data", async () => {
+  it("accepts the NEAR AI production binding vector (docs/formats.md §2) with a quote carrying its report_data", async () => {
     const rd = await registry.read.reportDataHash([hex(NEAR.caPubkey), hex(NEAR.k256Pubkey)]);
     expect(rd).toBe(NEAR.reportDataHash);
     const quote = withReportData(REAL_QUOTE, concatBytes(hexToBytes(NEAR.reportDataHash), new Uint8Array(32)));

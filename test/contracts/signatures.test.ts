@@ -49,7 +49,7 @@ function variants(sig: Uint8Array): { v27: Uint8Array; wrongV: Uint8Array; badV:
   return { v27, wrongV, badV, highS, malformed };
 }
 
-describe("verify* views: the real dstack KMS vector (formats doc §8)", () => {
+describe("verify* views: the real dstack KMS vector (docs/formats.md §7)", () => {
   beforeAll(async () => {
     await register({ caPubkey: REAL_VECTOR.caPubkey, k256Pubkey: REAL_VECTOR.kmsPubkey });
   });

@@ -92,10 +92,11 @@ describe("verify-quote: SEV-SNP", () => {
     expect(j.checks.at(-1)).toMatchObject({ name: "vcek.chip-id", ok: false });
   });
 
-  it("without --vcek or collateral a raw report is still a usage error naming the collateral; with --amd-chain only it is SNP_VCEK_REQUIRED", async () => {
+  it("without --vcek a raw report is SNP_VCEK_REQUIRED (no collateral asked for: SEV-SNP needs none), also with --amd-chain only", async () => {
     const r = await runCli(["verify-quote", fx("go-sev-guest-report-v2-milan.bin")]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/no collateral was supplied/);
+    expect(r.code).toBe(1);
+    expect(r.stdout.split("\n")[0]).toMatch(/^NOT VERIFIED: SNP_VCEK_REQUIRED — .*needs --vcek FILE/);
+    expect(r.stderr).not.toMatch(/collateral/);
     const withChain = await runCli(["verify-quote", fx("go-sev-guest-report-v2-milan.bin"), "--amd-chain", fx("amd-milan-ask-ark.pem")]);
     expect(withChain.code).toBe(1);
     expect(withChain.stdout.split("\n")[0]).toMatch(/^NOT VERIFIED: SNP_VCEK_REQUIRED — .*needs --vcek FILE/);

@@ -30,6 +30,9 @@ describe("kms-registry demo", () => {
       appKey: { valid: boolean };
       envKey: { valid: boolean };
       liveness: { appId: string; epoch: string };
+      registry: string;
+      kms: string;
+      onChain: { genuine: boolean; registry: string; verifier: string; registeredBy: string; status: string; gasUsed: string; path: string; tcbStatus: string; intelRoot: boolean; isVerifiedOnChain: boolean };
     };
     expect(s.ok).toBe(true);
     expect(s.genuine).toBe(false);
@@ -41,7 +44,16 @@ describe("kms-registry demo", () => {
     // a fresh node: the proof is for liveness epoch 0 (blocks 0–127), anchored on the genesis block
     expect(s.liveness).toMatchObject({ appId: expect.stringMatching(/^0x[0-9a-f]{40}$/), epoch: "0" });
     expect(r.stderr).toMatch(/liveness proven: challenge 0x[0-9a-f]{40} \(epoch 0\)/);
-    for (const stage of ["start-kms", "start-node", "bootstrap", "pull", "verify", "deploy", "publish", "prove-liveness", "app-key", "env-key", "key-chain", "audit"]) {
+    // the on-chain path: registerVerified by an account with no role, in a registry wired to a verifier under the simulated root
+    expect(s.onChain).toMatchObject({ genuine: false, status: "registered", path: "on-chain", tcbStatus: "UpToDate", intelRoot: false, isVerifiedOnChain: false });
+    expect(s.onChain.registry).not.toBe(s.registry);
+    expect(s.onChain.registeredBy).toBe("0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+    expect(Number(s.onChain.gasUsed)).toBeGreaterThan(500_000);
+    expect(Number(s.onChain.gasUsed)).toBeLessThan(1_500_000);
+    expect(r.stderr).toMatch(/\[onchain-verify\] permissionless registerVerified: the quote verified ON CHAIN \(NOT GENUINE: simulated root\)/);
+    expect(r.stderr).toMatch(/DcapVerifier at 0x[0-9a-fA-F]{40} — NOT GENUINE: its trust root is the simulated root/);
+    expect(r.stderr).toMatch(/record: path on-chain, TCB status UpToDate, .*isVerifiedOnChain false/);
+    for (const stage of ["start-kms", "start-node", "bootstrap", "pull", "verify", "deploy", "publish", "prove-liveness", "app-key", "env-key", "key-chain", "audit", "onchain-verify"]) {
       expect(r.stderr).toContain(`[${stage}]`);
     }
     expect(r.stderr).toMatch(/NOT GENUINE/);
@@ -55,6 +67,7 @@ describe("kms-registry demo", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Demo complete .* every stage passed\. NOT GENUINE/);
     expect(r.stdout).toMatch(/audit +1 KMS, 2 events, 1 quote\(s\) re-verified, 0 anomalies/);
+    expect(r.stdout).toMatch(/on-chain path +NOT GENUINE: simulated root — registerVerified by 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 \(no role\) on 0x[0-9a-fA-F]{40}: UpToDate, gas \d+, isVerifiedOnChain false/);
   }, 180_000);
 
   it("a stage that fails (the JSON-RPC node is unreachable) is named, and every process started is stopped", async () => {

@@ -17,7 +17,7 @@ const FIX = new URL("../fixtures/dcap/", import.meta.url);
 const getQuote = JSON.parse(readFileSync(new URL("tdx-lite-getquote.json", FIX), "utf8")) as { quote: string; event_log: string };
 const v0 = readFileSync(new URL("dstack-attestation-v0.bin", FIX));
 
-// NEAR production keys (formats doc §2) — real values; the quote/eventlog are the real dstack fixture's
+// NEAR production keys (docs/formats.md §2) — real values; the quote/eventlog are the real dstack fixture's
 const CA = "3059301306072a8648ce3d020106082a8648ce3d03010703420004228f800590a10442cba9d0e6adb2fa9f195eea9e75e23dd35990d52b59dda2415a63674c38adebde4ffd4d4b265bf818985933820c8053cee3ce29b5fb0fbcbc";
 const K256 = "022829d063e6a13dd83f5c8896d0cc680e5a1d32221bda219982dcfe47be3fde6e";
 const legacy = { ca_pubkey: CA, k256_pubkey: K256, quote: getQuote.quote, eventlog: Buffer.from(getQuote.event_log).toString("hex") };

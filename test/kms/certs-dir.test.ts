@@ -74,7 +74,7 @@ describe("a freshly bootstrapped certs dir", () => {
     expect(openssl("x509", "-in", join(dir, "root-ca.crt"), "-noout", "-subject").out).toContain("CN = Dstack KMS CA");
     expect(openssl("x509", "-in", join(dir, "rpc.crt"), "-noout", "-subject").out.trim()).toBe(`subject=CN = ${DOMAIN}`);
     expect(openssl("x509", "-in", join(dir, "root-ca.crt"), "-noout", "-text").out).toMatch(/CA:TRUE, pathlen:1/);
-    // formats doc §7: ca_pubkey = SPKI of root-ca.key = SPKI of root-ca.crt
+    // docs/formats.md §1: ca_pubkey = SPKI of root-ca.key = SPKI of root-ca.crt
     const spki = execFileSync("openssl", ["pkey", "-in", join(dir, "root-ca.key"), "-pubout", "-outform", "DER"]);
     expect(spki.toString("hex")).toBe(bytesToPlainHex(m.caPubkey));
     const fromCert = execFileSync("bash", ["-c", `openssl x509 -in ${join(dir, "root-ca.crt")} -pubkey -noout | openssl pkey -pubin -outform DER`]);

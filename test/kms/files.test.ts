@@ -113,6 +113,7 @@ describe("readInput", () => {
       certificate: "256 KiB",
       vcek: "64 KiB",
       amdChain: "64 KiB",
+      amdCrl: "256 KiB",
       certsDirFile: "256 KiB",
       eventLog: "8 MiB",
       bootstrap: "16 MiB",

@@ -21,7 +21,7 @@ import {
 
 const h = (s: string) => hexToBytes(s);
 
-describe("dstack signature formats (formats doc §8)", () => {
+describe("dstack signature formats (docs/formats.md §7)", () => {
   it("verifies the real KMS app-key signature from dstack's simulator", () => {
     const appId = h("5bb4ff9a3837357f19dc176407a5709c62eb6c56");
     const appPub = h("02818494263695e8839122dbd88e281d7380622999df4e60a14befa0f2d096fc7c");

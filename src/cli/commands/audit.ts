@@ -7,7 +7,7 @@ import { oneLine } from "../../core/sanitize.js";
 import { createVerificationCache } from "../../dcap/cache.js";
 import { INTEL_SGX_ROOT_CA_DER } from "../../dcap/intel-root.js";
 import { parseQuote, QuoteParseError, type Quote } from "../../dcap/quote.js";
-import type { Collateral } from "../../dcap/types.js";
+import type { Collateral, VerifiedQuote } from "../../dcap/types.js";
 import { checkQuote } from "../../dcap/verify.js";
 import { auditJson, auditRegistry, type AuditProgress, type AuditResult, type Reverify, type ReverifyOutcome } from "../../registry/audit.js";
 import { fromOnChainCollateral } from "../../registry/verifier.js";
@@ -27,6 +27,12 @@ import { printJson, table } from "../output.js";
 /** Why a registration cannot be re-verified from the chain alone. */
 const NO_PUBLISHED_COLLATERAL = "no collateral was published on chain for this registration (no KmsCollateralPublished)";
 
+/** For a caller that verifies at its own times (`now`, default the `--at` option) and reads each verified result. */
+export interface ReverifyHooks {
+  now?: () => number;
+  onVerified?: (r: VerifiedQuote) => void;
+}
+
 /**
  * The full DCAP re-verification of each registered quote (`--reverify`). A registration that published its
  * collateral (`KmsCollateralPublished`: every `registerVerified`, and `registerWithCollateral`) is verified with
@@ -35,7 +41,7 @@ const NO_PUBLISHED_COLLATERAL = "no collateral was published on chain for this r
  * (read and parsed once, before the scan: a missing or malformed file is an input error, exit 2) or `--pccs URL`
  * at `--at` (default now) when one was given, and is not verifiable when none was. Then the accepted-status policy.
  */
-async function buildReverify(ctx: CommandContext): Promise<Reverify> {
+export async function buildReverify(ctx: CommandContext, hooks: ReverifyHooks = {}): Promise<Reverify> {
   const opts = verificationOptionsWithoutCollateral(ctx);
   const rootCaDer = await readRootCaDer(ctx.io, opts.rootCaFile);
   const cache = createVerificationCache();
@@ -62,13 +68,16 @@ async function buildReverify(ctx: CommandContext): Promise<Reverify> {
       source = `with the collateral published on chain, at the registration's block time ${now}`;
     } else {
       if (!opts.collateral) return { ok: false, detail: `${NO_PUBLISHED_COLLATERAL} and no --collateral FILE or --pccs URL was given` };
-      const parsed = await parseWithCollateral(ctx.io, opts.collateral, quoteBytes, opts.now, fileCollateral);
+      const at = hooks.now?.() ?? opts.now;
+      const parsed = await parseWithCollateral(ctx.io, opts.collateral, quoteBytes, at, fileCollateral);
       if (parsed instanceof QuoteParseError) return { ok: false, detail: `${parsed.code}: ${firstLine(parsed.message)}` };
       ({ quote, collateral } = parsed);
-      now = opts.now;
+      now = at;
       source = `${NO_PUBLISHED_COLLATERAL}; with --${opts.collateral.kind === "file" ? "collateral" : "pccs"}, at ${now}`;
     }
-    return policy(checkQuote(quote, { collateral, now, cache, ...(rootCaDer ? { rootCaDer } : {}) }), opts.accept, source);
+    const out = checkQuote(quote, { collateral, now, cache, ...(rootCaDer ? { rootCaDer } : {}) });
+    if (out.ok) hooks.onVerified?.(out.result);
+    return policy(out, opts.accept, source);
   };
 }
 

@@ -44,6 +44,7 @@ export const demoCommand: CommandSpec = {
             `  env key         valid off and on chain`,
             `  key chain       derived ${s.keyChain.derivedAddress} (${s.keyChain.purpose}): valid off and on chain`,
             `  audit           ${s.audit.kms} KMS, ${s.audit.events} events, ${s.audit.reverified} quote(s) re-verified, ${s.audit.anomalies} anomalies`,
+            `  on-chain path   NOT GENUINE: simulated root — registerVerified by ${s.onChain.registeredBy} (no role) on ${s.onChain.registry}: ${s.onChain.tcbStatus}, gas ${s.onChain.gasUsed}, isVerifiedOnChain ${s.onChain.isVerifiedOnChain}`,
             ...(optFlag(ctx, "keep") ? [`  work dir        ${s.workDir}`] : []),
             "",
           ].join("\n"),

@@ -30,7 +30,7 @@ export const commands: readonly CommandEntry[] = [
   },
   {
     name: "verify-quote",
-    summary: "verify a TDX/SGX quote locally (DCAP chain, collateral, TCB status)",
+    summary: "verify a TDX/SGX quote, an SEV-SNP report or a Nitro document locally (or any dstack attestation carrying one)",
     load: async () => (await import("./verify-quote.js")).verifyQuoteCommand,
   },
   {
@@ -54,6 +54,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import("./publish.js")).publishCommand,
   },
   {
+    name: "recheck",
+    summary: "re-verify a registered KMS's quote on chain with newer Intel collateral (permissionless)",
+    load: async () => (await import("./recheck.js")).recheckCommand,
+  },
+  {
     name: "prove-liveness",
     summary: "prove on chain that a live KMS holds its root key",
     load: async () => (await import("./prove-liveness.js")).proveLivenessCommand,
@@ -67,6 +72,21 @@ export const commands: readonly CommandEntry[] = [
     name: "audit",
     summary: "rebuild the registry's history from events and re-check every quote",
     load: async () => (await import("./audit.js")).auditCommand,
+  },
+  {
+    name: "check-dstack-kms",
+    summary: "verify a dstack DstackKms contract's KMS record, its allow-lists and its history",
+    load: async () => (await import("./check-dstack-kms.js")).checkDstackKmsCommand,
+  },
+  {
+    name: "watch",
+    summary: "follow the registry as blocks arrive and report findings (JSON lines, webhook)",
+    load: async () => (await import("./watch.js")).watchCommand,
+  },
+  {
+    name: "dashboard",
+    summary: "serve a live web page of the registry for auditors (and the same data as JSON)",
+    load: async () => (await import("./dashboard.js")).dashboardCommand,
   },
 ];
 

@@ -1,13 +1,17 @@
 /**
  * `kms-registry publish --registry ADDR --rpc URL (--kms URL | --certs-dir DIR | --file FILE)
  *   [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--allow-simulated-root]
- *   [--dry-run] [--confirmations N] [--json]`
+ *   [--on-chain] [--dry-run] [--confirmations N] [--json]`
  *
  * The options of the command line given to the one publish pipeline (`publishKmsWorkflow`: pull → full
  * verification, refused on failure → chain and code checked against the deployment record → idempotent,
  * journalled `register`), its progress lines on stderr and its result printed.
  */
+import type { Client } from "viem";
+
+import type { Hex } from "../../core/bytes.js";
 import { UsageError } from "../../core/errors.js";
+import { readKms, readVerifiedOnChain } from "../../registry/client.js";
 import { accountFromEnv, walletFor } from "../../registry/connect.js";
 import { defaultStateDir, type PublishResult } from "../../registry/publish.js";
 import { publishKmsWorkflow, type GateResult } from "../../workflows/publish-kms.js";
@@ -24,7 +28,7 @@ export const NOT_GENUINE_WARNING =
 
 export const publishCommand: CommandSpec = {
   synopsis:
-    "--registry ADDR --rpc URL (--kms URL | --certs-dir DIR | --file FILE) [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--allow-simulated-root] [--expect FILE] [--dry-run] [--json]",
+    "--registry ADDR --rpc URL (--kms URL | --certs-dir DIR | --file FILE) [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--allow-simulated-root] [--expect FILE] [--on-chain] [--dry-run] [--json]",
   help: [
     "Pulls the KMS's bootstrap info, runs the full verification (quote chain to Intel's root with the given",
     "collateral, accepted TCB status, report_data key binding, event-log replay) and refuses to publish when any",
@@ -33,6 +37,9 @@ export const publishCommand: CommandSpec = {
     "The chain id served by --rpc must match the deployment record (deployments/<chainId>.json) when one names",
     "this registry. Publishing is idempotent (the same quote already registered: no transaction) and journalled:",
     "re-running after an interruption finds the sent transaction instead of sending another.",
+    "--on-chain registers through registerVerified: the registry's DcapVerifier verifies the quote and its",
+    "collateral again on chain at the block's time (no REGISTRAR_ROLE needed; the status must be one the registry",
+    "accepts); the record says it was verified on chain. The gas is shown before sending; --dry-run sends nothing.",
     "The signing key comes from KMS_REGISTRY_PRIVATE_KEY (environment only).",
   ].join("\n"),
   options: {
@@ -41,6 +48,7 @@ export const publishCommand: CommandSpec = {
     ...verificationOptionSpecs(),
     "allow-simulated-root": { type: "boolean", description: "DEVELOPMENT ONLY: publish a quote verified under --root-ca" },
     "dry-run": { type: "boolean", description: "verify and estimate gas; send nothing" },
+    "on-chain": { type: "boolean", description: "register through the permissionless registerVerified (verified again on chain)" },
     ...CONFIRMATIONS_OPTION,
     ...EXPECT_OPTION,
     "journal-dir": { type: "string", valueName: "DIR", description: "where unconfirmed sends are journalled (default $KMS_REGISTRY_STATE_DIR or ~/.local/state/kms-registry)" },
@@ -76,13 +84,15 @@ export const publishCommand: CommandSpec = {
       confirmations: conf,
       journalDir: journalOpt !== undefined ? resolvePath(io, journalOpt) : defaultStateDir(io.env),
       dryRun: optFlag(ctx, "dry-run"),
+      onChain: optFlag(ctx, "on-chain"),
       onProgress: progressPrinter(io, "publish"),
       onVerified: ({ gate }) => {
         if (!gate.genuine) io.stderr(`${NOT_GENUINE_WARNING}\n`);
       },
     });
     if (!result.ok) return printRefusal(ctx, result.gate);
-    printPublished(ctx, result.publish, result.gate);
+    const onChain = optFlag(ctx, "on-chain") && result.publish.status !== "dry-run" ? await onChainRecord(result.target.publicClient, target.registry, result.publish.kms) : undefined;
+    printPublished(ctx, result.publish, result.gate, onChain);
     return EXIT_OK;
   },
 };
@@ -96,13 +106,30 @@ function printRefusal(ctx: CommandContext, gate: GateResult): number {
   return EXIT_FAIL;
 }
 
-function printPublished(ctx: CommandContext, r: PublishResult, gate: GateResult): void {
+/** What the registry recorded of an on-chain-verified registration. */
+interface OnChainRecord {
+  path: string;
+  tcbStatus: string | null;
+  fmspc: string;
+  intelRoot: boolean;
+  stale: boolean;
+  collateralExpiry: number;
+  isVerifiedOnChain: boolean;
+}
+
+async function onChainRecord(publicClient: Client, registry: Hex, kms: Hex): Promise<OnChainRecord> {
+  const k = await readKms(publicClient, registry, kms);
+  return { path: k.path, tcbStatus: k.tcbStatus, fmspc: k.fmspc, intelRoot: k.intelRoot, stale: k.stale, collateralExpiry: k.collateralExpiry, isVerifiedOnChain: await readVerifiedOnChain(publicClient, registry, kms) };
+}
+
+function printPublished(ctx: CommandContext, r: PublishResult, gate: GateResult, onChain?: OnChainRecord): void {
   if (ctx.json) {
     printJson(ctx.io, {
       ok: true,
       ...r,
       genuine: gate.genuine,
       verification: { verdict: gate.report.verdict, status: gate.status, genuine: gate.genuine, checks: gate.checks },
+      ...(onChain ? { onChain } : {}),
     });
     return;
   }
@@ -111,5 +138,11 @@ function printPublished(ctx: CommandContext, r: PublishResult, gate: GateResult)
   if (r.gasUsed !== undefined) lines.push(`  gas used: ${r.gasUsed}`);
   if (r.estimatedGas !== undefined) lines.push(`  estimated gas: ${r.estimatedGas}`);
   lines.push(`  KMS ${r.kms}, quote hash ${r.quoteHash}${gate.genuine ? "" : "  [NOT GENUINE: simulated root]"}`);
+  if (onChain) {
+    lines.push(
+      `  on chain: path ${onChain.path}, TCB status ${onChain.tcbStatus ?? "-"}, FMSPC ${onChain.fmspc.toUpperCase() || "-"}, collateral until ${onChain.collateralExpiry ? new Date(onChain.collateralExpiry * 1000).toISOString() : "-"}`,
+      `  isVerifiedOnChain: ${onChain.isVerifiedOnChain}${onChain.intelRoot ? "" : " (the registry's verifier root is not Intel's: never reported as verified)"}${onChain.stale ? " (stale)" : ""}`,
+    );
+  }
   ctx.io.stdout(lines.join("\n") + "\n");
 }

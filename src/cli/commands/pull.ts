@@ -46,7 +46,9 @@ export const pullCommand: CommandSpec = {
       else {
         io.stdout(`wrote ${path}\n`);
         io.stdout(`  format       ${r.doc.format}\n  ca_pubkey    ${r.doc.caPubkey}\n  k256_pubkey  ${r.doc.k256Pubkey}\n  address      ${r.doc.kmsAddress}\n`);
-        io.stdout(`  quote        ${r.doc.quote ? `${(r.doc.quote.length - 2) / 2} bytes` : "none"}\n`);
+        const att = r.info.decodedAttestation;
+        if (att) io.stdout(`  attestation  ${att.format} (version ${String(att.version)}), platform ${att.platform}\n`);
+        io.stdout(`  quote        ${r.doc.quote ? `${(r.doc.quote.length - 2) / 2} bytes` : att && !att.quote ? `none (${att.platform} evidence: ${att.evidence.length} bytes)` : "none"}\n`);
         for (const c of r.checks) io.stdout(`  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${oneLine(c.detail)}\n`);
       }
     } else {

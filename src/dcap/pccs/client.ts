@@ -16,6 +16,8 @@ export interface HttpGetOptions {
   timeoutMs?: number;
   /** Injected fetch (defaults to the global one). */
   fetch?: typeof fetch;
+  /** Largest body accepted; default `MAX_RESPONSE_BYTES`. */
+  maxResponseBytes?: number;
 }
 
 /** A response as collateral needs it: the body and the relevant headers (lower-case names). */
@@ -107,13 +109,13 @@ export function responseHeader(f: Fetched, what: string, names: string[]): strin
 /** Largest response body accepted (Intel's largest CRLs are a few hundred KiB). */
 export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
-async function readBody(res: Response, url: string, what: string): Promise<Uint8Array> {
+async function readBody(res: Response, url: string, what: string, max: number): Promise<Uint8Array> {
   const tooBig = (n: number | string): NetworkError =>
-    new NetworkError("PCCS_BAD_RESPONSE", `${what}: response from ${pathOf(url)} is larger than ${MAX_RESPONSE_BYTES} bytes (${n})`, {
+    new NetworkError("PCCS_BAD_RESPONSE", `${what}: response from ${pathOf(url)} is larger than ${max} bytes (${n})`, {
       details: { url, path: pathOf(url) },
     });
   const declared = Number(res.headers.get("content-length") ?? NaN);
-  if (Number.isFinite(declared) && declared > MAX_RESPONSE_BYTES) {
+  if (Number.isFinite(declared) && declared > max) {
     await res.body?.cancel().catch(() => undefined);
     throw tooBig(`content-length ${declared}`);
   }
@@ -125,7 +127,7 @@ async function readBody(res: Response, url: string, what: string): Promise<Uint8
     const { done, value } = await reader.read();
     if (done) break;
     n += value.length;
-    if (n > MAX_RESPONSE_BYTES) {
+    if (n > max) {
       await reader.cancel().catch(() => undefined);
       throw tooBig("streamed");
     }
@@ -197,7 +199,7 @@ export async function httpGet(url: string, opts: HttpGetOptions, what: string, e
   }
   let body: Uint8Array;
   try {
-    body = await readBody(res, url, what);
+    body = await readBody(res, url, what, opts.maxResponseBytes ?? MAX_RESPONSE_BYTES);
   } catch (e) {
     if (e instanceof KmsRegistryError) throw e;
     const code = isTimeout(e) ? "PCCS_TIMEOUT" : "PCCS_UNREACHABLE";

@@ -25,6 +25,13 @@ export interface NitroDocument {
   userData: Uint8Array | null;
   nonce: Uint8Array | null;
   signature: Uint8Array;
+  /** The COSE_Sign1 protected header and payload as signed (raw byte strings), for the Sig_structure. */
+  protectedHeader: Uint8Array;
+  payload: Uint8Array;
+  /** The unprotected header (a map; dstack's NSM documents leave it empty). */
+  unprotectedHeader: Map<unknown, CborValue>;
+  /** The protected header's `crit` labels (COSE label 2), empty when absent. */
+  critical: CborValue[];
 }
 
 function fail(field: string, message: string): never {
@@ -53,12 +60,16 @@ export function decodeNitroDocument(bytes: Uint8Array): NitroDocument {
     root = root.value;
   }
   if (!Array.isArray(root) || root.length !== 4) fail("COSE_Sign1", "not an array of 4 items");
-  const [prot, , payload, signature] = root;
+  const [prot, unprot, payload, signature] = root;
   if (!(prot instanceof Uint8Array)) fail("protected header", "not a byte string");
   if (!(payload instanceof Uint8Array)) fail("payload", "not a byte string");
   if (!(signature instanceof Uint8Array)) fail("signature", "not a byte string");
+  if (!(unprot instanceof Map)) fail("unprotected header", "not a map");
   const header = prot.length ? decodeCbor(prot, "Nitro attestation document: protected header") : new Map();
-  const alg = header instanceof Map ? header.get(1) : undefined;
+  if (!(header instanceof Map)) fail("protected header", "not a map");
+  const alg = header.get(1);
+  const crit = header.get(2);
+  if (crit !== undefined && !Array.isArray(crit)) fail("protected header", "crit (label 2) is not an array");
   const doc = decodeCbor(payload, "Nitro attestation document: payload");
   if (!(doc instanceof Map)) fail("payload", "not a map");
   const moduleId = doc.get("module_id");
@@ -90,6 +101,10 @@ export function decodeNitroDocument(bytes: Uint8Array): NitroDocument {
     userData: bytesField(doc, "user_data", true),
     nonce: bytesField(doc, "nonce", true),
     signature,
+    protectedHeader: prot,
+    payload,
+    unprotectedHeader: unprot,
+    critical: crit ?? [],
   };
 }
 

@@ -6,14 +6,15 @@
  * signature over bytes [0, 0x2A0) by the VCEK's key, then the guest policy rules (debugging refused
  * unless allowed; migration agent and SMT reported).
  *
- * Nothing is fetched: the VCEK (and optionally the ASK, ARK) come from the caller. AMD's TCB status and
- * revocation lists (KDS) are not consulted.
+ * Nothing is fetched here: the VCEK (and optionally the ASK, ARK and CRLs) come from the caller (a file, or
+ * AMD's KDS through `amd-kds.ts`). Given CRLs, the chain is checked against them: the ARK's CRL signed by the
+ * ARK, current at `now`, not listing the ASK. AMD publishes no TCB status; none is consulted.
  */
-import { constants, createPublicKey, verify as cryptoVerify, type KeyObject } from "node:crypto";
+import { constants, createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from "node:crypto";
 
 import { bytesToHex } from "../../core/bytes.js";
 import { InputError, VerificationError, type ErrorCode } from "../../core/errors.js";
-import { commonName, parseCertificate, pemBlocks, type Certificate } from "../../dcap/x509.js";
+import { commonName, parseCertificate, parseCrl, pemBlocks, type Certificate, type Crl } from "../../dcap/x509.js";
 import { AMD_ARKS, AMD_PRODUCTS, type AmdProduct } from "./amd-roots.js";
 import { parseSnpReport, snpReportJson, SNP_REPORT_LENGTH, type SnpReport } from "./sev-snp.js";
 
@@ -35,12 +36,23 @@ export interface SnpVerifyOptions {
   now: number;
   /** Accept a guest whose policy allows debugging (refused by default). */
   allowDebug?: boolean;
+  /**
+   * CRLs (DER) to check the chain against: one issued by the ARK is required (AMD's KDS `crl`), signed with
+   * RSA-PSS by it, current at `now`, listing neither the ASK nor (a CRL of the ASK, when given) the VCEK.
+   */
+  crlDers?: Uint8Array[];
+  /** A test ARK (DER) instead of AMD's pinned one (test worlds, the simulator): the result is then not genuine. */
+  testArkDer?: Uint8Array;
 }
 
 export interface VerifiedSnpReport {
   ok: boolean;
   platform: "sev-snp";
   product: AmdProduct;
+  /** True only when the chain ends at AMD's pinned ARK of the product. */
+  genuine: boolean;
+  /** The revocation check, null when no CRL was given. */
+  crl: { thisUpdate: string; nextUpdate: string; issuers: string[] } | null;
   verification: { ok: true; checks: SnpCheck[] };
   policy: { ok: boolean; rules: SnpCheck[] };
   report: Record<string, unknown>;
@@ -112,6 +124,15 @@ export function amdCertificatesFromFile(bytes: Uint8Array, what: string): Uint8A
   return blocks;
 }
 
+/** The CRLs of a file: one DER CRL, or PEM blocks (`X509 CRL`); `what` names it in errors. */
+export function amdCrlsFromFile(bytes: Uint8Array, what: string): Uint8Array[] {
+  if (bytes[0] === 0x30) return [bytes];
+  const text = new TextDecoder().decode(bytes);
+  const blocks = [...text.matchAll(/-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/g)].map((m) => Buffer.from(m[1]!.replace(/\s+/g, ""), "base64"));
+  if (blocks.length === 0) throw new InputError("BAD_PEM", `${what}: neither a DER CRL nor PEM X509 CRL blocks`);
+  return blocks.map((b) => new Uint8Array(b));
+}
+
 /**
  * The VCEK, ASK and ARK among certificates given in any order (a KDS `cert_chain` file, an attestation's
  * cert_chain, a VCEK file): told apart by their subject's common name (SEV-VCEK, SEV-<product> or
@@ -158,7 +179,7 @@ function spkiAlgorithm(spki: Uint8Array): { key: string; curve: string | undefin
   return { key: k.asymmetricKeyType ?? "?", curve: d?.namedCurve };
 }
 
-function rsaPssVerifies(issuerKey: KeyObject, cert: Certificate): boolean {
+function rsaPssVerifies(issuerKey: KeyObject, cert: Certificate | Crl): boolean {
   if (cert.signatureAlgorithm !== OID_RSASSA_PSS) return false;
   try {
     return cryptoVerify("sha384", cert.tbs, { key: issuerKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }, cert.signature);
@@ -232,16 +253,18 @@ export function verifySnpReport(reportBytes: Uint8Array, opts: SnpVerifyOptions)
     pass("report.product", known ? `CPUID ${at} is ${prod}` : `CPUID ${at} is not a known model; the product ${prod} is the VCEK's`);
   } else pass("report.product", `report version ${report.version} carries no CPUID; the product ${prod} is the VCEK's`);
 
-  // ARK: the pinned one of the product; a given ARK must be that one
-  const pinned = AMD_ARKS[prod];
+  // ARK: the pinned one of the product (or the test ARK); a given ARK must be that one
+  const genuine = opts.testArkDer === undefined;
+  const pinned = genuine ? AMD_ARKS[prod] : { der: opts.testArkDer!, sha256: createHash("sha256").update(opts.testArkDer!).digest("hex") };
   if (opts.arkDer && bytesToHex(opts.arkDer) !== bytesToHex(pinned.der)) {
     const given = parseCertificate(opts.arkDer, "ARK");
-    fail("SNP_ARK_NOT_PINNED", "chain.ark", `the given ARK (CN=${commonName(given.subject)}, serial ${given.serial}) is not the pinned ARK-${prod} (SHA-256 ${pinned.sha256})`);
+    fail("SNP_ARK_NOT_PINNED", "chain.ark", `the given ARK (CN=${commonName(given.subject)}, serial ${given.serial}) is not the ${genuine ? "pinned" : "test"} ARK-${prod} (SHA-256 ${pinned.sha256})`);
   }
   const ark = parseCertificate(pinned.der, `ARK-${prod}`);
+  if (commonName(ark.subject) !== `ARK-${prod}`) fail("SNP_CHAIN_INVALID", "chain.ark", `the ${genuine ? "pinned" : "test"} ARK is CN=${commonName(ark.subject)}, not CN=ARK-${prod}`);
   const arkKey = createPublicKey({ key: Buffer.from(ark.spki), format: "der", type: "spki" });
   if (!rsaPssVerifies(arkKey, ark)) fail("SNP_CHAIN_INVALID", "chain.ark", `the ARK-${prod} self-signature does not verify`);
-  pass("chain.ark", `pinned ARK-${prod} (SHA-256 ${pinned.sha256})${opts.arkDer ? ", equal to the given ARK" : ""}; self-signature verifies`);
+  pass("chain.ark", `${genuine ? "pinned" : "TEST (NOT GENUINE)"} ARK-${prod} (SHA-256 ${pinned.sha256})${opts.arkDer ? ", equal to the given ARK" : ""}; self-signature verifies`);
 
   // ASK signed by the ARK
   if (!opts.askDer) fail("SNP_CERT_INVALID", "chain.ask", `no ASK was given (the SEV-${prod} certificate of AMD's cert_chain)`);
@@ -265,6 +288,36 @@ export function verifySnpReport(reportBytes: Uint8Array, opts: SnpVerifyOptions)
     }
   }
   pass("chain.validity", `VCEK, ASK and ARK valid at ${iso(opts.now)} (VCEK until ${iso(vcek.notAfter)})`);
+
+  // revocation: AMD's CRL of the ARK (and a CRL of the ASK when one is given)
+  let crlInfo: VerifiedSnpReport["crl"] = null;
+  if (opts.crlDers !== undefined) {
+    if (opts.crlDers.length === 0) fail("SNP_CRL_INVALID", "chain.crl", "no CRL was given");
+    const issuers: string[] = [];
+    let arkCrl: Crl | undefined;
+    for (const [i, der] of opts.crlDers.entries()) {
+      let crl: Crl;
+      try {
+        crl = parseCrl(der, `CRL ${i + 1}`);
+      } catch (e) {
+        return fail("SNP_CRL_INVALID", "chain.crl", (e as Error).message);
+      }
+      const issuer = crl.issuerKey === ark.subjectKey ? { name: `ARK-${prod}`, key: arkKey, revokes: [["ASK", ask] as const] } : crl.issuerKey === ask.subjectKey ? { name: `SEV-${prod}`, key: askKey, revokes: [["VCEK", vcek] as const] } : null;
+      if (!issuer) fail("SNP_CRL_INVALID", "chain.crl", `CRL ${i + 1} is issued by CN=${commonName(crl.issuer)}, neither ARK-${prod} nor SEV-${prod}`);
+      if (!rsaPssVerifies(issuer!.key, crl)) fail("SNP_CRL_INVALID", "chain.crl", `CRL ${i + 1}'s RSA-PSS signature does not verify with ${issuer!.name}'s key`);
+      if (crl.nextUpdate === undefined || opts.now < crl.thisUpdate || opts.now > crl.nextUpdate) {
+        fail("SNP_CRL_EXPIRED", "chain.crl", `CRL ${i + 1} of ${issuer!.name} is current ${iso(crl.thisUpdate)} … ${crl.nextUpdate === undefined ? "(no nextUpdate)" : iso(crl.nextUpdate)}, not at ${iso(opts.now)}`);
+      }
+      for (const [role, c] of issuer!.revokes) {
+        if (crl.revoked.has(c.serial)) fail("SNP_CERT_REVOKED", "chain.crl", `the ${role} (serial ${c.serial}) is revoked by ${issuer!.name}'s CRL`);
+      }
+      if (issuer!.name.startsWith("ARK-")) arkCrl = crl;
+      issuers.push(issuer!.name);
+    }
+    if (!arkCrl) fail("SNP_CRL_INVALID", "chain.crl", `no CRL of ARK-${prod} was given (AMD's KDS /vcek/v1/${prod}/crl)`);
+    crlInfo = { thisUpdate: iso(arkCrl!.thisUpdate), nextUpdate: iso(arkCrl!.nextUpdate!), issuers };
+    pass("chain.crl", `${issuers.join(" and ")} CRL${issuers.length > 1 ? "s" : ""} signed (RSA-PSS) and current at ${iso(opts.now)} (next update ${crlInfo.nextUpdate}); the ASK${issuers.length > 1 ? " and the VCEK are" : " is"} not revoked`);
+  }
 
   // the VCEK is the report's chip's, at the reported TCB
   const hwId = hwIdValue(vcek);
@@ -305,6 +358,8 @@ export function verifySnpReport(reportBytes: Uint8Array, opts: SnpVerifyOptions)
     ok: policyOk,
     platform: "sev-snp",
     product: prod,
+    genuine,
+    crl: crlInfo,
     verification: { ok: true, checks },
     policy: { ok: policyOk, rules },
     report: fields,

@@ -2,25 +2,33 @@
  * Bootstrap of the simulated KMS: generate real keys and certificates for the domain, forge the CVM's
  * quotes in a world under a simulated DCAP root — one binding the KMS keys (the Bootstrap response), one
  * inside the RPC certificate binding its key (RA-TLS) — then write the forged root and collateral and
- * the saved response to the sim dir and the 8 files to the certs dir.
+ * the saved response to the sim dir and the 8 files to the certs dir. On SEV-SNP: a report of a test SNP
+ * world (test ARK → ASK → VCEK of the CVM's chip) whose report_data binds the KMS keys like TDX, carried
+ * with its cert_chain [VCEK, ASK, ARK] in a V0 or V1 attestation; the test ARK and its CRL go to the sim dir.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 
+import { sha256 } from "@noble/hashes/sha2.js";
+
 import { bytesToPlainHex, utf8 } from "../../core/bytes.js";
 import { collateralToJson } from "../../dcap/collateral.js";
-import { encodeDstackAttestationV0 } from "../../dstack/attestation.js";
+import { toPem } from "../../dcap/x509.js";
+import { encodeDstackAttestationV1, encodeVersionedAttestationV0, type AttestationV1Input } from "../../dstack/attestation.js";
+import { RUNTIME_EVENT_TYPE } from "../../dstack/eventlog.js";
 import { expectedKmsReportData } from "../../dstack/binding.js";
 import { OID_EVENT_LOG, OID_TDX_QUOTE, ratlsReportData } from "../../dstack/ratls.js";
 import { createForgeWorld, type ForgeWorld } from "../forge/index.js";
 import { generateKmsKeys, writeCertsDir, type KmsKeyMaterial } from "../generate.js";
-import { cvmQuote, type SimulatedCvm } from "./cvm.js";
+import { createSnpWorld, issueVcek, makeArkCrl, makeSnpReport } from "../platforms/snp-world.js";
+import { cvmQuote, SIMULATED_SNP_MEASUREMENT, simulatedVmConfig, type SimulatedCvm } from "./cvm.js";
 import type { KmsKeys } from "./keys.js";
 import type { SimulatorConfig } from "./options.js";
 
 /** Bootstrap for `domain` (already validated): make and write everything, return the KMS's keys. */
 export async function bootstrapKms(config: SimulatorConfig, cvm: SimulatedCvm, domain: string): Promise<KmsKeys> {
   const now = config.clock();
-  const world = await createForgeWorld({ now, ...(config.forgeSeed ? { seed: config.forgeSeed } : {}) });
+  if (config.platform === "sev-snp") return bootstrapSnpKms(config, cvm, domain, now);
+  const world = await createForgeWorld({ now, ppid: cvm.ppid, ...(config.forgeSeed ? { seed: config.forgeSeed } : {}) });
   // RA-TLS as dstack made it up to v0.5.8: the RPC certificate carries its own quote (report data
   // SHA-512("ratls-cert:" ‖ SPKI)) and the event log.
   const m = await generateKmsKeys({
@@ -34,6 +42,10 @@ export async function bootstrapKms(config: SimulatorConfig, cvm: SimulatedCvm, d
   const response = await bootstrapResponse(config, cvm, world, m);
   await writeSimDir(config, world, response);
   await writeCertsDir(config.certsDir, m, config.omitBootstrapInfo ? null : response);
+  return keysOf(domain, m, response, config);
+}
+
+function keysOf(domain: string, m: KmsKeyMaterial, response: Record<string, string>, config: SimulatorConfig): KmsKeys {
   return {
     domain,
     k256: m.k256,
@@ -46,16 +58,49 @@ export async function bootstrapKms(config: SimulatorConfig, cvm: SimulatedCvm, d
   };
 }
 
-/** The BootstrapResponse: the KMS public keys and a quote binding them, with the event log or as one V0 attestation. */
+/** The runtime events of the CVM's event log (RTMR3), as an attestation's stack carries them. */
+function runtimeEventsOf(cvm: SimulatedCvm): { event: string; payload: Uint8Array }[] {
+  return cvm.eventLog.filter((e) => e.eventType === RUNTIME_EVENT_TYPE).map((e) => ({ event: e.event, payload: e.payload }));
+}
+
+/** The attestation in the configured format (V0 SCALE or V1 msgpack). */
+function encodeAttestation(config: SimulatorConfig, a: AttestationV1Input): Uint8Array {
+  return config.format === "attestation-v1" ? encodeDstackAttestationV1(a) : encodeVersionedAttestationV0(a);
+}
+
+/** The BootstrapResponse: the KMS public keys and a quote binding them, with the event log or as one V0/V1 attestation. */
 async function bootstrapResponse(config: SimulatorConfig, cvm: SimulatedCvm, world: ForgeWorld, m: KmsKeyMaterial): Promise<Record<string, string>> {
   const reportData = expectedKmsReportData(m.caPubkey, m.k256Pubkey);
   const quote = await cvmQuote(cvm, world, reportData);
   const keys = { ca_pubkey: bytesToPlainHex(m.caPubkey), k256_pubkey: bytesToPlainHex(m.k256Pubkey) };
-  if (config.format === "attestation") {
-    const attestation = encodeDstackAttestationV0({ quote, eventLog: cvm.eventLog, reportData, config: JSON.stringify({ simulator: true }) });
+  if (config.format !== "legacy") {
+    const attestation = encodeAttestation(config, { platform: "tdx", quote, eventLog: cvm.eventLog, stack: { reportData, runtimeEvents: runtimeEventsOf(cvm), config: simulatedVmConfig() } });
     return { ...keys, attestation: bytesToPlainHex(attestation) };
   }
   return { ...keys, quote: bytesToPlainHex(quote), eventlog: bytesToPlainHex(utf8(cvm.eventLogText)) };
+}
+
+/** SEV-SNP: the report of a test SNP world binding the KMS keys, in an attestation with its cert_chain and MrConfig. */
+async function bootstrapSnpKms(config: SimulatorConfig, cvm: SimulatedCvm, domain: string, now: number): Promise<KmsKeys> {
+  const world = createSnpWorld({ now });
+  const vcek = issueVcek(world, { chipId: cvm.chipId, tcb: { bootloader: 4, tee: 0, snp: 22, microcode: 213 } });
+  const m = await generateKmsKeys({ domain, now });
+  const reportData = expectedKmsReportData(m.caPubkey, m.k256Pubkey);
+  const mrConfig = JSON.stringify({ version: 3, app_id: bytesToPlainHex(sha256(utf8("dstack-kms-simulator app id")).subarray(0, 20)), os_image_hash: JSON.parse(simulatedVmConfig()).os_image_hash as string });
+  const report = makeSnpReport(world, vcek, { reportData, measurement: SIMULATED_SNP_MEASUREMENT, hostData: sha256(utf8(mrConfig)) });
+  const attestation = encodeAttestation(config, {
+    platform: "sev-snp",
+    evidence: report,
+    snp: { certChain: [vcek.der, world.askDer, world.arkDer], mrConfig },
+    stack: { reportData, runtimeEvents: runtimeEventsOf(cvm), config: simulatedVmConfig() },
+  });
+  const response = { ca_pubkey: bytesToPlainHex(m.caPubkey), k256_pubkey: bytesToPlainHex(m.k256Pubkey), attestation: bytesToPlainHex(attestation) };
+  await mkdir(config.simDir, { recursive: true, mode: 0o755 });
+  await writeFile(config.simArkPath, toPem(world.arkDer));
+  await writeFile(config.simAmdCrlPath, makeArkCrl(world, { thisUpdate: now - 3600, nextUpdate: now + 30 * 86_400 }));
+  await writeFile(config.savedResponsePath, JSON.stringify(response));
+  await writeCertsDir(config.certsDir, m, config.omitBootstrapInfo ? null : response);
+  return keysOf(domain, m, response, config);
 }
 
 async function writeSimDir(config: SimulatorConfig, world: ForgeWorld, response: Record<string, string>): Promise<void> {

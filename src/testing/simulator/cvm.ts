@@ -1,22 +1,30 @@
 /**
  * The simulated CVM the KMS runs in: a fixed MRTD, a plausible event log (synthetic firmware events in
- * RTMR0–2, dstack's runtime events in RTMR3) fixed at boot with a fresh instance id, the RTMRs it
- * replays to, and the attestation info dstack shows before Bootstrap.
+ * RTMR0–2, dstack's runtime events in RTMR3, of event-log v1 or v2) fixed at boot with a fresh instance id,
+ * the RTMRs it replays to, the hardware identity of its platform (a TDX PPID, an SEV-SNP chip id) and the
+ * attestation info dstack shows before Bootstrap (device_id = SHA-256 of that identity, as dstack's
+ * `GetAttestationInfo` computes it).
  */
 import { randomBytes } from "node:crypto";
 
 import { sha256, sha384 } from "@noble/hashes/sha2.js";
 
-import { bytesToPlainHex, concatBytes, utf8 } from "../../core/bytes.js";
+import { bytesToPlainHex, utf8 } from "../../core/bytes.js";
 import { eventLogToJson, makeRuntimeEvent, replayEventLog, type EventLogEntry } from "../../dstack/eventlog.js";
+import { dstackMrAggregated } from "../../dstack/measurement.js";
 import { forgeQuote, type ForgeWorld } from "../forge/index.js";
 
 export const SIMULATED_MR_TD = sha384(utf8("dstack-kms-registry simulator MRTD"));
 
-const OS_IMAGE_HASH = sha256(utf8("dstack-kms-simulator os image"));
+/** The os image hash the simulated CVM's `os-image-hash` event and its vm_config state. */
+export const SIMULATED_OS_IMAGE_HASH = sha256(utf8("dstack-kms-simulator os image"));
+const OS_IMAGE_HASH = SIMULATED_OS_IMAGE_HASH;
+/** The SEV-SNP launch measurement of the simulated guest. */
+export const SIMULATED_SNP_MEASUREMENT = sha384(utf8("dstack-kms-registry simulator SNP measurement"));
 
-/** A plausible KMS CVM event log: synthetic firmware events for RTMR0–2, dstack's runtime events in RTMR3. */
-export function simulatedKmsEventLog(opts: { instanceId: Uint8Array }): EventLogEntry[] {
+/** A plausible KMS CVM event log: synthetic firmware events for RTMR0–2, dstack's runtime events in RTMR3 (event-log v1 or v2). */
+export function simulatedKmsEventLog(opts: { instanceId: Uint8Array; version?: 1 | 2 }): EventLogEntry[] {
+  const rt = (name: string, payload: Uint8Array) => makeRuntimeEvent(name, payload, opts.version ?? 1);
   const boot = (imr: number, eventType: number, label: string): EventLogEntry => ({
     imr,
     eventType,
@@ -36,20 +44,25 @@ export function simulatedKmsEventLog(opts: { instanceId: Uint8Array }): EventLog
   ];
   const compose = utf8('{"manifest_version":2,"name":"dstack-kms-simulator","runner":"docker-compose"}');
   events.push(
-    makeRuntimeEvent("system-preparing", new Uint8Array(0)),
-    makeRuntimeEvent("app-id", sha256(utf8("dstack-kms-simulator app id")).subarray(0, 20)),
-    makeRuntimeEvent("compose-hash", sha256(compose)),
-    makeRuntimeEvent("instance-id", opts.instanceId),
-    makeRuntimeEvent("boot-mr-done", new Uint8Array(0)),
-    makeRuntimeEvent("os-image-hash", OS_IMAGE_HASH),
-    makeRuntimeEvent("key-provider", utf8(JSON.stringify({ name: "local-sgx", id: bytesToPlainHex(sha256(utf8("simulated local-sgx key provider"))) }))),
-    makeRuntimeEvent("storage-fs", utf8("zfs")),
-    makeRuntimeEvent("system-ready", new Uint8Array(0)),
+    rt("system-preparing", new Uint8Array(0)),
+    rt("app-id", sha256(utf8("dstack-kms-simulator app id")).subarray(0, 20)),
+    rt("compose-hash", sha256(compose)),
+    rt("instance-id", opts.instanceId),
+    rt("boot-mr-done", new Uint8Array(0)),
+    rt("os-image-hash", OS_IMAGE_HASH),
+    rt("key-provider", utf8(JSON.stringify({ name: "local-sgx", id: bytesToPlainHex(sha256(utf8("simulated local-sgx key provider"))) }))),
+    rt("storage-fs", utf8("zfs")),
+    rt("system-ready", new Uint8Array(0)),
   );
   return events;
 }
 
 export interface SimulatedCvm {
+  platform: "tdx" | "sev-snp";
+  /** TDX: the platform's PPID (16 bytes), carried by the forged PCK certificate. */
+  ppid: Uint8Array;
+  /** SEV-SNP: the chip id (64 bytes) the report and the VCEK carry. */
+  chipId: Uint8Array;
   eventLog: EventLogEntry[];
   /** The event log as dstack serves it (JSON text). */
   eventLogText: string;
@@ -57,27 +70,50 @@ export interface SimulatedCvm {
   rtmrs: Uint8Array[];
 }
 
-/** Boot a CVM: a fresh instance id, so a fresh event log, per start. */
-export function bootSimulatedCvm(): SimulatedCvm {
-  const eventLog = simulatedKmsEventLog({ instanceId: randomBytes(20) });
-  return { eventLog, eventLogText: JSON.stringify(eventLogToJson(eventLog)), rtmrs: [...replayEventLog(eventLog).rtmrs] };
+/** Boot a CVM: a fresh instance id (so a fresh event log) and a fresh hardware identity per start. */
+export function bootSimulatedCvm(opts: { platform?: "tdx" | "sev-snp"; eventLogVersion?: 1 | 2 } = {}): SimulatedCvm {
+  const eventLog = simulatedKmsEventLog({ instanceId: randomBytes(20), version: opts.eventLogVersion ?? 1 });
+  return {
+    platform: opts.platform ?? "tdx",
+    ppid: randomBytes(16),
+    chipId: randomBytes(64),
+    eventLog,
+    eventLogText: JSON.stringify(eventLogToJson(eventLog)),
+    rtmrs: [...replayEventLog(eventLog).rtmrs],
+  };
 }
 
-/** A quote of this CVM (its MRTD and RTMRs) over `reportData`, forged in `world`. */
+/** The vm_config JSON the CVM's attestation carries: its os image hash (the same as the `os-image-hash` event). */
+export function simulatedVmConfig(): string {
+  return JSON.stringify({ os_image_hash: bytesToPlainHex(OS_IMAGE_HASH) });
+}
+
+/** A quote of this CVM (its MRTD and RTMRs) over `reportData`, forged in `world` (made with `ppid: cvm.ppid`). */
 export function cvmQuote(cvm: SimulatedCvm, world: ForgeWorld, reportData: Uint8Array): Promise<Uint8Array> {
   return forgeQuote(world, { reportData, mrTd: SIMULATED_MR_TD, rtMrs: [...cvm.rtmrs] });
 }
 
-/** `GetAttestationInfo`: what an operator allow-lists before Bootstrap. */
+/**
+ * `GetAttestationInfo`: what an operator allow-lists before Bootstrap. As dstack computes it: `ppid` is the
+ * platform's raw device id (TDX: the PPID of the PCK certificate; SEV-SNP: the chip id) and `device_id` its
+ * SHA-256; TDX `mr_aggregated` = SHA-256(MRTD ‖ RTMR0–3). For SEV-SNP the simulator's `mr_aggregated` is a
+ * stand-in (SHA-256 of the launch measurement), not dstack's SNP derivation.
+ */
 export function attestationInfo(cvm: SimulatedCvm): Record<string, unknown> {
+  const snp = cvm.platform === "sev-snp";
+  const rawDeviceId = snp ? cvm.chipId : cvm.ppid;
+  const zero = new Uint8Array(48);
+  const mrAggregated = snp
+    ? bytesToPlainHex(sha256(SIMULATED_SNP_MEASUREMENT))
+    : dstackMrAggregated({ mrTd: SIMULATED_MR_TD, rtMr0: cvm.rtmrs[0]!, rtMr1: cvm.rtmrs[1]!, rtMr2: cvm.rtmrs[2]!, mrConfigId: zero, mrOwner: zero, mrOwnerConfig: zero }, cvm.eventLog).slice(2);
   return {
-    device_id: bytesToPlainHex(sha256(utf8("dstack-kms-registry simulator device"))),
-    mr_aggregated: bytesToPlainHex(sha256(concatBytes(SIMULATED_MR_TD, ...cvm.rtmrs))),
+    device_id: bytesToPlainHex(sha256(rawDeviceId)),
+    mr_aggregated: mrAggregated,
     os_image_hash: bytesToPlainHex(OS_IMAGE_HASH),
-    tee_variant: "tdx",
+    tee_variant: snp ? "dstack-amd-sev-snp" : "dstack-tdx",
     site_name: "simulator",
     eth_rpc_url: "",
     kms_contract_address: "",
-    ppid: "",
+    ppid: bytesToPlainHex(rawDeviceId),
   };
 }

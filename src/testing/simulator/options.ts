@@ -19,8 +19,12 @@ export interface SimulatedKmsOptions {
   https?: boolean;
   /** Unix seconds used for certificates, the forge world's collateral window and signature timestamps. Default: the clock. */
   now?: number | (() => number);
-  /** `"legacy"` (default): {quote, eventlog}; `"attestation"`: {attestation} V0 SCALE. */
-  format?: "legacy" | "attestation";
+  /** `"legacy"` (default): {quote, eventlog}; `"attestation"`: {attestation} V0 SCALE; `"attestation-v1"`: {attestation} V1 msgpack. */
+  format?: SimulatorFormat;
+  /** Runtime events of event-log v1 (binary preimage, default) or v2 (JCS canonical JSON preimage). */
+  eventLogVersion?: 1 | 2;
+  /** The CVM's platform: `tdx` (default, a forged TDX quote) or `sev-snp` (a report of a test SNP world; needs an attestation format). */
+  platform?: SimulatorPlatform;
   /**
    * Imitate a dstack KMS bootstrapped at start without an operator: do not write bootstrap-info.json;
    * GetMeta says `bootstrap_info: null`.
@@ -30,13 +34,18 @@ export interface SimulatedKmsOptions {
   forgeSeed?: string;
 }
 
+export type SimulatorFormat = "legacy" | "attestation" | "attestation-v1";
+export type SimulatorPlatform = "tdx" | "sev-snp";
+
 export interface SimulatorConfig {
   certsDir: string;
   simDir: string;
   host: string;
   /** Current unix seconds. */
   clock: () => number;
-  format: "legacy" | "attestation";
+  format: SimulatorFormat;
+  eventLogVersion: 1 | 2;
+  platform: SimulatorPlatform;
   omitBootstrapInfo: boolean;
   forgeSeed: string | undefined;
   /** The forged DCAP root certificate (PEM), served at `/sim/dcap-root-ca.pem`. */
@@ -45,6 +54,9 @@ export interface SimulatorConfig {
   simCollateralPath: string;
   /** The Bootstrap response, kept outside the certs dir so a KMS without bootstrap-info.json can resume. */
   savedResponsePath: string;
+  /** SEV-SNP: the test ARK (PEM) and its CRL (DER) of the simulated SNP world. */
+  simArkPath: string;
+  simAmdCrlPath: string;
 }
 
 export function simulatorConfig(opts: SimulatedKmsOptions): SimulatorConfig {
@@ -52,16 +64,27 @@ export function simulatorConfig(opts: SimulatedKmsOptions): SimulatorConfig {
   const certsDir = resolve(opts.certsDir);
   const simDir = resolve(opts.simDir ?? `${certsDir.replace(/[\\/]+$/, "")}.sim`);
   const now = opts.now;
+  const format = opts.format ?? "legacy";
+  const platform = opts.platform ?? "tdx";
+  if (platform !== "tdx" && platform !== "sev-snp") throw new UsageError(`simulate-kms: --platform must be tdx or sev-snp, got ${JSON.stringify(platform)}`);
+  if (platform === "sev-snp" && format === "legacy") throw new UsageError("simulate-kms: an SEV-SNP KMS publishes an attestation: use --format attestation or attestation-v1");
+  if (opts.eventLogVersion !== undefined && opts.eventLogVersion !== 1 && opts.eventLogVersion !== 2) throw new UsageError(`simulate-kms: --event-log must be v1 or v2`);
+  // a V0 SCALE event has no version field: dstack emits V1 when event-log v2 is on
+  if (opts.eventLogVersion === 2 && format === "attestation") throw new UsageError("simulate-kms: event-log v2 is carried by V1 attestations (dstack emits V1 when it is on): use --format attestation-v1 (or legacy)");
   return {
     certsDir,
     simDir,
     host: opts.host ?? "127.0.0.1",
     clock: () => (typeof now === "function" ? now() : (now ?? Math.floor(Date.now() / 1000))),
-    format: opts.format ?? "legacy",
+    format,
+    eventLogVersion: opts.eventLogVersion ?? 1,
+    platform,
     omitBootstrapInfo: Boolean(opts.omitBootstrapInfo),
     forgeSeed: opts.forgeSeed,
     simRootCaPath: join(simDir, "dcap-root-ca.pem"),
     simCollateralPath: join(simDir, "collateral.json"),
     savedResponsePath: join(simDir, "bootstrap-response.json"),
+    simArkPath: join(simDir, "amd-ark.pem"),
+    simAmdCrlPath: join(simDir, "amd-crl.der"),
   };
 }

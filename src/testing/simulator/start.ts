@@ -24,6 +24,10 @@ export interface SimulatedKms {
   /** Paths of the simulated DCAP root (PEM) and collateral JSON, once bootstrapped. */
   readonly simRootCaPath: string;
   readonly simCollateralPath: string;
+  /** SEV-SNP: the test ARK (PEM) and its CRL (DER), once bootstrapped. */
+  readonly simArkPath: string;
+  readonly simAmdCrlPath: string;
+  readonly platform: "tdx" | "sev-snp";
   /** Bootstrap programmatically (same as the RPC). */
   bootstrap(domain: string): Promise<Record<string, string>>;
   close(): Promise<void>;
@@ -34,7 +38,7 @@ export async function startSimulatedKms(opts: SimulatedKmsOptions): Promise<Simu
   const config = simulatorConfig(opts);
   const keys = await openCertsDir(config);
   // the CVM's event log is fixed at boot (a fresh instance id per start), before any bootstrap
-  const state = new SimulatorState(config, bootSimulatedCvm(), keys);
+  const state = new SimulatorState(config, bootSimulatedCvm({ platform: config.platform, eventLogVersion: config.eventLogVersion }), keys);
   if (!state.keys && opts.autoBootstrapDomain) {
     try {
       await state.bootstrap(opts.autoBootstrapDomain);
@@ -78,6 +82,9 @@ function simulatedKms(state: SimulatorState, server: SimulatorServer): Simulated
     },
     simRootCaPath: config.simRootCaPath,
     simCollateralPath: config.simCollateralPath,
+    simArkPath: config.simArkPath,
+    simAmdCrlPath: config.simAmdCrlPath,
+    platform: config.platform,
     async bootstrap(domain: string) {
       try {
         return await state.bootstrap(domain);

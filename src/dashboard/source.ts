@@ -1,0 +1,328 @@
+/**
+ * One dashboard snapshot from the chain: the audit of the registry from its deployment block to the head
+ * (`auditRegistry`, as `kms-registry audit` runs it), with its re-verification hook used to see every
+ * registered quote; then the registry's record of each KMS, its header views (allowlist, accepted statuses,
+ * verifier), block times, and the details and full re-verification of each quote (memoised by quote hash:
+ * a quote is looked at once per dashboard run).
+ */
+import { keccak256, type Chain, type PublicClient, type Transport } from "viem";
+
+import type { Hex } from "../core/bytes.js";
+import { errorMessage, firstLine } from "../core/errors.js";
+import { TCB_STATUSES, type TcbStatus } from "../dcap/types.js";
+import { auditRegistry, type AuditProgress, type AuditResult, type Reverify } from "../registry/audit.js";
+import type { AuditKms } from "../registry/audit-state.js";
+import { networkName } from "../registry/connect.js";
+import { kmsRegistryAbi } from "../registry/generated/abi.js";
+import type { AttestationView, DashboardSnapshot, KmsView, OnChainRecord, QuoteVerifier, RegistryHeader, ReverifyResult, TimelineEntry } from "./model.js";
+import { scanOnChainEvents, type OnChainEvent } from "./onchain-events.js";
+import { quoteDetails, type QuoteDetails } from "./quote-details.js";
+
+export interface SourceOptions {
+  publicClient: PublicClient<Transport, Chain>;
+  registry: Hex;
+  fromBlock: bigint;
+  deploymentSource: RegistryHeader["deploymentSource"];
+  /** Full re-verification of each quote (with the caller's collateral); none: only the collateral-free checks. */
+  verifyQuote?: QuoteVerifier;
+  /** One line describing `verifyQuote` (e.g. "collateral from https://pccs…"), shown in the header. */
+  reverifyLabel?: string;
+  /** Trust root for the collateral-free checks (default Intel's). */
+  rootCaDer?: Uint8Array;
+  /** Clock, unix seconds. */
+  now?: () => number;
+  /** Parallel reads. Default 16. */
+  concurrency?: number;
+  /** The audit's progress (scan, re-verification, state reads). */
+  onProgress?: (p: AuditProgress) => void;
+}
+
+/** What is kept between snapshots: quote results by hash, block times, the log scan's last range. */
+type QuoteEntries = Map<Hex, { details: QuoteDetails; reverify: ReverifyResult | null }>;
+
+export interface SourceCache {
+  quotes: QuoteEntries;
+  blockTimes: Map<number, number>;
+  range?: bigint;
+  lastHead?: number;
+}
+
+export function newSourceCache(): SourceCache {
+  return { quotes: new Map(), blockTimes: new Map() };
+}
+
+const has = (fn: string) => kmsRegistryAbi.some((x) => x.type === "function" && x.name === fn);
+
+async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+/** Build one snapshot at the current head. Throws on RPC failures (the caller keeps the last good one). */
+export async function loadSnapshot(opts: SourceOptions, cache: SourceCache): Promise<DashboardSnapshot> {
+  const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+  const pc = opts.publicClient;
+  const head = await pc.getBlockNumber({ cacheTime: 0 });
+  if (cache.lastHead !== undefined && Number(head) < cache.lastHead) cache.blockTimes.clear(); // the chain went back: times may differ
+  cache.lastHead = Number(head);
+  // the audit hands every registered quote to `reverify`, in chain order: keep them, and verify each once
+  const quotes = new Map<string, Map<number, Hex>>();
+  const seen: QuoteEntries = new Map();
+  const reverify: Reverify = async (quote, ctx) => {
+    const hash = keccak256(quote);
+    const byN = quotes.get(ctx.kms.toLowerCase()) ?? new Map<number, Hex>();
+    byN.set(ctx.attestation, hash);
+    quotes.set(ctx.kms.toLowerCase(), byN);
+    let entry = cache.quotes.get(hash);
+    if (!entry) {
+      const details = quoteDetails(quote, now(), opts.rootCaDer);
+      let rv: ReverifyResult | null = null;
+      let keep = true;
+      if (opts.verifyQuote) {
+        try {
+          rv = await opts.verifyQuote(quote);
+        } catch (e) {
+          // (a collateral source that failed is asked again at the next refresh)
+          keep = false;
+          rv = { ok: false, detail: firstLine(errorMessage(e)), status: null, genuine: false, collateralExpiry: null, checks: [] };
+        }
+      }
+      entry = { details, reverify: rv };
+      if (keep) cache.quotes.set(hash, entry);
+    }
+    seen.set(hash, entry);
+    return entry.reverify ? { ok: entry.reverify.ok, detail: entry.reverify.detail } : { ok: true, detail: NOT_REVERIFIED };
+  };
+  const concurrency = opts.concurrency ?? 16;
+  const audit = await auditRegistry({
+    publicClient: pc,
+    registry: opts.registry,
+    fromBlock: opts.fromBlock,
+    toBlock: head,
+    reverify,
+    concurrency,
+    ...(cache.range ? { initialRange: cache.range } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+  cache.range = BigInt(audit.rpc.finalRange);
+  const toBlock = BigInt(audit.toBlock);
+  const header = await readHeader(opts, audit, toBlock);
+  const [records, onChain] = await Promise.all([
+    readRecords(opts, audit.kms, toBlock, concurrency, header.allowlistEnabled !== false),
+    scanOnChainEvents({ publicClient: pc, registry: opts.registry, fromBlock: opts.fromBlock, toBlock, initialRange: cache.range }),
+  ]);
+  await readBlockTimes(pc, cache, [...blocksOf(audit.kms, audit.toBlock), ...onChain.map((e) => e.block)], concurrency);
+  header.headTime = cache.blockTimes.get(audit.toBlock) ?? null;
+  const eventsOf = (k: AuditKms) => onChain.filter((e) => e.kms.toLowerCase() === k.address.toLowerCase());
+  const kms = audit.kms.map((k) => kmsView(k, records.get(k.address.toLowerCase()) ?? null, quotes.get(k.address.toLowerCase()), eventsOf(k), audit, cache, seen, !!opts.verifyQuote));
+  const recent = kms.flatMap((k) => k.timeline).sort((a, b) => b.block - a.block || b.id.localeCompare(a.id));
+  return {
+    registry: header,
+    kms,
+    registryAnomalies: audit.anomalies.filter((a) => a.kms === null || !kms.some((k) => k.address.toLowerCase() === a.kms!.toLowerCase())),
+    anomalyCount: audit.anomalies.length,
+    events: audit.events,
+    recent,
+    builtAt: now(),
+    error: null,
+  };
+}
+
+/** The `reverify` detail when no collateral was given; such checks are left out of the views. */
+const NOT_REVERIFIED = "not re-verified (no collateral given)";
+
+async function readHeader(opts: SourceOptions, audit: AuditResult, toBlock: bigint): Promise<RegistryHeader> {
+  const pc = opts.publicClient;
+  const address = opts.registry;
+  const read = <T>(functionName: string, args: unknown[] = []): Promise<T | null> =>
+    has(functionName)
+      ? (pc.readContract({ address, abi: kmsRegistryAbi, functionName: functionName as never, args: args as never, blockNumber: toBlock }) as Promise<T>).catch(() => null)
+      : Promise.resolve(null);
+  const [allowlist, verifier, accepted] = await Promise.all([
+    read<boolean>("imageAllowlistEnabled"),
+    read<Hex>("verifier"),
+    has("isStatusAccepted") ? Promise.all(TCB_STATUSES.map((s, i) => read<boolean>("isStatusAccepted", [i]).then((ok) => (ok ? s : null)))) : Promise.resolve(null),
+  ]);
+  return {
+    chainId: audit.chainId,
+    chainName: networkName(audit.chainId),
+    address: audit.registry,
+    deploymentBlock: audit.fromBlock,
+    deploymentSource: opts.deploymentSource,
+    head: audit.toBlock,
+    headTime: null,
+    acceptedStatuses: accepted ? accepted.filter((s): s is TcbStatus => s !== null) : null,
+    verifier: verifier && !/^0x0{40}$/i.test(verifier) ? verifier : null,
+    allowlistEnabled: allowlist,
+    reverify: opts.verifyQuote ? (opts.reverifyLabel ?? "full DCAP verification") : null,
+  };
+}
+
+const num = (v: unknown): number | null => (typeof v === "bigint" ? Number(v) : typeof v === "number" ? v : null);
+const bool = (v: unknown): boolean | null => (typeof v === "boolean" ? v : null);
+
+/** `kmsInfo` of every KMS at `toBlock`, and whether its image is on the allowlist (read only while the allowlist is on). */
+async function readRecords(opts: SourceOptions, kms: AuditKms[], toBlock: bigint, concurrency: number, allowlist: boolean): Promise<Map<string, OnChainRecord>> {
+  const pc = opts.publicClient;
+  const out = new Map<string, OnChainRecord>();
+  await pool(kms, concurrency, async (k) => {
+    let r: Record<string, unknown>;
+    try {
+      r = (await pc.readContract({ address: opts.registry, abi: kmsRegistryAbi, functionName: "kmsInfo", args: [k.address], blockNumber: toBlock })) as unknown as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const image = r.imageMeasurement as Hex;
+    const [allowed, verified] = await Promise.all([
+      allowlist ? pc.readContract({ address: opts.registry, abi: kmsRegistryAbi, functionName: "isImageAllowed", args: [image], blockNumber: toBlock }).catch(() => null) : Promise.resolve(null),
+      has("isVerifiedOnChain")
+        ? (pc.readContract({ address: opts.registry, abi: kmsRegistryAbi, functionName: "isVerifiedOnChain" as never, args: [k.address] as never, blockNumber: toBlock }) as Promise<unknown>).catch(() => null)
+        : Promise.resolve(null),
+    ]);
+    const status = num(r.tcbStatus);
+    const expiry = num(r.collateralExpiry);
+    const pathN = num(r.path);
+    out.set(k.address.toLowerCase(), {
+      quoteHash: String(r.quoteHash).toLowerCase() as Hex,
+      imageMeasurement: image,
+      registrar: r.registrar as Hex,
+      attestedAt: num(r.attestedAt) ?? 0,
+      revoked: r.revoked === true,
+      livenessNonce: num(r.livenessNonce) ?? 0,
+      imageAllowed: typeof allowed === "boolean" ? allowed : null,
+      path: pathN === null ? null : pathN === 1 ? "on-chain" : "registrar",
+      intelRoot: bool(r.intelRoot),
+      stale: bool(r.stale),
+      tcbStatus: status !== null && pathN === 1 ? (TCB_STATUSES[status] ?? null) : null,
+      fmspc: typeof r.fmspc === "string" && pathN === 1 ? (r.fmspc as Hex) : null,
+      collateralExpiry: expiry !== null && expiry > 0 ? expiry : null,
+      tcbEvaluationDataNumber: num(r.tcbEvaluationDataNumber),
+      verifiedOnChain: bool(verified),
+    });
+  });
+  return out;
+}
+
+function blocksOf(kms: AuditKms[], head: number): number[] {
+  const s = new Set<number>([head]);
+  for (const k of kms) {
+    for (const a of k.attestations) s.add(a.block);
+    for (const p of k.livenessProofs) s.add(p.block);
+    if (k.revokedAt !== null) s.add(k.revokedAt);
+  }
+  return [...s];
+}
+
+async function readBlockTimes(pc: PublicClient<Transport, Chain>, cache: SourceCache, blocks: number[], concurrency: number): Promise<void> {
+  const missing = blocks.filter((b) => !cache.blockTimes.has(b));
+  await pool(missing, concurrency, async (b) => {
+    try {
+      const blk = await pc.getBlock({ blockNumber: BigInt(b) });
+      cache.blockTimes.set(b, Number(blk.timestamp));
+    } catch {
+      // the time stays unknown; the page shows the block number alone
+    }
+  });
+}
+
+function kmsView(
+  k: AuditKms,
+  record: OnChainRecord | null,
+  quoteHashes: Map<number, Hex> | undefined,
+  onChain: OnChainEvent[],
+  audit: AuditResult, cache: SourceCache, seen: QuoteEntries, reverified: boolean): KmsView {
+  const time = (b: number) => cache.blockTimes.get(b) ?? null;
+  const checks = reverified ? k.checks : k.checks.filter((c) => !(c.name === "reverify" && c.detail === NOT_REVERIFIED));
+  const attestations: AttestationView[] = k.attestations.map((a, i) => {
+    const n = i + 1;
+    const hash = quoteHashes?.get(n);
+    const q = hash ? seen.get(hash) : undefined;
+    const verified = onChain.find((e) => e.kind === "verified-on-chain" && e.tx === a.tx);
+    return {
+      n,
+      block: a.block,
+      tx: a.tx,
+      time: time(a.block),
+      quoteHash: a.quoteHash,
+      registrar: a.registrar,
+      path: verified ? "on-chain" : "registrar",
+      onChain:
+        verified?.kind === "verified-on-chain"
+          ? { tcbStatus: verified.tcbStatus, fmspc: verified.fmspc, collateralExpiry: verified.collateralExpiry, intelRoot: verified.intelRoot }
+          : null,
+      quote: q?.details ?? null,
+      checks: checks.filter((c) => c.attestation === n),
+      reverify: q?.reverify ?? null,
+    };
+  });
+  const latest = attestations.at(-1);
+  const timeline: TimelineEntry[] = [];
+  for (const a of attestations) {
+    timeline.push({
+      id: `${a.tx}:att:${a.n}`,
+      kind: a.n === 1 ? "registered" : "re-attested",
+      kms: k.address,
+      block: a.block,
+      tx: a.tx,
+      time: a.time,
+      summary: `${a.n === 1 ? "registered" : `re-attested (attestation #${a.n})`} by ${a.registrar}${a.onChain ? `, verified on chain: ${a.onChain.tcbStatus ?? "unknown status"}${a.onChain.intelRoot ? "" : " (NOT Intel's root)"}` : ""}`,
+      attestation: a.n,
+      by: a.registrar,
+    });
+  }
+  k.livenessProofs.forEach((p) => {
+    timeline.push({ id: `${p.tx}:live:${p.nonce}`, kind: "liveness", kms: k.address, block: p.block, tx: p.tx, time: time(p.block), summary: `liveness proven (nonce ${p.nonce})` });
+  });
+  for (const e of onChain) {
+    if (e.kind !== "rechecked") continue;
+    timeline.push({
+      id: `${e.tx}:recheck:${e.logIndex}`,
+      kind: "rechecked",
+      kms: k.address,
+      block: e.block,
+      tx: e.tx,
+      time: time(e.block),
+      summary: `rechecked by ${e.by}: ${e.tcbStatus ?? "unknown status"}, collateral valid until ${new Date(e.collateralExpiry * 1000).toISOString().slice(0, 10)}${e.stale ? " — now STALE" : ", not stale"}`,
+      by: e.by,
+      stale: e.stale,
+    });
+  }
+  if (k.revocation && k.revokedAt !== null) {
+    timeline.push({ id: `${k.revocation.tx}:revoked`, kind: "revoked", kms: k.address, block: k.revokedAt, tx: k.revocation.tx, time: time(k.revokedAt), summary: `revoked by ${k.revocation.by}`, text: k.revocation.reason, by: k.revocation.by });
+  }
+  timeline.sort((a, b) => a.block - b.block || order(a.kind) - order(b.kind));
+  const lastProof = k.livenessProofs.at(-1);
+  const binding = latest?.checks.find((c) => c.name === "binding");
+  const rv = latest?.reverify ?? null;
+  const onChainTcb = record?.path === "on-chain" && record.tcbStatus !== null;
+  const stale = record?.stale === true;
+  return {
+    address: k.address,
+    state: k.status === "revoked" ? "revoked" : stale ? "stale" : "active",
+    path: latest?.path ?? "registrar",
+    root: record?.path === "on-chain" && record.intelRoot !== null ? (record.intelRoot ? "intel" : "other") : (latest?.quote?.root ?? "unknown"),
+    tcbStatus: onChainTcb ? record.tcbStatus : (rv?.status ?? null),
+    tcbSource: onChainTcb ? "on-chain" : rv?.status ? "re-verification" : null,
+    collateralExpiry: onChainTcb ? record.collateralExpiry : (rv?.collateralExpiry ?? null),
+    fmspc: record?.fmspc ?? latest?.quote?.fmspc ?? null,
+    lastLiveness: lastProof ? { ...lastProof } : null,
+    livenessProofs: k.livenessProofs.length,
+    attestationCount: k.attestations.length,
+    registeredAt: k.registeredAt,
+    revocation: k.revocation && k.revokedAt !== null ? { block: k.revokedAt, ...k.revocation } : null,
+    binding: binding ? { ok: binding.ok, detail: binding.detail } : { ok: false, detail: "no binding check (no attestation)" },
+    caPubkey: k.caPubkey,
+    k256Pubkey: k.k256Pubkey,
+    record,
+    attestations,
+    timeline,
+    anomalies: audit.anomalies.filter((a) => a.kms !== null && a.kms.toLowerCase() === k.address.toLowerCase()),
+  };
+}
+
+const ORDER: Record<TimelineEntry["kind"], number> = { registered: 0, "re-attested": 1, rechecked: 2, liveness: 3, revoked: 4 };
+const order = (k: TimelineEntry["kind"]) => ORDER[k];
