@@ -19,9 +19,9 @@ import KmsRegistryModule from "../ignition/modules/KmsRegistry.js";
 import { deploymentsDirFromEnv, runScript } from "./hardhat-script.js";
 
 async function main(): Promise<void> {
-  // In process, the DcapVerifier needs the P-256 precompile (osaka) and, until it is split below 24 KB, unlimited code size.
+  // In process, the DcapVerifier needs the P-256 precompile (osaka).
   const probe = await network.create();
-  const conn = probe.networkConfig.type === "edr-simulated" ? await network.create({ override: { hardfork: "osaka", allowUnlimitedContractSize: true } }) : probe;
+  const conn = probe.networkConfig.type === "edr-simulated" ? await network.create({ override: { hardfork: "osaka" } }) : probe;
   const strategy = process.env.KMS_REGISTRY_STRATEGY === "create2" ? { strategy: "create2" as const } : {};
   const admin = process.env.KMS_REGISTRY_ADMIN ? parseAddress(process.env.KMS_REGISTRY_ADMIN, "KMS_REGISTRY_ADMIN") : undefined;
   const { registry } = await conn.ignition.deploy(KmsRegistryModule, { ...strategy, ...(admin ? { parameters: { KmsRegistryModule: { admin } } } : {}) });
