@@ -49,10 +49,14 @@ async function installCreateX(url: string): Promise<void> {
 }
 
 beforeAll(async () => {
+  // `ignition deploy` builds with Hardhat's "production" profile: build it once here, so that the two deploys
+  // below, which run side by side, find it cached instead of both writing the same build output
+  const build = await hardhatIn(REPO_ROOT, ["build", "--build-profile", "production", "--quiet"], {}, 240_000);
+  expect(build.code, build.stdout + build.stderr).toBe(0);
   [a, b] = await Promise.all([startDevNode(), startDevNode({ args: ["--chain-id", "8453"] })]);
   tmp = mkdtempSync(path.join(os.tmpdir(), "kms-registry-det-"));
   writeFileSync(path.join(tmp, "params.json"), JSON.stringify({ KmsRegistryModule: { admin } }));
-}, 120_000);
+}, 300_000);
 afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
   for (const d of ignitionDirs) rmSync(d, { recursive: true, force: true });
