@@ -98,7 +98,7 @@ describe("dstack-kms-registry/hardhat in a Hardhat 3 project", () => {
     // recheck is for KMSs verified on chain: the registrar-path registration is refused before anything is sent
     const refusedRecheck = await hardhatIn(project, ["--network", "local", "kms-registry:recheck", "--kms", pub.kms, "--collateral", kms.collateralFile], env);
     expect(refusedRecheck.code).toBe(1);
-    expect(refusedRecheck.stderr).toMatch(/RECHECK_REVERTED: recheck of KMS .* would revert: KmsNotVerifiedOnChain\(.*nothing was sent/);
+    expect(refusedRecheck.stderr).toMatch(/RECHECK_REJECTED: the registry would reject recheck\(\): KmsNotVerifiedOnChain\(/);
     // the same KMS re-attests through the permissionless on-chain path, then the task rechecks it
     const { info } = await pullBootstrap({ certsDir: path.join(kms.dir, "certs") }, { now: Math.floor(Date.now() / 1000) });
     const collateral = parseCollateralJson(readFileSync(kms.collateralFile, "utf8"));
@@ -123,7 +123,7 @@ describe("dstack-kms-registry/hardhat in a Hardhat 3 project", () => {
       hardhatIn(project, ["--network", "local", "kms-registry:recheck", "--kms", signer, "--collateral", kms.collateralFile], env),
     ]);
     expect(badRecheck.code).toBe(1);
-    expect(badRecheck.stderr).toMatch(/KMS_NOT_REGISTERED: KMS 0x[0-9a-fA-F]{40} is not registered/);
+    expect(badRecheck.stderr).toMatch(/KMS_NOT_REGISTERED: KMS 0x[0-9a-fA-F]{40} is not registered \(or is revoked\)/);
     expect(idem.code, idem.stderr).toBe(0);
     expect(jsonOut<{ status: string }>(idem.stdout).status).toBe("already-registered");
 

@@ -7,7 +7,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { UsageError } from "../../core/errors.js";
 import { parseAddress } from "../../registry/connect.js";
 import { findDeploymentByAddress, readDeployment } from "../../registry/deployments.js";
-import { recheckKms } from "../../workflows/recheck.js";
+import { recheckKms } from "../../registry/recheck.js";
 import { collateralLoader, deploymentsDirOf, out, printJson, progress, runTask, taskNetwork, taskWallet } from "../network.js";
 
 interface RecheckArgs {
@@ -46,12 +46,15 @@ export default async function recheckAction(args: RecheckArgs, hre: HardhatRunti
       confirmations: args.confirmations,
       onProgress: progress("recheck"),
     });
-    if (args.json) printJson({ ok: true, hardhatNetwork: net.name, registry, ...r });
+    const now = r.after ?? r.before;
+    const summary = { tcbStatus: now.tcbStatus, collateralExpiry: now.collateralExpiry, wasStale: r.before.stale, block: r.blockNumber };
+    if (args.json) printJson({ ok: true, hardhatNetwork: net.name, ...r, ...summary });
     else {
       out(
         `${r.dryRun ? "dry run (nothing sent): the recheck would leave" : "rechecked:"} KMS ${r.kms} ${r.stale ? "STALE (Intel's current collateral no longer passes its quote)" : "not stale"}` +
-          `${r.tcbStatus ? `, TCB status ${r.tcbStatus}` : ""}${r.collateralExpiry ? `, collateral valid until ${new Date(r.collateralExpiry * 1000).toISOString()}` : ""}\n` +
-          (r.txHash ? `  tx ${r.txHash}, block ${r.block}, gas used ${r.gasUsed}\n` : ""),
+          `${summary.tcbStatus ? `, TCB status ${summary.tcbStatus}` : ""}${summary.collateralExpiry ? `, collateral valid until ${new Date(summary.collateralExpiry * 1000).toISOString()}` : ""}` +
+          `; about ${r.estimatedGas} gas\n` +
+          (r.txHash ? `  tx ${r.txHash}, block ${r.blockNumber}, gas used ${r.gasUsed}\n` : ""),
       );
     }
   });
