@@ -33,14 +33,32 @@ export const SOLIDITY_SETTINGS = {
 export default defineConfig({
   plugins: [hardhatToolboxViemPlugin],
   solidity: {
-    version: SOLC_VERSION,
-    path: soljson,
-    settings: SOLIDITY_SETTINGS,
+    // "production" (what `hardhat verify` builds its minimal input with, and `--build-profile production`) is the
+    // same build as "default": Hardhat would otherwise derive it with its own optimizer settings.
+    profiles: {
+      default: { version: SOLC_VERSION, path: soljson, settings: SOLIDITY_SETTINGS },
+      production: { version: SOLC_VERSION, path: soljson, settings: SOLIDITY_SETTINGS },
+    },
   },
   paths: {
     tests: { solidity: "contracts" },
   },
+  /**
+   * `npx hardhat ignition deploy ignition/modules/KmsRegistry.ts --network <name> --strategy create2` deploys
+   * through CreateX with this salt: 20 zero bytes and a 0x00 flag byte, so the addresses depend only on the
+   * salt and the init code — the same on every chain. It is src/registry/createx.ts's IGNITION_CREATE2_SALT
+   * (this file imports nothing from src/: Hardhat loads it with Node's own TypeScript support).
+   */
+  ignition: { strategyConfig: { create2: { salt: "0x000000000000000000000000000000000000000000645b36ed7ff81c0195a874" } } },
+  /** Explorer verification (`kms-registry:deploy --verify`, `npx hardhat verify …`); the key is optional. */
+  verify: { etherscan: { apiKey: configVariable("ETHERSCAN_API_KEY") } },
   networks: {
+    /** Any chain by URL: KMS_REGISTRY_RPC_URL=https://… npx hardhat <task> --network rpc */
+    rpc: {
+      type: "http",
+      url: configVariable("KMS_REGISTRY_RPC_URL"),
+      accounts: [configVariable("KMS_REGISTRY_PRIVATE_KEY")],
+    },
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
     // The JSON-RPC node of the demo and the end-to-end tests (`hardhat --network devnode node`, see
     // src/testing/devnode.ts): Osaka for the P-256 precompile the on-chain DCAP verifier calls.

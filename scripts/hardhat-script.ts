@@ -21,6 +21,7 @@ export function runScript(name: string, main: () => Promise<void>): void {
     const missing = /Configuration Variable "([A-Z0-9_]+)" not found/.exec(line);
     const hint = missing ? ` (set ${missing[1]} in the environment, or store it with \`npx hardhat keystore set ${missing[1]}\`)` : "";
     process.stderr.write(`${name}: ${line}${hint}\n`);
-    process.exitCode = e instanceof UsageError || missing ? 2 : 1;
+    // the plugin's tasks report a usage error as "<task>: USAGE: …"
+    process.exitCode = e instanceof UsageError || missing || /: USAGE: /.test(line) ? 2 : 1;
   });
 }

@@ -9,6 +9,9 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
  *
  *   npx hardhat ignition deploy ignition/modules/KmsRegistry.ts --network sepolia \
  *     --parameters '{"KmsRegistryModule":{"admin":"0x…"}}'
+ *
+ * With `--strategy create2` both go through CreateX with the salt of hardhat.config.ts
+ * (`ignition.strategyConfig.create2.salt`): the same addresses on every chain for the same admin and root.
  */
 export const INTEL_ROOT_ARGS = {
   rootX: "0x0ba9c4c0c0c86193a3fe23d6b02cda10a8bbd4e88e48b4458561a36e705525f5",

@@ -203,7 +203,7 @@ export const ERROR_CODES = {
   RATLS_NOT_TDX: "an RA-TLS certificate's quote is not a TDX quote",
   RECHECK_QUOTE_NOT_FOUND: "the registered quote of the KMS cannot be read back from its KmsRegistered event",
   RECHECK_REJECTED: "the registry would reject recheck() (the verifier's or the registry's error is named)",
-  RECHECK_REVERTED: "the recheck() transaction reverted or emitted no KmsRechecked event",
+  RECHECK_REVERTED: "the registry's recheck() of a KMS reverted (or would revert), or its transaction emitted no KmsRechecked event",
   RECORD_NOT_WRITTEN: "the registry was deployed but its deployment record was not written",
   RECOVER_FAILED: "a journalled transaction could not be recovered from the RPC",
   RECOVER_TIMEOUT: "a journalled transaction is still pending",

@@ -69,6 +69,11 @@ export interface Create2Info {
   initCodeHash: Hex;
   /** `verifier` is the DcapVerifier (address(0) or absent: none). */
   constructorArgs: { admin: Hex; verifier?: Hex };
+  /**
+   * Present when the factory is CreateX (Hardhat Ignition's `create2` strategy): `salt` above is then CreateX's
+   * guarded salt, this `salt` the one given to CreateX (Ignition's `strategyConfig.create2.salt`). Optional.
+   */
+  createx?: { salt: Hex; scope: string; reproduce: string };
 }
 
 /** File name of a chain's record under `dir` (`<dir>/<chainId>.json`, or `<dir>/local/<chainId>.json`). */

@@ -99,7 +99,18 @@ export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
  * node answers `eth_chainId`; rejects with `NetworkError` (`DEVNODE_START`) if it exits or does not
  * come up within `timeoutMs`.
  */
-export async function startDevNode(opts: { host?: string; port?: number; cwd?: string; timeoutMs?: number; hardhatArgs?: string[] } = {}): Promise<DevNode> {
+export async function startDevNode(
+  opts: {
+    host?: string;
+    port?: number;
+    cwd?: string;
+    timeoutMs?: number;
+    /** Hardhat's global options, by default `--network devnode` */
+    hardhatArgs?: string[];
+    /** more `hardhat node` options, e.g. ["--chain-id", "8453"] */
+    args?: readonly string[];
+  } = {},
+): Promise<DevNode> {
   const host = opts.host ?? "127.0.0.1";
   const cwd = opts.cwd ?? packageRoot();
   const cli = hardhatCli(cwd);
@@ -109,7 +120,7 @@ export async function startDevNode(opts: { host?: string; port?: number; cwd?: s
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = opts.port ?? (await freePort(host));
     try {
-      return await startOnce(nodeBin, cli, cwd, host, port, timeoutMs, opts.hardhatArgs ?? ["--network", "devnode"]);
+      return await startOnce(nodeBin, cli, cwd, host, port, timeoutMs, opts.hardhatArgs ?? ["--network", "devnode"], opts.args ?? []);
     } catch (e) {
       lastError = e;
       if (opts.port !== undefined) break;
@@ -118,8 +129,17 @@ export async function startDevNode(opts: { host?: string; port?: number; cwd?: s
   throw lastError;
 }
 
-async function startOnce(nodeBin: string, cli: string, cwd: string, host: string, port: number, timeoutMs: number, hardhatArgs: string[]): Promise<DevNode> {
-  const child = spawn(nodeBin, [cli, ...hardhatArgs, "node", "--hostname", host, "--port", String(port)], {
+async function startOnce(
+  nodeBin: string,
+  cli: string,
+  cwd: string,
+  host: string,
+  port: number,
+  timeoutMs: number,
+  hardhatArgs: string[],
+  args: readonly string[],
+): Promise<DevNode> {
+  const child = spawn(nodeBin, [cli, ...hardhatArgs, "node", "--hostname", host, "--port", String(port), ...args], {
     cwd,
     env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", HARDHAT_DISABLE_TELEMETRY_PROMPT: "true" },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,6 +1,6 @@
 /**
  * The source tree's layering, checked over the real import graph of `src/`:
- *   core < dcap < dstack < {kms, registry} < {workflows, watch, testing} < {dashboard, demo} < cli
+ *   core < dcap < dstack < {kms, registry} < {workflows, watch, testing} < {dashboard, demo} < {cli, hardhat}
  * A module imports only from its own folder or from a lower layer; `kms` and `registry` never import each
  * other, the product (everything but `testing`, `cli` and `demo`) never imports the test worlds in `testing`,
  * index files re-export only their own folder, and imports are static except the CLI's per-command loader.
@@ -13,8 +13,8 @@ import { describe, expect, it } from "vitest";
 
 const SRC = fileURLToPath(new URL("../../src/", import.meta.url));
 
-const RANK: Record<string, number> = { core: 0, dcap: 1, dstack: 2, kms: 3, registry: 3, workflows: 4, watch: 4, testing: 4, dashboard: 5, demo: 5, cli: 6 };
-/** Folders of the same rank never import each other: kms and registry; workflows, watch and testing; dashboard and demo. */
+const RANK: Record<string, number> = { core: 0, dcap: 1, dstack: 2, kms: 3, registry: 3, workflows: 4, watch: 4, testing: 4, dashboard: 5, demo: 5, cli: 6, hardhat: 6 };
+/** Folders of the same rank never import each other: kms and registry; workflows, watch and testing; dashboard and demo; cli and the Hardhat plugin. */
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -68,7 +68,7 @@ describe("src/ layering", () => {
     expect(all.filter((e) => !e.dynamic).length).toBeGreaterThan(100);
   });
 
-  it("imports run one way: core < dcap < dstack < {kms, registry} < {workflows, watch, testing} < {dashboard, demo} < cli", () => {
+  it("imports run one way: core < dcap < dstack < {kms, registry} < {workflows, watch, testing} < {dashboard, demo} < {cli, hardhat}", () => {
     const bad: string[] = [];
     for (const e of all) {
       if (!path.isAbsolute(e.to)) continue;
@@ -87,7 +87,7 @@ describe("src/ layering", () => {
   });
 
   it("the product never imports the test worlds (forge, simulator, test PKI, dev node)", () => {
-    const product = new Set(["core", "dcap", "dstack", "kms", "registry", "workflows", "watch", "dashboard", "."]);
+    const product = new Set(["core", "dcap", "dstack", "kms", "registry", "workflows", "watch", "dashboard", "hardhat", "."]);
     const bad = all.filter((e) => path.isAbsolute(e.to) && product.has(layerOf(e.from)) && layerOf(e.to) === "testing").map((e) => `${rel(e.from)} → ${e.spec}`);
     expect(bad).toEqual([]);
   });
@@ -100,8 +100,8 @@ describe("src/ layering", () => {
     expect(bad).toEqual([]);
   });
 
-  it("imports are static, except the CLI's per-command loader", () => {
-    const allowed = new Set(["cli/commands/index.ts"]);
+  it("imports are static, except the CLI's per-command loader, the plugin's lazy task actions and the explorer verification's Hardhat", () => {
+    const allowed = new Set(["cli/commands/index.ts", "hardhat/index.ts", "workflows/explorer-verify.ts"]);
     const bad = all.filter((e) => e.dynamic && !allowed.has(rel(e.from))).map((e) => `${rel(e.from)} → ${e.spec}`);
     expect(bad).toEqual([]);
   });

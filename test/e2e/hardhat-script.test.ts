@@ -1,6 +1,10 @@
-/** `npx hardhat run scripts/publish.ts` — the Hardhat users' way to publish — on Hardhat's in-process network. */
+/**
+ * `npx hardhat run scripts/publish.ts` — the environment-variable wrapper over the plugin's `kms-registry:publish`
+ * task's action, for `hardhat run` — on Hardhat's in-process network and on a configured network;
+ * `scripts/deploy.ts` with the Ignition module.
+ */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -22,7 +26,7 @@ afterAll(async () => {
 
 function hardhatRun(env: Record<string, string | undefined>, script = "scripts/publish.ts", network?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [hardhatCli(), "run", script, ...(network ? ["--network", network] : [])], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [hardhatCli(), ...(network ? ["--network", network] : []), "run", script], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -43,7 +47,7 @@ describe("scripts/publish.ts through `hardhat run`", () => {
     };
     const badAccept = await hardhatRun({ ...base, KMS_ACCEPT: "UpToDate,Fine" });
     expect(badAccept.code).toBe(2);
-    expect(badAccept.stderr).toMatch(/KMS_ACCEPT: unknown TCB status "Fine"/);
+    expect(badAccept.stderr).toMatch(/--accept: unknown TCB status "Fine"/);
     const refused = await hardhatRun(base);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/refusing to publish: .*NOT GENUINE/);
@@ -52,6 +56,8 @@ describe("scripts/publish.ts through `hardhat run`", () => {
     expect(r.stderr).toMatch(/WARNING: NOT GENUINE/);
     const j = JSON.parse(r.stdout.slice(r.stdout.indexOf("{"))) as { ok: boolean; status: string; txHash: string; gasUsed: string; chainId: number };
     expect(j).toMatchObject({ ok: true, status: "registered", chainId: 31337 });
+    // the in-process chain ended with the run: no record of its registry was left behind
+    expect(existsSync(path.join(kms.dir, "hh-deployments", "local", "31337.json"))).toBe(false);
     expect(Number(j.gasUsed)).toBeGreaterThan(100_000);
   }, 120_000);
 
@@ -83,8 +89,8 @@ describe("scripts/publish.ts through `hardhat run`", () => {
       const r = await hardhatRun({ ...base, KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_1_KEY }, "scripts/publish.ts", "sepolia");
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout + r.stderr).not.toContain(HARDHAT_DEV_ACCOUNT_1_KEY.slice(2));
-      const j = JSON.parse(r.stdout.slice(r.stdout.indexOf("{"))) as { network: string; status: string; txHash: string };
-      expect(j).toMatchObject({ network: "sepolia", status: "registered" });
+      const j = JSON.parse(r.stdout.slice(r.stdout.indexOf("{"))) as { hardhatNetwork: string; status: string; txHash: string };
+      expect(j).toMatchObject({ hardhatNetwork: "sepolia", status: "registered" });
       // the transaction was signed by the configured key (dev account #1), not by one of the node's accounts
       const res = await fetch(node.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_getTransactionByHash", params: [j.txHash] }) });
       const tx = ((await res.json()) as { result: { from: string } }).result;
@@ -103,7 +109,8 @@ describe("scripts/publish.ts through `hardhat run`", () => {
     expect(j.ok).toBe(true);
     expect(j.recordPath).toBe(path.join(dir, "local", "31337.json"));
     expect(j.admin).toBe(j.deployer);
-    const rec = JSON.parse(readFileSync(j.recordPath, "utf8")) as { format: string; address: string };
+    const rec = JSON.parse(readFileSync(j.recordPath, "utf8")) as { format: string; address: string; verifier: { address: string } };
     expect(rec).toMatchObject({ format: "dstack-kms-registry/deployment@1", address: j.address });
+    expect(rec.verifier.address).toMatch(/^0x[0-9a-fA-F]{40}$/); // the module's DcapVerifier, read back from the registry
   }, 120_000);
 });

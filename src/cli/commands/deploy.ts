@@ -3,16 +3,15 @@
  * `kms-registry deploy --deterministic [--salt HEX] [--install-factory] [--dry-run] …` through the CREATE2 factory,
  * or `kms-registry deploy --rpc URL --record ADDR [--deploy-tx HASH]` for a registry deployed some other way.
  */
-import { dirname } from "node:path";
-
 import type { Hex } from "../../core/bytes.js";
-import { KmsRegistryError, UsageError, errorMessage, firstLine } from "../../core/errors.js";
+import { UsageError } from "../../core/errors.js";
 import { packageVersion } from "../../core/version.js";
 import { accountFromEnv, connect, parseAddress, walletFor } from "../../registry/connect.js";
-import { CREATE2_FACTORY, DEFAULT_SALT, deployDeterministic, factoryInstalled, parseSalt, planDeterministic, planVerifierDeterministic } from "../../registry/create2.js";
-import { deployRegistry, INTEL_VERIFIER, loadRegistryArtifact, recordExistingDeployment, recordOf, type RegistryArtifact, type VerifierChoice } from "../../registry/deploy.js";
-import type { VerifierRecord } from "../../registry/deployments.js";
-import { deploymentPath, ensureWritableDir, readDeployment, writeDeployment } from "../../registry/deployments.js";
+import { CREATE2_FACTORY, DEFAULT_SALT, factoryInstalled, parseSalt, planDeterministic, planVerifierDeterministic } from "../../registry/create2.js";
+import { INTEL_VERIFIER, loadRegistryArtifact, recordOf, type RegistryArtifact, type VerifierChoice } from "../../registry/deploy.js";
+import type { DeploymentRecord, VerifierRecord } from "../../registry/deployments.js";
+import { deployAndRecord, recordDeployed } from "../../workflows/deploy-registry.js";
+import { contractsOfRecord, parseExplorers, verifyOnExplorers, type ExplorerOutcome } from "../../workflows/explorer-verify.js";
 import { EXIT_OK, optFlag, optString, type CommandContext, type CommandSpec } from "../framework.js";
 import { CONFIRMATIONS_OPTION, DEPLOYMENTS_OPTION, RPC_OPTION, confirmations, deploymentsDir, rpcUrl } from "../options/registry.js";
 import { readRootCaDer } from "../options/verification.js";
@@ -20,7 +19,7 @@ import { printJson, progressPrinter } from "../output.js";
 
 export const deployCommand: CommandSpec = {
   synopsis:
-    "--rpc URL [--admin ADDR] [--verifier ADDR | --verifier-root FILE | --no-verifier] [--deterministic [--salt HEX] [--install-factory] [--dry-run]] [--deployments DIR] [--force] [--confirmations N] [--json] | --rpc URL --record ADDR [--deploy-tx HASH]",
+    "--rpc URL [--admin ADDR] [--verifier ADDR | --verifier-root FILE | --no-verifier] [--deterministic [--salt HEX] [--install-factory] [--dry-run]] [--verify [--explorers LIST]] [--deployments DIR] [--force] [--confirmations N] [--json] | --rpc URL --record ADDR [--deploy-tx HASH]",
   help: [
     "Deploys the compiled KmsRegistry (artifacts/contracts/KmsRegistry.sol/KmsRegistry.json from this package) with",
     "the key in KMS_REGISTRY_PRIVATE_KEY (environment only; never on the command line). The admin (default: the",
@@ -37,6 +36,9 @@ export const deployCommand: CommandSpec = {
     "with the same salt), so both are at the same addresses on every chain for the same admin and root. They are printed first; --dry-run only computes it (no --rpc needed; with --rpc it also says whether it is",
     "deployed). Code already there from the same build is recorded instead of deployed again. --install-factory",
     "installs the factory on a chain that lacks it (a fresh local chain) by funding its one-time signer.",
+    "--verify verifies the source on block explorers with @nomicfoundation/hardhat-verify (a development dependency):",
+    "Etherscan with ETHERSCAN_API_KEY from the environment (without it: skipped, and said so), Blockscout",
+    "(BLOCKSCOUT_API_KEY optional) and Sourcify with --explorers.",
   ].join("\n"),
   options: {
     ...RPC_OPTION,
@@ -53,6 +55,8 @@ export const deployCommand: CommandSpec = {
     salt: { type: "string", valueName: "HEX", description: `with --deterministic: the CREATE2 salt, up to 32 bytes (default ${DEFAULT_SALT})` },
     "install-factory": { type: "boolean", description: "with --deterministic: install the CREATE2 factory first if the chain lacks it" },
     "dry-run": { type: "boolean", description: "with --deterministic: print the address and reproduction data, send nothing" },
+    verify: { type: "boolean", description: "verify the source on explorers (hardhat-verify; Etherscan needs ETHERSCAN_API_KEY, else skipped)" },
+    explorers: { type: "string", valueName: "LIST", description: "with --verify: comma-separated etherscan, blockscout, sourcify (default etherscan)" },
   },
   json: true,
   async run(ctx) {
@@ -78,37 +82,23 @@ export const deployCommand: CommandSpec = {
     const account = accountFromEnv(io.env);
     const artifact = loadRegistryArtifact();
     const conn = await connect(rpc);
-    const existing = await readDeployment(dir, conn.chainId);
-    if (existing && !force) {
-      throw new UsageError(`${deploymentPath(dir, conn.chainId)} already records a KmsRegistry at ${existing.address} on chain ${conn.chainId}; pass --force to deploy another (the old record is kept)`);
-    }
-    // The record must be writable before anything is spent on a deployment.
-    await ensureWritableDir(dirname(deploymentPath(dir, conn.chainId)));
-    const common = {
+    const saltOpt = optString(ctx, "salt");
+    const r = await deployAndRecord({
       publicClient: conn.publicClient,
       walletClient: walletFor(conn, account),
       ...(admin ? { admin } : {}),
       verifier,
+      ...(deterministic ? { deterministic: { ...(saltOpt !== undefined ? { salt: parseSalt(saltOpt) } : {}), installFactory: optFlag(ctx, "install-factory") } } : {}),
+      deploymentsDir: dir,
+      force,
       confirmations: conf,
       artifact,
       toolVersion: packageVersion(),
       onProgress: progressPrinter(io, "deploy"),
-    };
-    const saltOpt = optString(ctx, "salt");
-    const result = deterministic
-      ? await deployDeterministic({ ...common, ...(saltOpt !== undefined ? { salt: parseSalt(saltOpt) } : {}), installFactory: optFlag(ctx, "install-factory") })
-      : { ...(await deployRegistry(common)), alreadyDeployed: false };
-    let written: Awaited<ReturnType<typeof writeDeployment>>;
-    try {
-      written = await writeDeployment(dir, recordOf(result), { force });
-    } catch (e) {
-      const why = firstLine(errorMessage(e));
-      throw new KmsRegistryError(
-        "RECORD_NOT_WRITTEN",
-        `KmsRegistry deployed at ${result.address} (tx ${result.deployTx}) but its record was not written: ${why}; write it with \`kms-registry deploy --rpc URL --record ${result.address} --deploy-tx ${result.deployTx}\``,
-        { cause: e },
-      );
-    }
+    });
+    const result = { ...r.record, gasUsed: r.gasUsed, alreadyDeployed: r.alreadyDeployed };
+    const written = { path: r.recordPath, archived: r.archived };
+    const verification = optFlag(ctx, "verify") ? await verifyRecord(ctx, rpc, r.record) : undefined;
     if (ctx.json) {
       printJson(io, {
         ok: true,
@@ -117,6 +107,7 @@ export const deployCommand: CommandSpec = {
         ...(deterministic ? { alreadyDeployed: result.alreadyDeployed } : {}),
         recordPath: written.path,
         ...(written.archived ? { archived: written.archived } : {}),
+        ...(verification ? { verification } : {}),
       });
     } else {
       io.stdout(
@@ -127,6 +118,7 @@ export const deployCommand: CommandSpec = {
           `  ${verifierLine(result.verifier)}`,
           ...(result.create2 ? [`  CREATE2 factory ${result.create2.factory}, salt ${result.create2.salt}, init code hash ${result.create2.initCodeHash}`] : []),
           `  record ${written.path}${written.archived ? ` (previous record kept as ${written.archived})` : ""}`,
+          ...(verification ?? []).map((v) => `  verify ${v.contract} on ${v.explorer}: ${v.status}: ${v.detail}`),
           "",
         ].join("\n"),
       );
@@ -160,10 +152,9 @@ async function recordExisting(ctx: CommandContext, rpc: string, address: Hex, di
   const txOpt = optString(ctx, "deploy-tx");
   if (txOpt !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(txOpt)) throw new UsageError("--deploy-tx must be a 32-byte 0x transaction hash");
   const conn = await connect(rpc);
-  const rec = await recordExistingDeployment(conn.publicClient, address, { toolVersion: packageVersion(), ...(txOpt ? { deployTx: txOpt.toLowerCase() as Hex } : {}) });
-  const written = await writeDeployment(dir, rec, { force });
-  if (ctx.json) printJson(ctx.io, { ok: true, ...rec, recordPath: written.path, ...(written.archived ? { archived: written.archived } : {}) });
-  else ctx.io.stdout(`recorded KmsRegistry ${rec.address} on chain ${rec.chainId} (deployed in block ${rec.block}, tx ${rec.deployTx}, admin ${rec.admin}; ${verifierLine(rec.verifier)}) in ${written.path}\n`);
+  const { record: rec, ...written } = await recordDeployed({ publicClient: conn.publicClient, address, deploymentsDir: dir, force, toolVersion: packageVersion(), ...(txOpt ? { deployTx: txOpt.toLowerCase() as Hex } : {}) });
+  if (ctx.json) printJson(ctx.io, { ok: true, ...rec, recordPath: written.recordPath, ...(written.archived ? { archived: written.archived } : {}) });
+  else ctx.io.stdout(`recorded KmsRegistry ${rec.address} on chain ${rec.chainId} (deployed in block ${rec.block}, tx ${rec.deployTx}, admin ${rec.admin}; ${verifierLine(rec.verifier)}${rec.create2?.createx ? `; CreateX, ${rec.create2.createx.scope}` : ""}) in ${written.recordPath}\n`);
   return EXIT_OK;
 }
 
@@ -199,4 +190,22 @@ async function dryRun(ctx: CommandContext, verifier: VerifierChoice): Promise<nu
     );
   }
   return EXIT_OK;
+}
+
+/** `--verify`: the deployed contracts on the explorers of `--explorers`, with the keys from the environment. */
+async function verifyRecord(ctx: CommandContext, rpc: string, record: DeploymentRecord): Promise<ExplorerOutcome[]> {
+  const explorers = parseExplorers(optString(ctx, "explorers") ?? "etherscan");
+  const env = ctx.io.env;
+  const outcomes = await verifyOnExplorers({
+    rpcUrl: rpc,
+    chainId: record.chainId,
+    networkName: record.network,
+    contracts: contractsOfRecord(record),
+    explorers,
+    ...(env.ETHERSCAN_API_KEY ? { etherscanApiKey: env.ETHERSCAN_API_KEY } : {}),
+    ...(env.BLOCKSCOUT_API_KEY ? { blockscoutApiKey: env.BLOCKSCOUT_API_KEY } : {}),
+    etherscanKeyHint: "set ETHERSCAN_API_KEY in the environment",
+  });
+  for (const o of outcomes) ctx.io.stderr(`[deploy] verify ${o.contract} on ${o.explorer}: ${o.status}: ${o.detail}\n`);
+  return outcomes;
 }
