@@ -7,12 +7,13 @@
  */
 import { keccak256, type Chain, type PublicClient, type Transport } from "viem";
 
-import { bytesEqual, type Hex } from "../core/bytes.js";
+import type { Hex } from "../core/bytes.js";
 import { errorMessage, firstLine } from "../core/errors.js";
+import { pool } from "../core/pool.js";
 import { TCB_STATUSES, type TcbStatus } from "../dcap/types.js";
-import { INTEL_SGX_ROOT_CA_DER } from "../dcap/intel-root.js";
-import { auditRegistry, type AuditProgress, type AuditResult, type Reverify, type ReverifyOutcome } from "../registry/audit.js";
+import { auditRegistry, reverifyRoot, type AuditProgress, type AuditResult, type Reverify } from "../registry/audit.js";
 import type { AuditKms } from "../registry/audit-state.js";
+import { readAcceptedStatuses, readKms, readVerifiedOnChain, type KmsInfo } from "../registry/client.js";
 import { networkName } from "../registry/connect.js";
 import { kmsRegistryAbi } from "../registry/generated/abi.js";
 import type { AttestationView, DashboardSnapshot, KmsView, OnChainRecord, QuoteVerifier, RegistryHeader, ReverifyResult, TimelineEntry } from "./model.js";
@@ -49,17 +50,6 @@ export interface SourceCache {
 
 export function newSourceCache(): SourceCache {
   return { quotes: new Map(), blockTimes: new Map() };
-}
-
-const has = (fn: string) => kmsRegistryAbi.some((x) => x.type === "function" && x.name === fn);
-
-async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
 }
 
 /** Build one snapshot at the current head. Throws on RPC failures (the caller keeps the last good one). */
@@ -101,7 +91,7 @@ export async function loadSnapshot(opts: SourceOptions, cache: SourceCache): Pro
     // source that failed ran no verification (no root)
     return { ok: rv.ok, detail: rv.detail, ...(rv.status ? { status: rv.status } : {}), ...(entry.ran ? { root } : {}) };
   };
-  const root: ReverifyOutcome["root"] = opts.rootCaDer && !bytesEqual(opts.rootCaDer, INTEL_SGX_ROOT_CA_DER) ? "other" : "intel";
+  const root = reverifyRoot(opts.rootCaDer);
   const concurrency = opts.concurrency ?? 16;
   const audit = await auditRegistry({
     publicClient: pc,
@@ -139,14 +129,12 @@ const NOT_REVERIFIED = "not re-verified (no collateral given)";
 async function readHeader(opts: SourceOptions, audit: AuditResult, toBlock: bigint): Promise<RegistryHeader> {
   const pc = opts.publicClient;
   const address = opts.registry;
-  const read = <T>(functionName: string, args: unknown[] = []): Promise<T | null> =>
-    has(functionName)
-      ? (pc.readContract({ address, abi: kmsRegistryAbi, functionName: functionName as never, args: args as never, blockNumber: toBlock }) as Promise<T>).catch(() => null)
-      : Promise.resolve(null);
+  const at = { blockNumber: toBlock };
+  // a read that fails leaves its field unknown (null) rather than the page empty
   const [allowlist, verifier, accepted] = await Promise.all([
-    read<boolean>("imageAllowlistEnabled"),
-    read<Hex>("verifier"),
-    has("isStatusAccepted") ? Promise.all(TCB_STATUSES.map((s, i) => read<boolean>("isStatusAccepted", [i]).then((ok) => (ok ? s : null)))) : Promise.resolve(null),
+    pc.readContract({ address, abi: kmsRegistryAbi, functionName: "imageAllowlistEnabled", ...at }).catch(() => null),
+    pc.readContract({ address, abi: kmsRegistryAbi, functionName: "verifier", ...at }).catch(() => null),
+    readAcceptedStatuses(pc, address, at).catch(() => null),
   ]);
   return {
     chainId: audit.chainId,
@@ -156,53 +144,46 @@ async function readHeader(opts: SourceOptions, audit: AuditResult, toBlock: bigi
     deploymentSource: opts.deploymentSource,
     head: audit.toBlock,
     headTime: null,
-    acceptedStatuses: accepted ? accepted.filter((s): s is TcbStatus => s !== null) : null,
-    verifier: verifier && !/^0x0{40}$/i.test(verifier) ? verifier : null,
+    acceptedStatuses: accepted,
+    verifier: verifier && !/^0x0{40}$/i.test(verifier) ? (verifier as Hex) : null,
     allowlistEnabled: allowlist,
     reverify: opts.verifyQuote ? (opts.reverifyLabel ?? "full DCAP verification") : null,
   };
 }
 
-const num = (v: unknown): number | null => (typeof v === "bigint" ? Number(v) : typeof v === "number" ? v : null);
-const bool = (v: unknown): boolean | null => (typeof v === "boolean" ? v : null);
-
-/** `kmsInfo` of every KMS at `toBlock`, and whether its image is on the allowlist (read only while the allowlist is on). */
+/** `kmsInfo` of every KMS at `toBlock` (the registry client's `readKms`), and whether its image is on the allowlist (read only while the allowlist is on). */
 async function readRecords(opts: SourceOptions, kms: AuditKms[], toBlock: bigint, concurrency: number, allowlist: boolean): Promise<Map<string, OnChainRecord>> {
   const pc = opts.publicClient;
+  const at = { blockNumber: toBlock };
   const out = new Map<string, OnChainRecord>();
   await pool(kms, concurrency, async (k) => {
-    let r: Record<string, unknown>;
+    let r: KmsInfo;
     try {
-      r = (await pc.readContract({ address: opts.registry, abi: kmsRegistryAbi, functionName: "kmsInfo", args: [k.address], blockNumber: toBlock })) as unknown as Record<string, unknown>;
+      r = await readKms(pc, opts.registry, k.address, at);
     } catch {
       return;
     }
-    const image = r.imageMeasurement as Hex;
     const [allowed, verified] = await Promise.all([
-      allowlist ? pc.readContract({ address: opts.registry, abi: kmsRegistryAbi, functionName: "isImageAllowed", args: [image], blockNumber: toBlock }).catch(() => null) : Promise.resolve(null),
-      has("isVerifiedOnChain")
-        ? (pc.readContract({ address: opts.registry, abi: kmsRegistryAbi, functionName: "isVerifiedOnChain" as never, args: [k.address] as never, blockNumber: toBlock }) as Promise<unknown>).catch(() => null)
-        : Promise.resolve(null),
+      allowlist ? pc.readContract({ address: opts.registry, abi: kmsRegistryAbi, functionName: "isImageAllowed", args: [r.imageMeasurement], ...at }).catch(() => null) : Promise.resolve(null),
+      readVerifiedOnChain(pc, opts.registry, k.address, at).catch(() => null),
     ]);
-    const status = num(r.tcbStatus);
-    const expiry = num(r.collateralExpiry);
-    const pathN = num(r.path);
+    const onChain = r.path === "on-chain";
     out.set(k.address.toLowerCase(), {
-      quoteHash: String(r.quoteHash).toLowerCase() as Hex,
-      imageMeasurement: image,
-      registrar: r.registrar as Hex,
-      attestedAt: num(r.attestedAt) ?? 0,
-      revoked: r.revoked === true,
-      livenessNonce: num(r.livenessNonce) ?? 0,
-      imageAllowed: typeof allowed === "boolean" ? allowed : null,
-      path: pathN === null ? null : pathN === 1 ? "on-chain" : "registrar",
-      intelRoot: bool(r.intelRoot),
-      stale: bool(r.stale),
-      tcbStatus: status !== null && pathN === 1 ? (TCB_STATUSES[status] ?? null) : null,
-      fmspc: typeof r.fmspc === "string" && pathN === 1 ? (r.fmspc as Hex) : null,
-      collateralExpiry: expiry !== null && expiry > 0 ? expiry : null,
-      tcbEvaluationDataNumber: num(r.tcbEvaluationDataNumber),
-      verifiedOnChain: bool(verified),
+      quoteHash: r.quoteHash.toLowerCase() as Hex,
+      imageMeasurement: r.imageMeasurement,
+      registrar: r.registrar,
+      attestedAt: r.attestedAt,
+      revoked: r.revoked,
+      livenessNonce: Number(r.livenessNonce),
+      imageAllowed: allowed,
+      path: r.path,
+      intelRoot: r.intelRoot,
+      stale: r.stale,
+      tcbStatus: r.tcbStatus,
+      fmspc: onChain ? (`0x${r.fmspc}` as Hex) : null,
+      collateralExpiry: r.collateralExpiry > 0 ? r.collateralExpiry : null,
+      tcbEvaluationDataNumber: r.tcbEvaluationDataNumber,
+      verifiedOnChain: verified,
     });
   });
   return out;

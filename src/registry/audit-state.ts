@@ -15,6 +15,7 @@ import { checkKmsBinding } from "../dstack/binding.js";
 import { ethAddress } from "../dstack/signatures.js";
 import type { TcbStatus } from "../dcap/types.js";
 import type { AuditEvent, RegisteredEvent } from "./events.js";
+import type { DropReason } from "./logs.js";
 import type { OnChainCollateral } from "./verifier.js";
 
 export interface AuditCheck {
@@ -106,6 +107,9 @@ export type AnomalyKind =
   | "event-without-registration"
   | "verdict-mismatch"
   | "not-genuine";
+
+/** The anomaly kind of each reason a log the RPC returned is dropped (`scanLogs`'s screening). */
+export const DROPPED_LOG_KIND: Readonly<Record<DropReason, AnomalyKind>> = { foreign: "foreign-log", duplicate: "duplicate-log", "out-of-range": "log-out-of-range" };
 
 export interface Anomaly {
   kms: Hex | null;

@@ -12,11 +12,12 @@
  */
 import { getAddress, type Chain, type PublicClient, type Transport } from "viem";
 
-import { hexToBytes, type Hex } from "../core/bytes.js";
+import { bytesEqual, hexToBytes, type Hex } from "../core/bytes.js";
 import { errorMessage, firstLine } from "../core/errors.js";
-import { TCB_STATUSES } from "../dcap/types.js";
-import { rebuildState, type Anomaly, type AnomalyKind, type AuditAttestation, type AuditKms } from "./audit-state.js";
-import { decodeRegistryLog, type AuditEvent, type RegisteredEvent } from "./events.js";
+import { pool } from "../core/pool.js";
+import { INTEL_SGX_ROOT_CA_DER } from "../dcap/intel-root.js";
+import { DROPPED_LOG_KIND, rebuildState, type Anomaly, type AuditAttestation, type AuditKms } from "./audit-state.js";
+import { decodeRegistryLog, tcbStatusName, type AuditEvent, type RegisteredEvent } from "./events.js";
 import { kmsRegistryAbi } from "./generated/abi.js";
 import { scanLogs, type DropReason, type DroppedCounts, type DroppedLog, type RawLog, type ScanProgress, type ScanResult } from "./logs.js";
 
@@ -63,6 +64,11 @@ export interface ReverifyContext {
 }
 export type Reverify = (quote: Uint8Array, ctx: ReverifyContext) => Promise<ReverifyOutcome>;
 
+/** The `root` of a re-verification that trusts `rootCaDer` (default Intel's). */
+export function reverifyRoot(rootCaDer: Uint8Array | undefined): NonNullable<ReverifyOutcome["root"]> {
+  return rootCaDer && !bytesEqual(rootCaDer, INTEL_SGX_ROOT_CA_DER) ? "other" : "intel";
+}
+
 export type AuditProgress = ScanProgress | { stage: "reverify" | "state"; done: number; total: number; note?: string };
 
 export interface AuditOptions {
@@ -86,7 +92,6 @@ export type AuditResult = AuditReport & { events: number; rpc: { requests: numbe
 
 const cs = (a: string): Hex => getAddress(a) as Hex;
 
-const DROP_KIND: Record<DropReason, AnomalyKind> = { foreign: "foreign-log", duplicate: "duplicate-log", "out-of-range": "log-out-of-range" };
 const nLogs = (n: number) => `${n} log${n === 1 ? "" : "s"}`;
 const DROP_TEXT: Record<DropReason, (n: number) => string> = {
   foreign: (n) => `${nLogs(n)} of another address than the registry`,
@@ -118,23 +123,11 @@ function droppedLogAnomalies(counts: DroppedCounts, examples: Map<DropReason, Dr
     const more = n > ex.length ? `; ${n - ex.length} more` : "";
     out.push({
       kms: null,
-      kind: DROP_KIND[reason],
+      kind: DROPPED_LOG_KIND[reason],
       detail: `the RPC returned ${DROP_TEXT[reason](n)}, dropped: ${ex.map(describeLog).join("; ")}${more}`,
     });
   }
   return out;
-}
-
-/** Run `fn` over `items` with at most `n` at a time. */
-async function pool<T>(items: T[], n: number, fn: (t: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  });
-  await Promise.all(workers);
 }
 
 /** Scan, rebuild, check; see the module comment. */
@@ -396,7 +389,7 @@ async function checkOnChainRecord(opts: AuditOptions, state: StateReader, k: Aud
   const chain = {
     path: info.path === 1 ? "on-chain" : "registrar",
     stale: info.stale,
-    tcbStatus: info.path === 1 ? (TCB_STATUSES[info.tcbStatus] ?? `status ${info.tcbStatus}`) : null,
+    tcbStatus: info.path === 1 ? tcbStatusName(info.tcbStatus) : null,
     collateralExpiry: info.path === 1 ? Number(info.collateralExpiry) : null,
   };
   const events = { path: k.path, stale: k.stale, tcbStatus: k.tcbStatus, collateralExpiry: k.collateralExpiry };

@@ -117,11 +117,16 @@ export function registryContract<P extends Client, W extends Client | undefined 
   });
 }
 
+/** What the reads below take besides their arguments: the block to read at (default the latest). */
+export interface ReadAt {
+  blockNumber?: bigint;
+}
+
 /** Reads and decodes `kmsInfo(kms)`. */
-export async function readKms(publicClient: Client, registry: Address, kms: Address): Promise<KmsInfo> {
+export async function readKms(publicClient: Client, registry: Address, kms: Address, at: ReadAt = {}): Promise<KmsInfo> {
   const c = getContract({ address: toAddress(registry, "registry"), abi: kmsRegistryAbi, client: publicClient });
   const kmsAddress = toAddress(kms, "kms");
-  const r = await c.read.kmsInfo([kmsAddress]);
+  const r = await c.read.kmsInfo([kmsAddress], at);
   const registered = r.attestedAt !== 0;
   return {
     kms: kmsAddress,
@@ -146,16 +151,16 @@ export async function readKms(publicClient: Client, registry: Address, kms: Addr
 }
 
 /** `isVerifiedOnChain(kms)`: registered, not revoked, verified on chain under Intel's root, not stale, collateral not expired. */
-export async function readVerifiedOnChain(publicClient: Client, registry: Address, kms: Address): Promise<boolean> {
+export async function readVerifiedOnChain(publicClient: Client, registry: Address, kms: Address, at: ReadAt = {}): Promise<boolean> {
   const c = getContract({ address: toAddress(registry, "registry"), abi: kmsRegistryAbi, client: publicClient });
-  return c.read.isVerifiedOnChain([toAddress(kms, "kms")]);
+  return c.read.isVerifiedOnChain([toAddress(kms, "kms")], at);
 }
 
 /** The TCB statuses the registry accepts now (`isStatusAccepted` of each, Revoked excluded). */
-export async function readAcceptedStatuses(publicClient: Client, registry: Address): Promise<TcbStatus[]> {
+export async function readAcceptedStatuses(publicClient: Client, registry: Address, at: ReadAt = {}): Promise<TcbStatus[]> {
   const c = getContract({ address: toAddress(registry, "registry"), abi: kmsRegistryAbi, client: publicClient });
   const candidates = TCB_STATUSES.filter((s) => s !== "Revoked");
-  const accepted = await Promise.all(candidates.map((_, i) => c.read.isStatusAccepted([i])));
+  const accepted = await Promise.all(candidates.map((_, i) => c.read.isStatusAccepted([i], at)));
   return candidates.filter((_, i) => accepted[i]);
 }
 

@@ -46,7 +46,8 @@ export type AuditEvent =
 export type RegisteredEvent = Extract<AuditEvent, { kind: "registered" }>;
 
 const cs = (a: string): Hex => getAddress(a) as Hex;
-const statusName = (n: number): TcbStatus | string => TCB_STATUSES[n] ?? `status ${n}`;
+/** A TCB status number as Intel's name, or `status N` for a number outside Intel's list. */
+export const tcbStatusName = (n: number): TcbStatus | string => TCB_STATUSES[n] ?? `status ${n}`;
 const lower = (h: string): Hex => h.toLowerCase() as Hex;
 
 /** The topic0 of every event of the registry's ABI. */
@@ -82,7 +83,7 @@ export function decodeRegistryLog(log: RawLog): AuditEvent | undefined | "undeco
         kind: "verified",
         kms: cs(d.args.kms),
         quoteHash: lower(d.args.quoteHash),
-        tcbStatus: statusName(d.args.tcbStatus),
+        tcbStatus: tcbStatusName(d.args.tcbStatus),
         fmspc: d.args.fmspc.slice(2).toLowerCase(),
         collateralExpiry: Number(d.args.collateralExpiry),
         intelRoot: d.args.intelRoot,
@@ -109,7 +110,7 @@ export function decodeRegistryLog(log: RawLog): AuditEvent | undefined | "undeco
         kind: "rechecked",
         kms: cs(d.args.kms),
         by: cs(d.args.by),
-        tcbStatus: statusName(d.args.tcbStatus),
+        tcbStatus: tcbStatusName(d.args.tcbStatus),
         collateralExpiry: Number(d.args.collateralExpiry),
         stale: d.args.stale,
         ...where,

@@ -51,18 +51,10 @@ export interface Finding {
   dropped?: number;
 }
 
-export interface FindingInput {
-  kind: string;
-  severity: Severity;
-  kms: Hex | null;
-  block: number;
-  blockHash: Hex;
-  tx: Hex | null;
-  message: string;
+/** What the follower says of a finding; `makeFinding` adds the schema, the id and what is watched. */
+export interface FindingInput extends Pick<Finding, "kind" | "severity" | "kms" | "block" | "blockHash" | "tx" | "message" | "retracts" | "dropped"> {
   /** What distinguishes this finding from others of its kind in the same block (log index, warning key, …). */
   key: string;
-  retracts?: string;
-  dropped?: number;
 }
 
 /** The finding of `input` for `registry` on `chainId`, with its id; the message is put on one clean line. */

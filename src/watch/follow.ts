@@ -12,7 +12,7 @@ import { type Chain, type PublicClient, type Transport } from "viem";
 
 import { hexToBytes, type Hex } from "../core/bytes.js";
 import { errorMessage, firstLine } from "../core/errors.js";
-import { applyEvent, type Anomaly, type AnomalyKind, type AuditKms } from "../registry/audit-state.js";
+import { applyEvent, DROPPED_LOG_KIND, type Anomaly, type AnomalyKind, type AuditKms } from "../registry/audit-state.js";
 import { decodeRegistryLog, type AuditEvent } from "../registry/events.js";
 import { shortMessage } from "../registry/connect.js";
 import { scanLogs, type DropReason, type RawLog } from "../registry/logs.js";
@@ -73,7 +73,6 @@ const CRITICAL: ReadonlySet<AnomalyKind> = new Set<AnomalyKind>([
   "state-mismatch",
 ]);
 const severityOf = (k: AnomalyKind): Severity => (CRITICAL.has(k) ? "critical" : "warning");
-const DROP_KIND: Record<DropReason, AnomalyKind> = { foreign: "foreign-log", duplicate: "duplicate-log", "out-of-range": "log-out-of-range" };
 
 /** A poll abandoned because the signal fired (nothing of it is committed). */
 class Aborted extends Error {}
@@ -385,7 +384,7 @@ export async function follow(opts: FollowOptions): Promise<void> {
     for (const d of dropped) {
       const l = d.log as Partial<RawLog>;
       const tx = typeof l.transactionHash === "string" && /^0x[0-9a-fA-F]{64}$/.test(l.transactionHash) ? (l.transactionHash as Hex) : null;
-      inputs.push({ kind: DROP_KIND[d.reason], severity: "warning", kms: null, block: to, blockHash: top.hash, tx, key: `${d.reason}:${tx}:${String(l.logIndex)}`, message: `the RPC returned a log it should not have (${d.reason}) for blocks ${from}…${to}; dropped` });
+      inputs.push({ kind: DROPPED_LOG_KIND[d.reason], severity: "warning", kms: null, block: to, blockHash: top.hash, tx, key: `${d.reason}:${tx}:${String(l.logIndex)}`, message: `the RPC returned a log it should not have (${d.reason}) for blocks ${from}…${to}; dropped` });
     }
     events.sort((a, b) => a.ev.block - b.ev.block || a.ev.logIndex - b.ev.logIndex);
     // block timestamps of the blocks with events (the liveness clock starts at the block that proved it)

@@ -2,7 +2,6 @@
  * `kms-registry audit --registry ADDR --rpc URL [--from-block N] [--to-block M] [--reverify]
  *   [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--json]`
  */
-import { bytesEqual } from "../../core/bytes.js";
 import { UsageError, firstLine } from "../../core/errors.js";
 import { oneLine } from "../../core/sanitize.js";
 import { createVerificationCache } from "../../dcap/cache.js";
@@ -10,7 +9,7 @@ import { INTEL_SGX_ROOT_CA_DER } from "../../dcap/intel-root.js";
 import { parseQuote, QuoteParseError, type Quote } from "../../dcap/quote.js";
 import type { Collateral, VerifiedQuote } from "../../dcap/types.js";
 import { checkQuote } from "../../dcap/verify.js";
-import { auditJson, auditRegistry, type AuditProgress, type AuditResult, type Reverify, type ReverifyOutcome } from "../../registry/audit.js";
+import { auditJson, auditRegistry, reverifyRoot, type AuditProgress, type AuditResult, type Reverify, type ReverifyOutcome } from "../../registry/audit.js";
 import { fromOnChainCollateral } from "../../registry/verifier.js";
 import { EXIT_FAIL, EXIT_OK, optFlag, optInteger, type CommandSpec, type CommandContext } from "../framework.js";
 import type { CliIO } from "../io.js";
@@ -48,7 +47,7 @@ export async function buildReverify(ctx: CommandContext, hooks: ReverifyHooks = 
   const cache = createVerificationCache();
   const fileCollateral = opts.collateral?.kind === "file" ? await readCollateralFile(ctx.io, opts.collateral.path) : undefined;
   // the root every verification below trusts (compared with the on-chain verifier's by the audit)
-  const root: ReverifyOutcome["root"] = rootCaDer && !bytesEqual(rootCaDer, INTEL_SGX_ROOT_CA_DER) ? "other" : "intel";
+  const root = reverifyRoot(rootCaDer);
   return async (quoteBytes, rc) => {
     const published = rc.registration.collateral;
     let quote: Quote;
