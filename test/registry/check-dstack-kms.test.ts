@@ -297,15 +297,16 @@ describe("check-dstack-kms on real dstack and Intel evidence", () => {
 });
 
 describe("check-dstack-kms on another platform's record", () => {
-  it("dstack's real SEV-SNP V0 attestation in the quote field: decoded and named as not supported yet (a failed check, not a parse error)", async () => {
+  it("dstack's real SEV-SNP V0 attestation in the quote field: decoded and verified as SEV-SNP, which needs the chip's VCEK it does not carry (a failed check, not a parse error)", async () => {
     const kms = await deployKms();
     const snp = new Uint8Array(readFileSync(new URL("../fixtures/dstack/dstack-sev-snp-attestation-v0.bin", import.meta.url)));
     await setInfo(kms, { k256Pubkey: NEAR_K256, caPubkey: NEAR_CA, quote: hx(snp), eventlog: "0x" });
     const r = await check(kms, null);
     expect(r.record.quoteKind).toBe("dstack-attestation");
-    const c = r.checks.find((x) => x.name === "bootstrap.attestation")!;
+    const c = r.checks.find((x) => x.name === "platform.vcek")!;
     expect(c.ok).toBe(false);
-    expect(c.detail).toMatch(/sev-snp attestation; verifying sev-snp is not supported yet/);
+    expect(c.detail).toMatch(/^SNP_VCEK_REQUIRED: the attestation's cert_chain carries no VCEK/);
+    expect(r.verdict).toBe("FAIL");
   });
 });
 
