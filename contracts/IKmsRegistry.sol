@@ -225,6 +225,15 @@ interface IKmsRegistry {
     /// @param foundLow report_data[32:64] of the quote.
     error ReportDataMismatch(bytes32 expected, bytes32 foundHigh, bytes32 foundLow);
 
+    /// @notice An SEV-SNP report is not 1184 bytes long (truncated or with trailing bytes).
+    /// @param length The length given.
+    /// @param expected 1184.
+    error SnpReportLengthMismatch(uint256 length, uint256 expected);
+
+    /// @notice An SEV-SNP report's version (u32 at 0) is not 2, 3, 4 or 5.
+    /// @param version The version found.
+    error UnsupportedSnpReportVersion(uint32 version);
+
     /// @notice The allowlist is on and the quote's image measurement is not in it.
     /// @param imageMeasurement The quote's keccak256(mrTd ‖ rtMr0 ‖ rtMr1 ‖ rtMr2).
     error ImageNotAllowed(bytes32 imageMeasurement);
@@ -591,8 +600,8 @@ interface IKmsRegistry {
     ///         (its VCEK signature, the AMD chain to the pinned ARK, the TCB and the guest policy). Emits
     ///         `KmsRegistered` (its `quote` is the raw report) and `KmsSnpEvidencePublished`.
     /// @dev The checks of `register` with the report in place of the quote: `caPubkey` and `k256Pubkey` as
-    ///      there; the report is 1184 bytes of version 2 to 5 (`SnpReport.SnpReportLengthMismatch`,
-    ///      `SnpReport.UnsupportedSnpReportVersion`) whose report_data (at 0x50) is keccak256(binding
+    ///      there; the report is 1184 bytes of version 2 to 5 (`SnpReportLengthMismatch`,
+    ///      `UnsupportedSnpReportVersion`) whose report_data (at 0x50) is keccak256(binding
     ///      string) ‖ 32 zero bytes (`ReportDataMismatch`); its image measurement keccak256(measurement),
     ///      the 48 bytes at 0x90, is allowed when the allowlist is on (`ImageNotAllowed`); the KMS is not
     ///      revoked and keeps its CA key. The record is a registrar-path record; `platformOf` says SEV-SNP.
@@ -620,7 +629,7 @@ interface IKmsRegistry {
     function platformOf(address kms) external view returns (uint8);
 
     /// @notice The fields `registerSnp` reads from an SEV-SNP report.
-    /// @dev Reverts with `SnpReport.SnpReportLengthMismatch` or `SnpReport.UnsupportedSnpReportVersion`.
+    /// @dev Reverts with `SnpReportLengthMismatch` or `UnsupportedSnpReportVersion`.
     /// @param report Raw SEV-SNP attestation report.
     /// @return reportDataHigh report_data[0:32] (bytes 0x50–0x6F).
     /// @return reportDataLow report_data[32:64] (bytes 0x70–0x8F).

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IKmsRegistry} from "../IKmsRegistry.sol";
+
 /// @title SnpReport
 /// @notice Reads the fields the registry needs from an AMD SEV-SNP ATTESTATION_REPORT (the 1184-byte
 ///         structure the AMD secure processor signs; integers little-endian): its version, report_data
 ///         (64 bytes at 0x50) and the launch measurement (48 bytes at 0x90). Decoding only: the report's
 ///         ECDSA P-384 signature by the VCEK and the AMD chain VCEK ← ASK ← ARK are not checked on chain.
-/// @dev Report versions 2 to 5 share these offsets and the length (version 3 added CPUID fields after
-///      0x188 and version 5 fields after 0x1E0, inside what was reserved).
+/// @dev Reverts with the registry's `SnpReportLengthMismatch` and `UnsupportedSnpReportVersion`. Report
+///      versions 2 to 5 share these offsets and the length (later versions only fill in what was reserved).
 library SnpReport {
     /// @notice Length of an SNP attestation report (0x4A0).
     uint256 internal constant LENGTH = 1184;
@@ -25,22 +27,13 @@ library SnpReport {
     ///      lowest byte of the first word.
     uint256 private constant VERSION_SHIFT = 248;
 
-    /// @notice The report is not 1184 bytes long (truncated or with trailing bytes).
-    /// @param length The length given.
-    /// @param expected 1184.
-    error SnpReportLengthMismatch(uint256 length, uint256 expected);
-
-    /// @notice The report's version (u32 at 0) is not 2, 3, 4 or 5.
-    /// @param version The version found.
-    error UnsupportedSnpReportVersion(uint32 version);
-
     /// @notice report_data and the image measurement of an SNP report, after checking its length and version.
     /// @param report The raw report.
     /// @return high report_data[0:32].
     /// @return low report_data[32:64].
     /// @return image keccak256(measurement), the 48 bytes at 0x90.
     function read(bytes calldata report) internal pure returns (bytes32 high, bytes32 low, bytes32 image) {
-        if (report.length != LENGTH) revert SnpReportLengthMismatch(report.length, LENGTH);
+        if (report.length != LENGTH) revert IKmsRegistry.SnpReportLengthMismatch(report.length, LENGTH);
         uint256 w;
         assembly ("memory-safe") {
             w := calldataload(report.offset)
@@ -53,7 +46,7 @@ library SnpReport {
                     | (((w >> (VERSION_SHIFT - 16)) & 0xff) << 16) | (((w >> (VERSION_SHIFT - 24)) & 0xff) << 24)
             );
         }
-        if (version < MIN_VERSION || version > MAX_VERSION) revert UnsupportedSnpReportVersion(version);
+        if (version < MIN_VERSION || version > MAX_VERSION) revert IKmsRegistry.UnsupportedSnpReportVersion(version);
         assembly ("memory-safe") {
             high := calldataload(add(report.offset, REPORT_DATA))
             low := calldataload(add(report.offset, add(REPORT_DATA, 32)))
