@@ -225,6 +225,15 @@ interface IKmsRegistry {
     /// @param foundLow report_data[32:64] of the quote.
     error ReportDataMismatch(bytes32 expected, bytes32 foundHigh, bytes32 foundLow);
 
+    /// @notice An SEV-SNP report is not 1184 bytes long (truncated or with trailing bytes).
+    /// @param length The length given.
+    /// @param expected 1184.
+    error SnpReportLengthMismatch(uint256 length, uint256 expected);
+
+    /// @notice An SEV-SNP report's version (u32 at 0) is not 2, 3, 4 or 5.
+    /// @param version The version found.
+    error UnsupportedSnpReportVersion(uint32 version);
+
     /// @notice The allowlist is on and the quote's image measurement is not in it.
     /// @param imageMeasurement The quote's keccak256(mrTd ‖ rtMr0 ‖ rtMr1 ‖ rtMr2).
     error ImageNotAllowed(bytes32 imageMeasurement);
@@ -574,4 +583,59 @@ interface IKmsRegistry {
     /// @param signature The `signature_v1` of the KMS answer (65 bytes r ‖ s ‖ v).
     function proveLiveness(address kms, uint256 epoch, bytes32 publicKey, uint64 timestamp, bytes calldata signature)
         external;
+
+    // ───────────────────────────── AMD SEV-SNP ─────────────────────────────
+
+    /// @notice The AMD evidence of an SEV-SNP registration (`registerSnp`): with the report in the
+    ///         `KmsRegistered` event of the same transaction, everything needed to re-verify the report's
+    ///         signature and its chain VCEK ← ASK ← ARK off chain from chain data alone. Not checked on chain.
+    /// @param kms The KMS address.
+    /// @param quoteHash keccak256 of the registered SNP report.
+    /// @param vcek The VCEK certificate (DER) the registrar verified the report's signature with.
+    /// @param amdChain The ASK and ARK certificates (AMD's KDS `cert_chain`: PEM, ASK then ARK).
+    event KmsSnpEvidencePublished(address indexed kms, bytes32 indexed quoteHash, bytes vcek, bytes amdChain);
+
+    /// @notice Registers a KMS running on AMD SEV-SNP, or re-attests an active one (same CA key), with its
+    ///         raw SNP attestation report. Only REGISTRAR_ROLE: the registrar verified the report off chain
+    ///         (its VCEK signature, the AMD chain to the pinned ARK, the TCB and the guest policy). Emits
+    ///         `KmsRegistered` (its `quote` is the raw report) and `KmsSnpEvidencePublished`.
+    /// @dev The checks of `register` with the report in place of the quote: `caPubkey` and `k256Pubkey` as
+    ///      there; the report is 1184 bytes of version 2 to 5 (`SnpReportLengthMismatch`,
+    ///      `UnsupportedSnpReportVersion`) whose report_data (at 0x50) is keccak256(binding
+    ///      string) ‖ 32 zero bytes (`ReportDataMismatch`); its image measurement keccak256(measurement),
+    ///      the 48 bytes at 0x90, is allowed when the allowlist is on (`ImageNotAllowed`); the KMS is not
+    ///      revoked and keeps its CA key. The record is a registrar-path record; `platformOf` says SEV-SNP.
+    ///      `vcek` and `amdChain` are only published.
+    /// @param caPubkey DER SubjectPublicKeyInfo of the KMS root CA key (P-256), 91 bytes.
+    /// @param k256Pubkey SEC1 compressed root k256 key, 33 bytes.
+    /// @param report Raw SEV-SNP attestation report (1184 bytes).
+    /// @param vcek The VCEK certificate, DER.
+    /// @param amdChain The ASK and ARK certificates, PEM (AMD's KDS `cert_chain`).
+    /// @return kms The KMS's address.
+    function registerSnp(
+        bytes calldata caPubkey,
+        bytes calldata k256Pubkey,
+        bytes calldata report,
+        bytes calldata vcek,
+        bytes calldata amdChain
+    ) external returns (address kms);
+
+    /// @notice The platform of the latest (re-)attestation of `kms`: 0 = Intel TDX (`register`,
+    ///         `registerWithCollateral`, `registerVerified`), 1 = AMD SEV-SNP (`registerSnp`).
+    /// @dev Keyed by the record's quoteHash, so every registration path sets it. 0 also for a KMS that
+    ///      was never registered: check `kmsInfo(kms).attestedAt` or `isRegistered`.
+    /// @param kms The KMS address.
+    /// @return The platform.
+    function platformOf(address kms) external view returns (uint8);
+
+    /// @notice The fields `registerSnp` reads from an SEV-SNP report.
+    /// @dev Reverts with `SnpReportLengthMismatch` or `UnsupportedSnpReportVersion`.
+    /// @param report Raw SEV-SNP attestation report.
+    /// @return reportDataHigh report_data[0:32] (bytes 0x50–0x6F).
+    /// @return reportDataLow report_data[32:64] (bytes 0x70–0x8F).
+    /// @return imageMeasurement keccak256(measurement), the 48 bytes at 0x90.
+    function snpReportFields(bytes calldata report)
+        external
+        pure
+        returns (bytes32 reportDataHigh, bytes32 reportDataLow, bytes32 imageMeasurement);
 }

@@ -10,6 +10,7 @@ import {TcbInfo} from "./dcap/TcbInfo.sol";
 import {IKmsRegistry} from "./IKmsRegistry.sol";
 import {LowerHex} from "./lib/LowerHex.sol";
 import {Secp256k1} from "./lib/Secp256k1.sol";
+import {SnpReport} from "./lib/SnpReport.sol";
 
 /// @title KmsRegistry
 /// @notice On-chain registry of dstack KMS identities: see `IKmsRegistry` for the interface and its
@@ -90,6 +91,11 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
     uint256 private constant IMAGE_PREIMAGE_SIZE = 192;
     /// @dev Offset of the second half of report_data, after the 32-byte binding hash.
     uint256 private constant REPORT_DATA_LOW = 32;
+
+    // ─── Platforms ───
+
+    /// @dev `platformOf` of an SEV-SNP registration (TDX is 0).
+    uint8 private constant PLATFORM_SEV_SNP = 1;
 
     // ─── Signed messages ───
 
@@ -197,6 +203,9 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
     bool private _allowlistEnabled;
     /// @dev Bit s set when TCB status s is accepted.
     uint256 private _acceptedStatuses;
+    /// @dev The platform of each registered report or quote, by its hash: PLATFORM_SEV_SNP for the reports
+    ///      `registerSnp` accepted, 0 (TDX) for everything else.
+    mapping(bytes32 quoteHash => uint8) private _quotePlatform;
 
     /// @notice Deploys the registry.
     /// @param admin Receives DEFAULT_ADMIN_ROLE (manages roles, the image allowlist and the accepted TCB
@@ -518,6 +527,65 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         }
         r.livenessNonce = n + 1;
         emit KmsLivenessProven(kms, timestamp, n);
+    }
+
+    // ───────────────────────────── AMD SEV-SNP ─────────────────────────────
+
+    /// @inheritdoc IKmsRegistry
+    function registerSnp(
+        bytes calldata caPubkey,
+        bytes calldata k256Pubkey,
+        bytes calldata report,
+        bytes calldata vcek,
+        bytes calldata amdChain
+    ) external onlyRole(REGISTRAR_ROLE) returns (address kms) {
+        bytes32 quoteHash;
+        (kms, quoteHash) = _registerSnp(caPubkey, k256Pubkey, report);
+        emit KmsSnpEvidencePublished(kms, quoteHash, vcek, amdChain);
+    }
+
+    /// @dev `registerSnp` but its evidence event: the checks, the record and `KmsRegistered`.
+    function _registerSnp(bytes calldata caPubkey, bytes calldata k256Pubkey, bytes calldata report)
+        private
+        returns (address kms, bytes32 quoteHash)
+    {
+        bytes32 image;
+        (kms, image) = _checkSnpRegistration(caPubkey, k256Pubkey, report);
+        quoteHash = _store(kms, keccak256(caPubkey), image, keccak256(report), false);
+        _quotePlatform[quoteHash] = PLATFORM_SEV_SNP;
+        _emitRegistered(kms, quoteHash, caPubkey, k256Pubkey, report);
+    }
+
+    /// @dev Every stateless check of `registerSnp`: those of `register`, with the SNP report's layout.
+    function _checkSnpRegistration(bytes calldata caPubkey, bytes calldata k256Pubkey, bytes calldata report)
+        private
+        view
+        returns (address kms, bytes32 image)
+    {
+        _checkCaPubkey(caPubkey);
+        if (k256Pubkey.length != Secp256k1.COMPRESSED_LENGTH) revert InvalidK256PubkeyLength(k256Pubkey.length);
+        kms = Secp256k1.addressOf(k256Pubkey);
+        if (kms == address(0)) revert K256PubkeyNotOnCurve();
+        bytes32 high;
+        bytes32 low;
+        (high, low, image) = SnpReport.read(report);
+        bytes32 expected = _bindingHash(caPubkey, k256Pubkey);
+        if (high != expected || low != 0) revert ReportDataMismatch(expected, high, low);
+        if (_allowlistEnabled && !_allowedImages[image]) revert ImageNotAllowed(image);
+    }
+
+    /// @inheritdoc IKmsRegistry
+    function platformOf(address kms) external view returns (uint8) {
+        return _quotePlatform[_records[kms].quoteHash];
+    }
+
+    /// @inheritdoc IKmsRegistry
+    function snpReportFields(bytes calldata report)
+        external
+        pure
+        returns (bytes32 reportDataHigh, bytes32 reportDataLow, bytes32 imageMeasurement)
+    {
+        return SnpReport.read(report);
     }
 
     // ───────────────────────────── internals ─────────────────────────────

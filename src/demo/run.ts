@@ -343,7 +343,7 @@ async function pullVerifyDeployPublish(run: DemoRun, kmsUrl: string, rpcUrl: str
   });
   if (again.status !== "already-registered") throw new Error(`publishing the same quote again should be a no-op, got ${again.status}`);
   run.note(`re-run: ${again.message}`);
-  return { kms: r.gate.kmsAddress, gate: r.gate, intelRootRejects, collateral: r.collateral, rootCaDer, now, target, pub, again, identity: r.identity, journalDir };
+  return { kms: r.gate.kmsAddress, gate: r.gate, intelRootRejects, collateral: r.collateral!, rootCaDer, now, target, pub, again, identity: r.identity, journalDir };
 }
 
 /** The deploy stage, run when the publish workflow connects; the publish stage begins once the registry is recorded. */

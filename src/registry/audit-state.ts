@@ -1,9 +1,10 @@
 /**
  * Each KMS's state rebuilt from the registry's events in chain order (pure; no network): active or revoked,
- * its attestations (each with its path — registrar or verified on chain — the on-chain verdict and the
- * collateral published with it), its rechecks (status, collateral expiry, stale), its liveness proofs, and the
+ * its attestations (each with its platform — TDX or SEV-SNP —, its path — registrar or verified on chain —, the
+ * on-chain verdict and the collateral or, for SEV-SNP, the VCEK and AMD chain published with it), its rechecks (status, collateral expiry, stale), its liveness proofs, and the
  * checks every registration event allows on its own — the quote hash against the indexed topic, the KMS
- * address against the k256 key, the quote's report_data against the (caPubkey, k256Pubkey) binding. What does
+ * address against the k256 key, the quote's report_data (an SNP report's at 0x50) against the (caPubkey,
+ * k256Pubkey) binding. What does
  * not fit is an anomaly.
  */
 import { getAddress, keccak256 } from "viem";
@@ -12,6 +13,7 @@ import { hexToBytes, type Hex } from "../core/bytes.js";
 import { errorMessage } from "../core/errors.js";
 import { parseQuote } from "../dcap/quote.js";
 import { checkKmsBinding } from "../dstack/binding.js";
+import { looksLikeSnpReport, parseSnpReport } from "../dstack/platforms/sev-snp.js";
 import { ethAddress } from "../dstack/signatures.js";
 import type { TcbStatus } from "../dcap/types.js";
 import type { AuditEvent, RegisteredEvent } from "./events.js";
@@ -29,6 +31,23 @@ export interface AuditCheck {
 /** How an attestation was made: by a registrar (`register`, `registerWithCollateral`) or verified on chain (`registerVerified`). */
 export type AttestationPath = "registrar" | "on-chain";
 
+/** The platform of an attestation: a TDX quote (`register`, `registerWithCollateral`, `registerVerified`) or an AMD SEV-SNP report (`registerSnp`). */
+export type AttestationPlatform = "tdx" | "sev-snp";
+
+/** The AMD evidence an SEV-SNP registration published (`KmsSnpEvidencePublished`): the VCEK (DER) and the ASK/ARK chain (PEM). */
+export interface SnpEvidence {
+  vcek: Hex;
+  amdChain: Hex;
+}
+
+/**
+ * The platform of a registered quote, told by its shape: the registry's `register` paths accept only TDX
+ * quotes (v4/v5, whose first u32 is never 2–5), `registerSnp` only 1184-byte SNP reports of version 2–5.
+ */
+export function platformOfQuote(quote: Uint8Array): AttestationPlatform {
+  return looksLikeSnpReport(quote) ? "sev-snp" : "tdx";
+}
+
 /** What the on-chain verifier said (`KmsVerifiedOnChain`), or what a recheck left in the record (`KmsRechecked`). */
 export interface OnChainVerdict {
   tcbStatus: TcbStatus | string;
@@ -41,6 +60,10 @@ export interface AuditAttestation {
   quoteHash: Hex;
   registrar: Hex;
   path: AttestationPath;
+  /** The attested platform (an SEV-SNP report's `KmsRegistered.quote` is the raw report). */
+  platform: AttestationPlatform;
+  /** SEV-SNP: the VCEK and AMD chain published with it. */
+  snpEvidence?: SnpEvidence;
   /** On the on-chain path: the verifier's verdict, FMSPC and root. */
   verified?: OnChainVerdict & { fmspc: string; intelRoot: boolean };
   /** The collateral published with it (`KmsCollateralPublished`; both paths may publish it). */
@@ -72,6 +95,8 @@ export interface AuditKms {
   revocation?: { by: Hex; reason: string; tx: Hex };
   livenessProofs: { block: number; tx: Hex; timestamp: number; nonce: string }[];
   checks: AuditCheck[];
+  /** The latest attestation's platform (`platformOf` on chain). */
+  platform: AttestationPlatform;
   /** The latest attestation's path. The fields below describe the record as the events leave it (on chain: as `kmsInfo` says). */
   path: AttestationPath;
   /** The verifier's root is Intel's (on-chain path only). */
@@ -134,9 +159,10 @@ export function checkRegistration(ev: RegisteredEvent, attestation: number): Aud
     check("kms-address", addrOk, addrOk ? "the KMS address is the k256 key's Ethereum address" : `k256Pubkey's address is ${addr ? cs(addr) : "(not a secp256k1 key)"}, event says ${ev.kms}`),
   );
   let reportData: Uint8Array | undefined;
+  const snp = platformOfQuote(quote) === "sev-snp";
   try {
-    reportData = parseQuote(quote).body.reportData;
-    checks.push(check("quote-parse", true, `quote parses (${quote.length} bytes)`));
+    reportData = snp ? parseSnpReport(quote).reportData : parseQuote(quote).body.reportData;
+    checks.push(check("quote-parse", true, snp ? `SEV-SNP report parses (${quote.length} bytes; report_data at 0x50)` : `quote parses (${quote.length} bytes)`));
   } catch (e) {
     checks.push(check("quote-parse", false, `quote does not parse: ${errorMessage(e)}`));
   }
@@ -192,7 +218,7 @@ export function applyEvent(byAddr: Map<string, AuditKms>, ev: AuditEvent, anomal
   if (ev.kind === "registered") {
     if (cur) applyReattestation(cur, ev, anomalies);
     else byAddr.set(key, firstRegistration(ev, anomalies));
-  } else if (ev.kind === "verified" || ev.kind === "collateral") {
+  } else if (ev.kind === "verified" || ev.kind === "collateral" || ev.kind === "snp-evidence") {
     applyToAttestation(cur, ev, anomalies);
   } else if (!cur) {
     anomalies.push(unknownKmsAnomaly(ev));
@@ -222,11 +248,19 @@ function unknownKmsAnomaly(ev: Extract<AuditEvent, { kind: "revoked" | "liveness
  * `KmsVerifiedOnChain` / `KmsCollateralPublished`: part of the registration emitted just before them in the same
  * transaction with the same quote hash (the contract emits them together); anything else is an anomaly.
  */
-function applyToAttestation(cur: AuditKms | undefined, ev: Extract<AuditEvent, { kind: "verified" | "collateral" }>, anomalies: Anomaly[]): void {
+function applyToAttestation(cur: AuditKms | undefined, ev: Extract<AuditEvent, { kind: "verified" | "collateral" | "snp-evidence" }>, anomalies: Anomaly[]): void {
   const att = cur?.attestations.at(-1);
-  const event = ev.kind === "verified" ? "KmsVerifiedOnChain" : "KmsCollateralPublished";
+  const event = ev.kind === "verified" ? "KmsVerifiedOnChain" : ev.kind === "collateral" ? "KmsCollateralPublished" : "KmsSnpEvidencePublished";
   if (!cur || !att || att.tx !== ev.tx || att.quoteHash !== ev.quoteHash) {
     anomalies.push({ kms: ev.kms, kind: "event-without-registration", detail: `${event} in block ${ev.block} (tx ${ev.tx}) is not part of a registration of this KMS with quote hash ${ev.quoteHash} in that transaction` });
+    return;
+  }
+  if (ev.kind === "snp-evidence") {
+    if (att.platform !== "sev-snp") {
+      anomalies.push({ kms: ev.kms, kind: "event-without-registration", detail: `${event} in block ${ev.block} (tx ${ev.tx}) belongs to a registration whose quote is not an SEV-SNP report` });
+      return;
+    }
+    att.snpEvidence = { vcek: ev.vcek, amdChain: ev.amdChain };
     return;
   }
   if (ev.kind === "collateral") {
@@ -260,6 +294,7 @@ function firstRegistration(ev: RegisteredEvent, anomalies: Anomaly[]): AuditKms 
     revokedAt: null,
     livenessProofs: [],
     checks: [],
+    platform: "tdx",
     ...REGISTRAR_PATH,
     rechecks: [],
   };
@@ -305,7 +340,9 @@ function applyLivenessProof(cur: AuditKms, ev: Extract<AuditEvent, { kind: "live
 
 function addAttestation(k: AuditKms, ev: RegisteredEvent, anomalies: Anomaly[]): void {
   const n = k.attestations.length + 1;
-  k.attestations.push({ block: ev.block, tx: ev.tx, quoteHash: ev.quoteHash, registrar: ev.registrar, path: "registrar" });
+  const platform = platformOfQuote(hexToBytes(ev.quote, "quote"));
+  k.attestations.push({ block: ev.block, tx: ev.tx, quoteHash: ev.quoteHash, registrar: ev.registrar, path: "registrar", platform });
+  k.platform = platform;
   for (const c of checkRegistration(ev, n)) {
     k.checks.push(c);
     const kind = ANOMALY_OF[c.name];

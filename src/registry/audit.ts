@@ -6,7 +6,7 @@
  * time, or with the caller's; a registration verified on chain must get the same status off chain under the
  * same root, and one verified under a root that is not Intel's is not genuine under Intel's), then compare with the registry's state: registrars that lost their role,
  * `isRegistered` against the rebuilt status, the on-chain path's record (`kmsInfo`: path, stale, status)
- * against the rebuilt one, and each KMS's liveness nonces, which must run without a gap up to `nonce(kms)`
+ * against the rebuilt one, an SEV-SNP KMS's `platformOf` against its latest attestation's platform, and each KMS's liveness nonces, which must run without a gap up to `nonce(kms)`
  * at the last scanned block. Anything odd is an anomaly, also in the RPC's answers: logs of other addresses,
  * copies of a log and logs outside the requested blocks are dropped, counted and reported.
  */
@@ -17,6 +17,7 @@ import { errorMessage, firstLine } from "../core/errors.js";
 import { pool } from "../core/pool.js";
 import { INTEL_SGX_ROOT_CA_DER } from "../dcap/intel-root.js";
 import { DROPPED_LOG_KIND, rebuildState, type Anomaly, type AuditAttestation, type AuditKms } from "./audit-state.js";
+import { platformName } from "./client.js";
 import { decodeRegistryLog, tcbStatusName, type AuditEvent, type RegisteredEvent } from "./events.js";
 import { kmsRegistryAbi } from "./generated/abi.js";
 import { scanLogs, type DropReason, type DroppedCounts, type DroppedLog, type RawLog, type ScanProgress, type ScanResult } from "./logs.js";
@@ -59,8 +60,8 @@ export interface ReverifyContext {
   /** The registration's block and its timestamp (unix seconds): the time it was verified at on chain. */
   block: number;
   blockTimestamp: number;
-  /** The registration as the events describe it: its path, the on-chain verdict and the collateral it published. */
-  registration: Pick<AuditAttestation, "collateral">;
+  /** The registration as the events describe it: the collateral (TDX) or the VCEK and AMD chain (SEV-SNP) it published, and its platform (absent: tdx). */
+  registration: Pick<AuditAttestation, "collateral"> & Partial<Pick<AuditAttestation, "platform" | "snpEvidence">>;
 }
 export type Reverify = (quote: Uint8Array, ctx: ReverifyContext) => Promise<ReverifyOutcome>;
 
@@ -366,6 +367,7 @@ async function crossCheckState(opts: AuditOptions, state: StateReader, kms: Audi
       anomalies.push({ kms: k.address, kind: "state-mismatch", detail: `events say ${k.status}, but isRegistered() at block ${toBlock} returns ${on}` });
     }
     if (k.path === "on-chain" || k.rechecks.length || k.attestations.some((a) => a.path === "on-chain")) anomalies.push(...(await checkOnChainRecord(opts, state, k)));
+    if (k.attestations.some((a) => a.platform !== "tdx")) anomalies.push(...(await checkPlatform(opts, state, k)));
     const atToBlock = state.atToBlock();
     if (!atToBlock && !notedLatest) {
       notedLatest = true;
@@ -397,6 +399,23 @@ async function checkOnChainRecord(opts: AuditOptions, state: StateReader, k: Aud
   if (!diff.length) return [];
   const show = (o: Record<string, unknown>) => diff.map((f) => `${f} ${String(o[f])}`).join(", ");
   return [{ kms: k.address, kind: "state-mismatch", detail: `events say ${show(events)}, but kmsInfo() at block ${state.toBlock} says ${show(chain)}` }];
+}
+
+/**
+ * `platformOf(kms)` against the platform of the latest attestation the events show (read only for a KMS with an
+ * SEV-SNP attestation, so a registry that predates `platformOf` is audited as before).
+ */
+async function checkPlatform(opts: AuditOptions, state: StateReader, k: AuditKms): Promise<Anomaly[]> {
+  const { publicClient, registry } = opts;
+  let n: number;
+  try {
+    n = await state.read((blockNumber) => publicClient.readContract({ address: registry, abi: kmsRegistryAbi, functionName: "platformOf", args: [k.address], blockNumber }));
+  } catch (e) {
+    return [{ kms: k.address, kind: "state-mismatch", detail: `platformOf() at block ${state.toBlock} cannot be read: ${firstLine(errorMessage(e))}` }];
+  }
+  const chain = platformName(n);
+  if (chain === k.platform) return [];
+  return [{ kms: k.address, kind: "state-mismatch", detail: `events say the latest attestation is ${k.platform}, but platformOf() at block ${state.toBlock} says ${chain}` }];
 }
 
 /**

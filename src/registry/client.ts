@@ -4,7 +4,8 @@
  * - `registryContract(address, { publicClient, walletClient })` — a viem contract instance (typed `read`,
  *   `write`, `simulate`, `estimateGas`, `getEvents`) plus `readKms(kms)`.
  * - `readKms(publicClient, registry, kms)` — the stored record, decoded.
- * - `encodeRegister(...)`, `encodeRegisterVerified(...)`, `encodeRegisterWithCollateral(...)`, `encodeRecheck(...)`,
+ * - `encodeRegister(...)`, `encodeRegisterVerified(...)`, `encodeRegisterWithCollateral(...)`, `encodeRegisterSnp(...)`,
+ *   `encodeRecheck(...)`, `readPlatform(...)` (`platformOf`: tdx or sev-snp),
  *   `decodeRegistryLogs(logs)`, `registryRevert(error)`, `revertReason(error)` — calldata, events, errors (the
  *   on-chain verifier's errors, which `registerVerified` and `recheck` pass through, included).
  * - `readVerifiedOnChain(publicClient, registry, kms)`, `readAcceptedStatuses(...)` — the on-chain path's views.
@@ -196,6 +197,29 @@ export function encodeRegisterWithCollateral(args: { caPubkey: BytesLike; k256Pu
     functionName: "registerWithCollateral",
     args: [toHex(args.caPubkey, "caPubkey"), toHex(args.k256Pubkey, "k256Pubkey"), toHex(args.quote, "quote"), collateralArg(args.collateral)],
   });
+}
+
+/** Calldata of `registerSnp(caPubkey, k256Pubkey, report, vcek, amdChain)` (REGISTRAR_ROLE; an AMD SEV-SNP KMS, its VCEK (DER) and ASK/ARK chain (PEM) published). */
+export function encodeRegisterSnp(args: { caPubkey: BytesLike; k256Pubkey: BytesLike; report: BytesLike; vcek: BytesLike; amdChain: BytesLike }): Hex {
+  return encodeFunctionData({
+    abi: kmsRegistryAbi,
+    functionName: "registerSnp",
+    args: [toHex(args.caPubkey, "caPubkey"), toHex(args.k256Pubkey, "k256Pubkey"), toHex(args.report, "report"), toHex(args.vcek, "vcek"), toHex(args.amdChain, "amdChain")],
+  });
+}
+
+/** A registration's platform as `platformOf` numbers it (0 TDX, 1 SEV-SNP). */
+export type RegistryPlatform = "tdx" | "sev-snp";
+
+/** The platform name of a `platformOf` value (`platform N` for a number this client does not know). */
+export function platformName(n: number): RegistryPlatform | `platform ${number}` {
+  return n === 0 ? "tdx" : n === 1 ? "sev-snp" : `platform ${n}`;
+}
+
+/** `platformOf(kms)`: the platform of the latest (re-)attestation ("tdx" also for a KMS never registered). */
+export async function readPlatform(publicClient: Client, registry: Address, kms: Address): Promise<RegistryPlatform | `platform ${number}`> {
+  const c = getContract({ address: toAddress(registry, "registry"), abi: kmsRegistryAbi, client: publicClient });
+  return platformName(await c.read.platformOf([toAddress(kms, "kms")]));
 }
 
 /** Calldata of `recheck(kms, quote, collateral)` (permissionless). */

@@ -1,6 +1,6 @@
 /**
  * The registry's history as events: a raw `eth_getLogs` entry decoded into a registration, an on-chain
- * verification, published collateral, a recheck, a revocation or a liveness proof (the events the audit
+ * verification, published collateral, an SEV-SNP registration's AMD evidence, a recheck, a revocation or a liveness proof (the events the audit
  * replays), with where it happened (block, transaction, log index).
  */
 import { decodeEventLog, getAddress, keccak256 } from "viem";
@@ -39,6 +39,8 @@ export type AuditEvent =
       logIndex: number;
     }
   | { kind: "collateral"; kms: Hex; quoteHash: Hex; collateral: OnChainCollateral; block: number; tx: Hex; logIndex: number }
+  /** `KmsSnpEvidencePublished`: an SEV-SNP registration's VCEK (DER) and ASK/ARK chain (PEM), as published. */
+  | { kind: "snp-evidence"; kms: Hex; quoteHash: Hex; vcek: Hex; amdChain: Hex; block: number; tx: Hex; logIndex: number }
   | { kind: "rechecked"; kms: Hex; by: Hex; tcbStatus: TcbStatus | string; collateralExpiry: number; stale: boolean; block: number; tx: Hex; logIndex: number }
   | { kind: "revoked"; kms: Hex; by: Hex; reason: string; block: number; tx: Hex; logIndex: number }
   | { kind: "liveness"; kms: Hex; timestamp: number; nonce: string; block: number; tx: Hex; logIndex: number };
@@ -105,6 +107,8 @@ export function decodeRegistryLog(log: RawLog): AuditEvent | undefined | "undeco
       };
       return { kind: "collateral", kms: cs(d.args.kms), quoteHash: lower(d.args.quoteHash), collateral, ...where };
     }
+    case "KmsSnpEvidencePublished":
+      return { kind: "snp-evidence", kms: cs(d.args.kms), quoteHash: lower(d.args.quoteHash), vcek: lower(d.args.vcek), amdChain: lower(d.args.amdChain), ...where };
     case "KmsRechecked":
       return {
         kind: "rechecked",

@@ -1,7 +1,8 @@
 /**
  * Publishing a verified KMS identity: `register(caPubkey, k256Pubkey, quote)` on the KmsRegistry (REGISTRAR_ROLE),
  * or with `onChain` the permissionless `registerVerified(caPubkey, k256Pubkey, quote, collateral)`, which
- * verifies the quote on chain at the block's time (no role needed).
+ * verifies the quote on chain at the block's time (no role needed); an AMD SEV-SNP KMS (`identity.snp`) through
+ * `registerSnp(caPubkey, k256Pubkey, report, vcek, amdChain)` (REGISTRAR_ROLE).
  *
  * Idempotent and safe to interrupt: before sending, the transaction is written to a journal file
  * (write-ahead, see `publish-journal.ts`); the journal is removed once the transaction is confirmed. A re-run
@@ -53,10 +54,16 @@ import {
 export interface KmsIdentity {
   caPubkey: Uint8Array;
   k256Pubkey: Uint8Array;
+  /** The TDX quote, or the raw SEV-SNP report when `snp` is given. */
   quote: Uint8Array;
+  /** An AMD SEV-SNP KMS: published through `registerSnp` with the VCEK (DER) and the ASK and ARK (PEM) its report was verified with. */
+  snp?: { vcek: Uint8Array; amdChain: Uint8Array };
 }
 
 export type PublishStage = "state" | "estimate" | "send" | "wait" | "recover";
+
+/** The registry functions a publish calls. */
+export type RegisterFunction = "register" | "registerVerified" | "registerSnp";
 
 export type PublishStatus = "registered" | "re-attested" | "already-registered" | "recovered" | "dry-run";
 
@@ -149,8 +156,10 @@ interface PublishRun {
   quoteHash: Hex;
   /** `register(caPubkey, k256Pubkey, quote)` arguments. */
   args: readonly [Hex, Hex, Hex];
-  /** `register`, or `registerVerified` (the same arguments and the collateral). */
-  functionName: "register" | "registerVerified";
+  /** `register`, `registerVerified` (the same arguments and the collateral) or `registerSnp` (the same arguments, the VCEK and the AMD chain). */
+  functionName: RegisterFunction;
+  /** `registerSnp`'s VCEK and AMD chain arguments. */
+  snpArgs?: readonly [Hex, Hex];
   /** The arguments of `functionName`. */
   callArgs: readonly unknown[];
   /** The registry ABI plus the caller's custom errors. */
@@ -171,6 +180,8 @@ function publishRun(opts: PublishOptions): PublishRun {
   const kms = getAddress(ethAddress(identity.k256Pubkey)) as Hex;
   const quoteHash = keccak256(identity.quote);
   const args = [bytesToHex(identity.caPubkey), bytesToHex(identity.k256Pubkey), bytesToHex(identity.quote)] as const;
+  if (identity.snp && opts.onChain) throw new UsageError("an SEV-SNP KMS is published through registerSnp; registerVerified (on chain) verifies TDX quotes only");
+  const snpArgs = identity.snp ? ([bytesToHex(identity.snp.vcek), bytesToHex(identity.snp.amdChain)] as const) : undefined;
   return {
     publicClient,
     walletClient,
@@ -180,8 +191,9 @@ function publishRun(opts: PublishOptions): PublishRun {
     kms,
     quoteHash,
     args,
-    functionName: opts.onChain ? "registerVerified" : "register",
-    callArgs: opts.onChain ? [...args, opts.onChain.collateral] : args,
+    functionName: snpArgs ? "registerSnp" : opts.onChain ? "registerVerified" : "register",
+    ...(snpArgs ? { snpArgs } : {}),
+    callArgs: snpArgs ? [...args, ...snpArgs] : opts.onChain ? [...args, opts.onChain.collateral] : args,
     abi: [...kmsRegistryAbi, ...(opts.onChain ? registryErrorAbi : []), ...(opts.errorAbi ?? []).filter((x) => x.type === "error")] as Abi,
     fromBlock: opts.fromBlock ?? 0n,
     confirmations: opts.confirmations ?? 1,
@@ -204,7 +216,7 @@ export async function publishKms(opts: PublishOptions): Promise<PublishResult> {
   const state = await readRegistrationState(run);
   if (state.existing) return state.existing;
   // registerVerified is permissionless: the chain verifies the quote instead of trusting the registrar
-  if (run.functionName === "register") await requireRegistrar(run);
+  if (run.functionName !== "registerVerified") await requireRegistrar(run);
   const gas = await estimateRegister(run, state.active);
   if (run.dryRun) {
     return {
@@ -232,7 +244,7 @@ async function recoverJournalled(run: PublishRun): Promise<PublishResult | undef
   const { journalFile, kms, quoteHash, registry, progress } = run;
   const journal = await readJournal(journalFile);
   if (!journal) return undefined;
-  const want: JournalExpectation = { file: journalFile, chainId: run.chainId, registry, kms, quoteHash, from: run.account.address as Hex, args: run.args, functionName: run.functionName };
+  const want: JournalExpectation = { file: journalFile, chainId: run.chainId, registry, kms, quoteHash, from: run.account.address as Hex, args: run.args, functionName: run.functionName, ...(run.snpArgs ? { snpArgs: run.snpArgs } : {}) };
   await checkJournal(journal, want);
   progress("recover", `found an unconfirmed transaction ${journal.txHash ?? "(hash not recorded)"} from an earlier run (nonce ${journal.nonce})`);
   const settled = await settleJournal(run.publicClient, journal, want, { confirmations: run.confirmations, timeout: run.timeout, progress });

@@ -2,7 +2,8 @@
  * Publishing a KMS, the one pipeline the CLI, the Hardhat script and the demo run: pull the bootstrap info →
  * its collateral → the certs-dir checklist (from a certs dir) → the verification gate → connect to the
  * registry (its chain and code checked against the deployment record) → the journalled, idempotent
- * `register` (`publishKms`).
+ * `register` (`publishKms`). An AMD SEV-SNP KMS takes the same road: its report verified as `verify` does (VCEK,
+ * AMD chain, TCB, guest policy, key binding), then `registerSnp` with the report, the VCEK and the AMD chain.
  *
  * The gate is the whole `verify` of the KMS module (`verifyBootstrap`: certs-dir checklist when given, checks
  * made while pulling, the quote's DCAP chain and collateral, accepted TCB status, report_data binding of
@@ -14,8 +15,12 @@
 import { getAddress, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
 
 import type { Hex } from "../core/bytes.js";
-import { InputError } from "../core/errors.js";
+import { InputError, UsageError } from "../core/errors.js";
 import type { Check, Collateral, TcbStatus } from "../dcap/types.js";
+import { toPem } from "../dcap/x509.js";
+import type { DstackAttestation } from "../dstack/attestation.js";
+import { AMD_ARKS, type AmdProduct } from "../dstack/platforms/amd-roots.js";
+import { amdCertificatesFromFile, sortAmdCertificates } from "../dstack/platforms/sev-snp-verify.js";
 import { ethAddress } from "../dstack/signatures.js";
 import type { BootstrapInfo } from "../kms/bootstrap.js";
 import { checkCertsDir, type Checklist } from "../kms/certs-dir.js";
@@ -31,7 +36,8 @@ import { toOnChainCollateral } from "../registry/verifier.js";
 export type GateInput = BootstrapInfo;
 
 export interface GateOptions {
-  collateral: Collateral;
+  /** The TDX quote's collateral (unused for an SEV-SNP KMS, whose evidence is its report and AMD's certificates). */
+  collateral: Collateral | null;
   now: number;
   rootCaDer?: Uint8Array;
   accept: readonly TcbStatus[];
@@ -45,6 +51,8 @@ export interface GateOptions {
   rpcCertDer?: Uint8Array;
   /** The measurement policy the KMS must satisfy (`--expect`). */
   policy?: MeasurementPolicy;
+  /** SEV-SNP: AMD CRLs (DER) to check the chain against. */
+  amdCrlDers?: Uint8Array[];
 }
 
 export interface GateResult {
@@ -64,7 +72,9 @@ export async function verifyForPublish(id: GateInput, opts: GateOptions): Promis
   const report = await verifyBootstrap(id, {
     collateral: opts.collateral,
     now: opts.now,
-    ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer } : {}),
+    // --root-ca is the test root of whichever platform the KMS runs on (a TDX root CA, or an SEV-SNP test ARK)
+    ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer, snpTestArkDer: opts.rootCaDer } : {}),
+    ...(opts.amdCrlDers ? { amdCrlDers: opts.amdCrlDers } : {}),
     acceptedStatuses: opts.accept,
     requireEventLog: true,
     ...(opts.certs ? { certs: opts.certs } : {}),
@@ -82,19 +92,22 @@ export async function verifyForPublish(id: GateInput, opts: GateOptions): Promis
     return { ok: false, ...base, checks, reason };
   }
   const allowed = report.genuine || opts.allowSimulatedRoot === true;
+  const snp = report.platform === "sev-snp";
   checks.push({
     name: "publish.genuine",
     ok: allowed,
     detail: report.genuine
-      ? "the quote chains to Intel's SGX Root CA"
-      : `NOT GENUINE: the quote chains to a non-Intel root${opts.allowSimulatedRoot ? " (allowed by --allow-simulated-root)" : ""}`,
+      ? snp
+        ? "the SEV-SNP report chains to AMD's pinned ARK"
+        : "the quote chains to Intel's SGX Root CA"
+      : `NOT GENUINE: the ${snp ? "SEV-SNP report chains to a test ARK, not AMD's" : "quote chains to a non-Intel root"}${opts.allowSimulatedRoot ? " (allowed by --allow-simulated-root)" : ""}`,
   });
   if (!allowed) {
     return {
       ok: false,
       ...base,
       checks,
-      reason: "the quote verifies only under a non-Intel root CA (NOT GENUINE); pass --allow-simulated-root to publish it anyway (development only)",
+      reason: `the ${snp ? "SEV-SNP report verifies only under a test ARK" : "quote verifies only under a non-Intel root CA"} (NOT GENUINE); pass --allow-simulated-root to publish it anyway (development only)`,
     };
   }
   return { ok: true, ...base, checks };
@@ -118,7 +131,8 @@ export type PublishKmsStage = "pull" | "verify" | "chain" | PublishStage;
 /** What verification looked at and concluded; given to `onVerified` and returned. */
 export interface PublishVerification {
   pulled: PullResult;
-  collateral: Collateral;
+  /** The TDX quote's collateral; null for an SEV-SNP KMS. */
+  collateral: Collateral | null;
   gate: GateResult;
 }
 
@@ -138,6 +152,8 @@ export interface PublishKmsParameters {
   allowSimulatedRoot?: boolean;
   /** The measurement policy the KMS must satisfy before anything is published. */
   policy?: MeasurementPolicy;
+  /** SEV-SNP: AMD CRLs (DER) the chain is checked against. */
+  amdCrlDers?: Uint8Array[];
   /** Connect to the registry; called only once verification passed. */
   connect: () => Promise<RegistryTarget>;
   confirmations?: number;
@@ -179,7 +195,7 @@ export async function publishKmsWorkflow(params: PublishKmsParameters): Promise<
     ...(params.confirmations !== undefined ? { confirmations: params.confirmations } : {}),
     ...(params.journalDir !== undefined ? { journalDir: params.journalDir } : {}),
     dryRun: params.dryRun === true,
-    ...(params.onChain ? { onChain: { collateral: toOnChainCollateral(identity.quote, verification.collateral) } } : {}),
+    ...(params.onChain && verification.collateral ? { onChain: { collateral: toOnChainCollateral(identity.quote, verification.collateral) } } : {}),
     onProgress: progress,
   });
   return { ok: true, ...verification, identity, target, publish };
@@ -205,9 +221,10 @@ async function pull(params: PublishKmsParameters): Promise<PullResult> {
 async function verify(params: PublishKmsParameters, pulled: PullResult): Promise<{ verification: PublishVerification; identity: KmsIdentity }> {
   params.onProgress?.("verify", "quote chain and collateral, TCB policy, key binding, event log");
   const { info } = pulled;
-  const other = info.decodedAttestation && !info.decodedAttestation.quote ? info.decodedAttestation.platform : null;
-  if (!info.quote && other) {
-    throw new InputError("PLATFORM_NOT_SUPPORTED", `the KMS's attestation is a ${other} attestation: publishing a ${other} KMS on chain is not supported yet (the registry records TDX quotes); \`kms-registry verify\` checks it off chain`, { details: { platform: other } });
+  const att = info.decodedAttestation && !info.decodedAttestation.quote ? info.decodedAttestation : null;
+  if (!info.quote && att?.platform === "sev-snp") return verifySnp(params, pulled, att);
+  if (!info.quote && att) {
+    throw new InputError("PLATFORM_NOT_SUPPORTED", `the KMS's attestation is a ${att.platform} attestation: publishing a ${att.platform} KMS on chain is not supported yet (the registry records TDX quotes and SEV-SNP reports); \`kms-registry verify\` checks it off chain`, { details: { platform: att.platform } });
   }
   if (!info.quote) throw new InputError("NO_QUOTE", "the bootstrap info carries no quote; nothing to verify or publish");
   const collateral = await params.loadCollateral(info.quote);
@@ -223,6 +240,46 @@ async function verify(params: PublishKmsParameters, pulled: PullResult): Promise
     ...(params.policy ? { policy: params.policy } : {}),
   });
   return { verification: { pulled, collateral, gate }, identity: { caPubkey: info.caPubkey, k256Pubkey: info.k256Pubkey, quote: info.quote } };
+}
+
+/**
+ * An SEV-SNP KMS: the gate (the report's VCEK signature, VCEK ← ASK ← ARK to AMD's pinned ARK or the `rootCaDer`
+ * test ARK, TCB, chip id, guest policy, report_data binding, as `verify` runs them), and the identity `registerSnp`
+ * publishes: the raw report, the VCEK (DER) and the ASK and ARK (PEM) it was verified with. The VCEK and the ASK
+ * come from the attestation's cert_chain (`SNP_VCEK_REQUIRED` without them); the ARK from it too, else the one
+ * verified against.
+ */
+async function verifySnp(params: PublishKmsParameters, pulled: PullResult, att: DstackAttestation): Promise<{ verification: PublishVerification; identity: KmsIdentity }> {
+  if (params.onChain) throw new UsageError("--on-chain registers through registerVerified, which verifies TDX quotes only; an SEV-SNP KMS is published through registerSnp (omit --on-chain)");
+  const { info } = pulled;
+  const gate = await verifyForPublish(info, {
+    collateral: null,
+    now: params.now,
+    accept: params.accept,
+    allowSimulatedRoot: params.allowSimulatedRoot === true,
+    ...(params.rootCaDer ? { rootCaDer: params.rootCaDer } : {}),
+    certs: await certsChecklist(params.source, pulled, params.now),
+    sourceChecks: pulled.checks,
+    ...(pulled.tlsLeaf ? { rpcCertDer: pulled.tlsLeaf } : {}),
+    ...(params.policy ? { policy: params.policy } : {}),
+    ...(params.amdCrlDers ? { amdCrlDers: params.amdCrlDers } : {}),
+  });
+  const verification = { pulled, collateral: null, gate };
+  const base = { caPubkey: info.caPubkey, k256Pubkey: info.k256Pubkey, quote: att.evidence };
+  if (!gate.ok) return { verification, identity: base };
+  const blobs = att.snp?.certChain ?? [];
+  const carried = sortAmdCertificates(
+    blobs.flatMap((c, i) => amdCertificatesFromFile(c, `the attestation's cert_chain ${i}`)),
+    "the attestation's cert_chain",
+  );
+  if (!carried.vcek || !carried.ask) {
+    throw new InputError("SNP_VCEK_REQUIRED", "the SEV-SNP attestation's cert_chain does not carry its VCEK and ASK: publishing needs them, so that anyone can re-verify the registration from chain data alone", { details: { platform: "sev-snp" } });
+  }
+  const product = gate.report.platformReport?.product as AmdProduct | undefined;
+  const ark = carried.ark ?? params.rootCaDer ?? (product ? AMD_ARKS[product].der : undefined);
+  if (!ark) throw new InputError("SNP_VCEK_REQUIRED", "the SEV-SNP report's product is unknown, so its ARK is not known either");
+  const amdChain = new TextEncoder().encode(toPem(carried.ask) + toPem(ark));
+  return { verification, identity: { ...base, snp: { vcek: carried.vcek, amdChain } } };
 }
 
 /** A certs dir's checklist (the one the pull made when it tied a separate Bootstrap answer to the dir); `null` for other sources. */

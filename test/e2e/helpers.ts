@@ -32,11 +32,11 @@ async function waitUp(url: string, child: ChildProcess, out: () => string): Prom
   }
 }
 
-/** Start `kms-registry simulate-kms`, bootstrap it through its HTTP API, finish onboarding, save its sim root + collateral. */
-export async function startBootstrappedKms(): Promise<SimKmsProcess> {
+/** Start `kms-registry simulate-kms` (with `extraArgs`, e.g. `--platform sev-snp`), bootstrap it through its HTTP API, finish onboarding, save its sim root + collateral. */
+export async function startBootstrappedKms(extraArgs: string[] = []): Promise<SimKmsProcess> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "kms-registry-e2e-"));
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, "simulate-kms", "--port", String(port), "--host", "127.0.0.1", "--certs-dir", path.join(dir, "certs")], {
+  const child = spawn(process.execPath, [BIN, "simulate-kms", "--port", String(port), "--host", "127.0.0.1", "--certs-dir", path.join(dir, "certs"), ...extraArgs], {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });

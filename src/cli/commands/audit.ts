@@ -2,14 +2,17 @@
  * `kms-registry audit --registry ADDR --rpc URL [--from-block N] [--to-block M] [--reverify]
  *   [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--json]`
  */
-import { UsageError, firstLine } from "../../core/errors.js";
+import { hexToBytes } from "../../core/bytes.js";
+import { KmsRegistryError, UsageError, firstLine } from "../../core/errors.js";
 import { oneLine } from "../../core/sanitize.js";
 import { createVerificationCache } from "../../dcap/cache.js";
 import { INTEL_SGX_ROOT_CA_DER } from "../../dcap/intel-root.js";
 import { parseQuote, QuoteParseError, type Quote } from "../../dcap/quote.js";
 import type { Collateral, VerifiedQuote } from "../../dcap/types.js";
 import { checkQuote } from "../../dcap/verify.js";
-import { auditJson, auditRegistry, reverifyRoot, type AuditProgress, type AuditResult, type Reverify, type ReverifyOutcome } from "../../registry/audit.js";
+import { amdCertificatesFromFile, sortAmdCertificates, verifySnpReport } from "../../dstack/platforms/sev-snp-verify.js";
+import { platformOfQuote } from "../../registry/audit-state.js";
+import { auditJson, auditRegistry, reverifyRoot, type AuditProgress, type AuditResult, type Reverify, type ReverifyContext, type ReverifyOutcome } from "../../registry/audit.js";
 import { fromOnChainCollateral } from "../../registry/verifier.js";
 import { EXIT_FAIL, EXIT_OK, optFlag, optInteger, type CommandSpec, type CommandContext } from "../framework.js";
 import type { CliIO } from "../io.js";
@@ -49,6 +52,7 @@ export async function buildReverify(ctx: CommandContext, hooks: ReverifyHooks = 
   // the root every verification below trusts (compared with the on-chain verifier's by the audit)
   const root = reverifyRoot(rootCaDer);
   return async (quoteBytes, rc) => {
+    if ((rc.registration.platform ?? platformOfQuote(quoteBytes)) === "sev-snp") return reverifySnp(quoteBytes, rc, rootCaDer);
     const published = rc.registration.collateral;
     let quote: Quote;
     let collateral: Collateral;
@@ -84,6 +88,40 @@ export async function buildReverify(ctx: CommandContext, hooks: ReverifyHooks = 
   };
 }
 
+/** Why an SEV-SNP registration cannot be re-verified from the chain alone. */
+const NO_PUBLISHED_SNP_EVIDENCE = "no VCEK and AMD chain were published on chain for this SEV-SNP registration (no KmsSnpEvidencePublished)";
+
+/**
+ * An SEV-SNP registration re-verified from chain data alone: the raw report of its `KmsRegistered` with the VCEK
+ * and ASK/ARK chain of its `KmsSnpEvidencePublished`, at its block time, to AMD's pinned ARK of the product (or
+ * the test ARK of `--root-ca`: NOT GENUINE), then the guest policy rules.
+ */
+function reverifySnp(report: Uint8Array, rc: ReverifyContext, testArkDer: Uint8Array | undefined): ReverifyOutcome {
+  const evidence = rc.registration.snpEvidence;
+  if (!evidence) return { ok: false, detail: NO_PUBLISHED_SNP_EVIDENCE };
+  const source = `with the VCEK and AMD chain published on chain, at the registration's block time ${rc.blockTimestamp}`;
+  try {
+    const chain = sortAmdCertificates(amdCertificatesFromFile(hexToBytes(evidence.amdChain, "amdChain"), "the published AMD chain"), "the published AMD chain");
+    const vcek = amdCertificatesFromFile(hexToBytes(evidence.vcek, "vcek"), "the published VCEK");
+    const r = verifySnpReport(report, {
+      vcekDer: vcek[0]!,
+      now: rc.blockTimestamp,
+      ...(chain.ask ? { askDer: chain.ask } : {}),
+      ...(chain.ark ? { arkDer: chain.ark } : {}),
+      ...(testArkDer ? { testArkDer } : {}),
+    });
+    const genuine = r.genuine ? `, chained to AMD's pinned ARK-${r.product}` : " (NOT GENUINE: test ARK, not AMD's)";
+    if (!r.ok) {
+      const refused = r.policy.rules.find((x) => !x.ok)!;
+      return { ok: false, detail: `SEV-SNP report (${r.product}) verified${genuine}, but the guest policy is refused: ${refused.name}: ${refused.detail} (${source})` };
+    }
+    return { ok: true, detail: `verified: SEV-SNP report (${r.product}) signed by its VCEK${genuine} (${source})` };
+  } catch (e) {
+    if (e instanceof KmsRegistryError) return { ok: false, detail: `${e.code}: ${firstLine(e.message)} (${source})` };
+    throw e;
+  }
+}
+
 /** A verification's outcome under the accepted statuses, saying which collateral and time it used. */
 function policy(out: ReturnType<typeof checkQuote>, accept: readonly string[], source: string): ReverifyOutcome {
   if (!out.ok) return { ok: false, detail: `${out.error.code}: ${firstLine(out.error.message)} (${source})` };
@@ -113,6 +151,9 @@ export const auditCommand: CommandSpec = {
     "on chain must get the same TCB status off chain under the same root (else a verdict-mismatch anomaly); one",
     "verified by a registry whose verifier root is not Intel's is a not-genuine anomaly under Intel's root (give",
     "that root with --root-ca to compare the verdicts).",
+    "An SEV-SNP registration (registerSnp; the platform column, platformOf on chain) is re-verified with the VCEK",
+    "and AMD chain it published (KmsSnpEvidencePublished) at its block time, to AMD's pinned ARK (--root-ca: a",
+    "test ARK, reported NOT GENUINE).",
     "--from-block defaults to the deployment record's block (deployments/<chainId>.json), else 0.",
     "Exit 0 when there is no anomaly, 1 when there is at least one.",
   ].join("\n"),
@@ -180,12 +221,13 @@ function printReport(io: CliIO, report: AuditResult): void {
       String(k.livenessProofs.length),
       String(k.registeredAt),
       k.revokedAt === null ? "-" : String(k.revokedAt),
+      k.platform,
       k.path === "on-chain" ? `on-chain ${k.tcbStatus}${k.intelRoot ? "" : " NOT GENUINE"}${k.stale ? " STALE" : ""}` : "registrar",
       failed ? `${failed} FAILED of ${k.checks.length}` : `${k.checks.length} ok`,
     ];
   });
   io.stdout(`Registry ${report.registry} on chain ${report.chainId}, blocks ${report.fromBlock}…${report.toBlock}: ${report.kms.length} KMS, ${report.events} events\n\n`);
-  if (rows.length) io.stdout(table(rows, ["kms", "status", "attestations", "liveness", "registered", "revoked", "path", "checks"]) + "\n");
+  if (rows.length) io.stdout(table(rows, ["kms", "status", "attestations", "liveness", "registered", "revoked", "platform", "path", "checks"]) + "\n");
   const { foreign, duplicate, outOfRange } = report.logs.dropped;
   if (foreign + duplicate + outOfRange) {
     io.stdout(`Dropped ${report.logs.received - report.logs.used} of ${report.logs.received} logs the RPC returned: ${foreign} of other addresses, ${duplicate} duplicates, ${outOfRange} outside the requested blocks\n\n`);

@@ -20,11 +20,16 @@ import { resolvePath } from "../io.js";
 import { EXPECT_OPTION, readExpectPolicy } from "../options/expect.js";
 import { KMS_SOURCE_OPTIONS, kmsSourceOptions } from "../options/kms-source.js";
 import { CONFIRMATIONS_OPTION, REGISTRY_OPTIONS, confirmations, connectWithRecord, registryOptions } from "../options/registry.js";
-import { loadCollateral, readRootCaDer, verificationOptionSpecs, verificationOptions } from "../options/verification.js";
+import { amdCrlsFromFile } from "../../dstack/platforms/sev-snp-verify.js";
+import { readInputFile } from "../io.js";
+import { loadCollateral, NO_COLLATERAL_MESSAGE, readRootCaDer, verificationOptionSpecs, verificationOptionsWithoutCollateral } from "../options/verification.js";
 import { checksTable, printJson, progressPrinter } from "../output.js";
 
 export const NOT_GENUINE_WARNING =
   "WARNING: NOT GENUINE — this quote verifies only under a simulated (non-Intel) root CA. It proves nothing about real TDX hardware. Publishing it is for development only (--allow-simulated-root).";
+
+export const SNP_NOT_GENUINE_WARNING =
+  "WARNING: NOT GENUINE — this SEV-SNP report verifies only under a test ARK (--root-ca), not AMD's pinned one. It proves nothing about real AMD hardware. Publishing it is for development only (--allow-simulated-root).";
 
 export const publishCommand: CommandSpec = {
   synopsis:
@@ -40,6 +45,9 @@ export const publishCommand: CommandSpec = {
     "--on-chain registers through registerVerified: the registry's DcapVerifier verifies the quote and its",
     "collateral again on chain at the block's time (no REGISTRAR_ROLE needed; the status must be one the registry",
     "accepts); the record says it was verified on chain. The gas is shown before sending; --dry-run sends nothing.",
+    "An AMD SEV-SNP KMS is verified as `verify` does (the report's VCEK signature, VCEK ← ASK ← ARK to AMD's pinned",
+    "ARK, --root-ca: a test ARK, NOT GENUINE; TCB, chip id, guest policy, key binding; --amd-crl checks revocation)",
+    "and published through registerSnp with its report, VCEK and AMD chain (no collateral needed; not --on-chain).",
     "The signing key comes from KMS_REGISTRY_PRIVATE_KEY (environment only).",
   ].join("\n"),
   options: {
@@ -51,6 +59,7 @@ export const publishCommand: CommandSpec = {
     "on-chain": { type: "boolean", description: "register through the permissionless registerVerified (verified again on chain)" },
     ...CONFIRMATIONS_OPTION,
     ...EXPECT_OPTION,
+    "amd-crl": { type: "string", valueName: "FILE", description: "SEV-SNP: AMD's CRL of the ARK (DER or PEM), checked offline" },
     "journal-dir": { type: "string", valueName: "DIR", description: "where unconfirmed sends are journalled (default $KMS_REGISTRY_STATE_DIR or ~/.local/state/kms-registry)" },
   },
   json: true,
@@ -59,7 +68,8 @@ export const publishCommand: CommandSpec = {
     // Usage errors first, before any network or file access.
     const target = registryOptions(ctx);
     const { source, client } = kmsSourceOptions(ctx);
-    const opts = verificationOptions(ctx);
+    // collateral is needed only for a TDX quote (known once pulled); an SEV-SNP report needs none
+    const opts = verificationOptionsWithoutCollateral(ctx);
     const conf = confirmations(ctx);
     const allowSim = optFlag(ctx, "allow-simulated-root");
     if (allowSim && opts.rootCaFile === undefined) throw new UsageError("--allow-simulated-root needs --root-ca FILE (the simulated root the quote must still verify under)");
@@ -67,12 +77,19 @@ export const publishCommand: CommandSpec = {
     const journalOpt = optString(ctx, "journal-dir");
     const rootCaDer = await readRootCaDer(io, opts.rootCaFile);
     const policy = await readExpectPolicy(ctx);
+    const crlPath = optString(ctx, "amd-crl");
+    const amdCrlDers = crlPath !== undefined ? amdCrlsFromFile(await readInputFile(io, crlPath, "AMD CRL file", "amdCrl"), `AMD CRL file ${JSON.stringify(crlPath)}`) : undefined;
+    const collateralSource = opts.collateral;
 
     const result = await publishKmsWorkflow({
       source,
       kmsClient: client,
       now: opts.now,
-      loadCollateral: (quote) => loadCollateral(io, opts.collateral, quote, opts.now),
+      loadCollateral: (quote) => {
+        if (!collateralSource) throw new UsageError(`${NO_COLLATERAL_MESSAGE} (the KMS's attestation is a TDX quote)`);
+        return loadCollateral(io, collateralSource, quote, opts.now);
+      },
+      ...(amdCrlDers ? { amdCrlDers } : {}),
       ...(rootCaDer ? { rootCaDer } : {}),
       accept: opts.accept,
       allowSimulatedRoot: allowSim,
@@ -87,7 +104,7 @@ export const publishCommand: CommandSpec = {
       onChain: optFlag(ctx, "on-chain"),
       onProgress: progressPrinter(io, "publish"),
       onVerified: ({ gate }) => {
-        if (!gate.genuine) io.stderr(`${NOT_GENUINE_WARNING}\n`);
+        if (!gate.genuine) io.stderr(`${gate.report.platform === "sev-snp" ? SNP_NOT_GENUINE_WARNING : NOT_GENUINE_WARNING}\n`);
       },
     });
     if (!result.ok) return printRefusal(ctx, result.gate);
@@ -128,6 +145,7 @@ function printPublished(ctx: CommandContext, r: PublishResult, gate: GateResult,
       ok: true,
       ...r,
       genuine: gate.genuine,
+      platform: gate.report.platform === "sev-snp" ? "sev-snp" : "tdx",
       verification: { verdict: gate.report.verdict, status: gate.status, genuine: gate.genuine, checks: gate.checks },
       ...(onChain ? { onChain } : {}),
     });
@@ -137,7 +155,9 @@ function printPublished(ctx: CommandContext, r: PublishResult, gate: GateResult,
   if (r.txHash) lines.push(`  tx hash:  ${r.txHash}`);
   if (r.gasUsed !== undefined) lines.push(`  gas used: ${r.gasUsed}`);
   if (r.estimatedGas !== undefined) lines.push(`  estimated gas: ${r.estimatedGas}`);
-  lines.push(`  KMS ${r.kms}, quote hash ${r.quoteHash}${gate.genuine ? "" : "  [NOT GENUINE: simulated root]"}`);
+  const snp = gate.report.platform === "sev-snp";
+  lines.push(`  KMS ${r.kms}, ${snp ? "SEV-SNP report" : "quote"} hash ${r.quoteHash}${gate.genuine ? "" : `  [NOT GENUINE: ${snp ? "test ARK" : "simulated root"}]`}`);
+  if (snp) lines.push("  platform: sev-snp (registerSnp: the report, its VCEK and the AMD chain are on chain)");
   if (onChain) {
     lines.push(
       `  on chain: path ${onChain.path}, TCB status ${onChain.tcbStatus ?? "-"}, FMSPC ${onChain.fmspc.toUpperCase() || "-"}, collateral until ${onChain.collateralExpiry ? new Date(onChain.collateralExpiry * 1000).toISOString() : "-"}`,

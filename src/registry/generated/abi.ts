@@ -359,6 +359,22 @@ export const kmsRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "length",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "expected",
+        "type": "uint256"
+      }
+    ],
+    "name": "SnpReportLengthMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint8",
         "name": "tcbStatus",
         "type": "uint8"
@@ -387,6 +403,17 @@ export const kmsRegistryAbi = [
       }
     ],
     "name": "UnsupportedQuoteVersion",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint32",
+        "name": "version",
+        "type": "uint32"
+      }
+    ],
+    "name": "UnsupportedSnpReportVersion",
     "type": "error"
   },
   {
@@ -661,6 +688,37 @@ export const kmsRegistryAbi = [
       }
     ],
     "name": "KmsRevoked",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "kms",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "quoteHash",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes",
+        "name": "vcek",
+        "type": "bytes"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes",
+        "name": "amdChain",
+        "type": "bytes"
+      }
+    ],
+    "name": "KmsSnpEvidencePublished",
     "type": "event"
   },
   {
@@ -1192,6 +1250,25 @@ export const kmsRegistryAbi = [
         "internalType": "address",
         "name": "kms",
         "type": "address"
+      }
+    ],
+    "name": "platformOf",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "kms",
+        "type": "address"
       },
       {
         "internalType": "uint256",
@@ -1348,6 +1425,45 @@ export const kmsRegistryAbi = [
       }
     ],
     "name": "register",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "kms",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes",
+        "name": "caPubkey",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes",
+        "name": "k256Pubkey",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes",
+        "name": "report",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes",
+        "name": "vcek",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes",
+        "name": "amdChain",
+        "type": "bytes"
+      }
+    ],
+    "name": "registerSnp",
     "outputs": [
       {
         "internalType": "address",
@@ -1655,6 +1771,35 @@ export const kmsRegistryAbi = [
     "name": "setStatusAccepted",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes",
+        "name": "report",
+        "type": "bytes"
+      }
+    ],
+    "name": "snpReportFields",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "reportDataHigh",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "reportDataLow",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "imageMeasurement",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "pure",
     "type": "function"
   },
   {
