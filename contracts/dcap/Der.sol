@@ -41,7 +41,7 @@ library Der {
         }
         // the common element, a low tag number with a short-form length, ending by `limit`, read as
         // below in fewer steps (pos, limit < 2^64: no overflow)
-        if (len < 0x80 && end <= limit && tag & 0x1f != 0x1f) return (tag, cs, end);
+        if (len < 0x80 && !(end > limit) && tag & 0x1f != 0x1f) return (tag, cs, end);
         assembly ("memory-safe") {
             // pos + 2 > limit, written so that it cannot overflow (limit ≤ b.length < 2^64)
             switch gt(add(pos, 2), limit)
@@ -94,7 +94,7 @@ library Der {
             end := add(cs, len)
         }
         // `read`'s common element with the tag wanted (`tag` is never a high-tag-number form)
-        if (t == tag && len < 0x80 && end <= limit) return (cs, end);
+        if (t == tag && len < 0x80 && !(end > limit)) return (cs, end);
         (t, cs, end) = read(b, pos, limit);
         if (t != tag) revert DerUnexpectedTag(pos, tag, t);
     }

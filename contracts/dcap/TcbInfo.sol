@@ -100,6 +100,9 @@ library TcbInfo {
     error TcbInfoTeeMismatch();
 
     uint256 private constant MAX_LEVELS = 64;
+    /// @dev A one-digit component `{"svn":D}`: its bytes but the digit, and the mask that keeps them.
+    uint256 private constant ONE_DIGIT_COMPONENT = 0x7b2273766e223a007d << 184;
+    uint256 private constant ONE_DIGIT_MASK = 0xffffffffffffff00ff << 184;
     uint256 private constant MAX_IDENTITIES = 16;
 
     // top-level keys (bits of `seen`)
@@ -423,7 +426,7 @@ library TcbInfo {
                 // the most common shape first, `{"svn":D}` (one digit) and the byte after it in the text:
                 // read as the general loop below reads it, in fewer steps
                 if and(
-                    and(eq(and(w, 0xffffffffffffff00ff0000000000000000000000000000000000000000000000), 0x7b2273766e223a007d0000000000000000000000000000000000000000000000), room1),
+                    and(eq(and(w, ONE_DIGIT_MASK), ONE_DIGIT_COMPONENT), room1),
                     lt(add(q, 9), end)
                 ) {
                     let d := sub(byte(7, w), 0x30)
