@@ -127,11 +127,11 @@ contract DcapVerifier is IDcapVerifier {
         _checkQuoteSignatures(quote, p, st.pck.x, st.pck.y); // qe-report.signature, qe-report.binding
         IntelJson.raise(st.qe.policyFailure); // qe-identity.policy
         if (!QuoteSignatures.quoteSignatureOk(quote, p)) {
-            revert VerificationFailed(Step.QuoteSignature, Reason.SignatureInvalid);
+            _fail(Step.QuoteSignature, Reason.SignatureInvalid);
         }
         IntelJson.raise(st.tcb.failure); // tcb.fmspc, tcb.level, tcb.tdx-module
         r.status = IntelJson.convergeStatus(st.tcb.status, st.qe.status); // tcb.status
-        if (r.status == IntelJson.TcbStatus.Revoked) revert VerificationFailed(Step.TcbStatus, Reason.StatusRevoked);
+        if (r.status == IntelJson.TcbStatus.Revoked) _fail(Step.TcbStatus, Reason.StatusRevoked);
         _checkReportPolicy(quote, p); // report.policy
         r.advisoryIds = IntelJson.mergeAdvisoryIds(st.tcb.advisoryIds, st.qe.advisoryIds);
         r.tcbDate = st.tcb.tcbDate;
@@ -157,7 +157,7 @@ contract DcapVerifier is IDcapVerifier {
         if (
             vendor != TdxQuote.INTEL_QE_VENDOR_ID || p.attestationKeyType != TdxQuote.ATTESTATION_KEY_TYPE_ECDSA_P256
                 || p.teeType != TdxQuote.TEE_TYPE_TDX || (p.version != QUOTE_V4 && p.version != QUOTE_V5)
-        ) revert VerificationFailed(Step.QuoteHeader, Reason.HeaderInvalid);
+        ) _fail(Step.QuoteHeader, Reason.HeaderInvalid);
     }
 
     /// @dev What the TCB Info grades: the PCK's platform (when its chain passed) and the TDX module.
@@ -197,16 +197,16 @@ contract DcapVerifier is IDcapVerifier {
         if (
             sig.length != SIGNATURE_SIZE
                 || !P256.verifySignatureAllowMalleability(sha256(text), bytes32(sig[0:32]), bytes32(sig[32:64]), x, y)
-        ) revert VerificationFailed(step, Reason.SignatureInvalid);
+        ) _fail(step, Reason.SignatureInvalid);
     }
 
     /// @dev qe-report.signature (by the PCK leaf's key) and qe-report.binding.
     function _checkQuoteSignatures(bytes calldata quote, TdxQuote.Quote memory p, bytes32 x, bytes32 y) private view {
         if (!QuoteSignatures.qeReportSignatureOk(quote, p, x, y)) {
-            revert VerificationFailed(Step.QeReportSignature, Reason.SignatureInvalid);
+            _fail(Step.QeReportSignature, Reason.SignatureInvalid);
         }
         if (!QuoteSignatures.qeReportBindingOk(quote, p)) {
-            revert VerificationFailed(Step.QeReportBinding, Reason.SignatureInvalid);
+            _fail(Step.QeReportBinding, Reason.SignatureInvalid);
         }
     }
 
@@ -216,16 +216,21 @@ contract DcapVerifier is IDcapVerifier {
         if (p.bodyType == TdxQuote.BODY_TYPE_TD15) {
             bytes calldata m = TdxQuote.mrServiceTd(quote, p);
             if (bytes32(m[0:32]) != 0 || bytes16(m[32:48]) != 0) {
-                revert VerificationFailed(Step.ReportPolicy, Reason.ServiceTdNotZero);
+                _fail(Step.ReportPolicy, Reason.ServiceTdNotZero);
             }
         }
         bytes8 a = TdxQuote.tdAttributes(quote, p);
         // the attributes are a little-endian u64: byte i holds bits 8i … 8i + 7
         uint64 v;
         for (uint256 i; i < 8; ++i) v |= uint64(uint8(a[i])) << uint64(8 * i);
-        if (v & TD_RESERVED != 0) revert VerificationFailed(Step.ReportPolicy, Reason.ReservedAttributes);
-        if (v & TD_DEBUG != 0) revert VerificationFailed(Step.ReportPolicy, Reason.DebugTd);
-        if (v & TD_SEPT_VE_DISABLE == 0) revert VerificationFailed(Step.ReportPolicy, Reason.SeptVeDisableClear);
+        if (v & TD_RESERVED != 0) _fail(Step.ReportPolicy, Reason.ReservedAttributes);
+        if (v & TD_DEBUG != 0) _fail(Step.ReportPolicy, Reason.DebugTd);
+        if (v & TD_SEPT_VE_DISABLE == 0) _fail(Step.ReportPolicy, Reason.SeptVeDisableClear);
+    }
+
+    /// @dev Reverts `VerificationFailed(step, reason)` (one copy of the revert's encoding in the code).
+    function _fail(Step step, Reason reason) private pure {
+        revert VerificationFailed(step, reason);
     }
 
     function _earliest(uint256 a, uint256 b, uint256 c, uint256 d) private pure returns (uint256 m) {

@@ -33,6 +33,16 @@ library Der {
         uint256 len;
         uint256 bad; // 1 truncated, 2 bad length, 3 high tag
         assembly ("memory-safe") {
+            let w := calldataload(add(b.offset, pos))
+            tag := byte(0, w)
+            len := byte(1, w)
+            cs := add(pos, 2)
+            end := add(cs, len)
+        }
+        // the common element, a low tag number with a short-form length, ending by `limit`, read as
+        // below in fewer steps (pos, limit < 2^64: no overflow)
+        if (len < 0x80 && !(end > limit) && tag & 0x1f != 0x1f) return (tag, cs, end);
+        assembly ("memory-safe") {
             // pos + 2 > limit, written so that it cannot overflow (limit ≤ b.length < 2^64)
             switch gt(add(pos, 2), limit)
             case 1 { bad := 1 }
@@ -75,6 +85,16 @@ library Der {
         returns (uint256 cs, uint256 end)
     {
         uint256 t;
+        uint256 len;
+        assembly ("memory-safe") {
+            let w := calldataload(add(b.offset, pos))
+            t := byte(0, w)
+            len := byte(1, w)
+            cs := add(pos, 2)
+            end := add(cs, len)
+        }
+        // `read`'s common element with the tag wanted (`tag` is never a high-tag-number form)
+        if (t == tag && len < 0x80 && !(end > limit)) return (cs, end);
         (t, cs, end) = read(b, pos, limit);
         if (t != tag) revert DerUnexpectedTag(pos, tag, t);
     }
