@@ -37,9 +37,12 @@ export interface TcbInfo extends CollateralDocument {
   tcbLevels: TcbLevel[];
 }
 
+/** A level's SGX or TDX components: absent (TDX in an SGX document), or exactly Intel's 16, each an `svn` byte. */
 function components(doc: DocumentReader, v: unknown, path: string): number[] {
   if (v === undefined) return [];
-  return doc.arr(v, path).map((c, i) => doc.int(doc.obj(c, `${path}[${i}]`), "svn", `${path}[${i}].`, 255));
+  const list = doc.arr(v, path);
+  if (list.length !== 16) doc.fail(path, `has ${list.length} components, expected 16`);
+  return list.map((c, i) => doc.int(doc.obj(c, `${path}[${i}]`), "svn", `${path}[${i}].`, 255));
 }
 
 function lexCompare(a: number[], b: number[]): number {

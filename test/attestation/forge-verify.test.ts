@@ -197,8 +197,8 @@ describe("every TCB status, each from a re-signed TCB Info", () => {
     await rejected({ world: { tcbInfo: { tcbLevels: [level("UpToDate", undefined, { tdx: TEE.map((v, i) => (i === 2 ? 4 : v)) })] } } }, "TCB_LEVEL_NOT_FOUND", /TEE_TCB_SVN 060103/);
   });
 
-  it("a visited level without 16 components is malformed collateral, not a skip", async () => {
-    await rejected({ world: { tcbInfo: { tcbLevels: [level("UpToDate", undefined, { tdx: TEE.slice(0, 15) })] } } }, "TCB_LEVEL_INVALID", /15 TDX components, expected 16/);
+  it("a level without 16 components is malformed collateral (read as the TCB Info is read), not a skip", async () => {
+    await rejected({ world: { tcbInfo: { tcbLevels: [level("UpToDate", undefined, { tdx: TEE.slice(0, 15) })] } } }, "TCB_INFO_INVALID", /tdxtcbcomponents has 15 components, expected 16/);
   });
 
   it("advisory IDs merge: level's, then the module's new ones, then the QE's new ones", async () => {

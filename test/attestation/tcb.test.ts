@@ -125,10 +125,11 @@ describe("platform TCB level matching on the real TDX TCB info", () => {
     expect(sorted.tcbLevels.map((l) => l.tcbDate)).toEqual(info().tcbLevels.map((l) => l.tcbDate));
   });
 
-  it("a visited level with the wrong component count is an error, not a skip", () => {
+  it("a level with the wrong component count is malformed collateral, wherever it is (not a skip)", () => {
     const doc = JSON.parse(tdxCollateral().tcbInfo) as { tcbLevels: { tcb: { tdxtcbcomponents: unknown[] } }[] };
-    doc.tcbLevels[0]!.tcb.tdxtcbcomponents.pop();
-    expect(code(() => matchPlatformLevel(parseTcbInfo(JSON.stringify(doc)), CPUSVN, 11, svn(6, 1, 3)))).toBe("TCB_LEVEL_INVALID");
+    doc.tcbLevels.at(-1)!.tcb.tdxtcbcomponents.pop();
+    expect(code(() => parseTcbInfo(JSON.stringify(doc)))).toBe("TCB_INFO_INVALID");
+    expect(() => parseTcbInfo(JSON.stringify(doc))).toThrow(/tdxtcbcomponents has 15 components, expected 16/);
   });
 });
 
