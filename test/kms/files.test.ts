@@ -121,6 +121,7 @@ describe("readInput", () => {
       journal: "1 MiB",
       pccsCache: "24 MiB",
       measurementPolicy: "256 KiB",
+      watchState: "64 MiB",
     });
     expect(formatBytes(1000)).toBe("1000 bytes");
   });
