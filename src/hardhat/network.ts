@@ -12,7 +12,7 @@ import type { NetworkConnection } from "hardhat/types/network";
 import { createPublicClient, createWalletClient, custom, defineChain, getAddress, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
 
 import type { Hex } from "../core/bytes.js";
-import { KmsRegistryError, UsageError, errorMessage, firstLine } from "../core/errors.js";
+import { InputError, KmsRegistryError, UsageError, errorMessage, firstLine } from "../core/errors.js";
 import { oneLine, sanitizeForTerminal } from "../core/sanitize.js";
 import { INPUT_KINDS, readInput } from "../core/files.js";
 import { parseCollateralJson } from "../dcap/collateral.js";
@@ -118,22 +118,26 @@ function innermostHardhatError(e: unknown): Error | undefined {
   return found;
 }
 
+/** The one line a failed task prints: our errors by code, an unset configuration variable with where its value can come from, anything else its first line. */
+function taskErrorLine(task: string, e: unknown): string {
+  if (e instanceof HardhatPluginError) return oneLine(firstLine(e.message));
+  if (e instanceof KmsRegistryError) return `${task}: ${e.code}: ${oneLine(sanitizeForTerminal(e.shortMessage))}`;
+  const line = oneLine(firstLine(errorMessage(innermostHardhatError(e) ?? e)));
+  const missing = /Configuration Variable "([A-Za-z0-9_]+)" not found/.exec(line);
+  return missing ? `${task}: ${line} (set ${missing[1]} in the environment, or store it with \`npx hardhat keystore set ${missing[1]}\`)` : `${task}: ${line}`;
+}
+
 /**
- * Run a task's body; our errors become a `HardhatPluginError` whose message starts with the error's code
- * (Hardhat prints it as one line, exit code 1), an unset configuration variable is named with where its
- * value can come from, anything else keeps its first line.
+ * Run a task's body. A failure is one line on stderr and the CLI's exit codes — 2 for a usage or input error
+ * (an unset configuration variable too), 1 otherwise — printed here rather than thrown to Hardhat, which adds a
+ * stack trace whenever it runs in CI.
  */
-export async function runTask<T>(task: string, body: () => Promise<T>): Promise<T> {
+export async function runTask(task: string, body: () => Promise<unknown>): Promise<void> {
   try {
-    return await body();
+    await body();
   } catch (e) {
-    if (e instanceof HardhatPluginError) throw e;
-    if (e instanceof KmsRegistryError) throw new HardhatPluginError(PLUGIN_ID, `${task}: ${e.code}: ${sanitizeForTerminal(e.shortMessage)}`, e);
-    const line = firstLine(errorMessage(innermostHardhatError(e) ?? e));
-    const missing = /Configuration Variable "([A-Za-z0-9_]+)" not found/.exec(line);
-    if (missing) {
-      throw new HardhatPluginError(PLUGIN_ID, `${task}: ${line} (set ${missing[1]} in the environment, or store it with \`npx hardhat keystore set ${missing[1]}\`)`, e as Error);
-    }
-    throw new HardhatPluginError(PLUGIN_ID, `${task}: ${oneLine(line)}`, e instanceof Error ? e : undefined);
+    const line = taskErrorLine(task, e);
+    process.stderr.write(`Error in community plugin ${PLUGIN_ID}: ${line}\n`);
+    process.exitCode = e instanceof UsageError || e instanceof InputError || /Configuration Variable "[A-Za-z0-9_]+" not found/.test(line) ? 2 : 1;
   }
 }

@@ -49,7 +49,7 @@ describe("dstack-kms-registry/hardhat in a Hardhat 3 project", () => {
       hardhatIn(project, ["kms-registry:deploy", "--help"]),
       hardhatIn(project, ["--network", "local", "kms-registry:deploy"], { KMS_TEST_RPC_URL: node.url }),
     ]);
-    expect(noKey.code).toBe(1);
+    expect(noKey.code).toBe(2); // a usage / input error, as in the CLI
     expect(noKey.stderr).toMatch(/Configuration Variable "KMS_REGISTRY_PRIVATE_KEY" not found.*npx hardhat keystore set KMS_REGISTRY_PRIVATE_KEY/);
     expect(noKey.stderr).not.toMatch(/\n\s+at /); // no stack trace
     expect(all.code, all.stderr).toBe(0);
@@ -80,9 +80,9 @@ describe("dstack-kms-registry/hardhat in a Hardhat 3 project", () => {
       hardhatIn(project, ["--network", "local", "kms-registry:publish", ...source, "--accept", "UpToDate,Fine"], env),
       hardhatIn(project, ["--network", "local", "kms-registry:publish", ...source], env),
     ]);
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/USAGE: .*already records a KmsRegistry at .*--force/);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--accept: unknown TCB status "Fine"/);
     expect(refused.code, refused.stderr).toBe(1);
     expect(refused.stderr).toMatch(/refusing to publish: .*NOT GENUINE/);
@@ -122,7 +122,7 @@ describe("dstack-kms-registry/hardhat in a Hardhat 3 project", () => {
       hardhatIn(project, ["--network", "local", "kms-registry:audit"], env),
       hardhatIn(project, ["--network", "local", "kms-registry:recheck", "--kms", signer, "--collateral", kms.collateralFile], env),
     ]);
-    expect(badRecheck.code).toBe(1);
+    expect(badRecheck.code).toBe(2);
     expect(badRecheck.stderr).toMatch(/KMS_NOT_REGISTERED: KMS 0x[0-9a-fA-F]{40} is not registered \(or is revoked\)/);
     expect(idem.code, idem.stderr).toBe(0);
     expect(jsonOut<{ status: string }>(idem.stdout).status).toBe("already-registered");
