@@ -228,7 +228,13 @@ async function verify(params: PublishKmsParameters, pulled: PullResult): Promise
   }
   if (!info.quote) throw new InputError("NO_QUOTE", "the bootstrap info carries no quote; nothing to verify or publish");
   const collateral = await params.loadCollateral(info.quote);
-  const gate = await verifyForPublish(info, {
+  const gate = await verifyForPublish(info, await gateOptions(params, pulled, collateral));
+  return { verification: { pulled, collateral, gate }, identity: { caPubkey: info.caPubkey, k256Pubkey: info.k256Pubkey, quote: info.quote } };
+}
+
+/** The gate's options both platforms share: the policy, the trust root, the certs checklist and the pulled source's checks. */
+async function gateOptions(params: PublishKmsParameters, pulled: PullResult, collateral: Collateral | null) {
+  return {
     collateral,
     now: params.now,
     accept: params.accept,
@@ -238,8 +244,7 @@ async function verify(params: PublishKmsParameters, pulled: PullResult): Promise
     sourceChecks: pulled.checks,
     ...(pulled.tlsLeaf ? { rpcCertDer: pulled.tlsLeaf } : {}),
     ...(params.policy ? { policy: params.policy } : {}),
-  });
-  return { verification: { pulled, collateral, gate }, identity: { caPubkey: info.caPubkey, k256Pubkey: info.k256Pubkey, quote: info.quote } };
+  };
 }
 
 /**
@@ -253,15 +258,7 @@ async function verifySnp(params: PublishKmsParameters, pulled: PullResult, att: 
   if (params.onChain) throw new UsageError("--on-chain registers through registerVerified, which verifies TDX quotes only; an SEV-SNP KMS is published through registerSnp (omit --on-chain)");
   const { info } = pulled;
   const gate = await verifyForPublish(info, {
-    collateral: null,
-    now: params.now,
-    accept: params.accept,
-    allowSimulatedRoot: params.allowSimulatedRoot === true,
-    ...(params.rootCaDer ? { rootCaDer: params.rootCaDer } : {}),
-    certs: await certsChecklist(params.source, pulled, params.now),
-    sourceChecks: pulled.checks,
-    ...(pulled.tlsLeaf ? { rpcCertDer: pulled.tlsLeaf } : {}),
-    ...(params.policy ? { policy: params.policy } : {}),
+    ...(await gateOptions(params, pulled, null)),
     ...(params.amdCrlDers ? { amdCrlDers: params.amdCrlDers } : {}),
   });
   const verification = { pulled, collateral: null, gate };
