@@ -234,6 +234,33 @@ interface IKmsRegistry {
     /// @param version The version found.
     error UnsupportedSnpReportVersion(uint32 version);
 
+    /// @notice A CBOR item of a Nitro attestation document runs past the end of what holds it.
+    /// @param offset Where the item (or its head) starts: in the document, or in its payload for the
+    ///        payload's items.
+    error CborTruncated(uint256 offset);
+
+    /// @notice A CBOR encoding the Nitro document reader does not read: a reserved additional information
+    ///         value, an indefinite-length integer or tag, a break out of place, a simple value other than
+    ///         false/true/null/undefined or a float, or nesting deeper than 16.
+    /// @param offset Where the item starts (in the document, or in its payload).
+    error CborUnsupported(uint256 offset);
+
+    /// @notice A Nitro attestation document is not shaped as an NSM document: the COSE_Sign1 array, one of
+    ///         its items, the payload map or one of the fields read has another type, a field read appears
+    ///         twice, or bytes follow the document.
+    /// @param field The part that is wrong ("COSE_Sign1", "protected header", "unprotected header",
+    ///        "payload", "signature", "user_data", "pcrs", "timestamp"), left-aligned ASCII.
+    error NitroDocumentMalformed(bytes32 field);
+
+    /// @notice A field the registry reads is absent from the Nitro document's payload (or null).
+    /// @param field "user_data", "pcrs", "timestamp", "PCR0", "PCR1" or "PCR2", left-aligned ASCII.
+    error NitroFieldMissing(bytes32 field);
+
+    /// @notice The Nitro document's user_data is not 64 bytes (dstack puts its 64-byte report_data there).
+    /// @param length The length found.
+    /// @param expected 64.
+    error NitroUserDataLengthMismatch(uint256 length, uint256 expected);
+
     /// @notice The allowlist is on and the quote's image measurement is not in it.
     /// @param imageMeasurement The quote's keccak256(mrTd ‖ rtMr0 ‖ rtMr1 ‖ rtMr2).
     error ImageNotAllowed(bytes32 imageMeasurement);
@@ -595,33 +622,77 @@ interface IKmsRegistry {
     /// @param amdChain The ASK and ARK certificates (AMD's KDS `cert_chain`: PEM, ASK then ARK).
     event KmsSnpEvidencePublished(address indexed kms, bytes32 indexed quoteHash, bytes vcek, bytes amdChain);
 
+    /// @notice The AMD CRL an SEV-SNP registration was checked against (`registerSnp` with a CRL): with
+    ///         `KmsSnpEvidencePublished`, what an auditor needs to re-check AMD's revocation of the ASK from
+    ///         chain data alone. Not checked on chain.
+    /// @param kms The KMS address.
+    /// @param quoteHash keccak256 of the registered SNP report.
+    /// @param crl The CRL (DER) the ARK signed, as AMD's KDS serves it.
+    event KmsSnpCrlPublished(address indexed kms, bytes32 indexed quoteHash, bytes crl);
+
     /// @notice Registers a KMS running on AMD SEV-SNP, or re-attests an active one (same CA key), with its
     ///         raw SNP attestation report. Only REGISTRAR_ROLE: the registrar verified the report off chain
     ///         (its VCEK signature, the AMD chain to the pinned ARK, the TCB and the guest policy). Emits
-    ///         `KmsRegistered` (its `quote` is the raw report) and `KmsSnpEvidencePublished`.
+    ///         `KmsRegistered` (its `quote` is the raw report), `KmsSnpEvidencePublished` and, when `crl` is
+    ///         not empty, `KmsSnpCrlPublished`.
     /// @dev The checks of `register` with the report in place of the quote: `caPubkey` and `k256Pubkey` as
     ///      there; the report is 1184 bytes of version 2 to 5 (`SnpReportLengthMismatch`,
     ///      `UnsupportedSnpReportVersion`) whose report_data (at 0x50) is keccak256(binding
     ///      string) ‖ 32 zero bytes (`ReportDataMismatch`); its image measurement keccak256(measurement),
     ///      the 48 bytes at 0x90, is allowed when the allowlist is on (`ImageNotAllowed`); the KMS is not
     ///      revoked and keeps its CA key. The record is a registrar-path record; `platformOf` says SEV-SNP.
-    ///      `vcek` and `amdChain` are only published.
+    ///      `vcek`, `amdChain` and `crl` are only published.
     /// @param caPubkey DER SubjectPublicKeyInfo of the KMS root CA key (P-256), 91 bytes.
     /// @param k256Pubkey SEC1 compressed root k256 key, 33 bytes.
     /// @param report Raw SEV-SNP attestation report (1184 bytes).
     /// @param vcek The VCEK certificate, DER.
     /// @param amdChain The ASK and ARK certificates, PEM (AMD's KDS `cert_chain`).
+    /// @param crl The AMD CRL (DER) the chain was checked against, or empty when none was.
     /// @return kms The KMS's address.
     function registerSnp(
         bytes calldata caPubkey,
         bytes calldata k256Pubkey,
         bytes calldata report,
         bytes calldata vcek,
-        bytes calldata amdChain
+        bytes calldata amdChain,
+        bytes calldata crl
     ) external returns (address kms);
 
+    /// @notice Registers a KMS running in an AWS Nitro Enclave, or re-attests an active one (same CA key),
+    ///         with its NSM attestation document. Only REGISTRAR_ROLE: the registrar verified the document off
+    ///         chain (its ES384 signature, the cabundle chain to AWS's pinned Nitro Enclaves Root-G1 at the
+    ///         document's timestamp, the debug-mode rule). Emits `KmsRegistered`, whose `quote` is the
+    ///         document: it carries its own certificate chain, so it can be re-verified from chain data alone.
+    /// @dev The checks of `register` with the document in place of the quote: `caPubkey` and `k256Pubkey` as
+    ///      there; the document's payload user_data (64 bytes: dstack's report_data) is keccak256(binding
+    ///      string) ‖ 32 zero bytes (`ReportDataMismatch`); its image measurement sha256(PCR0 ‖ PCR1 ‖ PCR2),
+    ///      dstack's os_image_hash, is allowed when the allowlist is on (`ImageNotAllowed`); the KMS is not
+    ///      revoked and keeps its CA key. A document the reader cannot read reverts `CborTruncated`,
+    ///      `CborUnsupported`, `NitroDocumentMalformed`, `NitroFieldMissing` or `NitroUserDataLengthMismatch`.
+    ///      The record is a registrar-path record; `platformOf` says AWS Nitro Enclave.
+    /// @param caPubkey DER SubjectPublicKeyInfo of the KMS root CA key (P-256), 91 bytes.
+    /// @param k256Pubkey SEC1 compressed root k256 key, 33 bytes.
+    /// @param document The NSM attestation document (COSE_Sign1, optionally tagged 18).
+    /// @return kms The KMS's address.
+    function registerNitro(bytes calldata caPubkey, bytes calldata k256Pubkey, bytes calldata document)
+        external
+        returns (address kms);
+
+    /// @notice The fields `registerNitro` reads from a Nitro attestation document.
+    /// @dev Reverts with the reader's errors (see `registerNitro`).
+    /// @param document The NSM attestation document.
+    /// @return reportDataHigh user_data[0:32].
+    /// @return reportDataLow user_data[32:64].
+    /// @return imageMeasurement sha256(PCR0 ‖ PCR1 ‖ PCR2) (dstack's os_image_hash).
+    /// @return timestamp The document's timestamp, milliseconds since the Unix epoch.
+    function nitroDocumentFields(bytes calldata document)
+        external
+        pure
+        returns (bytes32 reportDataHigh, bytes32 reportDataLow, bytes32 imageMeasurement, uint64 timestamp);
+
     /// @notice The platform of the latest (re-)attestation of `kms`: 0 = Intel TDX (`register`,
-    ///         `registerWithCollateral`, `registerVerified`), 1 = AMD SEV-SNP (`registerSnp`).
+    ///         `registerWithCollateral`, `registerVerified`), 1 = AMD SEV-SNP (`registerSnp`), 2 = AWS Nitro
+    ///         Enclave (`registerNitro`).
     /// @dev Keyed by the record's quoteHash, so every registration path sets it. 0 also for a KMS that
     ///      was never registered: check `kmsInfo(kms).attestedAt` or `isRegistered`.
     /// @param kms The KMS address.

@@ -10,6 +10,7 @@ import {TcbInfo} from "./dcap/TcbInfo.sol";
 import {IKmsRegistry} from "./IKmsRegistry.sol";
 import {LowerHex} from "./lib/LowerHex.sol";
 import {Secp256k1} from "./lib/Secp256k1.sol";
+import {NitroDocument} from "./lib/NitroDocument.sol";
 import {SnpReport} from "./lib/SnpReport.sol";
 
 /// @title KmsRegistry
@@ -96,6 +97,8 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
 
     /// @dev `platformOf` of an SEV-SNP registration (TDX is 0).
     uint8 private constant PLATFORM_SEV_SNP = 1;
+    /// @dev `platformOf` of an AWS Nitro Enclave registration.
+    uint8 private constant PLATFORM_NITRO_ENCLAVE = 2;
 
     // ─── Signed messages ───
 
@@ -203,8 +206,9 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
     bool private _allowlistEnabled;
     /// @dev Bit s set when TCB status s is accepted.
     uint256 private _acceptedStatuses;
-    /// @dev The platform of each registered report or quote, by its hash: PLATFORM_SEV_SNP for the reports
-    ///      `registerSnp` accepted, 0 (TDX) for everything else.
+    /// @dev The platform of each registered report, document or quote, by its hash: PLATFORM_SEV_SNP for the
+    ///      reports `registerSnp` accepted, PLATFORM_NITRO_ENCLAVE for the documents `registerNitro` accepted,
+    ///      0 (TDX) for everything else.
     mapping(bytes32 quoteHash => uint8) private _quotePlatform;
 
     /// @notice Deploys the registry.
@@ -537,41 +541,54 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         bytes calldata k256Pubkey,
         bytes calldata report,
         bytes calldata vcek,
-        bytes calldata amdChain
+        bytes calldata amdChain,
+        bytes calldata crl
     ) external onlyRole(REGISTRAR_ROLE) returns (address kms) {
         bytes32 quoteHash;
-        (kms, quoteHash) = _registerSnp(caPubkey, k256Pubkey, report);
+        (kms, quoteHash) = _registerPlatform(caPubkey, k256Pubkey, report, PLATFORM_SEV_SNP, SnpReport.read);
         emit KmsSnpEvidencePublished(kms, quoteHash, vcek, amdChain);
+        if (crl.length != 0) emit KmsSnpCrlPublished(kms, quoteHash, crl);
     }
 
-    /// @dev `registerSnp` but its evidence event: the checks, the record and `KmsRegistered`.
-    function _registerSnp(bytes calldata caPubkey, bytes calldata k256Pubkey, bytes calldata report)
-        private
-        returns (address kms, bytes32 quoteHash)
+    // ───────────────────────────── AWS Nitro Enclaves ─────────────────────────────
+
+    /// @inheritdoc IKmsRegistry
+    function registerNitro(bytes calldata caPubkey, bytes calldata k256Pubkey, bytes calldata document)
+        external
+        onlyRole(REGISTRAR_ROLE)
+        returns (address kms)
     {
+        (kms,) = _registerPlatform(caPubkey, k256Pubkey, document, PLATFORM_NITRO_ENCLAVE, _readNitro);
+    }
+
+    /// @inheritdoc IKmsRegistry
+    function nitroDocumentFields(bytes calldata document)
+        external
+        pure
+        returns (bytes32 reportDataHigh, bytes32 reportDataLow, bytes32 imageMeasurement, uint64 timestamp)
+    {
+        return NitroDocument.read(document);
+    }
+
+    /// @dev `NitroDocument.read` without the timestamp: the shape of an evidence reader.
+    function _readNitro(bytes calldata document) private pure returns (bytes32 high, bytes32 low, bytes32 image) {
+        (high, low, image,) = NitroDocument.read(document);
+    }
+
+    /// @dev A registrar-path registration of another platform's evidence (read by `reader`): the checks of
+    ///      `register`, the record, its platform and `KmsRegistered`.
+    function _registerPlatform(
+        bytes calldata caPubkey,
+        bytes calldata k256Pubkey,
+        bytes calldata evidence,
+        uint8 platform,
+        function(bytes calldata) internal pure returns (bytes32, bytes32, bytes32) reader
+    ) private returns (address kms, bytes32 quoteHash) {
         bytes32 image;
-        (kms, image) = _checkSnpRegistration(caPubkey, k256Pubkey, report);
-        quoteHash = _store(kms, keccak256(caPubkey), image, keccak256(report), false);
-        _quotePlatform[quoteHash] = PLATFORM_SEV_SNP;
-        _emitRegistered(kms, quoteHash, caPubkey, k256Pubkey, report);
-    }
-
-    /// @dev Every stateless check of `registerSnp`: those of `register`, with the SNP report's layout.
-    function _checkSnpRegistration(bytes calldata caPubkey, bytes calldata k256Pubkey, bytes calldata report)
-        private
-        view
-        returns (address kms, bytes32 image)
-    {
-        _checkCaPubkey(caPubkey);
-        if (k256Pubkey.length != Secp256k1.COMPRESSED_LENGTH) revert InvalidK256PubkeyLength(k256Pubkey.length);
-        kms = Secp256k1.addressOf(k256Pubkey);
-        if (kms == address(0)) revert K256PubkeyNotOnCurve();
-        bytes32 high;
-        bytes32 low;
-        (high, low, image) = SnpReport.read(report);
-        bytes32 expected = _bindingHash(caPubkey, k256Pubkey);
-        if (high != expected || low != 0) revert ReportDataMismatch(expected, high, low);
-        if (_allowlistEnabled && !_allowedImages[image]) revert ImageNotAllowed(image);
+        (kms, image) = _checkEvidence(caPubkey, k256Pubkey, evidence, reader);
+        quoteHash = _store(kms, keccak256(caPubkey), image, keccak256(evidence), false);
+        _quotePlatform[quoteHash] = platform;
+        _emitRegistered(kms, quoteHash, caPubkey, k256Pubkey, evidence);
     }
 
     /// @inheritdoc IKmsRegistry
@@ -596,13 +613,25 @@ contract KmsRegistry is IKmsRegistry, AccessControl {
         view
         returns (address kms, bytes32 image)
     {
+        return _checkEvidence(caPubkey, k256Pubkey, quote, _readQuote);
+    }
+
+    /// @dev The stateless checks of every registration, with the platform's `reader` of report_data and the
+    ///      image measurement: the CA key's shape, the k256 key's, report_data binding the keys, the
+    ///      allowlist; returns the KMS address and the image measurement.
+    function _checkEvidence(
+        bytes calldata caPubkey,
+        bytes calldata k256Pubkey,
+        bytes calldata evidence,
+        function(bytes calldata) internal pure returns (bytes32, bytes32, bytes32) reader
+    ) private view returns (address kms, bytes32 image) {
         _checkCaPubkey(caPubkey);
         if (k256Pubkey.length != Secp256k1.COMPRESSED_LENGTH) revert InvalidK256PubkeyLength(k256Pubkey.length);
         kms = Secp256k1.addressOf(k256Pubkey);
         if (kms == address(0)) revert K256PubkeyNotOnCurve();
         bytes32 high;
         bytes32 low;
-        (high, low, image) = _readQuote(quote);
+        (high, low, image) = reader(evidence);
         bytes32 expected = _bindingHash(caPubkey, k256Pubkey);
         if (high != expected || low != 0) revert ReportDataMismatch(expected, high, low);
         if (_allowlistEnabled && !_allowedImages[image]) revert ImageNotAllowed(image);

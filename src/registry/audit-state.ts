@@ -13,6 +13,7 @@ import { hexToBytes, type Hex } from "../core/bytes.js";
 import { errorMessage } from "../core/errors.js";
 import { parseQuote } from "../dcap/quote.js";
 import { checkKmsBinding } from "../dstack/binding.js";
+import { decodeNitroDocument, looksLikeCoseSign1 } from "../dstack/platforms/nitro.js";
 import { looksLikeSnpReport, parseSnpReport } from "../dstack/platforms/sev-snp.js";
 import { ethAddress } from "../dstack/signatures.js";
 import type { TcbStatus } from "../dcap/types.js";
@@ -31,21 +32,25 @@ export interface AuditCheck {
 /** How an attestation was made: by a registrar (`register`, `registerWithCollateral`) or verified on chain (`registerVerified`). */
 export type AttestationPath = "registrar" | "on-chain";
 
-/** The platform of an attestation: a TDX quote (`register`, `registerWithCollateral`, `registerVerified`) or an AMD SEV-SNP report (`registerSnp`). */
-export type AttestationPlatform = "tdx" | "sev-snp";
+/** The platform of an attestation: a TDX quote (`register`, `registerWithCollateral`, `registerVerified`; also a GCP TDX KMS's), an AMD SEV-SNP report (`registerSnp`) or an AWS Nitro Enclave attestation document (`registerNitro`). */
+export type AttestationPlatform = "tdx" | "sev-snp" | "nitro-enclave";
 
 /** The AMD evidence an SEV-SNP registration published (`KmsSnpEvidencePublished`): the VCEK (DER) and the ASK/ARK chain (PEM). */
 export interface SnpEvidence {
   vcek: Hex;
   amdChain: Hex;
+  /** The AMD CRL (DER) published with it (`KmsSnpCrlPublished`), when one was. */
+  crl?: Hex;
 }
 
 /**
  * The platform of a registered quote, told by its shape: the registry's `register` paths accept only TDX
- * quotes (v4/v5, whose first u32 is never 2–5), `registerSnp` only 1184-byte SNP reports of version 2–5.
+ * quotes (v4/v5, whose first u32 is never 2–5), `registerSnp` only 1184-byte SNP reports of version 2–5,
+ * `registerNitro` only COSE_Sign1 documents (a CBOR array of 4, first byte 0x84, or tag 18 0xd2: never a TDX
+ * quote's version byte).
  */
 export function platformOfQuote(quote: Uint8Array): AttestationPlatform {
-  return looksLikeSnpReport(quote) ? "sev-snp" : "tdx";
+  return looksLikeSnpReport(quote) ? "sev-snp" : looksLikeCoseSign1(quote) ? "nitro-enclave" : "tdx";
 }
 
 /** What the on-chain verifier said (`KmsVerifiedOnChain`), or what a recheck left in the record (`KmsRechecked`). */
@@ -159,10 +164,13 @@ export function checkRegistration(ev: RegisteredEvent, attestation: number): Aud
     check("kms-address", addrOk, addrOk ? "the KMS address is the k256 key's Ethereum address" : `k256Pubkey's address is ${addr ? cs(addr) : "(not a secp256k1 key)"}, event says ${ev.kms}`),
   );
   let reportData: Uint8Array | undefined;
-  const snp = platformOfQuote(quote) === "sev-snp";
+  const platform = platformOfQuote(quote);
   try {
-    reportData = snp ? parseSnpReport(quote).reportData : parseQuote(quote).body.reportData;
-    checks.push(check("quote-parse", true, snp ? `SEV-SNP report parses (${quote.length} bytes; report_data at 0x50)` : `quote parses (${quote.length} bytes)`));
+    if (platform === "sev-snp") reportData = parseSnpReport(quote).reportData;
+    else if (platform === "nitro-enclave") reportData = decodeNitroDocument(quote).userData ?? undefined;
+    else reportData = parseQuote(quote).body.reportData;
+    const what = { "sev-snp": `SEV-SNP report parses (${quote.length} bytes; report_data at 0x50)`, "nitro-enclave": `Nitro attestation document decodes (${quote.length} bytes; report_data is its user_data${reportData ? "" : ", which it lacks"})`, tdx: `quote parses (${quote.length} bytes)` }[platform];
+    checks.push(check("quote-parse", true, what));
   } catch (e) {
     checks.push(check("quote-parse", false, `quote does not parse: ${errorMessage(e)}`));
   }
@@ -218,7 +226,7 @@ export function applyEvent(byAddr: Map<string, AuditKms>, ev: AuditEvent, anomal
   if (ev.kind === "registered") {
     if (cur) applyReattestation(cur, ev, anomalies);
     else byAddr.set(key, firstRegistration(ev, anomalies));
-  } else if (ev.kind === "verified" || ev.kind === "collateral" || ev.kind === "snp-evidence") {
+  } else if (ev.kind === "verified" || ev.kind === "collateral" || ev.kind === "snp-evidence" || ev.kind === "snp-crl") {
     applyToAttestation(cur, ev, anomalies);
   } else if (!cur) {
     anomalies.push(unknownKmsAnomaly(ev));
@@ -248,9 +256,9 @@ function unknownKmsAnomaly(ev: Extract<AuditEvent, { kind: "revoked" | "liveness
  * `KmsVerifiedOnChain` / `KmsCollateralPublished`: part of the registration emitted just before them in the same
  * transaction with the same quote hash (the contract emits them together); anything else is an anomaly.
  */
-function applyToAttestation(cur: AuditKms | undefined, ev: Extract<AuditEvent, { kind: "verified" | "collateral" | "snp-evidence" }>, anomalies: Anomaly[]): void {
+function applyToAttestation(cur: AuditKms | undefined, ev: Extract<AuditEvent, { kind: "verified" | "collateral" | "snp-evidence" | "snp-crl" }>, anomalies: Anomaly[]): void {
   const att = cur?.attestations.at(-1);
-  const event = ev.kind === "verified" ? "KmsVerifiedOnChain" : ev.kind === "collateral" ? "KmsCollateralPublished" : "KmsSnpEvidencePublished";
+  const event = { verified: "KmsVerifiedOnChain", collateral: "KmsCollateralPublished", "snp-evidence": "KmsSnpEvidencePublished", "snp-crl": "KmsSnpCrlPublished" }[ev.kind];
   if (!cur || !att || att.tx !== ev.tx || att.quoteHash !== ev.quoteHash) {
     anomalies.push({ kms: ev.kms, kind: "event-without-registration", detail: `${event} in block ${ev.block} (tx ${ev.tx}) is not part of a registration of this KMS with quote hash ${ev.quoteHash} in that transaction` });
     return;
@@ -261,6 +269,14 @@ function applyToAttestation(cur: AuditKms | undefined, ev: Extract<AuditEvent, {
       return;
     }
     att.snpEvidence = { vcek: ev.vcek, amdChain: ev.amdChain };
+    return;
+  }
+  if (ev.kind === "snp-crl") {
+    if (!att.snpEvidence) {
+      anomalies.push({ kms: ev.kms, kind: "event-without-registration", detail: `${event} in block ${ev.block} (tx ${ev.tx}) does not follow the KmsSnpEvidencePublished of an SEV-SNP registration` });
+      return;
+    }
+    att.snpEvidence.crl = ev.crl;
     return;
   }
   if (ev.kind === "collateral") {

@@ -199,21 +199,33 @@ export function encodeRegisterWithCollateral(args: { caPubkey: BytesLike; k256Pu
   });
 }
 
-/** Calldata of `registerSnp(caPubkey, k256Pubkey, report, vcek, amdChain)` (REGISTRAR_ROLE; an AMD SEV-SNP KMS, its VCEK (DER) and ASK/ARK chain (PEM) published). */
-export function encodeRegisterSnp(args: { caPubkey: BytesLike; k256Pubkey: BytesLike; report: BytesLike; vcek: BytesLike; amdChain: BytesLike }): Hex {
+/**
+ * Calldata of `registerSnp(caPubkey, k256Pubkey, report, vcek, amdChain, crl)` (REGISTRAR_ROLE; an AMD SEV-SNP KMS,
+ * its VCEK (DER), ASK/ARK chain (PEM) and, when given, the AMD CRL (DER) it was checked against published).
+ */
+export function encodeRegisterSnp(args: { caPubkey: BytesLike; k256Pubkey: BytesLike; report: BytesLike; vcek: BytesLike; amdChain: BytesLike; crl?: BytesLike }): Hex {
   return encodeFunctionData({
     abi: kmsRegistryAbi,
     functionName: "registerSnp",
-    args: [toHex(args.caPubkey, "caPubkey"), toHex(args.k256Pubkey, "k256Pubkey"), toHex(args.report, "report"), toHex(args.vcek, "vcek"), toHex(args.amdChain, "amdChain")],
+    args: [toHex(args.caPubkey, "caPubkey"), toHex(args.k256Pubkey, "k256Pubkey"), toHex(args.report, "report"), toHex(args.vcek, "vcek"), toHex(args.amdChain, "amdChain"), args.crl === undefined ? "0x" : toHex(args.crl, "crl")],
   });
 }
 
-/** A registration's platform as `platformOf` numbers it (0 TDX, 1 SEV-SNP). */
-export type RegistryPlatform = "tdx" | "sev-snp";
+/** Calldata of `registerNitro(caPubkey, k256Pubkey, document)` (REGISTRAR_ROLE; an AWS Nitro Enclave KMS and its NSM attestation document). */
+export function encodeRegisterNitro(args: { caPubkey: BytesLike; k256Pubkey: BytesLike; document: BytesLike }): Hex {
+  return encodeFunctionData({
+    abi: kmsRegistryAbi,
+    functionName: "registerNitro",
+    args: [toHex(args.caPubkey, "caPubkey"), toHex(args.k256Pubkey, "k256Pubkey"), toHex(args.document, "document")],
+  });
+}
+
+/** A registration's platform as `platformOf` numbers it (0 TDX, also GCP TDX; 1 SEV-SNP; 2 AWS Nitro Enclave). */
+export type RegistryPlatform = "tdx" | "sev-snp" | "nitro-enclave";
 
 /** The platform name of a `platformOf` value (`platform N` for a number this client does not know). */
 export function platformName(n: number): RegistryPlatform | `platform ${number}` {
-  return n === 0 ? "tdx" : n === 1 ? "sev-snp" : `platform ${n}`;
+  return n === 0 ? "tdx" : n === 1 ? "sev-snp" : n === 2 ? "nitro-enclave" : `platform ${n}`;
 }
 
 /** `platformOf(kms)`: the platform of the latest (re-)attestation ("tdx" also for a KMS never registered). */

@@ -41,6 +41,8 @@ export type AuditEvent =
   | { kind: "collateral"; kms: Hex; quoteHash: Hex; collateral: OnChainCollateral; block: number; tx: Hex; logIndex: number }
   /** `KmsSnpEvidencePublished`: an SEV-SNP registration's VCEK (DER) and ASK/ARK chain (PEM), as published. */
   | { kind: "snp-evidence"; kms: Hex; quoteHash: Hex; vcek: Hex; amdChain: Hex; block: number; tx: Hex; logIndex: number }
+  /** `KmsSnpCrlPublished`: the AMD CRL (DER) an SEV-SNP registration was checked against, as published. */
+  | { kind: "snp-crl"; kms: Hex; quoteHash: Hex; crl: Hex; block: number; tx: Hex; logIndex: number }
   | { kind: "rechecked"; kms: Hex; by: Hex; tcbStatus: TcbStatus | string; collateralExpiry: number; stale: boolean; block: number; tx: Hex; logIndex: number }
   | { kind: "revoked"; kms: Hex; by: Hex; reason: string; block: number; tx: Hex; logIndex: number }
   | { kind: "liveness"; kms: Hex; timestamp: number; nonce: string; block: number; tx: Hex; logIndex: number };
@@ -109,6 +111,8 @@ export function decodeRegistryLog(log: RawLog): AuditEvent | undefined | "undeco
     }
     case "KmsSnpEvidencePublished":
       return { kind: "snp-evidence", kms: cs(d.args.kms), quoteHash: lower(d.args.quoteHash), vcek: lower(d.args.vcek), amdChain: lower(d.args.amdChain), ...where };
+    case "KmsSnpCrlPublished":
+      return { kind: "snp-crl", kms: cs(d.args.kms), quoteHash: lower(d.args.quoteHash), crl: lower(d.args.crl), ...where };
     case "KmsRechecked":
       return {
         kind: "rechecked",

@@ -8,7 +8,7 @@
  * A journal is trusted only when it describes this very publish: its chain, registry, KMS, quote hash and
  * account are this run's, its signed transaction hashes to the recorded hash and is a `register` (or
  * `registerVerified`, `registerSnp`) call of this registry, on this chain, from the configured account, with
- * exactly this run's keys and quote (and, for `registerSnp`, its VCEK and AMD chain) (a
+ * exactly this run's keys and quote (and, for `registerSnp`, its VCEK, AMD chain and CRL) (a
  * node-managed account's transaction is checked the same way as the node returns it). Anything else is an
  * error that keeps the journal (`JOURNAL_MISMATCH`, `JOURNAL_TAMPERED`, `BAD_JOURNAL`).
  */
@@ -54,9 +54,9 @@ export interface JournalExpectation {
   /** This run's `register(caPubkey, k256Pubkey, quote)` arguments. */
   args: readonly [Hex, Hex, Hex];
   /** The registering function (default `register`; `registerVerified` for an on-chain-verified publish, `registerSnp` for an SEV-SNP KMS). */
-  functionName?: "register" | "registerVerified" | "registerSnp";
-  /** `registerSnp`: this run's VCEK and AMD chain arguments. */
-  snpArgs?: readonly [Hex, Hex];
+  functionName?: "register" | "registerVerified" | "registerSnp" | "registerNitro";
+  /** `registerSnp`: this run's VCEK, AMD chain and CRL arguments. */
+  snpArgs?: readonly [Hex, Hex, Hex];
 }
 
 export function journalPath(dir: string, chainId: number, registry: string, quoteHash: string): string {
@@ -140,9 +140,10 @@ function checkRegisterTx(
   if (!sameHex(caPubkey, want.args[0])) throw fail("registers another CA key");
   if (!sameHex(quote, want.args[2])) throw fail(`registers another quote (hash ${keccak256(quote)}), not ${want.quoteHash}`);
   if (fn === "registerSnp") {
-    const [, , , vcek, amdChain] = call.args as unknown as readonly [Hex, Hex, Hex, Hex, Hex];
+    const [, , , vcek, amdChain, crl] = call.args as unknown as readonly [Hex, Hex, Hex, Hex, Hex, Hex];
     if (!want.snpArgs || !sameHex(vcek, want.snpArgs[0])) throw fail("publishes another VCEK");
     if (!sameHex(amdChain, want.snpArgs[1])) throw fail("publishes another AMD chain");
+    if (!sameHex(crl, want.snpArgs[2])) throw fail("publishes another AMD CRL");
   }
 }
 

@@ -2,7 +2,8 @@
  * Publishing a verified KMS identity: `register(caPubkey, k256Pubkey, quote)` on the KmsRegistry (REGISTRAR_ROLE),
  * or with `onChain` the permissionless `registerVerified(caPubkey, k256Pubkey, quote, collateral)`, which
  * verifies the quote on chain at the block's time (no role needed); an AMD SEV-SNP KMS (`identity.snp`) through
- * `registerSnp(caPubkey, k256Pubkey, report, vcek, amdChain)` (REGISTRAR_ROLE).
+ * `registerSnp(caPubkey, k256Pubkey, report, vcek, amdChain, crl)` (REGISTRAR_ROLE); an AWS Nitro Enclave KMS
+ * (`identity.nitro`) through `registerNitro(caPubkey, k256Pubkey, document)` (REGISTRAR_ROLE).
  *
  * Idempotent and safe to interrupt: before sending, the transaction is written to a journal file
  * (write-ahead, see `publish-journal.ts`); the journal is removed once the transaction is confirmed. A re-run
@@ -54,16 +55,21 @@ import {
 export interface KmsIdentity {
   caPubkey: Uint8Array;
   k256Pubkey: Uint8Array;
-  /** The TDX quote, or the raw SEV-SNP report when `snp` is given. */
+  /** The TDX quote, the raw SEV-SNP report when `snp` is given, the NSM attestation document when `nitro` is. */
   quote: Uint8Array;
-  /** An AMD SEV-SNP KMS: published through `registerSnp` with the VCEK (DER) and the ASK and ARK (PEM) its report was verified with. */
-  snp?: { vcek: Uint8Array; amdChain: Uint8Array };
+  /**
+   * An AMD SEV-SNP KMS: published through `registerSnp` with the VCEK (DER) and the ASK and ARK (PEM) its report was
+   * verified with, and the AMD CRL (DER) its chain was checked against when there was one.
+   */
+  snp?: { vcek: Uint8Array; amdChain: Uint8Array; crl?: Uint8Array };
+  /** An AWS Nitro Enclave KMS: published through `registerNitro` with its attestation document (`quote`). */
+  nitro?: true;
 }
 
 export type PublishStage = "state" | "estimate" | "send" | "wait" | "recover";
 
 /** The registry functions a publish calls. */
-export type RegisterFunction = "register" | "registerVerified" | "registerSnp";
+export type RegisterFunction = "register" | "registerVerified" | "registerSnp" | "registerNitro";
 
 export type PublishStatus = "registered" | "re-attested" | "already-registered" | "recovered" | "dry-run";
 
@@ -156,10 +162,13 @@ interface PublishRun {
   quoteHash: Hex;
   /** `register(caPubkey, k256Pubkey, quote)` arguments. */
   args: readonly [Hex, Hex, Hex];
-  /** `register`, `registerVerified` (the same arguments and the collateral) or `registerSnp` (the same arguments, the VCEK and the AMD chain). */
+  /**
+   * `register`, `registerVerified` (the same arguments and the collateral), `registerSnp` (the same arguments, the
+   * VCEK, the AMD chain and the CRL) or `registerNitro` (the same arguments, the document as the quote).
+   */
   functionName: RegisterFunction;
-  /** `registerSnp`'s VCEK and AMD chain arguments. */
-  snpArgs?: readonly [Hex, Hex];
+  /** `registerSnp`'s VCEK, AMD chain and CRL (`0x`: none) arguments. */
+  snpArgs?: readonly [Hex, Hex, Hex];
   /** The arguments of `functionName`. */
   callArgs: readonly unknown[];
   /** The registry ABI plus the caller's custom errors. */
@@ -181,7 +190,8 @@ function publishRun(opts: PublishOptions): PublishRun {
   const quoteHash = keccak256(identity.quote);
   const args = [bytesToHex(identity.caPubkey), bytesToHex(identity.k256Pubkey), bytesToHex(identity.quote)] as const;
   if (identity.snp && opts.onChain) throw new UsageError("an SEV-SNP KMS is published through registerSnp; registerVerified (on chain) verifies TDX quotes only");
-  const snpArgs = identity.snp ? ([bytesToHex(identity.snp.vcek), bytesToHex(identity.snp.amdChain)] as const) : undefined;
+  if (identity.nitro && opts.onChain) throw new UsageError("an AWS Nitro Enclave KMS is published through registerNitro; registerVerified (on chain) verifies TDX quotes only");
+  const snpArgs = identity.snp ? ([bytesToHex(identity.snp.vcek), bytesToHex(identity.snp.amdChain), identity.snp.crl ? bytesToHex(identity.snp.crl) : "0x"] as const) : undefined;
   return {
     publicClient,
     walletClient,
@@ -191,7 +201,7 @@ function publishRun(opts: PublishOptions): PublishRun {
     kms,
     quoteHash,
     args,
-    functionName: snpArgs ? "registerSnp" : opts.onChain ? "registerVerified" : "register",
+    functionName: snpArgs ? "registerSnp" : identity.nitro ? "registerNitro" : opts.onChain ? "registerVerified" : "register",
     ...(snpArgs ? { snpArgs } : {}),
     callArgs: snpArgs ? [...args, ...snpArgs] : opts.onChain ? [...args, opts.onChain.collateral] : args,
     abi: [...kmsRegistryAbi, ...(opts.onChain ? registryErrorAbi : []), ...(opts.errorAbi ?? []).filter((x) => x.type === "error")] as Abi,

@@ -49,7 +49,7 @@ function snpKms(o: { version?: number; measurement?: Uint8Array } = {}): TestKms
   return { ...k, report };
 }
 
-const snpArgs = (k: TestKms & { report: Uint8Array }) => [hex(k.caPubkey), hex(k.k256Pubkey), hex(k.report), hex(vcek.der), bytesToHex(new TextEncoder().encode(world.certChainPem))] as const;
+const snpArgs = (k: TestKms & { report: Uint8Array }) => [hex(k.caPubkey), hex(k.k256Pubkey), hex(k.report), hex(vcek.der), bytesToHex(new TextEncoder().encode(world.certChainPem)), "0x"] as const;
 
 describe("KmsRegistry.registerSnp", () => {
   it("registers an SNP KMS whose report_data binds its keys: the record, platformOf = 1, KmsRegistered with the raw report, KmsSnpEvidencePublished with the VCEK and AMD chain", async () => {
@@ -94,13 +94,13 @@ describe("KmsRegistry.registerSnp", () => {
     const k = snpKms();
     const stranger = newKms();
     const args = snpArgs(k);
-    const errArgs = await expectRevert(registry.write.registerSnp([hex(stranger.caPubkey), hex(stranger.k256Pubkey), args[2], args[3], args[4]]), "ReportDataMismatch");
+    const errArgs = await expectRevert(registry.write.registerSnp([hex(stranger.caPubkey), hex(stranger.k256Pubkey), args[2], args[3], args[4], "0x"]), "ReportDataMismatch");
     expect(errArgs[0]).toBe(await registry.read.reportDataHash([hex(stranger.caPubkey), hex(stranger.k256Pubkey)]));
     expect(errArgs[1]).toBe(bytesToHex(bindingReportData(k.caPubkey, k.k256Pubkey).subarray(0, 32)));
     const rd = bindingReportData(k.caPubkey, k.k256Pubkey);
     rd[63] = 1;
     const low = makeSnpReport(world, vcek, { reportData: rd });
-    const e2 = await expectRevert(registry.write.registerSnp([args[0], args[1], hex(low), args[3], args[4]]), "ReportDataMismatch");
+    const e2 = await expectRevert(registry.write.registerSnp([args[0], args[1], hex(low), args[3], args[4], "0x"]), "ReportDataMismatch");
     expect(e2[2]).toBe(bytesToHex(rd.subarray(32)));
     expect(await registry.read.isRegistered([k.address])).toBe(false);
   });
@@ -110,13 +110,13 @@ describe("KmsRegistry.registerSnp", () => {
     const k = snpKms();
     const args = snpArgs(k);
     for (const bad of [k.report.subarray(0, 1183), new Uint8Array([...k.report, 0]), new Uint8Array(0), k.report.subarray(0, 0x50)]) {
-      const e = await expectRevert(registry.write.registerSnp([args[0], args[1], hex(bad), args[3], args[4]]), "SnpReportLengthMismatch");
+      const e = await expectRevert(registry.write.registerSnp([args[0], args[1], hex(bad), args[3], args[4], "0x"]), "SnpReportLengthMismatch");
       expect(e).toEqual([BigInt(bad.length), 1184n]);
     }
     for (const version of [0, 1, 6, 0x01000002]) {
       const r = k.report.slice();
       new DataView(r.buffer).setUint32(0, version, true);
-      const e = await expectRevert(registry.write.registerSnp([args[0], args[1], hex(r), args[3], args[4]]), "UnsupportedSnpReportVersion");
+      const e = await expectRevert(registry.write.registerSnp([args[0], args[1], hex(r), args[3], args[4], "0x"]), "UnsupportedSnpReportVersion");
       expect(e).toEqual([version]);
       await expectRevert(registry.read.snpReportFields([hex(r)]), "UnsupportedSnpReportVersion");
     }
@@ -138,8 +138,8 @@ describe("KmsRegistry.registerSnp", () => {
     const e = await expectRevert(asOther.write.registerSnp(snpArgs(k)), "AccessControlUnauthorizedAccount");
     expect(e).toEqual([getAddress(other), await registry.read.REGISTRAR_ROLE()]);
     const args = snpArgs(k);
-    await expectRevert(registry.write.registerSnp([hex(k.caPubkey.subarray(1)), args[1], args[2], args[3], args[4]]), "InvalidCaPubkeyLength");
-    await expectRevert(registry.write.registerSnp([args[0], hex(k.k256Pubkey.subarray(1)), args[2], args[3], args[4]]), "InvalidK256PubkeyLength");
+    await expectRevert(registry.write.registerSnp([hex(k.caPubkey.subarray(1)), args[1], args[2], args[3], args[4], "0x"]), "InvalidCaPubkeyLength");
+    await expectRevert(registry.write.registerSnp([args[0], hex(k.k256Pubkey.subarray(1)), args[2], args[3], args[4], "0x"]), "InvalidK256PubkeyLength");
   });
 
   it("enforces the image allowlist with keccak256(measurement) (ImageNotAllowed) and the revocation", async () => {
@@ -186,7 +186,7 @@ describe("KmsRegistry.snpReportFields on real AMD-signed reports", () => {
     expect(image).toBe(bytesToHex(keccak_256(hexToBytes(parsed.measurement))));
     // its report_data binds no KMS keys: registerSnp refuses it
     const k = newKms();
-    const e = await expectRevert(registry.write.registerSnp([hex(k.caPubkey), hex(k.k256Pubkey), hex(att.evidence), "0x", "0x"]), "ReportDataMismatch");
+    const e = await expectRevert(registry.write.registerSnp([hex(k.caPubkey), hex(k.k256Pubkey), hex(att.evidence), "0x", "0x", "0x"]), "ReportDataMismatch");
     expect(e[1]).toBe(high);
   });
 

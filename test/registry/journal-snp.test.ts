@@ -11,7 +11,7 @@ import { InputError } from "../../src/core/errors.js";
 import { encodeRegister, encodeRegisterSnp, kmsAddressFromPubkey } from "../../src/registry/client.js";
 import { checkJournal, JOURNAL_FORMAT, type Journal, type JournalExpectation } from "../../src/registry/publish-journal.js";
 import { HARDHAT_DEV_ACCOUNT_1_KEY } from "../../src/testing/devnode.js";
-import { createSnpWorld, issueVcek, makeSnpReport } from "../../src/testing/platforms/snp-world.js";
+import { createSnpWorld, issueVcek, makeArkCrl, makeSnpReport } from "../../src/testing/platforms/snp-world.js";
 import { bindingReportData, newKms } from "../contracts/helpers.js";
 
 const account = privateKeyToAccount(HARDHAT_DEV_ACCOUNT_1_KEY);
@@ -24,7 +24,8 @@ const k = newKms();
 const report = makeSnpReport(world, vcek, { reportData: bindingReportData(k.caPubkey, k.k256Pubkey) });
 const amdChain = new TextEncoder().encode(world.certChainPem);
 const args = [bytesToHex(k.caPubkey), bytesToHex(k.k256Pubkey), bytesToHex(report)] as const;
-const snpArgs = [bytesToHex(vcek.der), bytesToHex(amdChain)] as const;
+const crl = makeArkCrl(world, { thisUpdate: Math.floor(Date.now() / 1000) - 3600, nextUpdate: Math.floor(Date.now() / 1000) + 86_400 });
+const snpArgs = [bytesToHex(vcek.der), bytesToHex(amdChain), bytesToHex(crl)] as const;
 
 async function journalFor(data: Hex): Promise<Journal> {
   const rawTx = await account.signTransaction({ type: "eip1559", chainId: CHAIN, to: REGISTRY, data, nonce: 3, gas: 3_000_000n, maxFeePerGas: 2_000_000_000n, maxPriorityFeePerGas: 1_000_000n });
@@ -44,7 +45,7 @@ const want = (extra: Partial<JournalExpectation> = {}): JournalExpectation => ({
   ...extra,
 });
 
-const snpData = (o: { vcek?: Uint8Array; amdChain?: Uint8Array } = {}) => encodeRegisterSnp({ caPubkey: k.caPubkey, k256Pubkey: k.k256Pubkey, report, vcek: o.vcek ?? vcek.der, amdChain: o.amdChain ?? amdChain });
+const snpData = (o: { vcek?: Uint8Array; amdChain?: Uint8Array; crl?: Uint8Array } = {}) => encodeRegisterSnp({ caPubkey: k.caPubkey, k256Pubkey: k.k256Pubkey, report, vcek: o.vcek ?? vcek.der, amdChain: o.amdChain ?? amdChain, crl: o.crl ?? crl });
 
 async function mismatch(p: Promise<void>): Promise<string> {
   const e = await p.then(() => undefined, (x: unknown) => x);
@@ -58,11 +59,17 @@ describe("publish journal of registerSnp", () => {
     await expect(checkJournal(await journalFor(snpData()), want())).resolves.toBeUndefined();
   });
 
+  it("refuses another AMD CRL, or none where this run publishes one", async () => {
+    expect(await mismatch(checkJournal(await journalFor(snpData({ crl: Uint8Array.of(1, 2, 3) })), want()))).toMatch(/publishes another AMD CRL/);
+    const noCrl = encodeRegisterSnp({ caPubkey: k.caPubkey, k256Pubkey: k.k256Pubkey, report, vcek: vcek.der, amdChain });
+    expect(await mismatch(checkJournal(await journalFor(noCrl), want()))).toMatch(/publishes another AMD CRL/);
+  });
+
   it("refuses another VCEK, another AMD chain, another report, a register call or an expectation without the evidence", async () => {
     expect(await mismatch(checkJournal(await journalFor(snpData({ vcek: issueVcek(world, { chipId: new Uint8Array(64).fill(8), tcb: vcek.tcb }).der })), want()))).toMatch(/publishes another VCEK/);
     expect(await mismatch(checkJournal(await journalFor(snpData({ amdChain: new TextEncoder().encode(world.certChainPem + "\n") })), want()))).toMatch(/publishes another AMD chain/);
     const other = makeSnpReport(world, vcek, { reportData: bindingReportData(k.caPubkey, k.k256Pubkey), measurement: new Uint8Array(48).fill(1) });
-    const otherData = encodeRegisterSnp({ caPubkey: k.caPubkey, k256Pubkey: k.k256Pubkey, report: other, vcek: vcek.der, amdChain });
+    const otherData = encodeRegisterSnp({ caPubkey: k.caPubkey, k256Pubkey: k.k256Pubkey, report: other, vcek: vcek.der, amdChain, crl });
     expect(await mismatch(checkJournal(await journalFor(otherData), want()))).toMatch(/registers another quote/);
     expect(await mismatch(checkJournal(await journalFor(encodeRegister({ caPubkey: k.caPubkey, k256Pubkey: k.k256Pubkey, quote: report })), want()))).toMatch(/calls register\(\), not registerSnp\(\)/);
     expect(await mismatch(checkJournal(await journalFor(snpData()), want({ functionName: "register" })))).toMatch(/calls registerSnp\(\), not register\(\)/);

@@ -64,6 +64,28 @@ export const kmsRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "offset",
+        "type": "uint256"
+      }
+    ],
+    "name": "CborTruncated",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "offset",
+        "type": "uint256"
+      }
+    ],
+    "name": "CborUnsupported",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint64",
         "name": "registered",
         "type": "uint64"
@@ -264,6 +286,44 @@ export const kmsRegistryAbi = [
       }
     ],
     "name": "LivenessTimestampTooOld",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "field",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NitroDocumentMalformed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "field",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NitroFieldMissing",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "length",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "expected",
+        "type": "uint256"
+      }
+    ],
+    "name": "NitroUserDataLengthMismatch",
     "type": "error"
   },
   {
@@ -688,6 +748,31 @@ export const kmsRegistryAbi = [
       }
     ],
     "name": "KmsRevoked",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "kms",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "quoteHash",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes",
+        "name": "crl",
+        "type": "bytes"
+      }
+    ],
+    "name": "KmsSnpCrlPublished",
     "type": "event"
   },
   {
@@ -1228,6 +1313,40 @@ export const kmsRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes",
+        "name": "document",
+        "type": "bytes"
+      }
+    ],
+    "name": "nitroDocumentFields",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "reportDataHigh",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "reportDataLow",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "imageMeasurement",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint64",
+        "name": "timestamp",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "pure",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "kms",
         "type": "address"
@@ -1449,6 +1568,35 @@ export const kmsRegistryAbi = [
       },
       {
         "internalType": "bytes",
+        "name": "document",
+        "type": "bytes"
+      }
+    ],
+    "name": "registerNitro",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "kms",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes",
+        "name": "caPubkey",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes",
+        "name": "k256Pubkey",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes",
         "name": "report",
         "type": "bytes"
       },
@@ -1460,6 +1608,11 @@ export const kmsRegistryAbi = [
       {
         "internalType": "bytes",
         "name": "amdChain",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes",
+        "name": "crl",
         "type": "bytes"
       }
     ],
