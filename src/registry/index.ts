@@ -101,6 +101,7 @@ export {
   type ReverifyOutcome,
   type ReverifyContext,
 } from "./audit.js";
+export { reverifyPlatformRegistration, NO_PUBLISHED_SNP_EVIDENCE, type PlatformReverifyOptions } from "./reverify-platform.js";
 export {
   rebuildState,
   checkRegistration,

@@ -3,7 +3,11 @@
  * its collateral → the certs-dir checklist (from a certs dir) → the verification gate → connect to the
  * registry (its chain and code checked against the deployment record) → the journalled, idempotent
  * `register` (`publishKms`). An AMD SEV-SNP KMS takes the same road: its report verified as `verify` does (VCEK,
- * AMD chain, TCB, guest policy, key binding), then `registerSnp` with the report, the VCEK and the AMD chain.
+ * AMD chain, TCB, guest policy, key binding), then `registerSnp` with the report, the VCEK, the AMD chain and the
+ * AMD CRL it was checked against (when one was given). An AWS Nitro Enclave KMS too: its NSM document verified as
+ * `verify` does (COSE ES384, cabundle chain to AWS's pinned root at the document's timestamp, the debug-mode rule,
+ * user_data binding the keys), then `registerNitro` with the document. A GCP TDX KMS is a TDX KMS: its TDX quote
+ * goes through `register` / `registerVerified`; the TPM quote beside it is only reported.
  *
  * The gate is the whole `verify` of the KMS module (`verifyBootstrap`: certs-dir checklist when given, checks
  * made while pulling, the quote's DCAP chain and collateral, accepted TCB status, report_data binding of
@@ -53,6 +57,8 @@ export interface GateOptions {
   policy?: MeasurementPolicy;
   /** SEV-SNP: AMD CRLs (DER) to check the chain against. */
   amdCrlDers?: Uint8Array[];
+  /** Accept a DEBUG TD, a debug SEV-SNP guest or a debug-mode Nitro enclave (never for production). */
+  allowDebug?: boolean;
 }
 
 export interface GateResult {
@@ -67,13 +73,21 @@ export interface GateResult {
   report: BootstrapReport;
 }
 
+/** How `publish.genuine` names each platform's root. */
+const GENUINE_WORDS = {
+  tdx: { genuine: "the quote chains to Intel's SGX Root CA", notGenuine: "quote chains to a non-Intel root", refused: "quote verifies only under a non-Intel root CA" },
+  "sev-snp": { genuine: "the SEV-SNP report chains to AMD's pinned ARK", notGenuine: "SEV-SNP report chains to a test ARK, not AMD's", refused: "SEV-SNP report verifies only under a test ARK" },
+  "nitro-enclave": { genuine: "the Nitro document chains to AWS's pinned Nitro Enclaves Root-G1", notGenuine: "Nitro document chains to a test root, not AWS's", refused: "Nitro document verifies only under a test root" },
+} as const;
+
 /** The verification gate: `verifyBootstrap`, then the genuine-root policy (`publish.genuine`). */
 export async function verifyForPublish(id: GateInput, opts: GateOptions): Promise<GateResult> {
   const report = await verifyBootstrap(id, {
     collateral: opts.collateral,
     now: opts.now,
     // --root-ca is the test root of whichever platform the KMS runs on (a TDX root CA, or an SEV-SNP test ARK)
-    ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer, snpTestArkDer: opts.rootCaDer } : {}),
+    ...(opts.rootCaDer ? { rootCaDer: opts.rootCaDer, snpTestArkDer: opts.rootCaDer, nitroRootDer: opts.rootCaDer } : {}),
+    ...(opts.allowDebug ? { allowDebug: true } : {}),
     ...(opts.amdCrlDers ? { amdCrlDers: opts.amdCrlDers } : {}),
     acceptedStatuses: opts.accept,
     requireEventLog: true,
@@ -92,22 +106,18 @@ export async function verifyForPublish(id: GateInput, opts: GateOptions): Promis
     return { ok: false, ...base, checks, reason };
   }
   const allowed = report.genuine || opts.allowSimulatedRoot === true;
-  const snp = report.platform === "sev-snp";
+  const words = GENUINE_WORDS[report.platform === "sev-snp" || report.platform === "nitro-enclave" ? report.platform : "tdx"];
   checks.push({
     name: "publish.genuine",
     ok: allowed,
-    detail: report.genuine
-      ? snp
-        ? "the SEV-SNP report chains to AMD's pinned ARK"
-        : "the quote chains to Intel's SGX Root CA"
-      : `NOT GENUINE: the ${snp ? "SEV-SNP report chains to a test ARK, not AMD's" : "quote chains to a non-Intel root"}${opts.allowSimulatedRoot ? " (allowed by --allow-simulated-root)" : ""}`,
+    detail: report.genuine ? words.genuine : `NOT GENUINE: the ${words.notGenuine}${opts.allowSimulatedRoot ? " (allowed by --allow-simulated-root)" : ""}`,
   });
   if (!allowed) {
     return {
       ok: false,
       ...base,
       checks,
-      reason: `the ${snp ? "SEV-SNP report verifies only under a test ARK" : "quote verifies only under a non-Intel root CA"} (NOT GENUINE); pass --allow-simulated-root to publish it anyway (development only)`,
+      reason: `the ${words.refused} (NOT GENUINE); pass --allow-simulated-root to publish it anyway (development only)`,
     };
   }
   return { ok: true, ...base, checks };
@@ -152,8 +162,10 @@ export interface PublishKmsParameters {
   allowSimulatedRoot?: boolean;
   /** The measurement policy the KMS must satisfy before anything is published. */
   policy?: MeasurementPolicy;
-  /** SEV-SNP: AMD CRLs (DER) the chain is checked against. */
+  /** SEV-SNP: AMD CRLs (DER) the chain is checked against (and published with the report). */
   amdCrlDers?: Uint8Array[];
+  /** Accept a DEBUG TD, a debug SEV-SNP guest or a debug-mode Nitro enclave (never for production). */
+  allowDebug?: boolean;
   /** Connect to the registry; called only once verification passed. */
   connect: () => Promise<RegistryTarget>;
   confirmations?: number;
@@ -223,8 +235,9 @@ async function verify(params: PublishKmsParameters, pulled: PullResult): Promise
   const { info } = pulled;
   const att = info.decodedAttestation && !info.decodedAttestation.quote ? info.decodedAttestation : null;
   if (!info.quote && att?.platform === "sev-snp") return verifySnp(params, pulled, att);
+  if (!info.quote && att?.platform === "nitro-enclave") return verifyNitro(params, pulled, att);
   if (!info.quote && att) {
-    throw new InputError("PLATFORM_NOT_SUPPORTED", `the KMS's attestation is a ${att.platform} attestation: publishing a ${att.platform} KMS on chain is not supported yet (the registry records TDX quotes and SEV-SNP reports); \`kms-registry verify\` checks it off chain`, { details: { platform: att.platform } });
+    throw new InputError("PLATFORM_NOT_SUPPORTED", `the KMS's attestation is a ${att.platform} attestation: publishing a ${att.platform} KMS on chain is not supported yet (the registry records TDX quotes, SEV-SNP reports and AWS Nitro Enclave documents); \`kms-registry verify\` reports it off chain`, { details: { platform: att.platform } });
   }
   if (!info.quote) throw new InputError("NO_QUOTE", "the bootstrap info carries no quote; nothing to verify or publish");
   const collateral = await params.loadCollateral(info.quote);
@@ -244,6 +257,7 @@ async function gateOptions(params: PublishKmsParameters, pulled: PullResult, col
     sourceChecks: pulled.checks,
     ...(pulled.tlsLeaf ? { rpcCertDer: pulled.tlsLeaf } : {}),
     ...(params.policy ? { policy: params.policy } : {}),
+    ...(params.allowDebug ? { allowDebug: true } : {}),
   };
 }
 
@@ -276,7 +290,29 @@ async function verifySnp(params: PublishKmsParameters, pulled: PullResult, att: 
   const ark = carried.ark ?? params.rootCaDer ?? (product ? AMD_ARKS[product].der : undefined);
   if (!ark) throw new InputError("SNP_VCEK_REQUIRED", "the SEV-SNP report's product is unknown, so its ARK is not known either");
   const amdChain = new TextEncoder().encode(toPem(carried.ask) + toPem(ark));
-  return { verification, identity: { ...base, snp: { vcek: carried.vcek, amdChain } } };
+  const crl = publishedCrl(params.amdCrlDers);
+  return { verification, identity: { ...base, snp: { vcek: carried.vcek, amdChain, ...(crl ? { crl } : {}) } } };
+}
+
+/** The CRL argument of `registerSnp`: the one CRL (DER) the chain was checked against, several as PEM blocks, none: undefined. */
+function publishedCrl(crls: Uint8Array[] | undefined): Uint8Array | undefined {
+  if (!crls?.length) return undefined;
+  if (crls.length === 1) return crls[0];
+  const pem = crls.map((d) => `-----BEGIN X509 CRL-----\n${Buffer.from(d).toString("base64").replace(/.{64}/g, "$&\n")}\n-----END X509 CRL-----\n`).join("");
+  return new TextEncoder().encode(pem.replace(/\n\n/g, "\n"));
+}
+
+/**
+ * An AWS Nitro Enclave KMS: the gate (the NSM document's COSE ES384 signature, its cabundle chain to AWS's pinned
+ * Nitro Enclaves Root-G1 or the `rootCaDer` test root at the document's timestamp, the debug-mode rule, the
+ * config's os_image_hash, user_data binding the keys, as `verify` runs them) and the identity `registerNitro`
+ * publishes: the document itself, which carries its certificate chain.
+ */
+async function verifyNitro(params: PublishKmsParameters, pulled: PullResult, att: DstackAttestation): Promise<{ verification: PublishVerification; identity: KmsIdentity }> {
+  if (params.onChain) throw new UsageError("--on-chain registers through registerVerified, which verifies TDX quotes only; an AWS Nitro Enclave KMS is published through registerNitro (omit --on-chain)");
+  const { info } = pulled;
+  const gate = await verifyForPublish(info, await gateOptions(params, pulled, null));
+  return { verification: { pulled, collateral: null, gate }, identity: { caPubkey: info.caPubkey, k256Pubkey: info.k256Pubkey, quote: att.evidence, nitro: true } };
 }
 
 /** A certs dir's checklist (the one the pull made when it tied a separate Bootstrap answer to the dir); `null` for other sources. */

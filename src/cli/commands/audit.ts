@@ -2,17 +2,16 @@
  * `kms-registry audit --registry ADDR --rpc URL [--from-block N] [--to-block M] [--reverify]
  *   [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--json]`
  */
-import { hexToBytes } from "../../core/bytes.js";
-import { KmsRegistryError, UsageError, firstLine } from "../../core/errors.js";
+import { UsageError, firstLine } from "../../core/errors.js";
 import { oneLine } from "../../core/sanitize.js";
 import { createVerificationCache } from "../../dcap/cache.js";
 import { INTEL_SGX_ROOT_CA_DER } from "../../dcap/intel-root.js";
 import { parseQuote, QuoteParseError, type Quote } from "../../dcap/quote.js";
 import type { Collateral, VerifiedQuote } from "../../dcap/types.js";
 import { checkQuote } from "../../dcap/verify.js";
-import { amdCertificatesFromFile, sortAmdCertificates, verifySnpReport } from "../../dstack/platforms/sev-snp-verify.js";
 import { platformOfQuote } from "../../registry/audit-state.js";
-import { auditJson, auditRegistry, reverifyRoot, type AuditProgress, type AuditResult, type Reverify, type ReverifyContext, type ReverifyOutcome } from "../../registry/audit.js";
+import { auditJson, auditRegistry, reverifyRoot, type AuditProgress, type AuditResult, type Reverify, type ReverifyOutcome } from "../../registry/audit.js";
+import { reverifyPlatformRegistration } from "../../registry/reverify-platform.js";
 import { fromOnChainCollateral } from "../../registry/verifier.js";
 import { EXIT_FAIL, EXIT_OK, optFlag, optInteger, type CommandSpec, type CommandContext } from "../framework.js";
 import type { CliIO } from "../io.js";
@@ -52,7 +51,8 @@ export async function buildReverify(ctx: CommandContext, hooks: ReverifyHooks = 
   // the root every verification below trusts (compared with the on-chain verifier's by the audit)
   const root = reverifyRoot(rootCaDer);
   return async (quoteBytes, rc) => {
-    if ((rc.registration.platform ?? platformOfQuote(quoteBytes)) === "sev-snp") return reverifySnp(quoteBytes, rc, rootCaDer);
+    const platformOutcome = reverifyPlatformRegistration(rc.registration.platform ?? platformOfQuote(quoteBytes), quoteBytes, rc, rootCaDer ? { testRootDer: rootCaDer } : {});
+    if (platformOutcome) return platformOutcome;
     const published = rc.registration.collateral;
     let quote: Quote;
     let collateral: Collateral;
@@ -88,40 +88,6 @@ export async function buildReverify(ctx: CommandContext, hooks: ReverifyHooks = 
   };
 }
 
-/** Why an SEV-SNP registration cannot be re-verified from the chain alone. */
-const NO_PUBLISHED_SNP_EVIDENCE = "no VCEK and AMD chain were published on chain for this SEV-SNP registration (no KmsSnpEvidencePublished)";
-
-/**
- * An SEV-SNP registration re-verified from chain data alone: the raw report of its `KmsRegistered` with the VCEK
- * and ASK/ARK chain of its `KmsSnpEvidencePublished`, at its block time, to AMD's pinned ARK of the product (or
- * the test ARK of `--root-ca`: NOT GENUINE), then the guest policy rules.
- */
-function reverifySnp(report: Uint8Array, rc: ReverifyContext, testArkDer: Uint8Array | undefined): ReverifyOutcome {
-  const evidence = rc.registration.snpEvidence;
-  if (!evidence) return { ok: false, detail: NO_PUBLISHED_SNP_EVIDENCE };
-  const source = `with the VCEK and AMD chain published on chain, at the registration's block time ${rc.blockTimestamp}`;
-  try {
-    const chain = sortAmdCertificates(amdCertificatesFromFile(hexToBytes(evidence.amdChain, "amdChain"), "the published AMD chain"), "the published AMD chain");
-    const vcek = amdCertificatesFromFile(hexToBytes(evidence.vcek, "vcek"), "the published VCEK");
-    const r = verifySnpReport(report, {
-      vcekDer: vcek[0]!,
-      now: rc.blockTimestamp,
-      ...(chain.ask ? { askDer: chain.ask } : {}),
-      ...(chain.ark ? { arkDer: chain.ark } : {}),
-      ...(testArkDer ? { testArkDer } : {}),
-    });
-    const genuine = r.genuine ? `, chained to AMD's pinned ARK-${r.product}` : " (NOT GENUINE: test ARK, not AMD's)";
-    if (!r.ok) {
-      const refused = r.policy.rules.find((x) => !x.ok)!;
-      return { ok: false, detail: `SEV-SNP report (${r.product}) verified${genuine}, but the guest policy is refused: ${refused.name}: ${refused.detail} (${source})` };
-    }
-    return { ok: true, detail: `verified: SEV-SNP report (${r.product}) signed by its VCEK${genuine} (${source})` };
-  } catch (e) {
-    if (e instanceof KmsRegistryError) return { ok: false, detail: `${e.code}: ${firstLine(e.message)} (${source})` };
-    throw e;
-  }
-}
-
 /** A verification's outcome under the accepted statuses, saying which collateral and time it used. */
 function policy(out: ReturnType<typeof checkQuote>, accept: readonly string[], source: string): ReverifyOutcome {
   if (!out.ok) return { ok: false, detail: `${out.error.code}: ${firstLine(out.error.message)} (${source})` };
@@ -153,7 +119,10 @@ export const auditCommand: CommandSpec = {
     "that root with --root-ca to compare the verdicts).",
     "An SEV-SNP registration (registerSnp; the platform column, platformOf on chain) is re-verified with the VCEK",
     "and AMD chain it published (KmsSnpEvidencePublished) at its block time, to AMD's pinned ARK (--root-ca: a",
-    "test ARK, reported NOT GENUINE).",
+    "test ARK, reported NOT GENUINE), and AMD's revocation is re-checked with the CRL it published",
+    "(KmsSnpCrlPublished; the detail says when none was). An AWS Nitro Enclave registration (registerNitro) is",
+    "re-verified from its document alone (its cabundle to AWS's pinned root at the document's timestamp, which",
+    "must not be after the block; --root-ca: a test root, NOT GENUINE; a debug-mode enclave is refused).",
     "--from-block defaults to the deployment record's block (deployments/<chainId>.json), else 0.",
     "Exit 0 when there is no anomaly, 1 when there is at least one.",
   ].join("\n"),

@@ -1,7 +1,7 @@
 /**
  * `kms-registry publish --registry ADDR --rpc URL (--kms URL | --certs-dir DIR | --file FILE)
  *   [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--allow-simulated-root]
- *   [--on-chain] [--dry-run] [--confirmations N] [--json]`
+ *   [--amd-crl FILE] [--allow-debug] [--on-chain] [--dry-run] [--confirmations N] [--json]`
  *
  * The options of the command line given to the one publish pipeline (`publishKmsWorkflow`: pull → full
  * verification, refused on failure → chain and code checked against the deployment record → idempotent,
@@ -31,6 +31,16 @@ export const NOT_GENUINE_WARNING =
 export const SNP_NOT_GENUINE_WARNING =
   "WARNING: NOT GENUINE — this SEV-SNP report verifies only under a test ARK (--root-ca), not AMD's pinned one. It proves nothing about real AMD hardware. Publishing it is for development only (--allow-simulated-root).";
 
+export const NITRO_NOT_GENUINE_WARNING =
+  "WARNING: NOT GENUINE — this Nitro attestation document verifies only under a test root (--root-ca), not AWS's pinned Nitro Enclaves Root-G1. It proves nothing about a real Nitro Enclave. Publishing it is for development only (--allow-simulated-root).";
+
+/** What each platform's publish puts on chain (the human output's platform line). */
+const PUBLISHED_LINE: Record<string, string> = {
+  "sev-snp": "  platform: sev-snp (registerSnp: the report, its VCEK and the AMD chain are on chain)",
+  "nitro-enclave": "  platform: nitro-enclave (registerNitro: the NSM attestation document, with its certificate chain, is on chain)",
+  "gcp-tdx": "  platform: gcp-tdx, recorded as TDX (its TDX quote is on chain; the TPM quote is only reported, not verified and not published)",
+};
+
 export const publishCommand: CommandSpec = {
   synopsis:
     "--registry ADDR --rpc URL (--kms URL | --certs-dir DIR | --file FILE) [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--allow-simulated-root] [--expect FILE] [--on-chain] [--dry-run] [--json]",
@@ -47,7 +57,12 @@ export const publishCommand: CommandSpec = {
     "accepts); the record says it was verified on chain. The gas is shown before sending; --dry-run sends nothing.",
     "An AMD SEV-SNP KMS is verified as `verify` does (the report's VCEK signature, VCEK ← ASK ← ARK to AMD's pinned",
     "ARK, --root-ca: a test ARK, NOT GENUINE; TCB, chip id, guest policy, key binding; --amd-crl checks revocation)",
-    "and published through registerSnp with its report, VCEK and AMD chain (no collateral needed; not --on-chain).",
+    "and published through registerSnp with its report, VCEK, AMD chain and the --amd-crl CRL (not --on-chain).",
+    "An AWS Nitro Enclave KMS is verified as `verify` does (the NSM document's ES384 signature, its cabundle to AWS's",
+    "pinned Nitro Enclaves Root-G1 at the document's timestamp, --root-ca: a test root, NOT GENUINE; a debug-mode",
+    "enclave refused unless --allow-debug; user_data binding the keys) and published through registerNitro with the",
+    "document (not --on-chain). A GCP TDX KMS is published as a TDX KMS (its TDX quote, recorded as TDX; --on-chain",
+    "works): the TPM quote beside it is only reported, not verified and not published.",
     "The signing key comes from KMS_REGISTRY_PRIVATE_KEY (environment only).",
   ].join("\n"),
   options: {
@@ -59,7 +74,8 @@ export const publishCommand: CommandSpec = {
     "on-chain": { type: "boolean", description: "register through the permissionless registerVerified (verified again on chain)" },
     ...CONFIRMATIONS_OPTION,
     ...EXPECT_OPTION,
-    "amd-crl": { type: "string", valueName: "FILE", description: "SEV-SNP: AMD's CRL of the ARK (DER or PEM), checked offline" },
+    "amd-crl": { type: "string", valueName: "FILE", description: "SEV-SNP: AMD's CRL of the ARK (DER or PEM), checked offline and published with the report" },
+    "allow-debug": { type: "boolean", description: "publish a DEBUG TD, a debug SEV-SNP guest or a debug-mode Nitro enclave (never for production)" },
     "journal-dir": { type: "string", valueName: "DIR", description: "where unconfirmed sends are journalled (default $KMS_REGISTRY_STATE_DIR or ~/.local/state/kms-registry)" },
   },
   json: true,
@@ -90,6 +106,7 @@ export const publishCommand: CommandSpec = {
         return loadCollateral(io, collateralSource, quote, opts.now);
       },
       ...(amdCrlDers ? { amdCrlDers } : {}),
+      ...(optFlag(ctx, "allow-debug") ? { allowDebug: true } : {}),
       ...(rootCaDer ? { rootCaDer } : {}),
       accept: opts.accept,
       allowSimulatedRoot: allowSim,
@@ -104,7 +121,7 @@ export const publishCommand: CommandSpec = {
       onChain: optFlag(ctx, "on-chain"),
       onProgress: progressPrinter(io, "publish"),
       onVerified: ({ gate }) => {
-        if (!gate.genuine) io.stderr(`${gate.report.platform === "sev-snp" ? SNP_NOT_GENUINE_WARNING : NOT_GENUINE_WARNING}\n`);
+        if (!gate.genuine) io.stderr(`${gate.report.platform === "sev-snp" ? SNP_NOT_GENUINE_WARNING : gate.report.platform === "nitro-enclave" ? NITRO_NOT_GENUINE_WARNING : NOT_GENUINE_WARNING}\n`);
       },
     });
     if (!result.ok) return printRefusal(ctx, result.gate);
@@ -145,7 +162,9 @@ function printPublished(ctx: CommandContext, r: PublishResult, gate: GateResult,
       ok: true,
       ...r,
       genuine: gate.genuine,
-      platform: gate.report.platform === "sev-snp" ? "sev-snp" : "tdx",
+      platform: gate.report.platform,
+      onChainPlatform: gate.report.platform === "sev-snp" || gate.report.platform === "nitro-enclave" ? gate.report.platform : "tdx",
+      ...(gate.report.platform === "gcp-tdx" ? { tpmQuote: "reported only: not verified and not published" } : {}),
       verification: { verdict: gate.report.verdict, status: gate.status, genuine: gate.genuine, checks: gate.checks },
       ...(onChain ? { onChain } : {}),
     });
@@ -155,9 +174,12 @@ function printPublished(ctx: CommandContext, r: PublishResult, gate: GateResult,
   if (r.txHash) lines.push(`  tx hash:  ${r.txHash}`);
   if (r.gasUsed !== undefined) lines.push(`  gas used: ${r.gasUsed}`);
   if (r.estimatedGas !== undefined) lines.push(`  estimated gas: ${r.estimatedGas}`);
-  const snp = gate.report.platform === "sev-snp";
-  lines.push(`  KMS ${r.kms}, ${snp ? "SEV-SNP report" : "quote"} hash ${r.quoteHash}${gate.genuine ? "" : `  [NOT GENUINE: ${snp ? "test ARK" : "simulated root"}]`}`);
-  if (snp) lines.push("  platform: sev-snp (registerSnp: the report, its VCEK and the AMD chain are on chain)");
+  const p = gate.report.platform;
+  const what = p === "sev-snp" ? "SEV-SNP report" : p === "nitro-enclave" ? "Nitro document" : "quote";
+  const notGenuine = p === "sev-snp" ? "test ARK" : p === "nitro-enclave" ? "test root, not AWS's" : "simulated root";
+  lines.push(`  KMS ${r.kms}, ${what} hash ${r.quoteHash}${gate.genuine ? "" : `  [NOT GENUINE: ${notGenuine}]`}`);
+  const line = PUBLISHED_LINE[p];
+  if (line) lines.push(line);
   if (onChain) {
     lines.push(
       `  on chain: path ${onChain.path}, TCB status ${onChain.tcbStatus ?? "-"}, FMSPC ${onChain.fmspc.toUpperCase() || "-"}, collateral until ${onChain.collateralExpiry ? new Date(onChain.collateralExpiry * 1000).toISOString() : "-"}`,
