@@ -3,7 +3,8 @@
  * child processes, every step through the `kms-registry` executable: deploy, publish (the report verified off
  * chain under the simulator's test ARK, then `registerSnp`), and `audit --reverify`, which re-verifies the
  * registration from chain data alone (the report of `KmsRegistered`, the VCEK and AMD chain of
- * `KmsSnpEvidencePublished`) and reports it NOT GENUINE (a test ARK) with its platform.
+ * `KmsSnpEvidencePublished`, AMD's revocation with the CRL of `KmsSnpCrlPublished`) and reports it NOT GENUINE
+ * (a test ARK) with its platform.
  */
 import path from "node:path";
 
@@ -87,7 +88,7 @@ describe("an SEV-SNP KMS: simulate-kms --platform sev-snp → publish → audit 
   it("audit --reverify --root-ca <test ARK> re-verifies the registration from chain data alone: sev-snp, NOT GENUINE, no anomaly", async () => {
     const r = await cli(["audit", ...target(), "--reverify", "--root-ca", ark, "--json"]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const j = JSON.parse(r.stdout) as { kms: { platform: string; attestations: { platform: string; snpEvidence?: { vcek: string; amdChain: string } }[]; checks: { name: string; ok: boolean; detail: string }[] }[]; anomalies: unknown[] };
+    const j = JSON.parse(r.stdout) as { kms: { platform: string; attestations: { platform: string; snpEvidence?: { vcek: string; amdChain: string; crl?: string } }[]; checks: { name: string; ok: boolean; detail: string }[] }[]; anomalies: unknown[] };
     expect(j.anomalies).toEqual([]);
     expect(j.kms).toHaveLength(1);
     const k = j.kms[0]!;
@@ -99,7 +100,8 @@ describe("an SEV-SNP KMS: simulate-kms --platform sev-snp → publish → audit 
     expect(byName["quote-parse"]).toMatchObject({ ok: true, detail: expect.stringMatching(/^SEV-SNP report parses \(1184 bytes/) });
     expect(byName.binding).toMatchObject({ ok: true });
     expect(byName.reverify).toMatchObject({ ok: true });
-    expect(byName.reverify!.detail).toMatch(/^verified: SEV-SNP report \(Milan\) signed by its VCEK \(NOT GENUINE: test ARK, not AMD's\) \(with the VCEK and AMD chain published on chain, at the registration's block time \d+\)$/);
+    expect(byName.reverify!.detail).toMatch(/^verified: SEV-SNP report \(Milan\) signed by its VCEK \(NOT GENUINE: test ARK, not AMD's\); AMD revocation re-checked with the CRL published on chain \(ARK-Milan, next update [^)]+\): not revoked \(with the VCEK and AMD chain published on chain, at the registration's block time \d+\)$/);
+    expect(k.attestations[0]!.snpEvidence!.crl).toMatch(/^0x30/);
 
     const human = await cli(["audit", ...target(), "--reverify", "--root-ca", ark]);
     expect(human.code).toBe(0);

@@ -13,6 +13,7 @@ import { bytesToPlainHex, utf8 } from "../../core/bytes.js";
 import { eventLogToJson, makeRuntimeEvent, replayEventLog, type EventLogEntry } from "../../dstack/eventlog.js";
 import { dstackMrAggregated } from "../../dstack/measurement.js";
 import { forgeQuote, type ForgeWorld } from "../forge/index.js";
+import type { SimulatorPlatform } from "./options.js";
 
 export const SIMULATED_MR_TD = sha384(utf8("dstack-kms-registry simulator MRTD"));
 
@@ -58,7 +59,7 @@ export function simulatedKmsEventLog(opts: { instanceId: Uint8Array; version?: 1
 }
 
 export interface SimulatedCvm {
-  platform: "tdx" | "sev-snp";
+  platform: SimulatorPlatform;
   /** TDX: the platform's PPID (16 bytes), carried by the forged PCK certificate. */
   ppid: Uint8Array;
   /** SEV-SNP: the chip id (64 bytes) the report and the VCEK carry. */
@@ -71,7 +72,7 @@ export interface SimulatedCvm {
 }
 
 /** Boot a CVM: a fresh instance id (so a fresh event log) and a fresh hardware identity per start. */
-export function bootSimulatedCvm(opts: { platform?: "tdx" | "sev-snp"; eventLogVersion?: 1 | 2 } = {}): SimulatedCvm {
+export function bootSimulatedCvm(opts: { platform?: SimulatorPlatform; eventLogVersion?: 1 | 2 } = {}): SimulatedCvm {
   const eventLog = simulatedKmsEventLog({ instanceId: randomBytes(20), version: opts.eventLogVersion ?? 1 });
   return {
     platform: opts.platform ?? "tdx",
@@ -110,7 +111,7 @@ export function attestationInfo(cvm: SimulatedCvm): Record<string, unknown> {
     device_id: bytesToPlainHex(sha256(rawDeviceId)),
     mr_aggregated: mrAggregated,
     os_image_hash: bytesToPlainHex(OS_IMAGE_HASH),
-    tee_variant: snp ? "dstack-amd-sev-snp" : "dstack-tdx",
+    tee_variant: snp ? "dstack-amd-sev-snp" : cvm.platform === "nitro-enclave" ? "dstack-nitro-enclave" : "dstack-tdx",
     site_name: "simulator",
     eth_rpc_url: "",
     kms_contract_address: "",

@@ -24,5 +24,5 @@
  * routes), `page` (HTML), `server` (the socket), `start` (`startSimulatedKms`).
  */
 export { startSimulatedKms, type SimulatedKms } from "./start.js";
-export type { SimulatedKmsOptions } from "./options.js";
+export { SIMULATOR_PLATFORMS, type SimulatedKmsOptions, type SimulatorPlatform } from "./options.js";
 export { SIMULATED_MR_TD, simulatedKmsEventLog } from "./cvm.js";

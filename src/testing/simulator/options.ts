@@ -23,7 +23,11 @@ export interface SimulatedKmsOptions {
   format?: SimulatorFormat;
   /** Runtime events of event-log v1 (binary preimage, default) or v2 (JCS canonical JSON preimage). */
   eventLogVersion?: 1 | 2;
-  /** The CVM's platform: `tdx` (default, a forged TDX quote) or `sev-snp` (a report of a test SNP world; needs an attestation format). */
+  /**
+   * The CVM's platform: `tdx` (default, a forged TDX quote), `sev-snp` (a report of a test SNP world),
+   * `nitro-enclave` (an NSM document of a test Nitro world) or `gcp-tdx` (the forged TDX quote and a TPM quote
+   * stand-in of the simulator's making); all but `tdx` need an attestation format.
+   */
   platform?: SimulatorPlatform;
   /**
    * Imitate a dstack KMS bootstrapped at start without an operator: do not write bootstrap-info.json;
@@ -35,7 +39,8 @@ export interface SimulatedKmsOptions {
 }
 
 export type SimulatorFormat = "legacy" | "attestation" | "attestation-v1";
-export type SimulatorPlatform = "tdx" | "sev-snp";
+export type SimulatorPlatform = "tdx" | "sev-snp" | "nitro-enclave" | "gcp-tdx";
+export const SIMULATOR_PLATFORMS: readonly SimulatorPlatform[] = ["tdx", "sev-snp", "nitro-enclave", "gcp-tdx"];
 
 export interface SimulatorConfig {
   certsDir: string;
@@ -57,6 +62,8 @@ export interface SimulatorConfig {
   /** SEV-SNP: the test ARK (PEM) and its CRL (DER) of the simulated SNP world. */
   simArkPath: string;
   simAmdCrlPath: string;
+  /** AWS Nitro: the test root (PEM) standing in for AWS's Nitro Enclaves Root-G1. */
+  simNitroRootPath: string;
 }
 
 export function simulatorConfig(opts: SimulatedKmsOptions): SimulatorConfig {
@@ -66,8 +73,8 @@ export function simulatorConfig(opts: SimulatedKmsOptions): SimulatorConfig {
   const now = opts.now;
   const format = opts.format ?? "legacy";
   const platform = opts.platform ?? "tdx";
-  if (platform !== "tdx" && platform !== "sev-snp") throw new UsageError(`simulate-kms: --platform must be tdx or sev-snp, got ${JSON.stringify(platform)}`);
-  if (platform === "sev-snp" && format === "legacy") throw new UsageError("simulate-kms: an SEV-SNP KMS publishes an attestation: use --format attestation or attestation-v1");
+  if (!SIMULATOR_PLATFORMS.includes(platform)) throw new UsageError(`simulate-kms: --platform must be ${SIMULATOR_PLATFORMS.join(", ")}, got ${JSON.stringify(platform)}`);
+  if (platform !== "tdx" && format === "legacy") throw new UsageError(`simulate-kms: a ${platform} KMS publishes an attestation: use --format attestation or attestation-v1`);
   if (opts.eventLogVersion !== undefined && opts.eventLogVersion !== 1 && opts.eventLogVersion !== 2) throw new UsageError(`simulate-kms: --event-log must be v1 or v2`);
   // a V0 SCALE event has no version field: dstack emits V1 when event-log v2 is on
   if (opts.eventLogVersion === 2 && format === "attestation") throw new UsageError("simulate-kms: event-log v2 is carried by V1 attestations (dstack emits V1 when it is on): use --format attestation-v1 (or legacy)");
@@ -86,5 +93,6 @@ export function simulatorConfig(opts: SimulatedKmsOptions): SimulatorConfig {
     savedResponsePath: join(simDir, "bootstrap-response.json"),
     simArkPath: join(simDir, "amd-ark.pem"),
     simAmdCrlPath: join(simDir, "amd-crl.der"),
+    simNitroRootPath: join(simDir, "nitro-root.pem"),
   };
 }

@@ -8,7 +8,7 @@ import { InputError } from "../../core/errors.js";
 import { bootSimulatedCvm } from "./cvm.js";
 import { handleRequest } from "./http.js";
 import { openCertsDir } from "./keys.js";
-import { simulatorConfig, type SimulatedKmsOptions } from "./options.js";
+import { simulatorConfig, type SimulatedKmsOptions, type SimulatorPlatform } from "./options.js";
 import { SimulatorServer } from "./server.js";
 import { RpcError, SimulatorState } from "./state.js";
 
@@ -27,7 +27,9 @@ export interface SimulatedKms {
   /** SEV-SNP: the test ARK (PEM) and its CRL (DER), once bootstrapped. */
   readonly simArkPath: string;
   readonly simAmdCrlPath: string;
-  readonly platform: "tdx" | "sev-snp";
+  /** AWS Nitro: the test root (PEM) standing in for AWS's, once bootstrapped. */
+  readonly simNitroRootPath: string;
+  readonly platform: SimulatorPlatform;
   /** Bootstrap programmatically (same as the RPC). */
   bootstrap(domain: string): Promise<Record<string, string>>;
   close(): Promise<void>;
@@ -84,6 +86,7 @@ function simulatedKms(state: SimulatorState, server: SimulatorServer): Simulated
     simCollateralPath: config.simCollateralPath,
     simArkPath: config.simArkPath,
     simAmdCrlPath: config.simAmdCrlPath,
+    simNitroRootPath: config.simNitroRootPath,
     platform: config.platform,
     async bootstrap(domain: string) {
       try {
