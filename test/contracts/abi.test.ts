@@ -135,7 +135,7 @@ describe("src/registry/generated/abi.ts", () => {
 
   it("every custom error of the ABI is asserted by name in a contract test (expectRevert or a selector check)", () => {
     const dir = new URL("./", import.meta.url);
-    const sources = ["registry.test.ts", "registry-verified.test.ts", "liveness.test.ts", "kms-address.test.ts", "signatures.test.ts", "registry-snp.test.ts"]
+    const sources = ["registry.test.ts", "registry-verified.test.ts", "liveness.test.ts", "kms-address.test.ts", "signatures.test.ts", "registry-snp.test.ts", "registry-nitro.test.ts"]
       .map((f) => readFileSync(new URL(f, dir), "utf8"))
       .concat(readFileSync(new URL("../../contracts/test/KmsRegistry.t.sol", import.meta.url), "utf8"))
       .join("\n");
