@@ -135,6 +135,47 @@ describe("simulated SEV-SNP KMS", () => {
   });
 });
 
+describe("simulated AWS Nitro Enclave and GCP TDX KMSs", () => {
+  for (const format of ["attestation", "attestation-v1"] as const) {
+    it(`--platform nitro-enclave --format ${format}: an NSM document binding the keys, VERIFIED under the test root (NOT GENUINE), refused under AWS's root`, async () => {
+      const kms = await start({ platform: "nitro-enclave", format });
+      expect(kms.platform).toBe("nitro-enclave");
+      const pulled = await pullBootstrap({ kms: kms.url }, { now: NOW() });
+      expect(pulled.info.decodedAttestation).toMatchObject({ platform: "nitro-enclave", format: format === "attestation" ? "v0-scale" : "v1-msgpack" });
+      const nitroRootDer = certificateDerFromFile(new Uint8Array(readFileSync(kms.simNitroRootPath)), "test Nitro root");
+      const r = await verifyBootstrap(pulled.info, { now: NOW(), nitroRootDer });
+      expect(r.failed).toEqual([]);
+      expect(r).toMatchObject({ ok: true, platform: "nitro-enclave", genuine: false, binding: { ok: true } });
+      expect(r.checks.map((c) => c.name)).toEqual(expect.arrayContaining(["platform.cose.signature", "platform.chain.path", "platform.enclave.debug", "attestation.os-image-hash", "binding.report-data"]));
+      const pinned = await verifyBootstrap(pulled.info, { now: NOW() });
+      expect(pinned.failed).toContain("platform.chain.root");
+    });
+
+    it(`--platform gcp-tdx --format ${format}: the forged TDX quote VERIFIED (NOT GENUINE), the simulator's TPM quote stand-in reported, not verified`, async () => {
+      const kms = await start({ platform: "gcp-tdx", format });
+      const pulled = await pullBootstrap({ kms: kms.url }, { now: NOW() });
+      const att = pulled.info.decodedAttestation!;
+      expect(att).toMatchObject({ platform: "gcp-tdx" });
+      expect(new TextDecoder().decode(att.tpmQuote!.message)).toMatch(/NOT a TPM quote/);
+      const r = await verifyBootstrap(pulled.info, { ...tdxTrust(kms), now: NOW() });
+      expect(r.failed).toEqual([]);
+      expect(r).toMatchObject({ ok: true, genuine: false, platform: "gcp-tdx", platformReport: { tpmQuote: { present: true, verified: false, pcrs: [0, 1, 2] } } });
+      expect(r.warnings.join("\n")).toMatch(/it was NOT verified \(only the TDX quote is\)/);
+    });
+  }
+
+  it("simulate-kms --platform nitro-enclave or gcp-tdx needs an attestation format; an unknown platform is a usage error", async () => {
+    for (const [platform, name] of [["nitro-enclave", "an AWS Nitro Enclave"], ["gcp-tdx", "a GCP TDX"]] as const) {
+      const r = await runCli(["simulate-kms", "--port", "0", "--certs-dir", join(tmp, `cli-legacy-${platform}`), "--platform", platform]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`${name} KMS publishes an attestation: use --format attestation or attestation-v1`);
+    }
+    const bad = await runCli(["simulate-kms", "--port", "0", "--certs-dir", join(tmp, "cli-bad-platform"), "--platform", "aws-nitro-tpm", "--format", "attestation"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--platform must be tdx, sev-snp, nitro-enclave, gcp-tdx/);
+  });
+});
+
 describe("the real dstack SEV-SNP attestation in a bootstrap info", () => {
   it("its VCEK and ASK in the cert_chain verify the report (AMD's pinned ARK, genuine); its report_data binds no KMS keys", async () => {
     const j = JSON.parse(readFileSync(new URL("../fixtures/sev-snp/dstack-verifier-sev-snp-attestation.json", import.meta.url), "utf8")) as { attestation: string };

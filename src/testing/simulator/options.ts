@@ -41,6 +41,7 @@ export interface SimulatedKmsOptions {
 export type SimulatorFormat = "legacy" | "attestation" | "attestation-v1";
 export type SimulatorPlatform = "tdx" | "sev-snp" | "nitro-enclave" | "gcp-tdx";
 export const SIMULATOR_PLATFORMS: readonly SimulatorPlatform[] = ["tdx", "sev-snp", "nitro-enclave", "gcp-tdx"];
+const PLATFORM_NAMES: Record<SimulatorPlatform, string> = { tdx: "a TDX", "sev-snp": "an SEV-SNP", "nitro-enclave": "an AWS Nitro Enclave", "gcp-tdx": "a GCP TDX" };
 
 export interface SimulatorConfig {
   certsDir: string;
@@ -74,7 +75,7 @@ export function simulatorConfig(opts: SimulatedKmsOptions): SimulatorConfig {
   const format = opts.format ?? "legacy";
   const platform = opts.platform ?? "tdx";
   if (!SIMULATOR_PLATFORMS.includes(platform)) throw new UsageError(`simulate-kms: --platform must be ${SIMULATOR_PLATFORMS.join(", ")}, got ${JSON.stringify(platform)}`);
-  if (platform !== "tdx" && format === "legacy") throw new UsageError(`simulate-kms: a ${platform} KMS publishes an attestation: use --format attestation or attestation-v1`);
+  if (platform !== "tdx" && format === "legacy") throw new UsageError(`simulate-kms: ${PLATFORM_NAMES[platform]} KMS publishes an attestation: use --format attestation or attestation-v1`);
   if (opts.eventLogVersion !== undefined && opts.eventLogVersion !== 1 && opts.eventLogVersion !== 2) throw new UsageError(`simulate-kms: --event-log must be v1 or v2`);
   // a V0 SCALE event has no version field: dstack emits V1 when event-log v2 is on
   if (opts.eventLogVersion === 2 && format === "attestation") throw new UsageError("simulate-kms: event-log v2 is carried by V1 attestations (dstack emits V1 when it is on): use --format attestation-v1 (or legacy)");
