@@ -35,6 +35,19 @@ library NitroDocument {
     uint256 private constant MALFORMED = 0x621f815a;
     uint256 private constant MISSING = 0xae120b37;
     uint256 private constant USER_DATA_LENGTH_MISMATCH = 0xa2b776d6;
+    /// @dev The field names of the reader's errors, as right-aligned ASCII (`fail` left-aligns them into the
+    ///      bytes32 the error carries: shorter in code than 32-byte constants).
+    uint256 private constant F_COSE_SIGN1 = 0x434f53455f5369676e31; // "COSE_Sign1"
+    uint256 private constant F_PROTECTED_HEADER = 0x70726f74656374656420686561646572; // "protected header"
+    uint256 private constant F_UNPROTECTED_HEADER = 0x756e70726f74656374656420686561646572; // "unprotected header"
+    uint256 private constant F_PAYLOAD = 0x7061796c6f6164; // "payload"
+    uint256 private constant F_SIGNATURE = 0x7369676e6174757265; // "signature"
+    uint256 private constant F_USER_DATA = 0x757365725f64617461; // "user_data"
+    uint256 private constant F_PCRS = 0x70637273; // "pcrs"
+    uint256 private constant F_TIMESTAMP = 0x74696d657374616d70; // "timestamp"
+    uint256 private constant F_PCR0 = 0x50435230; // "PCR0"
+    uint256 private constant F_PCR1 = 0x50435231; // "PCR1"
+    uint256 private constant F_PCR2 = 0x50435232; // "PCR2"
 
     /// @notice user_data, the image measurement and the timestamp of a Nitro attestation document.
     /// @param doc The COSE_Sign1 document, as the NSM returned it.
@@ -56,6 +69,12 @@ library NitroDocument {
                 mstore(0, shl(224, selector))
                 mstore(4, arg)
                 revert(0, 0x24)
+            }
+
+            // a field error: the name (right-aligned ASCII, not zero) left-aligned into the bytes32 argument
+            function failField(selector, name) {
+                for {} iszero(shr(248, name)) {} { name := shl(8, name) }
+                fail(selector, name)
             }
 
             // the head at p of the item in [base, base + len): major type, additional information, argument
@@ -95,7 +114,7 @@ library NitroDocument {
             function bstr(base, len, q, field) -> d, e {
                 let major, info, n
                 major, info, n, d := head(base, len, q)
-                if or(iszero(eq(major, 2)), eq(info, 31)) { fail(MALFORMED, field) }
+                if or(iszero(eq(major, 2)), eq(info, 31)) { failField(MALFORMED, field) }
                 e := over(len, d, n)
             }
 
@@ -155,25 +174,25 @@ library NitroDocument {
                 let p := 0
                 if and(gt(len, 0), eq(shr(248, calldataload(base)), 0xd2)) { p := 1 }
                 let major, info, n, q := head(base, len, p)
-                if or(or(iszero(eq(major, 4)), eq(info, 31)), iszero(eq(n, 4))) { fail(MALFORMED, "COSE_Sign1") }
-                p, q := bstr(base, len, q, "protected header")
+                if or(or(iszero(eq(major, 4)), eq(info, 31)), iszero(eq(n, 4))) { failField(MALFORMED, F_COSE_SIGN1) }
+                p, q := bstr(base, len, q, F_PROTECTED_HEADER)
                 major, info, n, p := head(base, len, q)
-                if iszero(eq(major, 5)) { fail(MALFORMED, "unprotected header") }
-                start, end := bstr(base, len, skip(base, len, q, 1), "payload")
-                p, q := bstr(base, len, end, "signature")
-                if iszero(eq(q, len)) { fail(MALFORMED, "COSE_Sign1") }
+                if iszero(eq(major, 5)) { failField(MALFORMED, F_UNPROTECTED_HEADER) }
+                start, end := bstr(base, len, skip(base, len, q, 1), F_PAYLOAD)
+                p, q := bstr(base, len, end, F_SIGNATURE)
+                if iszero(eq(q, len)) { failField(MALFORMED, F_COSE_SIGN1) }
             }
 
-            // whether the key of kn bytes at k is `name` of nameLength bytes
+            // whether the key of kn bytes at k is `name` (right-aligned ASCII) of nameLength bytes
             function isKey(base, k, kn, name, nameLength) -> yes {
-                yes := and(eq(kn, nameLength), eq(and(calldataload(add(base, k)), not(shr(shl(3, kn), not(0)))), name))
+                yes := and(eq(kn, nameLength), eq(shr(sub(256, shl(3, kn)), calldataload(add(base, k))), name))
             }
 
             // pcrs at v: the offset after it; PCR0 ‖ PCR1 ‖ PCR2 copied to m
             function pcrs(base, len, v, m) -> q {
                 let major, info, n
                 major, info, n, q := head(base, len, v)
-                if iszero(eq(major, 5)) { fail(MALFORMED, "pcrs") }
+                if iszero(eq(major, 5)) { failField(MALFORMED, F_PCRS) }
                 let indefinite := eq(info, 31)
                 if iszero(indefinite) { checkCount(len, q, n) }
                 let seen := 0
@@ -187,25 +206,25 @@ library NitroDocument {
                         }
                     }
                     let im, ii, index, iv := head(base, len, q)
-                    if or(iszero(eq(im, 0)), eq(ii, 31)) { fail(MALFORMED, "pcrs") }
-                    let d, e := bstr(base, len, iv, "pcrs")
+                    if or(iszero(eq(im, 0)), eq(ii, 31)) { failField(MALFORMED, F_PCRS) }
+                    let d, e := bstr(base, len, iv, F_PCRS)
                     q := e
                     if lt(index, 3) {
-                        if or(iszero(eq(sub(e, d), PCR_LENGTH)), and(shr(index, seen), 1)) { fail(MALFORMED, "pcrs") }
+                        if or(iszero(eq(sub(e, d), PCR_LENGTH)), and(shr(index, seen), 1)) { failField(MALFORMED, F_PCRS) }
                         seen := or(seen, shl(index, 1))
                         calldatacopy(add(m, mul(index, PCR_LENGTH)), add(base, d), PCR_LENGTH)
                     }
                 }
-                if iszero(and(seen, 1)) { fail(MISSING, "PCR0") }
-                if iszero(and(seen, 2)) { fail(MISSING, "PCR1") }
-                if iszero(and(seen, 4)) { fail(MISSING, "PCR2") }
+                if iszero(and(seen, 1)) { failField(MISSING, F_PCR0) }
+                if iszero(and(seen, 2)) { failField(MISSING, F_PCR1) }
+                if iszero(and(seen, 4)) { failField(MISSING, F_PCR2) }
             }
 
             // user_data at v (64 bytes) to fields[0..1]; the offset after it
             function userData(base, len, v, fields) -> q {
                 let major, info, n, d := head(base, len, v)
-                if and(eq(major, 7), eq(info, 22)) { fail(MISSING, "user_data") }
-                if or(iszero(eq(major, 2)), eq(info, 31)) { fail(MALFORMED, "user_data") }
+                if and(eq(major, 7), eq(info, 22)) { failField(MISSING, F_USER_DATA) }
+                if or(iszero(eq(major, 2)), eq(info, 31)) { failField(MALFORMED, F_USER_DATA) }
                 q := over(len, d, n)
                 if iszero(eq(n, USER_DATA_LENGTH)) {
                     mstore(0, shl(224, USER_DATA_LENGTH_MISMATCH))
@@ -221,7 +240,7 @@ library NitroDocument {
             function stamp(base, len, v, fields) -> q {
                 let major, info, n
                 major, info, n, q := head(base, len, v)
-                if or(iszero(eq(major, 0)), eq(info, 31)) { fail(MALFORMED, "timestamp") }
+                if or(iszero(eq(major, 0)), eq(info, 31)) { failField(MALFORMED, F_TIMESTAMP) }
                 mstore(add(fields, 0x40), n)
             }
 
@@ -231,20 +250,20 @@ library NitroDocument {
                 let major, info, n, k := head(base, len, q)
                 if and(eq(major, 3), iszero(eq(info, 31))) {
                     let v := over(len, k, n)
-                    if isKey(base, k, n, "user_data", 9) {
-                        if and(f, 1) { fail(MALFORMED, "user_data") }
+                    if isKey(base, k, n, F_USER_DATA, 9) {
+                        if and(f, 1) { failField(MALFORMED, F_USER_DATA) }
                         next := userData(base, len, v, fields)
                         f := or(f, 1)
                         leave
                     }
-                    if isKey(base, k, n, "pcrs", 4) {
-                        if and(f, 2) { fail(MALFORMED, "pcrs") }
+                    if isKey(base, k, n, F_PCRS, 4) {
+                        if and(f, 2) { failField(MALFORMED, F_PCRS) }
                         next := pcrs(base, len, v, m)
                         f := or(f, 2)
                         leave
                     }
-                    if isKey(base, k, n, "timestamp", 9) {
-                        if and(f, 4) { fail(MALFORMED, "timestamp") }
+                    if isKey(base, k, n, F_TIMESTAMP, 9) {
+                        if and(f, 4) { failField(MALFORMED, F_TIMESTAMP) }
                         next := stamp(base, len, v, fields)
                         f := or(f, 4)
                         leave
@@ -253,14 +272,14 @@ library NitroDocument {
                     leave
                 }
                 // other keys: integers or indefinite text
-                if or(gt(major, 3), eq(major, 2)) { fail(MALFORMED, "payload") }
+                if or(gt(major, 3), eq(major, 2)) { failField(MALFORMED, F_PAYLOAD) }
                 next := skip(base, len, skip(base, len, q, 1), 1)
             }
 
             // the payload map: user_data and the timestamp to fields, PCR0–2 to m
             function payload(base, len, m, fields) {
                 let major, info, n, q := head(base, len, 0)
-                if iszero(eq(major, 5)) { fail(MALFORMED, "payload") }
+                if iszero(eq(major, 5)) { failField(MALFORMED, F_PAYLOAD) }
                 let indefinite := eq(info, 31)
                 if iszero(indefinite) { checkCount(len, q, n) }
                 let found := 0
@@ -275,10 +294,10 @@ library NitroDocument {
                     }
                     q, found := entry(base, len, q, m, fields, found)
                 }
-                if iszero(eq(q, len)) { fail(MALFORMED, "payload") }
-                if iszero(and(found, 1)) { fail(MISSING, "user_data") }
-                if iszero(and(found, 2)) { fail(MISSING, "pcrs") }
-                if iszero(and(found, 4)) { fail(MISSING, "timestamp") }
+                if iszero(eq(q, len)) { failField(MALFORMED, F_PAYLOAD) }
+                if iszero(and(found, 1)) { failField(MISSING, F_USER_DATA) }
+                if iszero(and(found, 2)) { failField(MISSING, F_PCRS) }
+                if iszero(and(found, 4)) { failField(MISSING, F_TIMESTAMP) }
             }
 
             let start, end := cose(doc.offset, doc.length)
