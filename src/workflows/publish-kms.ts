@@ -196,7 +196,7 @@ export async function publishKmsWorkflow(params: PublishKmsParameters): Promise<
   const { gate } = verification;
   if (!gate.ok) return { ok: false, stage: "verify", ...verification };
   await params.onVerified?.(verification);
-  progress("verify", `ok: ${gate.status}${gate.genuine ? "" : " (NOT GENUINE)"}; KMS address ${gate.kmsAddress}`);
+  progress("verify", `ok: ${gate.status ?? `${gate.report.platform} evidence verified`}${gate.genuine ? "" : " (NOT GENUINE)"}; KMS address ${gate.kmsAddress}`);
   const target = await connectToTarget(params);
   const publish = await publishKms({
     publicClient: target.publicClient,
