@@ -6,7 +6,7 @@
  * time, or with the caller's; a registration verified on chain must get the same status off chain under the
  * same root, and one verified under a root that is not Intel's is not genuine under Intel's), then compare with the registry's state: registrars that lost their role,
  * `isRegistered` against the rebuilt status, the on-chain path's record (`kmsInfo`: path, stale, status)
- * against the rebuilt one, an SEV-SNP KMS's `platformOf` against its latest attestation's platform, and each KMS's liveness nonces, which must run without a gap up to `nonce(kms)`
+ * against the rebuilt one, a non-TDX KMS's `platformOf` (SEV-SNP, AWS Nitro Enclave) against its latest attestation's platform, and each KMS's liveness nonces, which must run without a gap up to `nonce(kms)`
  * at the last scanned block. Anything odd is an anomaly, also in the RPC's answers: logs of other addresses,
  * copies of a log and logs outside the requested blocks are dropped, counted and reported.
  */
@@ -403,7 +403,7 @@ async function checkOnChainRecord(opts: AuditOptions, state: StateReader, k: Aud
 
 /**
  * `platformOf(kms)` against the platform of the latest attestation the events show (read only for a KMS with an
- * SEV-SNP attestation, so a registry that predates `platformOf` is audited as before).
+ * SEV-SNP or Nitro attestation, so a registry that predates `platformOf` is audited as before).
  */
 async function checkPlatform(opts: AuditOptions, state: StateReader, k: AuditKms): Promise<Anomaly[]> {
   const { publicClient, registry } = opts;

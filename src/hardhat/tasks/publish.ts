@@ -11,6 +11,7 @@ import { INPUT_KINDS, readInput } from "../../core/files.js";
 import { packageVersion } from "../../core/version.js";
 import { parseAcceptedStatuses } from "../../dcap/tcb-policy.js";
 import { certificateDerFromFile } from "../../dcap/x509.js";
+import { amdCrlsFromFile } from "../../dstack/platforms/sev-snp-verify.js";
 import type { PullSource } from "../../kms/pull.js";
 import { parseAddress } from "../../registry/connect.js";
 import { deployRegistry, recordOf } from "../../registry/deploy.js";
@@ -31,6 +32,8 @@ interface PublishArgs {
   rootCa: string | undefined;
   accept: string | undefined;
   allowSimulatedRoot: boolean;
+  allowDebug: boolean;
+  amdCrl: string | undefined;
   dryRun: boolean;
   deployRegistry: boolean;
   confirmations: number;
@@ -56,6 +59,8 @@ export default async function publishAction(args: PublishArgs, hre: HardhatRunti
     const rootCaDer = rootCaFile
       ? certificateDerFromFile(await readInput(projectPath(hre, rootCaFile), INPUT_KINDS.certificate, { label: `root CA file ${JSON.stringify(rootCaFile)}` }), `root CA file ${JSON.stringify(rootCaFile)}`)
       : undefined;
+    const crlFile = given(args.amdCrl);
+    const amdCrlDers = crlFile ? amdCrlsFromFile(await readInput(projectPath(hre, crlFile), INPUT_KINDS.certificate, { label: `AMD CRL file ${JSON.stringify(crlFile)}` }), `AMD CRL file ${JSON.stringify(crlFile)}`) : undefined;
     const dir = deploymentsDirOf(hre, args.deployments);
     const r = await publishKmsWorkflow({
       source,
@@ -64,6 +69,8 @@ export default async function publishAction(args: PublishArgs, hre: HardhatRunti
       ...(rootCaDer ? { rootCaDer } : {}),
       accept,
       allowSimulatedRoot: args.allowSimulatedRoot,
+      ...(args.allowDebug ? { allowDebug: true } : {}),
+      ...(amdCrlDers ? { amdCrlDers } : {}),
       connect: () => registryTarget(hre, registryOpt, dir, args.deployRegistry),
       confirmations: args.confirmations,
       journalDir: args.journalDir ? projectPath(hre, args.journalDir) : defaultStateDir(process.env),
