@@ -13,11 +13,12 @@ import { hexToBytes, type Hex } from "../core/bytes.js";
 import { errorMessage } from "../core/errors.js";
 import { parseQuote } from "../dcap/quote.js";
 import { checkKmsBinding } from "../dstack/binding.js";
-import { looksLikeSnpReport, parseSnpReport } from "../dstack/platforms/sev-snp.js";
+import { parseSnpReport } from "../dstack/platforms/sev-snp.js";
 import { ethAddress } from "../dstack/signatures.js";
 import type { TcbStatus } from "../dcap/types.js";
 import type { AuditEvent, RegisteredEvent } from "./events.js";
 import type { DropReason } from "./logs.js";
+import { platformOfRegisteredQuote, type RegistryPlatform } from "./platforms.js";
 import type { OnChainCollateral } from "./verifier.js";
 
 export interface AuditCheck {
@@ -32,7 +33,7 @@ export interface AuditCheck {
 export type AttestationPath = "registrar" | "on-chain";
 
 /** The platform of an attestation: a TDX quote (`register`, `registerWithCollateral`, `registerVerified`) or an AMD SEV-SNP report (`registerSnp`). */
-export type AttestationPlatform = "tdx" | "sev-snp";
+export type AttestationPlatform = RegistryPlatform;
 
 /** The AMD evidence an SEV-SNP registration published (`KmsSnpEvidencePublished`): the VCEK (DER) and the ASK/ARK chain (PEM). */
 export interface SnpEvidence {
@@ -45,7 +46,7 @@ export interface SnpEvidence {
  * quotes (v4/v5, whose first u32 is never 2–5), `registerSnp` only 1184-byte SNP reports of version 2–5.
  */
 export function platformOfQuote(quote: Uint8Array): AttestationPlatform {
-  return looksLikeSnpReport(quote) ? "sev-snp" : "tdx";
+  return platformOfRegisteredQuote(quote);
 }
 
 /** What the on-chain verifier said (`KmsVerifiedOnChain`), or what a recheck left in the record (`KmsRechecked`). */
