@@ -8,15 +8,14 @@
  * Without Chromium: a loud warning and a skipped test named "browser tests not run: chromium not found";
  * with CI=true that is a failure.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { BIN, REPO_ROOT } from "../helpers/cli.js";
 import { HOSTILE_REASON, writeHistory, type History } from "./history.js";
+import { startDashboard, type Dashboard } from "./process.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
@@ -35,38 +34,6 @@ if (!haveChromium) {
     } else {
       it.skip("browser tests not run: chromium not found", () => {});
     }
-  });
-}
-
-interface Dashboard {
-  child: ChildProcess;
-  url: string;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Start `kms-registry dashboard` (dist/) and wait for its URL line. */
-function startDashboard(args: string[]): Promise<Dashboard> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "dashboard", ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-    let out = "";
-    let err = "";
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    const timer = setTimeout(() => reject(new Error(`dashboard did not start: ${err}`)), 20_000);
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-      const m = /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]!, stdout: () => out, stderr: () => err, exited });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`dashboard exited with ${code}: ${err}`));
-    });
   });
 }
 

@@ -63,7 +63,7 @@ export interface History {
 }
 
 /** A node with a registry whose verifier trusts `world`'s root (registrar: dev account #0). */
-async function startVerifiedChain(world: ForgeWorld): Promise<TestChain> {
+export async function startVerifiedChain(world: ForgeWorld): Promise<TestChain> {
   const node = await startDevNode();
   try {
     const conn = await connect(node.url);
