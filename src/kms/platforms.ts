@@ -18,6 +18,7 @@ import { dstackDeviceId } from "../dstack/measurement.js";
 import { fetchAmdCrl, fetchCertChain, fetchVcek, snpProductOf } from "../dstack/platforms/amd-kds.js";
 import { NitroVerificationError, verifyNitroDocument } from "../dstack/platforms/nitro-verify.js";
 import { amdCertificatesFromFile, SnpVerificationError, sortAmdCertificates, verifySnpReport } from "../dstack/platforms/sev-snp-verify.js";
+import { checkSnpHostData, snpMrAggregated, snpMrSystem } from "../dstack/platforms/mr-config.js";
 import { parseSnpReport, snpReportJson, type SnpReport } from "../dstack/platforms/sev-snp.js";
 import type { MeasuredValues } from "../dstack/policy.js";
 
@@ -171,8 +172,24 @@ async function verifySnp(att: DstackAttestation, caPubkey: Uint8Array, k256Pubke
   const same = att.reportData !== null && bytesEqual(att.reportData, report.reportData);
   out.checks.push({ name: "attestation.report-data", ok: same, detail: same ? "the attestation's report_data equals the SNP report's (0x50)" : "the attestation's report_data differs from the SNP report's (0x50)" });
   out.binding = keyBinding(report.reportData, caPubkey, k256Pubkey, out.checks, "the SNP report's report_data (0x50)");
-  out.measurements = { measurement: report.measurement, hostData: report.hostData, chipId: report.chipId, reportedTcb: `0x${report.reportedTcb.toString(16).padStart(16, "0")}`, reportData: bytesToHex(report.reportData), deviceId: dstackDeviceId(Buffer.from(report.chipId.slice(2), "hex")) };
-  out.measured = { deviceId: dstackDeviceId(Buffer.from(report.chipId.slice(2), "hex")) };
+  // HOST_DATA binds the MrConfig V3 document (app id, compose hash, key provider), as dstack checks it
+  const hd = checkSnpHostData(att.snp?.mrConfig ?? "", report.hostData);
+  out.checks.push({ name: "platform.snp.host-data", ok: hd.ok, detail: hd.detail });
+  const deviceId = dstackDeviceId(Buffer.from(report.chipId.slice(2), "hex"));
+  const mrAggregated = snpMrAggregated(report.measurement, report.hostData);
+  out.measurements = {
+    measurement: report.measurement,
+    hostData: report.hostData,
+    chipId: report.chipId,
+    reportedTcb: `0x${report.reportedTcb.toString(16).padStart(16, "0")}`,
+    reportData: bytesToHex(report.reportData),
+    deviceId,
+    mrSystem: snpMrSystem(report.measurement),
+    mrAggregated,
+    ...(hd.ok && hd.mrConfig ? { composeHash: hd.mrConfig.composeHash, ...(hd.mrConfig.appId ? { appId: hd.mrConfig.appId } : {}) } : {}),
+  };
+  // the app identity counts only when HOST_DATA binds the document it comes from
+  out.measured = { deviceId, mrAggregated, ...(hd.ok && hd.mrConfig ? { composeHash: hd.mrConfig.composeHash, ...(hd.mrConfig.appId ? { appId: hd.mrConfig.appId } : {}) } : {}) };
   return out;
 }
 
