@@ -97,30 +97,57 @@ function verifyNitro(att: DstackAttestation, caPubkey: Uint8Array, k256Pubkey: U
   return out;
 }
 
+/** What AMD's KDS gave for an SNP report: the certificates and the CRL asked for, and what was fetched (for the trail). */
+export interface SnpKdsFetch {
+  vcek?: Uint8Array;
+  ask?: Uint8Array;
+  ark?: Uint8Array;
+  crl?: Uint8Array;
+  product: string;
+  /** "VCEK", "cert_chain", "CRL": what was asked of the KDS (answered from its disk cache while valid). */
+  fetched: string[];
+}
+
+/**
+ * What an SNP attestation's cert_chain lacks, from AMD's KDS (cached on disk while valid): the VCEK of the
+ * report's chip at its reported TCB, the product's ASK and ARK, and (`want.crl`) the ARK's CRL. Throws the KDS
+ * client's `KDS_*` errors.
+ */
+export async function fetchSnpFromKds(report: SnpReport, have: { vcek?: boolean; ask?: boolean; crl?: boolean }, kds: { url: string; cacheDir?: string }, now: number): Promise<SnpKdsFetch> {
+  const product = snpProductOf(report, undefined);
+  const k = { kdsUrl: kds.url, now, ...(kds.cacheDir ? { cacheDir: kds.cacheDir } : {}) };
+  const out: SnpKdsFetch = { product, fetched: [] };
+  if (!have.vcek) {
+    out.vcek = (await fetchVcek(product, report, k)).der;
+    out.fetched.push("VCEK");
+  }
+  if (!have.ask) {
+    const c = await fetchCertChain(product, k);
+    out.ask = c.ask;
+    out.ark = c.ark;
+    out.fetched.push("cert_chain");
+  }
+  if (!have.crl) {
+    out.crl = (await fetchAmdCrl(product, k)).der;
+    out.fetched.push("CRL");
+  }
+  return out;
+}
+
 /** The VCEK, ASK, ARK and CRLs of an SNP attestation: carried in its cert_chain, given, or fetched from the KDS. */
 async function snpCollateral(att: DstackAttestation, report: SnpReport, opts: PlatformEvidenceOptions, out: PlatformEvidenceResult): Promise<{ vcek?: Uint8Array; ask?: Uint8Array; ark?: Uint8Array; crls?: Uint8Array[] }> {
   const blobs = att.snp?.certChain ?? [];
   const carried = blobs.length ? sortAmdCertificates(blobs.flatMap((c, i) => amdCertificatesFromFile(c, `the attestation's cert_chain ${i}`)), "the attestation's cert_chain") : {};
   const got: { vcek?: Uint8Array; ask?: Uint8Array; ark?: Uint8Array; crls?: Uint8Array[] } = { ...carried, ...(opts.amdCrlDers ? { crls: opts.amdCrlDers } : {}) };
   if (!opts.kds) return got;
-  const product = snpProductOf(report, undefined);
-  const k = { kdsUrl: opts.kds.url, now: opts.now, ...(opts.kds.cacheDir ? { cacheDir: opts.kds.cacheDir } : {}) };
-  const fetched: string[] = [];
-  if (!got.vcek) {
-    got.vcek = (await fetchVcek(product, report, k)).der;
-    fetched.push("VCEK");
+  const f = await fetchSnpFromKds(report, { vcek: !!got.vcek, ask: !!got.ask, crl: !!got.crls }, opts.kds, opts.now);
+  if (f.vcek) got.vcek = f.vcek;
+  if (f.ask) {
+    got.ask = f.ask;
+    got.ark = f.ark;
   }
-  if (!got.ask) {
-    const c = await fetchCertChain(product, k);
-    got.ask = c.ask;
-    got.ark = c.ark;
-    fetched.push("cert_chain");
-  }
-  if (!got.crls) {
-    got.crls = [(await fetchAmdCrl(product, k)).der];
-    fetched.push("CRL");
-  }
-  if (fetched.length) out.checks.push({ name: "platform.kds", ok: true, detail: `fetched ${fetched.join(", ")} of ${product} from ${opts.kds.url}` });
+  if (f.crl) got.crls = [f.crl];
+  if (f.fetched.length) out.checks.push({ name: "platform.kds", ok: true, detail: `fetched ${f.fetched.join(", ")} of ${f.product} from ${opts.kds.url}` });
   return got;
 }
 

@@ -81,7 +81,7 @@ describe("a simulated SEV-SNP KMS: the host_data check, mr_aggregated as dstack 
     expect(r.checks.find((c) => c.name === "expect.mrAggregated")).toMatchObject({ ok: true });
     expect(r.checks.find((c) => c.name === "expect.composeHash")).toMatchObject({ ok: true });
 
-    const swapped = encodeDstackAttestationV1({ ...a, snp: { ...a.snp!, mrConfig: JSON.stringify({ ...doc, compose_hash: "00".repeat(32) }) } });
+    const swapped = encodeDstackAttestationV1({ ...a, stack: a.stack!, snp: { ...a.snp!, mrConfig: JSON.stringify({ ...doc, compose_hash: "00".repeat(32) }) } });
     const bad = parseBootstrapInfo({ ca_pubkey: bytesToPlainHex(pulled.info.caPubkey), k256_pubkey: bytesToPlainHex(pulled.info.k256Pubkey), attestation: bytesToPlainHex(swapped) });
     const v = await verifyBootstrap(bad, { now, ...trust });
     expect(v.ok).toBe(false);
