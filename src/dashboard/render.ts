@@ -88,7 +88,7 @@ function tcbCell(k: KmsView): SafeHtml {
   if (!k.tcbStatus && k.platform === "sev-snp") {
     const snp = k.attestations.at(-1)?.quote?.snp;
     const levels = snp?.reportedTcbLevels;
-    const tcb = snp ? html`reported TCB <code>${snp.reportedTcb}</code>${levels ? html` <span class="small">(bl ${levels.bootloader}, tee ${levels.tee}, snp ${levels.snp}, ucode ${levels.microcode}${levels.fmc !== undefined ? `, fmc ${levels.fmc}` : ""})</span>` : ""}` : "";
+    const tcb = snp ? html`reported TCB <code title="${levels ? `bl ${levels.bootloader}, tee ${levels.tee}, snp ${levels.snp}, ucode ${levels.microcode}${levels.fmc !== undefined ? `, fmc ${levels.fmc}` : ""}` : ""}">${snp.reportedTcb}</code>` : "";
     return html`${tcb} <span class="muted small">no TCB status (AMD publishes none)</span>`;
   }
   if (!k.tcbStatus) return html`<span class="muted">not verified here</span>`;
@@ -199,10 +199,10 @@ export function renderOverview(snap: DashboardSnapshot, opts: RenderOptions = {}
 </tr>`,
   );
   const table = snap.kms.length
-    ? html`<table class="kms">
+    ? html`<div class="table-scroll"><table class="kms">
 <thead><tr><th>KMS</th><th>Platform</th><th>State</th><th>Registered via</th><th>Root</th><th>TCB status</th><th>Collateral expiry</th><th>Last liveness proof</th><th>Attestations</th><th>Anomalies</th></tr></thead>
 <tbody>${rows}</tbody>
-</table>`
+</table></div>`
     : html`<p class="muted">No KMS registered yet.</p>`;
   const body = html`${registryHeader(snap)}
 <section aria-label="kms list"><h2>KMS (${snap.kms.length})</h2>${table}</section>
