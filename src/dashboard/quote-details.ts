@@ -23,8 +23,10 @@ import { commonName, parseCertificate } from "../dcap/x509.js";
  * What the collateral-free checks say of the quote: signed under Intel's pinned root (`intel`), under another
  * (simulated or test) root (`other`: the chain ends elsewhere, or at `--root-ca`), a chain that ends at the
  * trusted root but a signature over the quote that does not verify (`invalid`), or not checkable (`unknown`).
+ * `amd`: an SEV-SNP report chained to AMD's pinned ARK; `vendor`: another platform's evidence chained to its
+ * vendor's pinned root.
  */
-export type QuoteRoot = "intel" | "amd" | "other" | "invalid" | "unknown";
+export type QuoteRoot = "intel" | "amd" | "vendor" | "other" | "invalid" | "unknown";
 
 /** The fields of an SEV-SNP report a page shows. */
 export interface SnpReportFields {
@@ -73,6 +75,8 @@ export interface QuoteDetails {
   fmspc: Hex | null;
   /** SEV-SNP: the report's fields (null for TDX). */
   snp: SnpReportFields | null;
+  /** Another platform's: the fields its re-verification from chain data read, as text. */
+  fields?: Record<string, string> | null;
   root: QuoteRoot;
   /** One line: why `root` is what it is. */
   rootDetail: string;
@@ -211,4 +215,16 @@ export async function snpReportDetails(reg: RegistrationEvidence): Promise<Quote
   const own = await reverifyRegistration("sev-snp", reg, { accept: [], rootCaDer: ark.der });
   const signed = own.steps.some((c) => c.name === "report.signature" && c.ok);
   return out(own, signed ? "other" : "invalid", `NOT GENUINE: the AMD chain it published ends at CN=${ark.cn}, not AMD's pinned ARK; under that ARK: ${own.summary}`);
+}
+
+/**
+ * A registration of a platform the pages have no layout of their own for: the fields its re-verification from
+ * chain data read (`reverifyRegistration`, under the platform's pinned vendor root) and whether it chained there
+ * (`vendor`), elsewhere (`other`), failed (`invalid`), or could not be checked (`unknown`).
+ */
+export async function platformReportDetails(platform: RegistryPlatform, reg: RegistrationEvidence): Promise<QuoteDetails> {
+  const v = await reverifyRegistration(platform, reg, { accept: [] });
+  const root: QuoteRoot = !v.ran ? "unknown" : v.genuine === true ? "vendor" : v.genuine === false ? "other" : "invalid";
+  const fields = v.report ? Object.fromEntries(Object.entries(v.report).map(([k, x]) => [k, typeof x === "string" ? x : JSON.stringify(x)])) : null;
+  return { platform, bytes: reg.quote.length, version: null, measurements: null, fmspc: null, snp: null, fields, root, rootDetail: v.summary, signatureChecks: v.steps, error: null };
 }

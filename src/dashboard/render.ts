@@ -7,6 +7,7 @@
  */
 import type { Hex } from "../core/bytes.js";
 import type { Anomaly, AuditCheck } from "../registry/audit-state.js";
+import { REGISTRY_PLATFORMS } from "../registry/platforms.js";
 import { SafeHtml, hasHiddenCharacters, html, join, safeHref, type HtmlValue } from "./html.js";
 import type { AttestationView, DashboardSnapshot, KmsView, ReverifyResult, TimelineEntry } from "./model.js";
 import type { QuoteDetails } from "./quote-details.js";
@@ -69,15 +70,14 @@ function rootBadge(root: KmsView["root"], platform: KmsView["platform"] = "tdx")
   const snp = platform === "sev-snp";
   if (root === "intel") return badge("genuine (Intel root)", "ok");
   if (root === "amd") return badge("genuine (AMD's pinned ARK)", "ok");
+  if (root === "vendor") return badge(`genuine (${REGISTRY_PLATFORMS[platform]?.vendorRoot ?? "vendor root"})`, "ok");
   if (root === "other") return badge(snp ? "NOT GENUINE (test ARK, not AMD's)" : "NOT GENUINE (other root)", "bad");
   if (root === "invalid") return badge(snp ? "INVALID report or AMD chain" : "INVALID quote signature", "bad");
   return badge("unknown", "muted");
 }
 
-const PLATFORM_LABEL: Record<KmsView["platform"], string> = { tdx: "Intel TDX", "sev-snp": "AMD SEV-SNP" };
-
 function platformBadge(platform: KmsView["platform"]): SafeHtml {
-  return html`<span class="badge info" data-platform="${platform}">${PLATFORM_LABEL[platform] ?? platform}</span>`;
+  return html`<span class="badge info" data-platform="${platform}">${REGISTRY_PLATFORMS[platform]?.label ?? platform}</span>`;
 }
 
 function pathBadge(path: KmsView["path"]): SafeHtml {
@@ -240,6 +240,10 @@ function snpMeasurements(q: QuoteDetails & { snp: NonNullable<QuoteDetails["snp"
 function measurements(q: QuoteDetails | null): SafeHtml {
   if (!q) return html`<p class="muted">quote not seen</p>`;
   if (q.snp) return snpMeasurements({ ...q, snp: q.snp });
+  if (q.fields) {
+    return html`<table class="measurements" data-platform="${q.platform}"><tbody>${Object.entries(q.fields).map(([k, v]) => html`<tr><th>${k}</th><td><code>${v}</code></td></tr>`)}</tbody></table>
+<p class="small">${REGISTRY_PLATFORMS[q.platform]?.label ?? q.platform} evidence, ${q.bytes} bytes</p>`;
+  }
   if (!q.measurements) return html`<p class="bad">${q.error ?? "no TD measurements"}</p>`;
   const m = q.measurements;
   const rows: [string, HtmlValue][] = [
@@ -262,7 +266,7 @@ function measurements(q: QuoteDetails | null): SafeHtml {
 }
 
 function reverifyBlock(r: ReverifyResult | null, q: QuoteDetails | null): SafeHtml {
-  const heading = q?.platform === "sev-snp" ? "Checks from the VCEK and AMD chain published on chain" : "Collateral-free checks";
+  const heading = q?.platform === "tdx" ? "Collateral-free checks" : q?.platform === "sev-snp" ? "Checks from the VCEK and AMD chain published on chain" : "Checks from the evidence published on chain";
   const sig = q ? html`<h4>${heading} — ${rootBadge(q.root, q.platform)}</h4><p class="small">${chainText(q.rootDetail)}</p>${checkRows(q.signatureChecks)}` : "";
   if (!r) return html`${sig}<h4>Full re-verification</h4><p class="muted">not run (no collateral: start the dashboard with --pccs URL or --collateral FILE)</p>`;
   return html`${sig}<h4>Full re-verification — ${badge(r.ok ? "passes" : "FAILS", r.ok ? "ok" : "bad")}</h4>

@@ -11,14 +11,12 @@ import { getAddress, keccak256 } from "viem";
 
 import { hexToBytes, type Hex } from "../core/bytes.js";
 import { errorMessage } from "../core/errors.js";
-import { parseQuote } from "../dcap/quote.js";
 import { checkKmsBinding } from "../dstack/binding.js";
-import { parseSnpReport } from "../dstack/platforms/sev-snp.js";
 import { ethAddress } from "../dstack/signatures.js";
 import type { TcbStatus } from "../dcap/types.js";
 import type { AuditEvent, RegisteredEvent } from "./events.js";
 import type { DropReason } from "./logs.js";
-import { platformOfRegisteredQuote, type RegistryPlatform } from "./platforms.js";
+import { platformOfRegisteredQuote, REGISTRY_PLATFORMS, type RegistryPlatform } from "./platforms.js";
 import type { OnChainCollateral } from "./verifier.js";
 
 export interface AuditCheck {
@@ -160,10 +158,10 @@ export function checkRegistration(ev: RegisteredEvent, attestation: number): Aud
     check("kms-address", addrOk, addrOk ? "the KMS address is the k256 key's Ethereum address" : `k256Pubkey's address is ${addr ? cs(addr) : "(not a secp256k1 key)"}, event says ${ev.kms}`),
   );
   let reportData: Uint8Array | undefined;
-  const snp = platformOfQuote(quote) === "sev-snp";
+  const platform = REGISTRY_PLATFORMS[platformOfQuote(quote)];
   try {
-    reportData = snp ? parseSnpReport(quote).reportData : parseQuote(quote).body.reportData;
-    checks.push(check("quote-parse", true, snp ? `SEV-SNP report parses (${quote.length} bytes; report_data at 0x50)` : `quote parses (${quote.length} bytes)`));
+    reportData = platform.reportData(quote);
+    checks.push(check("quote-parse", true, platform.parsed(quote)));
   } catch (e) {
     checks.push(check("quote-parse", false, `quote does not parse: ${errorMessage(e)}`));
   }

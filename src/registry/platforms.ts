@@ -5,7 +5,8 @@
  * evidence needed to re-verify it from chain data, and the measurement the record's image measurement is
  * taken from. A new platform is one entry here and one case in `reverifyRegistration` (`reverify.ts`).
  */
-import { looksLikeSnpReport } from "../dstack/platforms/sev-snp.js";
+import { parseQuote } from "../dcap/quote.js";
+import { looksLikeSnpReport, parseSnpReport, SNP_REPORT_LENGTH } from "../dstack/platforms/sev-snp.js";
 
 export interface RegistryPlatformInfo {
   /** `platformOf(kms)`. */
@@ -20,6 +21,10 @@ export interface RegistryPlatformInfo {
   measurement: string;
   /** Whether a registered quote has this platform's layout (TDX is the fallback: checked last). */
   matches: (quote: Uint8Array) => boolean;
+  /** The 64 bytes that bind the KMS keys, read from a registered quote (throws when it does not parse). */
+  reportData: (quote: Uint8Array) => Uint8Array;
+  /** What the audit's `quote-parse` check says of a quote that parsed. */
+  parsed: (quote: Uint8Array) => string;
 }
 
 export const REGISTRY_PLATFORMS = {
@@ -30,6 +35,8 @@ export const REGISTRY_PLATFORMS = {
     evidenceEvent: "KmsSnpEvidencePublished",
     measurement: "MEASUREMENT",
     matches: looksLikeSnpReport,
+    reportData: (q) => parseSnpReport(q).reportData,
+    parsed: () => `SEV-SNP report parses (${SNP_REPORT_LENGTH} bytes; report_data at 0x50)`,
   },
   tdx: {
     id: 0,
@@ -38,6 +45,8 @@ export const REGISTRY_PLATFORMS = {
     evidenceEvent: "KmsCollateralPublished",
     measurement: "MRTD",
     matches: () => true,
+    reportData: (q) => parseQuote(q).body.reportData,
+    parsed: (q) => `quote parses (${q.length} bytes)`,
   },
 } as const satisfies Record<string, RegistryPlatformInfo>;
 

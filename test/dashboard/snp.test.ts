@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { bytesToHex } from "../../src/core/bytes.js";
 import { renderKms, renderOverview } from "../../src/dashboard/render.js";
-import { snpReportDetails } from "../../src/dashboard/quote-details.js";
+import { platformReportDetails, snpReportDetails } from "../../src/dashboard/quote-details.js";
 import { loadSnapshot, newSourceCache, reverifyResultOf } from "../../src/dashboard/source.js";
 import type { QuoteVerifier } from "../../src/dashboard/model.js";
 import { parseSnpReport } from "../../src/dstack/platforms/sev-snp.js";
@@ -39,6 +39,17 @@ describe("snpReportDetails", () => {
     expect(d.snp).toMatchObject({ product: "Milan", version: 2, measurement: r.measurement, hostData: r.hostData, chipId: r.chipId, reportData: bytesToHex(r.reportData) });
     expect(d.snp!.reportedTcbLevels).not.toBeNull();
     expect(d.signatureChecks.find((c) => c.name === "report.signature")).toMatchObject({ ok: true });
+  });
+
+  it("the generic details of a platform without a layout of its own (what a next platform gets): the chain-data verdict's fields and root", async () => {
+    const report = fx("go-sev-guest-report-v2-milan.bin");
+    const d = await platformReportDetails("sev-snp", { quote: report, blockTimestamp: NOW, snpEvidence: { vcek: hexOf(fx("go-sev-guest-vcek-milan.der")), amdChain: hexOf(fx("amd-milan-ask-ark.pem")) } });
+    expect(d).toMatchObject({ root: "vendor", snp: null, measurements: null });
+    expect(d.fields!.measurement).toBe(parseSnpReport(report).measurement);
+    expect(d.fields!.reportedTcbLevels).toMatch(/^\{"bootloader":\d+/);
+    expect(d.signatureChecks.find((c) => c.name === "report.signature")).toMatchObject({ ok: true });
+    const none = await platformReportDetails("sev-snp", { quote: report, blockTimestamp: NOW });
+    expect(none.root).toBe("unknown");
   });
 
   it("a test AMD world: NOT GENUINE (other), verified under the ARK it published; another chip's VCEK: invalid; no evidence: unknown", async () => {
