@@ -62,6 +62,20 @@ export interface History {
   stop: () => Promise<void>;
 }
 
+/** The same forged platform's newer collateral (TCB evaluation data number 18), in which the quote's TCB level is Revoked. */
+export function revokedLevelWorld(seed: string, now: number): Promise<ForgeWorld> {
+  return createForgeWorld({
+    seed,
+    now,
+    tcbInfo: {
+      tcbEvaluationDataNumber: 18,
+      edit: (t: Record<string, unknown>) => {
+        (t.tcbLevels as { tcbStatus: string }[])[0]!.tcbStatus = "Revoked";
+      },
+    },
+  });
+}
+
 /** A node with a registry whose verifier trusts `world`'s root (registrar: dev account #0). */
 export async function startVerifiedChain(world: ForgeWorld): Promise<TestChain> {
   const node = await startDevNode();
@@ -129,16 +143,7 @@ export async function writeHistory(): Promise<History> {
     const verified = await onChain(randomKms());
     const stale = await onChain(randomKms());
     // Intel's newer collateral for the same platform revokes the quote's TCB level: the recheck makes it stale
-    const revokedLevel = await createForgeWorld({
-      seed: SEED,
-      now,
-      tcbInfo: {
-        tcbEvaluationDataNumber: 18,
-        edit: (t: Record<string, unknown>) => {
-          (t.tcbLevels as { tcbStatus: string }[])[0]!.tcbStatus = "Revoked";
-        },
-      },
-    });
+    const revokedLevel = await revokedLevelWorld(SEED, now);
     await wait(
       await second.writeContract({ address: chain.registry, abi, functionName: "recheck", args: [addr(stale), bytesToHex(stale.quote), toOnChainCollateral(stale.quote, revokedLevel.collateral)] }),
     );

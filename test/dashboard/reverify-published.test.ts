@@ -21,7 +21,7 @@ import { createForgeWorld, type ForgeWorld } from "../../src/testing/forge/index
 import { runCli } from "../helpers/cli.js";
 import type { TestChain } from "../registry/chain-helpers.js";
 import { forgedKms } from "../watch/helpers.js";
-import { startVerifiedChain } from "./history.js";
+import { revokedLevelWorld, startVerifiedChain } from "./history.js";
 import { startDashboard } from "./process.js";
 
 const SEED = "dashboard-published";
@@ -37,16 +37,7 @@ beforeAll(async () => {
   world = await createForgeWorld({ seed: SEED, now });
   chain = await startVerifiedChain(world);
   // the newer collateral of the same platform: the quote's TCB level is now Revoked
-  const newer = await createForgeWorld({
-    seed: SEED,
-    now,
-    tcbInfo: {
-      tcbEvaluationDataNumber: 18,
-      edit: (t: Record<string, unknown>) => {
-        (t.tcbLevels as { tcbStatus: string }[])[0]!.tcbStatus = "Revoked";
-      },
-    },
-  });
+  const newer = await revokedLevelWorld(SEED, now);
   rootFile = path.join(chain.tmp, "root.pem");
   newerFile = path.join(chain.tmp, "newer-collateral.json");
   writeFileSync(rootFile, world.rootCaPem);
