@@ -134,10 +134,15 @@ export async function fetchSnpFromKds(report: SnpReport, have: { vcek?: boolean;
   return out;
 }
 
+/** The VCEK, ASK and ARK an SNP attestation's cert_chain carries (DER or PEM entries, in any order). */
+export function carriedAmdCertificates(att: DstackAttestation): { vcek?: Uint8Array; ask?: Uint8Array; ark?: Uint8Array } {
+  const blobs = att.snp?.certChain ?? [];
+  return blobs.length ? sortAmdCertificates(blobs.flatMap((c, i) => amdCertificatesFromFile(c, `the attestation's cert_chain ${i}`)), "the attestation's cert_chain") : {};
+}
+
 /** The VCEK, ASK, ARK and CRLs of an SNP attestation: carried in its cert_chain, given, or fetched from the KDS. */
 async function snpCollateral(att: DstackAttestation, report: SnpReport, opts: PlatformEvidenceOptions, out: PlatformEvidenceResult): Promise<{ vcek?: Uint8Array; ask?: Uint8Array; ark?: Uint8Array; crls?: Uint8Array[] }> {
-  const blobs = att.snp?.certChain ?? [];
-  const carried = blobs.length ? sortAmdCertificates(blobs.flatMap((c, i) => amdCertificatesFromFile(c, `the attestation's cert_chain ${i}`)), "the attestation's cert_chain") : {};
+  const carried = carriedAmdCertificates(att);
   const got: { vcek?: Uint8Array; ask?: Uint8Array; ark?: Uint8Array; crls?: Uint8Array[] } = { ...carried, ...(opts.amdCrlDers ? { crls: opts.amdCrlDers } : {}) };
   if (!opts.kds) return got;
   const f = await fetchSnpFromKds(report, { vcek: !!got.vcek, ask: !!got.ask, crl: !!got.crls }, opts.kds, opts.now);

@@ -20,13 +20,12 @@ import type { Check, Collateral, TcbStatus } from "../dcap/types.js";
 import { toPem } from "../dcap/x509.js";
 import type { DstackAttestation } from "../dstack/attestation.js";
 import { AMD_ARKS, type AmdProduct } from "../dstack/platforms/amd-roots.js";
-import { amdCertificatesFromFile, sortAmdCertificates } from "../dstack/platforms/sev-snp-verify.js";
 import { parseSnpReport } from "../dstack/platforms/sev-snp.js";
 import { ethAddress } from "../dstack/signatures.js";
 import type { BootstrapInfo } from "../kms/bootstrap.js";
 import { checkCertsDir, type Checklist } from "../kms/certs-dir.js";
 import type { KmsClientOptions } from "../kms/client.js";
-import { fetchSnpFromKds } from "../kms/platforms.js";
+import { carriedAmdCertificates, fetchSnpFromKds } from "../kms/platforms.js";
 import { pullBootstrap, type PullResult, type PullSource } from "../kms/pull.js";
 import { verifyBootstrap, type BootstrapReport } from "../kms/verify.js";
 import type { MeasurementPolicy } from "../dstack/policy.js";
@@ -269,11 +268,7 @@ async function verifySnp(params: PublishKmsParameters, pulled: PullResult, pulle
   const verification = { pulled, collateral: null, gate };
   const base = { caPubkey: info.caPubkey, k256Pubkey: info.k256Pubkey, quote: att.evidence };
   if (!gate.ok) return { verification, identity: base };
-  const blobs = att.snp?.certChain ?? [];
-  const carried = sortAmdCertificates(
-    blobs.flatMap((c, i) => amdCertificatesFromFile(c, `the attestation's cert_chain ${i}`)),
-    "the attestation's cert_chain",
-  );
+  const carried = carriedAmdCertificates(att);
   if (!carried.vcek || !carried.ask) {
     throw new InputError("SNP_VCEK_REQUIRED", "the SEV-SNP attestation's cert_chain does not carry its VCEK and ASK: publishing needs them, so that anyone can re-verify the registration from chain data alone (--kds fetches them from AMD's KDS)", { details: { platform: "sev-snp" } });
   }
@@ -300,7 +295,7 @@ async function withKdsEvidence(params: PublishKmsParameters, pulled: PullResult,
     return { att, info, crls: params.amdCrlDers }; // the gate names why the report does not parse
   }
   const blobs = att.snp?.certChain ?? [];
-  const carried = blobs.length ? sortAmdCertificates(blobs.flatMap((c, i) => amdCertificatesFromFile(c, `the attestation's cert_chain ${i}`)), "the attestation's cert_chain") : {};
+  const carried = carriedAmdCertificates(att);
   params.onProgress?.("verify", `SEV-SNP evidence from AMD's KDS ${params.kds.url}`);
   const f = await fetchSnpFromKds(report, { vcek: !!carried.vcek, ask: !!carried.ask, crl: !!params.amdCrlDers }, params.kds, params.now);
   const added = [...(f.vcek ? [f.vcek] : []), ...(f.ask ? [f.ask] : []), ...(f.ark && !carried.ark ? [f.ark] : [])];
