@@ -174,6 +174,10 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     expect(checks).toContain("report.signature");
     await snp.screenshot({ path: path.join(shots, "snp-kms.png"), fullPage: true });
     await snp.close();
+    // the JSON API carries the same: the platform, the report's fields, the chain check's root
+    const api = (await (await fetch(`${dash.url}/api/kms/${h.snp.kms}`)).json()) as { platform: string; root: string; attestations: { platform: string; quote: { platform: string; snp: { hostData: string; chipId: string } } }[] };
+    expect(api).toMatchObject({ platform: "sev-snp", root: "other" });
+    expect(api.attestations[0]!.quote).toMatchObject({ platform: "sev-snp", snp: { hostData: `0x${"d5".repeat(32)}`, chipId: `0x${"5c".repeat(64)}` } });
     await page.close();
   });
 
