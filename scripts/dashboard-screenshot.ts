@@ -1,13 +1,13 @@
 /**
- * Regenerates the README's dashboard screenshots (docs/dashboard.png, docs/dashboard-kms.png):
+ * Regenerates the README's dashboard screenshots (docs/dashboard.png, docs/dashboard-kms.png, docs/dashboard-snp.png):
  *
  *   npx tsx scripts/dashboard-screenshot.ts
  *
  * Starts a `hardhat node`, writes the dashboard tests' history on it (registrar registrations, a
  * re-attestation, a liveness proof, a revocation with a hostile reason, two on-chain registrations under a
- * forged root, one of them rechecked stale, and one anomaly: a registrar that lost its role), serves the
- * dashboard and photographs the overview and the revoked KMS's page in Debian's Chromium (`/usr/bin/chromium`,
- * or CHROMIUM_PATH).
+ * forged root, one of them rechecked stale, an SEV-SNP registration of a test AMD world, and one anomaly: a
+ * registrar that lost its role), serves the dashboard and photographs the overview, the revoked KMS's page and
+ * the SEV-SNP KMS's page in Debian's Chromium (`/usr/bin/chromium`, or CHROMIUM_PATH).
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -38,7 +38,9 @@ async function main(): Promise<void> {
     await page.screenshot({ path: path.join(DOCS, "dashboard.png"), fullPage: true });
     await page.goto(`${server.url}/kms/${h.addr(h.revoked)}`, { waitUntil: "load" });
     await page.screenshot({ path: path.join(DOCS, "dashboard-kms.png"), fullPage: true });
-    console.log(`wrote ${path.join(DOCS, "dashboard.png")} and dashboard-kms.png`);
+    await page.goto(`${server.url}/kms/${h.snp.kms}`, { waitUntil: "load" });
+    await page.screenshot({ path: path.join(DOCS, "dashboard-snp.png"), fullPage: true });
+    console.log(`wrote ${path.join(DOCS, "dashboard.png")}, dashboard-kms.png and dashboard-snp.png`);
   } finally {
     await browser.close();
     await live.stop();

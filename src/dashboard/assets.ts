@@ -29,6 +29,10 @@ dl.grid { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; 
 dl.grid dt { color: var(--muted); }
 dl.grid dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; }
+.table-scroll { overflow-x: auto; }
+table.kms td { padding: 6px 5px; }
+table.kms .badge { white-space: normal; border-radius: 6px; }
+table.kms td code { font-size: 11px; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 thead th { font-size: 12px; color: var(--muted); font-weight: 600; white-space: nowrap; }
 td.num { text-align: right; }

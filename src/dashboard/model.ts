@@ -6,10 +6,16 @@
  */
 import type { Hex } from "../core/bytes.js";
 import type { Check, TcbStatus } from "../dcap/types.js";
+import type { ReverifyContext } from "../registry/audit.js";
 import type { Anomaly, AuditCheck } from "../registry/audit-state.js";
+import type { RegistryPlatform } from "../registry/platforms.js";
 import type { QuoteDetails } from "./quote-details.js";
 
-/** The full DCAP verification of one quote with the dashboard's collateral (`--pccs` / `--collateral`). */
+/**
+ * The full re-verification of one registration (`reverifyRegistration`): a TDX quote with the collateral it
+ * published at its block time, else the dashboard's (`--pccs` / `--collateral`); an SEV-SNP report with the VCEK
+ * and AMD chain it published, at its block time.
+ */
 export interface ReverifyResult {
   ok: boolean;
   /** One line: the verdict, or the failing step and why. */
@@ -19,10 +25,17 @@ export interface ReverifyResult {
   /** Unix seconds: the collateral's earliest nextUpdate (when it was established). */
   collateralExpiry: number | null;
   checks: Check[];
+  /** The platform verified (absent: tdx). */
+  platform?: RegistryPlatform;
+  /** The platform's report fields the verification read (SEV-SNP), when it parsed. */
+  report?: Record<string, unknown> | null;
 }
 
-/** Full verification of a quote, provided by the caller (built from the CLI's verification options). */
-export type QuoteVerifier = (quote: Uint8Array) => Promise<ReverifyResult>;
+/**
+ * Full verification of a registration, provided by the caller (built from the CLI's verification options), told
+ * what the audit knows of it (block time, published collateral or SEV-SNP evidence); null: not verified.
+ */
+export type QuoteVerifier = (quote: Uint8Array, ctx: ReverifyContext) => Promise<ReverifyResult | null>;
 
 export type TimelineKind = "registered" | "re-attested" | "rechecked" | "liveness" | "revoked";
 
@@ -75,6 +88,7 @@ export interface AttestationView {
   quoteHash: Hex;
   registrar: Hex;
   path: RegistrationPath;
+  platform: RegistryPlatform;
   /** What the on-chain verifier established at registration (`KmsVerifiedOnChain`); null on the registrar path. */
   onChain: { tcbStatus: TcbStatus | null; fmspc: Hex; collateralExpiry: number; intelRoot: boolean } | null;
   quote: QuoteDetails | null;
@@ -89,6 +103,8 @@ export interface KmsView {
   address: Hex;
   state: KmsState;
   path: RegistrationPath;
+  /** The latest attestation's platform (`platformOf`). */
+  platform: RegistryPlatform;
   root: QuoteDetails["root"];
   tcbStatus: TcbStatus | null;
   /** Where `tcbStatus` and `collateralExpiry` come from. */

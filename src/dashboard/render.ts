@@ -7,6 +7,7 @@
  */
 import type { Hex } from "../core/bytes.js";
 import type { Anomaly, AuditCheck } from "../registry/audit-state.js";
+import { REGISTRY_PLATFORMS } from "../registry/platforms.js";
 import { SafeHtml, hasHiddenCharacters, html, join, safeHref, type HtmlValue } from "./html.js";
 import type { AttestationView, DashboardSnapshot, KmsView, ReverifyResult, TimelineEntry } from "./model.js";
 import type { QuoteDetails } from "./quote-details.js";
@@ -65,11 +66,18 @@ function stateBadge(k: KmsView): SafeHtml {
   return html`<span class="badge ${STATE_KIND[k.state]}" data-state="${k.state}">${k.state}</span>`;
 }
 
-function rootBadge(root: KmsView["root"]): SafeHtml {
+function rootBadge(root: KmsView["root"], platform: KmsView["platform"] = "tdx"): SafeHtml {
+  const snp = platform === "sev-snp";
   if (root === "intel") return badge("genuine (Intel root)", "ok");
-  if (root === "other") return badge("NOT GENUINE (other root)", "bad");
-  if (root === "invalid") return badge("INVALID quote signature", "bad");
+  if (root === "amd") return badge("genuine (AMD's pinned ARK)", "ok");
+  if (root === "vendor") return badge(`genuine (${REGISTRY_PLATFORMS[platform]?.vendorRoot ?? "vendor root"})`, "ok");
+  if (root === "other") return badge(snp ? "NOT GENUINE (test ARK, not AMD's)" : "NOT GENUINE (other root)", "bad");
+  if (root === "invalid") return badge(snp ? "INVALID report or AMD chain" : "INVALID quote signature", "bad");
   return badge("unknown", "muted");
+}
+
+function platformBadge(platform: KmsView["platform"]): SafeHtml {
+  return html`<span class="badge info" data-platform="${platform}">${REGISTRY_PLATFORMS[platform]?.label ?? platform}</span>`;
 }
 
 function pathBadge(path: KmsView["path"]): SafeHtml {
@@ -77,6 +85,12 @@ function pathBadge(path: KmsView["path"]): SafeHtml {
 }
 
 function tcbCell(k: KmsView): SafeHtml {
+  if (!k.tcbStatus && k.platform === "sev-snp") {
+    const snp = k.attestations.at(-1)?.quote?.snp;
+    const levels = snp?.reportedTcbLevels;
+    const tcb = snp ? html`reported TCB <code title="${levels ? `bl ${levels.bootloader}, tee ${levels.tee}, snp ${levels.snp}, ucode ${levels.microcode}${levels.fmc !== undefined ? `, fmc ${levels.fmc}` : ""}` : ""}">${snp.reportedTcb}</code>` : "";
+    return html`${tcb} <span class="muted small">no TCB status (AMD publishes none)</span>`;
+  }
   if (!k.tcbStatus) return html`<span class="muted">not verified here</span>`;
   const kind = k.tcbStatus === "UpToDate" ? "ok" : k.tcbStatus === "SWHardeningNeeded" ? "info" : k.tcbStatus === "Revoked" ? "bad" : "warn";
   return html`${badge(k.tcbStatus, kind)} <span class="muted small">${k.tcbSource ?? ""}</span>`;
@@ -143,7 +157,7 @@ function registryHeader(snap: DashboardSnapshot): SafeHtml {
 <dt>Accepted TCB statuses</dt><dd data-field="accepted">${accepted}</dd>
 <dt>On-chain verifier</dt><dd>${r.verifier ? html`<code>${r.verifier}</code>` : html`<span class="muted">none</span>`}</dd>
 <dt>Image allowlist</dt><dd data-field="allowlist">${allow}</dd>
-<dt>Quote re-verification</dt><dd>${r.reverify ?? html`<span class="muted">off — only the collateral-free checks (start with --pccs URL or --collateral FILE)</span>`}</dd>
+<dt>Quote re-verification</dt><dd>${r.reverify ?? html`<span class="muted">off — only the collateral-free checks (start with --pccs URL or --collateral FILE); SEV-SNP reports are checked from the VCEK and AMD chain they published</span>`}</dd>
 </dl>
 </section>`;
 }
@@ -173,9 +187,10 @@ export function renderOverview(snap: DashboardSnapshot, opts: RenderOptions = {}
   const rows = snap.kms.map(
     (k) => html`<tr data-kms="${k.address}">
 <td><a href="${kmsHref(k.address)}"><code>${k.address}</code></a></td>
+<td>${platformBadge(k.platform)}</td>
 <td>${stateBadge(k)}</td>
 <td>${pathBadge(k.path)}</td>
-<td>${rootBadge(k.root)}</td>
+<td>${rootBadge(k.root, k.platform)}</td>
 <td>${tcbCell(k)}</td>
 <td>${expiryCell(k, now)}</td>
 <td>${livenessCell(k, now)}</td>
@@ -184,10 +199,10 @@ export function renderOverview(snap: DashboardSnapshot, opts: RenderOptions = {}
 </tr>`,
   );
   const table = snap.kms.length
-    ? html`<table class="kms">
-<thead><tr><th>KMS</th><th>State</th><th>Registered via</th><th>Root</th><th>TCB status</th><th>Collateral expiry</th><th>Last liveness proof</th><th>Attestations</th><th>Anomalies</th></tr></thead>
+    ? html`<div class="table-scroll"><table class="kms">
+<thead><tr><th>KMS</th><th>Platform</th><th>State</th><th>Registered via</th><th>Root</th><th>TCB status</th><th>Collateral expiry</th><th>Last liveness proof</th><th>Attestations</th><th>Anomalies</th></tr></thead>
 <tbody>${rows}</tbody>
-</table>`
+</table></div>`
     : html`<p class="muted">No KMS registered yet.</p>`;
   const body = html`${registryHeader(snap)}
 <section aria-label="kms list"><h2>KMS (${snap.kms.length})</h2>${table}</section>
@@ -201,8 +216,34 @@ function checkRows(checks: readonly { name: string; ok: boolean; detail: string 
   return html`<table class="checks"><tbody>${checks.map((c) => html`<tr class="${c.ok ? "pass" : "fail"}"><td>${c.ok ? "✓" : "✗"}</td><td><code>${c.name}</code></td><td>${chainText(c.detail)}</td></tr>`)}</tbody></table>`;
 }
 
+function snpMeasurements(q: QuoteDetails & { snp: NonNullable<QuoteDetails["snp"]> }): SafeHtml {
+  const m = q.snp;
+  const l = m.reportedTcbLevels;
+  const rows: [string, HtmlValue][] = [
+    ["MEASUREMENT", m.measurement],
+    ["HOST_DATA", m.hostData],
+    ["CHIP_ID", m.chipId],
+    ["REPORTED_TCB", l ? `${m.reportedTcb} (bl ${l.bootloader}, tee ${l.tee}, snp ${l.snp}, ucode ${l.microcode}${l.fmc !== undefined ? `, fmc ${l.fmc}` : ""})` : m.reportedTcb],
+    ["Guest policy", m.policy],
+    ["VMPL", String(m.vmpl)],
+    ["Guest SVN", String(m.guestSvn)],
+    ["FAMILY_ID", m.familyId],
+    ["IMAGE_ID", m.imageId],
+    ["ID_KEY_DIGEST", m.idKeyDigest],
+    ["report_data", m.reportData],
+    ["VCEK valid until", m.vcekNotAfter ?? "unknown"],
+  ];
+  return html`<table class="measurements" data-platform="sev-snp"><tbody>${rows.map(([k, v]) => html`<tr><th>${k}</th><td><code>${v}</code></td></tr>`)}</tbody></table>
+<p class="small">SEV-SNP attestation report v${m.version}${m.product ? ` (${m.product})` : ""}, ${q.bytes} bytes</p>`;
+}
+
 function measurements(q: QuoteDetails | null): SafeHtml {
   if (!q) return html`<p class="muted">quote not seen</p>`;
+  if (q.snp) return snpMeasurements({ ...q, snp: q.snp });
+  if (q.fields) {
+    return html`<table class="measurements" data-platform="${q.platform}"><tbody>${Object.entries(q.fields).map(([k, v]) => html`<tr><th>${k}</th><td><code>${v}</code></td></tr>`)}</tbody></table>
+<p class="small">${REGISTRY_PLATFORMS[q.platform]?.label ?? q.platform} evidence, ${q.bytes} bytes</p>`;
+  }
   if (!q.measurements) return html`<p class="bad">${q.error ?? "no TD measurements"}</p>`;
   const m = q.measurements;
   const rows: [string, HtmlValue][] = [
@@ -225,7 +266,8 @@ function measurements(q: QuoteDetails | null): SafeHtml {
 }
 
 function reverifyBlock(r: ReverifyResult | null, q: QuoteDetails | null): SafeHtml {
-  const sig = q ? html`<h4>Collateral-free checks — ${rootBadge(q.root)}</h4><p class="small">${chainText(q.rootDetail)}</p>${checkRows(q.signatureChecks)}` : "";
+  const heading = q?.platform === "tdx" ? "Collateral-free checks" : q?.platform === "sev-snp" ? "Checks from the VCEK and AMD chain published on chain" : "Checks from the evidence published on chain";
+  const sig = q ? html`<h4>${heading} — ${rootBadge(q.root, q.platform)}</h4><p class="small">${chainText(q.rootDetail)}</p>${checkRows(q.signatureChecks)}` : "";
   if (!r) return html`${sig}<h4>Full re-verification</h4><p class="muted">not run (no collateral: start the dashboard with --pccs URL or --collateral FILE)</p>`;
   return html`${sig}<h4>Full re-verification — ${badge(r.ok ? "passes" : "FAILS", r.ok ? "ok" : "bad")}</h4>
 <p>${chainText(r.detail)}${r.collateralExpiry !== null ? html` · collateral valid until ${iso(r.collateralExpiry)}` : ""}</p>${checkRows(r.checks)}`;
@@ -246,7 +288,7 @@ function onChainVerdict(a: AttestationView): SafeHtml | string {
 
 function attestationSection(a: AttestationView, opts: RenderOptions, now: number): SafeHtml {
   return html`<section class="attestation" id="attestation-${a.n}" aria-label="attestation ${a.n}">
-<h3>Attestation #${a.n} ${pathBadge(a.path)}</h3>
+<h3>Attestation #${a.n} ${platformBadge(a.platform)} ${pathBadge(a.path)}</h3>
 <p class="small">block ${a.block} · ${when(a.time, now)} · tx ${txLink(a.tx, opts)} · registrar <code>${a.registrar}</code> · quote hash <code>${a.quoteHash}</code></p>
 <div class="cols">
 <div><h4>Measurements</h4>${measurements(a.quote)}</div>
@@ -272,11 +314,12 @@ ${rec.tcbEvaluationDataNumber !== null && rec.path === "on-chain" ? html`<dt>TCB
 <section class="kms-head" data-kms="${k.address}" aria-label="kms">
 <h1>KMS <code>${k.address}</code> ${stateBadge(k)}</h1>
 <dl class="grid">
+<dt>Platform</dt><dd>${platformBadge(k.platform)}</dd>
 <dt>Registered via</dt><dd>${pathBadge(k.path)}</dd>
-<dt>Root</dt><dd>${rootBadge(k.root)}</dd>
+<dt>Root</dt><dd>${rootBadge(k.root, k.platform)}</dd>
 <dt>TCB status</dt><dd>${tcbCell(k)}</dd>
 <dt>Collateral expiry</dt><dd>${expiryCell(k, now)}</dd>
-<dt>FMSPC</dt><dd><code>${k.fmspc ?? "unknown"}</code></dd>
+${k.platform === "sev-snp" ? html`<dt>Chip id</dt><dd><code class="wrap">${k.attestations.at(-1)?.quote?.snp?.chipId ?? "unknown"}</code></dd>` : html`<dt>FMSPC</dt><dd><code>${k.fmspc ?? "unknown"}</code></dd>`}
 <dt>Key binding</dt><dd data-field="binding">${k.binding.ok ? badge("report_data binds the keys", "ok") : badge("BINDING FAILS", "bad")} <span class="small">${chainText(k.binding.detail)}</span></dd>
 <dt>Last liveness proof</dt><dd>${livenessCell(k, now)} · ${k.livenessProofs} proof${k.livenessProofs === 1 ? "" : "s"}</dd>
 ${revocation}

@@ -12,12 +12,13 @@ import { errorMessage, firstLine } from "../core/errors.js";
 import { pool } from "../core/pool.js";
 import { TCB_STATUSES, type TcbStatus } from "../dcap/types.js";
 import { auditRegistry, reverifyRoot, type AuditProgress, type AuditResult, type Reverify } from "../registry/audit.js";
-import type { AuditKms } from "../registry/audit-state.js";
+import { platformOfQuote, type AuditKms } from "../registry/audit-state.js";
 import { readAcceptedStatuses, readKms, readVerifiedOnChain, type KmsInfo } from "../registry/client.js";
 import { networkName } from "../registry/connect.js";
+import type { RegistrationVerdict } from "../registry/reverify.js";
 import { kmsRegistryAbi } from "../registry/generated/abi.js";
 import type { AttestationView, DashboardSnapshot, KmsView, OnChainRecord, QuoteVerifier, RegistryHeader, ReverifyResult, TimelineEntry } from "./model.js";
-import { quoteDetails, type QuoteDetails } from "./quote-details.js";
+import { platformReportDetails, quoteDetails, snpReportDetails, type QuoteDetails } from "./quote-details.js";
 
 export interface SourceOptions {
   publicClient: PublicClient<Transport, Chain>;
@@ -39,7 +40,7 @@ export interface SourceOptions {
 }
 
 /** What is kept between snapshots: quote results by hash, block times, the log scan's last range. */
-type QuoteEntries = Map<Hex, { details: QuoteDetails; reverify: ReverifyResult | null; /** a verification ran (the collateral source answered) */ ran: boolean }>;
+type QuoteEntries = Map<string, { details: QuoteDetails; reverify: ReverifyResult | null; /** a verification ran (the collateral source answered) */ ran: boolean }>;
 
 export interface SourceCache {
   quotes: QuoteEntries;
@@ -59,32 +60,36 @@ export async function loadSnapshot(opts: SourceOptions, cache: SourceCache): Pro
   const head = await pc.getBlockNumber({ cacheTime: 0 });
   if (cache.lastHead !== undefined && Number(head) < cache.lastHead) cache.blockTimes.clear(); // the chain went back: times may differ
   cache.lastHead = Number(head);
-  // the audit hands every registered quote to `reverify`, in chain order: keep them, and verify each once
-  const quotes = new Map<string, Map<number, Hex>>();
+  // the audit hands every registered quote to `reverify`, in chain order: keep them, and look at each once (a
+  // quote's verdict depends on its registration's block time and published evidence: keyed by hash and block)
+  const quotes = new Map<string, Map<number, string>>();
   const seen: QuoteEntries = new Map();
   const reverify: Reverify = async (quote, ctx) => {
-    const hash = keccak256(quote);
-    const byN = quotes.get(ctx.kms.toLowerCase()) ?? new Map<number, Hex>();
-    byN.set(ctx.attestation, hash);
+    const key = `${keccak256(quote)}@${ctx.block}`;
+    const byN = quotes.get(ctx.kms.toLowerCase()) ?? new Map<number, string>();
+    byN.set(ctx.attestation, key);
     quotes.set(ctx.kms.toLowerCase(), byN);
-    let entry = cache.quotes.get(hash);
+    let entry = cache.quotes.get(key);
     if (!entry) {
-      const details = quoteDetails(quote, now(), opts.rootCaDer);
+      const platform = ctx.registration.platform ?? platformOfQuote(quote);
+      const reg = { quote, blockTimestamp: ctx.blockTimestamp, ...(ctx.registration.snpEvidence ? { snpEvidence: ctx.registration.snpEvidence } : {}) };
+      // TDX: the collateral-free checks; SEV-SNP: its page's fields; another platform: the fields its chain data gives
+      const details = platform === "tdx" ? quoteDetails(quote, now(), opts.rootCaDer) : platform === "sev-snp" ? await snpReportDetails(reg) : await platformReportDetails(platform, reg);
       let rv: ReverifyResult | null = null;
       let keep = true;
       if (opts.verifyQuote) {
         try {
-          rv = await opts.verifyQuote(quote);
+          rv = await opts.verifyQuote(quote, ctx);
         } catch (e) {
           // (a collateral source that failed is asked again at the next refresh)
           keep = false;
-          rv = { ok: false, detail: firstLine(errorMessage(e)), status: null, genuine: false, collateralExpiry: null, checks: [] };
+          rv = { ok: false, detail: firstLine(errorMessage(e)), status: null, genuine: false, collateralExpiry: null, checks: [], platform };
         }
       }
       entry = { details, reverify: rv, ran: rv !== null && keep };
-      if (keep) cache.quotes.set(hash, entry);
+      if (keep) cache.quotes.set(key, entry);
     }
-    seen.set(hash, entry);
+    seen.set(key, entry);
     const rv = entry.reverify;
     if (!rv) return { ok: true, detail: NOT_REVERIFIED };
     // the audit compares an on-chain verdict with this one only when both trusted the same root; a collateral
@@ -120,6 +125,21 @@ export async function loadSnapshot(opts: SourceOptions, cache: SourceCache): Pro
     recent,
     builtAt: now(),
     error: null,
+  };
+}
+
+/** A registration's verdict (`reverifyRegistration`) as the dashboard shows it. */
+export function reverifyResultOf(v: RegistrationVerdict): ReverifyResult {
+  return {
+    ok: v.ok,
+    detail: v.summary,
+    status: v.status,
+    genuine: v.genuine === true,
+    // a VCEK's notAfter is no collateral expiry (AMD publishes no TCB status that goes stale)
+    collateralExpiry: v.platform === "tdx" ? v.validUntil : null,
+    checks: v.steps,
+    platform: v.platform,
+    report: v.report,
   };
 }
 
@@ -215,7 +235,7 @@ async function readBlockTimes(pc: PublicClient<Transport, Chain>, cache: SourceC
 function kmsView(
   k: AuditKms,
   record: OnChainRecord | null,
-  quoteHashes: Map<number, Hex> | undefined,
+  quoteKeys: Map<number, string> | undefined,
   audit: AuditResult,
   cache: SourceCache,
   seen: QuoteEntries,
@@ -225,8 +245,8 @@ function kmsView(
   const checks = reverified ? k.checks : k.checks.filter((c) => !(c.name === "reverify" && c.detail === NOT_REVERIFIED));
   const attestations: AttestationView[] = k.attestations.map((a, i) => {
     const n = i + 1;
-    const hash = quoteHashes?.get(n);
-    const q = hash ? seen.get(hash) : undefined;
+    const key = quoteKeys?.get(n);
+    const q = key ? seen.get(key) : undefined;
     const v = a.verified;
     return {
       n,
@@ -236,6 +256,7 @@ function kmsView(
       quoteHash: a.quoteHash,
       registrar: a.registrar,
       path: a.path,
+      platform: a.platform,
       onChain: v ? { tcbStatus: statusOrNull(v.tcbStatus), fmspc: `0x${v.fmspc}` as Hex, collateralExpiry: v.collateralExpiry, intelRoot: v.intelRoot } : null,
       quote: q?.details ?? null,
       checks: checks.filter((c) => c.attestation === n),
@@ -286,6 +307,7 @@ function kmsView(
     address: k.address,
     state: k.status === "revoked" ? "revoked" : stale ? "stale" : "active",
     path: latest?.path ?? "registrar",
+    platform: k.platform,
     root: record?.path === "on-chain" && record.intelRoot !== null ? (record.intelRoot ? "intel" : "other") : (latest?.quote?.root ?? "unknown"),
     tcbStatus: onChainTcb ? record.tcbStatus : (rv?.status ?? null),
     tcbSource: onChainTcb ? "on-chain" : rv?.status ? "re-verification" : null,

@@ -40,10 +40,10 @@ const SOURCES: Record<PolicyField, string> = {
   rtMr1: "the quote's RTMR1",
   rtMr2: "the quote's RTMR2",
   osImageHash: "the os-image-hash runtime event (RTMR3)",
-  mrAggregated: "sha256(MRTD ‖ RTMR0–3 [‖ MRCONFIGID ‖ MROWNER ‖ MROWNERCONFIG])",
-  composeHash: "the compose-hash runtime event (RTMR3)",
-  appId: "the app-id runtime event (RTMR3)",
-  deviceId: "sha256(PPID of the quote's PCK certificate)",
+  mrAggregated: "dstack's mr_aggregated: TDX sha256(MRTD ‖ RTMR0–3 [‖ MRCONFIGID ‖ MROWNER ‖ MROWNERCONFIG]), SEV-SNP sha256(MEASUREMENT ‖ HOST_DATA)",
+  composeHash: "the compose-hash runtime event (RTMR3; SEV-SNP: the mr_config document HOST_DATA binds)",
+  appId: "the app-id runtime event (RTMR3; SEV-SNP: the mr_config document HOST_DATA binds)",
+  deviceId: "sha256(PPID of the quote's PCK certificate; SEV-SNP: of the chip id)",
 };
 
 export class PolicyError extends InputError {}

@@ -18,6 +18,7 @@ import { dstackDeviceId } from "../dstack/measurement.js";
 import { fetchAmdCrl, fetchCertChain, fetchVcek, snpProductOf } from "../dstack/platforms/amd-kds.js";
 import { NitroVerificationError, verifyNitroDocument } from "../dstack/platforms/nitro-verify.js";
 import { amdCertificatesFromFile, SnpVerificationError, sortAmdCertificates, verifySnpReport } from "../dstack/platforms/sev-snp-verify.js";
+import { checkSnpHostData, snpMrAggregated, snpMrSystem } from "../dstack/platforms/mr-config.js";
 import { parseSnpReport, snpReportJson, type SnpReport } from "../dstack/platforms/sev-snp.js";
 import type { MeasuredValues } from "../dstack/policy.js";
 
@@ -96,30 +97,62 @@ function verifyNitro(att: DstackAttestation, caPubkey: Uint8Array, k256Pubkey: U
   return out;
 }
 
+/** What AMD's KDS gave for an SNP report: the certificates and the CRL asked for, and what was fetched (for the trail). */
+export interface SnpKdsFetch {
+  vcek?: Uint8Array;
+  ask?: Uint8Array;
+  ark?: Uint8Array;
+  crl?: Uint8Array;
+  product: string;
+  /** "VCEK", "cert_chain", "CRL": what was asked of the KDS (answered from its disk cache while valid). */
+  fetched: string[];
+}
+
+/**
+ * What an SNP attestation's cert_chain lacks, from AMD's KDS (cached on disk while valid): the VCEK of the
+ * report's chip at its reported TCB, the product's ASK and ARK, and (`want.crl`) the ARK's CRL. Throws the KDS
+ * client's `KDS_*` errors.
+ */
+export async function fetchSnpFromKds(report: SnpReport, have: { vcek?: boolean; ask?: boolean; crl?: boolean }, kds: { url: string; cacheDir?: string }, now: number): Promise<SnpKdsFetch> {
+  const product = snpProductOf(report, undefined);
+  const k = { kdsUrl: kds.url, now, ...(kds.cacheDir ? { cacheDir: kds.cacheDir } : {}) };
+  const out: SnpKdsFetch = { product, fetched: [] };
+  if (!have.vcek) {
+    out.vcek = (await fetchVcek(product, report, k)).der;
+    out.fetched.push("VCEK");
+  }
+  if (!have.ask) {
+    const c = await fetchCertChain(product, k);
+    out.ask = c.ask;
+    out.ark = c.ark;
+    out.fetched.push("cert_chain");
+  }
+  if (!have.crl) {
+    out.crl = (await fetchAmdCrl(product, k)).der;
+    out.fetched.push("CRL");
+  }
+  return out;
+}
+
+/** The VCEK, ASK and ARK an SNP attestation's cert_chain carries (DER or PEM entries, in any order). */
+export function carriedAmdCertificates(att: DstackAttestation): { vcek?: Uint8Array; ask?: Uint8Array; ark?: Uint8Array } {
+  const blobs = att.snp?.certChain ?? [];
+  return blobs.length ? sortAmdCertificates(blobs.flatMap((c, i) => amdCertificatesFromFile(c, `the attestation's cert_chain ${i}`)), "the attestation's cert_chain") : {};
+}
+
 /** The VCEK, ASK, ARK and CRLs of an SNP attestation: carried in its cert_chain, given, or fetched from the KDS. */
 async function snpCollateral(att: DstackAttestation, report: SnpReport, opts: PlatformEvidenceOptions, out: PlatformEvidenceResult): Promise<{ vcek?: Uint8Array; ask?: Uint8Array; ark?: Uint8Array; crls?: Uint8Array[] }> {
-  const blobs = att.snp?.certChain ?? [];
-  const carried = blobs.length ? sortAmdCertificates(blobs.flatMap((c, i) => amdCertificatesFromFile(c, `the attestation's cert_chain ${i}`)), "the attestation's cert_chain") : {};
+  const carried = carriedAmdCertificates(att);
   const got: { vcek?: Uint8Array; ask?: Uint8Array; ark?: Uint8Array; crls?: Uint8Array[] } = { ...carried, ...(opts.amdCrlDers ? { crls: opts.amdCrlDers } : {}) };
   if (!opts.kds) return got;
-  const product = snpProductOf(report, undefined);
-  const k = { kdsUrl: opts.kds.url, now: opts.now, ...(opts.kds.cacheDir ? { cacheDir: opts.kds.cacheDir } : {}) };
-  const fetched: string[] = [];
-  if (!got.vcek) {
-    got.vcek = (await fetchVcek(product, report, k)).der;
-    fetched.push("VCEK");
+  const f = await fetchSnpFromKds(report, { vcek: !!got.vcek, ask: !!got.ask, crl: !!got.crls }, opts.kds, opts.now);
+  if (f.vcek) got.vcek = f.vcek;
+  if (f.ask) {
+    got.ask = f.ask;
+    got.ark = f.ark;
   }
-  if (!got.ask) {
-    const c = await fetchCertChain(product, k);
-    got.ask = c.ask;
-    got.ark = c.ark;
-    fetched.push("cert_chain");
-  }
-  if (!got.crls) {
-    got.crls = [(await fetchAmdCrl(product, k)).der];
-    fetched.push("CRL");
-  }
-  if (fetched.length) out.checks.push({ name: "platform.kds", ok: true, detail: `fetched ${fetched.join(", ")} of ${product} from ${opts.kds.url}` });
+  if (f.crl) got.crls = [f.crl];
+  if (f.fetched.length) out.checks.push({ name: "platform.kds", ok: true, detail: `fetched ${f.fetched.join(", ")} of ${f.product} from ${opts.kds.url}` });
   return got;
 }
 
@@ -171,8 +204,24 @@ async function verifySnp(att: DstackAttestation, caPubkey: Uint8Array, k256Pubke
   const same = att.reportData !== null && bytesEqual(att.reportData, report.reportData);
   out.checks.push({ name: "attestation.report-data", ok: same, detail: same ? "the attestation's report_data equals the SNP report's (0x50)" : "the attestation's report_data differs from the SNP report's (0x50)" });
   out.binding = keyBinding(report.reportData, caPubkey, k256Pubkey, out.checks, "the SNP report's report_data (0x50)");
-  out.measurements = { measurement: report.measurement, hostData: report.hostData, chipId: report.chipId, reportedTcb: `0x${report.reportedTcb.toString(16).padStart(16, "0")}`, reportData: bytesToHex(report.reportData), deviceId: dstackDeviceId(Buffer.from(report.chipId.slice(2), "hex")) };
-  out.measured = { deviceId: dstackDeviceId(Buffer.from(report.chipId.slice(2), "hex")) };
+  // HOST_DATA binds the MrConfig V3 document (app id, compose hash, key provider), as dstack checks it
+  const hd = checkSnpHostData(att.snp?.mrConfig ?? "", report.hostData);
+  out.checks.push({ name: "platform.snp.host-data", ok: hd.ok, detail: hd.detail });
+  const deviceId = dstackDeviceId(Buffer.from(report.chipId.slice(2), "hex"));
+  const mrAggregated = snpMrAggregated(report.measurement, report.hostData);
+  out.measurements = {
+    measurement: report.measurement,
+    hostData: report.hostData,
+    chipId: report.chipId,
+    reportedTcb: `0x${report.reportedTcb.toString(16).padStart(16, "0")}`,
+    reportData: bytesToHex(report.reportData),
+    deviceId,
+    mrSystem: snpMrSystem(report.measurement),
+    mrAggregated,
+    ...(hd.ok && hd.mrConfig ? { composeHash: hd.mrConfig.composeHash, ...(hd.mrConfig.appId ? { appId: hd.mrConfig.appId } : {}) } : {}),
+  };
+  // the app identity counts only when HOST_DATA binds the document it comes from
+  out.measured = { deviceId, mrAggregated, ...(hd.ok && hd.mrConfig ? { composeHash: hd.mrConfig.composeHash, ...(hd.mrConfig.appId ? { appId: hd.mrConfig.appId } : {}) } : {}) };
   return out;
 }
 

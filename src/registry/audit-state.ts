@@ -11,14 +11,12 @@ import { getAddress, keccak256 } from "viem";
 
 import { hexToBytes, type Hex } from "../core/bytes.js";
 import { errorMessage } from "../core/errors.js";
-import { parseQuote } from "../dcap/quote.js";
 import { checkKmsBinding } from "../dstack/binding.js";
-import { decodeNitroDocument, looksLikeCoseSign1 } from "../dstack/platforms/nitro.js";
-import { looksLikeSnpReport, parseSnpReport } from "../dstack/platforms/sev-snp.js";
 import { ethAddress } from "../dstack/signatures.js";
 import type { TcbStatus } from "../dcap/types.js";
 import type { AuditEvent, RegisteredEvent } from "./events.js";
 import type { DropReason } from "./logs.js";
+import { platformOfRegisteredQuote, REGISTRY_PLATFORMS, type RegistryPlatform } from "./platforms.js";
 import type { OnChainCollateral } from "./verifier.js";
 
 export interface AuditCheck {
@@ -33,7 +31,7 @@ export interface AuditCheck {
 export type AttestationPath = "registrar" | "on-chain";
 
 /** The platform of an attestation: a TDX quote (`register`, `registerWithCollateral`, `registerVerified`; also a GCP TDX KMS's), an AMD SEV-SNP report (`registerSnp`) or an AWS Nitro Enclave attestation document (`registerNitro`). */
-export type AttestationPlatform = "tdx" | "sev-snp" | "nitro-enclave";
+export type AttestationPlatform = RegistryPlatform;
 
 /** The AMD evidence an SEV-SNP registration published (`KmsSnpEvidencePublished`): the VCEK (DER) and the ASK/ARK chain (PEM). */
 export interface SnpEvidence {
@@ -50,7 +48,7 @@ export interface SnpEvidence {
  * quote's version byte).
  */
 export function platformOfQuote(quote: Uint8Array): AttestationPlatform {
-  return looksLikeSnpReport(quote) ? "sev-snp" : looksLikeCoseSign1(quote) ? "nitro-enclave" : "tdx";
+  return platformOfRegisteredQuote(quote);
 }
 
 /** What the on-chain verifier said (`KmsVerifiedOnChain`), or what a recheck left in the record (`KmsRechecked`). */
@@ -164,13 +162,10 @@ export function checkRegistration(ev: RegisteredEvent, attestation: number): Aud
     check("kms-address", addrOk, addrOk ? "the KMS address is the k256 key's Ethereum address" : `k256Pubkey's address is ${addr ? cs(addr) : "(not a secp256k1 key)"}, event says ${ev.kms}`),
   );
   let reportData: Uint8Array | undefined;
-  const platform = platformOfQuote(quote);
+  const platform = REGISTRY_PLATFORMS[platformOfQuote(quote)];
   try {
-    if (platform === "sev-snp") reportData = parseSnpReport(quote).reportData;
-    else if (platform === "nitro-enclave") reportData = decodeNitroDocument(quote).userData ?? undefined;
-    else reportData = parseQuote(quote).body.reportData;
-    const what = { "sev-snp": `SEV-SNP report parses (${quote.length} bytes; report_data at 0x50)`, "nitro-enclave": `Nitro attestation document decodes (${quote.length} bytes; report_data is its user_data${reportData ? "" : ", which it lacks"})`, tdx: `quote parses (${quote.length} bytes)` }[platform];
-    checks.push(check("quote-parse", true, what));
+    reportData = platform.reportData(quote);
+    checks.push(check("quote-parse", true, platform.parsed(quote)));
   } catch (e) {
     checks.push(check("quote-parse", false, `quote does not parse: ${errorMessage(e)}`));
   }

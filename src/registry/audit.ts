@@ -20,6 +20,7 @@ import { DROPPED_LOG_KIND, rebuildState, type Anomaly, type AuditAttestation, ty
 import { platformName } from "./client.js";
 import { decodeRegistryLog, tcbStatusName, type AuditEvent, type RegisteredEvent } from "./events.js";
 import { kmsRegistryAbi } from "./generated/abi.js";
+import type { RegistrationVerdict } from "./reverify.js";
 import { scanLogs, type DropReason, type DroppedCounts, type DroppedLog, type RawLog, type ScanProgress, type ScanResult } from "./logs.js";
 
 /** What the RPC's `eth_getLogs` answers held: `received` = `used` + the dropped ones. */
@@ -50,6 +51,8 @@ export interface ReverifyOutcome {
    * verification was run (no collateral to run it with): the on-chain verdict is then not compared.
    */
   root?: "intel" | "other";
+  /** The whole verdict, for a caller that shows more than the check's line (the dashboard, `watch`). */
+  verdict?: RegistrationVerdict;
 }
 
 /** What the audit knows of the registration whose quote is re-verified. */

@@ -34,6 +34,7 @@ import { TCB_STATUSES, type TcbStatus } from "../dcap/types.js";
 import { ethAddress } from "../dstack/signatures.js";
 import { kmsRegistryAbi } from "./generated/abi.js";
 import { dcapVerifierAbi } from "./generated/dcap-verifier-abi.js";
+import { platformName, type RegistryPlatform } from "./platforms.js";
 import type { OnChainCollateral } from "./verifier.js";
 
 /** The registry's ABI plus the verifier's custom errors (they surface through `registerVerified` / `recheck`). */
@@ -220,13 +221,9 @@ export function encodeRegisterNitro(args: { caPubkey: BytesLike; k256Pubkey: Byt
   });
 }
 
-/** A registration's platform as `platformOf` numbers it (0 TDX, also GCP TDX; 1 SEV-SNP; 2 AWS Nitro Enclave). */
-export type RegistryPlatform = "tdx" | "sev-snp" | "nitro-enclave";
-
-/** The platform name of a `platformOf` value (`platform N` for a number this client does not know). */
-export function platformName(n: number): RegistryPlatform | `platform ${number}` {
-  return n === 0 ? "tdx" : n === 1 ? "sev-snp" : n === 2 ? "nitro-enclave" : `platform ${n}`;
-}
+/** A registration's platform as `platformOf` numbers it (the table in `platforms.ts`: 0 TDX, also GCP TDX; 1 SEV-SNP; 2 AWS Nitro Enclave). */
+export type { RegistryPlatform };
+export { platformName };
 
 /** `platformOf(kms)`: the platform of the latest (re-)attestation ("tdx" also for a KMS never registered). */
 export async function readPlatform(publicClient: Client, registry: Address, kms: Address): Promise<RegistryPlatform | `platform ${number}`> {

@@ -101,7 +101,16 @@ export {
   type ReverifyOutcome,
   type ReverifyContext,
 } from "./audit.js";
-export { reverifyPlatformRegistration, NO_PUBLISHED_SNP_EVIDENCE, type PlatformReverifyOptions } from "./reverify-platform.js";
+export {
+  reverifyRegistration,
+  NO_PUBLISHED_COLLATERAL,
+  NO_PUBLISHED_SNP_EVIDENCE,
+  type RegistrationEvidence,
+  type RegistrationVerdict,
+  type ReverifyRegistrationOptions,
+  type CollateralSourceHook,
+} from "./reverify.js";
+export { REGISTRY_PLATFORMS, platformOfRegisteredQuote, type RegistryPlatformInfo } from "./platforms.js";
 export {
   rebuildState,
   checkRegistration,

@@ -12,7 +12,7 @@ import { type Chain, type PublicClient, type Transport } from "viem";
 
 import { hexToBytes, type Hex } from "../core/bytes.js";
 import { errorMessage, firstLine } from "../core/errors.js";
-import { applyEvent, DROPPED_LOG_KIND, type Anomaly, type AnomalyKind, type AuditKms } from "../registry/audit-state.js";
+import { applyEvent, DROPPED_LOG_KIND, platformOfQuote, type Anomaly, type AnomalyKind, type AttestationPlatform, type AuditKms, type SnpEvidence } from "../registry/audit-state.js";
 import { decodeRegistryLog, type AuditEvent } from "../registry/events.js";
 import { shortMessage } from "../registry/connect.js";
 import { scanLogs, type DropReason, type RawLog } from "../registry/logs.js";
@@ -26,11 +26,15 @@ export interface WatchReverifyOutcome {
   /** When the collateral used stops being valid (unix seconds). */
   collateralExpiry?: number;
 }
-/** Full re-verification of a registered quote at chain time `now` (the caller's collateral and policy). */
+/**
+ * Full re-verification of a registered quote (the caller's collateral and policy): at chain time `now`, or with
+ * what the registration published (its collateral, or an SEV-SNP registration's VCEK and AMD chain) at its block
+ * time `blockTimestamp`. Undefined: not re-verified (nothing to verify it with).
+ */
 export type WatchReverify = (
   quote: Uint8Array,
-  ctx: { kms: Hex; attestation: number; block: number; now: number; collateral?: OnChainCollateral },
-) => Promise<WatchReverifyOutcome>;
+  ctx: { kms: Hex; attestation: number; block: number; now: number; blockTimestamp: number; platform: AttestationPlatform; collateral?: OnChainCollateral; snpEvidence?: SnpEvidence },
+) => Promise<WatchReverifyOutcome | undefined>;
 
 export interface FollowOptions {
   publicClient: PublicClient<Transport, Chain>;
@@ -158,7 +162,7 @@ export function applyEntry(model: LiveModel, entry: WindowEntry): FindingInput[]
       kms: ev.kms,
       ...where,
       key: loc,
-      message: `${existed ? "re-attested" : "registered"} by ${ev.registrar} (attestation #${n}, quote ${ev.quoteHash.slice(0, 18)}…): ${verdict}`,
+      message: `${existed ? "re-attested" : "registered"} by ${ev.registrar} (attestation #${n}, ${k.attestations[n - 1]!.platform}, quote ${ev.quoteHash.slice(0, 18)}…): ${verdict}`,
     });
   } else if (ev.kind === "verified") {
     // part of the registration just applied (otherwise the audit's anomaly says why not)
@@ -404,13 +408,28 @@ export async function follow(opts: FollowOptions): Promise<void> {
         const n = (attestations.get(key) ?? model.byAddr.get(key)?.attestations.length ?? 0) + 1;
         attestations.set(key, n);
         try {
-          // the collateral the same transaction published (registerVerified, registerWithCollateral), if any
-          const published = events.find((x) => x.ev.kind === "collateral" && x.ev.tx === ev.tx && x.ev.kms.toLowerCase() === key)?.ev;
+          // what the same transaction published: collateral (registerVerified, registerWithCollateral) or an
+          // SEV-SNP registration's VCEK and AMD chain (registerSnp), if any
+          const sameTx = (kind: AuditEvent["kind"]) => events.find((x) => x.ev.kind === kind && x.ev.tx === ev.tx && x.ev.kms.toLowerCase() === key)?.ev;
+          const published = sameTx("collateral");
           const collateral = published?.kind === "collateral" ? published.collateral : undefined;
-          entry.reverify = await abortable(
-            opts.reverify(hexToBytes(ev.quote, "quote"), { kms: ev.kms, attestation: n, block: ev.block, now, ...(collateral ? { collateral } : {}) }),
+          const snp = sameTx("snp-evidence");
+          const snpEvidence = snp?.kind === "snp-evidence" ? { vcek: snp.vcek, amdChain: snp.amdChain } : undefined;
+          const quote = hexToBytes(ev.quote, "quote");
+          const out = await abortable(
+            opts.reverify(quote, {
+              kms: ev.kms,
+              attestation: n,
+              block: ev.block,
+              now,
+              blockTimestamp: times.get(blockHash)!,
+              platform: platformOfQuote(quote),
+              ...(collateral ? { collateral } : {}),
+              ...(snpEvidence ? { snpEvidence } : {}),
+            }),
             signal,
           );
+          if (out) entry.reverify = out;
         } catch (e) {
           if (e instanceof Aborted) throw e;
           entry.reverify = { ok: false, detail: firstLine(errorMessage(e)) };

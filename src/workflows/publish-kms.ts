@@ -24,11 +24,12 @@ import type { Check, Collateral, TcbStatus } from "../dcap/types.js";
 import { toPem } from "../dcap/x509.js";
 import type { DstackAttestation } from "../dstack/attestation.js";
 import { AMD_ARKS, type AmdProduct } from "../dstack/platforms/amd-roots.js";
-import { amdCertificatesFromFile, sortAmdCertificates } from "../dstack/platforms/sev-snp-verify.js";
+import { parseSnpReport } from "../dstack/platforms/sev-snp.js";
 import { ethAddress } from "../dstack/signatures.js";
 import type { BootstrapInfo } from "../kms/bootstrap.js";
 import { checkCertsDir, type Checklist } from "../kms/certs-dir.js";
 import type { KmsClientOptions } from "../kms/client.js";
+import { carriedAmdCertificates, fetchSnpFromKds } from "../kms/platforms.js";
 import { pullBootstrap, type PullResult, type PullSource } from "../kms/pull.js";
 import { verifyBootstrap, type BootstrapReport } from "../kms/verify.js";
 import type { MeasurementPolicy } from "../dstack/policy.js";
@@ -166,6 +167,8 @@ export interface PublishKmsParameters {
   amdCrlDers?: Uint8Array[];
   /** Accept a DEBUG TD, a debug SEV-SNP guest or a debug-mode Nitro enclave (never for production). */
   allowDebug?: boolean;
+  /** SEV-SNP: fetch what the attestation does not carry (VCEK, ASK/ARK) and, without `amdCrlDers`, the CRL from this KDS. */
+  kds?: { url: string; cacheDir?: string };
   /** Connect to the registry; called only once verification passed. */
   connect: () => Promise<RegistryTarget>;
   confirmations?: number;
@@ -268,29 +271,26 @@ async function gateOptions(params: PublishKmsParameters, pulled: PullResult, col
  * come from the attestation's cert_chain (`SNP_VCEK_REQUIRED` without them); the ARK from it too, else the one
  * verified against.
  */
-async function verifySnp(params: PublishKmsParameters, pulled: PullResult, att: DstackAttestation): Promise<{ verification: PublishVerification; identity: KmsIdentity }> {
+async function verifySnp(params: PublishKmsParameters, pulled: PullResult, pulledAtt: DstackAttestation): Promise<{ verification: PublishVerification; identity: KmsIdentity }> {
   if (params.onChain) throw new UsageError("--on-chain registers through registerVerified, which verifies TDX quotes only; an SEV-SNP KMS is published through registerSnp (omit --on-chain)");
-  const { info } = pulled;
+  const { att, info, crls, kdsCheck } = await withKdsEvidence(params, pulled, pulledAtt);
   const gate = await verifyForPublish(info, {
     ...(await gateOptions(params, pulled, null)),
-    ...(params.amdCrlDers ? { amdCrlDers: params.amdCrlDers } : {}),
+    ...(crls ? { amdCrlDers: crls } : {}),
   });
+  if (kdsCheck) gate.checks.unshift(kdsCheck);
   const verification = { pulled, collateral: null, gate };
   const base = { caPubkey: info.caPubkey, k256Pubkey: info.k256Pubkey, quote: att.evidence };
   if (!gate.ok) return { verification, identity: base };
-  const blobs = att.snp?.certChain ?? [];
-  const carried = sortAmdCertificates(
-    blobs.flatMap((c, i) => amdCertificatesFromFile(c, `the attestation's cert_chain ${i}`)),
-    "the attestation's cert_chain",
-  );
+  const carried = carriedAmdCertificates(att);
   if (!carried.vcek || !carried.ask) {
-    throw new InputError("SNP_VCEK_REQUIRED", "the SEV-SNP attestation's cert_chain does not carry its VCEK and ASK: publishing needs them, so that anyone can re-verify the registration from chain data alone", { details: { platform: "sev-snp" } });
+    throw new InputError("SNP_VCEK_REQUIRED", "the SEV-SNP attestation's cert_chain does not carry its VCEK and ASK: publishing needs them, so that anyone can re-verify the registration from chain data alone (--kds fetches them from AMD's KDS)", { details: { platform: "sev-snp" } });
   }
   const product = gate.report.platformReport?.product as AmdProduct | undefined;
   const ark = carried.ark ?? params.rootCaDer ?? (product ? AMD_ARKS[product].der : undefined);
   if (!ark) throw new InputError("SNP_VCEK_REQUIRED", "the SEV-SNP report's product is unknown, so its ARK is not known either");
   const amdChain = new TextEncoder().encode(toPem(carried.ask) + toPem(ark));
-  const crl = publishedCrl(params.amdCrlDers);
+  const crl = publishedCrl(crls);
   return { verification, identity: { ...base, snp: { vcek: carried.vcek, amdChain, ...(crl ? { crl } : {}) } } };
 }
 
@@ -313,6 +313,32 @@ async function verifyNitro(params: PublishKmsParameters, pulled: PullResult, att
   const { info } = pulled;
   const gate = await verifyForPublish(info, await gateOptions(params, pulled, null));
   return { verification: { pulled, collateral: null, gate }, identity: { caPubkey: info.caPubkey, k256Pubkey: info.k256Pubkey, quote: att.evidence, nitro: true } };
+}
+
+/**
+ * With `kds`: what the attestation's cert_chain lacks (the VCEK of its chip at the reported TCB, the product's
+ * ASK and ARK) and, without `amdCrlDers`, AMD's CRL, fetched from the KDS (cached on disk while valid). The
+ * fetched certificates join the attestation's cert_chain, so the gate verifies exactly the ones `registerSnp`
+ * then publishes. Without `kds`: the attestation as pulled.
+ */
+async function withKdsEvidence(params: PublishKmsParameters, pulled: PullResult, att: DstackAttestation): Promise<{ att: DstackAttestation; info: PullResult["info"]; crls: Uint8Array[] | undefined; kdsCheck?: Check }> {
+  const { info } = pulled;
+  if (!params.kds) return { att, info, crls: params.amdCrlDers };
+  let report;
+  try {
+    report = parseSnpReport(att.evidence);
+  } catch {
+    return { att, info, crls: params.amdCrlDers }; // the gate names why the report does not parse
+  }
+  const blobs = att.snp?.certChain ?? [];
+  const carried = carriedAmdCertificates(att);
+  params.onProgress?.("verify", `SEV-SNP evidence from AMD's KDS ${params.kds.url}`);
+  const f = await fetchSnpFromKds(report, { vcek: !!carried.vcek, ask: !!carried.ask, crl: !!params.amdCrlDers }, params.kds, params.now);
+  const added = [...(f.vcek ? [f.vcek] : []), ...(f.ask ? [f.ask] : []), ...(f.ark && !carried.ark ? [f.ark] : [])];
+  const filled: DstackAttestation = { ...att, snp: { certChain: [...blobs, ...added], mrConfig: att.snp?.mrConfig ?? "" } };
+  const crls = params.amdCrlDers ?? (f.crl ? [f.crl] : undefined);
+  const kdsCheck: Check | undefined = f.fetched.length ? { name: "platform.kds", ok: true, detail: `fetched ${f.fetched.join(", ")} of ${f.product} from ${params.kds.url}` } : undefined;
+  return { att: filled, info: { ...info, decodedAttestation: filled }, crls, ...(kdsCheck ? { kdsCheck } : {}) };
 }
 
 /** A certs dir's checklist (the one the pull made when it tied a separate Bootstrap answer to the dir); `null` for other sources. */

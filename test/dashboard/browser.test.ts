@@ -8,15 +8,14 @@
  * Without Chromium: a loud warning and a skipped test named "browser tests not run: chromium not found";
  * with CI=true that is a failure.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { BIN, REPO_ROOT } from "../helpers/cli.js";
 import { HOSTILE_REASON, writeHistory, type History } from "./history.js";
+import { startDashboard, type Dashboard } from "./process.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
@@ -35,38 +34,6 @@ if (!haveChromium) {
     } else {
       it.skip("browser tests not run: chromium not found", () => {});
     }
-  });
-}
-
-interface Dashboard {
-  child: ChildProcess;
-  url: string;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Start `kms-registry dashboard` (dist/) and wait for its URL line. */
-function startDashboard(args: string[]): Promise<Dashboard> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "dashboard", ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-    let out = "";
-    let err = "";
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    const timer = setTimeout(() => reject(new Error(`dashboard did not start: ${err}`)), 20_000);
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-      const m = /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]!, stdout: () => out, stderr: () => err, exited });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`dashboard exited with ${code}: ${err}`));
-    });
   });
 }
 
@@ -117,7 +84,7 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
   it("overview: one row per KMS with its state, how it was registered, its root and the anomaly", async () => {
     const page = await open("/");
     const rows = page.locator("table.kms tbody tr");
-    await expect.poll(() => rows.count()).toBe(6);
+    await expect.poll(() => rows.count()).toBe(7);
     const rowOf = (k: `0x${string}`) => page.locator(`tr[data-kms="${k}"]`);
     const { getAddress } = await import("viem");
     const A = getAddress(h.addr(h.a)) as `0x${string}`;
@@ -126,7 +93,7 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     const ORPHAN = getAddress(h.addr(h.orphan)) as `0x${string}`;
     expect(await rowOf(REV).locator("[data-state]").innerText()).toBe("revoked");
     expect(await rowOf(A).locator("[data-state]").innerText()).toBe("active");
-    expect(await rowOf(A).locator("td").nth(7).innerText()).toBe("2"); // attestations: registered + re-attested
+    expect(await rowOf(A).locator("td").nth(8).innerText()).toBe("2"); // attestations: registered + re-attested
     expect(await rowOf(A).innerText()).toContain("registrar");
     expect(await rowOf(SIM).innerText()).toContain("NOT GENUINE");
     expect(await rowOf(SIM).innerText()).toMatch(/block \d+ \(\d+ s ago\)/); // last liveness proof and its age
@@ -138,6 +105,12 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     expect(await rowOf(VER).innerText()).toMatch(/on-chain verified[\s\S]*NOT GENUINE[\s\S]*UpToDate[\s\S]*\d{4}-\d\d-\d\d[\s\S]*(29|30) days left/);
     expect(await rowOf(STALE).locator("[data-state]").innerText()).toBe("stale");
     expect(await rowOf(STALE).innerText()).toMatch(/on-chain verified[\s\S]*Revoked/);
+    // the SEV-SNP KMS (registerSnp, a test AMD world): its platform, NOT GENUINE (test ARK), no TCB status but its reported TCB
+    const SNP = h.snp.kms;
+    expect(await rowOf(SNP).locator("[data-platform]").innerText()).toBe("AMD SEV-SNP");
+    expect(await rowOf(A).locator("[data-platform]").innerText()).toBe("Intel TDX");
+    expect(await rowOf(SNP).innerText()).toMatch(/active[\s\S]*registrar[\s\S]*NOT GENUINE \(test ARK, not AMD's\)[\s\S]*reported TCB 0x[0-9a-f]{16}[\s\S]*no TCB status/);
+    expect(await rowOf(SNP).innerText()).not.toContain("unparseable");
     expect(await page.locator("[data-field=accepted]").innerText()).toBe("UpToDate, SWHardeningNeeded");
     expect(await page.locator("section[aria-label=anomalies]").innerText()).toContain("registrar-lost-role");
     expect(await page.locator("[data-field=allowlist]").innerText()).toContain("disabled");
@@ -184,6 +157,27 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     expect(await stale.locator("#attestation-1").innerText()).toContain(`0x${Buffer.from(h.world.pck.fmspc).toString("hex")}`);
     await stale.screenshot({ path: path.join(shots, "stale-kms.png"), fullPage: true });
     await stale.close();
+    // the SEV-SNP KMS's page: its report's fields instead of MRTD/RTMR, the binding, the chain check (test ARK)
+    const snp = await open(`/kms/${h.snp.kms}`);
+    const table = await snp.locator("#attestation-1 table.measurements").innerText();
+    expect(table).toMatch(/MEASUREMENT\s+0x(4d){48}/);
+    expect(table).toMatch(/HOST_DATA\s+0x(d5){32}/);
+    expect(table).toMatch(/CHIP_ID\s+0x(5c){64}/);
+    expect(table).toMatch(/REPORTED_TCB\s+0x[0-9a-f]{16} \(bl 4, tee 0, snp 22, ucode 213\)/);
+    expect(table).not.toContain("MRTD");
+    expect(await snp.locator(".kms-head").innerText()).toMatch(/Platform\s+AMD SEV-SNP/);
+    expect(await snp.locator(".kms-head").innerText()).toMatch(/Chip id\s+0x(5c){64}/);
+    expect(await snp.locator("[data-field=binding]").innerText()).toContain("report_data binds the keys");
+    const checks = await snp.locator("#attestation-1").innerText();
+    expect(checks).toMatch(/Checks from the VCEK and AMD chain published on chain — NOT GENUINE \(test ARK, not AMD's\)/);
+    expect(checks).toMatch(/under that ARK: verified: SEV-SNP report \(Milan\) signed by its VCEK/);
+    expect(checks).toContain("report.signature");
+    await snp.screenshot({ path: path.join(shots, "snp-kms.png"), fullPage: true });
+    await snp.close();
+    // the JSON API carries the same: the platform, the report's fields, the chain check's root
+    const api = (await (await fetch(`${dash.url}/api/kms/${h.snp.kms}`)).json()) as { platform: string; root: string; attestations: { platform: string; quote: { platform: string; snp: { hostData: string; chipId: string } } }[] };
+    expect(api).toMatchObject({ platform: "sev-snp", root: "other" });
+    expect(api.attestations[0]!.quote).toMatchObject({ platform: "sev-snp", snp: { hostData: `0x${"d5".repeat(32)}`, chipId: `0x${"5c".repeat(64)}` } });
     await page.close();
   });
 
@@ -197,7 +191,7 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     expect(await item.first().innerText()).toContain(`block ${proof.block}`);
     const reg = await h.registerNew();
     await page.locator(`tr[data-kms="${(await import("viem")).getAddress(reg.kms)}"]`).waitFor({ timeout: 10_000 });
-    expect(await page.locator("table.kms tbody tr").count()).toBe(7);
+    expect(await page.locator("table.kms tbody tr").count()).toBe(8);
     await expect.poll(() => page.locator("#live-status").innerText()).toContain(`in block ${reg.block}`);
     expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(42); // the same document: no reload
     await page.screenshot({ path: path.join(shots, "live.png"), fullPage: true });
@@ -238,7 +232,7 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     const ctx = await browser.newContext({ javaScriptEnabled: false });
     const page = await ctx.newPage();
     await page.goto(dash.url + "/");
-    expect(await page.locator("table.kms tbody tr").count()).toBe(7);
+    expect(await page.locator("table.kms tbody tr").count()).toBe(8);
     await ctx.close();
     // a page with its event stream open does not hold the server up
     const livePage = await open("/");

@@ -5,7 +5,8 @@
  * HTTP, a revocation whose reason is hostile (HTML, ANSI escape, bidi override), one anomaly (a registrar that
  * lost its role after registering a KMS), and the on-chain path on the real DcapVerifier under a forged root:
  * two permissionless `registerVerified` registrations of forged quotes binding fresh keys, one of them then
- * rechecked against the same platform's newer collateral whose TCB level is Revoked (it goes stale).
+ * rechecked against the same platform's newer collateral whose TCB level is Revoked (it goes stale); and an AMD
+ * SEV-SNP KMS registered through the real `registerSnp` (a test AMD world: NOT GENUINE, test ARK).
  * `proveSimLiveness` / `registerNew` write further events while a dashboard runs.
  */
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -28,6 +29,7 @@ import { HARDHAT_DEV_ACCOUNT_1_KEY } from "../../src/testing/devnode.js";
 import { startSimulatedKms, type SimulatedKms } from "../../src/testing/simulator/index.js";
 import { proveLiveness } from "../../src/workflows/prove-liveness.js";
 import { DEV_ENV, randomKms, type TestChain, type TestKms } from "../registry/chain-helpers.js";
+import { registerSnpKms, snpTestWorld, type SnpRegistration, type SnpTestWorld } from "../registry/snp-helpers.js";
 
 export const HOSTILE_REASON = "<img src=x onerror=alert(1)> \u001b[31mkey leaked\u001b[0m \u202Egnp.exe\u202C <script>alert(2)</script>";
 
@@ -46,6 +48,10 @@ export interface History {
   stale: TestKms;
   /** Registered on chain (registerVerified), UpToDate. */
   verified: TestKms;
+  /** Registered through registerSnp (test ARK: NOT GENUINE). */
+  snp: SnpRegistration;
+  /** Its test AMD world (`arkFile`: the test ARK, PEM). */
+  snpWorld: SnpTestWorld;
   /** The forged world whose root the on-chain verifier trusts. */
   world: ForgeWorld;
   addr: (k: KmsIdentity) => `0x${string}`;
@@ -56,8 +62,22 @@ export interface History {
   stop: () => Promise<void>;
 }
 
+/** The same forged platform's newer collateral (TCB evaluation data number 18), in which the quote's TCB level is Revoked. */
+export function revokedLevelWorld(seed: string, now: number): Promise<ForgeWorld> {
+  return createForgeWorld({
+    seed,
+    now,
+    tcbInfo: {
+      tcbEvaluationDataNumber: 18,
+      edit: (t: Record<string, unknown>) => {
+        (t.tcbLevels as { tcbStatus: string }[])[0]!.tcbStatus = "Revoked";
+      },
+    },
+  });
+}
+
 /** A node with a registry whose verifier trusts `world`'s root (registrar: dev account #0). */
-async function startVerifiedChain(world: ForgeWorld): Promise<TestChain> {
+export async function startVerifiedChain(world: ForgeWorld): Promise<TestChain> {
   const node = await startDevNode();
   try {
     const conn = await connect(node.url);
@@ -123,19 +143,13 @@ export async function writeHistory(): Promise<History> {
     const verified = await onChain(randomKms());
     const stale = await onChain(randomKms());
     // Intel's newer collateral for the same platform revokes the quote's TCB level: the recheck makes it stale
-    const revokedLevel = await createForgeWorld({
-      seed: SEED,
-      now,
-      tcbInfo: {
-        tcbEvaluationDataNumber: 18,
-        edit: (t: Record<string, unknown>) => {
-          (t.tcbLevels as { tcbStatus: string }[])[0]!.tcbStatus = "Revoked";
-        },
-      },
-    });
+    const revokedLevel = await revokedLevelWorld(SEED, now);
     await wait(
       await second.writeContract({ address: chain.registry, abi, functionName: "recheck", args: [addr(stale), bytesToHex(stale.quote), toOnChainCollateral(stale.quote, revokedLevel.collateral)] }),
     );
+    // an AMD SEV-SNP KMS (its report binds its keys; VCEK and ASK/ARK chain of a test AMD world published)
+    const snpWorld = snpTestWorld(chain.tmp, now);
+    const snp = await registerSnpKms(chain, snpWorld, { hostData: new Uint8Array(32).fill(0xd5) });
     const registerNew = async () => {
       const k = randomKms();
       const r = await pub(k);
@@ -150,6 +164,8 @@ export async function writeHistory(): Promise<History> {
       orphan,
       stale,
       verified,
+      snp,
+      snpWorld,
       world,
       addr,
       proveSimLiveness,

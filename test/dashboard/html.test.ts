@@ -71,6 +71,7 @@ function hostileSnapshot(): { snap: DashboardSnapshot; k: KmsView } {
     address: addr,
     state: "revoked",
     path: "registrar",
+    platform: "tdx",
     root: details.root,
     tcbStatus: null,
     tcbSource: null,
@@ -85,7 +86,7 @@ function hostileSnapshot(): { snap: DashboardSnapshot; k: KmsView } {
     caPubkey: "0x00",
     k256Pubkey: "0x00",
     record: null,
-    attestations: [{ n: 1, block: 10, tx, time: 1752919234, quoteHash: tx, registrar: addr, path: "registrar", onChain: null, quote: details, checks: [{ attestation: 1, name: "binding", ok: false, detail: HOSTILE }], reverify: null }],
+    attestations: [{ n: 1, block: 10, tx, time: 1752919234, quoteHash: tx, registrar: addr, path: "registrar", platform: "tdx", onChain: null, quote: details, checks: [{ attestation: 1, name: "binding", ok: false, detail: HOSTILE }], reverify: null }],
     timeline: [
       { id: `${tx}:att:1`, kind: "registered", kms: addr, block: 10, tx, time: 1752919234, summary: "registered" },
       { id: `${tx}:revoked`, kind: "revoked", kms: addr, block: 12, tx, time: 1752919300, summary: "revoked", text: HOSTILE },

@@ -122,7 +122,8 @@ describe("watch: bad input is a typed error, exit 2", () => {
       runCli(["watch", "--registry", chain.registry, "--rpc", "ftp://example.org"]),
       runCli([...base(), "--webhook", "not a url user:pw@"]),
       runCli([...base(), "--interval", "soon"]),
-      runCli([...base(), "--root-ca", files.rootCa]),
+      // (--root-ca alone is meaningful: the test ARK SEV-SNP registrations are re-verified under)
+      runCli([...base(), "--accept", "UpToDate"]),
     ]);
     expect(rpcBad.code).toBe(2);
     expect(rpcBad.stderr).toMatch(/--rpc must be an http\(s\) URL/);
@@ -131,7 +132,7 @@ describe("watch: bad input is a typed error, exit 2", () => {
     expect(interval.code).toBe(2);
     expect(interval.stderr).toMatch(/--interval must be a number of seconds/);
     expect(stray.code).toBe(2);
-    expect(stray.stderr).toMatch(/--root-ca only applies with --collateral or --pccs/);
+    expect(stray.stderr).toMatch(/--accept only applies with --collateral or --pccs/);
   });
 
   it("a corrupt, unreadable or foreign state file", async () => {

@@ -2,17 +2,12 @@
  * `kms-registry audit --registry ADDR --rpc URL [--from-block N] [--to-block M] [--reverify]
  *   [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--json]`
  */
-import { UsageError, firstLine } from "../../core/errors.js";
+import { UsageError } from "../../core/errors.js";
 import { oneLine } from "../../core/sanitize.js";
 import { createVerificationCache } from "../../dcap/cache.js";
-import { INTEL_SGX_ROOT_CA_DER } from "../../dcap/intel-root.js";
-import { parseQuote, QuoteParseError, type Quote } from "../../dcap/quote.js";
-import type { Collateral, VerifiedQuote } from "../../dcap/types.js";
-import { checkQuote } from "../../dcap/verify.js";
-import { platformOfQuote } from "../../registry/audit-state.js";
-import { auditJson, auditRegistry, reverifyRoot, type AuditProgress, type AuditResult, type Reverify, type ReverifyOutcome } from "../../registry/audit.js";
-import { reverifyPlatformRegistration } from "../../registry/reverify-platform.js";
-import { fromOnChainCollateral } from "../../registry/verifier.js";
+import { auditJson, auditRegistry, type AuditProgress, type AuditResult, type Reverify, type ReverifyContext, type ReverifyOutcome } from "../../registry/audit.js";
+import type { RegistryPlatform } from "../../registry/platforms.js";
+import { reverifyRegistration, type CollateralSourceHook, type RegistrationEvidence, type RegistrationVerdict } from "../../registry/reverify.js";
 import { EXIT_FAIL, EXIT_OK, optFlag, optInteger, type CommandSpec, type CommandContext } from "../framework.js";
 import type { CliIO } from "../io.js";
 import { REGISTRY_OPTIONS, connectToRegistry, registryOptions } from "../options/registry.js";
@@ -26,79 +21,54 @@ import {
 } from "../options/verification.js";
 import { printJson, table } from "../output.js";
 
-/** Why a registration cannot be re-verified from the chain alone. */
-const NO_PUBLISHED_COLLATERAL = "no collateral was published on chain for this registration (no KmsCollateralPublished)";
-
-/** For a caller that verifies at its own times (`now`, default the `--at` option) and reads each verified result. */
+/** For a caller that verifies at its own times (`now`, default the `--at` option). */
 export interface ReverifyHooks {
   now?: () => number;
-  onVerified?: (r: VerifiedQuote) => void;
 }
 
+/** A registration's full re-verification with the command's options (`reverifyRegistration`). */
+export type RegistrationVerifier = (platform: RegistryPlatform | undefined, reg: RegistrationEvidence) => Promise<RegistrationVerdict>;
+
 /**
- * The full DCAP re-verification of each registered quote (`--reverify`). A registration that published its
- * collateral (`KmsCollateralPublished`: every `registerVerified`, and `registerWithCollateral`) is verified with
- * exactly that collateral at its own block time, under Intel's root (or `--root-ca`), with nothing else needed.
- * Otherwise the detail says that no collateral was published, and the quote is verified with `--collateral FILE`
- * (read and parsed once, before the scan: a missing or malformed file is an input error, exit 2) or `--pccs URL`
- * at `--at` (default now) when one was given, and is not verifiable when none was. Then the accepted-status policy.
+ * The re-verification of each registration (`reverifyRegistration`) with the command's verification options:
+ * `--root-ca` (a TDX root CA or an SEV-SNP test ARK), `--accept`, and `--collateral FILE` (read and parsed once,
+ * before the scan: a missing or malformed file is an input error, exit 2) or `--pccs URL` at `--at` (default
+ * now) for a TDX registration that published no collateral.
  */
-export async function buildReverify(ctx: CommandContext, hooks: ReverifyHooks = {}): Promise<Reverify> {
+export async function buildRegistrationVerifier(ctx: CommandContext, hooks: ReverifyHooks = {}): Promise<RegistrationVerifier> {
   const opts = verificationOptionsWithoutCollateral(ctx);
   const rootCaDer = await readRootCaDer(ctx.io, opts.rootCaFile);
   const cache = createVerificationCache();
-  const fileCollateral = opts.collateral?.kind === "file" ? await readCollateralFile(ctx.io, opts.collateral.path) : undefined;
-  // the root every verification below trusts (compared with the on-chain verifier's by the audit)
-  const root = reverifyRoot(rootCaDer);
-  return async (quoteBytes, rc) => {
-    const platformOutcome = reverifyPlatformRegistration(rc.registration.platform ?? platformOfQuote(quoteBytes), quoteBytes, rc, rootCaDer ? { testRootDer: rootCaDer } : {});
-    if (platformOutcome) return platformOutcome;
-    const published = rc.registration.collateral;
-    let quote: Quote;
-    let collateral: Collateral;
-    let now: number;
-    let source: string;
-    if (published) {
-      try {
-        quote = parseQuote(quoteBytes);
-      } catch (e) {
-        if (e instanceof QuoteParseError) return { ok: false, detail: `${e.code}: ${firstLine(e.message)}`, root };
-        throw e;
-      }
-      try {
-        collateral = fromOnChainCollateral(published, rootCaDer ?? INTEL_SGX_ROOT_CA_DER);
-      } catch (e) {
-        return { ok: false, detail: `the collateral published on chain is unusable: ${firstLine(e instanceof Error ? e.message : String(e))}`, root };
-      }
-      now = rc.blockTimestamp;
-      source = `with the collateral published on chain, at the registration's block time ${now}`;
-    } else {
-      // no verification runs (nothing to compare with an on-chain verdict: no root)
-      if (!opts.collateral) return { ok: false, detail: `${NO_PUBLISHED_COLLATERAL} and no --collateral FILE or --pccs URL was given` };
-      const at = hooks.now?.() ?? opts.now;
-      const parsed = await parseWithCollateral(ctx.io, opts.collateral, quoteBytes, at, fileCollateral);
-      if (parsed instanceof QuoteParseError) return { ok: false, detail: `${parsed.code}: ${firstLine(parsed.message)}`, root };
-      ({ quote, collateral } = parsed);
-      now = at;
-      source = `${NO_PUBLISHED_COLLATERAL}; with --${opts.collateral.kind === "file" ? "collateral" : "pccs"}, at ${now}`;
-    }
-    const out = checkQuote(quote, { collateral, now, cache, ...(rootCaDer ? { rootCaDer } : {}) });
-    if (out.ok) hooks.onVerified?.(out.result);
-    return { ...policy(out, opts.accept, source), root };
-  };
+  const src = opts.collateral;
+  const fileCollateral = src?.kind === "file" ? await readCollateralFile(ctx.io, src.path) : undefined;
+  const collateral: CollateralSourceHook | undefined = src
+    ? { option: src.kind === "file" ? "collateral" : "pccs", load: (quote, now) => parseWithCollateral(ctx.io, src, quote, now, fileCollateral) }
+    : undefined;
+  const now = hooks.now ?? (() => opts.now);
+  return (platform, reg) => reverifyRegistration(platform, reg, { accept: opts.accept, cache, now, ...(rootCaDer ? { rootCaDer } : {}), ...(collateral ? { collateral } : {}) });
 }
 
-/** A verification's outcome under the accepted statuses, saying which collateral and time it used. */
-function policy(out: ReturnType<typeof checkQuote>, accept: readonly string[], source: string): ReverifyOutcome {
-  if (!out.ok) return { ok: false, detail: `${out.error.code}: ${firstLine(out.error.message)} (${source})` };
-  const r = out.result;
-  const accepted = accept.includes(r.status);
-  const genuine = r.genuine ? "" : " (NOT GENUINE: non-Intel root)";
-  return {
-    ok: accepted,
-    status: r.status,
-    detail: accepted ? `verified: ${r.status}${genuine} (${source})` : `verified but TCB status ${r.status} is not accepted (${accept.join(", ")})${genuine} (${source})`,
-  };
+/** What a registration published for its re-verification, as the audit rebuilt it. */
+export function evidenceOf(rc: ReverifyContext): Pick<RegistrationEvidence, "collateral" | "snpEvidence"> {
+  const r = rc.registration;
+  return { ...(r.collateral ? { collateral: r.collateral } : {}), ...(r.snpEvidence ? { snpEvidence: r.snpEvidence } : {}) };
+}
+
+/** The audit's outcome of a verdict: the TCB status (compared with an on-chain verdict) only when verified, the root only when a TDX verification ran. */
+export function reverifyOutcome(v: RegistrationVerdict): ReverifyOutcome {
+  return { ok: v.ok, detail: v.summary, ...(v.status ? { status: v.status } : {}), ...(v.root ? { root: v.root } : {}), verdict: v };
+}
+
+/**
+ * The full re-verification of each registered quote (`--reverify`), as the audit reads it: a registration that
+ * published its collateral (`KmsCollateralPublished`: every `registerVerified`, and `registerWithCollateral`) or,
+ * on SEV-SNP, its VCEK and AMD chain (`KmsSnpEvidencePublished`) is verified with exactly that at its own block
+ * time, with nothing else needed; otherwise with `--collateral` / `--pccs` when given (see
+ * `buildRegistrationVerifier`).
+ */
+export async function buildReverify(ctx: CommandContext, hooks: ReverifyHooks = {}): Promise<Reverify> {
+  const verify = await buildRegistrationVerifier(ctx, hooks);
+  return async (quote, rc) => reverifyOutcome(await verify(rc.registration.platform, { quote, blockTimestamp: rc.blockTimestamp, ...evidenceOf(rc) }));
 }
 
 export const auditCommand: CommandSpec = {

@@ -5,48 +5,28 @@
  *
  * Serves the auditor's dashboard (`src/dashboard`) until SIGINT/SIGTERM.
  */
-import { UsageError, firstLine } from "../../core/errors.js";
+import { UsageError } from "../../core/errors.js";
 import { oneLine, redactUrl, secretRedactor } from "../../core/sanitize.js";
-import { createVerificationCache } from "../../dcap/cache.js";
-import { QuoteParseError } from "../../dcap/quote.js";
-import { checkQuote } from "../../dcap/verify.js";
 import type { AuditProgress } from "../../registry/audit.js";
-import { LiveRegistry, isLoopbackHost, startDashboardServer, type QuoteVerifier, type RegistryHeader } from "../../dashboard/index.js";
+import { LiveRegistry, isLoopbackHost, reverifyResultOf, startDashboardServer, type QuoteVerifier, type RegistryHeader } from "../../dashboard/index.js";
 import { EXIT_OK, optFlag, optInteger, optString, type CommandContext, type CommandSpec } from "../framework.js";
 import { REGISTRY_OPTIONS, connectToRegistry, registryOptions } from "../options/registry.js";
-import { parseWithCollateral, readCollateralFile, readRootCaDer, verificationOptionSpecs, verificationOptions } from "../options/verification.js";
+import { readRootCaDer, verificationOptionSpecs, verificationOptions } from "../options/verification.js";
+import { buildRegistrationVerifier, evidenceOf } from "./audit.js";
 
 const { at: _at, ...VERIFICATION_OPTIONS } = verificationOptionSpecs(" for re-verifying every quote");
 
-/** Full DCAP verification of each quote with the `--collateral` file or the `--pccs` collateral, at the time of the check. */
+/**
+ * Full re-verification of each registration (`reverifyRegistration`, as `audit --reverify`): a TDX registration
+ * that published its collateral on chain (registerVerified, registerWithCollateral) with exactly that, at its
+ * block time; another with the `--collateral` file or the `--pccs` collateral at the time of the check; an
+ * SEV-SNP registration with the VCEK and AMD chain it published, at its block time.
+ */
 async function buildVerifier(ctx: CommandContext, rootCaDer: Uint8Array | undefined): Promise<{ verify: QuoteVerifier; label: string }> {
   const opts = verificationOptions(ctx);
-  const cache = createVerificationCache();
-  const fileCollateral = opts.collateral.kind === "file" ? await readCollateralFile(ctx.io, opts.collateral.path) : undefined;
-  const label = `${opts.collateral.kind === "file" ? "collateral file" : `collateral from ${redactUrl(opts.collateral.url)}`}, accepted ${opts.accept.join(", ")}${rootCaDer ? ", root from --root-ca (NOT GENUINE)" : ", Intel root"}`;
-  const verify: QuoteVerifier = async (quoteBytes) => {
-    const now = Math.floor(Date.now() / 1000);
-    const parsed = await parseWithCollateral(ctx.io, opts.collateral, quoteBytes, now, fileCollateral);
-    if (parsed instanceof QuoteParseError) {
-      const detail = `${parsed.code}: ${firstLine(parsed.message)}`;
-      return { ok: false, detail, status: null, genuine: false, collateralExpiry: null, checks: [{ name: "quote.parse", ok: false, detail }] };
-    }
-    const out = checkQuote(parsed.quote, { collateral: parsed.collateral, now, cache, acceptStatuses: opts.accept, ...(rootCaDer ? { rootCaDer } : {}) });
-    if (!out.ok) {
-      return { ok: false, detail: `${out.error.code}: ${firstLine(out.error.message)}`, status: out.verification?.status ?? null, genuine: out.verification?.genuine ?? false, collateralExpiry: null, checks: out.checks };
-    }
-    const r = out.result;
-    const expiry = Date.parse(r.collateral.earliestNextUpdate);
-    const genuine = r.genuine ? "" : " (NOT GENUINE: non-Intel root)";
-    return {
-      ok: r.accepted,
-      detail: r.accepted ? `verified: ${r.status}${genuine}` : `verified but TCB status ${r.status} is not accepted (${opts.accept.join(", ")})${genuine}`,
-      status: r.status,
-      genuine: r.genuine,
-      collateralExpiry: Number.isFinite(expiry) ? Math.floor(expiry / 1000) : null,
-      checks: r.checks,
-    };
-  };
+  const label = `${opts.collateral.kind === "file" ? "collateral file" : `collateral from ${redactUrl(opts.collateral.url)}`}, accepted ${opts.accept.join(", ")}${rootCaDer ? ", root from --root-ca (NOT GENUINE)" : ", Intel root"}; a registration that published collateral on chain is verified with it at its block time`;
+  const reverify = await buildRegistrationVerifier(ctx, { now: () => Math.floor(Date.now() / 1000) });
+  const verify: QuoteVerifier = async (quote, rc) => reverifyResultOf(await reverify(rc.registration.platform, { quote, blockTimestamp: rc.blockTimestamp, ...evidenceOf(rc) }));
   return { verify, label };
 }
 
@@ -74,7 +54,10 @@ export const dashboardCommand: CommandSpec = {
     "an overview with one row per KMS and a page per KMS (timeline, measurements, key binding, verification trail).",
     "New events appear without reloading (server-sent events at /api/events; the page itself works without",
     "JavaScript). The same data as JSON under /api/ (see /api). With --pccs or --collateral every quote is also",
-    "fully re-verified (DCAP chain, collateral, TCB status). --explorer links transactions, e.g.",
+    "fully re-verified (DCAP chain, collateral, TCB status) as `audit --reverify` does: with the collateral a",
+    "registration published on chain at its block time, else the given one now. SEV-SNP registrations show their",
+    "platform, measurement, host_data, chip id, reported TCB and whether the VCEK and AMD chain they published end",
+    "at AMD's pinned ARK (genuine) or a test ARK (NOT GENUINE). --explorer links transactions, e.g.",
     "'https://etherscan.io/tx/{tx}'. Listens on 127.0.0.1 (loopback) by default; another --host needs",
     "--allow-remote (the dashboard has no authentication). Stops on Ctrl-C.",
   ].join("\n"),

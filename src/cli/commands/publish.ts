@@ -20,6 +20,7 @@ import { resolvePath } from "../io.js";
 import { EXPECT_OPTION, readExpectPolicy } from "../options/expect.js";
 import { KMS_SOURCE_OPTIONS, kmsSourceOptions } from "../options/kms-source.js";
 import { CONFIRMATIONS_OPTION, REGISTRY_OPTIONS, confirmations, connectWithRecord, registryOptions } from "../options/registry.js";
+import { AMD_KDS_URL, defaultKdsCacheDir, normalizeKdsBase } from "../../dstack/platforms/amd-kds.js";
 import { amdCrlsFromFile } from "../../dstack/platforms/sev-snp-verify.js";
 import { readInputFile } from "../io.js";
 import { loadCollateral, NO_COLLATERAL_MESSAGE, readRootCaDer, verificationOptionSpecs, verificationOptionsWithoutCollateral } from "../options/verification.js";
@@ -43,7 +44,7 @@ const PUBLISHED_LINE: Record<string, string> = {
 
 export const publishCommand: CommandSpec = {
   synopsis:
-    "--registry ADDR --rpc URL (--kms URL | --certs-dir DIR | --file FILE) [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--allow-simulated-root] [--expect FILE] [--on-chain] [--dry-run] [--json]",
+    "--registry ADDR --rpc URL (--kms URL | --certs-dir DIR | --file FILE) [--collateral FILE | --pccs URL] [--at T] [--root-ca FILE] [--accept S,...] [--allow-simulated-root] [--expect FILE] [--amd-crl FILE] [--kds | --kds-url URL] [--on-chain] [--dry-run] [--json]",
   help: [
     "Pulls the KMS's bootstrap info, runs the full verification (quote chain to Intel's root with the given",
     "collateral, accepted TCB status, report_data key binding, event-log replay) and refuses to publish when any",
@@ -57,7 +58,9 @@ export const publishCommand: CommandSpec = {
     "accepts); the record says it was verified on chain. The gas is shown before sending; --dry-run sends nothing.",
     "An AMD SEV-SNP KMS is verified as `verify` does (the report's VCEK signature, VCEK ← ASK ← ARK to AMD's pinned",
     "ARK, --root-ca: a test ARK, NOT GENUINE; TCB, chip id, guest policy, key binding; --amd-crl checks revocation)",
-    "and published through registerSnp with its report, VCEK, AMD chain and the --amd-crl CRL (not --on-chain).",
+    "and published through registerSnp with its report, VCEK, AMD chain and CRL (no collateral needed; not --on-chain).",
+    "A VCEK, ASK/ARK or CRL the attestation does not carry is fetched from AMD's KDS with --kds (or --kds-url URL),",
+    "cached on disk while valid; the fetched certificates and CRL are the ones verified and published.",
     "An AWS Nitro Enclave KMS is verified as `verify` does (the NSM document's ES384 signature, its cabundle to AWS's",
     "pinned Nitro Enclaves Root-G1 at the document's timestamp, --root-ca: a test root, NOT GENUINE; a debug-mode",
     "enclave refused unless --allow-debug; user_data binding the keys) and published through registerNitro with the",
@@ -76,6 +79,8 @@ export const publishCommand: CommandSpec = {
     ...EXPECT_OPTION,
     "amd-crl": { type: "string", valueName: "FILE", description: "SEV-SNP: AMD's CRL of the ARK (DER or PEM), checked offline and published with the report" },
     "allow-debug": { type: "boolean", description: "publish a DEBUG TD, a debug SEV-SNP guest or a debug-mode Nitro enclave (never for production)" },
+    kds: { type: "boolean", description: "SEV-SNP: fetch the VCEK, AMD's chain and CRL the attestation does not carry from AMD's KDS (https://kdsintf.amd.com), cached on disk" },
+    "kds-url": { type: "string", valueName: "URL", description: "SEV-SNP: another KDS base URL (implies --kds)" },
     "journal-dir": { type: "string", valueName: "DIR", description: "where unconfirmed sends are journalled (default $KMS_REGISTRY_STATE_DIR or ~/.local/state/kms-registry)" },
   },
   json: true,
@@ -96,6 +101,8 @@ export const publishCommand: CommandSpec = {
     const crlPath = optString(ctx, "amd-crl");
     const amdCrlDers = crlPath !== undefined ? amdCrlsFromFile(await readInputFile(io, crlPath, "AMD CRL file", "amdCrl"), `AMD CRL file ${JSON.stringify(crlPath)}`) : undefined;
     const collateralSource = opts.collateral;
+    const kdsUrl = optString(ctx, "kds-url");
+    const kds = optFlag(ctx, "kds") || kdsUrl !== undefined ? { url: normalizeKdsBase(kdsUrl ?? AMD_KDS_URL), cacheDir: defaultKdsCacheDir(io.env) } : undefined;
 
     const result = await publishKmsWorkflow({
       source,
@@ -107,6 +114,7 @@ export const publishCommand: CommandSpec = {
       },
       ...(amdCrlDers ? { amdCrlDers } : {}),
       ...(optFlag(ctx, "allow-debug") ? { allowDebug: true } : {}),
+      ...(kds ? { kds } : {}),
       ...(rootCaDer ? { rootCaDer } : {}),
       accept: opts.accept,
       allowSimulatedRoot: allowSim,

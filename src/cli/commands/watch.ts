@@ -18,7 +18,7 @@ import { EXIT_OK, optInteger, optString, type CommandContext, type CommandSpec }
 import { resolvePath } from "../io.js";
 import { REGISTRY_OPTIONS, connectToRegistry, registryOptions, type RegistryTarget } from "../options/registry.js";
 import { givenVerificationOptions, verificationOptionSpecs } from "../options/verification.js";
-import { buildReverify } from "./audit.js";
+import { buildRegistrationVerifier } from "./audit.js";
 
 /** A duration option in seconds (decimals allowed, e.g. `0.2`), within [min, max]. */
 function optSeconds(ctx: CommandContext, name: string, min: number, max: number): number | undefined {
@@ -32,27 +32,27 @@ function optSeconds(ctx: CommandContext, name: string, min: number, max: number)
 
 const { at: _at, ...VERIFY_OPTIONS } = verificationOptionSpecs(" to re-verify each new registration");
 
-/** The re-verification of each new registration at the chain time of the blocks being processed, with the collateral's expiry. */
-async function watchReverify(ctx: CommandContext): Promise<WatchReverify | undefined> {
-  if (optString(ctx, "collateral") === undefined && optString(ctx, "pccs") === undefined) {
-    const stray = givenVerificationOptions(ctx);
+/**
+ * The re-verification of each new registration (`reverifyRegistration`): an SEV-SNP registration always, from the
+ * VCEK and AMD chain it published at its block time (to AMD's pinned ARK, or the test ARK of --root-ca); a TDX
+ * one with --collateral or --pccs (the collateral it published at its block time, else the given one at the
+ * chain time of the blocks being processed), with the collateral's expiry.
+ */
+async function watchReverify(ctx: CommandContext): Promise<WatchReverify> {
+  const withCollateral = optString(ctx, "collateral") !== undefined || optString(ctx, "pccs") !== undefined;
+  if (!withCollateral) {
+    const stray = givenVerificationOptions(ctx).filter((o) => o !== "root-ca");
     if (stray.length) throw new UsageError(`${stray.map((o) => `--${o}`).join(", ")} only ${stray.length === 1 ? "applies" : "apply"} with --collateral or --pccs`);
-    return undefined;
   }
   let now = 0;
-  let expiry: number | undefined;
-  const reverify = await buildReverify(ctx, {
-    now: () => now,
-    onVerified: (r) => {
-      const t = Date.parse(r.collateral.earliestNextUpdate);
-      expiry = Number.isFinite(t) ? Math.floor(t / 1000) : undefined;
-    },
-  });
+  const verify = await buildRegistrationVerifier(ctx, { now: () => now });
   return async (quote, c) => {
+    if (c.platform === "tdx" && !withCollateral) return undefined;
     now = c.now;
-    expiry = undefined;
-    const out = await reverify(quote, { kms: c.kms, attestation: c.attestation, block: c.block, blockTimestamp: c.now, registration: { collateral: c.collateral } });
-    return expiry === undefined ? out : { ...out, collateralExpiry: expiry };
+    const v = await verify(c.platform, { quote, blockTimestamp: c.blockTimestamp, ...(c.collateral ? { collateral: c.collateral } : {}), ...(c.snpEvidence ? { snpEvidence: c.snpEvidence } : {}) });
+    // an SEV-SNP VCEK's notAfter is no collateral expiry (AMD publishes no TCB status to go stale)
+    const expiry = v.platform === "tdx" && v.status !== null ? v.validUntil : null;
+    return { ok: v.ok, detail: v.summary, ...(expiry !== null ? { collateralExpiry: expiry } : {}) };
   };
 }
 
@@ -78,7 +78,9 @@ export const watchCommand: CommandSpec = {
   help: [
     "Follows the registry as blocks arrive, until Ctrl-C / SIGTERM (then it saves its state and exits 0). A block is",
     "processed once it has N confirmations (--confirmations, default 1 = the head block). Each registration is",
-    "re-checked (quote hash, KMS address, key binding) and, with --collateral or --pccs, fully re-verified; every",
+    "re-checked (quote hash, KMS address, key binding) and, with --collateral or --pccs, fully re-verified (an",
+    "SEV-SNP registration always is: from the VCEK and AMD chain it published, to AMD's pinned ARK or the test",
+    "ARK of --root-ca, NOT GENUINE); every",
     "audit anomaly is raised; warnings come before trouble: collateral that stops being valid within D days",
     "(--collateral-warn-days, default 7), no liveness proof for longer than S seconds (--liveness-max-age).",
     "Output: one JSON line per finding on stdout ({schema, id, kind, severity, kms, block, blockHash, tx, message,",
@@ -174,7 +176,7 @@ export const watchCommand: CommandSpec = {
       if (save) await save(state);
       log(
         `[watch] following ${target.registry} on chain ${chainId} from block ${state.nextBlock} (head ${head}, ${confirmations} confirmation${confirmations === 1 ? "" : "s"}, every ${intervalMs / 1000} s)` +
-          `${reverify ? ", re-verifying quotes" : ""}${webhook ? `, webhook ${webhook.shown}` : ""}${statePath ? `, state ${statePath}` : ""}${read ? " (resumed)" : ""}`,
+          `${optString(ctx, "collateral") !== undefined || optString(ctx, "pccs") !== undefined ? ", re-verifying quotes" : ", re-verifying SEV-SNP registrations"}${webhook ? `, webhook ${webhook.shown}` : ""}${statePath ? `, state ${statePath}` : ""}${read ? " (resumed)" : ""}`,
       );
       await follow({
         publicClient: conn.publicClient,
@@ -186,7 +188,7 @@ export const watchCommand: CommandSpec = {
         maxBackoffMs,
         collateralWarnDays: warnDays,
         ...(livenessMaxAge !== undefined ? { livenessMaxAgeS: livenessMaxAge } : {}),
-        ...(reverify ? { reverify } : {}),
+        reverify,
         emit: (f) => {
           print(f);
           sender?.enqueue(f);

@@ -25,7 +25,8 @@ import { createForgeWorld, type ForgeWorld } from "../forge/index.js";
 import { generateKmsKeys, writeCertsDir, type KmsKeyMaterial } from "../generate.js";
 import { createNitroWorld, debugPcrs, makeNitroDocument } from "../platforms/nitro-world.js";
 import { createSnpWorld, issueVcek, makeArkCrl, makeSnpReport } from "../platforms/snp-world.js";
-import { cvmQuote, SIMULATED_SNP_MEASUREMENT, simulatedVmConfig, type SimulatedCvm } from "./cvm.js";
+import { snpHostDataOf } from "../../dstack/platforms/mr-config.js";
+import { cvmQuote, SIMULATED_SNP_MEASUREMENT, simulatedSnpMrConfig, simulatedVmConfig, type SimulatedCvm } from "./cvm.js";
 import type { KmsKeys } from "./keys.js";
 import type { SimulatorConfig } from "./options.js";
 
@@ -93,8 +94,8 @@ async function bootstrapSnpKms(config: SimulatorConfig, cvm: SimulatedCvm, domai
   const vcek = issueVcek(world, { chipId: cvm.chipId, tcb: { bootloader: 4, tee: 0, snp: 22, microcode: 213 } });
   const m = await generateKmsKeys({ domain, now });
   const reportData = expectedKmsReportData(m.caPubkey, m.k256Pubkey);
-  const mrConfig = JSON.stringify({ version: 3, app_id: bytesToPlainHex(sha256(utf8("dstack-kms-simulator app id")).subarray(0, 20)), os_image_hash: JSON.parse(simulatedVmConfig()).os_image_hash as string });
-  const report = makeSnpReport(world, vcek, { reportData, measurement: SIMULATED_SNP_MEASUREMENT, hostData: sha256(utf8(mrConfig)) });
+  const mrConfig = simulatedSnpMrConfig(cvm);
+  const report = makeSnpReport(world, vcek, { reportData, measurement: SIMULATED_SNP_MEASUREMENT, hostData: snpHostDataOf(mrConfig) });
   const attestation = encodeAttestation(config, {
     platform: "sev-snp",
     evidence: report,

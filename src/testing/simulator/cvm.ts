@@ -12,6 +12,7 @@ import { sha256, sha384 } from "@noble/hashes/sha2.js";
 import { bytesToPlainHex, utf8 } from "../../core/bytes.js";
 import { eventLogToJson, makeRuntimeEvent, replayEventLog, type EventLogEntry } from "../../dstack/eventlog.js";
 import { dstackMrAggregated } from "../../dstack/measurement.js";
+import { snpHostDataOf, snpMrAggregated } from "../../dstack/platforms/mr-config.js";
 import { forgeQuote, type ForgeWorld } from "../forge/index.js";
 import type { SimulatorPlatform } from "./options.js";
 
@@ -95,17 +96,34 @@ export function cvmQuote(cvm: SimulatedCvm, world: ForgeWorld, reportData: Uint8
 }
 
 /**
+ * SEV-SNP: the guest's MrConfig V3 document as a dstack host writes it (JCS: keys sorted, no whitespace) with
+ * the app id, compose hash and instance id of its event log; the report's HOST_DATA is its hash
+ * (`snpHostDataOf`).
+ */
+export function simulatedSnpMrConfig(cvm: SimulatedCvm): string {
+  const payload = (name: string) => bytesToPlainHex(cvm.eventLog.find((e) => e.imr === 3 && e.event === name)?.payload ?? new Uint8Array(0));
+  return JSON.stringify({
+    app_id: payload("app-id"),
+    compose_hash: payload("compose-hash"),
+    instance_id: payload("instance-id"),
+    key_provider: "kms",
+    key_provider_id: bytesToPlainHex(sha256(utf8("simulated kms key provider"))),
+    version: 3,
+  });
+}
+
+/**
  * `GetAttestationInfo`: what an operator allow-lists before Bootstrap. As dstack computes it: `ppid` is the
  * platform's raw device id (TDX: the PPID of the PCK certificate; SEV-SNP: the chip id) and `device_id` its
- * SHA-256; TDX `mr_aggregated` = SHA-256(MRTD ‖ RTMR0–3). For SEV-SNP the simulator's `mr_aggregated` is a
- * stand-in (SHA-256 of the launch measurement), not dstack's SNP derivation.
+ * SHA-256; TDX `mr_aggregated` = SHA-256(MRTD ‖ RTMR0–3); SEV-SNP `mr_aggregated` = SHA-256(MEASUREMENT ‖
+ * HOST_DATA), HOST_DATA committing to the guest's MrConfig V3 document.
  */
 export function attestationInfo(cvm: SimulatedCvm): Record<string, unknown> {
   const snp = cvm.platform === "sev-snp";
   const rawDeviceId = snp ? cvm.chipId : cvm.ppid;
   const zero = new Uint8Array(48);
   const mrAggregated = snp
-    ? bytesToPlainHex(sha256(SIMULATED_SNP_MEASUREMENT))
+    ? snpMrAggregated(SIMULATED_SNP_MEASUREMENT, snpHostDataOf(simulatedSnpMrConfig(cvm))).slice(2)
     : dstackMrAggregated({ mrTd: SIMULATED_MR_TD, rtMr0: cvm.rtmrs[0]!, rtMr1: cvm.rtmrs[1]!, rtMr2: cvm.rtmrs[2]!, mrConfigId: zero, mrOwner: zero, mrOwnerConfig: zero }, cvm.eventLog).slice(2);
   return {
     device_id: bytesToPlainHex(sha256(rawDeviceId)),
