@@ -770,15 +770,15 @@ library IntelJson {
     ///         Revoked wins; an OutOfDate `other` turns UpToDate / SWHardeningNeeded into OutOfDate and
     ///         ConfigurationNeeded / ConfigurationAndSWHardeningNeeded into OutOfDateConfigurationNeeded;
     ///         otherwise the more severe of the two.
-    function convergeStatus(TcbStatus platform, TcbStatus other) internal pure returns (TcbStatus) {
-        if (platform == TcbStatus.Revoked || other == TcbStatus.Revoked) return TcbStatus.Revoked;
-        if (other == TcbStatus.OutOfDate) {
-            if (platform == TcbStatus.UpToDate || platform == TcbStatus.SWHardeningNeeded) return TcbStatus.OutOfDate;
-            if (platform == TcbStatus.ConfigurationNeeded || platform == TcbStatus.ConfigurationAndSWHardeningNeeded) {
-                return TcbStatus.OutOfDateConfigurationNeeded;
-            }
+    function convergeStatus(TcbStatus platform, TcbStatus other) internal pure returns (TcbStatus r) {
+        // in the enum's order: the more severe of the two (Revoked, the last, wins), except that an
+        // OutOfDate `other` takes UpToDate / SWHardeningNeeded (0, 1) to OutOfDate (4) and
+        // ConfigurationNeeded / ConfigurationAndSWHardeningNeeded (2, 3) to OutOfDateConfigurationNeeded (5)
+        assembly ("memory-safe") {
+            r := platform
+            if gt(other, platform) { r := other }
+            if and(eq(other, 4), lt(platform, 4)) { r := add(4, shr(1, platform)) }
         }
-        return uint8(other) > uint8(platform) ? other : platform;
     }
 
     /// @notice The advisory IDs of an `advisoryIDs` slice of `s`, in document order (empty for slice 0).

@@ -100,10 +100,10 @@ library TcbInfo {
     error TcbInfoTeeMismatch();
 
     uint256 private constant MAX_LEVELS = 64;
-    /// @dev A one-digit component `{"svn":D}`: its bytes but the digit, and the mask that keeps them.
-    uint256 private constant ONE_DIGIT_COMPONENT = 0x7b2273766e223a007d << 184;
-    uint256 private constant ONE_DIGIT_MASK = 0xffffffffffffff00ff << 184;
     uint256 private constant MAX_IDENTITIES = 16;
+    /// @dev Words of a component array template: its start, length and SVN positions, then the masks
+    ///      of up to 32 words of text and two more.
+    uint256 private constant TPL_WORDS = 38;
 
     // top-level keys (bits of `seen`)
     uint256 private constant F_ID = 1;
@@ -279,13 +279,18 @@ library TcbInfo {
 
     function levels(IntelJson.Doc memory d, uint256 p) private pure returns (Level[] memory out, uint256 q) {
         uint256 arr = IntelJson.newPointerArray(MAX_LEVELS);
+        // the component array templates of `fastLevel` (SGX, then TDX), none yet
+        uint256 tpl = IntelJson.newPointerArray(2 * TPL_WORDS);
+        assembly ("memory-safe") {
+            mstore(add(tpl, shl(5, TPL_WORDS)), 0)
+        }
         uint256 n;
         bool more;
         (more, q) = d.arrayOpen(p);
         while (more) {
             if (n == MAX_LEVELS) revert IntelJson.JsonLimit(q - d.base);
             Level memory lv;
-            uint256 r = fastLevel(d, q, lv);
+            uint256 r = fastLevel(d, q, lv, tpl);
             if (r == 0) (lv, q) = level(d, q);
             else q = r;
             ++n;
@@ -385,6 +390,75 @@ library TcbInfo {
         packed = bytes16(uint128(acc));
     }
 
+    /// @dev A component array of `fastLevel` whose text starts at `q` (after its `[`): its 16 SVNs packed
+    ///      and the position after its `]`, or 0 for `q` when it is in another shape. An array that is
+    ///      the template's text with other one-digit SVNs is read by comparing the two a word at a time;
+    ///      any other is read by `fastComponents`, and becomes the template when its SVNs are one digit
+    ///      each. The template (`tpl`: the start of its text, its length, the positions of its SVN digits,
+    ///      16 bits each, component 0 first, then a mask per word of text, 0 at those digits and past
+    ///      its end) holds an array `fastComponents` read, so both ways read the same arrays to the same
+    ///      values.
+    function componentArray(uint256 end, uint256 q, uint256 tpl) private pure returns (uint256 acc, uint256 r) {
+        assembly ("memory-safe") {
+            let a := mload(tpl)
+            if a {
+                let len := mload(add(tpl, 0x20))
+                if iszero(gt(add(q, len), end)) {
+                    let m := sub(add(tpl, 0x60), a)
+                    let diff := 0
+                    for { let i := a } lt(i, add(a, len)) { i := add(i, 0x40) } {
+                        diff := or(
+                            diff,
+                            or(
+                                and(xor(mload(add(q, sub(i, a))), mload(i)), mload(add(m, i))),
+                                and(xor(mload(add(q, add(sub(i, a), 0x20))), mload(add(i, 0x20))), mload(add(m, add(i, 0x20))))
+                            )
+                        )
+                    }
+                    if iszero(diff) {
+                        let pos := mload(add(tpl, 0x40))
+                        let bad := 0
+                        for { let k := 240 } 1 { k := sub(k, 16) } {
+                            let c := sub(byte(0, mload(add(q, and(shr(k, pos), 0xffff)))), 0x30)
+                            bad := or(bad, gt(c, 9))
+                            acc := or(shl(8, acc), c)
+                            if iszero(k) { break }
+                        }
+                        if iszero(bad) { r := add(q, len) }
+                    }
+                }
+            }
+        }
+        if (r != 0) return (acc, r);
+        uint256 n;
+        uint256 st;
+        (n, acc, r, st) = fastComponents(end, q, 0, 0, true, true);
+        if (st != 1 || n != 16) return (0, 0);
+        assembly ("memory-safe") {
+            // the SVN positions `fastComponents` left at 0 (0 when one is not a single digit)
+            let pos := mload(0)
+            let len := sub(r, q)
+            mstore(tpl, 0)
+            if iszero(gt(len, 0x400)) {
+                mstore(add(tpl, 0x20), len)
+                mstore(add(tpl, 0x40), pos)
+                let m := add(tpl, 0x60)
+                // whole words of 0xff up to the end of the text (and the word after it, for the loop's pairs)
+                for { let i := 0 } lt(i, add(len, 0x20)) { i := add(i, 0x20) } { mstore(add(m, i), not(0)) }
+                mstore(add(m, len), 0)
+                mstore(add(m, add(len, 0x20)), 0)
+                let one := 1
+                for { let k := 0 } lt(k, 256) { k := add(k, 16) } {
+                    let x := and(shr(k, pos), 0xffff)
+                    if iszero(x) { one := 0 }
+                    mstore8(add(m, x), 0)
+                }
+                // a template only when every SVN is one digit
+                if one { mstore(tpl, q) }
+            }
+        }
+    }
+
     /// @dev Reads, from the component at `q` on, the components in Intel's own compact shapes,
     ///      `{"svn":N}`, `{"svn":N,"category":"…"}` and `{"svn":N,"category":"…","type":"…"}` (N one to
     ///      three plain digits, at most 255; strings without escapes), each followed directly by `,` or
@@ -421,34 +495,12 @@ library TcbInfo {
                     if eq(shr(48, w), 0x544458204c617465204d6963726f636f64652055706461746522) { r := add(s, 26) }
                 }
             }
+            // at 0: where each SVN's digit is, relative to `q` (at 0x20; 16 bits each, 0 for an SVN of
+            // several digits)
+            mstore(0, 0)
+            mstore(0x20, q)
             for {} lt(n, 16) {} {
                 let w := mload(q)
-                // the most common shape first, `{"svn":D}` (one digit) and the byte after it in the text:
-                // read as the general loop below reads it, in fewer steps
-                if and(
-                    and(eq(and(w, ONE_DIGIT_MASK), ONE_DIGIT_COMPONENT), room1),
-                    lt(add(q, 9), end)
-                ) {
-                    let d := sub(byte(7, w), 0x30)
-                    if lt(d, 10) {
-                        acc := or(acc, shl(shl(3, sub(15, n)), d))
-                        n := add(n, 1)
-                        let e := byte(9, w)
-                        if eq(e, 0x2c) {
-                            q := add(q, 10)
-                            st := 0
-                            continue
-                        }
-                        if eq(e, 0x5d) {
-                            q := add(q, 10)
-                            st := 1
-                            break
-                        }
-                        q := add(q, 9)
-                        st := 2
-                        break
-                    }
-                }
                 // `{"svn":`, a digit and a closing byte
                 if iszero(and(lt(add(q, 8), end), eq(shr(200, w), 0x7b2273766e223a))) { break }
                 // one to three digits at bytes 7-9 (the first must be one), without a loop
@@ -493,6 +545,7 @@ library TcbInfo {
                 // the closing brace and the byte after it are in the text
                 if iszero(and(and(eq(c, 0x7d), room1), lt(r, end))) { break }
                 acc := or(acc, shl(shl(3, sub(15, n)), v))
+                mstore(0, or(shl(16, mload(0)), mul(eq(j, 8), sub(add(q, 7), mload(0x20)))))
                 n := add(n, 1)
                 q := r
                 st := 2
@@ -508,26 +561,6 @@ library TcbInfo {
             }
         }
         return (n, acc, q, st);
-    }
-
-    /// @dev The closing quote of the plain advisory ID string whose text starts at `s` (0 when it is not
-    ///      plain): `INTEL-SA-` and five digits recognised by their bytes, any other string scanned.
-    function advisoryString(uint256 s, uint256 end) private pure returns (uint256 c) {
-        assembly ("memory-safe") {
-            let w := mload(s)
-            let x := and(shr(136, w), 0xffffffffff)
-            if and(
-                and(iszero(gt(add(s, 15), end)), eq(shr(184, w), 0x494e54454c2d53412d)),
-                and(
-                    and(
-                        eq(and(x, 0xf0f0f0f0f0), 0x3030303030),
-                        iszero(and(add(and(x, 0x0f0f0f0f0f), 0x0606060606), 0x1010101010))
-                    ),
-                    eq(byte(14, w), 0x22)
-                )
-            ) { c := add(s, 14) }
-        }
-        if (c == 0) c = IntelJson.plainString(s, end);
     }
 
     /// @dev The `n` (≤ 32) bytes at memory position `q`, all before `end`, are `want` (right-aligned).
@@ -552,20 +585,20 @@ library TcbInfo {
     ///      position after it, or 0 when the level is in another shape (left to the general reader,
     ///      which reads every level of this shape to the same values). Needs room for the level's keys
     ///      on the key stack, as the general reader does.
-    function fastLevel(IntelJson.Doc memory d, uint256 p, Level memory lv) private pure returns (uint256) {
+    function fastLevel(IntelJson.Doc memory d, uint256 p, Level memory lv, uint256 tpl) private pure returns (uint256) {
         uint256 end = d.end;
         if (d.top + 10 > IntelJson.KEY_CAP) return 0;
         if (!isLiteral(p, end, 0x7b22746362223a7b22736778746362636f6d706f6e656e7473223a5b, 28)) return 0;
-        (uint256 n, uint256 acc, uint256 q, uint256 st) = fastComponents(end, p + 28, 0, 0, true, true);
-        if (st != 1 || n != 16 || !isLiteral(q, end, 0x2c2270636573766e223a, 10)) return 0;
+        (uint256 acc, uint256 q) = componentArray(end, p + 28, tpl);
+        if (q == 0 || !isLiteral(q, end, 0x2c2270636573766e223a, 10)) return 0;
         lv.sgx = bytes16(uint128(acc));
         uint256 v;
         (v, q) = plainUint(q + 10, end);
         if (q == 0) return 0;
         lv.pceSvn = uint16(v);
         if (isLiteral(q, end, 0x2c22746478746362636f6d706f6e656e7473223a5b, 21)) {
-            (n, acc, q, st) = fastComponents(end, q + 21, 0, 0, true, true);
-            if (st != 1 || n != 16) return 0;
+            (acc, q) = componentArray(end, q + 21, tpl + 32 * TPL_WORDS);
+            if (q == 0) return 0;
             lv.tdx = bytes16(uint128(acc));
             lv.hasTdx = true;
         }
@@ -581,29 +614,53 @@ library TcbInfo {
         if (!known) return 0;
         q = z + 1;
         if (isLiteral(q, end, 0x2c2261647669736f7279494473223a5b, 16)) {
-            q = advisories(q + 15, end, d.base, lv);
+            uint256 a = q + 15;
+            q = advisories(a, end);
             if (q == 0) return 0;
+            lv.advisories = ((a - d.base) << 128) | (q - a);
         }
         return byteAt(q, end) == 0x7d ? q + 1 : 0;
     }
 
-    /// @dev An `advisoryIDs` array of plain strings whose `[` is at `p`: its slice into `lv`, and the
-    ///      position after its `]` (0 when it is in another shape).
-    function advisories(uint256 p, uint256 end, uint256 base, Level memory lv) private pure returns (uint256 q) {
+    /// @dev An `advisoryIDs` array of plain strings whose `[` is at `p`: the position after its `]` (0
+    ///      when it is in another shape). `"INTEL-SA-` and five digits `"` are recognised by their bytes,
+    ///      any other string is scanned.
+    function advisories(uint256 p, uint256 end) private pure returns (uint256 q) {
         q = p + 1;
-        if (byteAt(q, end) != 0x5d) {
-            while (true) {
+        if (byteAt(q, end) == 0x5d) return q + 1;
+        while (true) {
+            uint256 c;
+            assembly ("memory-safe") {
+                for {} 1 {} {
+                    c := 0
+                    let w := mload(q)
+                    let x := and(shr(128, w), 0xffffffffffff)
+                    // `"INTEL-SA-`, five digits, `"` and the byte after it, all in the text
+                    if iszero(
+                        and(
+                            and(lt(add(q, 16), end), eq(shr(176, w), 0x22494e54454c2d53412d)),
+                            and(
+                                eq(and(x, 0xf0f0f0f0f0ff), 0x303030303022),
+                                iszero(and(add(and(x, 0x0f0f0f0f0f00), 0x060606060600), 0x101010101000))
+                            )
+                        )
+                    ) { break }
+                    c := byte(16, w)
+                    q := add(q, 17)
+                    if iszero(eq(c, 0x2c)) { break }
+                }
+            }
+            if (c == 0) {
+                // another string, or the end of the text
                 if (byteAt(q, end) != 0x22) return 0;
-                q = advisoryString(q + 1, end);
+                q = IntelJson.plainString(q + 1, end);
                 if (q == 0) return 0;
-                uint256 c = byteAt(++q, end);
-                if (c == 0x5d) break;
-                if (c != 0x2c) return 0;
+                c = byteAt(++q, end);
                 ++q;
             }
+            if (c == 0x5d) return q;
+            if (c != 0x2c) return 0;
         }
-        ++q;
-        lv.advisories = ((p - base) << 128) | (q - p);
     }
 
     /// @dev Plain digits at `p` (one to five, no leading zero, at most 65535) followed by `,` or `}`:
