@@ -398,6 +398,20 @@ library IntelJson {
     ///         closing byte `closing` (the position after it).
     function next(Doc memory d, uint256 p, uint256 closing) internal pure returns (bool more, uint256 q) {
         unchecked {
+            uint256 end = d.end;
+            // the common case first: the comma or the closing byte right at `p`, no whitespace around
+            assembly ("memory-safe") {
+                if lt(add(p, 1), end) {
+                    let w := mload(p)
+                    let c := byte(0, w)
+                    if and(eq(c, 0x2c), iszero(and(shr(byte(1, w), WS), 1))) {
+                        more := 1
+                        q := add(p, 1)
+                    }
+                    if eq(c, closing) { q := add(p, 1) }
+                }
+            }
+            if (q != 0) return (more, q);
             q = ws(d, p);
             uint256 c = peek(d, q);
             if (c == 0x2c) return (true, ws(d, q + 1));
@@ -410,10 +424,15 @@ library IntelJson {
     ///         its hash (refusing one already seen in the object), and the position of its value.
     function key(Doc memory d, uint256 p, uint256 kb) internal pure returns (bytes32 h, uint256 q) {
         unchecked {
+            uint256 end = d.end;
             if (peek(d, p) != 0x22) revert JsonSyntax(p - d.base);
-            bool escaped;
-            (q, escaped) = scanString(d, p);
-            if (escaped) revert JsonEscapedText(p - d.base);
+            // a key without escapes ends at the first special byte after its quote; any other is scanned
+            q = nextSpecial(p + 1, end);
+            if (peek(d, q) != 0x22) {
+                bool escaped;
+                (q, escaped) = scanString(d, p);
+                if (escaped) revert JsonEscapedText(p - d.base);
+            }
             uint256 keys = d.keys;
             uint256 top = d.top;
             bool dup;
@@ -432,6 +451,16 @@ library IntelJson {
                 mstore(add(keys, shl(5, top)), h)
             }
             d.top = top + 1;
+            // the common `":` followed by the value, no whitespace around the colon
+            uint256 v;
+            assembly ("memory-safe") {
+                let w := mload(add(q, 1))
+                if and(
+                    lt(add(q, 2), end),
+                    and(eq(byte(0, w), 0x3a), iszero(and(shr(byte(1, w), WS), 1)))
+                ) { v := add(q, 2) }
+            }
+            if (v != 0) return (h, v);
             q = ws(d, q + 1);
             if (peek(d, q) != 0x3a) revert JsonSyntax(q - d.base);
             q = ws(d, q + 1);
