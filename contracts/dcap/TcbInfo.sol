@@ -102,8 +102,8 @@ library TcbInfo {
     uint256 private constant MAX_LEVELS = 64;
     uint256 private constant MAX_IDENTITIES = 16;
     /// @dev Words of a component array template: its start, length and SVN positions, then the masks
-    ///      of up to 32 words of text and two more.
-    uint256 private constant TPL_WORDS = 38;
+    ///      of up to 32 words of text and four more.
+    uint256 private constant TPL_WORDS = 40;
 
     // top-level keys (bits of `seen`)
     uint256 private constant F_ID = 1;
@@ -422,12 +422,17 @@ library TcbInfo {
                     let dq := sub(q, a)
                     let dm := sub(add(tpl, 0x60), a)
                     let diff := 0
-                    for { let i := a } lt(i, add(a, len)) { i := add(i, 0x40) } {
+                    for { let i := a } lt(i, add(a, len)) { i := add(i, 0x80) } {
+                        let c := add(i, dq)
+                        let k := add(i, dm)
                         diff := or(
-                            diff,
                             or(
-                                and(xor(mload(add(i, dq)), mload(i)), mload(add(i, dm))),
-                                and(xor(mload(add(add(i, dq), 0x20)), mload(add(i, 0x20))), mload(add(add(i, dm), 0x20)))
+                                or(diff, and(xor(mload(c), mload(i)), mload(k))),
+                                and(xor(mload(add(c, 0x20)), mload(add(i, 0x20))), mload(add(k, 0x20)))
+                            ),
+                            or(
+                                and(xor(mload(add(c, 0x40)), mload(add(i, 0x40))), mload(add(k, 0x40))),
+                                and(xor(mload(add(c, 0x60)), mload(add(i, 0x60))), mload(add(k, 0x60)))
                             )
                         )
                     }
@@ -435,9 +440,10 @@ library TcbInfo {
                         // the 16 bytes at the SVN positions, component 0 first, must all be digits
                         let pos := mload(add(tpl, 0x40))
                         let raw := 0
-                        for { let k := 240 } 1 { k := sub(k, 16) } {
+                        for { let k := 240 } 1 { k := sub(k, 32) } {
                             raw := or(shl(8, raw), byte(0, mload(add(q, and(shr(k, pos), 0xffff)))))
-                            if iszero(k) { break }
+                            raw := or(shl(8, raw), byte(0, mload(add(q, and(shr(sub(k, 16), pos), 0xffff)))))
+                            if eq(k, 16) { break }
                         }
                         if and(
                             eq(and(raw, 0xf0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0), 0x30303030303030303030303030303030),
@@ -469,10 +475,10 @@ library TcbInfo {
                 mstore(add(tpl, 0x20), len)
                 mstore(add(tpl, 0x40), pos)
                 let m := add(tpl, 0x60)
-                // whole words of 0xff up to the end of the text (and the word after it, for the loop's pairs)
+                // whole words of 0xff up to the end of the text, then 0 for the four words after it (the
+                // comparison reads four words at a time)
                 for { let i := 0 } lt(i, add(len, 0x20)) { i := add(i, 0x20) } { mstore(add(m, i), not(0)) }
-                mstore(add(m, len), 0)
-                mstore(add(m, add(len, 0x20)), 0)
+                for { let i := len } lt(i, add(len, 0x80)) { i := add(i, 0x20) } { mstore(add(m, i), 0) }
                 let one := 1
                 for { let k := 0 } lt(k, 256) { k := add(k, 16) } {
                     let x := and(shr(k, pos), 0xffff)
@@ -663,15 +669,16 @@ library TcbInfo {
                     for {} 1 {} {
                         c := 0
                         let w := mload(q)
-                        let x := and(shr(128, w), 0xffffffffffff)
-                        // `"INTEL-SA-`, five digits, `"` and the byte after it, all in the text
+                        let x := shr(128, w)
+                        // `"INTEL-SA-`, five digits and `"` (the digits' high nibbles 3, each ≤ 9), and the byte after
+                        // them in the text
                         if iszero(
                             and(
-                                and(lt(add(q, 16), end), eq(shr(176, w), 0x22494e54454c2d53412d)),
                                 and(
-                                    eq(and(x, 0xf0f0f0f0f0ff), 0x303030303022),
+                                    eq(and(x, 0xfffffffffffffffffffff0f0f0f0f0ff), 0x22494e54454c2d53412d303030303022),
                                     iszero(and(add(and(x, 0x0f0f0f0f0f00), 0x060606060600), 0x101010101000))
-                                )
+                                ),
+                                lt(add(q, 16), end)
                             )
                         ) { break }
                         c := byte(16, w)
