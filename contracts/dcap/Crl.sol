@@ -55,9 +55,12 @@ library Crl {
 
     /// @notice True when `serial` (unsigned, as `X509.Certificate.serial`) is listed as revoked.
     function isRevoked(bytes calldata der, CertList memory list, uint256 serial) internal pure returns (bool) {
+        return isRevokedIn(der, list.revokedStart, list.revokedEnd, serial);
+    }
+
+    /// @notice `isRevoked` for the revokedCertificates content `[p, end)` of a CRL that `parse` read.
+    function isRevokedIn(bytes calldata der, uint256 p, uint256 end, uint256 serial) internal pure returns (bool) {
         unchecked {
-            uint256 p = list.revokedStart;
-            uint256 end = list.revokedEnd;
             while (p < end) {
                 // entries in the usual short form, `30 L 02 SL serial …` (L < 128, 1 ≤ SL ≤ 32), read in one
                 // step; any other entry is read below (which accepts the same entries with the same serials)
