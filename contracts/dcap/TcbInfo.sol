@@ -406,7 +406,7 @@ library TcbInfo {
 
     /// @dev A component array of `fastLevel` whose text starts at `q` (after its `[`): its 16 SVNs packed
     ///      and the position after its `]`, or 0 for `q` when it is in another shape. An array that is
-    ///      the template's text with other one-digit SVNs is read by comparing the two a word at a time;
+    ///      the template's text with other one-digit SVNs is read by comparing the two four words at a time;
     ///      any other is read by `fastComponents`, and becomes the template when its SVNs are one digit
     ///      each. The template (`tpl`: the start of its text, its length, the positions of its SVN digits,
     ///      16 bits each, component 0 first, then a mask per word of text, 0 at those digits and past
@@ -495,7 +495,9 @@ library TcbInfo {
     ///      `{"svn":N}`, `{"svn":N,"category":"…"}` and `{"svn":N,"category":"…","type":"…"}` (N one to
     ///      three plain digits, at most 255; strings without escapes), each followed directly by `,` or
     ///      `]`, while fewer than 16 are read. These are exactly the objects the general reader accepts
-    ///      in these shapes, with the same N; anything else stops the run and is left to it.
+    ///      in these shapes, with the same N; anything else stops the run and is left to it. Leaves in
+    ///      the scratch word at 0 where the digit of each SVN read is, relative to `q` (16 bits each, the
+    ///      first read highest; 0 for an SVN of several digits), for `componentArray`'s template.
     /// @return st 0: stopped at the start of a component (`q`, after the comma); 1: the array closed
     ///         (`q` after `]`); 2: stopped after a component (`q`, before its separator)
     function fastComponents(uint256 end, uint256 q, uint256 n, uint256 acc, bool room1, bool room3)
