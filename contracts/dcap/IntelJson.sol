@@ -177,25 +177,15 @@ library IntelJson {
                 let rem := sub(end, q)
                 if lt(rem, 32) { m := and(m, not(shr(shl(3, rem), not(0)))) }
                 if m {
-                    // the first (most significant) byte of `m` with its top bit set
-                    let i := 0
-                    if iszero(shr(128, m)) {
-                        i := 16
-                        m := shl(128, m)
-                    }
-                    if iszero(shr(192, m)) {
-                        i := add(i, 8)
-                        m := shl(64, m)
-                    }
-                    if iszero(shr(224, m)) {
-                        i := add(i, 4)
-                        m := shl(32, m)
-                    }
-                    if iszero(shr(240, m)) {
-                        i := add(i, 2)
-                        m := shl(16, m)
-                    }
-                    if iszero(shr(248, m)) { i := add(i, 1) }
+                    // the first (most significant) byte of `m` with its top bit set: with that bit copied
+                    // into every later byte, 32 less the number of bytes that have it
+                    m := or(m, shr(8, m))
+                    m := or(m, shr(16, m))
+                    m := or(m, shr(32, m))
+                    m := or(m, shr(64, m))
+                    m := or(m, shr(128, m))
+                    let ones := 0x0101010101010101010101010101010101010101010101010101010101010101
+                    let i := sub(32, byte(0, mul(shr(7, m), ones)))
                     r := add(q, i)
                     break
                 }
