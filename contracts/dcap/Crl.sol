@@ -28,70 +28,77 @@ library Crl {
 
     /// @notice Decodes the CRL `der`.
     function parse(bytes calldata der) internal pure returns (CertList memory list) {
-        (uint256 tbsStart, uint256 p, uint256 tbsEnd, uint256 end) = X509.signedParts(der);
-        (list.r, list.s) = X509.signatureAfter(der, tbsEnd, end);
-        list.tbsStart = tbsStart;
-        list.tbsEnd = tbsEnd;
-        if (Der.peek(der, p, tbsEnd) == 0x02) (,, p) = Der.read(der, p, tbsEnd); // version
-        p = X509.algorithm(der, p, tbsEnd);
-        list.issuerStart = p;
-        (, p) = Der.expect(der, p, tbsEnd, 0x30);
-        list.issuerEnd = p;
-        (list.thisUpdate, p) = X509.time(der, p, tbsEnd);
-        if (p < tbsEnd) {
-            uint256 tag = Der.peek(der, p, tbsEnd);
-            if (tag == 0x17 || tag == 0x18) {
-                (list.nextUpdate, p) = X509.time(der, p, tbsEnd);
-                list.hasNextUpdate = true;
+        unchecked {
+            (uint256 tbsStart, uint256 p, uint256 tbsEnd, uint256 end) = X509.signedParts(der);
+            (list.r, list.s) = X509.signatureAfter(der, tbsEnd, end);
+            list.tbsStart = tbsStart;
+            list.tbsEnd = tbsEnd;
+            if (Der.peek(der, p, tbsEnd) == 0x02) (,, p) = Der.read(der, p, tbsEnd); // version
+            p = X509.algorithm(der, p, tbsEnd);
+            list.issuerStart = p;
+            (, p) = Der.expect(der, p, tbsEnd, 0x30);
+            list.issuerEnd = p;
+            (list.thisUpdate, p) = X509.time(der, p, tbsEnd);
+            if (p < tbsEnd) {
+                uint256 tag = Der.peek(der, p, tbsEnd);
+                if (tag == 0x17 || tag == 0x18) {
+                    (list.nextUpdate, p) = X509.time(der, p, tbsEnd);
+                    list.hasNextUpdate = true;
+                }
             }
-        }
-        if (p < tbsEnd && Der.peek(der, p, tbsEnd) == 0x30) {
-            (list.revokedStart, list.revokedEnd) = Der.expect(der, p, tbsEnd, 0x30);
-            if (list.revokedEnd == list.revokedStart) (list.revokedStart, list.revokedEnd) = (0, 0);
+            if (p < tbsEnd && Der.peek(der, p, tbsEnd) == 0x30) {
+                (list.revokedStart, list.revokedEnd) = Der.expect(der, p, tbsEnd, 0x30);
+                if (list.revokedEnd == list.revokedStart) (list.revokedStart, list.revokedEnd) = (0, 0);
+            }
         }
     }
 
     /// @notice True when `serial` (unsigned, as `X509.Certificate.serial`) is listed as revoked.
     function isRevoked(bytes calldata der, CertList memory list, uint256 serial) internal pure returns (bool) {
-        uint256 p = list.revokedStart;
-        uint256 end = list.revokedEnd;
-        while (p < end) {
-            // entries in the usual short form, `30 L 02 SL serial …` (L < 128, 1 ≤ SL ≤ 32), read in one
-            // step; any other entry is read below (which accepts the same entries with the same serials)
-            bool hit;
-            uint256 next;
-            assembly ("memory-safe") {
-                for {} lt(add(p, 4), end) {} {
-                    let w := calldataload(add(der.offset, p))
-                    let l := byte(1, w)
-                    let sl := byte(3, w)
-                    if iszero(
-                        and(
-                            and(eq(byte(0, w), 0x30), eq(byte(2, w), 0x02)),
+        return isRevokedIn(der, list.revokedStart, list.revokedEnd, serial);
+    }
+
+    /// @notice `isRevoked` for the revokedCertificates content `[p, end)` of a CRL that `parse` read.
+    function isRevokedIn(bytes calldata der, uint256 p, uint256 end, uint256 serial) internal pure returns (bool) {
+        unchecked {
+            while (p < end) {
+                // entries in the usual short form, `30 L 02 SL serial …` (L < 128, 1 ≤ SL ≤ 32), read in one
+                // step; any other entry is read below (which accepts the same entries with the same serials)
+                bool hit;
+                uint256 next;
+                assembly ("memory-safe") {
+                    for {} lt(add(p, 4), end) {} {
+                        let w := calldataload(add(der.offset, p))
+                        let l := byte(1, w)
+                        let sl := byte(3, w)
+                        if iszero(
                             and(
-                                and(lt(l, 0x80), iszero(gt(add(add(p, 2), l), end))),
-                                and(gt(sl, 0), and(lt(sl, 33), iszero(gt(add(sl, 2), l))))
+                                and(eq(byte(0, w), 0x30), eq(byte(2, w), 0x02)),
+                                and(
+                                    and(lt(l, 0x80), iszero(gt(add(add(p, 2), l), end))),
+                                    and(gt(sl, 0), and(lt(sl, 33), iszero(gt(add(sl, 2), l))))
+                                )
                             )
-                        )
-                    ) { break }
-                    if eq(shr(sub(256, shl(3, sl)), calldataload(add(der.offset, add(p, 4)))), serial) {
-                        hit := 1
-                        break
+                        ) { break }
+                        if eq(shr(sub(256, shl(3, sl)), calldataload(add(der.offset, add(p, 4)))), serial) {
+                            hit := 1
+                            break
+                        }
+                        p := add(add(p, 2), l)
                     }
-                    p := add(add(p, 2), l)
+                    next := p
                 }
-                next := p
+                if (hit) return true;
+                p = next;
+                if (!(p < end)) break;
+                (uint256 ecs, uint256 eEnd) = Der.expect(der, p, end, 0x30);
+                (uint256 scs, uint256 sEnd) = Der.expect(der, ecs, eEnd, 0x02);
+                if (sEnd == scs) revert Der.DerBadInteger(scs);
+                if (Der.unsignedAt(der, scs, sEnd) == serial) return true;
+                p = eEnd;
             }
-            if (hit) return true;
-            p = next;
-            if (!(p < end)) break;
-            (uint256 ecs, uint256 eEnd) = Der.expect(der, p, end, 0x30);
-            (uint256 scs, uint256 sEnd) = Der.expect(der, ecs, eEnd, 0x02);
-            if (sEnd == scs) revert Der.DerBadInteger(scs);
-            if (Der.unsignedAt(der, scs, sEnd) == serial) return true;
-            p = eEnd;
+            return false;
         }
-        return false;
     }
 
     /// @notice Every revoked serial, in order.

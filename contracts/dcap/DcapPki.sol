@@ -50,10 +50,12 @@ contract DcapPki {
     /// @notice root-ca.crl: both CRLs read; the root's issued by the root, signed by it, fresh at `time`,
     ///         not listing the root.
     /// @return rootNextUpdate the root CRL's nextUpdate
+    /// @return rootRevoked where the root CRL's revokedCertificates are (`start << 128 | end`, 0 when it has
+    ///         none), for `pck` and `signer`, which then need not read the root CRL again
     function rootCrl(bytes calldata rootCaCrl, bytes calldata pckCrl, uint64 time)
         external
         view
-        returns (uint64 rootNextUpdate)
+        returns (uint64 rootNextUpdate, uint256 rootRevoked)
     {
         Crl.CertList memory list = Crl.parse(rootCaCrl);
         Crl.parse(pckCrl);
@@ -65,14 +67,16 @@ contract DcapPki {
             _fail(IDcapVerifier.Step.RootCaCrl, IDcapVerifier.Reason.Revoked);
         }
         rootNextUpdate = uint64(list.nextUpdate);
+        rootRevoked = (list.revokedStart << 128) | list.revokedEnd;
     }
 
     /// @notice `<document>.chain` (`step`): the TCB Signing pin (CN "Intel SGX TCB Signing", O "Intel
     ///         Corporation", not a CA, digitalSignature), issued and signed by the root, a valid end
-    ///         entity at `time`, not on the root CRL (already checked by `rootCrl`).
+    ///         entity at `time`, not on the root CRL (already checked by `rootCrl`, which says where its
+    ///         revoked certificates are: `rootRevoked`).
     /// @return x the signer's P-256 key, x
     /// @return y its y
-    function signer(bytes calldata der, bytes calldata rootCaCrl, uint64 time, IDcapVerifier.Step step)
+    function signer(bytes calldata der, bytes calldata rootCaCrl, uint256 rootRevoked, uint64 time, IDcapVerifier.Step step)
         external
         view
         returns (bytes32 x, bytes32 y)
@@ -85,7 +89,7 @@ contract DcapPki {
         ) _fail(step, IDcapVerifier.Reason.NotTcbSigning);
         _checkIssuedByRoot(der, s, step);
         _checkCertificate(s, time, false, step);
-        if (Crl.isRevoked(rootCaCrl, Crl.parse(rootCaCrl), s.serial)) _fail(step, IDcapVerifier.Reason.Revoked);
+        if (_onRootCrl(rootCaCrl, rootRevoked, s.serial)) _fail(step, IDcapVerifier.Reason.Revoked);
         return (s.pkX, s.pkY);
     }
 
@@ -93,14 +97,17 @@ contract DcapPki {
     ///         next, valid at `time`; the leaf not on the PCK CRL (signed by the PCK CA, fresh), the CA
     ///         not on the root CRL; the CA pinned (CN Platform / Processor CA, CA flag, keyCertSign).
     ///         Then pck.extension: the leaf's SGX extension.
-    function pck(bytes calldata leafDer, bytes calldata caDer, bytes calldata pckCrl, bytes calldata rootCaCrl, uint64 time)
-        external
-        view
-        returns (Pck memory out)
-    {
+    function pck(
+        bytes calldata leafDer,
+        bytes calldata caDer,
+        bytes calldata pckCrl,
+        bytes calldata rootCaCrl,
+        uint256 rootRevoked,
+        uint64 time
+    ) external view returns (Pck memory out) {
         (X509.Certificate memory leaf, X509.Certificate memory ca) = _pckCertificates(leafDer, caDer, time);
         out.crlNextUpdate = _checkPckCrl(pckCrl, keccak256(leafDer[leaf.issuerStart:leaf.issuerEnd]), leaf.serial, ca, time);
-        if (Crl.isRevoked(rootCaCrl, Crl.parse(rootCaCrl), ca.serial)) {
+        if (_onRootCrl(rootCaCrl, rootRevoked, ca.serial)) {
             _fail(IDcapVerifier.Step.PckChain, IDcapVerifier.Reason.Revoked);
         }
         _checkPckCaName(caDer, ca);
@@ -198,6 +205,12 @@ contract DcapPki {
         if (!Crl.verifySignature(der, list, x, y)) _fail(step, IDcapVerifier.Reason.SignatureInvalid);
         if (time < list.thisUpdate) _fail(step, IDcapVerifier.Reason.NotYetValid);
         if (!list.hasNextUpdate || time > list.nextUpdate) _fail(step, IDcapVerifier.Reason.Expired);
+    }
+
+    /// @dev Whether the root CRL `rootCaCrl` (its revoked certificates at `rootRevoked`, as `rootCrl` found
+    ///      them) lists `serial`.
+    function _onRootCrl(bytes calldata rootCaCrl, uint256 rootRevoked, uint256 serial) private pure returns (bool) {
+        return Crl.isRevokedIn(rootCaCrl, rootRevoked >> 128, uint128(rootRevoked), serial);
     }
 
     function _fail(IDcapVerifier.Step step, IDcapVerifier.Reason reason) private pure {

@@ -99,10 +99,11 @@ contract DcapVerifier is IDcapVerifier {
         TdxQuote.Quote memory p = TdxQuote.parseLayout(quote); // quote.parse
         _checkHeader(quote, p); // quote.header
         State memory st;
-        st.rootCrlNextUpdate = PKI.rootCrl(c.rootCaCrl, c.pckCrl, time); // root-ca.crl
+        uint256 rootRevoked;
+        (st.rootCrlNextUpdate, rootRevoked) = PKI.rootCrl(c.rootCaCrl, c.pckCrl, time); // root-ca.crl
         // pck.chain and pck.extension run now (the TCB Info grades the PCK's platform); their failure
         // is raised at their own step below
-        try PKI.pck(c.pckLeafCert, c.pckCaCert, c.pckCrl, c.rootCaCrl, time) returns (DcapPki.Pck memory x) {
+        try PKI.pck(c.pckLeafCert, c.pckCaCert, c.pckCrl, c.rootCaCrl, rootRevoked, time) returns (DcapPki.Pck memory x) {
             st.pck = x;
         } catch (bytes memory e) {
             st.pckFailure = e;
@@ -114,12 +115,12 @@ contract DcapVerifier is IDcapVerifier {
             }
         }
         st.tcb = COLLATERAL.tcbInfo(c.tcbInfoJson, time, _platform(quote, p, st)); // tcb-info.validity
-        (bytes32 sx, bytes32 sy) = PKI.signer(c.tcbSigningCert, c.rootCaCrl, time, Step.TcbInfoChain);
+        (bytes32 sx, bytes32 sy) = PKI.signer(c.tcbSigningCert, c.rootCaCrl, rootRevoked, time, Step.TcbInfoChain);
         _checkDocumentSignature(c.tcbInfoJson, c.tcbInfoSignature, sx, sy, Step.TcbInfoSignature);
         st.qe = COLLATERAL.qeIdentity(c.qeIdentityJson, time, _qeReport(quote, p)); // qe-identity.validity
         // qe-identity.chain: the TCB Info's signer, already checked, unless another certificate is named
         if (c.qeIdentitySigningCert.length != 0) {
-            (sx, sy) = PKI.signer(c.qeIdentitySigningCert, c.rootCaCrl, time, Step.QeIdentityChain);
+            (sx, sy) = PKI.signer(c.qeIdentitySigningCert, c.rootCaCrl, rootRevoked, time, Step.QeIdentityChain);
         }
         _checkDocumentSignature(c.qeIdentityJson, c.qeIdentitySignature, sx, sy, Step.QeIdentitySignature);
         IntelJson.raise(st.qe.idFailure); // qe-identity.id

@@ -122,27 +122,29 @@ library Der {
     /// @notice The big-endian value of `[cs, end)` with leading zero bytes dropped (at most 32
     ///         significant bytes; an empty range is 0). The sign bit is not looked at.
     function unsignedAt(bytes calldata b, uint256 cs, uint256 end) internal pure returns (uint256 v) {
-        uint256 p = cs;
-        uint256 len = end - cs;
-        if (len > 32) {
-            // only zero bytes may precede the last 32
-            uint256 skip = len - 32;
-            uint256 q;
-            while (q < skip) {
-                uint256 chunk = skip - q < 32 ? skip - q : 32;
-                uint256 w;
-                assembly ("memory-safe") {
-                    w := shr(sub(256, shl(3, chunk)), calldataload(add(b.offset, add(p, q))))
+        unchecked {
+            uint256 p = cs;
+            uint256 len = end - cs;
+            if (len > 32) {
+                // only zero bytes may precede the last 32
+                uint256 skip = len - 32;
+                uint256 q;
+                while (q < skip) {
+                    uint256 chunk = skip - q < 32 ? skip - q : 32;
+                    uint256 w;
+                    assembly ("memory-safe") {
+                        w := shr(sub(256, shl(3, chunk)), calldataload(add(b.offset, add(p, q))))
+                    }
+                    if (w != 0) revert DerBadInteger(cs);
+                    q += chunk;
                 }
-                if (w != 0) revert DerBadInteger(cs);
-                q += chunk;
+                p = cs + skip;
+                len = 32;
             }
-            p = cs + skip;
-            len = 32;
-        }
-        if (len == 0) return 0;
-        assembly ("memory-safe") {
-            v := shr(sub(256, shl(3, len)), calldataload(add(b.offset, p)))
+            if (len == 0) return 0;
+            assembly ("memory-safe") {
+                v := shr(sub(256, shl(3, len)), calldataload(add(b.offset, p)))
+            }
         }
     }
 

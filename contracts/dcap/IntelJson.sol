@@ -111,23 +111,27 @@ library IntelJson {
 
     /// @notice Starts reading `s`: the scanner state and the position of the first value.
     function open(bytes memory s) internal pure returns (Doc memory d, uint256 p) {
-        uint256 base;
-        uint256 keys;
-        assembly ("memory-safe") {
-            base := add(s, 32)
-            keys := mload(0x40)
-            mstore(0x40, add(keys, mul(KEY_CAP, 32)))
+        unchecked {
+            uint256 base;
+            uint256 keys;
+            assembly ("memory-safe") {
+                base := add(s, 32)
+                keys := mload(0x40)
+                mstore(0x40, add(keys, mul(KEY_CAP, 32)))
+            }
+            d.base = base;
+            d.end = base + s.length;
+            d.keys = keys;
+            p = ws(d, base);
         }
-        d.base = base;
-        d.end = base + s.length;
-        d.keys = keys;
-        p = ws(d, base);
     }
 
     /// @notice Only whitespace follows position `p`.
     function close(Doc memory d, uint256 p) internal pure {
-        p = ws(d, p);
-        if (p != d.end) revert JsonSyntax(p - d.base);
+        unchecked {
+            p = ws(d, p);
+            if (p != d.end) revert JsonSyntax(p - d.base);
+        }
     }
 
     /// @notice The position of the first non-whitespace byte at or after `p`.
@@ -173,25 +177,15 @@ library IntelJson {
                 let rem := sub(end, q)
                 if lt(rem, 32) { m := and(m, not(shr(shl(3, rem), not(0)))) }
                 if m {
-                    // the first (most significant) byte of `m` with its top bit set
-                    let i := 0
-                    if iszero(shr(128, m)) {
-                        i := 16
-                        m := shl(128, m)
-                    }
-                    if iszero(shr(192, m)) {
-                        i := add(i, 8)
-                        m := shl(64, m)
-                    }
-                    if iszero(shr(224, m)) {
-                        i := add(i, 4)
-                        m := shl(32, m)
-                    }
-                    if iszero(shr(240, m)) {
-                        i := add(i, 2)
-                        m := shl(16, m)
-                    }
-                    if iszero(shr(248, m)) { i := add(i, 1) }
+                    // the first (most significant) byte of `m` with its top bit set: with that bit copied
+                    // into every later byte, 32 less the number of bytes that have it
+                    m := or(m, shr(8, m))
+                    m := or(m, shr(16, m))
+                    m := or(m, shr(32, m))
+                    m := or(m, shr(64, m))
+                    m := or(m, shr(128, m))
+                    let ones := 0x0101010101010101010101010101010101010101010101010101010101010101
+                    let i := sub(32, byte(0, mul(shr(7, m), ones)))
                     r := add(q, i)
                     break
                 }
@@ -212,106 +206,112 @@ library IntelJson {
     ///         whether it contains an escape. Reverts `JsonSyntax` on a bad escape, a raw control byte
     ///         or an unterminated string.
     function scanString(Doc memory d, uint256 p) internal pure returns (uint256 q, bool escaped) {
-        uint256 end = d.end;
-        q = p + 1;
-        while (true) {
-            q = nextSpecial(q, end);
-            bool bad;
-            bool done;
-            assembly ("memory-safe") {
-                function isHex(x) -> r {
-                    r := and(shr(x, HEX), 1)
-                }
-                for {} 1 {} {
-                    if iszero(lt(q, end)) {
-                        bad := 1
-                        break
+        unchecked {
+            uint256 end = d.end;
+            q = p + 1;
+            while (true) {
+                q = nextSpecial(q, end);
+                bool bad;
+                bool done;
+                assembly ("memory-safe") {
+                    function isHex(x) -> r {
+                        r := and(shr(x, HEX), 1)
                     }
-                    let c := byte(0, mload(q))
-                    if eq(c, 0x22) {
-                        done := 1
-                        break
-                    }
-                    if lt(c, 0x20) {
-                        bad := 1
-                        break
-                    }
-                    // a backslash
-                    escaped := 1
-                    q := add(q, 1)
-                    if iszero(lt(q, end)) {
-                        bad := 1
-                        break
-                    }
-                    c := byte(0, mload(q))
-                    if iszero(and(shr(c, ESC), 1)) {
-                        bad := 1
-                        break
-                    }
-                    if eq(c, 0x75) {
-                        if gt(add(q, 5), end) {
+                    for {} 1 {} {
+                        if iszero(lt(q, end)) {
                             bad := 1
                             break
                         }
-                        let w := mload(add(q, 1))
-                        if iszero(and(and(isHex(byte(0, w)), isHex(byte(1, w))), and(isHex(byte(2, w)), isHex(byte(3, w))))) {
+                        let c := byte(0, mload(q))
+                        if eq(c, 0x22) {
+                            done := 1
+                            break
+                        }
+                        if lt(c, 0x20) {
                             bad := 1
                             break
                         }
-                        q := add(q, 4)
+                        // a backslash
+                        escaped := 1
+                        q := add(q, 1)
+                        if iszero(lt(q, end)) {
+                            bad := 1
+                            break
+                        }
+                        c := byte(0, mload(q))
+                        if iszero(and(shr(c, ESC), 1)) {
+                            bad := 1
+                            break
+                        }
+                        if eq(c, 0x75) {
+                            if gt(add(q, 5), end) {
+                                bad := 1
+                                break
+                            }
+                            let w := mload(add(q, 1))
+                            if iszero(and(and(isHex(byte(0, w)), isHex(byte(1, w))), and(isHex(byte(2, w)), isHex(byte(3, w))))) {
+                                bad := 1
+                                break
+                            }
+                            q := add(q, 4)
+                        }
+                        q := add(q, 1)
+                        break
                     }
-                    q := add(q, 1)
-                    break
                 }
+                if (bad) revert JsonSyntax((q < end ? q : end) - d.base);
+                if (done) return (q, escaped);
             }
-            if (bad) revert JsonSyntax((q < end ? q : end) - d.base);
-            if (done) return (q, escaped);
         }
     }
 
     /// @notice Skips any JSON value at `p` (validating it, and refusing duplicate keys inside it).
     function skip(Doc memory d, uint256 p, uint256 depth) internal pure returns (uint256 q) {
-        uint256 c = peek(d, p);
-        if (c == 0x22) {
-            (q, ) = scanString(d, p);
-            return q + 1;
-        }
-        if (c == 0x7b || c == 0x5b) {
-            if (depth >= MAX_DEPTH) revert JsonTooDeep(p - d.base);
-            bool more;
-            if (c == 0x7b) {
-                uint256 kb = d.top;
-                (more, q) = objectOpen(d, p);
-                while (more) {
-                    (, q) = key(d, q, kb);
-                    q = skip(d, q, depth + 1);
-                    (more, q) = next(d, q, 0x7d);
-                }
-                d.top = kb;
-            } else {
-                (more, q) = arrayOpen(d, p);
-                while (more) {
-                    q = skip(d, q, depth + 1);
-                    (more, q) = next(d, q, 0x5d);
-                }
+        unchecked {
+            uint256 c = peek(d, p);
+            if (c == 0x22) {
+                (q, ) = scanString(d, p);
+                return q + 1;
             }
-            return q;
+            if (c == 0x7b || c == 0x5b) {
+                if (depth >= MAX_DEPTH) revert JsonTooDeep(p - d.base);
+                bool more;
+                if (c == 0x7b) {
+                    uint256 kb = d.top;
+                    (more, q) = objectOpen(d, p);
+                    while (more) {
+                        (, q) = key(d, q, kb);
+                        q = skip(d, q, depth + 1);
+                        (more, q) = next(d, q, 0x7d);
+                    }
+                    d.top = kb;
+                } else {
+                    (more, q) = arrayOpen(d, p);
+                    while (more) {
+                        q = skip(d, q, depth + 1);
+                        (more, q) = next(d, q, 0x5d);
+                    }
+                }
+                return q;
+            }
+            if (c == 0x74 || c == 0x66 || c == 0x6e) return literal(d, p, c);
+            return skipNumber(d, p);
         }
-        if (c == 0x74 || c == 0x66 || c == 0x6e) return literal(d, p, c);
-        return skipNumber(d, p);
     }
 
     function literal(Doc memory d, uint256 p, uint256 c) private pure returns (uint256 q) {
-        uint256 w;
-        assembly ("memory-safe") {
-            w := mload(p)
+        unchecked {
+            uint256 w;
+            assembly ("memory-safe") {
+                w := mload(p)
+            }
+            if (c == 0x66) {
+                if (p + 5 > d.end || bytes5(bytes32(w)) != "false") revert JsonSyntax(p - d.base);
+                return p + 5;
+            }
+            if (p + 4 > d.end || (bytes4(bytes32(w)) != "true" && bytes4(bytes32(w)) != "null")) revert JsonSyntax(p - d.base);
+            return p + 4;
         }
-        if (c == 0x66) {
-            if (p + 5 > d.end || bytes5(bytes32(w)) != "false") revert JsonSyntax(p - d.base);
-            return p + 5;
-        }
-        if (p + 4 > d.end || (bytes4(bytes32(w)) != "true" && bytes4(bytes32(w)) != "null")) revert JsonSyntax(p - d.base);
-        return p + 4;
     }
 
     /// @notice Skips a JSON number at `p`: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
@@ -365,59 +365,96 @@ library IntelJson {
     /// @notice At `p` an object starts (else `JsonWrongType`): whether it has members, and the position
     ///         of the first key (or after the closing brace).
     function objectOpen(Doc memory d, uint256 p) internal pure returns (bool more, uint256 q) {
-        if (peek(d, p) != 0x7b) revert JsonWrongType(p - d.base);
-        q = ws(d, p + 1);
-        if (peek(d, q) == 0x7d) return (false, q + 1);
-        return (true, q);
+        unchecked {
+            if (peek(d, p) != 0x7b) revert JsonWrongType(p - d.base);
+            q = ws(d, p + 1);
+            if (peek(d, q) == 0x7d) return (false, q + 1);
+            return (true, q);
+        }
     }
 
     /// @notice At `p` an array starts (else `JsonWrongType`): whether it has elements, and the position
     ///         of the first one (or after the closing bracket).
     function arrayOpen(Doc memory d, uint256 p) internal pure returns (bool more, uint256 q) {
-        if (peek(d, p) != 0x5b) revert JsonWrongType(p - d.base);
-        q = ws(d, p + 1);
-        if (peek(d, q) == 0x5d) return (false, q + 1);
-        return (true, q);
+        unchecked {
+            if (peek(d, p) != 0x5b) revert JsonWrongType(p - d.base);
+            q = ws(d, p + 1);
+            if (peek(d, q) == 0x5d) return (false, q + 1);
+            return (true, q);
+        }
     }
 
     /// @notice After a member or element at `p`: a comma (`more`, and the next one's position) or the
     ///         closing byte `closing` (the position after it).
     function next(Doc memory d, uint256 p, uint256 closing) internal pure returns (bool more, uint256 q) {
-        q = ws(d, p);
-        uint256 c = peek(d, q);
-        if (c == 0x2c) return (true, ws(d, q + 1));
-        if (c != closing) revert JsonSyntax(q - d.base);
-        return (false, q + 1);
+        unchecked {
+            uint256 end = d.end;
+            // the common case first: the comma or the closing byte right at `p`, no whitespace around
+            assembly ("memory-safe") {
+                if lt(add(p, 1), end) {
+                    let w := mload(p)
+                    let c := byte(0, w)
+                    if and(eq(c, 0x2c), iszero(and(shr(byte(1, w), WS), 1))) {
+                        more := 1
+                        q := add(p, 1)
+                    }
+                    if eq(c, closing) { q := add(p, 1) }
+                }
+            }
+            if (q != 0) return (more, q);
+            q = ws(d, p);
+            uint256 c = peek(d, q);
+            if (c == 0x2c) return (true, ws(d, q + 1));
+            if (c != closing) revert JsonSyntax(q - d.base);
+            return (false, q + 1);
+        }
     }
 
     /// @notice Reads the key at `p` of the object whose keys start at index `kb` of the key stack:
     ///         its hash (refusing one already seen in the object), and the position of its value.
     function key(Doc memory d, uint256 p, uint256 kb) internal pure returns (bytes32 h, uint256 q) {
-        if (peek(d, p) != 0x22) revert JsonSyntax(p - d.base);
-        bool escaped;
-        (q, escaped) = scanString(d, p);
-        if (escaped) revert JsonEscapedText(p - d.base);
-        uint256 keys = d.keys;
-        uint256 top = d.top;
-        bool dup;
-        assembly ("memory-safe") {
-            h := keccak256(add(p, 1), sub(q, add(p, 1)))
-            for { let i := kb } lt(i, top) { i := add(i, 1) } {
-                if eq(mload(add(keys, shl(5, i))), h) {
-                    dup := 1
-                    break
+        unchecked {
+            uint256 end = d.end;
+            if (peek(d, p) != 0x22) revert JsonSyntax(p - d.base);
+            // a key without escapes ends at the first special byte after its quote; any other is scanned
+            q = nextSpecial(p + 1, end);
+            if (peek(d, q) != 0x22) {
+                bool escaped;
+                (q, escaped) = scanString(d, p);
+                if (escaped) revert JsonEscapedText(p - d.base);
+            }
+            uint256 keys = d.keys;
+            uint256 top = d.top;
+            bool dup;
+            assembly ("memory-safe") {
+                h := keccak256(add(p, 1), sub(q, add(p, 1)))
+                for { let i := kb } lt(i, top) { i := add(i, 1) } {
+                    if eq(mload(add(keys, shl(5, i))), h) {
+                        dup := 1
+                        break
+                    }
                 }
             }
+            if (dup) revert JsonDuplicateKey(p - d.base);
+            if (top >= KEY_CAP) revert JsonLimit(p - d.base);
+            assembly ("memory-safe") {
+                mstore(add(keys, shl(5, top)), h)
+            }
+            d.top = top + 1;
+            // the common `":` followed by the value, no whitespace around the colon
+            uint256 v;
+            assembly ("memory-safe") {
+                let w := mload(add(q, 1))
+                if and(
+                    lt(add(q, 2), end),
+                    and(eq(byte(0, w), 0x3a), iszero(and(shr(byte(1, w), WS), 1)))
+                ) { v := add(q, 2) }
+            }
+            if (v != 0) return (h, v);
+            q = ws(d, q + 1);
+            if (peek(d, q) != 0x3a) revert JsonSyntax(q - d.base);
+            q = ws(d, q + 1);
         }
-        if (dup) revert JsonDuplicateKey(p - d.base);
-        if (top >= KEY_CAP) revert JsonLimit(p - d.base);
-        assembly ("memory-safe") {
-            mstore(add(keys, shl(5, top)), h)
-        }
-        d.top = top + 1;
-        q = ws(d, q + 1);
-        if (peek(d, q) != 0x3a) revert JsonSyntax(q - d.base);
-        q = ws(d, q + 1);
     }
 
     // -----------------------------------------------------------------------------------------
@@ -426,74 +463,84 @@ library IntelJson {
 
     /// @notice The string at `p` without its quotes (memory position and length; no escape allowed).
     function text(Doc memory d, uint256 p) internal pure returns (uint256 start, uint256 len, uint256 q) {
-        if (peek(d, p) != 0x22) revert JsonWrongType(p - d.base);
-        bool escaped;
-        (q, escaped) = scanString(d, p);
-        if (escaped) revert JsonEscapedText(p - d.base);
-        start = p + 1;
-        len = q - start;
-        ++q;
+        unchecked {
+            if (peek(d, p) != 0x22) revert JsonWrongType(p - d.base);
+            bool escaped;
+            (q, escaped) = scanString(d, p);
+            if (escaped) revert JsonEscapedText(p - d.base);
+            start = p + 1;
+            len = q - start;
+            ++q;
+        }
     }
 
     /// @notice The string at `p` as a slice of the document.
     function slice(Doc memory d, uint256 p) internal pure returns (uint256 sl, uint256 q) {
-        uint256 start;
-        uint256 len;
-        (start, len, q) = text(d, p);
-        sl = ((start - d.base) << 128) | len;
+        unchecked {
+            uint256 start;
+            uint256 len;
+            (start, len, q) = text(d, p);
+            sl = ((start - d.base) << 128) | len;
+        }
     }
 
     /// @notice The non-negative integer at `p`, written as plain digits, at most `max`.
     function uintValue(Doc memory d, uint256 p, uint256 max) internal pure returns (uint256 v, uint256 q) {
-        uint256 c = peek(d, p);
-        if (c == 0x22 || c == 0x7b || c == 0x5b || c == 0x74 || c == 0x66 || c == 0x6e) revert JsonWrongType(p - d.base);
-        uint256 end = d.end;
-        bool bad;
-        assembly ("memory-safe") {
-            q := p
-            for {} lt(q, end) { q := add(q, 1) } {
-                let x := sub(byte(0, mload(q)), 0x30)
-                if iszero(lt(x, 10)) { break }
-                v := add(mul(v, 10), x)
+        unchecked {
+            uint256 c = peek(d, p);
+            if (c == 0x22 || c == 0x7b || c == 0x5b || c == 0x74 || c == 0x66 || c == 0x6e) revert JsonWrongType(p - d.base);
+            uint256 end = d.end;
+            bool bad;
+            assembly ("memory-safe") {
+                q := p
+                for {} lt(q, end) { q := add(q, 1) } {
+                    let x := sub(byte(0, mload(q)), 0x30)
+                    if iszero(lt(x, 10)) { break }
+                    v := add(mul(v, 10), x)
+                }
+                let n := sub(q, p)
+                // no digit, more than 16 digits (beyond 2^53), or a leading zero
+                if or(iszero(n), or(gt(n, 16), and(gt(n, 1), eq(byte(0, mload(p)), 0x30)))) { bad := 1 }
+                if lt(q, end) {
+                    let e := byte(0, mload(q))
+                    // a fraction or an exponent follows
+                    if or(eq(e, 0x2e), or(eq(e, 0x65), eq(e, 0x45))) { bad := 1 }
+                }
             }
-            let n := sub(q, p)
-            // no digit, more than 16 digits (beyond 2^53), or a leading zero
-            if or(iszero(n), or(gt(n, 16), and(gt(n, 1), eq(byte(0, mload(p)), 0x30)))) { bad := 1 }
-            if lt(q, end) {
-                let e := byte(0, mload(q))
-                // a fraction or an exponent follows
-                if or(eq(e, 0x2e), or(eq(e, 0x65), eq(e, 0x45))) { bad := 1 }
-            }
+            if (bad || v > max) revert JsonBadInteger(p - d.base);
         }
-        if (bad || v > max) revert JsonBadInteger(p - d.base);
     }
 
     /// @notice The hex string of `n` bytes (n ≤ 32) at `p`, as a right-aligned number.
     function hexValue(Doc memory d, uint256 p, uint256 n) internal pure returns (uint256 v, uint256 q) {
-        uint256 start;
-        uint256 len;
-        (start, len, q) = text(d, p);
-        bool ok;
-        if (len == 2 * n) (v, ok) = decodeHex(start, len);
-        if (!ok) revert JsonBadHex(p - d.base);
+        unchecked {
+            uint256 start;
+            uint256 len;
+            (start, len, q) = text(d, p);
+            bool ok;
+            if (len == 2 * n) (v, ok) = decodeHex(start, len);
+            if (!ok) revert JsonBadHex(p - d.base);
+        }
     }
 
     /// @notice The 48-byte hex string at `p` (a TDX module MRSIGNER) as bytes.
     function hex48(Doc memory d, uint256 p) internal pure returns (bytes memory out, uint256 q) {
-        uint256 start;
-        uint256 len;
-        (start, len, q) = text(d, p);
-        uint256 hi;
-        uint256 lo;
-        bool ok;
-        if (len == 96) {
-            (hi, ok) = decodeHex(start, 64);
-            bool ok2;
-            (lo, ok2) = decodeHex(start + 64, 32);
-            ok = ok && ok2;
+        unchecked {
+            uint256 start;
+            uint256 len;
+            (start, len, q) = text(d, p);
+            uint256 hi;
+            uint256 lo;
+            bool ok;
+            if (len == 96) {
+                (hi, ok) = decodeHex(start, 64);
+                bool ok2;
+                (lo, ok2) = decodeHex(start + 64, 32);
+                ok = ok && ok2;
+            }
+            if (!ok) revert JsonBadHex(p - d.base);
+            out = abi.encodePacked(bytes32(hi), bytes16(uint128(lo)));
         }
-        if (!ok) revert JsonBadHex(p - d.base);
-        out = abi.encodePacked(bytes32(hi), bytes16(uint128(lo)));
     }
 
     /// @dev `len` (≤ 64) hex digits at memory position `start` as a number; `ok` false on a non-hex digit.
@@ -539,12 +586,14 @@ library IntelJson {
 
     /// @notice The TCB status named by the string at `p`.
     function statusValue(Doc memory d, uint256 p) internal pure returns (TcbStatus s, uint256 q) {
-        uint256 start;
-        uint256 len;
-        (start, len, q) = text(d, p);
-        bool known;
-        (known, s) = statusOf(start, len);
-        if (!known) revert JsonUnknownStatus(p - d.base);
+        unchecked {
+            uint256 start;
+            uint256 len;
+            (start, len, q) = text(d, p);
+            bool known;
+            (known, s) = statusOf(start, len);
+            if (!known) revert JsonUnknownStatus(p - d.base);
+        }
     }
 
     /// @notice The TCB status named by the `len` bytes at memory position `start`, if any.
@@ -567,12 +616,14 @@ library IntelJson {
     /// @notice The RFC 3339 date-time with a zone at `p` (`2025-06-05T03:45:00Z`, fractions floored,
     ///         `±hh:mm` offsets applied, second 60 read as 59) as unix seconds.
     function dateValue(Doc memory d, uint256 p) internal pure returns (uint256 t, uint256 q) {
-        uint256 start;
-        uint256 len;
-        (start, len, q) = text(d, p);
-        bool ok;
-        (t, ok) = parseDate(start, len);
-        if (!ok) revert JsonBadDate(p - d.base);
+        unchecked {
+            uint256 start;
+            uint256 len;
+            (start, len, q) = text(d, p);
+            bool ok;
+            (t, ok) = parseDate(start, len);
+            if (!ok) revert JsonBadDate(p - d.base);
+        }
     }
 
     function parseDate(uint256 s, uint256 len) private pure returns (uint256 t, bool ok) {
@@ -671,78 +722,84 @@ library IntelJson {
 
     /// @notice An `advisoryIDs` array at `p`: the slice of its text (strings only, no escapes).
     function advisoriesValue(Doc memory d, uint256 p) internal pure returns (uint256 sl, uint256 q) {
-        bool more;
-        (more, q) = arrayOpen(d, p);
-        while (more) {
-            (, , q) = text(d, q);
-            (more, q) = next(d, q, 0x5d);
+        unchecked {
+            bool more;
+            (more, q) = arrayOpen(d, p);
+            while (more) {
+                (, , q) = text(d, q);
+                (more, q) = next(d, q, 0x5d);
+            }
+            sl = ((p - d.base) << 128) | (q - p);
         }
-        sl = ((p - d.base) << 128) | (q - p);
     }
 
     /// @notice An enclave TCB level at `p`: `{ tcb: { isvsvn }, tcbDate, tcbStatus, advisoryIDs? }`.
     function enclaveLevel(Doc memory d, uint256 p) internal pure returns (EnclaveLevel memory lv, uint256 q) {
-        uint256 kb = d.top;
-        uint256 seen;
-        bool more;
-        (more, q) = objectOpen(d, p);
-        while (more) {
-            bytes32 k;
-            (k, q) = key(d, q, kb);
-            if (k == K_TCB) {
-                uint256 kb2 = d.top;
-                bool more2;
-                uint256 o = q;
-                (more2, q) = objectOpen(d, q);
-                bool svn;
-                while (more2) {
-                    (k, q) = key(d, q, kb2);
-                    if (k == K_ISVSVN) {
-                        uint256 v;
-                        (v, q) = uintValue(d, q, 0xffff);
-                        lv.isvSvn = uint16(v);
-                        svn = true;
-                    } else {
-                        q = skip(d, q, 3);
+        unchecked {
+            uint256 kb = d.top;
+            uint256 seen;
+            bool more;
+            (more, q) = objectOpen(d, p);
+            while (more) {
+                bytes32 k;
+                (k, q) = key(d, q, kb);
+                if (k == K_TCB) {
+                    uint256 kb2 = d.top;
+                    bool more2;
+                    uint256 o = q;
+                    (more2, q) = objectOpen(d, q);
+                    bool svn;
+                    while (more2) {
+                        (k, q) = key(d, q, kb2);
+                        if (k == K_ISVSVN) {
+                            uint256 v;
+                            (v, q) = uintValue(d, q, 0xffff);
+                            lv.isvSvn = uint16(v);
+                            svn = true;
+                        } else {
+                            q = skip(d, q, 3);
+                        }
+                        (more2, q) = next(d, q, 0x7d);
                     }
-                    (more2, q) = next(d, q, 0x7d);
+                    d.top = kb2;
+                    if (!svn) revert JsonMissingKey(o - d.base, 1);
+                    seen |= 1;
+                } else if (k == K_TCB_DATE) {
+                    (lv.tcbDate, q) = slice(d, q);
+                    seen |= 2;
+                } else if (k == K_TCB_STATUS) {
+                    (lv.status, q) = statusValue(d, q);
+                    seen |= 4;
+                } else if (k == K_ADVISORY_IDS) {
+                    (lv.advisories, q) = advisoriesValue(d, q);
+                } else {
+                    q = skip(d, q, 2);
                 }
-                d.top = kb2;
-                if (!svn) revert JsonMissingKey(o - d.base, 1);
-                seen |= 1;
-            } else if (k == K_TCB_DATE) {
-                (lv.tcbDate, q) = slice(d, q);
-                seen |= 2;
-            } else if (k == K_TCB_STATUS) {
-                (lv.status, q) = statusValue(d, q);
-                seen |= 4;
-            } else if (k == K_ADVISORY_IDS) {
-                (lv.advisories, q) = advisoriesValue(d, q);
-            } else {
-                q = skip(d, q, 2);
+                (more, q) = next(d, q, 0x7d);
             }
-            (more, q) = next(d, q, 0x7d);
+            d.top = kb;
+            if (seen != 7) revert JsonMissingKey(p - d.base, 7 & ~seen);
         }
-        d.top = kb;
-        if (seen != 7) revert JsonMissingKey(p - d.base, 7 & ~seen);
     }
 
     /// @notice The enclave TCB levels of the array at `p`, in document order (at most `cap`).
     function enclaveLevels(Doc memory d, uint256 p, uint256 cap) internal pure returns (EnclaveLevel[] memory levels, uint256 q) {
-        uint256 arr = newPointerArray(cap);
-        uint256 n;
-        bool more;
-        (more, q) = arrayOpen(d, p);
-        while (more) {
-            if (n == cap) revert JsonLimit(q - d.base);
-            EnclaveLevel memory lv;
-            (lv, q) = enclaveLevel(d, q);
-            n = pushPointer(arr, n, lv);
-            (more, q) = next(d, q, 0x5d);
-        }
-        assembly ("memory-safe") {
-            mstore(arr, n)
-            levels := arr
+        unchecked {
+            uint256 arr = newPointerArray(cap);
+            uint256 n;
+            bool more;
+            (more, q) = arrayOpen(d, p);
+            while (more) {
+                if (n == cap) revert JsonLimit(q - d.base);
+                EnclaveLevel memory lv;
+                (lv, q) = enclaveLevel(d, q);
+                n = pushPointer(arr, n, lv);
+                (more, q) = next(d, q, 0x5d);
+            }
+            assembly ("memory-safe") {
+                mstore(arr, n)
+                levels := arr
+            }
         }
     }
 
@@ -756,10 +813,12 @@ library IntelJson {
     }
 
     function pushPointer(uint256 arr, uint256 n, EnclaveLevel memory lv) private pure returns (uint256) {
-        assembly ("memory-safe") {
-            mstore(add(arr, shl(5, add(n, 1))), lv)
+        unchecked {
+            assembly ("memory-safe") {
+                mstore(add(arr, shl(5, add(n, 1))), lv)
+            }
+            return n + 1;
         }
-        return n + 1;
     }
 
     // -----------------------------------------------------------------------------------------
@@ -770,15 +829,15 @@ library IntelJson {
     ///         Revoked wins; an OutOfDate `other` turns UpToDate / SWHardeningNeeded into OutOfDate and
     ///         ConfigurationNeeded / ConfigurationAndSWHardeningNeeded into OutOfDateConfigurationNeeded;
     ///         otherwise the more severe of the two.
-    function convergeStatus(TcbStatus platform, TcbStatus other) internal pure returns (TcbStatus) {
-        if (platform == TcbStatus.Revoked || other == TcbStatus.Revoked) return TcbStatus.Revoked;
-        if (other == TcbStatus.OutOfDate) {
-            if (platform == TcbStatus.UpToDate || platform == TcbStatus.SWHardeningNeeded) return TcbStatus.OutOfDate;
-            if (platform == TcbStatus.ConfigurationNeeded || platform == TcbStatus.ConfigurationAndSWHardeningNeeded) {
-                return TcbStatus.OutOfDateConfigurationNeeded;
-            }
+    function convergeStatus(TcbStatus platform, TcbStatus other) internal pure returns (TcbStatus r) {
+        // in the enum's order: the more severe of the two (Revoked, the last, wins), except that an
+        // OutOfDate `other` takes UpToDate / SWHardeningNeeded (0, 1) to OutOfDate (4) and
+        // ConfigurationNeeded / ConfigurationAndSWHardeningNeeded (2, 3) to OutOfDateConfigurationNeeded (5)
+        assembly ("memory-safe") {
+            r := platform
+            if gt(other, platform) { r := other }
+            if and(eq(other, 4), lt(platform, 4)) { r := add(4, shr(1, platform)) }
         }
-        return uint8(other) > uint8(platform) ? other : platform;
     }
 
     /// @notice The advisory IDs of an `advisoryIDs` slice of `s`, in document order (empty for slice 0).
@@ -803,9 +862,11 @@ library IntelJson {
     }
 
     function appendUnique(string[] memory out, uint256 n, string memory id, bytes32 h) private pure returns (uint256) {
-        for (uint256 k; k < n; ++k) if (keccak256(bytes(out[k])) == h) return n;
-        out[n] = id;
-        return n + 1;
+        unchecked {
+            for (uint256 k; k < n; ++k) if (keccak256(bytes(out[k])) == h) return n;
+            out[n] = id;
+            return n + 1;
+        }
     }
 
     function appendAdvisoryIds(string[] memory ids, bytes memory s, uint256 sl, bool unique)
@@ -813,34 +874,36 @@ library IntelJson {
         pure
         returns (string[] memory out)
     {
-        if (sl == 0) return ids;
-        uint256 p;
-        uint256 end;
-        assembly ("memory-safe") {
-            p := add(add(s, 32), shr(128, sl))
-            end := add(p, and(sl, 0xffffffffffffffffffffffffffffffff))
-        }
-        // the strings hold no escape (the reader refused them), so every pair of quotes is one ID
-        uint256 count;
-        for (uint256 i = p; i < end; ++i) if (byteAt(i, 0) == 0x22) ++count;
-        out = new string[](ids.length + count / 2);
-        uint256 n = ids.length;
-        for (uint256 i; i < n; ++i) out[i] = ids[i];
-        for (uint256 i = p; i < end; ++i) {
-            if (byteAt(i, 0) != 0x22) continue;
-            uint256 j = i + 1;
-            while (byteAt(j, 0) != 0x22) ++j;
-            string memory id = string(copy(i + 1, j - i - 1));
-            if (unique) {
-                n = appendUnique(out, n, id, keccak256(bytes(id)));
-            } else {
-                out[n] = id;
-                ++n;
+        unchecked {
+            if (sl == 0) return ids;
+            uint256 p;
+            uint256 end;
+            assembly ("memory-safe") {
+                p := add(add(s, 32), shr(128, sl))
+                end := add(p, and(sl, 0xffffffffffffffffffffffffffffffff))
             }
-            i = j;
-        }
-        assembly ("memory-safe") {
-            mstore(out, n)
+            // the strings hold no escape (the reader refused them), so every pair of quotes is one ID
+            uint256 count;
+            for (uint256 i = p; i < end; ++i) if (byteAt(i, 0) == 0x22) ++count;
+            out = new string[](ids.length + count / 2);
+            uint256 n = ids.length;
+            for (uint256 i; i < n; ++i) out[i] = ids[i];
+            for (uint256 i = p; i < end; ++i) {
+                if (byteAt(i, 0) != 0x22) continue;
+                uint256 j = i + 1;
+                while (byteAt(j, 0) != 0x22) ++j;
+                string memory id = string(copy(i + 1, j - i - 1));
+                if (unique) {
+                    n = appendUnique(out, n, id, keccak256(bytes(id)));
+                } else {
+                    out[n] = id;
+                    ++n;
+                }
+                i = j;
+            }
+            assembly ("memory-safe") {
+                mstore(out, n)
+            }
         }
     }
 

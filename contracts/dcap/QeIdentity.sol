@@ -61,70 +61,72 @@ library QeIdentity {
     /// @notice Parses the `qe_identity` text. Reverts with an `IntelJson` error (malformed, duplicate
     ///         key, wrong type, missing field).
     function parse(bytes memory s) internal pure returns (Identity memory qe) {
-        (IntelJson.Doc memory d, uint256 p) = IntelJson.open(s);
-        uint256 o = p;
-        uint256 kb = d.top;
-        uint256 seen;
-        bool more;
-        (more, p) = d.objectOpen(p);
-        while (more) {
-            bytes32 k;
-            uint256 v;
-            (k, p) = d.key(p, kb);
-            if (k == K_ID) {
-                (qe.id, p) = d.slice(p);
-                seen |= 1;
-            } else if (k == K_VERSION) {
-                (v, p) = d.uintValue(p, 255);
-                qe.version = uint8(v);
-                seen |= 2;
-            } else if (k == K_ISSUE_DATE) {
-                (v, p) = d.dateValue(p);
-                qe.issueDate = uint64(v);
-                seen |= 4;
-            } else if (k == K_NEXT_UPDATE) {
-                (v, p) = d.dateValue(p);
-                qe.nextUpdate = uint64(v);
-                seen |= 8;
-            } else if (k == K_TCB_EVALUATION_DATA_NUMBER) {
-                (v, p) = d.uintValue(p, 2 ** 53 - 1);
-                qe.tcbEvaluationDataNumber = uint64(v);
-                seen |= 16;
-            } else if (k == K_MISCSELECT) {
-                (v, p) = d.hexValue(p, 4);
-                qe.miscselect = le32(v);
-                seen |= 32;
-            } else if (k == K_MISCSELECT_MASK) {
-                (v, p) = d.hexValue(p, 4);
-                qe.miscselectMask = le32(v);
-                seen |= 64;
-            } else if (k == K_ATTRIBUTES) {
-                (v, p) = d.hexValue(p, 16);
-                qe.attributes = bytes16(uint128(v));
-                seen |= 128;
-            } else if (k == K_ATTRIBUTES_MASK) {
-                (v, p) = d.hexValue(p, 16);
-                qe.attributesMask = bytes16(uint128(v));
-                seen |= 256;
-            } else if (k == K_MRSIGNER) {
-                (v, p) = d.hexValue(p, 32);
-                qe.mrSigner = bytes32(v);
-                seen |= 512;
-            } else if (k == K_ISVPRODID) {
-                (v, p) = d.uintValue(p, 0xffff);
-                qe.isvProdId = uint16(v);
-                seen |= 1024;
-            } else if (k == K_TCB_LEVELS) {
-                (qe.tcbLevels, p) = IntelJson.enclaveLevels(d, p, MAX_LEVELS);
-                seen |= 2048;
-            } else {
-                p = d.skip(p, 1);
+        unchecked {
+            (IntelJson.Doc memory d, uint256 p) = IntelJson.open(s);
+            uint256 o = p;
+            uint256 kb = d.top;
+            uint256 seen;
+            bool more;
+            (more, p) = d.objectOpen(p);
+            while (more) {
+                bytes32 k;
+                uint256 v;
+                (k, p) = d.key(p, kb);
+                if (k == K_ID) {
+                    (qe.id, p) = d.slice(p);
+                    seen |= 1;
+                } else if (k == K_VERSION) {
+                    (v, p) = d.uintValue(p, 255);
+                    qe.version = uint8(v);
+                    seen |= 2;
+                } else if (k == K_ISSUE_DATE) {
+                    (v, p) = d.dateValue(p);
+                    qe.issueDate = uint64(v);
+                    seen |= 4;
+                } else if (k == K_NEXT_UPDATE) {
+                    (v, p) = d.dateValue(p);
+                    qe.nextUpdate = uint64(v);
+                    seen |= 8;
+                } else if (k == K_TCB_EVALUATION_DATA_NUMBER) {
+                    (v, p) = d.uintValue(p, 2 ** 53 - 1);
+                    qe.tcbEvaluationDataNumber = uint64(v);
+                    seen |= 16;
+                } else if (k == K_MISCSELECT) {
+                    (v, p) = d.hexValue(p, 4);
+                    qe.miscselect = le32(v);
+                    seen |= 32;
+                } else if (k == K_MISCSELECT_MASK) {
+                    (v, p) = d.hexValue(p, 4);
+                    qe.miscselectMask = le32(v);
+                    seen |= 64;
+                } else if (k == K_ATTRIBUTES) {
+                    (v, p) = d.hexValue(p, 16);
+                    qe.attributes = bytes16(uint128(v));
+                    seen |= 128;
+                } else if (k == K_ATTRIBUTES_MASK) {
+                    (v, p) = d.hexValue(p, 16);
+                    qe.attributesMask = bytes16(uint128(v));
+                    seen |= 256;
+                } else if (k == K_MRSIGNER) {
+                    (v, p) = d.hexValue(p, 32);
+                    qe.mrSigner = bytes32(v);
+                    seen |= 512;
+                } else if (k == K_ISVPRODID) {
+                    (v, p) = d.uintValue(p, 0xffff);
+                    qe.isvProdId = uint16(v);
+                    seen |= 1024;
+                } else if (k == K_TCB_LEVELS) {
+                    (qe.tcbLevels, p) = IntelJson.enclaveLevels(d, p, MAX_LEVELS);
+                    seen |= 2048;
+                } else {
+                    p = d.skip(p, 1);
+                }
+                (more, p) = d.next(p, 0x7d);
             }
-            (more, p) = d.next(p, 0x7d);
+            d.top = kb;
+            d.close(p);
+            if (seen != F_REQUIRED) revert IntelJson.JsonMissingKey(o - d.base, F_REQUIRED & ~seen);
         }
-        d.top = kb;
-        d.close(p);
-        if (seen != F_REQUIRED) revert IntelJson.JsonMissingKey(o - d.base, F_REQUIRED & ~seen);
     }
 
     function le32(uint256 v) private pure returns (uint32) {

@@ -100,10 +100,10 @@ library TcbInfo {
     error TcbInfoTeeMismatch();
 
     uint256 private constant MAX_LEVELS = 64;
-    /// @dev A one-digit component `{"svn":D}`: its bytes but the digit, and the mask that keeps them.
-    uint256 private constant ONE_DIGIT_COMPONENT = 0x7b2273766e223a007d << 184;
-    uint256 private constant ONE_DIGIT_MASK = 0xffffffffffffff00ff << 184;
     uint256 private constant MAX_IDENTITIES = 16;
+    /// @dev Words of a component array template: its start, length and SVN positions, then the masks
+    ///      of up to 32 words of text and four more.
+    uint256 private constant TPL_WORDS = 40;
 
     // top-level keys (bits of `seen`)
     uint256 private constant F_ID = 1;
@@ -120,68 +120,70 @@ library TcbInfo {
     /// @notice Parses the `tcb_info` text. Reverts with an `IntelJson` error (malformed, duplicate key,
     ///         wrong type, missing field), `TcbComponentCount` or `TcbTypeUnsupported`.
     function parse(bytes memory s) internal pure returns (Info memory info) {
-        (IntelJson.Doc memory d, uint256 p) = IntelJson.open(s);
-        uint256 o = p;
-        uint256 kb = d.top;
-        uint256 seen;
-        uint256 tcbType;
-        bool more;
-        (more, p) = d.objectOpen(p);
-        while (more) {
-            bytes32 k;
-            uint256 v;
-            (k, p) = d.key(p, kb);
-            if (k == K_ID) {
-                (info.id, p) = d.slice(p);
-                seen |= F_ID;
-            } else if (k == K_VERSION) {
-                (v, p) = d.uintValue(p, 255);
-                info.version = uint8(v);
-                seen |= F_VERSION;
-            } else if (k == K_ISSUE_DATE) {
-                (v, p) = d.dateValue(p);
-                info.issueDate = uint64(v);
-                seen |= F_ISSUE;
-            } else if (k == K_NEXT_UPDATE) {
-                (v, p) = d.dateValue(p);
-                info.nextUpdate = uint64(v);
-                seen |= F_NEXT;
-            } else if (k == K_FMSPC) {
-                (v, p) = d.hexValue(p, 6);
-                info.fmspc = bytes6(uint48(v));
-                seen |= F_FMSPC;
-            } else if (k == K_PCE_ID) {
-                (v, p) = d.hexValue(p, 2);
-                info.pceId = bytes2(uint16(v));
-                seen |= F_PCEID;
-            } else if (k == K_TCB_TYPE) {
-                (tcbType, p) = d.uintValue(p, 2 ** 53 - 1);
-                seen |= F_TCBTYPE;
-            } else if (k == K_TCB_EVALUATION_DATA_NUMBER) {
-                (v, p) = d.uintValue(p, 2 ** 53 - 1);
-                info.tcbEvaluationDataNumber = uint64(v);
-                seen |= F_EVAL;
-            } else if (k == K_TDX_MODULE) {
-                p = tdxModule(d, p, info);
-            } else if (k == K_TDX_MODULE_IDENTITIES) {
-                (info.tdxModuleIdentities, p) = moduleIdentities(d, p);
-            } else if (k == K_TCB_LEVELS) {
-                (info.tcbLevels, p) = levels(d, p);
-                seen |= F_LEVELS;
-            } else {
-                p = d.skip(p, 1);
+        unchecked {
+            (IntelJson.Doc memory d, uint256 p) = IntelJson.open(s);
+            uint256 o = p;
+            uint256 kb = d.top;
+            uint256 seen;
+            uint256 tcbType;
+            bool more;
+            (more, p) = d.objectOpen(p);
+            while (more) {
+                bytes32 k;
+                uint256 v;
+                (k, p) = d.key(p, kb);
+                if (k == K_ID) {
+                    (info.id, p) = d.slice(p);
+                    seen |= F_ID;
+                } else if (k == K_VERSION) {
+                    (v, p) = d.uintValue(p, 255);
+                    info.version = uint8(v);
+                    seen |= F_VERSION;
+                } else if (k == K_ISSUE_DATE) {
+                    (v, p) = d.dateValue(p);
+                    info.issueDate = uint64(v);
+                    seen |= F_ISSUE;
+                } else if (k == K_NEXT_UPDATE) {
+                    (v, p) = d.dateValue(p);
+                    info.nextUpdate = uint64(v);
+                    seen |= F_NEXT;
+                } else if (k == K_FMSPC) {
+                    (v, p) = d.hexValue(p, 6);
+                    info.fmspc = bytes6(uint48(v));
+                    seen |= F_FMSPC;
+                } else if (k == K_PCE_ID) {
+                    (v, p) = d.hexValue(p, 2);
+                    info.pceId = bytes2(uint16(v));
+                    seen |= F_PCEID;
+                } else if (k == K_TCB_TYPE) {
+                    (tcbType, p) = d.uintValue(p, 2 ** 53 - 1);
+                    seen |= F_TCBTYPE;
+                } else if (k == K_TCB_EVALUATION_DATA_NUMBER) {
+                    (v, p) = d.uintValue(p, 2 ** 53 - 1);
+                    info.tcbEvaluationDataNumber = uint64(v);
+                    seen |= F_EVAL;
+                } else if (k == K_TDX_MODULE) {
+                    p = tdxModule(d, p, info);
+                } else if (k == K_TDX_MODULE_IDENTITIES) {
+                    (info.tdxModuleIdentities, p) = moduleIdentities(d, p);
+                } else if (k == K_TCB_LEVELS) {
+                    (info.tcbLevels, p) = levels(d, p);
+                    seen |= F_LEVELS;
+                } else {
+                    p = d.skip(p, 1);
+                }
+                (more, p) = d.next(p, 0x7d);
             }
-            (more, p) = d.next(p, 0x7d);
+            d.top = kb;
+            d.close(p);
+            if (seen != F_REQUIRED) revert IntelJson.JsonMissingKey(o - d.base, F_REQUIRED & ~seen);
+            if (tcbType != 0) revert TcbTypeUnsupported(tcbType);
+            if (info.tdxModuleIdentities.length == 0) {
+                // an absent array reads as an empty one
+                info.tdxModuleIdentities = new ModuleIdentity[](0);
+            }
+            sortLevels(info.tcbLevels, isTdx(s, info));
         }
-        d.top = kb;
-        d.close(p);
-        if (seen != F_REQUIRED) revert IntelJson.JsonMissingKey(o - d.base, F_REQUIRED & ~seen);
-        if (tcbType != 0) revert TcbTypeUnsupported(tcbType);
-        if (info.tdxModuleIdentities.length == 0) {
-            // an absent array reads as an empty one
-            info.tdxModuleIdentities = new ModuleIdentity[](0);
-        }
-        sortLevels(info.tcbLevels, isTdx(s, info));
     }
 
     /// @notice The document is TDX TCB Info (`id` "TDX", version 3 or later).
@@ -213,23 +215,25 @@ library TcbInfo {
     }
 
     function moduleIdentities(IntelJson.Doc memory d, uint256 p) private pure returns (ModuleIdentity[] memory ids, uint256 q) {
-        uint256 arr = IntelJson.newPointerArray(MAX_IDENTITIES);
-        uint256 n;
-        bool more;
-        (more, q) = d.arrayOpen(p);
-        while (more) {
-            if (n == MAX_IDENTITIES) revert IntelJson.JsonLimit(q - d.base);
-            ModuleIdentity memory m;
-            (m, q) = moduleIdentity(d, q, true);
-            ++n;
-            assembly ("memory-safe") {
-                mstore(add(arr, shl(5, n)), m)
+        unchecked {
+            uint256 arr = IntelJson.newPointerArray(MAX_IDENTITIES);
+            uint256 n;
+            bool more;
+            (more, q) = d.arrayOpen(p);
+            while (more) {
+                if (n == MAX_IDENTITIES) revert IntelJson.JsonLimit(q - d.base);
+                ModuleIdentity memory m;
+                (m, q) = moduleIdentity(d, q, true);
+                ++n;
+                assembly ("memory-safe") {
+                    mstore(add(arr, shl(5, n)), m)
+                }
+                (more, q) = d.next(q, 0x5d);
             }
-            (more, q) = d.next(q, 0x5d);
-        }
-        assembly ("memory-safe") {
-            mstore(arr, n)
-            ids := arr
+            assembly ("memory-safe") {
+                mstore(arr, n)
+                ids := arr
+            }
         }
     }
 
@@ -242,154 +246,258 @@ library TcbInfo {
         pure
         returns (ModuleIdentity memory m, uint256 q)
     {
-        uint256 kb = d.top;
-        uint256 seen;
-        bool more;
-        (more, q) = d.objectOpen(p);
-        while (more) {
-            bytes32 k;
-            uint256 v;
-            (k, q) = d.key(q, kb);
-            if (k == K_MRSIGNER) {
-                (m.mrSigner, q) = d.hex48(q);
-                seen |= 2;
-            } else if (k == K_ATTRIBUTES) {
-                (v, q) = d.hexValue(q, 8);
-                m.attributes = bytes8(uint64(v));
-                seen |= 4;
-            } else if (k == K_ATTRIBUTES_MASK) {
-                (v, q) = d.hexValue(q, 8);
-                m.attributesMask = bytes8(uint64(v));
-                seen |= 8;
-            } else if (identity && k == K_ID) {
-                (m.id, q) = d.slice(q);
-                seen |= 1;
-            } else if (identity && k == K_TCB_LEVELS) {
-                (m.tcbLevels, q) = IntelJson.enclaveLevels(d, q, MAX_LEVELS);
-                seen |= 16;
-            } else {
-                q = d.skip(q, identity ? 3 : 2);
+        unchecked {
+            uint256 kb = d.top;
+            uint256 seen;
+            bool more;
+            (more, q) = d.objectOpen(p);
+            while (more) {
+                bytes32 k;
+                uint256 v;
+                (k, q) = d.key(q, kb);
+                if (k == K_MRSIGNER) {
+                    (m.mrSigner, q) = d.hex48(q);
+                    seen |= 2;
+                } else if (k == K_ATTRIBUTES) {
+                    (v, q) = d.hexValue(q, 8);
+                    m.attributes = bytes8(uint64(v));
+                    seen |= 4;
+                } else if (k == K_ATTRIBUTES_MASK) {
+                    (v, q) = d.hexValue(q, 8);
+                    m.attributesMask = bytes8(uint64(v));
+                    seen |= 8;
+                } else if (identity && k == K_ID) {
+                    (m.id, q) = d.slice(q);
+                    seen |= 1;
+                } else if (identity && k == K_TCB_LEVELS) {
+                    (m.tcbLevels, q) = IntelJson.enclaveLevels(d, q, MAX_LEVELS);
+                    seen |= 16;
+                } else {
+                    q = d.skip(q, identity ? 3 : 2);
+                }
+                (more, q) = d.next(q, 0x7d);
             }
-            (more, q) = d.next(q, 0x7d);
+            d.top = kb;
+            uint256 required = identity ? 31 : 14;
+            if (seen != required) revert IntelJson.JsonMissingKey(p - d.base, (required & ~seen) >> (identity ? 0 : 1));
         }
-        d.top = kb;
-        uint256 required = identity ? 31 : 14;
-        if (seen != required) revert IntelJson.JsonMissingKey(p - d.base, (required & ~seen) >> (identity ? 0 : 1));
     }
 
     function levels(IntelJson.Doc memory d, uint256 p) private pure returns (Level[] memory out, uint256 q) {
-        uint256 arr = IntelJson.newPointerArray(MAX_LEVELS);
-        uint256 n;
-        bool more;
-        (more, q) = d.arrayOpen(p);
-        while (more) {
-            if (n == MAX_LEVELS) revert IntelJson.JsonLimit(q - d.base);
-            Level memory lv;
-            uint256 r = fastLevel(d, q, lv);
-            if (r == 0) (lv, q) = level(d, q);
-            else q = r;
-            ++n;
+        unchecked {
+            uint256 arr = IntelJson.newPointerArray(MAX_LEVELS);
+            // the component array templates of `fastLevel` (SGX, then TDX), none yet
+            uint256 tpl = IntelJson.newPointerArray(2 * TPL_WORDS);
             assembly ("memory-safe") {
-                mstore(add(arr, shl(5, n)), lv)
+                mstore(add(tpl, shl(5, TPL_WORDS)), 0)
             }
-            (more, q) = d.next(q, 0x5d);
-        }
-        assembly ("memory-safe") {
-            mstore(arr, n)
-            out := arr
+            uint256 n;
+            bool more;
+            (more, q) = d.arrayOpen(p);
+            while (more) {
+                if (n == MAX_LEVELS) revert IntelJson.JsonLimit(q - d.base);
+                Level memory lv;
+                uint256 r = fastLevel(d, q, lv, tpl);
+                if (r == 0) (lv, q) = level(d, q);
+                else q = r;
+                ++n;
+                assembly ("memory-safe") {
+                    mstore(add(arr, shl(5, n)), lv)
+                }
+                (more, q) = d.next(q, 0x5d);
+            }
+            assembly ("memory-safe") {
+                mstore(arr, n)
+                out := arr
+            }
         }
     }
 
     function level(IntelJson.Doc memory d, uint256 p) private pure returns (Level memory lv, uint256 q) {
-        uint256 kb = d.top;
-        uint256 seen;
-        bool more;
-        (more, q) = d.objectOpen(p);
-        while (more) {
-            bytes32 k;
-            (k, q) = d.key(q, kb);
-            if (k == K_TCB) {
-                q = levelTcb(d, q, lv);
-                seen |= 1;
-            } else if (k == K_TCB_DATE) {
-                (lv.tcbDate, q) = d.slice(q);
-                seen |= 2;
-            } else if (k == K_TCB_STATUS) {
-                (lv.status, q) = d.statusValue(q);
-                seen |= 4;
-            } else if (k == K_ADVISORY_IDS) {
-                (lv.advisories, q) = d.advisoriesValue(q);
-            } else {
-                q = d.skip(q, 3);
+        unchecked {
+            uint256 kb = d.top;
+            uint256 seen;
+            bool more;
+            (more, q) = d.objectOpen(p);
+            while (more) {
+                bytes32 k;
+                (k, q) = d.key(q, kb);
+                if (k == K_TCB) {
+                    q = levelTcb(d, q, lv);
+                    seen |= 1;
+                } else if (k == K_TCB_DATE) {
+                    (lv.tcbDate, q) = d.slice(q);
+                    seen |= 2;
+                } else if (k == K_TCB_STATUS) {
+                    (lv.status, q) = d.statusValue(q);
+                    seen |= 4;
+                } else if (k == K_ADVISORY_IDS) {
+                    (lv.advisories, q) = d.advisoriesValue(q);
+                } else {
+                    q = d.skip(q, 3);
+                }
+                (more, q) = d.next(q, 0x7d);
             }
-            (more, q) = d.next(q, 0x7d);
+            d.top = kb;
+            if (seen != 7) revert IntelJson.JsonMissingKey(p - d.base, 7 & ~seen);
         }
-        d.top = kb;
-        if (seen != 7) revert IntelJson.JsonMissingKey(p - d.base, 7 & ~seen);
     }
 
     function levelTcb(IntelJson.Doc memory d, uint256 p, Level memory lv) private pure returns (uint256 q) {
-        uint256 kb = d.top;
-        uint256 seen;
-        bool more;
-        (more, q) = d.objectOpen(p);
-        while (more) {
-            bytes32 k;
-            (k, q) = d.key(q, kb);
-            if (k == K_SGXTCBCOMPONENTS) {
-                (lv.sgx, q) = components(d, q);
-                seen |= 1;
-            } else if (k == K_TDXTCBCOMPONENTS) {
-                (lv.tdx, q) = components(d, q);
-                lv.hasTdx = true;
-            } else if (k == K_PCESVN) {
-                uint256 v;
-                (v, q) = d.uintValue(q, 0xffff);
-                lv.pceSvn = uint16(v);
-                seen |= 2;
-            } else {
-                q = d.skip(q, 4);
+        unchecked {
+            uint256 kb = d.top;
+            uint256 seen;
+            bool more;
+            (more, q) = d.objectOpen(p);
+            while (more) {
+                bytes32 k;
+                (k, q) = d.key(q, kb);
+                if (k == K_SGXTCBCOMPONENTS) {
+                    (lv.sgx, q) = components(d, q);
+                    seen |= 1;
+                } else if (k == K_TDXTCBCOMPONENTS) {
+                    (lv.tdx, q) = components(d, q);
+                    lv.hasTdx = true;
+                } else if (k == K_PCESVN) {
+                    uint256 v;
+                    (v, q) = d.uintValue(q, 0xffff);
+                    lv.pceSvn = uint16(v);
+                    seen |= 2;
+                } else {
+                    q = d.skip(q, 4);
+                }
+                (more, q) = d.next(q, 0x7d);
             }
-            (more, q) = d.next(q, 0x7d);
+            d.top = kb;
+            if (seen != 3) revert IntelJson.JsonMissingKey(p - d.base, 3 & ~seen);
         }
-        d.top = kb;
-        if (seen != 3) revert IntelJson.JsonMissingKey(p - d.base, 3 & ~seen);
     }
 
     /// @dev 16 `{ "svn": n, ... }` objects, packed component 0 first.
     function components(IntelJson.Doc memory d, uint256 p) private pure returns (bytes16 packed, uint256 q) {
-        uint256 n;
-        uint256 acc;
-        uint256 st;
-        // room on the key stack for a component's one or three keys (else the general reader refuses)
-        bool room1 = d.top < IntelJson.KEY_CAP;
-        bool room3 = d.top + 2 < IntelJson.KEY_CAP;
-        bool more;
-        (more, q) = d.arrayOpen(p);
-        while (more) {
-            if (n == 16) revert TcbComponentCount(p - d.base);
-            (n, acc, q, st) = fastComponents(d.end, q, n, acc, room1, room3);
-            if (st == 1) break;
-            if (st == 0) {
-                // a component in another shape (or a 17th one) at `q`
-                q = d.ws(q);
+        unchecked {
+            uint256 n;
+            uint256 acc;
+            uint256 st;
+            // room on the key stack for a component's one or three keys (else the general reader refuses)
+            bool room1 = d.top < IntelJson.KEY_CAP;
+            bool room3 = d.top + 2 < IntelJson.KEY_CAP;
+            bool more;
+            (more, q) = d.arrayOpen(p);
+            while (more) {
                 if (n == 16) revert TcbComponentCount(p - d.base);
-                uint256 v;
-                (v, q) = component(d, q);
-                acc |= v << (8 * (15 - n));
-                ++n;
+                (n, acc, q, st) = fastComponents(d.end, q, n, acc, room1, room3);
+                if (st == 1) break;
+                if (st == 0) {
+                    // a component in another shape (or a 17th one) at `q`
+                    q = d.ws(q);
+                    if (n == 16) revert TcbComponentCount(p - d.base);
+                    uint256 v;
+                    (v, q) = component(d, q);
+                    acc |= v << (8 * (15 - n));
+                    ++n;
+                }
+                (more, q) = d.next(q, 0x5d);
             }
-            (more, q) = d.next(q, 0x5d);
+            if (n != 16) revert TcbComponentCount(p - d.base);
+            packed = bytes16(uint128(acc));
         }
-        if (n != 16) revert TcbComponentCount(p - d.base);
-        packed = bytes16(uint128(acc));
+    }
+
+    /// @dev A component array of `fastLevel` whose text starts at `q` (after its `[`): its 16 SVNs packed
+    ///      and the position after its `]`, or 0 for `q` when it is in another shape. An array that is
+    ///      the template's text with other one-digit SVNs is read by comparing the two four words at a time;
+    ///      any other is read by `fastComponents`, and becomes the template when its SVNs are one digit
+    ///      each. The template (`tpl`: the start of its text, its length, the positions of its SVN digits,
+    ///      16 bits each, component 0 first, then a mask per word of text, 0 at those digits and past
+    ///      its end) holds an array `fastComponents` read, so both ways read the same arrays to the same
+    ///      values.
+    function componentArray(uint256 end, uint256 q, uint256 tpl) private pure returns (uint256 acc, uint256 r) {
+        assembly ("memory-safe") {
+            let a := mload(tpl)
+            if a {
+                let len := mload(add(tpl, 0x20))
+                if iszero(gt(add(q, len), end)) {
+                    // the template's text at i, the candidate's at i + dq, the mask at i + dm
+                    let dq := sub(q, a)
+                    let dm := sub(add(tpl, 0x60), a)
+                    let diff := 0
+                    for { let i := a } lt(i, add(a, len)) { i := add(i, 0x80) } {
+                        let c := add(i, dq)
+                        let k := add(i, dm)
+                        diff := or(
+                            or(
+                                or(diff, and(xor(mload(c), mload(i)), mload(k))),
+                                and(xor(mload(add(c, 0x20)), mload(add(i, 0x20))), mload(add(k, 0x20)))
+                            ),
+                            or(
+                                and(xor(mload(add(c, 0x40)), mload(add(i, 0x40))), mload(add(k, 0x40))),
+                                and(xor(mload(add(c, 0x60)), mload(add(i, 0x60))), mload(add(k, 0x60)))
+                            )
+                        )
+                    }
+                    if iszero(diff) {
+                        // the 16 bytes at the SVN positions, component 0 first, must all be digits
+                        let pos := mload(add(tpl, 0x40))
+                        let raw := 0
+                        for { let k := 240 } 1 { k := sub(k, 32) } {
+                            raw := or(shl(8, raw), byte(0, mload(add(q, and(shr(k, pos), 0xffff)))))
+                            raw := or(shl(8, raw), byte(0, mload(add(q, and(shr(sub(k, 16), pos), 0xffff)))))
+                            if eq(k, 16) { break }
+                        }
+                        if and(
+                            eq(and(raw, 0xf0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0), 0x30303030303030303030303030303030),
+                            iszero(
+                                and(
+                                    add(and(raw, 0x0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f), 0x06060606060606060606060606060606),
+                                    0x10101010101010101010101010101010
+                                )
+                            )
+                        ) {
+                            acc := and(raw, 0x0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f)
+                            r := add(q, len)
+                        }
+                    }
+                }
+            }
+        }
+        if (r != 0) return (acc, r);
+        uint256 n;
+        uint256 st;
+        (n, acc, r, st) = fastComponents(end, q, 0, 0, true, true);
+        if (st != 1 || n != 16) return (0, 0);
+        assembly ("memory-safe") {
+            // the SVN positions `fastComponents` left at 0 (0 when one is not a single digit)
+            let pos := mload(0)
+            let len := sub(r, q)
+            mstore(tpl, 0)
+            if iszero(gt(len, 0x400)) {
+                mstore(add(tpl, 0x20), len)
+                mstore(add(tpl, 0x40), pos)
+                let m := add(tpl, 0x60)
+                // whole words of 0xff up to the end of the text, then 0 for the four words after it (the
+                // comparison reads four words at a time)
+                for { let i := 0 } lt(i, add(len, 0x20)) { i := add(i, 0x20) } { mstore(add(m, i), not(0)) }
+                for { let i := len } lt(i, add(len, 0x80)) { i := add(i, 0x20) } { mstore(add(m, i), 0) }
+                let one := 1
+                for { let k := 0 } lt(k, 256) { k := add(k, 16) } {
+                    let x := and(shr(k, pos), 0xffff)
+                    if iszero(x) { one := 0 }
+                    mstore8(add(m, x), 0)
+                }
+                // a template only when every SVN is one digit
+                if one { mstore(tpl, q) }
+            }
+        }
     }
 
     /// @dev Reads, from the component at `q` on, the components in Intel's own compact shapes,
     ///      `{"svn":N}`, `{"svn":N,"category":"…"}` and `{"svn":N,"category":"…","type":"…"}` (N one to
     ///      three plain digits, at most 255; strings without escapes), each followed directly by `,` or
     ///      `]`, while fewer than 16 are read. These are exactly the objects the general reader accepts
-    ///      in these shapes, with the same N; anything else stops the run and is left to it.
+    ///      in these shapes, with the same N; anything else stops the run and is left to it. Leaves in
+    ///      the scratch word at 0 where the digit of each SVN read is, relative to `q` (16 bits each, the
+    ///      first read highest; 0 for an SVN of several digits), for `componentArray`'s template.
     /// @return st 0: stopped at the start of a component (`q`, after the comma); 1: the array closed
     ///         (`q` after `]`); 2: stopped after a component (`q`, before its separator)
     function fastComponents(uint256 end, uint256 q, uint256 n, uint256 acc, bool room1, bool room3)
@@ -421,34 +529,12 @@ library TcbInfo {
                     if eq(shr(48, w), 0x544458204c617465204d6963726f636f64652055706461746522) { r := add(s, 26) }
                 }
             }
+            // at 0: where each SVN's digit is, relative to `q` (at 0x20; 16 bits each, 0 for an SVN of
+            // several digits)
+            mstore(0, 0)
+            mstore(0x20, q)
             for {} lt(n, 16) {} {
                 let w := mload(q)
-                // the most common shape first, `{"svn":D}` (one digit) and the byte after it in the text:
-                // read as the general loop below reads it, in fewer steps
-                if and(
-                    and(eq(and(w, ONE_DIGIT_MASK), ONE_DIGIT_COMPONENT), room1),
-                    lt(add(q, 9), end)
-                ) {
-                    let d := sub(byte(7, w), 0x30)
-                    if lt(d, 10) {
-                        acc := or(acc, shl(shl(3, sub(15, n)), d))
-                        n := add(n, 1)
-                        let e := byte(9, w)
-                        if eq(e, 0x2c) {
-                            q := add(q, 10)
-                            st := 0
-                            continue
-                        }
-                        if eq(e, 0x5d) {
-                            q := add(q, 10)
-                            st := 1
-                            break
-                        }
-                        q := add(q, 9)
-                        st := 2
-                        break
-                    }
-                }
                 // `{"svn":`, a digit and a closing byte
                 if iszero(and(lt(add(q, 8), end), eq(shr(200, w), 0x7b2273766e223a))) { break }
                 // one to three digits at bytes 7-9 (the first must be one), without a loop
@@ -493,6 +579,7 @@ library TcbInfo {
                 // the closing brace and the byte after it are in the text
                 if iszero(and(and(eq(c, 0x7d), room1), lt(r, end))) { break }
                 acc := or(acc, shl(shl(3, sub(15, n)), v))
+                mstore(0, or(shl(16, mload(0)), mul(eq(j, 8), sub(add(q, 7), mload(0x20)))))
                 n := add(n, 1)
                 q := r
                 st := 2
@@ -508,26 +595,6 @@ library TcbInfo {
             }
         }
         return (n, acc, q, st);
-    }
-
-    /// @dev The closing quote of the plain advisory ID string whose text starts at `s` (0 when it is not
-    ///      plain): `INTEL-SA-` and five digits recognised by their bytes, any other string scanned.
-    function advisoryString(uint256 s, uint256 end) private pure returns (uint256 c) {
-        assembly ("memory-safe") {
-            let w := mload(s)
-            let x := and(shr(136, w), 0xffffffffff)
-            if and(
-                and(iszero(gt(add(s, 15), end)), eq(shr(184, w), 0x494e54454c2d53412d)),
-                and(
-                    and(
-                        eq(and(x, 0xf0f0f0f0f0), 0x3030303030),
-                        iszero(and(add(and(x, 0x0f0f0f0f0f), 0x0606060606), 0x1010101010))
-                    ),
-                    eq(byte(14, w), 0x22)
-                )
-            ) { c := add(s, 14) }
-        }
-        if (c == 0) c = IntelJson.plainString(s, end);
     }
 
     /// @dev The `n` (≤ 32) bytes at memory position `q`, all before `end`, are `want` (right-aligned).
@@ -552,58 +619,87 @@ library TcbInfo {
     ///      position after it, or 0 when the level is in another shape (left to the general reader,
     ///      which reads every level of this shape to the same values). Needs room for the level's keys
     ///      on the key stack, as the general reader does.
-    function fastLevel(IntelJson.Doc memory d, uint256 p, Level memory lv) private pure returns (uint256) {
-        uint256 end = d.end;
-        if (d.top + 10 > IntelJson.KEY_CAP) return 0;
-        if (!isLiteral(p, end, 0x7b22746362223a7b22736778746362636f6d706f6e656e7473223a5b, 28)) return 0;
-        (uint256 n, uint256 acc, uint256 q, uint256 st) = fastComponents(end, p + 28, 0, 0, true, true);
-        if (st != 1 || n != 16 || !isLiteral(q, end, 0x2c2270636573766e223a, 10)) return 0;
-        lv.sgx = bytes16(uint128(acc));
-        uint256 v;
-        (v, q) = plainUint(q + 10, end);
-        if (q == 0) return 0;
-        lv.pceSvn = uint16(v);
-        if (isLiteral(q, end, 0x2c22746478746362636f6d706f6e656e7473223a5b, 21)) {
-            (n, acc, q, st) = fastComponents(end, q + 21, 0, 0, true, true);
-            if (st != 1 || n != 16) return 0;
-            lv.tdx = bytes16(uint128(acc));
-            lv.hasTdx = true;
-        }
-        if (byteAt(q, end) != 0x7d || !isLiteral(q + 1, end, 0x2c2274636244617465223a22, 12)) return 0;
-        uint256 z = IntelJson.plainString(q + 13, end);
-        if (z == 0 || !isLiteral(z + 1, end, 0x2c22746362537461747573223a22, 14)) return 0;
-        lv.tcbDate = ((q + 13 - d.base) << 128) | (z - q - 13);
-        q = z + 15;
-        z = IntelJson.plainString(q, end);
-        if (z == 0) return 0;
-        bool known;
-        (known, lv.status) = IntelJson.statusOf(q, z - q);
-        if (!known) return 0;
-        q = z + 1;
-        if (isLiteral(q, end, 0x2c2261647669736f7279494473223a5b, 16)) {
-            q = advisories(q + 15, end, d.base, lv);
+    function fastLevel(IntelJson.Doc memory d, uint256 p, Level memory lv, uint256 tpl) private pure returns (uint256) {
+        unchecked {
+            uint256 end = d.end;
+            if (d.top + 10 > IntelJson.KEY_CAP) return 0;
+            if (!isLiteral(p, end, 0x7b22746362223a7b22736778746362636f6d706f6e656e7473223a5b, 28)) return 0;
+            (uint256 acc, uint256 q) = componentArray(end, p + 28, tpl);
+            if (q == 0 || !isLiteral(q, end, 0x2c2270636573766e223a, 10)) return 0;
+            lv.sgx = bytes16(uint128(acc));
+            uint256 v;
+            (v, q) = plainUint(q + 10, end);
             if (q == 0) return 0;
+            lv.pceSvn = uint16(v);
+            if (isLiteral(q, end, 0x2c22746478746362636f6d706f6e656e7473223a5b, 21)) {
+                (acc, q) = componentArray(end, q + 21, tpl + 32 * TPL_WORDS);
+                if (q == 0) return 0;
+                lv.tdx = bytes16(uint128(acc));
+                lv.hasTdx = true;
+            }
+            if (byteAt(q, end) != 0x7d || !isLiteral(q + 1, end, 0x2c2274636244617465223a22, 12)) return 0;
+            uint256 z = IntelJson.plainString(q + 13, end);
+            if (z == 0 || !isLiteral(z + 1, end, 0x2c22746362537461747573223a22, 14)) return 0;
+            lv.tcbDate = ((q + 13 - d.base) << 128) | (z - q - 13);
+            q = z + 15;
+            z = IntelJson.plainString(q, end);
+            if (z == 0) return 0;
+            bool known;
+            (known, lv.status) = IntelJson.statusOf(q, z - q);
+            if (!known) return 0;
+            q = z + 1;
+            if (isLiteral(q, end, 0x2c2261647669736f7279494473223a5b, 16)) {
+                uint256 a = q + 15;
+                q = advisories(a, end);
+                if (q == 0) return 0;
+                lv.advisories = ((a - d.base) << 128) | (q - a);
+            }
+            return byteAt(q, end) == 0x7d ? q + 1 : 0;
         }
-        return byteAt(q, end) == 0x7d ? q + 1 : 0;
     }
 
-    /// @dev An `advisoryIDs` array of plain strings whose `[` is at `p`: its slice into `lv`, and the
-    ///      position after its `]` (0 when it is in another shape).
-    function advisories(uint256 p, uint256 end, uint256 base, Level memory lv) private pure returns (uint256 q) {
-        q = p + 1;
-        if (byteAt(q, end) != 0x5d) {
+    /// @dev An `advisoryIDs` array of plain strings whose `[` is at `p`: the position after its `]` (0
+    ///      when it is in another shape). `"INTEL-SA-` and five digits `"` are recognised by their bytes,
+    ///      any other string is scanned.
+    function advisories(uint256 p, uint256 end) private pure returns (uint256 q) {
+        unchecked {
+            q = p + 1;
+            if (byteAt(q, end) == 0x5d) return q + 1;
             while (true) {
-                if (byteAt(q, end) != 0x22) return 0;
-                q = advisoryString(q + 1, end);
-                if (q == 0) return 0;
-                uint256 c = byteAt(++q, end);
-                if (c == 0x5d) break;
+                uint256 c;
+                assembly ("memory-safe") {
+                    for {} 1 {} {
+                        c := 0
+                        let w := mload(q)
+                        let x := shr(128, w)
+                        // `"INTEL-SA-`, five digits and `"` (the digits' high nibbles 3, each ≤ 9), and the byte after
+                        // them in the text
+                        if iszero(
+                            and(
+                                and(
+                                    eq(and(x, 0xfffffffffffffffffffff0f0f0f0f0ff), 0x22494e54454c2d53412d303030303022),
+                                    iszero(and(add(and(x, 0x0f0f0f0f0f00), 0x060606060600), 0x101010101000))
+                                ),
+                                lt(add(q, 16), end)
+                            )
+                        ) { break }
+                        c := byte(16, w)
+                        q := add(q, 17)
+                        if iszero(eq(c, 0x2c)) { break }
+                    }
+                }
+                if (c == 0) {
+                    // another string, or the end of the text
+                    if (byteAt(q, end) != 0x22) return 0;
+                    q = IntelJson.plainString(q + 1, end);
+                    if (q == 0) return 0;
+                    c = byteAt(++q, end);
+                    ++q;
+                }
+                if (c == 0x5d) return q;
                 if (c != 0x2c) return 0;
-                ++q;
             }
         }
-        ++q;
-        lv.advisories = ((p - base) << 128) | (q - p);
     }
 
     /// @dev Plain digits at `p` (one to five, no leading zero, at most 65535) followed by `,` or `}`:
@@ -630,36 +726,40 @@ library TcbInfo {
 
     /// @dev A `{ "svn": n, ... }` object at `p` in any shape: n and the position after it.
     function component(IntelJson.Doc memory d, uint256 p) private pure returns (uint256 v, uint256 q) {
-        uint256 kb = d.top;
-        bool svn;
-        bool more;
-        (more, q) = d.objectOpen(p);
-        while (more) {
-            bytes32 k;
-            (k, q) = d.key(q, kb);
-            if (k == K_SVN) {
-                (v, q) = d.uintValue(q, 255);
-                svn = true;
-            } else {
-                q = d.skip(q, 6);
+        unchecked {
+            uint256 kb = d.top;
+            bool svn;
+            bool more;
+            (more, q) = d.objectOpen(p);
+            while (more) {
+                bytes32 k;
+                (k, q) = d.key(q, kb);
+                if (k == K_SVN) {
+                    (v, q) = d.uintValue(q, 255);
+                    svn = true;
+                } else {
+                    q = d.skip(q, 6);
+                }
+                (more, q) = d.next(q, 0x7d);
             }
-            (more, q) = d.next(q, 0x7d);
+            d.top = kb;
+            if (!svn) revert IntelJson.JsonMissingKey(p - d.base, 1);
         }
-        d.top = kb;
-        if (!svn) revert IntelJson.JsonMissingKey(p - d.base, 1);
     }
 
     /// @dev Stable insertion sort, highest first (already-sorted input, Intel's order, costs one
     ///      comparison per level).
     function sortLevels(Level[] memory lv, bool tdx) private pure {
-        for (uint256 i = 1; i < lv.length; ++i) {
-            Level memory x = lv[i];
-            uint256 j = i;
-            while (j > 0 && greater(x, lv[j - 1], tdx)) {
-                lv[j] = lv[j - 1];
-                --j;
+        unchecked {
+            for (uint256 i = 1; i < lv.length; ++i) {
+                Level memory x = lv[i];
+                uint256 j = i;
+                while (j > 0 && greater(x, lv[j - 1], tdx)) {
+                    lv[j] = lv[j - 1];
+                    --j;
+                }
+                if (j != i) lv[j] = x;
             }
-            if (j != i) lv[j] = x;
         }
     }
 

@@ -102,31 +102,33 @@ library X509 {
 
     /// @notice Decodes the certificate `der`.
     function parse(bytes calldata der) internal pure returns (Certificate memory c) {
-        (uint256 tbsStart, uint256 tbsCs, uint256 tbsEnd, uint256 end) = signedParts(der);
-        (c.r, c.s) = signatureAfter(der, tbsEnd, end);
-        c.tbsStart = tbsStart;
-        c.tbsEnd = tbsEnd;
-        uint256 p = tbsCs;
-        if (Der.peek(der, p, tbsEnd) == 0xa0) (,, p) = Der.read(der, p, tbsEnd); // version
-        uint256 cs;
-        (cs, p) = Der.expect(der, p, tbsEnd, 0x02);
-        if (p == cs) revert Der.DerBadInteger(cs);
-        c.serial = Der.unsignedAt(der, cs, p);
-        p = algorithm(der, p, tbsEnd);
-        c.issuerStart = p;
-        (, p) = Der.expect(der, p, tbsEnd, 0x30);
-        c.issuerEnd = p;
-        p = _validity(der, p, tbsEnd, c);
-        c.subjectStart = p;
-        (, p) = Der.expect(der, p, tbsEnd, 0x30);
-        c.subjectEnd = p;
-        p = _publicKey(der, p, tbsEnd, c);
-        while (p < tbsEnd) {
-            uint256 tag;
-            uint256 fEnd;
-            (tag, cs, fEnd) = Der.read(der, p, tbsEnd);
-            if (tag == 0xa3) _extensions(der, cs, fEnd, c);
-            p = fEnd;
+        unchecked {
+            (uint256 tbsStart, uint256 tbsCs, uint256 tbsEnd, uint256 end) = signedParts(der);
+            (c.r, c.s) = signatureAfter(der, tbsEnd, end);
+            c.tbsStart = tbsStart;
+            c.tbsEnd = tbsEnd;
+            uint256 p = tbsCs;
+            if (Der.peek(der, p, tbsEnd) == 0xa0) (,, p) = Der.read(der, p, tbsEnd); // version
+            uint256 cs;
+            (cs, p) = Der.expect(der, p, tbsEnd, 0x02);
+            if (p == cs) revert Der.DerBadInteger(cs);
+            c.serial = Der.unsignedAt(der, cs, p);
+            p = algorithm(der, p, tbsEnd);
+            c.issuerStart = p;
+            (, p) = Der.expect(der, p, tbsEnd, 0x30);
+            c.issuerEnd = p;
+            p = _validity(der, p, tbsEnd, c);
+            c.subjectStart = p;
+            (, p) = Der.expect(der, p, tbsEnd, 0x30);
+            c.subjectEnd = p;
+            p = _publicKey(der, p, tbsEnd, c);
+            while (p < tbsEnd) {
+                uint256 tag;
+                uint256 fEnd;
+                (tag, cs, fEnd) = Der.read(der, p, tbsEnd);
+                if (tag == 0xa3) _extensions(der, cs, fEnd, c);
+                p = fEnd;
+            }
         }
     }
 
@@ -144,32 +146,38 @@ library X509 {
 
     /// @notice The AlgorithmIdentifier at `p` must be ecdsa-with-SHA256; returns where it ends.
     function algorithm(bytes calldata der, uint256 p, uint256 limit) internal pure returns (uint256 end) {
-        (, end) = Der.expect(der, p, limit, 0x30);
-        if (end - p != 12 || Der.word(der, p, 12) != ALG_ECDSA_SHA256) revert X509UnsupportedAlgorithm(p);
+        unchecked {
+            (, end) = Der.expect(der, p, limit, 0x30);
+            if (end - p != 12 || Der.word(der, p, 12) != ALG_ECDSA_SHA256) revert X509UnsupportedAlgorithm(p);
+        }
     }
 
     /// @notice After the signed part (ending at `p`): the algorithm, which must match ecdsa-with-SHA256,
     ///      and the signature BIT STRING, which must end the structure at `end`.
     function signatureAfter(bytes calldata der, uint256 p, uint256 end) internal pure returns (bytes32 r, bytes32 s) {
-        p = algorithm(der, p, end);
-        uint256 cs;
-        (cs, p) = Der.expect(der, p, end, 0x03);
-        if (p != end) revert Der.DerBadStructure(p);
-        if (p == cs || Der.word(der, cs, 1) != 0) revert X509BadSignature(cs);
-        (r, s) = ecdsaSignature(der, cs + 1, end);
+        unchecked {
+            p = algorithm(der, p, end);
+            uint256 cs;
+            (cs, p) = Der.expect(der, p, end, 0x03);
+            if (p != end) revert Der.DerBadStructure(p);
+            if (p == cs || Der.word(der, cs, 1) != 0) revert X509BadSignature(cs);
+            (r, s) = ecdsaSignature(der, cs + 1, end);
+        }
     }
 
     /// @notice The ECDSA-Sig-Value SEQUENCE { r INTEGER, s INTEGER } filling exactly `[p, end)`.
     function ecdsaSignature(bytes calldata der, uint256 p, uint256 end) internal pure returns (bytes32 r, bytes32 s) {
-        (uint256 cs, uint256 seqEnd) = Der.expect(der, p, end, 0x30);
-        if (seqEnd != end) revert X509BadSignature(p);
-        uint256 vEnd;
-        (p, vEnd) = Der.expect(der, cs, seqEnd, 0x02);
-        if (vEnd - p > 33) revert X509BadSignature(p);
-        r = bytes32(Der.uintAt(der, p, vEnd));
-        (p, cs) = Der.expect(der, vEnd, seqEnd, 0x02);
-        if (cs != seqEnd || cs - p > 33) revert X509BadSignature(p);
-        s = bytes32(Der.uintAt(der, p, cs));
+        unchecked {
+            (uint256 cs, uint256 seqEnd) = Der.expect(der, p, end, 0x30);
+            if (seqEnd != end) revert X509BadSignature(p);
+            uint256 vEnd;
+            (p, vEnd) = Der.expect(der, cs, seqEnd, 0x02);
+            if (vEnd - p > 33) revert X509BadSignature(p);
+            r = bytes32(Der.uintAt(der, p, vEnd));
+            (p, cs) = Der.expect(der, vEnd, seqEnd, 0x02);
+            if (cs != seqEnd || cs - p > 33) revert X509BadSignature(p);
+            s = bytes32(Der.uintAt(der, p, cs));
+        }
     }
 
     function _validity(bytes calldata der, uint256 p, uint256 limit, Certificate memory c)
@@ -177,11 +185,13 @@ library X509 {
         pure
         returns (uint256 end)
     {
-        uint256 cs;
-        (cs, end) = Der.expect(der, p, limit, 0x30);
-        (c.notBefore, cs) = time(der, cs, end);
-        (c.notAfter, cs) = time(der, cs, end);
-        if (cs != end) revert Der.DerBadStructure(cs);
+        unchecked {
+            uint256 cs;
+            (cs, end) = Der.expect(der, p, limit, 0x30);
+            (c.notBefore, cs) = time(der, cs, end);
+            (c.notAfter, cs) = time(der, cs, end);
+            if (cs != end) revert Der.DerBadStructure(cs);
+        }
     }
 
     function _publicKey(bytes calldata der, uint256 p, uint256 limit, Certificate memory c)
@@ -189,30 +199,34 @@ library X509 {
         pure
         returns (uint256 end)
     {
-        (, end) = Der.expect(der, p, limit, 0x30);
-        if (end - p == 91 && Der.word(der, p, 27) == P256_SPKI_PREFIX) {
-            c.isP256 = true;
-            bytes32 x;
-            bytes32 y;
-            assembly ("memory-safe") {
-                x := calldataload(add(der.offset, add(p, 27)))
-                y := calldataload(add(der.offset, add(p, 59)))
+        unchecked {
+            (, end) = Der.expect(der, p, limit, 0x30);
+            if (end - p == 91 && Der.word(der, p, 27) == P256_SPKI_PREFIX) {
+                c.isP256 = true;
+                bytes32 x;
+                bytes32 y;
+                assembly ("memory-safe") {
+                    x := calldataload(add(der.offset, add(p, 27)))
+                    y := calldataload(add(der.offset, add(p, 59)))
+                }
+                c.pkX = x;
+                c.pkY = y;
             }
-            c.pkX = x;
-            c.pkY = y;
         }
     }
 
     /// @dev The Extensions SEQUENCE, the first element of the `[3]` content `[p, limit)`.
     function _extensions(bytes calldata der, uint256 p, uint256 limit, Certificate memory c) private pure {
-        (uint256 cs, uint256 end) = Der.expect(der, p, limit, 0x30);
-        uint256 seen;
-        while (cs < end) {
-            uint256 eEnd;
-            (p, eEnd) = Der.expect(der, cs, end, 0x30);
-            (uint256 id, bool critical, uint256 vcs) = _extensionHeader(der, p, eEnd);
-            seen = _extension(der, id, critical, vcs, eEnd, seen, c);
-            cs = eEnd;
+        unchecked {
+            (uint256 cs, uint256 end) = Der.expect(der, p, limit, 0x30);
+            uint256 seen;
+            while (cs < end) {
+                uint256 eEnd;
+                (p, eEnd) = Der.expect(der, cs, end, 0x30);
+                (uint256 id, bool critical, uint256 vcs) = _extensionHeader(der, p, eEnd);
+                seen = _extension(der, id, critical, vcs, eEnd, seen, c);
+                cs = eEnd;
+            }
         }
     }
 
@@ -249,57 +263,65 @@ library X509 {
         uint256 seen,
         Certificate memory c
     ) private pure returns (uint256) {
-        if (id == 256) {
-            if (c.sgxEnd != 0) revert X509DuplicateExtension(vcs);
-            if (critical) c.unknownCritical = true;
-            c.sgxStart = vcs;
-            c.sgxEnd = vEnd;
-        } else if (id != 0) {
-            uint256 bit = 1 << (id - 1);
-            if (seen & bit != 0) revert X509DuplicateExtension(vcs);
-            seen |= bit;
-            if (critical && KNOWN_ID_CE & bit == 0) c.unknownCritical = true;
-            if (bit == 1 << 19) _basicConstraints(der, vcs, vEnd, c);
-            else if (bit == 1 << 15) _keyUsage(der, vcs, vEnd, c);
-            else if (bit == 1 << 37) _extKeyUsage(der, vcs, vEnd, c);
-        } else if (critical) {
-            c.unknownCritical = true;
+        unchecked {
+            if (id == 256) {
+                if (c.sgxEnd != 0) revert X509DuplicateExtension(vcs);
+                if (critical) c.unknownCritical = true;
+                c.sgxStart = vcs;
+                c.sgxEnd = vEnd;
+            } else if (id != 0) {
+                uint256 bit = 1 << (id - 1);
+                if (seen & bit != 0) revert X509DuplicateExtension(vcs);
+                seen |= bit;
+                if (critical && KNOWN_ID_CE & bit == 0) c.unknownCritical = true;
+                if (bit == 1 << 19) _basicConstraints(der, vcs, vEnd, c);
+                else if (bit == 1 << 15) _keyUsage(der, vcs, vEnd, c);
+                else if (bit == 1 << 37) _extKeyUsage(der, vcs, vEnd, c);
+            } else if (critical) {
+                c.unknownCritical = true;
+            }
+            return seen;
         }
-        return seen;
     }
 
     function _basicConstraints(bytes calldata der, uint256 p, uint256 limit, Certificate memory c) private pure {
-        (uint256 cs, uint256 end) = Der.expect(der, p, limit, 0x30);
-        while (cs < end) {
-            (uint256 tag, uint256 vcs, uint256 vEnd) = Der.read(der, cs, end);
-            if (tag == 0x01) c.isCa = vEnd - vcs == 1 && Der.word(der, vcs, 1) != 0;
-            cs = vEnd;
+        unchecked {
+            (uint256 cs, uint256 end) = Der.expect(der, p, limit, 0x30);
+            while (cs < end) {
+                (uint256 tag, uint256 vcs, uint256 vEnd) = Der.read(der, cs, end);
+                if (tag == 0x01) c.isCa = vEnd - vcs == 1 && Der.word(der, vcs, 1) != 0;
+                cs = vEnd;
+            }
         }
     }
 
     /// @dev keyUsage BIT STRING: bit n (most significant bit first) is KeyUsage bit n; the first two bytes are read.
     function _keyUsage(bytes calldata der, uint256 p, uint256 limit, Certificate memory c) private pure {
-        (uint256 cs, uint256 end) = Der.expect(der, p, limit, 0x03);
-        c.hasKeyUsage = true;
-        uint256 n = end - cs;
-        if (n < 2) return;
-        uint256 bits = uint256(uint8(bytes1(Der.word(der, cs + 1, 1)))) << 8;
-        if (n > 2) bits |= uint256(uint8(bytes1(Der.word(der, cs + 2, 1))));
-        // bits holds KeyUsage bits 0…15 from the most significant end; reverse them
-        uint256 ku;
-        for (uint256 i; i < 16; ++i) {
-            if (bits & (1 << (15 - i)) != 0) ku |= 1 << i;
+        unchecked {
+            (uint256 cs, uint256 end) = Der.expect(der, p, limit, 0x03);
+            c.hasKeyUsage = true;
+            uint256 n = end - cs;
+            if (n < 2) return;
+            uint256 bits = uint256(uint8(bytes1(Der.word(der, cs + 1, 1)))) << 8;
+            if (n > 2) bits |= uint256(uint8(bytes1(Der.word(der, cs + 2, 1))));
+            // bits holds KeyUsage bits 0…15 from the most significant end; reverse them
+            uint256 ku;
+            for (uint256 i; i < 16; ++i) {
+                if (bits & (1 << (15 - i)) != 0) ku |= 1 << i;
+            }
+            c.keyUsage = ku;
         }
-        c.keyUsage = ku;
     }
 
     function _extKeyUsage(bytes calldata der, uint256 p, uint256 limit, Certificate memory c) private pure {
-        (uint256 cs, uint256 end) = Der.expect(der, p, limit, 0x30);
-        c.hasExtKeyUsage = true;
-        while (cs < end) {
-            (, uint256 vcs, uint256 vEnd) = Der.read(der, cs, end);
-            if (vEnd - vcs == 8 && Der.word(der, vcs, 8) == OID_SERVER_AUTH) c.extKeyUsageServerAuth = true;
-            cs = vEnd;
+        unchecked {
+            (uint256 cs, uint256 end) = Der.expect(der, p, limit, 0x30);
+            c.hasExtKeyUsage = true;
+            while (cs < end) {
+                (, uint256 vcs, uint256 vEnd) = Der.read(der, cs, end);
+                if (vEnd - vcs == 8 && Der.word(der, vcs, 8) == OID_SERVER_AUTH) c.extKeyUsageServerAuth = true;
+                cs = vEnd;
+            }
         }
     }
 
@@ -311,34 +333,36 @@ library X509 {
     ///         `tcbComponents` byte i is CPUSVN component i + 1 (a component that is absent or not an
     ///         INTEGER is 0).
     function sgxExtension(bytes calldata der, Certificate memory c) internal pure returns (SgxExtension memory x) {
-        if (c.sgxEnd == 0) revert SgxExtensionMissing();
-        (uint256 p, uint256 end) = Der.expect(der, c.sgxStart, c.sgxEnd, 0x30);
-        uint256 found;
-        while (p < end) {
-            (uint256 arc, uint256 tag, uint256 vcs, uint256 vEnd, uint256 iEnd) = _sgxEntry(der, p, end, 10);
-            if (arc == 2) {
-                if (tag != 0x30) revert Der.DerUnexpectedTag(vcs, 0x30, tag);
-                found |= _sgxTcb(der, vcs, vEnd, x);
-            } else if (arc == 1) {
-                x.ppid = bytes16(_octets(der, tag, vcs, vEnd, 16, arc, 0));
-            } else if (arc == 3) {
-                x.pceId = bytes2(_octets(der, tag, vcs, vEnd, 2, arc, 0));
-            } else if (arc == 4) {
-                x.fmspc = bytes6(_octets(der, tag, vcs, vEnd, 6, arc, 0));
-            } else if (arc == 5) {
-                x.sgxType = _integer(der, tag, vcs, vEnd, 0x0a, 0xff, arc, 0);
+        unchecked {
+            if (c.sgxEnd == 0) revert SgxExtensionMissing();
+            (uint256 p, uint256 end) = Der.expect(der, c.sgxStart, c.sgxEnd, 0x30);
+            uint256 found;
+            while (p < end) {
+                (uint256 arc, uint256 tag, uint256 vcs, uint256 vEnd, uint256 iEnd) = _sgxEntry(der, p, end, 10);
+                if (arc == 2) {
+                    if (tag != 0x30) revert Der.DerUnexpectedTag(vcs, 0x30, tag);
+                    found |= _sgxTcb(der, vcs, vEnd, x);
+                } else if (arc == 1) {
+                    x.ppid = bytes16(_octets(der, tag, vcs, vEnd, 16, arc, 0));
+                } else if (arc == 3) {
+                    x.pceId = bytes2(_octets(der, tag, vcs, vEnd, 2, arc, 0));
+                } else if (arc == 4) {
+                    x.fmspc = bytes6(_octets(der, tag, vcs, vEnd, 6, arc, 0));
+                } else if (arc == 5) {
+                    x.sgxType = _integer(der, tag, vcs, vEnd, 0x0a, 0xff, arc, 0);
+                }
+                if (arc != 0 && arc < 6) found |= 1 << arc;
+                p = iEnd;
             }
-            if (arc != 0 && arc < 6) found |= 1 << arc;
-            p = iEnd;
-        }
-        // ppid, tcb, pce-id, fmspc, sgx type; pcesvn (bit 17) and cpusvn (bit 18) from the TCB
-        uint256 required = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 17) | (1 << 18);
-        if (found & required != required) {
-            uint256 missing = required & ~found;
-            uint256 arc = 1;
-            while (missing & (1 << arc) == 0) ++arc;
-            if (arc > 16) revert SgxFieldInvalid(2, arc);
-            revert SgxFieldInvalid(arc, 0);
+            // ppid, tcb, pce-id, fmspc, sgx type; pcesvn (bit 17) and cpusvn (bit 18) from the TCB
+            uint256 required = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 17) | (1 << 18);
+            if (found & required != required) {
+                uint256 missing = required & ~found;
+                uint256 arc = 1;
+                while (missing & (1 << arc) == 0) ++arc;
+                if (arc > 16) revert SgxFieldInvalid(2, arc);
+                revert SgxFieldInvalid(arc, 0);
+            }
         }
     }
 
@@ -350,13 +374,15 @@ library X509 {
         pure
         returns (uint256 arc, uint256 tag, uint256 vcs, uint256 vEnd, uint256 iEnd)
     {
-        uint256 ics;
-        (ics, iEnd) = Der.expect(der, p, limit, 0x30);
-        (uint256 ocs, uint256 oEnd) = Der.expect(der, ics, iEnd, 0x06);
-        (tag, vcs, vEnd) = Der.read(der, oEnd, iEnd);
-        if (oEnd - ocs == oidLen && Der.word(der, ocs, 9) == OID_SGX) {
-            if (oidLen == 11 && Der.word(der, ocs + 9, 1) != hex"02") return (0, tag, vcs, vEnd, iEnd);
-            arc = uint8(bytes1(Der.word(der, oEnd - 1, 1)));
+        unchecked {
+            uint256 ics;
+            (ics, iEnd) = Der.expect(der, p, limit, 0x30);
+            (uint256 ocs, uint256 oEnd) = Der.expect(der, ics, iEnd, 0x06);
+            (tag, vcs, vEnd) = Der.read(der, oEnd, iEnd);
+            if (oEnd - ocs == oidLen && Der.word(der, ocs, 9) == OID_SGX) {
+                if (oidLen == 11 && Der.word(der, ocs + 9, 1) != hex"02") return (0, tag, vcs, vEnd, iEnd);
+                arc = uint8(bytes1(Der.word(der, oEnd - 1, 1)));
+            }
         }
     }
 
@@ -366,23 +392,25 @@ library X509 {
         pure
         returns (uint256 found)
     {
-        uint256 comps = uint128(x.tcbComponents);
-        while (p < end) {
-            (uint256 arc, uint256 tag, uint256 vcs, uint256 vEnd, uint256 iEnd) = _sgxEntry(der, p, end, 11);
-            if (arc != 0 && arc < 17) {
-                uint256 v = tag == 0x02 ? _integer(der, tag, vcs, vEnd, 0x02, 0xff, 2, arc) : 0;
-                uint256 shift = (16 - arc) * 8;
-                comps = (comps & ~(uint256(0xff) << shift)) | (v << shift);
-            } else if (arc == 17) {
-                x.pceSvn = _integer(der, tag, vcs, vEnd, 0x02, 0xffff, 2, arc);
-                found |= 1 << 17;
-            } else if (arc == 18) {
-                x.cpuSvn = bytes16(_octets(der, tag, vcs, vEnd, 16, 2, arc));
-                found |= 1 << 18;
+        unchecked {
+            uint256 comps = uint128(x.tcbComponents);
+            while (p < end) {
+                (uint256 arc, uint256 tag, uint256 vcs, uint256 vEnd, uint256 iEnd) = _sgxEntry(der, p, end, 11);
+                if (arc != 0 && arc < 17) {
+                    uint256 v = tag == 0x02 ? _integer(der, tag, vcs, vEnd, 0x02, 0xff, 2, arc) : 0;
+                    uint256 shift = (16 - arc) * 8;
+                    comps = (comps & ~(uint256(0xff) << shift)) | (v << shift);
+                } else if (arc == 17) {
+                    x.pceSvn = _integer(der, tag, vcs, vEnd, 0x02, 0xffff, 2, arc);
+                    found |= 1 << 17;
+                } else if (arc == 18) {
+                    x.cpuSvn = bytes16(_octets(der, tag, vcs, vEnd, 16, 2, arc));
+                    found |= 1 << 18;
+                }
+                p = iEnd;
             }
-            p = iEnd;
+            x.tcbComponents = bytes16(uint128(comps));
         }
-        x.tcbComponents = bytes16(uint128(comps));
     }
 
     function _octets(bytes calldata der, uint256 tag, uint256 vcs, uint256 vEnd, uint256 len, uint256 arc, uint256 sub)
@@ -390,9 +418,11 @@ library X509 {
         pure
         returns (bytes32)
     {
-        if (tag != 0x04) revert Der.DerUnexpectedTag(vcs, 0x04, tag);
-        if (vEnd - vcs != len) revert SgxFieldInvalid(arc, sub);
-        return Der.word(der, vcs, len);
+        unchecked {
+            if (tag != 0x04) revert Der.DerUnexpectedTag(vcs, 0x04, tag);
+            if (vEnd - vcs != len) revert SgxFieldInvalid(arc, sub);
+            return Der.word(der, vcs, len);
+        }
     }
 
     function _integer(
@@ -417,51 +447,55 @@ library X509 {
     /// @notice The UTCTime (`YYMMDDHHMMSSZ`, years 50…99 are 19xx) or GeneralizedTime
     ///         (`YYYYMMDDHHMMSSZ`) at `p` as unix seconds, and where it ends.
     function time(bytes calldata der, uint256 p, uint256 limit) internal pure returns (uint256 t, uint256 end) {
-        uint256 tag;
-        uint256 cs;
-        (tag, cs, end) = Der.read(der, p, limit);
-        uint256 n = end - cs;
-        uint256 digits;
-        if (tag == 0x17 && n == 13) digits = 12;
-        else if (tag == 0x18 && n == 15) digits = 14;
-        else revert X509BadTime(p);
-        uint256 w;
-        bool ok;
-        assembly ("memory-safe") {
-            w := calldataload(add(der.offset, cs))
-            let ones := 0x0101010101010101010101010101010101010101010101010101010101010101
-            let mask := not(shr(shl(3, digits), not(0)))
-            // every digit byte is 0x30…0x39 and the one after them is 'Z'
-            ok := and(
-                eq(and(w, and(mask, mul(ones, 0xf0))), and(mask, mul(ones, 0x30))),
-                iszero(and(add(and(w, and(mask, mul(ones, 0x0f))), and(mask, mul(ones, 0x06))), mul(ones, 0x10)))
-            )
-            ok := and(ok, eq(byte(digits, w), 0x5a))
+        unchecked {
+            uint256 tag;
+            uint256 cs;
+            (tag, cs, end) = Der.read(der, p, limit);
+            uint256 n = end - cs;
+            uint256 digits;
+            if (tag == 0x17 && n == 13) digits = 12;
+            else if (tag == 0x18 && n == 15) digits = 14;
+            else revert X509BadTime(p);
+            uint256 w;
+            bool ok;
+            assembly ("memory-safe") {
+                w := calldataload(add(der.offset, cs))
+                let ones := 0x0101010101010101010101010101010101010101010101010101010101010101
+                let mask := not(shr(shl(3, digits), not(0)))
+                // every digit byte is 0x30…0x39 and the one after them is 'Z'
+                ok := and(
+                    eq(and(w, and(mask, mul(ones, 0xf0))), and(mask, mul(ones, 0x30))),
+                    iszero(and(add(and(w, and(mask, mul(ones, 0x0f))), and(mask, mul(ones, 0x06))), mul(ones, 0x10)))
+                )
+                ok := and(ok, eq(byte(digits, w), 0x5a))
+            }
+            if (!ok) revert X509BadTime(p);
+            (ok, t) = _timestamp(w, digits);
+            if (!ok) revert X509BadTime(p);
         }
-        if (!ok) revert X509BadTime(p);
-        (ok, t) = _timestamp(w, digits);
-        if (!ok) revert X509BadTime(p);
     }
 
     /// @dev The date and time in the leading 12 (YYMMDDHHMMSS) or 14 (YYYYMMDDHHMMSS) digit bytes of `w`.
     function _timestamp(uint256 w, uint256 digits) private pure returns (bool ok, uint256 t) {
-        uint256 year;
-        uint256 i;
-        if (digits == 12) {
-            year = _two(w, 0);
-            year += year > 49 ? 1900 : 2000;
-            i = 2;
-        } else {
-            year = _two(w, 0) * 100 + _two(w, 2);
-            i = 4;
+        unchecked {
+            uint256 year;
+            uint256 i;
+            if (digits == 12) {
+                year = _two(w, 0);
+                year += year > 49 ? 1900 : 2000;
+                i = 2;
+            } else {
+                year = _two(w, 0) * 100 + _two(w, 2);
+                i = 4;
+            }
+            uint256 month = _two(w, i);
+            uint256 day = _two(w, i + 2);
+            uint256 hour = _two(w, i + 4);
+            uint256 minute = _two(w, i + 6);
+            uint256 second = _two(w, i + 8);
+            ok = DateTimeLib.isSupportedDateTime(year, month, day, hour, minute, second);
+            if (ok) t = DateTimeLib.dateTimeToTimestamp(year, month, day, hour, minute, second);
         }
-        uint256 month = _two(w, i);
-        uint256 day = _two(w, i + 2);
-        uint256 hour = _two(w, i + 4);
-        uint256 minute = _two(w, i + 6);
-        uint256 second = _two(w, i + 8);
-        ok = DateTimeLib.isSupportedDateTime(year, month, day, hour, minute, second);
-        if (ok) t = DateTimeLib.dateTimeToTimestamp(year, month, day, hour, minute, second);
     }
 
     /// @dev The two decimal digits at bytes `i`, `i + 1` of `w` (already checked to be digits).
@@ -483,20 +517,22 @@ library X509 {
         pure
         returns (uint256 count, uint256 value)
     {
-        uint256 nEnd;
-        (start, nEnd) = Der.expect(der, start, end, 0x30);
-        if (nEnd != end) revert Der.DerBadStructure(nEnd);
-        bytes32 want = bytes32(uint256(0x5504) << 240 | (attr & 0xff) << 232);
-        while (start < end) {
-            uint256 setEnd;
-            (start, setEnd) = Der.expect(der, start, end, 0x31);
-            while (start < setEnd) {
-                (uint256 v, uint256 atvEnd) = _attribute(der, start, setEnd, want);
-                if (v != 0) {
-                    ++count;
-                    value = v;
+        unchecked {
+            uint256 nEnd;
+            (start, nEnd) = Der.expect(der, start, end, 0x30);
+            if (nEnd != end) revert Der.DerBadStructure(nEnd);
+            bytes32 want = bytes32(uint256(0x5504) << 240 | (attr & 0xff) << 232);
+            while (start < end) {
+                uint256 setEnd;
+                (start, setEnd) = Der.expect(der, start, end, 0x31);
+                while (start < setEnd) {
+                    (uint256 v, uint256 atvEnd) = _attribute(der, start, setEnd, want);
+                    if (v != 0) {
+                        ++count;
+                        value = v;
+                    }
+                    start = atvEnd;
                 }
-                start = atvEnd;
             }
         }
     }
@@ -508,11 +544,13 @@ library X509 {
         pure
         returns (uint256 value, uint256 end)
     {
-        (uint256 a, uint256 atvEnd) = Der.expect(der, p, limit, 0x30);
-        (uint256 ocs, uint256 oEnd) = Der.expect(der, a, atvEnd, 0x06);
-        (,, end) = Der.read(der, oEnd, atvEnd);
-        if (end != atvEnd) revert Der.DerBadStructure(end);
-        if (oEnd - ocs == 3 && Der.word(der, ocs, 3) == want) value = oEnd;
+        unchecked {
+            (uint256 a, uint256 atvEnd) = Der.expect(der, p, limit, 0x30);
+            (uint256 ocs, uint256 oEnd) = Der.expect(der, a, atvEnd, 0x06);
+            (,, end) = Der.read(der, oEnd, atvEnd);
+            if (end != atvEnd) revert Der.DerBadStructure(end);
+            if (oEnd - ocs == 3 && Der.word(der, ocs, 3) == want) value = oEnd;
+        }
     }
 
     /// @notice True when the Name `[start, end)` has exactly one attribute 2.5.4.`attr` and it is a
@@ -545,7 +583,9 @@ library X509 {
         pure
         returns (bool)
     {
-        return aEnd - aStart == bEnd - bStart && keccak256(a[aStart:aEnd]) == keccak256(b[bStart:bEnd]);
+        unchecked {
+            return aEnd - aStart == bEnd - bStart && keccak256(a[aStart:aEnd]) == keccak256(b[bStart:bEnd]);
+        }
     }
 
     // -----------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ import { network } from "hardhat";
 import { type Abi } from "viem";
 import { describe, expect, it } from "vitest";
 
+import { createForgeWorld } from "../../src/testing/forge/index.js";
+
 import {
   chainTryOutcome,
   errorName,
@@ -28,6 +30,7 @@ import {
   type Outcome,
   type PlatformInput,
 } from "./dcap-json-lib.js";
+import { intelShapedTcbInfo, productionTcbLevels } from "./dcap-verifier-lib.js";
 
 // IntelJsonHarness exposes every reader and grader of the three libraries at once, which is more code than one
 // deployable contract holds; it is a test harness only (DcapCollateral deploys within the limit).
@@ -194,5 +197,93 @@ describe("malformed documents", () => {
       .replace(/}$/, " }\r\n");
     expect(tsAccepts(parseQeIdentity, extra)).toBe(true);
     expect(chainQeView(await harness.read.parseQeIdentity([textHex(extra)]))).toEqual(tsQeView(parseQeIdentity(extra)));
+  });
+});
+
+/** A TCB Info of 12 levels in the shape and size of Intel's production TDX documents. */
+const INTEL_SHAPED_12 = await (async () => {
+  const base = await createForgeWorld({ seed: "dcap-json-templates" });
+  const world = await createForgeWorld({
+    seed: "dcap-json-templates",
+    tcbInfo: { tcbLevels: productionTcbLevels(12, base.pck.cpuSvn, base.pck.pceSvn, base.teeTcbSvn), edit: intelShapedTcbInfo },
+  });
+  return world.collateral.tcbInfo;
+})();
+
+describe("later TCB levels read against the first level's component arrays", () => {
+  // Intel's production shape: every level's component arrays are the first level's text with other
+  // one-digit SVNs, so the reader compares them word by word; each variant below breaks that sameness in
+  // one later level and must read exactly as the TypeScript parser reads it (or be refused by both).
+  const doc = INTEL_SHAPED_12;
+  const MARK = '{"tcb":{"sgxtcbcomponents":[';
+  /** `doc` with `edit` applied to the text of level `i` (document order) only. */
+  const inLevel = (i: number, edit: (level: string) => string): string => {
+    const parts = doc.split(MARK);
+    parts[i + 1] = edit(parts[i + 1]!);
+    return parts.join(MARK);
+  };
+  const accepted: [string, string][] = [
+    ["Intel's shape throughout", doc],
+    ["a two-digit SGX SVN in level 3", inLevel(3, (l) => l.replace('{"svn":2,', '{"svn":12,'))],
+    ["a three-digit TDX SVN in level 5", inLevel(5, (l) => l.replace(/("tdxtcbcomponents":\[.*?\{"svn":)\d,/, "$1255,"))],
+    ["another known category in level 2", inLevel(2, (l) => l.replace('"category":"BIOS","type":"Early', '"category":"OS/VMM","type":"Early'))],
+    ["whitespace inside a component of level 4", inLevel(4, (l) => l.replace('{"svn":0}', '{ "svn" : 0 }'))],
+    ["an unknown key in a component of level 6", inLevel(6, (l) => l.replace('{"svn":0}', '{"svn":0,"note":"x"}'))],
+    ["keys in another order in level 7", inLevel(7, (l) => l.replace(/\{"svn":(\d),"category":"BIOS"\}/, '{"category":"BIOS","svn":$1}'))],
+    ["a component without its type in level 8", inLevel(8, (l) => l.replace(',"type":"TXT SINIT"', ""))],
+    ["a last level without TDX components", inLevel(11, (l) => l.replace(/,"tdxtcbcomponents":\[.*?\]\}/, "}"))],
+    ["another advisory ID shape in level 9", inLevel(9, (l) => l.replace('"INTEL-SA-00961"', '"INTEL-SA-0096","TDX-SA-1"'))],
+    ["an empty advisory list in level 10", inLevel(10, (l) => l.replace(/"advisoryIDs":\[[^\]]*\]/, '"advisoryIDs":[]'))],
+    ["a two-digit SVN in the first level", inLevel(0, (l) => l.replace('{"svn":0}', '{"svn":10}'))],
+  ];
+  const refused: [string, string][] = [
+    ["a leading zero in level 3", inLevel(3, (l) => l.replace('{"svn":2,', '{"svn":02,'))],
+    ["SVN 256 in level 4", inLevel(4, (l) => l.replace('{"svn":0}', '{"svn":256}'))],
+    ["a letter for an SVN digit in level 5", inLevel(5, (l) => l.replace('{"svn":0}', '{"svn":x}'))],
+    ["an SVN as a string in level 6", inLevel(6, (l) => l.replace('{"svn":0}', '{"svn":"0"}'))],
+    ["15 SGX components in level 7", inLevel(7, (l) => l.replace('{"svn":0},', ""))],
+    ["17 TDX components in level 8", inLevel(8, (l) => l.replace(/("tdxtcbcomponents":\[)/, '$1{"svn":0},'))],
+    ["a duplicate key in a component of level 9", inLevel(9, (l) => l.replace('{"svn":0}', '{"svn":0,"svn":0}'))],
+    ["a raw control byte in a category of level 10", inLevel(10, (l) => l.replace('"BIOS"', '"BI\u0001OS"'))],
+    ["an advisory ID with a number in level 11", inLevel(11, (l) => l.replace('"INTEL-SA-00960"', "960"))],
+    ["an unterminated advisory ID in the last level", doc.slice(0, doc.lastIndexOf("INTEL-SA-") + 12)],
+  ];
+
+  it("60 seeded one-byte changes inside later levels' component arrays read or are refused as in TypeScript", async () => {
+    const r = rng(23);
+    const starts = [...doc.matchAll(/"(sgx|tdx)tcbcomponents":\[/g)].map((m) => m.index + m[0].length).slice(2);
+    const bytes = ['"', ",", "}", "]", "{", ":", " ", "0", "1", "9", "a", "S", "\\"];
+    let accepted = 0;
+    for (let i = 0; i < 60; i++) {
+      const start = r.pick(starts);
+      const at = start + r.int(doc.indexOf("]", start) - start + 1);
+      const text = doc.slice(0, at) + r.pick(bytes) + doc.slice(at + 1);
+      if (text === doc) continue;
+      if (tsAccepts(parseTcbInfo, text)) {
+        accepted++;
+        expect(chainTcbInfoView(await harness.read.parseTcbInfo([textHex(text)])), `change at ${at}`).toEqual(tsTcbInfoView(parseTcbInfo(text)));
+      } else {
+        const v = await chainVerdict("tcb", text);
+        expect(v, `change at ${at}`).not.toBe("ok");
+        expect(v, `change at ${at}`).not.toBe("?");
+      }
+    }
+    console.log(`later-level changes: ${accepted} read by both, the others refused by both`);
+    // digit changes keep the document valid: some of the changes are accepted, most are refused
+    expect(accepted).toBeGreaterThan(0);
+  });
+
+  it.each(accepted)("%s: both read the same fields and levels", async (_name, text) => {
+    // each variant changes the document (the first case is the document itself)
+    expect(text === doc).toBe(_name === "Intel's shape throughout");
+    expect(chainTcbInfoView(await harness.read.parseTcbInfo([textHex(text)]))).toEqual(tsTcbInfoView(parseTcbInfo(text)));
+  });
+
+  it.each(refused)("%s: both refuse", async (_name, text) => {
+    expect(text).not.toBe(doc);
+    expect(tsAccepts(parseTcbInfo, text)).toBe(false);
+    const v = await chainVerdict("tcb", text);
+    expect(v).not.toBe("ok");
+    expect(v).not.toBe("?");
   });
 });
