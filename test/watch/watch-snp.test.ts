@@ -46,7 +46,7 @@ describe("watch: SEV-SNP registrations", () => {
       const reg = of(fs, "registered", good.kms);
       expect(reg).toHaveLength(1);
       expect(reg[0]!.severity).toBe("info");
-      expect(reg[0]!.message).toMatch(/^registered by 0x[0-9a-fA-F]{40} \(attestation #1, sev-snp, quote 0x[0-9a-f]{16}…\): quote hash, KMS address and key binding ok; re-verified: verified: SEV-SNP report \(Milan\) signed by its VCEK \(NOT GENUINE: test ARK, not AMD's\) \(with the VCEK and AMD chain published on chain, at the registration's block time \d+\)$/);
+      expect(reg[0]!.message).toMatch(/^registered by 0x[0-9a-fA-F]{40} \(attestation #1, sev-snp, quote 0x[0-9a-f]{16}…\): quote hash, KMS address and key binding ok; re-verified: verified: SEV-SNP report \(Milan\) signed by its VCEK \(NOT GENUINE: test ARK, not AMD's\); AMD revocation NOT re-checked: no CRL was published on chain for this registration \(no KmsSnpCrlPublished\) \(with the VCEK and AMD chain published on chain, at the registration's block time \d+\)$/);
       expect(of(fs, "quote-not-verifiable", good.kms)).toEqual([]);
       expect(of(fs, "quote-unparseable", good.kms)).toEqual([]);
       // the debug policy: verified, then refused by the policy rule (a critical finding)
