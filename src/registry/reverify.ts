@@ -163,6 +163,15 @@ async function reverifyTdx(reg: RegistrationEvidence, opts: ReverifyRegistration
   };
 }
 
+/** A report's fields, or null when it does not decode (the verification then names why). */
+function fieldsOrNull(read: () => Record<string, unknown>): Record<string, unknown> | null {
+  try {
+    return read();
+  } catch {
+    return null;
+  }
+}
+
 /**
  * SEV-SNP: the raw report of `KmsRegistered` with the VCEK and ASK/ARK chain of `KmsSnpEvidencePublished`, at
  * the registration's block time, to AMD's pinned ARK of the product (or the test ARK of `--root-ca`: NOT
@@ -171,12 +180,7 @@ async function reverifyTdx(reg: RegistrationEvidence, opts: ReverifyRegistration
  * none was published).
  */
 function reverifySnp(reg: RegistrationEvidence, opts: ReverifyRegistrationOptions): RegistrationVerdict {
-  let report: Record<string, unknown> | null = null;
-  try {
-    report = snpReportJson(parseSnpReport(reg.quote));
-  } catch {
-    // the verification below names why it does not parse
-  }
+  const report = fieldsOrNull(() => snpReportJson(parseSnpReport(reg.quote)));
   const base = { platform: "sev-snp" as const, status: null, report, validUntil: null };
   const evidence = reg.snpEvidence;
   if (!evidence) return { ...base, ok: false, ran: false, genuine: null, summary: NO_PUBLISHED_SNP_EVIDENCE, steps: [] };
@@ -225,12 +229,7 @@ const NITRO_CLOCK_SKEW_SECONDS = 300;
  * the debug-mode rule (a debug-mode enclave is refused).
  */
 function reverifyNitro(reg: RegistrationEvidence, opts: ReverifyRegistrationOptions): RegistrationVerdict {
-  let report: Record<string, unknown> | null = null;
-  try {
-    report = nitroReportJson(decodeNitroDocument(reg.quote));
-  } catch {
-    // the verification below names why it does not decode
-  }
+  const report = fieldsOrNull(() => nitroReportJson(decodeNitroDocument(reg.quote)));
   const base = { platform: "nitro-enclave" as const, status: null, report, validUntil: null };
   const source = "from the document registered on chain (its own certificate chain), at its timestamp";
   let r;
