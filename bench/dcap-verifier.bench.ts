@@ -24,7 +24,7 @@
 import { readFileSync } from "node:fs";
 
 import { network } from "hardhat";
-import { getContractAddress, keccak256, type Hex } from "viem";
+import { getContractAddress } from "viem";
 
 import { bytesToHex } from "../src/core/bytes.js";
 import type { Collateral } from "../src/dcap/types.js";
@@ -38,11 +38,10 @@ import {
   rootArgs,
   TCB_STATUS_NAMES,
 } from "../test/contracts/dcap-verifier-lib.js";
+import { installSoladyP256Verifier, SOLADY_P256_VERIFIER } from "./lib.js";
 
 const TARGET_REAL = 1_200_000;
 const TARGET_FORGED_12 = 900_000;
-const SOLADY_P256_VERIFIER = "0x000000000000D01eA45F9eFD5c54f037Fa57Ea1a";
-const SOLADY_P256_VERIFIER_CODEHASH = "0x9933b3f70809361dcfebe1f731b129890454cc29af5b32840dcae92400a8826b";
 
 type Case = { name: string; quote: Uint8Array; collateral: Collateral; now: number; root: Uint8Array; tcbLevels?: number };
 
@@ -78,12 +77,7 @@ const cases = [...real, await forged(4), await forged(12), await forged(16)];
 async function measure(hardfork: "osaka" | "prague"): Promise<Record<string, unknown>[]> {
   const { viem } = await network.connect({ override: { hardfork } });
   const publicClient = await viem.getPublicClient();
-  if (hardfork === "prague") {
-    const code = `0x${readFileSync(new URL("../test/fixtures/solady-p256-verifier/runtime.hex", import.meta.url), "utf8").trim()}` as Hex;
-    if (keccak256(code) !== SOLADY_P256_VERIFIER_CODEHASH) throw new Error("solady P-256 verifier bytecode does not match its code hash");
-    const test = await viem.getTestClient();
-    await test.setCode({ address: SOLADY_P256_VERIFIER, bytecode: code });
-  }
+  if (hardfork === "prague") await installSoladyP256Verifier(await viem.getTestClient());
   const harness = await viem.deployContract("DcapVerifierHarness");
   const verifiers = new Map<string, Awaited<ReturnType<typeof viem.deployContract<"DcapVerifier">>>>();
   const out: Record<string, unknown>[] = [];

@@ -5,6 +5,9 @@
  *
  *   npx tsx bench/registry-verified.bench.ts      (or: npm run bench, which runs every bench file)
  *
+ * Both on Osaka (the P-256 precompile) and, under `withoutPrecompile`, on Prague with solady's P-256 verifier
+ * contract (the Solidity fallback solady's `P256` calls where a chain has no precompile).
+ *
  * Method:
  * - The quote must bind freshly generated keys, so it is forged (`src/testing/forge`) under the forge's root,
  *   in a world padded to the sizes of the real 5,006-byte `tdx_quote` and its real collateral: the quote to
@@ -32,6 +35,7 @@ import { toOnChainCollateral, verifierRootArgs, type OnChainCollateral } from ".
 import { createForgeWorld, forgeQuote, FORGE_DEFAULT_NOW, type ForgeWorld, type ForgeWorldOptions } from "../src/testing/forge/index.js";
 import { intelShapedTcbInfo, productionTcbLevels } from "../test/contracts/dcap-verifier-lib.js";
 import { bindingReportData, newKms, REAL_QUOTE } from "../test/contracts/helpers.js";
+import { installSoladyP256Verifier, SOLADY_P256_VERIFIER } from "./lib.js";
 
 const TARGETS = { registerVerified: 1_500_000, registerVerifiedStretch: 1_000_000, recheck: 1_200_000 };
 const N = FORGE_DEFAULT_NOW;
@@ -124,12 +128,19 @@ async function sizedQuote(w: ForgeWorld, k: ReturnType<typeof newKms>): Promise<
   return forgeQuote(w, { reportData, qeAuthData: Uint8Array.from({ length: 32 + extra }, (_, i) => i & 0xff) });
 }
 
-const { viem } = await network.connect({ override: { hardfork: "osaka", initialDate: new Date(N * 1000) } });
-const publicClient = await viem.getPublicClient();
-const [wallet, anyone] = await viem.getWalletClients();
+type Hardfork = "osaka" | "prague";
 
-async function send(to: Hex, data: Hex) {
-  const hash = await anyone!.sendTransaction({ to, data, gas: 15_000_000n });
+/** A chain of `hardfork`; on Prague (no P-256 precompile) with solady's P-256 verifier contract at its canonical address. */
+async function connect(hardfork: Hardfork) {
+  const { viem } = await network.connect({ override: { hardfork, initialDate: new Date(N * 1000) } });
+  if (hardfork === "prague") await installSoladyP256Verifier(await viem.getTestClient());
+  const [wallet, anyone] = await viem.getWalletClients();
+  return { viem, publicClient: await viem.getPublicClient(), wallet: wallet!, anyone: anyone! };
+}
+type Chain = Awaited<ReturnType<typeof connect>>;
+
+async function send({ publicClient, anyone }: Chain, to: Hex, data: Hex) {
+  const hash = await anyone.sendTransaction({ to, data, gas: 15_000_000n });
   const receipt = await publicClient.getTransactionReceipt({ hash });
   if (receipt.status !== "success") throw new Error(`transaction to ${to} reverted`);
   const cd = calldata(data);
@@ -137,24 +148,26 @@ async function send(to: Hex, data: Hex) {
   return { gasUsed, calldataBytes: cd.bytes, calldataStandard: cd.standard, floor: cd.floor, floorApplies: gasUsed === cd.floor, execution: gasUsed - 21_000 - cd.standard };
 }
 
-async function measure(levels: number, intelShaped = false) {
+async function measure(chain: Chain, levels: number, intelShaped = false) {
+  const { viem, publicClient, wallet } = chain;
   const world = intelShaped ? intelShapedWorld : sizedWorld;
   const w = await world(levels);
   const verifier = await viem.deployContract("DcapVerifier", verifierRootArgs(w.rootCaDer));
-  const registry = await viem.deployContract("KmsRegistry", [wallet!.account.address, verifier.address]);
+  const registry = await viem.deployContract("KmsRegistry", [wallet.account.address, verifier.address]);
   const k = newKms();
   const quote = await sizedQuote(w, k);
   const c = toOnChainCollateral(quote, w.collateral);
   const now = BigInt((await publicClient.getBlock()).timestamp);
-  const verify = await send(verifier.address, encodeFunctionData({ abi: verifier.abi, functionName: "verify", args: [bytesToHex(quote), c, now + 1n] }));
+  const verify = await send(chain, verifier.address, encodeFunctionData({ abi: verifier.abi, functionName: "verify", args: [bytesToHex(quote), c, now + 1n] }));
   const register = await send(
+    chain,
     registry.address,
     encodeFunctionData({ abi: registry.abi, functionName: "registerVerified", args: [bytesToHex(k.caPubkey), bytesToHex(k.k256Pubkey), bytesToHex(quote), c] }),
   );
   const newer = toOnChainCollateral(quote, (await world(levels, 18)).collateral);
-  const recheck = await send(registry.address, encodeFunctionData({ abi: registry.abi, functionName: "recheck", args: [k.address, bytesToHex(quote), newer] }));
+  const recheck = await send(chain, registry.address, encodeFunctionData({ abi: registry.abi, functionName: "recheck", args: [k.address, bytesToHex(quote), newer] }));
   const stale = toOnChainCollateral(quote, (await world(levels, 19, "OutOfDate")).collateral);
-  const recheckStale = await send(registry.address, encodeFunctionData({ abi: registry.abi, functionName: "recheck", args: [k.address, bytesToHex(quote), stale] }));
+  const recheckStale = await send(chain, registry.address, encodeFunctionData({ abi: registry.abi, functionName: "recheck", args: [k.address, bytesToHex(quote), stale] }));
   if (!(await registry.read.kmsInfo([k.address])).stale) throw new Error("the OutOfDate recheck did not make the record stale");
   // the registrar path on the same registry, for comparison (no verification, the collateral published)
   const k2 = newKms();
@@ -165,7 +178,7 @@ async function measure(levels: number, intelShaped = false) {
       functionName: "registerWithCollateral",
       args: [bytesToHex(k2.caPubkey), bytesToHex(k2.k256Pubkey), bytesToHex(quote2), toOnChainCollateral(quote2, w.collateral)],
     });
-    const hash = await wallet!.sendTransaction({ to: registry.address, data, gas: 15_000_000n });
+    const hash = await wallet.sendTransaction({ to: registry.address, data, gas: 15_000_000n });
     const r = await publicClient.getTransactionReceipt({ hash });
     return { gasUsed: Number(r.gasUsed), calldataBytes: calldata(data).bytes };
   })();
@@ -190,8 +203,14 @@ async function measure(levels: number, intelShaped = false) {
   };
 }
 
-const realSize = await measure(await levelsForRealSize());
-const twelve = await measure(12, true);
+const realLevels = await levelsForRealSize();
+const osaka = await connect("osaka");
+const realSize = await measure(osaka, realLevels);
+const twelve = await measure(osaka, 12, true);
+// without the precompile: the same worlds on Prague, P-256 through solady's Solidity verifier
+const prague = await connect("prague");
+const realSizePrague = await measure(prague, realLevels);
+const twelvePrague = await measure(prague, 12, true);
 process.stdout.write(
   JSON.stringify(
     {
@@ -207,6 +226,17 @@ process.stdout.write(
       meetsTargets: realSize.registerVerified.meetsTarget && twelve.registerVerified.meetsTarget && realSize.recheck.meetsTarget && twelve.recheck.meetsTarget,
       realSizes: sizesOf(REAL_QUOTE, realCollateral),
       detail: [realSize, twelve],
+      withoutPrecompile: {
+        hardfork: "prague",
+        p256: `solady verifier contract at ${SOLADY_P256_VERIFIER} (Solidity)`,
+        registerVerified: realSizePrague.registerVerified.gasUsed,
+        registerVerified12Levels: twelvePrague.registerVerified.gasUsed,
+        recheck: realSizePrague.recheck.gasUsed,
+        recheck12Levels: twelvePrague.recheck.gasUsed,
+        verifierExecution: realSizePrague.verifierExecution,
+        verifierExecution12Levels: twelvePrague.verifierExecution,
+        detail: [realSizePrague, twelvePrague],
+      },
     },
     null,
     2,
