@@ -10,14 +10,14 @@
  */
 import { readFileSync } from "node:fs";
 
-import { keccak256 } from "viem";
+import { decodeErrorResult, decodeFunctionResult, keccak256 } from "viem";
 
 import { bytesToHex, concatBytes, type Hex } from "../../src/core/bytes.js";
 import { InputError } from "../../src/core/errors.js";
 import { decodeDstackAttestation } from "../../src/dstack/attestation.js";
 import { nitroRegistryFields } from "../../src/dstack/platforms/nitro.js";
 import { parseSnpReport, SNP_REPORT_DATA_OFFSET } from "../../src/dstack/platforms/sev-snp.js";
-import { registryRevert } from "../../src/registry/client.js";
+import { kmsRegistryAbi } from "../../src/registry/generated/abi.js";
 import { createNitroWorld, debugPcrs, makeNitroDocument } from "../../src/testing/platforms/nitro-world.js";
 
 // ───────────────────────────── seeded randomness ─────────────────────────────
@@ -319,7 +319,11 @@ export function headOffsets(b: Uint8Array): number[] {
   return out;
 }
 
-const INTERESTING = [0x00, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1f, 0x20, 0x38, 0x40, 0x58, 0x5f, 0x60, 0x78, 0x7f, 0x80, 0x84, 0x98, 0x9f, 0xa0, 0xb8, 0xbf, 0xc0, 0xd2, 0xd8, 0xf4, 0xf6, 0xf7, 0xf9, 0xfb, 0xff];
+/** Head bytes: each major type small and with every length form, indefinite and reserved; tags, simple values, floats, the break. */
+const INTERESTING = [
+  0x00, 0x01, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1f, 0x20, 0x38, 0x3b, 0x3f, 0x40, 0x44, 0x58, 0x59, 0x5b, 0x5d, 0x5f, 0x60, 0x69, 0x78, 0x7a, 0x7f, 0x80, 0x84, 0x98, 0x9b, 0x9f, 0xa0, 0xa1, 0xb8, 0xbb, 0xbf, 0xc0, 0xd2,
+  0xd8, 0xdb, 0xdf, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xff,
+];
 
 /** One byte-level mutation: at an item head (an interesting byte), a flip anywhere, a truncation, an insertion, a deletion. */
 function mutateBytes(doc: Uint8Array, heads: number[], r: Rng): Uint8Array {
@@ -376,12 +380,34 @@ export function nitroCases(n: number, seed: number): NitroCase[] {
   return cases.slice(0, n);
 }
 
+/**
+ * Every item head of dstack's real document and of the NSM-shaped models (the document's and the payload's),
+ * each replaced by every one of the interesting head bytes: every major type with every length form,
+ * indefinite, reserved, break, tags, simple values and floats at every position the walker reads a head.
+ */
+export function nitroHeadSweep(): NitroCase[] {
+  const { docs, models } = nitroBases();
+  const bases = [{ name: docs[0]!.name, bytes: docs[0]!.bytes }, ...models.map((m) => ({ name: m.name, bytes: encodeModel(m.model) }))];
+  const out: NitroCase[] = [];
+  for (const b of bases) {
+    for (const h of new Set(nitroHeads(b.bytes))) {
+      for (const v of INTERESTING) {
+        if (b.bytes[h] === v) continue;
+        const doc = Uint8Array.from(b.bytes);
+        doc[h] = v;
+        out.push({ name: `${b.name}: head at ${h} := 0x${v.toString(16).padStart(2, "0")}`, doc });
+      }
+    }
+  }
+  return out;
+}
+
 /** Item heads of a document and of its payload (the payload's content is CBOR too). */
 function nitroHeads(doc: Uint8Array): number[] {
   const outer = headOffsets(doc);
-  // the payload is the 3rd item after the array head: find its head among the outer ones and walk inside
+  // the payload is the array's 3rd item (after the protected and unprotected headers): walk inside it
   const at = doc[0] === 0xd2 ? 1 : 0;
-  const payloadHead = outer.filter((o) => o > at)[3];
+  const payloadHead = outer.filter((o) => o > at)[2];
   if (payloadHead === undefined) return outer;
   const first = doc[payloadHead]!;
   const info = first & 0x1f;
@@ -405,23 +431,30 @@ export function nitroOffChain(doc: Uint8Array): Reading {
   }
 }
 
-export type NitroRead = (doc: Hex) => Promise<readonly [Hex, Hex, Hex, bigint]>;
-export type SnpRead = (report: Hex) => Promise<readonly [Hex, Hex, Hex]>;
+/** `ReaderBatch.nitro` / `ReaderBatch.snp` on a deployed registry: each input's outcome and its return or revert data. */
+export type BatchRead = (inputs: readonly Hex[]) => Promise<readonly [readonly boolean[], readonly Hex[]]>;
 
 const READER_ERRORS = new Set(["CborTruncated", "CborUnsupported", "NitroDocumentMalformed", "NitroFieldMissing", "NitroUserDataLengthMismatch", "SnpReportLengthMismatch", "UnsupportedSnpReportVersion", "UnsupportedSnpSignatureAlgorithm"]);
 
-async function onChain<T>(call: () => Promise<T>, fields: (v: T) => Record<string, string>): Promise<Reading> {
-  try {
-    return { ok: true, fields: fields(await call()) };
-  } catch (e) {
-    const d = registryRevert(e);
-    if (!d || !READER_ERRORS.has(d.name)) throw new Error(`the on-chain reader failed without one of its errors: ${String((e as Error).message).slice(0, 300)}`, { cause: e });
-    return { ok: false, error: d.name };
-  }
-}
-
-export function nitroOnChain(read: NitroRead, doc: Uint8Array): Promise<Reading> {
-  return onChain(() => read(bytesToHex(doc)), ([high, low, image, ts]) => ({ high: high.toLowerCase(), low: low.toLowerCase(), image: image.toLowerCase(), timestamp: String(ts) }));
+/** The on-chain readings of `inputs` (one batch call); a revert that is not one of the reader's errors (a panic, empty data) throws. */
+export async function onChainReadings(read: BatchRead, reader: "nitroDocumentFields" | "snpReportFields", inputs: readonly Uint8Array[]): Promise<Reading[]> {
+  const [ok, data] = await read(inputs.map((b) => bytesToHex(b)));
+  return inputs.map((_, i) => {
+    const d = data[i]!;
+    if (ok[i]) {
+      const out = decodeFunctionResult({ abi: kmsRegistryAbi, functionName: reader, data: d }) as readonly (Hex | bigint)[];
+      const [high, low, image, ts] = out as [Hex, Hex, Hex, bigint | undefined];
+      return { ok: true, fields: { high: high.toLowerCase(), low: low.toLowerCase(), image: image.toLowerCase(), ...(ts !== undefined ? { timestamp: String(ts) } : {}) } };
+    }
+    let name: string | undefined;
+    try {
+      name = decodeErrorResult({ abi: kmsRegistryAbi, data: d }).errorName;
+    } catch {
+      // not one of the registry's errors
+    }
+    if (!name || !READER_ERRORS.has(name)) throw new Error(`the on-chain reader failed without one of its errors (revert data ${d.slice(0, 80)})`);
+    return { ok: false, error: name };
+  });
 }
 
 export interface DiffOutcome {
@@ -433,15 +466,22 @@ export interface DiffOutcome {
 
 export const sameReading = (a: Reading, b: Reading) => (a.ok && b.ok ? JSON.stringify(a.fields) === JSON.stringify(b.fields) : a.ok === b.ok);
 
-export async function runAll<C extends { name: string }>(cases: C[], off: (c: C) => Reading, on: (c: C) => Promise<Reading>, concurrency = 8): Promise<DiffOutcome[]> {
+/** Every case read by both: off chain one by one, on chain in batches of `batch` (`concurrency` batches at a time). */
+export async function runAll<C extends { name: string }>(cases: C[], off: (c: C) => Reading, on: (batch: C[]) => Promise<Reading[]>, o: { batch?: number; concurrency?: number } = {}): Promise<DiffOutcome[]> {
+  const size = o.batch ?? 32;
   const out: DiffOutcome[] = new Array<DiffOutcome>(cases.length);
   let next = 0;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < cases.length; i = next++) {
-        const c = cases[i]!;
-        const [a, b] = [off(c), await on(c)];
-        out[i] = { name: c.name, agree: sameReading(a, b), offChain: a, onChain: b };
+    Array.from({ length: o.concurrency ?? 4 }, async () => {
+      for (let at = next; at < cases.length; at = next) {
+        next += size;
+        const batch = cases.slice(at, at + size);
+        const readings = await on(batch);
+        batch.forEach((c, j) => {
+          const a = off(c);
+          const b = readings[j]!;
+          out[at + j] = { name: c.name, agree: sameReading(a, b), offChain: a, onChain: b };
+        });
       }
     }),
   );
@@ -476,10 +516,6 @@ export function snpOffChain(report: Uint8Array): Reading {
   }
 }
 const bytesEqualish = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
-
-export function snpOnChain(read: SnpRead, report: Uint8Array): Promise<Reading> {
-  return onChain(() => read(bytesToHex(report)), ([high, low, image]) => ({ high: high.toLowerCase(), low: low.toLowerCase(), image: image.toLowerCase() }));
-}
 
 /** Seeded SNP cases from real reports: every version around 2–5, lengths around 1184, the signature algorithm, bytes anywhere. */
 export function snpCases(bases: { name: string; report: Uint8Array }[], n: number, seed: number): SnpCase[] {
