@@ -234,6 +234,10 @@ interface IKmsRegistry {
     /// @param version The version found.
     error UnsupportedSnpReportVersion(uint32 version);
 
+    /// @notice An SEV-SNP report's signature algorithm (u32 at 0x34) is not 1 (ECDSA P-384 with SHA-384).
+    /// @param algorithm The algorithm found.
+    error UnsupportedSnpSignatureAlgorithm(uint32 algorithm);
+
     /// @notice A CBOR item of a Nitro attestation document runs past the end of what holds it.
     /// @param offset Where the item (or its head) starts: in the document, or in its payload for the
     ///        payload's items.
@@ -636,10 +640,11 @@ interface IKmsRegistry {
     ///         `KmsRegistered` (its `quote` is the raw report), `KmsSnpEvidencePublished` and, when `crl` is
     ///         not empty, `KmsSnpCrlPublished`.
     /// @dev The checks of `register` with the report in place of the quote: `caPubkey` and `k256Pubkey` as
-    ///      there; the report is 1184 bytes of version 2 to 5 (`SnpReportLengthMismatch`,
-    ///      `UnsupportedSnpReportVersion`) whose report_data (at 0x50) is keccak256(binding
-    ///      string) ‖ 32 zero bytes (`ReportDataMismatch`); its image measurement keccak256(measurement),
-    ///      the 48 bytes at 0x90, is allowed when the allowlist is on (`ImageNotAllowed`); the KMS is not
+    ///      there; the report is 1184 bytes of version 2 to 5 and signature algorithm 1
+    ///      (`SnpReportLengthMismatch`, `UnsupportedSnpReportVersion`, `UnsupportedSnpSignatureAlgorithm`)
+    ///      whose report_data (at 0x50) is keccak256(binding string) ‖ 32 zero bytes (`ReportDataMismatch`);
+    ///      its image measurement keccak256(measurement), the 48 bytes at 0x90, is allowed when the
+    ///      allowlist is on (`ImageNotAllowed`); the KMS is not
     ///      revoked and keeps its CA key. The record is a registrar-path record; `platformOf` says SEV-SNP.
     ///      `vcek`, `amdChain` and `crl` are only published.
     /// @param caPubkey DER SubjectPublicKeyInfo of the KMS root CA key (P-256), 91 bytes.
@@ -700,7 +705,8 @@ interface IKmsRegistry {
     function platformOf(address kms) external view returns (uint8);
 
     /// @notice The fields `registerSnp` reads from an SEV-SNP report.
-    /// @dev Reverts with `SnpReportLengthMismatch` or `UnsupportedSnpReportVersion`.
+    /// @dev Reverts with `SnpReportLengthMismatch`, `UnsupportedSnpReportVersion` or
+    ///      `UnsupportedSnpSignatureAlgorithm`.
     /// @param report Raw SEV-SNP attestation report.
     /// @return reportDataHigh report_data[0:32] (bytes 0x50–0x6F).
     /// @return reportDataLow report_data[32:64] (bytes 0x70–0x8F).

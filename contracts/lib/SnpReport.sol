@@ -5,10 +5,12 @@ import {IKmsRegistry} from "../IKmsRegistry.sol";
 
 /// @title SnpReport
 /// @notice Reads the fields the registry needs from an AMD SEV-SNP ATTESTATION_REPORT (the 1184-byte
-///         structure the AMD secure processor signs; integers little-endian): its version, report_data
+///         structure the AMD secure processor signs; integers little-endian): its version and signature
+///         algorithm (1, ECDSA P-384 with SHA-384, the only one AMD defines), report_data
 ///         (64 bytes at 0x50) and the launch measurement (48 bytes at 0x90). Decoding only: the report's
 ///         ECDSA P-384 signature by the VCEK and the AMD chain VCEK ← ASK ← ARK are not checked on chain.
-/// @dev Reverts with the registry's `SnpReportLengthMismatch` and `UnsupportedSnpReportVersion`. Report
+/// @dev Reverts with the registry's `SnpReportLengthMismatch`, `UnsupportedSnpReportVersion` and
+///      `UnsupportedSnpSignatureAlgorithm`. Report
 ///      versions 2 to 5 share these offsets and the length (later versions only fill in what was reserved).
 library SnpReport {
     /// @notice Length of an SNP attestation report (0x4A0).
@@ -22,6 +24,10 @@ library SnpReport {
     /// @notice The lowest and the highest report version read.
     uint32 internal constant MIN_VERSION = 2;
     uint32 internal constant MAX_VERSION = 5;
+
+    /// @notice The signature algorithm read (ECDSA P-384 with SHA-384) and its offset.
+    uint32 internal constant SIGNATURE_ALGORITHM = 1;
+    uint256 internal constant SIGNATURE_ALGORITHM_OFFSET = 0x34;
 
     /// @dev Right shift bringing byte 0 of the report (the version's least significant byte) to the
     ///      lowest byte of the first word.
@@ -47,6 +53,13 @@ library SnpReport {
             );
         }
         if (version < MIN_VERSION || version > MAX_VERSION) revert IKmsRegistry.UnsupportedSnpReportVersion(version);
+        uint32 algorithm;
+        assembly ("memory-safe") {
+            let a := shr(224, calldataload(add(report.offset, SIGNATURE_ALGORITHM_OFFSET)))
+            // the little-endian u32: its four bytes reversed
+            algorithm := or(or(shr(24, a), and(shr(8, a), 0xff00)), or(and(shl(8, a), 0xff0000), and(shl(24, a), 0xff000000)))
+        }
+        if (algorithm != SIGNATURE_ALGORITHM) revert IKmsRegistry.UnsupportedSnpSignatureAlgorithm(algorithm);
         assembly ("memory-safe") {
             high := calldataload(add(report.offset, REPORT_DATA))
             low := calldataload(add(report.offset, add(REPORT_DATA, 32)))

@@ -7,6 +7,11 @@ import {KmsRegistry} from "../KmsRegistry.sol";
 /// @dev Fuzz tests of the registry's Nitro document reader (`nitroDocumentFields`, as `registerNitro` reads it):
 ///      a well-formed NSM-shaped document is read exactly; every truncation and arbitrary bytes revert with
 ///      one of the reader's errors, never a panic or an empty revert.
+/// @dev The reader's largest timestamp (2^53 - 1).
+library NitroMax {
+    uint256 internal constant TIMESTAMP = 0x1fffffffffffff;
+}
+
 contract NitroDocumentFuzzTest {
     KmsRegistry internal registry;
 
@@ -26,7 +31,9 @@ contract NitroDocumentFuzzTest {
     }
 
     function _text(string memory t) internal pure returns (bytes memory) {
-        return bytes.concat(abi.encodePacked(uint8(0x60 + bytes(t).length)), bytes(t));
+        uint256 n = bytes(t).length;
+        bytes memory h = n < 24 ? abi.encodePacked(uint8(0x60 + n)) : abi.encodePacked(uint8(0x78), uint8(n));
+        return bytes.concat(h, bytes(t));
     }
 
     function _fill(bytes32 seed, uint256 n) internal pure returns (bytes memory out) {
@@ -67,6 +74,7 @@ contract NitroDocumentFuzzTest {
 
     /// @dev A well-formed document: user_data, sha256(PCR0 ‖ PCR1 ‖ PCR2) and the timestamp, tagged or not.
     function testFuzz_ReadsUserDataPcrsAndTimestamp(bytes32 seed, uint64 ts, bool tagged) public view {
+        ts = uint64(1 + (uint256(ts) % NitroMax.TIMESTAMP));
         (bytes memory doc, bytes memory pcr012, bytes memory userData) = _document(seed, ts, tagged);
         (bytes32 high, bytes32 low, bytes32 image, uint64 stamped) = registry.nitroDocumentFields(doc);
         bytes32 wantHigh;
@@ -78,6 +86,17 @@ contract NitroDocumentFuzzTest {
         require(high == wantHigh && low == wantLow, "user_data");
         require(image == sha256(pcr012), "image");
         require(stamped == ts, "timestamp");
+    }
+
+    /// @dev A timestamp of 0 or above 2^53 - 1 reverts NitroDocumentMalformed("timestamp").
+    function testFuzz_TimestampOutOfRangeReverts(bytes32 seed, uint64 above) public view {
+        uint64 ts = above == 0 ? 0 : uint64(NitroMax.TIMESTAMP + 1 + (uint256(above) % (type(uint64).max - NitroMax.TIMESTAMP)));
+        (bytes memory doc,,) = _document(seed, ts, false);
+        try registry.nitroDocumentFields(doc) {
+            revert("accepted");
+        } catch (bytes memory err) {
+            require(keccak256(err) == keccak256(abi.encodeWithSelector(IKmsRegistry.NitroDocumentMalformed.selector, bytes32("timestamp"))), "wrong error");
+        }
     }
 
     /// @dev Every strict prefix of a well-formed document reverts with a reader error.
@@ -113,11 +132,9 @@ contract NitroDocumentFuzzTest {
         }
     }
 
-    /// @dev Nesting deeper than 16 in the unprotected header reverts CborUnsupported, not out of stack.
-    function test_DeepNestingRevertsUnsupported() public view {
-        bytes memory nested = new bytes(40);
-        for (uint256 i = 0; i < 40; ++i) nested[i] = 0x81; // [[[[...
-        bytes memory doc = bytes.concat(hex"8440", hex"a1", hex"01", nested, hex"00");
+    /// @dev Reserved additional information (0x1c) where the payload should be reverts CborUnsupported.
+    function test_ReservedInfoRevertsUnsupported() public view {
+        bytes memory doc = hex"8444a1013822a05c00";
         try registry.nitroDocumentFields(doc) {
             revert("accepted");
         } catch (bytes memory err) {
@@ -127,7 +144,7 @@ contract NitroDocumentFuzzTest {
 
     /// @dev A definite map claiming 2^64-1 entries reverts CborTruncated at once.
     function test_HugeCountRevertsTruncated() public view {
-        bytes memory doc = bytes.concat(hex"8440", hex"bbffffffffffffffff", hex"00");
+        bytes memory doc = bytes.concat(hex"8444a1013822a049bbffffffffffffffff", _bstr(new bytes(96)));
         try registry.nitroDocumentFields(doc) {
             revert("accepted");
         } catch (bytes memory err) {
@@ -141,7 +158,7 @@ contract NitroDocumentFuzzTest {
         for (uint256 i = 0; i < 3; ++i) pcrs = bytes.concat(pcrs, abi.encodePacked(uint8(i)), _bstr(new bytes(48)));
         bytes memory payload = bytes.concat(hex"a3", _text("timestamp"), hex"01", _text("pcrs"));
         payload = bytes.concat(payload, pcrs, _text("user_data"), _bstr(new bytes(32)));
-        bytes memory doc = bytes.concat(hex"8440a0", _bstr(payload), hex"40");
+        bytes memory doc = bytes.concat(hex"8444a1013822a0", _bstr(payload), _bstr(new bytes(96)));
         try registry.nitroDocumentFields(doc) {
             revert("accepted");
         } catch (bytes memory err) {

@@ -12,7 +12,7 @@ contract SnpReportFuzzTest {
         registry = new KmsRegistry(address(this), address(0));
     }
 
-    /// @dev A 1184-byte report of a version 2–5 with arbitrary contents: report_data is bytes 0x50–0x8F and the
+    /// @dev A 1184-byte report of a version 2–5 and signature algorithm 1 with arbitrary contents: report_data is bytes 0x50–0x8F and the
     ///      image measurement keccak256 of bytes 0x90–0xBF.
     function testFuzz_ReadsReportDataAndMeasurement(bytes32 seed, uint8 versionPick) public view {
         bytes memory r = new bytes(1184);
@@ -25,6 +25,10 @@ contract SnpReportFuzzTest {
         r[1] = 0;
         r[2] = 0;
         r[3] = 0;
+        r[0x34] = 0x01;
+        r[0x35] = 0;
+        r[0x36] = 0;
+        r[0x37] = 0;
         (bytes32 high, bytes32 low, bytes32 image) = registry.snpReportFields(r);
         bytes32 wantHigh;
         bytes32 wantLow;
@@ -67,6 +71,26 @@ contract SnpReportFuzzTest {
         } catch (bytes memory err) {
             require(
                 keccak256(err) == keccak256(abi.encodeWithSelector(IKmsRegistry.UnsupportedSnpReportVersion.selector, version)),
+                "wrong error"
+            );
+        }
+    }
+
+    /// @dev Signature algorithms other than 1 revert with UnsupportedSnpSignatureAlgorithm(algorithm).
+    function testFuzz_RejectsOtherSignatureAlgorithms(uint32 algorithm) public view {
+        if (algorithm == 1) algorithm = 2;
+        bytes memory r = new bytes(1184);
+        r[0] = 0x03;
+        r[0x34] = bytes1(uint8(algorithm));
+        r[0x35] = bytes1(uint8(algorithm >> 8));
+        r[0x36] = bytes1(uint8(algorithm >> 16));
+        r[0x37] = bytes1(uint8(algorithm >> 24));
+        try registry.snpReportFields(r) {
+            revert("accepted another signature algorithm");
+        } catch (bytes memory err) {
+            require(
+                keccak256(err)
+                    == keccak256(abi.encodeWithSelector(IKmsRegistry.UnsupportedSnpSignatureAlgorithm.selector, algorithm)),
                 "wrong error"
             );
         }

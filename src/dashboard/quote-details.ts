@@ -4,8 +4,10 @@
  * (the collateral-free checks of `verifyQuoteSignatures`: PCK chain, QE report, quote signature). An SEV-SNP
  * report shows its measurement, host_data, chip id, reported TCB, report_data and guest policy, and whose ARK
  * the VCEK and AMD chain it published end at (verified from that chain data: AMD's pinned ARK, or another one,
- * a test ARK, under which the rest is checked). Text is never thrown: a quote that does not parse is described
- * by `error`.
+ * a test ARK, under which the rest is checked). An AWS Nitro Enclave document shows its module id, timestamp,
+ * PCR0–2, os_image_hash and user_data, and whose root its own cabundle starts at (AWS's pinned Nitro Enclaves
+ * Root-G1, or another one, a test root, under which the rest is checked). Text is never thrown: a quote that
+ * does not parse is described by `error`.
  */
 import { bytesToHex, type Hex } from "../core/bytes.js";
 import { errorMessage, firstLine } from "../core/errors.js";
@@ -13,6 +15,8 @@ import { parseQuote, quotePckChain, type Quote } from "../dcap/quote.js";
 import { parseSgxExtension } from "../dcap/sgx-extension.js";
 import type { Check } from "../dcap/types.js";
 import { QuoteVerificationError, verifyQuoteSignatures } from "../dcap/verify.js";
+import { isDebugEnclave, nitroOsImageHash } from "../dstack/platforms/nitro-verify.js";
+import { decodeNitroDocument, type NitroDocument } from "../dstack/platforms/nitro.js";
 import { amdCertificatesFromFile, decodeTcb, sortAmdCertificates, type SnpTcb } from "../dstack/platforms/sev-snp-verify.js";
 import { parseSnpReport, snpReportJson, type SnpReport } from "../dstack/platforms/sev-snp.js";
 import type { RegistryPlatform } from "../registry/platforms.js";
@@ -50,6 +54,30 @@ export interface SnpReportFields {
   vcekNotAfter: string | null;
 }
 
+/** The fields of an AWS Nitro Enclave attestation document a page shows. */
+export interface NitroDocumentFields {
+  moduleId: string;
+  /** Milliseconds since the Unix epoch, as the document states it. */
+  timestamp: number;
+  digest: string;
+  pcr0: Hex | null;
+  pcr1: Hex | null;
+  pcr2: Hex | null;
+  /** How many PCRs the document carries. */
+  pcrCount: number;
+  /** sha256(PCR0 ‖ PCR1 ‖ PCR2): dstack's os_image_hash, the record's image measurement. */
+  osImageHash: Hex;
+  /** dstack's report_data. */
+  userData: Hex | null;
+  nonce: Hex | null;
+  publicKey: Hex | null;
+  /** PCR0–2 all zero: a debug-mode enclave. */
+  debug: boolean;
+  /** The common name of the cabundle's first certificate (the root it claims), when it reads. */
+  rootName: string | null;
+  cabundleLength: number;
+}
+
 export interface QuoteMeasurements {
   reportType: "td10" | "td15";
   mrTd: Hex;
@@ -75,6 +103,8 @@ export interface QuoteDetails {
   fmspc: Hex | null;
   /** SEV-SNP: the report's fields (null for TDX). */
   snp: SnpReportFields | null;
+  /** AWS Nitro Enclave: the document's fields. */
+  nitro?: NitroDocumentFields | null;
   /** Another platform's: the fields its re-verification from chain data read, as text. */
   fields?: Record<string, string> | null;
   root: QuoteRoot;
@@ -215,6 +245,60 @@ export async function snpReportDetails(reg: RegistrationEvidence): Promise<Quote
   const own = await reverifyRegistration("sev-snp", reg, { accept: [], rootCaDer: ark.der });
   const signed = own.steps.some((c) => c.name === "report.signature" && c.ok);
   return out(own, signed ? "other" : "invalid", `NOT GENUINE: the AMD chain it published ends at CN=${ark.cn}, not AMD's pinned ARK; under that ARK: ${own.summary}`);
+}
+
+function certName(der: Uint8Array | undefined): string | null {
+  if (!der) return null;
+  try {
+    return commonName(parseCertificate(der, "certificate").subject);
+  } catch {
+    return null;
+  }
+}
+
+function nitroFields(d: NitroDocument): NitroDocumentFields {
+  const hex = (b: Uint8Array | null) => (b ? bytesToHex(b) : null);
+  return {
+    moduleId: d.moduleId,
+    timestamp: d.timestamp,
+    digest: d.digest,
+    pcr0: d.pcrs["0"] ?? null,
+    pcr1: d.pcrs["1"] ?? null,
+    pcr2: d.pcrs["2"] ?? null,
+    pcrCount: Object.keys(d.pcrs).length,
+    osImageHash: `0x${nitroOsImageHash(d)}`,
+    userData: hex(d.userData),
+    nonce: hex(d.nonce),
+    publicKey: hex(d.publicKey),
+    debug: isDebugEnclave(d),
+    rootName: certName(d.cabundle[0]),
+    cabundleLength: d.cabundle.length,
+  };
+}
+
+/**
+ * The details of a registered AWS Nitro Enclave document, from chain data alone (the document, which carries its
+ * certificate chain, at its own timestamp): verified to AWS's pinned Nitro Enclaves Root-G1 (`vendor`, genuine);
+ * when its cabundle starts at another root, verified under that root to tell a test-root registration whose
+ * document is otherwise sound (`other`, NOT GENUINE) from one that fails (`invalid`).
+ */
+export async function nitroDocumentDetails(reg: RegistrationEvidence): Promise<QuoteDetails> {
+  const bytes = reg.quote;
+  const base = { platform: "nitro-enclave" as const, bytes: bytes.length, version: null, measurements: null, fmspc: null, snp: null };
+  let d: NitroDocument;
+  try {
+    d = decodeNitroDocument(bytes);
+  } catch (e) {
+    return { ...base, nitro: null, root: "unknown", rootDetail: "the Nitro attestation document does not decode", signatureChecks: [], error: firstLine(errorMessage(e)) };
+  }
+  const out = (verdict: RegistrationVerdict, root: QuoteRoot, rootDetail: string): QuoteDetails => ({ ...base, nitro: nitroFields(d), root, rootDetail, signatureChecks: verdict.steps, error: null });
+  const pinned = await reverifyRegistration("nitro-enclave", reg, { accept: [] });
+  if (pinned.genuine === true) return out(pinned, "vendor", pinned.summary);
+  const first = d.cabundle[0];
+  if (pinned.genuine !== false || !first) return out(pinned, "invalid", pinned.summary);
+  const own = await reverifyRegistration("nitro-enclave", reg, { accept: [], rootCaDer: first });
+  const signed = own.steps.some((c) => c.name === "cose.signature" && c.ok);
+  return out(own, signed ? "other" : "invalid", `NOT GENUINE: its cabundle starts at CN=${certName(first) ?? "?"}, not AWS's pinned Nitro Enclaves Root-G1; under that root: ${own.summary}`);
 }
 
 /**

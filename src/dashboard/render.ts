@@ -66,13 +66,17 @@ function stateBadge(k: KmsView): SafeHtml {
   return html`<span class="badge ${STATE_KIND[k.state]}" data-state="${k.state}">${k.state}</span>`;
 }
 
+const NOT_GENUINE: Partial<Record<KmsView["platform"], { other: string; invalid: string }>> = {
+  "sev-snp": { other: "NOT GENUINE (test ARK, not AMD's)", invalid: "INVALID report or AMD chain" },
+  "nitro-enclave": { other: "NOT GENUINE (test root, not AWS's)", invalid: "INVALID document or certificate chain" },
+};
+
 function rootBadge(root: KmsView["root"], platform: KmsView["platform"] = "tdx"): SafeHtml {
-  const snp = platform === "sev-snp";
   if (root === "intel") return badge("genuine (Intel root)", "ok");
   if (root === "amd") return badge("genuine (AMD's pinned ARK)", "ok");
   if (root === "vendor") return badge(`genuine (${REGISTRY_PLATFORMS[platform]?.vendorRoot ?? "vendor root"})`, "ok");
-  if (root === "other") return badge(snp ? "NOT GENUINE (test ARK, not AMD's)" : "NOT GENUINE (other root)", "bad");
-  if (root === "invalid") return badge(snp ? "INVALID report or AMD chain" : "INVALID quote signature", "bad");
+  if (root === "other") return badge(NOT_GENUINE[platform]?.other ?? "NOT GENUINE (other root)", "bad");
+  if (root === "invalid") return badge(NOT_GENUINE[platform]?.invalid ?? "INVALID quote signature", "bad");
   return badge("unknown", "muted");
 }
 
@@ -90,6 +94,10 @@ function tcbCell(k: KmsView): SafeHtml {
     const levels = snp?.reportedTcbLevels;
     const tcb = snp ? html`reported TCB <code title="${levels ? `bl ${levels.bootloader}, tee ${levels.tee}, snp ${levels.snp}, ucode ${levels.microcode}${levels.fmc !== undefined ? `, fmc ${levels.fmc}` : ""}` : ""}">${snp.reportedTcb}</code>` : "";
     return html`${tcb} <span class="muted small">no TCB status (AMD publishes none)</span>`;
+  }
+  if (!k.tcbStatus && k.platform === "nitro-enclave") {
+    const n = k.attestations.at(-1)?.quote?.nitro;
+    return html`${n?.debug ? html`${badge("debug-mode enclave", "bad")} ` : ""}<span class="muted small">no TCB status (AWS publishes none)</span>`;
   }
   if (!k.tcbStatus) return html`<span class="muted">not verified here</span>`;
   const kind = k.tcbStatus === "UpToDate" ? "ok" : k.tcbStatus === "SWHardeningNeeded" ? "info" : k.tcbStatus === "Revoked" ? "bad" : "warn";
@@ -157,7 +165,7 @@ function registryHeader(snap: DashboardSnapshot): SafeHtml {
 <dt>Accepted TCB statuses</dt><dd data-field="accepted">${accepted}</dd>
 <dt>On-chain verifier</dt><dd>${r.verifier ? html`<code>${r.verifier}</code>` : html`<span class="muted">none</span>`}</dd>
 <dt>Image allowlist</dt><dd data-field="allowlist">${allow}</dd>
-<dt>Quote re-verification</dt><dd>${r.reverify ?? html`<span class="muted">off — only the collateral-free checks (start with --pccs URL or --collateral FILE); SEV-SNP reports are checked from the VCEK and AMD chain they published</span>`}</dd>
+<dt>Quote re-verification</dt><dd>${r.reverify ?? html`<span class="muted">off — only the collateral-free checks (start with --pccs URL or --collateral FILE); SEV-SNP reports are checked from the VCEK and AMD chain they published, AWS Nitro Enclave documents from their own certificate chain</span>`}</dd>
 </dl>
 </section>`;
 }
@@ -237,9 +245,30 @@ function snpMeasurements(q: QuoteDetails & { snp: NonNullable<QuoteDetails["snp"
 <p class="small">SEV-SNP attestation report v${m.version}${m.product ? ` (${m.product})` : ""}, ${q.bytes} bytes</p>`;
 }
 
-function measurements(q: QuoteDetails | null): SafeHtml {
+function nitroMeasurements(q: QuoteDetails & { nitro: NonNullable<QuoteDetails["nitro"]> }, recordImage: Hex | null): SafeHtml {
+  const m = q.nitro;
+  const image = recordImage === null ? "" : recordImage.toLowerCase() === m.osImageHash.toLowerCase() ? badge("= the record's image measurement", "ok") : badge("≠ the record's image measurement", "bad");
+  const rows: [string, HtmlValue, SafeHtml | string][] = [
+    ["module_id", m.moduleId, ""],
+    ["timestamp", `${new Date(m.timestamp).toISOString()} (${m.timestamp} ms)`, ""],
+    ["PCR0", m.pcr0 ?? "absent", ""],
+    ["PCR1", m.pcr1 ?? "absent", ""],
+    ["PCR2", m.pcr2 ?? "absent", m.debug ? badge("all zero: debug mode", "bad") : ""],
+    ["os_image_hash", m.osImageHash, image],
+    ["user_data", m.userData ?? "absent", ""],
+    ["nonce", m.nonce ?? "none", ""],
+    ["public_key", m.publicKey ?? "none", ""],
+    ["digest", m.digest, ""],
+    ["cabundle", `${m.cabundleLength} certificate${m.cabundleLength === 1 ? "" : "s"}, from CN=${m.rootName ?? "?"}`, ""],
+  ];
+  return html`<table class="measurements" data-platform="nitro-enclave"><tbody>${rows.map(([k, v, note]) => html`<tr><th>${k}</th><td><code>${v}</code>${note ? html` ${note}` : ""}</td></tr>`)}</tbody></table>
+<p class="small">AWS Nitro Enclave attestation document (COSE_Sign1, ES384), ${m.pcrCount} PCRs, ${q.bytes} bytes; os_image_hash = sha256(PCR0 ‖ PCR1 ‖ PCR2); user_data carries dstack's report_data</p>`;
+}
+
+function measurements(q: QuoteDetails | null, recordImage: Hex | null = null): SafeHtml {
   if (!q) return html`<p class="muted">quote not seen</p>`;
   if (q.snp) return snpMeasurements({ ...q, snp: q.snp });
+  if (q.nitro) return nitroMeasurements({ ...q, nitro: q.nitro }, recordImage);
   if (q.fields) {
     return html`<table class="measurements" data-platform="${q.platform}"><tbody>${Object.entries(q.fields).map(([k, v]) => html`<tr><th>${k}</th><td><code>${v}</code></td></tr>`)}</tbody></table>
 <p class="small">${REGISTRY_PLATFORMS[q.platform]?.label ?? q.platform} evidence, ${q.bytes} bytes</p>`;
@@ -266,7 +295,14 @@ function measurements(q: QuoteDetails | null): SafeHtml {
 }
 
 function reverifyBlock(r: ReverifyResult | null, q: QuoteDetails | null): SafeHtml {
-  const heading = q?.platform === "tdx" ? "Collateral-free checks" : q?.platform === "sev-snp" ? "Checks from the VCEK and AMD chain published on chain" : "Checks from the evidence published on chain";
+  const heading =
+    q?.platform === "tdx"
+      ? "Collateral-free checks"
+      : q?.platform === "sev-snp"
+        ? "Checks from the VCEK and AMD chain published on chain"
+        : q?.platform === "nitro-enclave"
+          ? "Checks from the document registered on chain (its own certificate chain, at its timestamp)"
+          : "Checks from the evidence published on chain";
   const sig = q ? html`<h4>${heading} — ${rootBadge(q.root, q.platform)}</h4><p class="small">${chainText(q.rootDetail)}</p>${checkRows(q.signatureChecks)}` : "";
   if (!r) return html`${sig}<h4>Full re-verification</h4><p class="muted">not run (no collateral: start the dashboard with --pccs URL or --collateral FILE)</p>`;
   return html`${sig}<h4>Full re-verification — ${badge(r.ok ? "passes" : "FAILS", r.ok ? "ok" : "bad")}</h4>
@@ -286,15 +322,23 @@ function onChainVerdict(a: AttestationView): SafeHtml | string {
 <dt>Collateral valid until</dt><dd>${iso(v.collateralExpiry)}</dd><dt>Verifier root</dt><dd>${v.intelRoot ? badge("Intel SGX Root CA", "ok") : badge("NOT Intel's root", "bad")}</dd></dl>`;
 }
 
-function attestationSection(a: AttestationView, opts: RenderOptions, now: number): SafeHtml {
+function attestationSection(a: AttestationView, opts: RenderOptions, now: number, recordImage: Hex | null): SafeHtml {
   return html`<section class="attestation" id="attestation-${a.n}" aria-label="attestation ${a.n}">
 <h3>Attestation #${a.n} ${platformBadge(a.platform)} ${pathBadge(a.path)}</h3>
 <p class="small">block ${a.block} · ${when(a.time, now)} · tx ${txLink(a.tx, opts)} · registrar <code>${a.registrar}</code> · quote hash <code>${a.quoteHash}</code></p>
 <div class="cols">
-<div><h4>Measurements</h4>${measurements(a.quote)}</div>
+<div><h4>Measurements</h4>${measurements(a.quote, recordImage)}</div>
 <div>${onChainVerdict(a)}<h4>Key binding and event checks</h4>${bindingChecks(a.checks)}${reverifyBlock(a.reverify, a.quote)}</div>
 </div>
 </section>`;
+}
+
+/** What identifies the KMS's hardware or enclave: TDX's FMSPC, SEV-SNP's chip id, a Nitro Enclave's module id. */
+function platformIdentity(k: KmsView): SafeHtml {
+  const q = k.attestations.at(-1)?.quote;
+  if (k.platform === "sev-snp") return html`<dt>Chip id</dt><dd><code class="wrap">${q?.snp?.chipId ?? "unknown"}</code></dd>`;
+  if (k.platform === "nitro-enclave") return html`<dt>Module id</dt><dd><code class="wrap">${q?.nitro?.moduleId ?? "unknown"}</code></dd>`;
+  return html`<dt>FMSPC</dt><dd><code>${k.fmspc ?? "unknown"}</code></dd>`;
 }
 
 /** One KMS's page. */
@@ -319,8 +363,8 @@ ${rec.tcbEvaluationDataNumber !== null && rec.path === "on-chain" ? html`<dt>TCB
 <dt>Root</dt><dd>${rootBadge(k.root, k.platform)}</dd>
 <dt>TCB status</dt><dd>${tcbCell(k)}</dd>
 <dt>Collateral expiry</dt><dd>${expiryCell(k, now)}</dd>
-${k.platform === "sev-snp" ? html`<dt>Chip id</dt><dd><code class="wrap">${k.attestations.at(-1)?.quote?.snp?.chipId ?? "unknown"}</code></dd>` : html`<dt>FMSPC</dt><dd><code>${k.fmspc ?? "unknown"}</code></dd>`}
-<dt>Key binding</dt><dd data-field="binding">${k.binding.ok ? badge("report_data binds the keys", "ok") : badge("BINDING FAILS", "bad")} <span class="small">${chainText(k.binding.detail)}</span></dd>
+${platformIdentity(k)}
+<dt>Key binding</dt><dd data-field="binding">${k.binding.ok ? badge(k.platform === "nitro-enclave" ? "user_data binds the keys" : "report_data binds the keys", "ok") : badge("BINDING FAILS", "bad")} <span class="small">${chainText(k.binding.detail)}</span></dd>
 <dt>Last liveness proof</dt><dd>${livenessCell(k, now)} · ${k.livenessProofs} proof${k.livenessProofs === 1 ? "" : "s"}</dd>
 ${revocation}
 ${recordRows}
@@ -330,7 +374,7 @@ ${recordRows}
 </section>
 <section aria-label="anomalies"><h2>Anomalies (${k.anomalies.length})</h2>${anomalyList(k.anomalies)}</section>
 <section aria-label="timeline"><h2>Timeline</h2>${timelineItems(k.timeline, opts, now, false)}</section>
-<section aria-label="attestations"><h2>Attestations (${k.attestations.length})</h2>${join(k.attestations.map((a) => attestationSection(a, opts, now)))}</section>`;
+<section aria-label="attestations"><h2>Attestations (${k.attestations.length})</h2>${join(k.attestations.map((a, i) => attestationSection(a, opts, now, i === k.attestations.length - 1 ? (rec?.imageMeasurement ?? null) : null)))}</section>`;
   return layout(`KMS ${k.address}`, snap, body, opts).value;
 }
 

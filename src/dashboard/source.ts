@@ -18,7 +18,7 @@ import { networkName } from "../registry/connect.js";
 import type { RegistrationVerdict } from "../registry/reverify.js";
 import { kmsRegistryAbi } from "../registry/generated/abi.js";
 import type { AttestationView, DashboardSnapshot, KmsView, OnChainRecord, QuoteVerifier, RegistryHeader, ReverifyResult, TimelineEntry } from "./model.js";
-import { platformReportDetails, quoteDetails, snpReportDetails, type QuoteDetails } from "./quote-details.js";
+import { nitroDocumentDetails, platformReportDetails, quoteDetails, snpReportDetails, type QuoteDetails } from "./quote-details.js";
 
 export interface SourceOptions {
   publicClient: PublicClient<Transport, Chain>;
@@ -73,8 +73,9 @@ export async function loadSnapshot(opts: SourceOptions, cache: SourceCache): Pro
     if (!entry) {
       const platform = ctx.registration.platform ?? platformOfQuote(quote);
       const reg = { quote, blockTimestamp: ctx.blockTimestamp, ...(ctx.registration.snpEvidence ? { snpEvidence: ctx.registration.snpEvidence } : {}) };
-      // TDX: the collateral-free checks; SEV-SNP: its page's fields; another platform: the fields its chain data gives
-      const details = platform === "tdx" ? quoteDetails(quote, now(), opts.rootCaDer) : platform === "sev-snp" ? await snpReportDetails(reg) : await platformReportDetails(platform, reg);
+      // TDX: the collateral-free checks; SEV-SNP and AWS Nitro Enclave: their pages' fields; another platform: the fields its chain data gives
+      const details =
+        platform === "tdx" ? quoteDetails(quote, now(), opts.rootCaDer) : platform === "sev-snp" ? await snpReportDetails(reg) : platform === "nitro-enclave" ? await nitroDocumentDetails(reg) : await platformReportDetails(platform, reg);
       let rv: ReverifyResult | null = null;
       let keep = true;
       if (opts.verifyQuote) {

@@ -24,6 +24,7 @@ import type { Check, Collateral, TcbStatus } from "../dcap/types.js";
 import { toPem } from "../dcap/x509.js";
 import type { DstackAttestation } from "../dstack/attestation.js";
 import { AMD_ARKS, type AmdProduct } from "../dstack/platforms/amd-roots.js";
+import { nitroRegistryFields } from "../dstack/platforms/nitro.js";
 import { parseSnpReport } from "../dstack/platforms/sev-snp.js";
 import { ethAddress } from "../dstack/signatures.js";
 import type { BootstrapInfo } from "../kms/bootstrap.js";
@@ -312,6 +313,8 @@ async function verifyNitro(params: PublishKmsParameters, pulled: PullResult, att
   if (params.onChain) throw new UsageError("--on-chain registers through registerVerified, which verifies TDX quotes only; an AWS Nitro Enclave KMS is published through registerNitro (omit --on-chain)");
   const { info } = pulled;
   const gate = await verifyForPublish(info, await gateOptions(params, pulled, null));
+  // the registry's reading (the one registerNitro does on chain), before any transaction
+  nitroRegistryFields(att.evidence);
   return { verification: { pulled, collateral: null, gate }, identity: { caPubkey: info.caPubkey, k256Pubkey: info.k256Pubkey, quote: att.evidence, nitro: true } };
 }
 

@@ -130,14 +130,18 @@ describe("KmsRegistry.registerNitro", () => {
     // no user_data (null, as the NSM writes an absent field), a 32-byte user_data
     expect(await expectRevert(reg(nitroKms({ userData: null }).document), "NitroFieldMissing")).toEqual([field("user_data")]);
     expect(await expectRevert(reg(nitroKms({ userData: new Uint8Array(32) }).document), "NitroUserDataLengthMismatch")).toEqual([32n, 64n]);
-    // an AWS Nitro TPM document (its PCRs under nitrotpm_pcrs): no pcrs
+    // an AWS Nitro TPM document (its PCRs under nitrotpm_pcrs, a key the NSM does not write)
     const tpm = makeNitroDocument(world, { timestamp: NOW * 1000, userData: bindingReportData(k.caPubkey, k.k256Pubkey), tpm: true });
-    expect(await expectRevert(reg(tpm), "NitroFieldMissing")).toEqual([field("pcrs")]);
+    expect(await expectRevert(reg(tpm), "NitroDocumentMalformed")).toEqual([field("payload")]);
+    // another algorithm than ES384 in the protected header; a digest other than SHA384
+    expect(await expectRevert(reg(makeNitroDocument(world, { timestamp: NOW * 1000, userData: bindingReportData(k.caPubkey, k.k256Pubkey), alg: -7 })), "NitroDocumentMalformed")).toEqual([field("protected header")]);
+    expect(await expectRevert(reg(makeNitroDocument(world, { timestamp: NOW * 1000, userData: bindingReportData(k.caPubkey, k.k256Pubkey), digest: "SHA256" })), "NitroDocumentMalformed")).toEqual([field("digest")]);
     // a 47-byte PCR1
     const pcrs = new Map<number, Uint8Array>([[0, new Uint8Array(48)], [1, new Uint8Array(47)], [2, new Uint8Array(48)]]);
     expect(await expectRevert(reg(makeNitroDocument(world, { timestamp: NOW * 1000, userData: bindingReportData(k.caPubkey, k.k256Pubkey), pcrs })), "NitroDocumentMalformed")).toEqual([field("pcrs")]);
-    // reserved additional information (0x1c) where the unprotected header should be
-    expect(await expectRevert(reg(Uint8Array.of(0x84, 0x40, 0xbc, 0x00)), "CborUnsupported")).toEqual([2n]);
+    // a protected header other than {1: -35}; reserved additional information (0x1c) where the payload should be
+    expect(await expectRevert(reg(Uint8Array.of(0x84, 0x40, 0xa0, 0x40)), "NitroDocumentMalformed")).toEqual([field("protected header")]);
+    expect(await expectRevert(reg(Uint8Array.of(0x84, 0x44, 0xa1, 0x01, 0x38, 0x22, 0xa0, 0x5c, 0x00)), "CborUnsupported")).toEqual([7n]);
     expect(await registry.read.isRegistered([k.address])).toBe(false);
   });
 

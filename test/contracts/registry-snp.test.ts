@@ -105,7 +105,7 @@ describe("KmsRegistry.registerSnp", () => {
     expect(await registry.read.isRegistered([k.address])).toBe(false);
   });
 
-  it("refuses a truncated or oversized report (SnpReportLengthMismatch) and versions outside 2–5 (UnsupportedSnpReportVersion); reads versions 2 and 5", async () => {
+  it("refuses a truncated or oversized report (SnpReportLengthMismatch) versions outside 2–5 (UnsupportedSnpReportVersion) and signature algorithms other than 1 (UnsupportedSnpSignatureAlgorithm); reads versions 2 and 5", async () => {
     const registry = await deploy();
     const k = snpKms();
     const args = snpArgs(k);
@@ -119,6 +119,12 @@ describe("KmsRegistry.registerSnp", () => {
       const e = await expectRevert(registry.write.registerSnp([args[0], args[1], hex(r), args[3], args[4], "0x"]), "UnsupportedSnpReportVersion");
       expect(e).toEqual([version]);
       await expectRevert(registry.read.snpReportFields([hex(r)]), "UnsupportedSnpReportVersion");
+    }
+    // a signature algorithm other than 1 (ECDSA P-384 with SHA-384)
+    for (const algorithm of [0, 2, 0x01000001]) {
+      const r = k.report.slice();
+      new DataView(r.buffer).setUint32(0x34, algorithm, true);
+      expect(await expectRevert(registry.write.registerSnp([args[0], args[1], hex(r), args[3], args[4], "0x"]), "UnsupportedSnpSignatureAlgorithm")).toEqual([algorithm]);
     }
     for (const version of [2, 5]) {
       const v = snpKms({ version });

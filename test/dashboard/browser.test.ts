@@ -84,7 +84,7 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
   it("overview: one row per KMS with its state, how it was registered, its root and the anomaly", async () => {
     const page = await open("/");
     const rows = page.locator("table.kms tbody tr");
-    await expect.poll(() => rows.count()).toBe(7);
+    await expect.poll(() => rows.count()).toBe(8);
     const rowOf = (k: `0x${string}`) => page.locator(`tr[data-kms="${k}"]`);
     const { getAddress } = await import("viem");
     const A = getAddress(h.addr(h.a)) as `0x${string}`;
@@ -111,6 +111,10 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     expect(await rowOf(A).locator("[data-platform]").innerText()).toBe("Intel TDX");
     expect(await rowOf(SNP).innerText()).toMatch(/active[\s\S]*registrar[\s\S]*NOT GENUINE \(test ARK, not AMD's\)[\s\S]*reported TCB 0x[0-9a-f]{16}[\s\S]*no TCB status/);
     expect(await rowOf(SNP).innerText()).not.toContain("unparseable");
+    // the AWS Nitro Enclave KMS (registerNitro, a test Nitro world): its platform, NOT GENUINE (test root), no TCB status
+    const NITRO = h.nitro.kms;
+    expect(await rowOf(NITRO).locator("[data-platform]").innerText()).toBe("AWS Nitro Enclave");
+    expect(await rowOf(NITRO).innerText()).toMatch(/active[\s\S]*registrar[\s\S]*NOT GENUINE \(test root, not AWS's\)[\s\S]*no TCB status \(AWS publishes none\)/);
     expect(await page.locator("[data-field=accepted]").innerText()).toBe("UpToDate, SWHardeningNeeded");
     expect(await page.locator("section[aria-label=anomalies]").innerText()).toContain("registrar-lost-role");
     expect(await page.locator("[data-field=allowlist]").innerText()).toContain("disabled");
@@ -174,6 +178,19 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     expect(checks).toContain("report.signature");
     await snp.screenshot({ path: path.join(shots, "snp-kms.png"), fullPage: true });
     await snp.close();
+    // the AWS Nitro Enclave KMS's page: module_id, PCR0–2, os_image_hash (the record's image), the user_data binding, the chain check
+    const nitro = await open(`/kms/${h.nitro.kms}`);
+    const ntable = await nitro.locator("#attestation-1 table.measurements").innerText();
+    expect(ntable).toMatch(/module_id\s+i-0feedc0ffee123456-enc0123456789abcdef/);
+    expect(ntable).toMatch(/PCR0\s+0x(11){48}/);
+    expect(ntable).toMatch(/os_image_hash\s+0x[0-9a-f]{64} = the record's image measurement/);
+    expect(ntable).not.toContain("MRTD");
+    expect(await nitro.locator(".kms-head").innerText()).toMatch(/Platform\s+AWS Nitro Enclave/);
+    expect(await nitro.locator(".kms-head").innerText()).toMatch(/Module id\s+i-0feedc0ffee123456-enc0123456789abcdef/);
+    expect(await nitro.locator("[data-field=binding]").innerText()).toContain("user_data binds the keys");
+    expect(await nitro.locator("#attestation-1").innerText()).toMatch(/Checks from the document registered on chain \(its own certificate chain, at its timestamp\) — NOT GENUINE \(test root, not AWS's\)/);
+    await nitro.screenshot({ path: path.join(shots, "nitro-kms.png"), fullPage: true });
+    await nitro.close();
     // the JSON API carries the same: the platform, the report's fields, the chain check's root
     const api = (await (await fetch(`${dash.url}/api/kms/${h.snp.kms}`)).json()) as { platform: string; root: string; attestations: { platform: string; quote: { platform: string; snp: { hostData: string; chipId: string } } }[] };
     expect(api).toMatchObject({ platform: "sev-snp", root: "other" });
@@ -191,7 +208,7 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     expect(await item.first().innerText()).toContain(`block ${proof.block}`);
     const reg = await h.registerNew();
     await page.locator(`tr[data-kms="${(await import("viem")).getAddress(reg.kms)}"]`).waitFor({ timeout: 10_000 });
-    expect(await page.locator("table.kms tbody tr").count()).toBe(8);
+    expect(await page.locator("table.kms tbody tr").count()).toBe(9);
     await expect.poll(() => page.locator("#live-status").innerText()).toContain(`in block ${reg.block}`);
     expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(42); // the same document: no reload
     await page.screenshot({ path: path.join(shots, "live.png"), fullPage: true });
@@ -232,7 +249,7 @@ describe.runIf(haveChromium)("dashboard in a real browser", () => {
     const ctx = await browser.newContext({ javaScriptEnabled: false });
     const page = await ctx.newPage();
     await page.goto(dash.url + "/");
-    expect(await page.locator("table.kms tbody tr").count()).toBe(8);
+    expect(await page.locator("table.kms tbody tr").count()).toBe(9);
     await ctx.close();
     // a page with its event stream open does not hold the server up
     const livePage = await open("/");

@@ -29,6 +29,7 @@ import { HARDHAT_DEV_ACCOUNT_1_KEY } from "../../src/testing/devnode.js";
 import { startSimulatedKms, type SimulatedKms } from "../../src/testing/simulator/index.js";
 import { proveLiveness } from "../../src/workflows/prove-liveness.js";
 import { DEV_ENV, randomKms, type TestChain, type TestKms } from "../registry/chain-helpers.js";
+import { nitroTestWorld, registerNitroKms, type NitroRegistration } from "../registry/nitro-helpers.js";
 import { registerSnpKms, snpTestWorld, type SnpRegistration, type SnpTestWorld } from "../registry/snp-helpers.js";
 
 export const HOSTILE_REASON = "<img src=x onerror=alert(1)> \u001b[31mkey leaked\u001b[0m \u202Egnp.exe\u202C <script>alert(2)</script>";
@@ -52,6 +53,8 @@ export interface History {
   snp: SnpRegistration;
   /** Its test AMD world (`arkFile`: the test ARK, PEM). */
   snpWorld: SnpTestWorld;
+  /** Registered through registerNitro (a test Nitro world's root: NOT GENUINE). */
+  nitro: NitroRegistration;
   /** The forged world whose root the on-chain verifier trusts. */
   world: ForgeWorld;
   addr: (k: KmsIdentity) => `0x${string}`;
@@ -150,6 +153,8 @@ export async function writeHistory(): Promise<History> {
     // an AMD SEV-SNP KMS (its report binds its keys; VCEK and ASK/ARK chain of a test AMD world published)
     const snpWorld = snpTestWorld(chain.tmp, now);
     const snp = await registerSnpKms(chain, snpWorld, { hostData: new Uint8Array(32).fill(0xd5) });
+    // an AWS Nitro Enclave KMS (its NSM document's user_data binds its keys; a test Nitro world's root)
+    const nitro = await registerNitroKms(chain, nitroTestWorld(chain.tmp, now), { moduleId: "i-0feedc0ffee123456-enc0123456789abcdef" });
     const registerNew = async () => {
       const k = randomKms();
       const r = await pub(k);
@@ -166,6 +171,7 @@ export async function writeHistory(): Promise<History> {
       verified,
       snp,
       snpWorld,
+      nitro,
       world,
       addr,
       proveSimLiveness,

@@ -225,7 +225,11 @@ describe("platform decoders", () => {
     expect(code(() => decodeCbor(new Uint8Array(40).fill(0x81), "t"))).toMatch(/nested deeper than 16/);
     expect(code(() => decodeCbor(Uint8Array.of(0x9f, 1, 2), "t"))).toMatch(/needs 1 bytes, only 0 remain/);
     expect(code(() => decodeCbor(Uint8Array.of(0xa2, 1, 2, 1, 3), "t"))).toMatch(/duplicate map key 1/);
-    expect(decodeCbor(Uint8Array.of(0xbf, 0x61, 0x61, 0x5f, 0x41, 1, 0x41, 2, 0xff, 0xff), "t")).toEqual(new Map([["a", Uint8Array.of(1, 2)]]));
+    expect(decodeCbor(Uint8Array.of(0xbf, 0x61, 0x61, 0x42, 1, 2, 0xff), "t")).toEqual(new Map([["a", Uint8Array.of(1, 2)]]));
+    // chunked strings and floats are not read (the NSM writes neither; the registry's on-chain reader reads neither)
+    expect(code(() => decodeCbor(Uint8Array.of(0xbf, 0x61, 0x61, 0x5f, 0x41, 1, 0x41, 2, 0xff, 0xff), "t"))).toMatch(/CBOR at offset 3: an indefinite-length \(chunked\) byte string is not read/);
+    expect(code(() => decodeCbor(Uint8Array.of(0x7f, 0x61, 0x61, 0xff), "t"))).toMatch(/CBOR at offset 0: an indefinite-length \(chunked\) text string is not read/);
+    expect(code(() => decodeCbor(Uint8Array.of(0xf9, 0x3c, 0x00), "t"))).toMatch(/CBOR at offset 0: a floating-point number is not read/);
     expect(decodeCbor(Uint8Array.of(0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), "t")).toBe(-(2n ** 64n));
   });
 });

@@ -67,7 +67,7 @@ describe("watch: SEV-SNP registrations", () => {
       const fs = await p.until((f) => of(f, "registered", tdx).length === 1, "the three registrations");
       expect(of(fs, "registered", good.kms)[0]!.message).toMatch(/\(attestation #1, sev-snp, .*re-verified: SNP_ARK_NOT_PINNED: .*not the pinned ARK-Milan/);
       expect(of(fs, "quote-not-verifiable", good.kms)).toEqual([expect.objectContaining({ severity: "critical", message: expect.stringMatching(/SNP_ARK_NOT_PINNED/) as unknown })]);
-      expect(p.stderr()).toMatch(/re-verifying SEV-SNP registrations/);
+      expect(p.stderr()).toMatch(/re-verifying SEV-SNP and AWS Nitro Enclave registrations/);
       expect(await p.stop("SIGTERM")).toBe(0);
     } finally {
       await p.stop("SIGKILL");

@@ -34,7 +34,9 @@ const { at: _at, ...VERIFY_OPTIONS } = verificationOptionSpecs(" to re-verify ea
 
 /**
  * The re-verification of each new registration (`reverifyRegistration`): an SEV-SNP registration always, from the
- * VCEK and AMD chain it published at its block time (to AMD's pinned ARK, or the test ARK of --root-ca); a TDX
+ * VCEK and AMD chain it published at its block time (to AMD's pinned ARK, or the test ARK of --root-ca); an AWS
+ * Nitro Enclave registration always, from the document it registered, which carries its certificate chain, at
+ * its timestamp (to AWS's pinned Nitro Enclaves Root-G1, or the test root of --root-ca); a TDX
  * one with --collateral or --pccs (the collateral it published at its block time, else the given one at the
  * chain time of the blocks being processed), with the collateral's expiry.
  */
@@ -80,7 +82,8 @@ export const watchCommand: CommandSpec = {
     "processed once it has N confirmations (--confirmations, default 1 = the head block). Each registration is",
     "re-checked (quote hash, KMS address, key binding) and, with --collateral or --pccs, fully re-verified (an",
     "SEV-SNP registration always is: from the VCEK and AMD chain it published, to AMD's pinned ARK or the test",
-    "ARK of --root-ca, NOT GENUINE); every",
+    "ARK of --root-ca, NOT GENUINE; so is an AWS Nitro Enclave registration: from the document it registered, to",
+    "AWS's pinned Nitro Enclaves Root-G1 or the test root of --root-ca, NOT GENUINE); every",
     "audit anomaly is raised; warnings come before trouble: collateral that stops being valid within D days",
     "(--collateral-warn-days, default 7), no liveness proof for longer than S seconds (--liveness-max-age).",
     "Output: one JSON line per finding on stdout ({schema, id, kind, severity, kms, block, blockHash, tx, message,",
@@ -176,7 +179,7 @@ export const watchCommand: CommandSpec = {
       if (save) await save(state);
       log(
         `[watch] following ${target.registry} on chain ${chainId} from block ${state.nextBlock} (head ${head}, ${confirmations} confirmation${confirmations === 1 ? "" : "s"}, every ${intervalMs / 1000} s)` +
-          `${optString(ctx, "collateral") !== undefined || optString(ctx, "pccs") !== undefined ? ", re-verifying quotes" : ", re-verifying SEV-SNP registrations"}${webhook ? `, webhook ${webhook.shown}` : ""}${statePath ? `, state ${statePath}` : ""}${read ? " (resumed)" : ""}`,
+          `${optString(ctx, "collateral") !== undefined || optString(ctx, "pccs") !== undefined ? ", re-verifying quotes" : ", re-verifying SEV-SNP and AWS Nitro Enclave registrations"}${webhook ? `, webhook ${webhook.shown}` : ""}${statePath ? `, state ${statePath}` : ""}${read ? " (resumed)" : ""}`,
       );
       await follow({
         publicClient: conn.publicClient,

@@ -1,7 +1,10 @@
 /**
  * A small, bounded CBOR (RFC 8949) reader for the documents attestation platforms sign (an AWS Nitro
- * COSE_Sign1 document and its payload, whose map is of indefinite length). Definite and indefinite
- * lengths (indefinite strings as definite chunks); integers up to 2^53 (larger ones are bigint); maps keep their keys (integers or text) in a `Map`; tags wrap their content. Every length is
+ * COSE_Sign1 document and its payload, whose map is of indefinite length). Arrays and maps of definite
+ * or indefinite length; byte and text strings of definite length only, text strictly UTF-8 (the NSM writes
+ * no chunked strings, and the registry's on-chain reader accepts none); integers up to 2^53 (larger ones
+ * are bigint); no floats (the NSM writes none, and a float would read as an integer); maps keep their keys
+ * (integers or text) in a `Map`; tags wrap their content. Every length is
  * checked against the input and nesting is limited, so a malformed document is a `CborError` naming the
  * offset, never a crash, a hang or a large allocation.
  */
@@ -63,27 +66,6 @@ class CborReader {
     if (this.buf[this.pos] !== 0xff) return false;
     this.pos++;
     return true;
-  }
-
-  /** An indefinite-length byte or text string: definite chunks of the same major type until the break. */
-  private chunks(major: 2 | 3): Uint8Array {
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    while (!this.atBreak()) {
-      const b = this.buf[this.pos++]!;
-      if (b >> 5 !== major || (b & 0x1f) === 31) this.fail("an indefinite string's chunk is not a definite string of the same type");
-      const n = this.length(b & 0x1f, 1);
-      parts.push(this.buf.subarray(this.pos, this.pos + n));
-      this.pos += n;
-      total += n;
-    }
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
   }
 
   private text(raw: Uint8Array, start: number): string {
@@ -159,12 +141,11 @@ class CborReader {
     }
   }
 
-  /** An indefinite-length string, array or map (bounded by the input: every item takes at least one byte). */
+  /** An indefinite-length array or map (bounded by the input: every item takes at least one byte). */
   private indefinite(major: number, depth: number): CborValue {
-    if (major === 2) return this.chunks(2);
-    if (major === 3) {
-      const start = this.pos;
-      return this.text(this.chunks(3), start);
+    if (major === 2 || major === 3) {
+      this.pos--;
+      this.fail(`an indefinite-length (chunked) ${major === 2 ? "byte" : "text"} string is not read`);
     }
     if (major === 4) {
       const out: CborValue[] = [];
@@ -187,22 +168,10 @@ class CborReader {
     if (info === 21) return true;
     if (info === 22) return null;
     if (info === 23) return undefined;
-    if (info === 25 || info === 26 || info === 27) {
-      const size = info === 25 ? 2 : info === 26 ? 4 : 8;
-      this.need(size);
-      const dv = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, size);
-      this.pos += size;
-      return size === 2 ? halfFloat(dv.getUint16(0)) : size === 4 ? dv.getFloat32(0) : dv.getFloat64(0);
+    if (info >= 25 && info <= 27) {
+      this.pos--;
+      this.fail("a floating-point number is not read");
     }
     return this.fail(`unsupported simple value ${info}`);
   }
-}
-
-function halfFloat(h: number): number {
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  const sign = h & 0x8000 ? -1 : 1;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 31) return mant ? NaN : sign * Infinity;
-  return sign * (mant + 1024) * 2 ** (exp - 25);
 }

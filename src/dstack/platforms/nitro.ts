@@ -5,7 +5,9 @@
  * user_data?, nonce?} (a NitroTPM document carries its PCRs as `nitrotpm_pcrs`). Decoding only: the
  * signature and the certificate chain are not checked here.
  */
-import { bytesToHex, type Hex } from "../../core/bytes.js";
+import { createHash } from "node:crypto";
+
+import { bytesEqual, bytesToHex, concatBytes, hexToBytes, type Hex } from "../../core/bytes.js";
 import { InputError } from "../../core/errors.js";
 import { decodeCbor, type CborValue } from "./cbor.js";
 
@@ -126,5 +128,72 @@ export function nitroReportJson(d: NitroDocument): Record<string, unknown> {
     publicKey: d.publicKey ? bytesToHex(d.publicKey) : null,
     certificateLength: d.certificate.length,
     cabundleLength: d.cabundle.length,
+  };
+}
+
+/** What the registry reads from a Nitro Enclave document (`nitroDocumentFields` on chain). */
+export interface NitroRegistryFields {
+  /** user_data[0:32] and user_data[32:64]. */
+  reportDataHigh: Hex;
+  reportDataLow: Hex;
+  /** sha256(PCR0 ‖ PCR1 ‖ PCR2): dstack's os_image_hash, the record's image measurement. */
+  image: Hex;
+  /** Milliseconds since the Unix epoch. */
+  timestamp: bigint;
+}
+
+/** The payload keys an NSM writes (each at most once); public_key and nonce may be absent. */
+const NSM_KEYS = new Set(["module_id", "digest", "timestamp", "pcrs", "certificate", "cabundle", "public_key", "user_data", "nonce"]);
+const ES384_PROTECTED_HEADER = Uint8Array.of(0xa1, 0x01, 0x38, 0x22);
+const NSM_MAX = { public_key: 1024, nonce: 512 } as const;
+
+function headLength(b: Uint8Array, at: number): number {
+  const info = (b[at] ?? 0) & 0x1f;
+  return info < 24 ? 1 : 1 + (1 << (info - 24));
+}
+
+/**
+ * The registry's reading of an NSM attestation document: the document decoded (`decodeNitroDocument`), then
+ * held to exactly the shape AWS's NSM emits, which `KmsRegistry.registerNitro` reads on chain (the two accept
+ * the same documents with the same fields; differential tests hold them equal): the one-byte tag 18 or
+ * none, the array head 0x84, the protected header {1: -35} (ES384), the empty unprotected header 0xa0, a
+ * 96-byte signature; payload keys among the NSM's nine, `module_id` printable ASCII and not empty, `digest`
+ * "SHA384", `timestamp` 1 to 2^53 - 1, `pcrs` indexes 0–31 of 48 bytes each with PCR0–2 present, `cabundle`
+ * not empty, `user_data` 64 bytes, `public_key` (≤ 1024 bytes) and `nonce` (≤ 512 bytes) byte strings or
+ * null. Decoding only, like the on-chain reader: no signature or certificate check.
+ */
+export function nitroRegistryFields(bytes: Uint8Array): NitroRegistryFields {
+  const d = decodeNitroDocument(bytes);
+  const at = bytes[0] === 0xd2 ? 1 : 0;
+  if (bytes[at] !== 0x84) fail("COSE_Sign1", "not the NSM's COSE_Sign1 (the one-byte tag 18 or none, then a 4-item array head 0x84)");
+  if (!bytesEqual(d.protectedHeader, ES384_PROTECTED_HEADER)) fail("protected header", "not exactly {1: -35} (alg ES384)");
+  if (bytes[at + 1 + headLength(bytes, at + 1) + d.protectedHeader.length] !== 0xa0) fail("unprotected header", "not the empty map 0xa0");
+  if (d.signature.length !== 96) fail("signature", `${d.signature.length} bytes, expected 96 (ES384)`);
+  const doc = decodeCbor(d.payload, "Nitro attestation document: payload") as Map<unknown, CborValue>;
+  for (const [k, v] of doc) {
+    if (typeof k !== "string" || !NSM_KEYS.has(k)) fail("payload", `key ${JSON.stringify(typeof k === "bigint" ? String(k) : k)} is not one the NSM writes`);
+    if (v === undefined) fail(k, "undefined");
+  }
+  if (d.moduleId.length === 0 || !/^[\x20-\x7e]+$/.test(d.moduleId)) fail("module_id", "empty or not printable ASCII");
+  if (d.digest !== "SHA384") fail("digest", `${JSON.stringify(d.digest)}, expected "SHA384"`);
+  if (!Number.isSafeInteger(d.timestamp) || d.timestamp <= 0) fail("timestamp", "not an integer from 1 to 2^53 - 1");
+  for (const k of (doc.get("pcrs") as Map<unknown, CborValue>).keys()) {
+    if (typeof k !== "number" || !Number.isInteger(k) || k < 0 || k > 31) fail("pcrs", `index ${String(k)} is not 0 to 31`);
+  }
+  for (const [i, v] of Object.entries(d.pcrs)) if (v.length !== 2 + 96) fail("pcrs", `PCR${i} is ${(v.length - 2) / 2} bytes, expected 48`);
+  for (const i of ["0", "1", "2"]) if (d.pcrs[i] === undefined) fail(`PCR${i}`, "missing");
+  if (d.cabundle.length === 0) fail("cabundle", "empty");
+  for (const [k, max] of Object.entries(NSM_MAX)) {
+    const v = k === "nonce" ? d.nonce : d.publicKey;
+    if (v && v.length > max) fail(k, `${v.length} bytes, at most ${max}`);
+  }
+  if (!d.userData) fail("user_data", "missing or null (dstack's report_data is there)");
+  if (d.userData.length !== 64) fail("user_data", `${d.userData.length} bytes, expected 64`);
+  const pcr012 = concatBytes(...["0", "1", "2"].map((i) => hexToBytes(d.pcrs[i]!)));
+  return {
+    reportDataHigh: bytesToHex(d.userData.subarray(0, 32)),
+    reportDataLow: bytesToHex(d.userData.subarray(32)),
+    image: bytesToHex(new Uint8Array(createHash("sha256").update(pcr012).digest())),
+    timestamp: BigInt(d.timestamp),
   };
 }

@@ -44,6 +44,7 @@ export function looksLikeSnpReport(b: Uint8Array): boolean {
   return version >= 2 && version <= 5 && dv.getUint32(0x34, true) === 1;
 }
 
+/** The report's fields, after checking its length, version (2 to 5) and signature algorithm (1), as the registry's on-chain reader does. */
 export function parseSnpReport(b: Uint8Array): SnpReport {
   if (b.length !== SNP_REPORT_LENGTH) {
     throw new InputError("SNP_REPORT_MALFORMED", `SEV-SNP report: ${b.length} bytes, expected ${SNP_REPORT_LENGTH}`, { details: { field: "report", length: b.length } });
@@ -51,6 +52,8 @@ export function parseSnpReport(b: Uint8Array): SnpReport {
   const dv = new DataView(b.buffer, b.byteOffset, b.length);
   const version = dv.getUint32(0, true);
   if (version < 2 || version > 5) throw new InputError("SNP_REPORT_MALFORMED", `SEV-SNP report: version ${version} (expected 2 to 5)`, { details: { field: "version", offset: 0 } });
+  const algorithm = dv.getUint32(0x34, true);
+  if (algorithm !== 1) throw new InputError("SNP_REPORT_MALFORMED", `SEV-SNP report: signature algorithm ${algorithm} (expected 1, ECDSA P-384 with SHA-384)`, { details: { field: "signature_algo", offset: 0x34 } });
   const hex = (off: number, n: number) => bytesToHex(b.subarray(off, off + n));
   const u64 = (off: number) => dv.getBigUint64(off, true);
   const reversedHex = (off: number, n: number) => bytesToHex(Uint8Array.from(b.subarray(off, off + n)).reverse());

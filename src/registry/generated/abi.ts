@@ -480,6 +480,17 @@ export const kmsRegistryAbi = [
     "inputs": [
       {
         "internalType": "uint32",
+        "name": "algorithm",
+        "type": "uint32"
+      }
+    ],
+    "name": "UnsupportedSnpSignatureAlgorithm",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint32",
         "name": "teeType",
         "type": "uint32"
       }
