@@ -13,7 +13,8 @@
  * Then the policy: a debug-mode enclave (PCR0, PCR1 and PCR2 all zero) is refused unless allowed; when the
  * caller gives the bytes the document must carry in user_data (dstack puts the attestation's report_data
  * there), that binding; when it gives the config's os_image_hash, that it is SHA-256(PCR0 ‖ PCR1 ‖ PCR2) as
- * dstack computes it. AWS's CRLs are not consulted.
+ * dstack computes it. No revocation is checked: AWS's attestation PKI publishes no CRL and its documented
+ * validation disables revocation checking (the signing certificate lives hours).
  */
 import { createHash, createPublicKey, verify as cryptoVerify } from "node:crypto";
 
