@@ -113,7 +113,7 @@ export interface CellResult {
  * One simulated cell through pull (URL, certs dir, file), verify (NOT GENUINE under the test root, refused under
  * the vendor's pinned root), publish (registered, its platform on chain) and audit --reverify of its block.
  */
-export async function runCell(m: Matrix, simArgs: string[], cell: { platform: string; onChainPlatform: string; format: RegExp; trust: (k: SimKmsProcess) => string[]; pinned: (k: SimKmsProcess) => string[]; pinnedFails: RegExp }): Promise<CellResult> {
+export async function runCell(m: Matrix, simArgs: string[], cell: { platform: string; onChainPlatform: string; format: RegExp; trust: (k: SimKmsProcess) => string[]; auditTrust?: (k: SimKmsProcess) => string[]; pinned: (k: SimKmsProcess) => string[]; pinnedFails: RegExp }): Promise<CellResult> {
   const kms = await startBootstrappedKms(simArgs);
   try {
     const saved = path.join(kms.dir, "pulled.json");
@@ -148,7 +148,7 @@ export async function runCell(m: Matrix, simArgs: string[], cell: { platform: st
     expect(pj).toMatchObject({ status: "registered", genuine: false, platform: cell.platform, onChainPlatform: cell.onChainPlatform });
     const block = Number(pj.blockNumber);
 
-    const au = await m.cli(["audit", "--registry", m.registry, "--rpc", m.node.url, "--from-block", String(block), "--to-block", String(block), "--reverify", ...cell.trust(kms), "--json"]);
+    const au = await m.cli(["audit", "--registry", m.registry, "--rpc", m.node.url, "--from-block", String(block), "--to-block", String(block), "--reverify", ...(cell.auditTrust ?? cell.trust)(kms), "--json"]);
     expect(au.code, au.stdout + au.stderr).toBe(0);
     const aj = JSON.parse(au.stdout) as { kms: { address: Hex; platform: string; checks: { name: string; ok: boolean; detail: string }[] }[]; anomalies: unknown[] };
     expect(aj.anomalies).toEqual([]);
