@@ -124,7 +124,10 @@ export async function runCell(m: Matrix, simArgs: string[], cell: { platform: st
     expect(pd.code, pd.stderr).toBe(0);
     const pf = await m.cli(["pull", "--file", saved, "--json"]);
     expect(pf.code, pf.stderr).toBe(0);
-    for (const x of [pd, pf]) expect((JSON.parse(x.stdout) as { k256_pubkey?: string; bootstrap?: { k256_pubkey?: string } }) ?? {}).toBeTruthy();
+    // the certs dir and the saved file name the same KMS as the live URL
+    const [dj, fj] = [pd, pf].map((x) => JSON.parse(x.stdout) as { kmsAddress: Hex; format: string; attestation: Hex | null; quote: Hex | null });
+    expect(dj!.kmsAddress).toBe(fj!.kmsAddress);
+    expect(dj!.attestation ?? dj!.quote).toBe(fj!.attestation ?? fj!.quote);
 
     const [vu, vd, vf, pinned] = await Promise.all([
       m.cli(["verify", "--kms", kms.url, ...cell.trust(kms), "--json"]),
@@ -146,6 +149,7 @@ export async function runCell(m: Matrix, simArgs: string[], cell: { platform: st
     expect(pub.code, pub.stderr).toBe(0);
     const pj = JSON.parse(pub.stdout) as { status: string; kms: Hex; blockNumber: string; genuine: boolean; platform: string; onChainPlatform: string };
     expect(pj).toMatchObject({ status: "registered", genuine: false, platform: cell.platform, onChainPlatform: cell.onChainPlatform });
+    expect(pj.kms.toLowerCase()).toBe(fj!.kmsAddress.toLowerCase());
     const block = Number(pj.blockNumber);
 
     const au = await m.cli(["audit", "--registry", m.registry, "--rpc", m.node.url, "--from-block", String(block), "--to-block", String(block), "--reverify", ...(cell.auditTrust ?? cell.trust)(kms), "--json"]);
