@@ -108,6 +108,14 @@ describe("the AWS Nitro Enclave cells: simulate-kms --platform nitro-enclave →
       expect(codes).toEqual(expect.arrayContaining(["ALLOWLIST_NOT_APPLICABLE", "IS_KMS_ALLOWED_NOT_APPLICABLE"]));
       expect(j.findings.find((f) => f.code === "ALLOWLIST_NOT_APPLICABLE")!.detail).toMatch(/^kmsAllowedDeviceIds was not consulted: nitro-enclave: dstack has no device id/);
       expect(j.checks.map((c) => c.name)).not.toContain("onchain.kmsAllowedDeviceIds");
+      if (format === "attestation-v1") {
+        const human = await m.cli(["check-dstack-kms", "--contract", m.dstackKms, "--rpc", m.node.url, ...trust(cell.kms)]);
+        expect(human.code, human.stdout).toBe(0);
+        expect(human.stdout).toMatch(/^PASS \(NOT GENUINE: nitro-enclave evidence under a test root\)/);
+        expect(human.stdout).toMatch(/platform +nitro-enclave/);
+        expect(human.stdout).toMatch(/kmsAllowedDeviceIds +not applicable +-/);
+        expect(human.stdout).toMatch(/info +ALLOWLIST_NOT_APPLICABLE +- +kmsAllowedDeviceIds was not consulted/);
+      }
     }, 60_000);
   }
 });

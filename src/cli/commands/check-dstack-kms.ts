@@ -115,7 +115,7 @@ function progressLines(io: CliIO): (p: ScanProgress) => void {
 const time = (t: number | undefined) => (t === undefined ? "-" : new Date(t * 1000).toISOString().replace(".000Z", "Z"));
 
 function printReport(io: CliIO, r: DstackKmsReport): void {
-  io.stdout(`${r.verdict}${r.ok && !r.genuine ? " (NOT GENUINE: simulated / non-Intel root)" : ""}\n\n`);
+  io.stdout(`${r.verdict}${r.ok && !r.genuine ? ` (NOT GENUINE: ${r.platform} evidence under a test root)` : ""}\n\n`);
   io.stdout(
     table([
       ["contract", `${r.contract} on chain ${r.chainId}, read at block ${r.block}`],
