@@ -38,6 +38,7 @@ afterAll(async () => {
 });
 
 const sim = (k: SimKmsProcess, f: string) => path.join(k.dir, "certs.sim", f);
+const attestationInfo = async (k: SimKmsProcess) => (await (await fetch(`${k.url}/prpc/KMS.GetAttestationInfo?json`, { method: "POST", body: "{}" })).json()) as Record<string, string>;
 
 /** dstack's SEV-SNP measurements from the raw report: MEASUREMENT at 0x90, HOST_DATA at 0xC0, CHIP_ID at 0x1A0. */
 function snpMeasured(report: Uint8Array): { mr: Hex; device: Hex } {
@@ -69,6 +70,8 @@ describe("the SEV-SNP cells: simulate-kms --platform sev-snp → pull → verify
       const att = decodeDstackAttestation(Buffer.from(rec.quote.slice(2), "hex"));
       const want = snpMeasured(att.evidence);
       const os = `0x${(JSON.parse(att.config!) as { os_image_hash: string }).os_image_hash}` as Hex;
+      // what the KMS's GetAttestationInfo tells an operator to allow-list is what dstack computes from the evidence
+      expect(await attestationInfo(cell.kms)).toMatchObject({ mr_aggregated: want.mr.slice(2), os_image_hash: os.slice(2), device_id: want.device.slice(2), tee_variant: "dstack-amd-sev-snp" });
       const { r, j } = await checkRecord(m, rec, { mr: want.mr, os, device: want.device }, trust(cell.kms));
       expect(r.code, r.stdout).toBe(0);
       expect(j).toMatchObject({ ok: true, verdict: "PASS", genuine: false, platform: "sev-snp", record: { quoteKind: "dstack-attestation" }, isKmsAllowed: { allowed: true } });
@@ -95,6 +98,7 @@ describe("the AWS Nitro Enclave cells: simulate-kms --platform nitro-enclave →
       const trust = (k: SimKmsProcess) => ["--root-ca", sim(k, "nitro-root.pem")];
       const cell = await runCell(m, ["--platform", "nitro-enclave", "--format", format], { platform: "nitro-enclave", onChainPlatform: "nitro-enclave", format: shape, trust, pinned: () => [], pinnedFails: /NITRO_ROOT_NOT_PINNED/ });
       started.push(cell.kms);
+      expect(await attestationInfo(cell.kms)).toMatchObject({ mr_aggregated: SIM_NITRO_IMAGE.slice(2), os_image_hash: SIM_NITRO_IMAGE.slice(2), ppid: "", tee_variant: "dstack-nitro-enclave" });
       const { r, j } = await checkRecord(m, simRecord(cell.kms), { mr: SIM_NITRO_IMAGE, os: SIM_NITRO_IMAGE }, trust(cell.kms));
       expect(r.code, r.stdout).toBe(0);
       expect(j).toMatchObject({ ok: true, verdict: "PASS", genuine: false, platform: "nitro-enclave", isKmsAllowed: null });
