@@ -31,7 +31,7 @@ export interface Matrix {
   owner: Hex;
   state: string;
   all: RunResult[];
-  cli: (args: string[]) => Promise<RunResult>;
+  cli: (args: string[], env?: Record<string, string>) => Promise<RunResult>;
   send: (data: Hex) => Promise<void>;
   stop: () => Promise<void>;
 }
@@ -46,8 +46,8 @@ export async function startMatrix(dir: string): Promise<Matrix> {
   const node = await startDevNode();
   const all: RunResult[] = [];
   const state = path.join(dir, "state");
-  const cli = async (args: string[]) => {
-    const r = await runCli(args, { env: { KMS_REGISTRY_STATE_DIR: state, ...KEY_ENV }, timeoutMs: 120_000 });
+  const cli = async (args: string[], env: Record<string, string> = {}) => {
+    const r = await runCli(args, { env: { KMS_REGISTRY_STATE_DIR: state, XDG_CACHE_HOME: path.join(dir, "cache"), ...KEY_ENV, ...env }, timeoutMs: 120_000 });
     all.push(r);
     return r;
   };

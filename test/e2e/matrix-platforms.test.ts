@@ -6,6 +6,7 @@
  * pinned ARK) and real debug-mode Nitro attestation (AWS's pinned root) through verify and check-dstack-kms.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -13,7 +14,13 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import type { Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { decodeDstackAttestation } from "../../src/dstack/attestation.js";
+import { toPem } from "../../src/dcap/x509.js";
+import { decodeDstackAttestation, encodeDstackAttestationV1 } from "../../src/dstack/attestation.js";
+import { expectedKmsReportData } from "../../src/dstack/binding.js";
+import { snpHostDataOf } from "../../src/dstack/platforms/mr-config.js";
+import { createSnpWorld, issueVcek, kdsAnswers, makeArkCrl, makeSnpReport } from "../../src/testing/platforms/snp-world.js";
+import { startPccs, type Handler } from "../helpers/pccs-server.js";
+import { randomKms } from "../registry/chain-helpers.js";
 import { HARDHAT_DEV_ACCOUNT_0_KEY } from "../../src/testing/devnode.js";
 import type { SimKmsProcess } from "./helpers.js";
 import { checkRecord, hx, runCell, simRecord, startMatrix, type Matrix } from "./matrix-helpers.js";
@@ -172,3 +179,43 @@ describe("real SEV-SNP and Nitro evidence through verify and check-dstack-kms", 
     expect(j.findings.map((f) => f.code)).toContain("ALLOWLIST_NOT_APPLICABLE");
   }, 60_000);
 });
+
+describe("an SEV-SNP record whose attestation carries no VCEK (dstack's cert_chain may be empty): check-dstack-kms --kds-url", () => {
+  it("without --kds: platform.vcek fails naming --kds; with a local KDS: the VCEK, chain and CRL fetched, PASS under the test ARK", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const world = createSnpWorld({ now });
+    const vcek = issueVcek(world, { chipId: new Uint8Array(64).map((_, i) => (i * 7 + 3) & 0xff), tcb: { bootloader: 4, tee: 0, snp: 22, microcode: 213 } });
+    const crl = makeArkCrl(world, { thisUpdate: now - 3600, nextUpdate: now + 7 * 86_400 });
+    const keys = randomKms();
+    const mrConfig = JSON.stringify({ app_id: "11".repeat(20), compose_hash: "22".repeat(32), instance_id: "44".repeat(20), key_provider: "kms", key_provider_id: "33".repeat(32), version: 3 });
+    const reportData = expectedKmsReportData(keys.caPubkey, keys.k256Pubkey);
+    const report = makeSnpReport(world, vcek, { reportData, hostData: snpHostDataOf(mrConfig) });
+    const att = encodeDstackAttestationV1({ platform: "sev-snp", evidence: report, snp: { certChain: [], mrConfig }, stack: { reportData, runtimeEvents: [], config: JSON.stringify({ os_image_hash: "55".repeat(32) }) } });
+    const arkFile = path.join(dir, "kds-ark.pem");
+    writeFileSync(arkFile, toPem(world.arkDer));
+    const routes = new Map<string, Handler>();
+    for (const [p, a] of kdsAnswers(world, [vcek], crl)) {
+      routes.set(p, (_req, res: ServerResponse) => {
+        res.writeHead(200, { "Content-Type": a.contentType });
+        res.end(typeof a.body === "string" ? a.body : Buffer.from(a.body));
+      });
+    }
+    const kds = await startPccs(routes);
+    try {
+      const want = snpMeasured(report);
+      const rec = { k256Pubkey: hx(keys.k256Pubkey), caPubkey: hx(keys.caPubkey), quote: hx(att), eventlog: "0x" as Hex };
+      const without = await checkRecord(m, rec, { mr: want.mr, os: `0x${"55".repeat(32)}`, device: want.device }, ["--root-ca", arkFile]);
+      expect(without.r.code).toBe(1);
+      expect(without.j.checks.find((c) => c.name === "platform.vcek")!.detail).toMatch(/^SNP_VCEK_REQUIRED: .*--kds/);
+      const r = await m.cli(["check-dstack-kms", "--contract", m.dstackKms, "--rpc", m.node.url, "--root-ca", arkFile, "--kds-url", kds.url, "--json"]);
+      expect(r.code, r.stdout).toBe(0);
+      const j = JSON.parse(r.stdout) as { verdict: string; genuine: boolean; platform: string; checks: { name: string; ok: boolean; detail: string }[] };
+      expect(j).toMatchObject({ verdict: "PASS", genuine: false, platform: "sev-snp" });
+      expect(j.checks.find((c) => c.name === "platform.kds")!.detail).toMatch(/^fetched VCEK, cert_chain, CRL of Milan from http:\/\/127\.0\.0\.1:\d+/);
+      expect(kds.total()).toBeGreaterThan(0);
+    } finally {
+      await new Promise<void>((res) => kds.server.close(() => res()));
+    }
+  }, 60_000);
+});
+
