@@ -357,6 +357,12 @@ async function askIsKmsAllowed(opts: CheckDstackKmsOptions, head: bigint, m: Mea
     findings.push({ code: "IS_KMS_ALLOWED_NOT_APPLICABLE", severity: "info", detail: `the contract's isKmsAllowed was not asked: it requires an allowed device id, and ${m.lists.kmsAllowedDeviceIds.source}` });
     return null;
   }
+  const missing = (Object.keys(m.lists) as AllowList[]).filter((l) => m.lists[l].applicable && m.lists[l].value === null);
+  if (missing.length) {
+    // asking with a zero value would be the contract's answer about another KMS
+    checks.push({ name: "onchain.isKmsAllowed", ok: false, detail: `not asked: this KMS's boot info is incomplete (${missing.map((l) => `${l}: ${m.lists[l].source}`).join("; ")})` });
+    return null;
+  }
   const rt = v.eventlog?.runtime;
   const om = v.measurements ?? {};
   const boot = {

@@ -52,9 +52,11 @@ describe("the GCP TDX cells: simulate-kms --platform gcp-tdx → pull → verify
       const { r, j } = await checkRecord(m, rec, { mr: want.mr, os: want.os, device: want.device }, tdxTrust(cell.kms));
       expect(j).toMatchObject({ platform: "gcp-tdx", genuine: false, verdict: "FAIL" });
       expect(r.code, r.stdout).toBe(1);
-      // the evidence verified; only the contract's mr_aggregated cannot be evaluated (and so isKmsAllowed refuses the zero value)
+      // the evidence verified; only the contract's mr_aggregated cannot be evaluated (and so isKmsAllowed is not asked)
       expect(j.failed).toEqual(["onchain.kmsAllowedAggregatedMrs", "onchain.isKmsAllowed"]);
       expect(j.checks.find((x) => x.name === "onchain.kmsAllowedAggregatedMrs")!.detail).toMatch(/^not measured: gcp-tdx mr_aggregated: dstack derives it from the TPM quote \(sha256\(PCR0 ‖ PCR2 ‖ the runtime PCR\)\), which is only reported here, not verified/);
+      expect(j.isKmsAllowed).toBeNull();
+      expect(j.checks.find((x) => x.name === "onchain.isKmsAllowed")!.detail).toMatch(/^not asked: this KMS's boot info is incomplete \(kmsAllowedAggregatedMrs: gcp-tdx mr_aggregated/);
       expect(j.allowLists.slice(1).map((a) => [a.list, a.value, a.allowed])).toEqual([
         ["allowedOsImages", want.os, true],
         ["kmsAllowedDeviceIds", want.device, true],
@@ -97,7 +99,8 @@ describe("AWS Nitro TPM and an unknown platform kind: decoded, named, exit 1 PLA
       const { r, j } = await checkRecord(m, { k256Pubkey: NEAR_K256, caPubkey: NEAR_CA, quote: hx(att), eventlog: "0x" }, {}, []);
       expect(r.code).toBe(1);
       expect(j).toMatchObject({ platform, verdict: "FAIL", record: { quoteKind: "dstack-attestation" } });
-      expect(j.failed).toEqual(expect.arrayContaining(["platform.supported", "onchain.kmsAllowedAggregatedMrs", "onchain.allowedOsImages", "onchain.kmsAllowedDeviceIds"]));
+      expect(j.failed).toEqual(["platform.supported", "onchain.kmsAllowedAggregatedMrs", "onchain.allowedOsImages", "onchain.kmsAllowedDeviceIds", "onchain.isKmsAllowed"]);
+      expect(j.isKmsAllowed).toBeNull();
       expect(j.checks.find((c) => c.name === "onchain.kmsAllowedAggregatedMrs")!.detail).toBe(`not measured: mr_aggregated of a ${platform} KMS: PLATFORM_NOT_SUPPORTED (its evidence is not verified)`);
       expect(r.stdout + r.stderr).not.toMatch(/ATTESTATION_MALFORMED|QUOTE_|parse error/i);
     }, 60_000);
