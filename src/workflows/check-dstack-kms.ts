@@ -5,8 +5,10 @@
  *   1. reads the record (at one block, the head) and verifies it exactly as `verify` verifies a bootstrap info
  *      (`verifyBootstrap`: quote, report_data key binding, event-log replay, the optional measurement policy);
  *      the `quote` field may hold a TDX quote or a dstack attestation container (its own event log then);
- *   2. computes dstack's mr_aggregated, os_image_hash and device_id of that KMS and looks each up in the
- *      contract's own allow-lists, and asks the contract's own `isKmsAllowed`;
+ *   2. computes dstack's mr_aggregated, os_image_hash and device_id of that KMS as dstack does for its platform
+ *      (TDX, GCP TDX, SEV-SNP, Nitro Enclave; `measuredForAllowLists`) and looks each up in the contract's own
+ *      allow-lists (a list with no meaning on the platform is a finding, not a check), and asks the contract's
+ *      own `isKmsAllowed`;
  *   3. replays the contract's history (record, allow-list, ownership and upgrade events, each with its block,
  *      time, transaction and sender) and compares the current record with what the last `KmsInfoSet`
  *      announced: `setKmsQuote` / `setKmsEventlog` replace the evidence without any event, so a difference is
@@ -261,12 +263,12 @@ const given = (value: Hex | null, source: string, missing: string): MeasuredValu
  *  - sev-snp: mr_aggregated = sha256(MEASUREMENT ‖ HOST_DATA), device_id = sha256(CHIP_ID), os_image_hash the
  *    attestation config's (vm_config) os_image_hash;
  *  - nitro-enclave: mr_aggregated = os_image_hash = sha256(PCR0 ‖ PCR1 ‖ PCR2); dstack has no stable device id
- *    for an enclave (it is derived from the document's module id, not from anything the hardware measures).
+ *    for an enclave (its versions derive one from the module id string or from PCR4), so none is looked up.
  */
 function measuredForAllowLists(info: BootstrapInfo | null, v: BootstrapReport | null): Measured {
   const m = v?.measurements ?? {};
   const platform = v?.platform ?? "tdx";
-  const unverified = v && !v.ok ? " (the evidence did NOT verify)" : "";
+  const unverified = v && !v.checks.some((c) => c.name === "platform.verified" && c.ok) ? " (the evidence did NOT verify)" : "";
   if (platform === "sev-snp") {
     const os = asHex(configOsImageHash(info?.decodedAttestation?.config ?? null));
     return {
@@ -285,7 +287,7 @@ function measuredForAllowLists(info: BootstrapInfo | null, v: BootstrapReport | 
       lists: {
         kmsAllowedAggregatedMrs: given(image, `${src} (dstack's mr_aggregated of an enclave is its image hash)`, "nitro-enclave mr_aggregated = sha256(PCR0 ‖ PCR1 ‖ PCR2) needs a document that decodes"),
         allowedOsImages: given(image, src, "nitro-enclave os_image_hash = sha256(PCR0 ‖ PCR1 ‖ PCR2) needs a document that decodes"),
-        kmsAllowedDeviceIds: { value: null, applicable: false, source: "nitro-enclave: dstack has no device id for an AWS Nitro Enclave (nothing the NSM measures identifies the host; dstack derives it from the document's module id string)" },
+        kmsAllowedDeviceIds: { value: null, applicable: false, source: "nitro-enclave: dstack has no stable device id for an AWS Nitro Enclave (its versions derive one differently: from the document's module id string, or from PCR4, the parent instance's id), so no value is looked up" },
       },
       mrSystem: image,
     };

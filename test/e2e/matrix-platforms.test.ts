@@ -114,10 +114,10 @@ describe("the AWS Nitro Enclave cells: simulate-kms --platform nitro-enclave →
         ["allowedOsImages", SIM_NITRO_IMAGE, true, true],
         ["kmsAllowedDeviceIds", null, null, false],
       ]);
-      // dstack has no device id for an enclave: named findings, not a failure
+      // dstack has no stable device id for an enclave: named findings, not a failure
       const codes = j.findings.map((f) => f.code);
       expect(codes).toEqual(expect.arrayContaining(["ALLOWLIST_NOT_APPLICABLE", "IS_KMS_ALLOWED_NOT_APPLICABLE"]));
-      expect(j.findings.find((f) => f.code === "ALLOWLIST_NOT_APPLICABLE")!.detail).toMatch(/^kmsAllowedDeviceIds was not consulted: nitro-enclave: dstack has no device id/);
+      expect(j.findings.find((f) => f.code === "ALLOWLIST_NOT_APPLICABLE")!.detail).toMatch(/^kmsAllowedDeviceIds was not consulted: nitro-enclave: dstack has no stable device id/);
       expect(j.checks.map((c) => c.name)).not.toContain("onchain.kmsAllowedDeviceIds");
       if (format === "attestation-v1") {
         const human = await m.cli(["check-dstack-kms", "--contract", m.dstackKms, "--rpc", m.node.url, ...trust(cell.kms)]);

@@ -129,7 +129,7 @@ const TEE_VARIANTS: Record<SimulatorPlatform, string> = { tdx: "dstack-tdx", "gc
  * platform's raw device id (TDX: the PPID of the PCK certificate; SEV-SNP: the chip id) and `device_id` its
  * SHA-256; TDX `mr_aggregated` = SHA-256(MRTD ‖ RTMR0–3); SEV-SNP `mr_aggregated` = SHA-256(MEASUREMENT ‖
  * HOST_DATA), HOST_DATA committing to the guest's MrConfig V3 document; a Nitro enclave's `mr_aggregated` and
- * `os_image_hash` are its image hash SHA-256(PCR0 ‖ PCR1 ‖ PCR2), and it has no hardware device id (no `ppid`;
+ * `os_image_hash` are its image hash SHA-256(PCR0 ‖ PCR1 ‖ PCR2), and it has no stable device id (no `ppid`;
  * `device_id` is SHA-256 of nothing, as dstack's app info has it for a platform without one).
  */
 export function attestationInfo(cvm: SimulatedCvm): Record<string, unknown> {
