@@ -355,6 +355,12 @@ function bootstrapQuote(x: Inspection): void {
   if (!b) return;
   let found: string;
   let ok = false;
+  const other = b.decodedAttestation && !b.decodedAttestation.quote ? b.decodedAttestation : null;
+  if (other) {
+    // an SEV-SNP / Nitro / other platform's KMS carries its evidence in the attestation, not a TDX quote
+    add(x, "quote.present", "attestation evidence is present", other.evidence.length > 0, "a TDX quote or another platform's attestation evidence", `no TDX quote: a ${other.platform} attestation with ${other.evidence.length} bytes of evidence (verified by verify's platform.* checks)`);
+    return;
+  }
   if (!b.quote || b.quote.length === 0) found = "no quote (null or empty)";
   else {
     try {

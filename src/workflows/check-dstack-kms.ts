@@ -5,8 +5,10 @@
  *   1. reads the record (at one block, the head) and verifies it exactly as `verify` verifies a bootstrap info
  *      (`verifyBootstrap`: quote, report_data key binding, event-log replay, the optional measurement policy);
  *      the `quote` field may hold a TDX quote or a dstack attestation container (its own event log then);
- *   2. computes dstack's mr_aggregated, os_image_hash and device_id of that KMS and looks each up in the
- *      contract's own allow-lists, and asks the contract's own `isKmsAllowed`;
+ *   2. computes dstack's mr_aggregated, os_image_hash and device_id of that KMS as dstack does for its platform
+ *      (TDX, GCP TDX, SEV-SNP, Nitro Enclave; `measuredForAllowLists`) and looks each up in the contract's own
+ *      allow-lists (a list with no meaning on the platform is a finding, not a check), and asks the contract's
+ *      own `isKmsAllowed`;
  *   3. replays the contract's history (record, allow-list, ownership and upgrade events, each with its block,
  *      time, transaction and sender) and compares the current record with what the last `KmsInfoSet`
  *      announced: `setKmsQuote` / `setKmsEventlog` replace the evidence without any event, so a difference is
@@ -21,7 +23,7 @@ import { InputError } from "../core/errors.js";
 import { parseQuote, quotePckChain } from "../dcap/quote.js";
 import { parseSgxExtension } from "../dcap/sgx-extension.js";
 import type { Check } from "../dcap/types.js";
-import { looksLikeRawQuote, looksLikeVersionedAttestation } from "../dstack/attestation.js";
+import { configOsImageHash, looksLikeRawQuote, looksLikeVersionedAttestation } from "../dstack/attestation.js";
 import { dstackDeviceId } from "../dstack/measurement.js";
 import { parseBootstrapFields, type BootstrapInfo } from "../kms/bootstrap.js";
 import { verifyBootstrap, type BootstrapReport, type VerifyBootstrapOptions } from "../kms/verify.js";
@@ -56,7 +58,10 @@ export type FindingCode =
   | "ATTESTATION_EVENTLOG_IGNORED"
   | "HISTORY_UNDECODABLE_LOGS"
   | "HISTORY_PARTIAL"
-  | "IS_KMS_ALLOWED_UNAVAILABLE";
+  | "IS_KMS_ALLOWED_UNAVAILABLE"
+  | "ALLOWLIST_NOT_APPLICABLE"
+  | "IS_KMS_ALLOWED_NOT_APPLICABLE"
+  | "TCB_STATUS_NOT_APPLICABLE";
 
 /** A named observation that does not by itself fail the check. */
 export interface Finding {
@@ -76,6 +81,8 @@ export interface AllowListEntry {
   /** How it was computed. */
   source: string;
   allowed: boolean | null;
+  /** false when dstack has no such notion for the KMS's platform (the list is then not consulted). */
+  applicable: boolean;
   /** The last event that added / removed it, when the history has one. */
   lastChange: Pick<HistoryEvent, "event" | "block" | "timestamp" | "tx" | "from"> | null;
 }
@@ -97,6 +104,8 @@ export interface DstackKmsReport {
   ok: boolean;
   verdict: "PASS" | "FAIL";
   genuine: boolean;
+  /** The record's platform (`tdx` for a raw quote; else the dstack attestation's platform kind). */
+  platform: string;
   chainId: number;
   contract: Hex;
   /** The block everything was read at (the head when the check started). */
@@ -122,11 +131,6 @@ export interface DstackKmsReport {
   failed: string[];
 }
 
-const LIST_SOURCES: Record<AllowList, string> = {
-  kmsAllowedAggregatedMrs: "mr_aggregated = sha256(MRTD ‖ RTMR0–3 [‖ MRCONFIGID ‖ MROWNER ‖ MROWNERCONFIG]), RTMR3 replayed from the event log",
-  allowedOsImages: "the os-image-hash runtime event (RTMR3)",
-  kmsAllowedDeviceIds: "device_id = sha256(PPID of the quote's PCK certificate)",
-};
 const LIST_EVENTS: Record<AllowList, [string, string]> = {
   kmsAllowedAggregatedMrs: ["KmsAggregatedMrAdded", "KmsAggregatedMrRemoved"],
   allowedOsImages: ["OsImageHashAdded", "OsImageHashRemoved"],
@@ -152,7 +156,7 @@ export async function checkDstackKms(opts: CheckDstackKmsOptions): Promise<Dstac
   const fromBlock = opts.fromBlock ?? (await findDeploymentBlock(client, contract, head)) ?? 0n;
   const history = await scanHistory(client, contract, { fromBlock, toBlock: head, ...(opts.initialRange ? { initialRange: opts.initialRange } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
   const measured = measuredForAllowLists(info, verification);
-  const allowLists = await lookUpAllowLists(opts, head, measured, history.events, checks);
+  const allowLists = await lookUpAllowLists(opts, head, measured, history.events, checks, findings);
   const kmsAllowed = verification ? await askIsKmsAllowed(opts, head, measured, verification, checks, findings) : null;
   const replay = await replayHistory(opts, head, record, history, checks, findings);
 
@@ -164,6 +168,7 @@ export async function checkDstackKms(opts: CheckDstackKmsOptions): Promise<Dstac
     ok: failed.length === 0,
     verdict: failed.length === 0 ? "PASS" : "FAIL",
     genuine: verification?.genuine ?? false,
+    platform: verification?.platform ?? info?.decodedAttestation?.platform ?? (kind === "tdx-quote" ? "tdx" : "unknown"),
     chainId: client.chain.id,
     contract,
     block: Number(head),
@@ -231,20 +236,68 @@ async function verifyRecord(info: BootstrapInfo, opts: CheckDstackKmsOptions): P
   return verifyBootstrap(info, { ...opts.verify, requireEventLog: true });
 }
 
+/** One of dstack's measurements of the KMS, as one allow-list takes it. */
+interface MeasuredValue {
+  /** null: not computed (`source` says why), or not applicable (`applicable` false). */
+  value: Hex | null;
+  /** How it was computed, or why it was not. */
+  source: string;
+  /** false when dstack has no such notion on this platform. */
+  applicable: boolean;
+}
+
 interface Measured {
-  mrAggregated: Hex | null;
-  osImageHash: Hex | null;
-  deviceId: Hex | null;
-  deviceIdSource: string;
+  lists: Record<AllowList, MeasuredValue>;
   mrSystem: Hex | null;
 }
 
-/** dstack's measurements of the KMS, from the verification (the device id from the quote's PCK certificate, verified or not). */
+const asHex = (x: unknown): Hex | null => (typeof x === "string" && /^(0x)?[0-9a-fA-F]{64}$/.test(x) ? (`0x${x.replace(/^0x/, "").toLowerCase()}` as Hex) : null);
+const given = (value: Hex | null, source: string, missing: string): MeasuredValue => (value ? { value, source, applicable: true } : { value: null, source: missing, applicable: true });
+
+/**
+ * dstack's measurements of the KMS for the three allow-lists, per platform, as dstack derives them:
+ *  - tdx: mr_aggregated = sha256(MRTD ‖ RTMR0–3 [‖ MRCONFIGID ‖ MROWNER ‖ MROWNERCONFIG]) with RTMR3 replayed,
+ *    os_image_hash the os-image-hash runtime event, device_id = sha256(PPID of the PCK certificate);
+ *  - gcp-tdx: os_image_hash and device_id as tdx; dstack's mr_aggregated comes from the TPM quote (PCR0, PCR2,
+ *    the runtime PCR), which is not verified here, so it is not computed;
+ *  - sev-snp: mr_aggregated = sha256(MEASUREMENT ‖ HOST_DATA), device_id = sha256(CHIP_ID), os_image_hash the
+ *    attestation config's (vm_config) os_image_hash;
+ *  - nitro-enclave: mr_aggregated = os_image_hash = sha256(PCR0 ‖ PCR1 ‖ PCR2); dstack has no stable device id
+ *    for an enclave (its versions derive one from the module id string or from PCR4), so none is looked up.
+ */
 function measuredForAllowLists(info: BootstrapInfo | null, v: BootstrapReport | null): Measured {
   const m = v?.measurements ?? {};
-  const asHex = (x: unknown): Hex | null => (typeof x === "string" && x.startsWith("0x") ? (x.toLowerCase() as Hex) : null);
+  const platform = v?.platform ?? "tdx";
+  const unverified = v && !v.checks.some((c) => c.name === "platform.verified" && c.ok) ? " (the evidence did NOT verify)" : "";
+  if (platform === "sev-snp") {
+    const os = asHex(configOsImageHash(info?.decodedAttestation?.config ?? null));
+    return {
+      lists: {
+        kmsAllowedAggregatedMrs: given(asHex(m.mrAggregated), `sev-snp mr_aggregated = sha256(MEASUREMENT ‖ HOST_DATA) of the SNP report${unverified}`, "sev-snp mr_aggregated = sha256(MEASUREMENT ‖ HOST_DATA) needs a report that parses"),
+        allowedOsImages: given(os, "sev-snp os_image_hash: the attestation config's (vm_config) os_image_hash, as dstack reads it; the SNP report does not sign it (dstack's KMS binds it by recomputing MEASUREMENT from the OS image, which is not done here)", "sev-snp os_image_hash: the attestation config (vm_config) names no os_image_hash"),
+        kmsAllowedDeviceIds: given(asHex(m.deviceId), `sev-snp device_id = sha256(CHIP_ID) of the SNP report${unverified}`, "sev-snp device_id = sha256(CHIP_ID) needs a report that parses"),
+      },
+      mrSystem: asHex(m.mrSystem),
+    };
+  }
+  if (platform === "nitro-enclave") {
+    const image = asHex(m.osImageHash);
+    const src = `nitro-enclave: sha256(PCR0 ‖ PCR1 ‖ PCR2) of the NSM document${unverified}`;
+    return {
+      lists: {
+        kmsAllowedAggregatedMrs: given(image, `${src} (dstack's mr_aggregated of an enclave is its image hash)`, "nitro-enclave mr_aggregated = sha256(PCR0 ‖ PCR1 ‖ PCR2) needs a document that decodes"),
+        allowedOsImages: given(image, src, "nitro-enclave os_image_hash = sha256(PCR0 ‖ PCR1 ‖ PCR2) needs a document that decodes"),
+        kmsAllowedDeviceIds: { value: null, applicable: false, source: "nitro-enclave: dstack has no stable device id for an AWS Nitro Enclave (its versions derive one differently: from the document's module id string, or from PCR4, the parent instance's id), so no value is looked up" },
+      },
+      mrSystem: image,
+    };
+  }
+  if (platform !== "tdx" && platform !== "gcp-tdx") {
+    const none = (list: string): MeasuredValue => ({ value: null, applicable: true, source: `${list} of a ${platform} KMS: PLATFORM_NOT_SUPPORTED (its evidence is not verified)` });
+    return { lists: { kmsAllowedAggregatedMrs: none("mr_aggregated"), allowedOsImages: none("os_image_hash"), kmsAllowedDeviceIds: none("device_id") }, mrSystem: null };
+  }
   let deviceId: Hex | null = null;
-  let deviceIdSource = LIST_SOURCES.kmsAllowedDeviceIds;
+  let deviceIdSource = `${platform} device_id = sha256(PPID of the quote's PCK certificate)`;
   const ppid = v?.quote?.verified ? v.quote.pck?.ppid : undefined;
   if (ppid) deviceId = dstackDeviceId(hexToBytes(ppid, "PPID"));
   else if (info?.quote) {
@@ -258,45 +311,71 @@ function measuredForAllowLists(info: BootstrapInfo | null, v: BootstrapReport | 
       deviceId = null;
     }
   }
-  return { mrAggregated: asHex(m.mrAggregated), osImageHash: asHex(m.osImageHash), deviceId, deviceIdSource, mrSystem: asHex(m.mrSystem) };
+  const mrAggregated: MeasuredValue =
+    platform === "gcp-tdx"
+      ? { value: null, applicable: true, source: "gcp-tdx mr_aggregated: dstack derives it from the TPM quote (sha256(PCR0 ‖ PCR2 ‖ the runtime PCR)), which is only reported here, not verified" }
+      : given(asHex(m.mrAggregated), "mr_aggregated = sha256(MRTD ‖ RTMR0–3 [‖ MRCONFIGID ‖ MROWNER ‖ MROWNERCONFIG]), RTMR3 replayed from the event log", "mr_aggregated needs the event log (RTMR3 replayed)");
+  return {
+    lists: {
+      kmsAllowedAggregatedMrs: mrAggregated,
+      allowedOsImages: given(asHex(m.osImageHash), "the os-image-hash runtime event (RTMR3)", "os_image_hash: the event log has no os-image-hash runtime event"),
+      kmsAllowedDeviceIds: given(deviceId, deviceIdSource, `${deviceIdSource}: no PCK certificate in the quote`),
+    },
+    mrSystem: asHex(m.mrSystem),
+  };
 }
 
-/** `onchain.<list>`: each of dstack's measurements of this KMS is allowed by the contract's own list. */
-async function lookUpAllowLists(opts: CheckDstackKmsOptions, head: bigint, measured: Measured, events: HistoryEvent[], checks: Check[]): Promise<AllowListEntry[]> {
-  const values: Record<AllowList, Hex | null> = { kmsAllowedAggregatedMrs: measured.mrAggregated, allowedOsImages: measured.osImageHash, kmsAllowedDeviceIds: measured.deviceId };
+/** `onchain.<list>`: each of dstack's measurements of this KMS is allowed by the contract's own list (a list with no meaning on the platform: a finding). */
+async function lookUpAllowLists(opts: CheckDstackKmsOptions, head: bigint, measured: Measured, events: HistoryEvent[], checks: Check[], findings: Finding[]): Promise<AllowListEntry[]> {
   const out: AllowListEntry[] = [];
-  for (const list of Object.keys(values) as AllowList[]) {
-    const value = values[list];
-    const source = list === "kmsAllowedDeviceIds" ? measured.deviceIdSource : LIST_SOURCES[list];
+  for (const list of Object.keys(measured.lists) as AllowList[]) {
+    const { value, source, applicable } = measured.lists[list];
     const name = `onchain.${list}`;
+    if (!applicable) {
+      out.push({ list, value, source, allowed: null, applicable, lastChange: null });
+      findings.push({ code: "ALLOWLIST_NOT_APPLICABLE", severity: "info", detail: `${list} was not consulted: ${source}` });
+      continue;
+    }
     if (value === null) {
-      out.push({ list, value, source, allowed: null, lastChange: null });
-      checks.push({ name, ok: false, detail: `not measured: ${source} is not available` });
+      out.push({ list, value, source, allowed: null, applicable, lastChange: null });
+      checks.push({ name, ok: false, detail: `not measured: ${source}` });
       continue;
     }
     const allowed = await isAllowed(opts.publicClient, opts.contract, list, value, head);
     const [added, removed] = LIST_EVENTS[list];
     const last = [...events].reverse().find((e) => (e.event === added || e.event === removed) && Object.values(e.args)[0] === value);
     const lastChange = last ? { event: last.event, block: last.block, timestamp: last.timestamp, tx: last.tx, from: last.from } : null;
-    out.push({ list, value, source, allowed, lastChange });
+    out.push({ list, value, source, allowed, applicable, lastChange });
     const when = last ? `; ${last.event} at block ${last.block} by ${last.from ?? "?"}` : "";
-    checks.push({ name, ok: allowed, detail: `${list}[${value}] is ${allowed ? "true" : "false"}${when}` });
+    checks.push({ name, ok: allowed, detail: `${list}[${value}] is ${allowed ? "true" : "false"} (${source})${when}` });
   }
   return out;
 }
 
 /** `onchain.isKmsAllowed`: the contract's own verdict on this KMS's boot info (a contract without the function: a finding). */
 async function askIsKmsAllowed(opts: CheckDstackKmsOptions, head: bigint, m: Measured, v: BootstrapReport, checks: Check[], findings: Finding[]): Promise<DstackKmsReport["isKmsAllowed"]> {
+  if (!m.lists.kmsAllowedDeviceIds.applicable) {
+    // dstack's isKmsAllowed requires an allowed device id, which this platform does not have
+    findings.push({ code: "IS_KMS_ALLOWED_NOT_APPLICABLE", severity: "info", detail: `the contract's isKmsAllowed was not asked: it requires an allowed device id, and ${m.lists.kmsAllowedDeviceIds.source}` });
+    return null;
+  }
+  const missing = (Object.keys(m.lists) as AllowList[]).filter((l) => m.lists[l].applicable && m.lists[l].value === null);
+  if (missing.length) {
+    // asking with a zero value would be the contract's answer about another KMS
+    checks.push({ name: "onchain.isKmsAllowed", ok: false, detail: `not asked: this KMS's boot info is incomplete (${missing.map((l) => `${l}: ${m.lists[l].source}`).join("; ")})` });
+    return null;
+  }
   const rt = v.eventlog?.runtime;
+  const om = v.measurements ?? {};
   const boot = {
-    appId: (rt?.appId as Hex | undefined) ?? ZERO20,
-    composeHash: (rt?.composeHash as Hex | undefined) ?? ZERO32,
+    appId: (rt?.appId as Hex | undefined) ?? (typeof om.appId === "string" && om.appId.length === 42 ? (om.appId as Hex) : ZERO20),
+    composeHash: (rt?.composeHash as Hex | undefined) ?? asHex(om.composeHash) ?? ZERO32,
     instanceId: (rt?.instanceId && rt.instanceId.length === 42 ? rt.instanceId : ZERO20) as Hex,
-    deviceId: m.deviceId ?? ZERO32,
-    mrAggregated: m.mrAggregated ?? ZERO32,
+    deviceId: m.lists.kmsAllowedDeviceIds.value ?? ZERO32,
+    mrAggregated: m.lists.kmsAllowedAggregatedMrs.value ?? ZERO32,
     mrSystem: m.mrSystem ?? ZERO32,
-    osImageHash: m.osImageHash ?? ZERO32,
-    tcbStatus: v.quote?.status ?? "",
+    osImageHash: m.lists.allowedOsImages.value ?? ZERO32,
+    tcbStatus: tcbStatusFor(v, findings),
     advisoryIds: v.quote?.advisoryIds ?? [],
   };
   const r = await isKmsAllowed(opts.publicClient, opts.contract, boot, head);
@@ -306,6 +385,22 @@ async function askIsKmsAllowed(opts: CheckDstackKmsOptions, head: bigint, m: Mea
   }
   checks.push({ name: "onchain.isKmsAllowed", ok: r.allowed, detail: r.allowed ? "the contract's isKmsAllowed accepts this KMS's boot info" : `the contract's isKmsAllowed refuses this KMS: ${JSON.stringify(r.reason)}` });
   return r;
+}
+
+/**
+ * The TCB status handed to the contract's isKmsAllowed: a TDX quote's DCAP status; another platform has no
+ * Intel TCB status, so "UpToDate" is passed when its evidence verified (its TCB checks included) and "" when
+ * it did not, and a finding says so.
+ */
+function tcbStatusFor(v: BootstrapReport, findings: Finding[]): string {
+  if (v.quote) return v.quote.status ?? "";
+  const platformOk = v.checks.filter((c) => c.name.startsWith("platform.")).every((c) => c.ok) && v.checks.some((c) => c.name === "platform.verified" && c.ok);
+  findings.push({
+    code: "TCB_STATUS_NOT_APPLICABLE",
+    severity: "info",
+    detail: `a ${v.platform} KMS has no Intel TCB status: isKmsAllowed was asked with tcbStatus ${platformOk ? '"UpToDate" (its evidence and TCB verified)' : '"" (its evidence did not verify)'}`,
+  });
+  return platformOk ? "UpToDate" : "";
 }
 
 /**

@@ -19,7 +19,7 @@
 import { getAddress, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
 
 import type { Hex } from "../core/bytes.js";
-import { InputError, UsageError } from "../core/errors.js";
+import { InputError, UsageError, VerificationError } from "../core/errors.js";
 import type { Check, Collateral, TcbStatus } from "../dcap/types.js";
 import { toPem } from "../dcap/x509.js";
 import type { DstackAttestation } from "../dstack/attestation.js";
@@ -241,7 +241,8 @@ async function verify(params: PublishKmsParameters, pulled: PullResult): Promise
   if (!info.quote && att?.platform === "sev-snp") return verifySnp(params, pulled, att);
   if (!info.quote && att?.platform === "nitro-enclave") return verifyNitro(params, pulled, att);
   if (!info.quote && att) {
-    throw new InputError("PLATFORM_NOT_SUPPORTED", `the KMS's attestation is a ${att.platform} attestation: publishing a ${att.platform} KMS on chain is not supported yet (the registry records TDX quotes, SEV-SNP reports and AWS Nitro Enclave documents); \`kms-registry verify\` reports it off chain`, { details: { platform: att.platform } });
+    // a KMS that cannot be verified (exit 1), not a bad input: the attestation decoded and names its platform
+    throw new VerificationError("PLATFORM_NOT_SUPPORTED", `the KMS's attestation is a ${att.platform} attestation: publishing a ${att.platform} KMS on chain is not supported yet (the registry records TDX quotes, SEV-SNP reports and AWS Nitro Enclave documents); \`kms-registry verify\` reports it off chain`, { details: { platform: att.platform } });
   }
   if (!info.quote) throw new InputError("NO_QUOTE", "the bootstrap info carries no quote; nothing to verify or publish");
   const collateral = await params.loadCollateral(info.quote);

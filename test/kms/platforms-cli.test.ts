@@ -100,11 +100,11 @@ describe("AWS Nitro TPM and unknown platforms", () => {
     }
   });
 
-  it("publish of an aws-nitro-tpm KMS: exit 2, PLATFORM_NOT_SUPPORTED naming the platform, before any chain access", async () => {
+  it("publish of an aws-nitro-tpm KMS: exit 1, PLATFORM_NOT_SUPPORTED naming the platform, before any chain access", async () => {
     const f = write("nitro-tpm-publish.json", JSON.stringify({ ...resp, attestation: bytesToPlainHex(v1("aws-nitro-tpm", tpmDoc)) }));
     const coll = new URL("../fixtures/dcap/tdx_quote_collateral.json", import.meta.url).pathname;
     const r = await runCli(["publish", "--registry", "0x5FbDB2315678afecb367f032d93F642f64180aa3", "--rpc", "http://127.0.0.1:1", "--file", f, "--collateral", coll], { env: { KMS_REGISTRY_PRIVATE_KEY: "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80" } });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/kms-registry: publish: the KMS's attestation is a aws-nitro-tpm attestation: publishing a aws-nitro-tpm KMS on chain is not supported yet/);
   });
 });

@@ -177,7 +177,7 @@ describe("check-dstack-kms on a simulated KMS's record", () => {
     const cli = await runCli(["check-dstack-kms", "--contract", kms, "--rpc", node.url, "--collateral", legacy.collateral, "--root-ca", legacy.rootCa]);
     expect(cli.code).toBe(1);
     expect(cli.stdout).toMatch(/^FAIL/);
-    expect(cli.stdout).toMatch(/✗\s+onchain\.kmsAllowedDeviceIds\s+kmsAllowedDeviceIds\[0x[0-9a-f]{64}\] is false; KmsDeviceRemoved at block \d+ by 0x/);
+    expect(cli.stdout).toMatch(/✗\s+onchain\.kmsAllowedDeviceIds\s+kmsAllowedDeviceIds\[0x[0-9a-f]{64}\] is false \(tdx device_id = sha256\(PPID of the quote.s PCK certificate\)\); KmsDeviceRemoved at block \d+ by 0x/);
     expect(cli.stdout).toMatch(/✗\s+onchain\.isKmsAllowed .*"KMS is not allowed to boot on this device"/);
     expect(cli.stdout).toContain(removed);
     expect(cli.stdout).toMatch(/GatewayAppIdSet\s+gatewayAppId=gw FAKE ✓ line\s/);
@@ -330,9 +330,10 @@ describe("check-dstack-kms bad input", () => {
     for (const out of [nk.stdout, nk.stderr, down.stdout, down.stderr]) {
       expect(out).not.toMatch(/s3cr3tpw|hunter22|APIKEY0123456789/);
     }
-    const noCol = await runCli(["check-dstack-kms", "--contract", notKms, "--rpc", node.url]);
+    // collateral is no longer required up front (an SEV-SNP or Nitro record needs none): the contract is still checked first
+    const noCol = await runCli(["check-dstack-kms", "--contract", notKms, "--rpc", node.url, "--json"]);
     expect(noCol.code).toBe(2);
-    expect(noCol.stderr).toMatch(/no collateral/);
+    expect((JSON.parse(noCol.stdout) as { error: { code: string } }).error.code).toBe("DSTACK_KMS_CALL_FAILED");
     const future = await runCli(["check-dstack-kms", "--contract", notKms, "--rpc", node.url, ...col, "--from-block", "999999"]);
     expect(future.code).toBe(2);
     expect(future.stderr).toMatch(/past the chain head/);

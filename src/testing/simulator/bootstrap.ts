@@ -14,7 +14,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 
 import { sha256 } from "@noble/hashes/sha2.js";
 
-import { bytesToPlainHex, concatBytes, utf8 } from "../../core/bytes.js";
+import { bytesToPlainHex, utf8 } from "../../core/bytes.js";
 import { collateralToJson } from "../../dcap/collateral.js";
 import { toPem } from "../../dcap/x509.js";
 import { encodeDstackAttestationV1, encodeVersionedAttestationV0, type AttestationV1Input, type TpmQuote } from "../../dstack/attestation.js";
@@ -26,7 +26,8 @@ import { generateKmsKeys, writeCertsDir, type KmsKeyMaterial } from "../generate
 import { createNitroWorld, debugPcrs, makeNitroDocument } from "../platforms/nitro-world.js";
 import { createSnpWorld, issueVcek, makeArkCrl, makeSnpReport } from "../platforms/snp-world.js";
 import { snpHostDataOf } from "../../dstack/platforms/mr-config.js";
-import { cvmQuote, SIMULATED_SNP_MEASUREMENT, simulatedSnpMrConfig, simulatedVmConfig, type SimulatedCvm } from "./cvm.js";
+import { cvmQuote, SIMULATED_NITRO_PCRS, SIMULATED_SNP_MEASUREMENT, simulatedNitroImageHash, simulatedSnpMrConfig, simulatedVmConfig, type SimulatedCvm } from "./cvm.js";
+
 import type { KmsKeys } from "./keys.js";
 import type { SimulatorConfig } from "./options.js";
 
@@ -126,9 +127,6 @@ export function simulatedTpmQuote(reportData: Uint8Array): TpmQuote {
   };
 }
 
-/** The simulator's Nitro enclave image: PCR0, PCR1 and PCR2 (not debug mode: not all zero). */
-export const SIMULATED_NITRO_PCRS = [0x11, 0x22, 0x33].map((b) => new Uint8Array(48).fill(b));
-
 /** AWS Nitro: an NSM document of a test Nitro world binding the KMS keys in user_data, in an attestation whose config names its image. */
 async function bootstrapNitroKms(config: SimulatorConfig, cvm: SimulatedCvm, domain: string, now: number): Promise<KmsKeys> {
   const world = createNitroWorld({ now });
@@ -138,7 +136,7 @@ async function bootstrapNitroKms(config: SimulatorConfig, cvm: SimulatedCvm, dom
   SIMULATED_NITRO_PCRS.forEach((v, i) => pcrs.set(i, v));
   const document = makeNitroDocument(world, { timestamp: now * 1000, userData: reportData, pcrs });
   // dstack's os_image_hash of a Nitro enclave: SHA-256(PCR0 ‖ PCR1 ‖ PCR2)
-  const vmConfig = JSON.stringify({ os_image_hash: bytesToPlainHex(sha256(concatBytes(...SIMULATED_NITRO_PCRS))) });
+  const vmConfig = JSON.stringify({ os_image_hash: bytesToPlainHex(simulatedNitroImageHash()) });
   const attestation = encodeAttestation(config, { platform: "nitro-enclave", evidence: document, stack: { reportData, runtimeEvents: runtimeEventsOf(cvm), config: vmConfig } });
   const response = { ca_pubkey: bytesToPlainHex(m.caPubkey), k256_pubkey: bytesToPlainHex(m.k256Pubkey), attestation: bytesToPlainHex(attestation) };
   await mkdir(config.simDir, { recursive: true, mode: 0o755 });

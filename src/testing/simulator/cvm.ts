@@ -112,16 +112,34 @@ export function simulatedSnpMrConfig(cvm: SimulatedCvm): string {
   });
 }
 
+/** The simulator's Nitro enclave image: PCR0, PCR1 and PCR2 (not debug mode: not all zero). */
+export const SIMULATED_NITRO_PCRS = [0x11, 0x22, 0x33].map((b) => new Uint8Array(48).fill(b));
+
+/** dstack's image hash of the simulated enclave: SHA-256(PCR0 ‖ PCR1 ‖ PCR2) (its os_image_hash and its mr_aggregated). */
+export function simulatedNitroImageHash(): Uint8Array {
+  const all = new Uint8Array(SIMULATED_NITRO_PCRS.length * 48);
+  SIMULATED_NITRO_PCRS.forEach((p, i) => all.set(p, i * 48));
+  return sha256(all);
+}
+
+const TEE_VARIANTS: Record<SimulatorPlatform, string> = { tdx: "dstack-tdx", "gcp-tdx": "dstack-gcp-tdx", "sev-snp": "dstack-amd-sev-snp", "nitro-enclave": "dstack-nitro-enclave" };
+
 /**
  * `GetAttestationInfo`: what an operator allow-lists before Bootstrap. As dstack computes it: `ppid` is the
  * platform's raw device id (TDX: the PPID of the PCK certificate; SEV-SNP: the chip id) and `device_id` its
  * SHA-256; TDX `mr_aggregated` = SHA-256(MRTD ‖ RTMR0–3); SEV-SNP `mr_aggregated` = SHA-256(MEASUREMENT ‖
- * HOST_DATA), HOST_DATA committing to the guest's MrConfig V3 document.
+ * HOST_DATA), HOST_DATA committing to the guest's MrConfig V3 document; a Nitro enclave's `mr_aggregated` and
+ * `os_image_hash` are its image hash SHA-256(PCR0 ‖ PCR1 ‖ PCR2), and it has no stable device id (no `ppid`;
+ * `device_id` is SHA-256 of nothing, as dstack's app info has it for a platform without one).
  */
 export function attestationInfo(cvm: SimulatedCvm): Record<string, unknown> {
   const snp = cvm.platform === "sev-snp";
-  const rawDeviceId = snp ? cvm.chipId : cvm.ppid;
   const zero = new Uint8Array(48);
+  if (cvm.platform === "nitro-enclave") {
+    const image = bytesToPlainHex(simulatedNitroImageHash());
+    return { device_id: bytesToPlainHex(sha256(new Uint8Array(0))), mr_aggregated: image, os_image_hash: image, tee_variant: TEE_VARIANTS[cvm.platform], site_name: "simulator", eth_rpc_url: "", kms_contract_address: "", ppid: "" };
+  }
+  const rawDeviceId = snp ? cvm.chipId : cvm.ppid;
   const mrAggregated = snp
     ? snpMrAggregated(SIMULATED_SNP_MEASUREMENT, snpHostDataOf(simulatedSnpMrConfig(cvm))).slice(2)
     : dstackMrAggregated({ mrTd: SIMULATED_MR_TD, rtMr0: cvm.rtmrs[0]!, rtMr1: cvm.rtmrs[1]!, rtMr2: cvm.rtmrs[2]!, mrConfigId: zero, mrOwner: zero, mrOwnerConfig: zero }, cvm.eventLog).slice(2);
@@ -129,7 +147,7 @@ export function attestationInfo(cvm: SimulatedCvm): Record<string, unknown> {
     device_id: bytesToPlainHex(sha256(rawDeviceId)),
     mr_aggregated: mrAggregated,
     os_image_hash: bytesToPlainHex(OS_IMAGE_HASH),
-    tee_variant: snp ? "dstack-amd-sev-snp" : cvm.platform === "nitro-enclave" ? "dstack-nitro-enclave" : "dstack-tdx",
+    tee_variant: TEE_VARIANTS[cvm.platform],
     site_name: "simulator",
     eth_rpc_url: "",
     kms_contract_address: "",
