@@ -18,21 +18,14 @@ import { decodeDstackAttestation } from "../../src/dstack/attestation.js";
 import { nitroRegistryFields } from "../../src/dstack/platforms/nitro.js";
 import { parseSnpReport, SNP_REPORT_DATA_OFFSET } from "../../src/dstack/platforms/sev-snp.js";
 import { kmsRegistryAbi } from "../../src/registry/generated/abi.js";
+import { rng } from "../helpers/rng.js";
 import { createNitroWorld, debugPcrs, makeNitroDocument } from "../../src/testing/platforms/nitro-world.js";
 
 // ───────────────────────────── seeded randomness ─────────────────────────────
 
 export type Rng = () => number;
-export function rngOf(seed: number): Rng {
-  let a = seed >>> 0 || 1;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The shared seeded PRNG, seed 0 read as 1. */
+export const rngOf = (seed: number): Rng => rng(seed >>> 0 || 1);
 const int = (r: Rng, n: number) => Math.floor(r() * n);
 const pick = <T>(r: Rng, xs: readonly T[]): T => xs[int(r, xs.length)]!;
 const fill = (n: number, b: number) => new Uint8Array(n).fill(b);

@@ -6,35 +6,22 @@
  * pull, verify, publish and check-dstack-kms: decoded and named, exit 1 with PLATFORM_NOT_SUPPORTED, never a
  * parse error. All through the `kms-registry` executable.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { encodeDstackAttestationV1, encodeVersionedAttestationV0 } from "../../src/dstack/attestation.js";
-import { HARDHAT_DEV_ACCOUNT_0_KEY } from "../../src/testing/devnode.js";
 import { createNitroWorld, makeNitroDocument } from "../../src/testing/platforms/nitro-world.js";
 import type { SimKmsProcess } from "./helpers.js";
-import { checkRecord, hx, measuredOf, runCell, simRecord, startMatrix, type Matrix } from "./matrix-helpers.js";
-
-const NEAR_CA = "0x3059301306072a8648ce3d020106082a8648ce3d03010703420004228f800590a10442cba9d0e6adb2fa9f195eea9e75e23dd35990d52b59dda2415a63674c38adebde4ffd4d4b265bf818985933820c8053cee3ce29b5fb0fbcbc";
-const NEAR_K256 = "0x022829d063e6a13dd83f5c8896d0cc680e5a1d32221bda219982dcfe47be3fde6e";
+import { checkRecord, hx, measuredOf, runCell, simRecord, useMatrix, NEAR_CA, NEAR_K256, type Matrix } from "./matrix-helpers.js";
 
 let m: Matrix;
 let dir: string;
 const started: SimKmsProcess[] = [];
-
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "kms-matrix-gcp-"));
-  m = await startMatrix(dir);
-}, 120_000);
-
-afterAll(async () => {
-  await Promise.all(started.map((k) => k.stop()));
-  await m?.stop();
-  for (const r of m?.all ?? []) expect(r.stdout + r.stderr).not.toContain(HARDHAT_DEV_ACCOUNT_0_KEY.slice(2));
-  if (dir) rmSync(dir, { recursive: true, force: true });
+useMatrix("kms-matrix-gcp-", started, (mm, d) => {
+  m = mm;
+  dir = d;
 });
 
 const tdxTrust = (k: SimKmsProcess) => ["--collateral", k.collateralFile, "--root-ca", k.rootCaFile];

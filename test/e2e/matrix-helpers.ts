@@ -5,12 +5,13 @@
  * saved file) → verify → publish → audit --reverify → check-dstack-kms (the record written into the DstackKms
  * with its owner's setKmsInfo, the contract's allow-lists given dstack's measurements of it).
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { encodeFunctionData, getAddress, parseAbi, type Hex } from "viem";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 
 import { parseQuote, quotePckChain, type TdReport10 } from "../../src/dcap/quote.js";
 import { parseSgxExtension } from "../../src/dcap/sgx-extension.js";
@@ -22,6 +23,31 @@ import { runCli, type RunResult } from "../helpers/cli.js";
 import { startBootstrappedKms, type SimKmsProcess } from "./helpers.js";
 
 export const KEY_ENV = { KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_0_KEY, KMS_REGISTRY_DEBUG: "" };
+
+/** The keys of NEAR's real TDX KMS record (the real samples bind these, not keys of ours). */
+export const NEAR_CA = "0x3059301306072a8648ce3d020106082a8648ce3d03010703420004228f800590a10442cba9d0e6adb2fa9f195eea9e75e23dd35990d52b59dda2415a63674c38adebde4ffd4d4b265bf818985933820c8053cee3ce29b5fb0fbcbc";
+export const NEAR_K256 = "0x022829d063e6a13dd83f5c8896d0cc680e5a1d32221bda219982dcfe47be3fde6e";
+
+/**
+ * A test file's matrix: started before its tests in a fresh temporary directory (`ready` receives both), and
+ * after them the simulated KMSs in `started` stopped, the node stopped, no CLI run's output holding the signing
+ * key, the directory removed.
+ */
+export function useMatrix(prefix: string, started: SimKmsProcess[], ready: (m: Matrix, dir: string) => void): void {
+  let m: Matrix | undefined;
+  let dir: string | undefined;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), prefix));
+    m = await startMatrix(dir);
+    ready(m, dir);
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all(started.map((k) => k.stop()));
+    await m?.stop();
+    for (const r of m?.all ?? []) expect(r.stdout + r.stderr).not.toContain(HARDHAT_DEV_ACCOUNT_0_KEY.slice(2));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+}
 
 export interface Matrix {
   node: DevNode;

@@ -5,14 +5,13 @@
  * measurements of each computed here from the evidence bytes; then dstack's real SEV-SNP attestation (AMD's
  * pinned ARK) and real debug-mode Nitro attestation (AWS's pinned root) through verify and check-dstack-kms.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import type { ServerResponse } from "node:http";
-import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import type { Hex } from "viem";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { toPem } from "../../src/dcap/x509.js";
 import { decodeDstackAttestation, encodeDstackAttestationV1 } from "../../src/dstack/attestation.js";
@@ -21,27 +20,15 @@ import { snpHostDataOf } from "../../src/dstack/platforms/mr-config.js";
 import { createSnpWorld, issueVcek, kdsAnswers, makeArkCrl, makeSnpReport } from "../../src/testing/platforms/snp-world.js";
 import { startPccs, type Handler } from "../helpers/pccs-server.js";
 import { randomKms } from "../registry/chain-helpers.js";
-import { HARDHAT_DEV_ACCOUNT_0_KEY } from "../../src/testing/devnode.js";
 import type { SimKmsProcess } from "./helpers.js";
-import { checkRecord, hx, runCell, simRecord, startMatrix, type Matrix } from "./matrix-helpers.js";
-
-const NEAR_CA = "0x3059301306072a8648ce3d020106082a8648ce3d03010703420004228f800590a10442cba9d0e6adb2fa9f195eea9e75e23dd35990d52b59dda2415a63674c38adebde4ffd4d4b265bf818985933820c8053cee3ce29b5fb0fbcbc";
-const NEAR_K256 = "0x022829d063e6a13dd83f5c8896d0cc680e5a1d32221bda219982dcfe47be3fde6e";
+import { checkRecord, hx, runCell, simRecord, useMatrix, NEAR_CA, NEAR_K256, type Matrix } from "./matrix-helpers.js";
 
 let m: Matrix;
 let dir: string;
 const started: SimKmsProcess[] = [];
-
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "kms-matrix-platforms-"));
-  m = await startMatrix(dir);
-}, 120_000);
-
-afterAll(async () => {
-  await Promise.all(started.map((k) => k.stop()));
-  await m?.stop();
-  for (const r of m?.all ?? []) expect(r.stdout + r.stderr).not.toContain(HARDHAT_DEV_ACCOUNT_0_KEY.slice(2));
-  if (dir) rmSync(dir, { recursive: true, force: true });
+useMatrix("kms-matrix-platforms-", started, (mm, d) => {
+  m = mm;
+  dir = d;
 });
 
 const sim = (k: SimKmsProcess, f: string) => path.join(k.dir, "certs.sim", f);
