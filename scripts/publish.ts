@@ -10,7 +10,7 @@
  *   KMS_BOOTSTRAP_FILE → --file              KMS_COLLATERAL → --collateral    KMS_PCCS → --pccs
  *   KMS_AT → --at     KMS_ACCEPT → --accept  KMS_ROOT_CA → --root-ca  KMS_ALLOW_SIMULATED_ROOT=1 → --allow-simulated-root
  *   KMS_DRY_RUN=1 → --dry-run    KMS_REGISTRY_DEPLOY=1 → --deploy-registry    KMS_REGISTRY_DEPLOYMENTS_DIR → --deployments
- *   KMS_ALLOW_DEBUG=1 → --allow-debug    KMS_AMD_CRL → --amd-crl
+ *   KMS_ALLOW_DEBUG=1 → --allow-debug    KMS_AMD_CRL → --amd-crl    KMS_KDS=1 → --kds    KMS_KDS_URL → --kds-url
  *
  * The signing account is the network's first configured account (`KMS_REGISTRY_PRIVATE_KEY` from the
  * environment or Hardhat's keystore). Prints the task's JSON document on stdout; exit code 1 on a refusal.
@@ -38,6 +38,8 @@ runScript("publish", async () => {
     allowSimulatedRoot: flag(env.KMS_ALLOW_SIMULATED_ROOT),
     allowDebug: flag(env.KMS_ALLOW_DEBUG),
     amdCrl: env.KMS_AMD_CRL,
+    kds: flag(env.KMS_KDS),
+    kdsUrl: env.KMS_KDS_URL,
     dryRun: flag(env.KMS_DRY_RUN),
     deployRegistry: flag(env.KMS_REGISTRY_DEPLOY),
     deployments: env.KMS_REGISTRY_DEPLOYMENTS_DIR,

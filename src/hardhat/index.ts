@@ -52,6 +52,8 @@ const publishTask = task("kms-registry:publish", "Verify a KMS's attestation and
   .addFlag({ name: "allowSimulatedRoot", description: "DEVELOPMENT ONLY: publish a quote verified under --root-ca (NOT GENUINE)" })
   .addFlag({ name: "allowDebug", description: "publish a DEBUG TD, a debug SEV-SNP guest or a debug-mode Nitro enclave (never for production)" })
   .addOption({ name: "amdCrl", type: SW, defaultValue: undefined, description: "SEV-SNP: AMD's CRL of the ARK (DER or PEM), checked and published with the report" })
+  .addFlag({ name: "kds", description: "SEV-SNP: fetch the VCEK, AMD's chain and CRL the attestation does not carry from AMD's KDS, cached on disk" })
+  .addOption({ name: "kdsUrl", type: SW, defaultValue: undefined, description: "SEV-SNP: another KDS base URL (implies --kds)" })
   .addFlag({ name: "dryRun", description: "verify and estimate gas; send nothing" })
   .addFlag({ name: "deployRegistry", description: "local chains only: deploy a registry first when none is recorded" })
   .addOption({ name: "confirmations", type: ArgumentType.INT, defaultValue: 1, description: "blocks to wait for" })

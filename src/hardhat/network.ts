@@ -82,7 +82,14 @@ export function given(v: string | undefined): string | undefined {
 }
 
 /** `--collateral FILE` or `--pccs URL` (with the on-disk collateral cache); a usage error for neither or both. */
-export function collateralLoader(hre: HardhatRuntimeEnvironment, collateral: string | undefined, pccs: string | undefined, now: number): (quote: Uint8Array) => Promise<Collateral> {
+export function collateralLoader(
+  hre: HardhatRuntimeEnvironment,
+  collateral: string | undefined,
+  pccs: string | undefined,
+  now: number,
+  /** "when-needed": no option given is an error only once a TDX quote asks for collateral (an SEV-SNP or Nitro KMS needs none). */
+  required: "now" | "when-needed" = "now",
+): (quote: Uint8Array) => Promise<Collateral> {
   const file = given(collateral);
   const pccsUrl = given(pccs);
   if (file !== undefined && pccsUrl !== undefined) throw new UsageError("give either --collateral FILE or --pccs URL, not both");
@@ -90,7 +97,9 @@ export function collateralLoader(hre: HardhatRuntimeEnvironment, collateral: str
     return async () => parseCollateralJson(new TextDecoder().decode(await readInput(projectPath(hre, file), INPUT_KINDS.collateral, { label: `collateral file ${JSON.stringify(file)}` })));
   }
   if (pccsUrl !== undefined) return (quote) => fetchCollateral(quote, { pccsUrl, cacheDir: defaultCollateralCacheDir(process.env), now });
-  throw new UsageError("no collateral: pass --collateral FILE (dcap-qvl QuoteCollateralV3 JSON) or --pccs URL (a PCCS or Intel PCS base URL)");
+  const none = (why = "") => new UsageError(`no collateral: pass --collateral FILE (dcap-qvl QuoteCollateralV3 JSON) or --pccs URL (a PCCS or Intel PCS base URL)${why}`);
+  if (required === "now") throw none();
+  return () => Promise.reject(none(" (the KMS's attestation is a TDX quote)"));
 }
 
 export const out = (text: string): void => void process.stdout.write(text);

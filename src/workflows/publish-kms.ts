@@ -362,3 +362,41 @@ async function connectToTarget(params: PublishKmsParameters): Promise<RegistryTa
   params.onProgress?.("chain", `chain ${chainId}${record ? `, deployment record block ${record.block}` : ", no deployment record for this registry (scanning from block 0)"}`);
   return target;
 }
+
+// ───────────────────────────── what a publish says, per platform ─────────────────────────────
+
+/** The loud warning for a KMS verified only under a test root (`--root-ca`, `--allow-simulated-root`). */
+export function notGenuineWarning(platform: string): string {
+  if (platform === "sev-snp") {
+    return "WARNING: NOT GENUINE — this SEV-SNP report verifies only under a test ARK (--root-ca), not AMD's pinned one. It proves nothing about real AMD hardware. Publishing it is for development only (--allow-simulated-root).";
+  }
+  if (platform === "nitro-enclave") {
+    return "WARNING: NOT GENUINE — this Nitro attestation document verifies only under a test root (--root-ca), not AWS's pinned Nitro Enclaves Root-G1. It proves nothing about a real Nitro Enclave. Publishing it is for development only (--allow-simulated-root).";
+  }
+  return "WARNING: NOT GENUINE — this quote verifies only under a simulated (non-Intel) root CA. It proves nothing about real TDX hardware. Publishing it is for development only (--allow-simulated-root).";
+}
+
+/** The platform the registry records for a KMS of `platform` (a GCP TDX KMS is recorded as TDX). */
+export function onChainPlatformOf(platform: string): "tdx" | "sev-snp" | "nitro-enclave" {
+  return platform === "sev-snp" || platform === "nitro-enclave" ? platform : "tdx";
+}
+
+/** The platform fields of a publish's JSON: the KMS's platform, what the registry records, what stays off chain. */
+export function publishedPlatformJson(platform: string): { platform: string; onChainPlatform: string; tpmQuote?: string } {
+  return { platform, onChainPlatform: onChainPlatformOf(platform), ...(platform === "gcp-tdx" ? { tpmQuote: "reported only: not verified and not published" } : {}) };
+}
+
+/** What each platform's publish puts on chain (the human output's platform line). */
+const PUBLISHED_LINE: Record<string, string> = {
+  "sev-snp": "  platform: sev-snp (registerSnp: the report, its VCEK and the AMD chain are on chain)",
+  "nitro-enclave": "  platform: nitro-enclave (registerNitro: the NSM attestation document, with its certificate chain, is on chain)",
+  "gcp-tdx": "  platform: gcp-tdx, recorded as TDX (its TDX quote is on chain; the TPM quote is only reported, not verified and not published)",
+};
+
+/** The human output's lines naming the published KMS, its evidence hash, NOT GENUINE when so, and its platform. */
+export function publishedPlatformLines(platform: string, kms: string, quoteHash: string, genuine: boolean): string[] {
+  const what = platform === "sev-snp" ? "SEV-SNP report" : platform === "nitro-enclave" ? "Nitro document" : "quote";
+  const notGenuine = platform === "sev-snp" ? "test ARK" : platform === "nitro-enclave" ? "test root, not AWS's" : "simulated root";
+  const line = PUBLISHED_LINE[platform];
+  return [`  KMS ${kms}, ${what} hash ${quoteHash}${genuine ? "" : `  [NOT GENUINE: ${notGenuine}]`}`, ...(line ? [line] : [])];
+}

@@ -17,7 +17,9 @@ import { encodeRegisterVerified } from "../../src/registry/client.js";
 import { toOnChainCollateral } from "../../src/registry/verifier.js";
 import { HARDHAT_DEV_ACCOUNT_1_KEY, startDevNode, type DevNode } from "../../src/testing/devnode.js";
 import { hardhatIn, jsonOut, makePluginProject } from "../helpers/hardhat-project.js";
+import { stopPccs } from "../helpers/pccs-server.js";
 import { startBootstrappedKms, type SimKmsProcess } from "./helpers.js";
+import { makeSnpKdsWorld, startKds } from "./snp-kds-world.js";
 
 const signer = privateKeyToAccount(HARDHAT_DEV_ACCOUNT_1_KEY).address;
 
@@ -138,4 +140,28 @@ describe("dstack-kms-registry/hardhat in a Hardhat 3 project", () => {
     expect(human.stdout).toContain("No anomalies.");
   }, 180_000);
 
+
+  it("publish of an SEV-SNP KMS whose attestation lacks its VCEK: --kds-url fetches the VCEK, chain and CRL from a local KDS; registerSnp publishes them", async () => {
+    // runs after the deploy above: the project's deployment record names the registry
+    const snp = makeSnpKdsWorld(project);
+    const kds = await startKds(snp);
+    try {
+      const args = ["--network", "local", "kms-registry:publish", "--file", snp.bootstrapFile, "--root-ca", snp.arkFile, "--allow-simulated-root", "--json"];
+      // collateral is asked for only by a TDX quote
+      const [tdx, refused] = await Promise.all([hardhatIn(project, ["--network", "local", "kms-registry:publish", "--certs-dir", path.join(kms.dir, "certs")], env), hardhatIn(project, args, env)]);
+      expect(tdx.code, tdx.stderr).toBe(2);
+      expect(tdx.stderr).toMatch(/no collateral: pass --collateral FILE .* \(the KMS's attestation is a TDX quote\)/);
+      expect(refused.code, refused.stderr).toBe(1);
+      expect(refused.stderr).toMatch(/SNP_VCEK_REQUIRED: .*--kds/);
+      expect(kds.total()).toBe(0);
+      const p = await hardhatIn(project, [...args, "--kds-url", kds.url], { ...env, XDG_CACHE_HOME: path.join(project, ".cache") });
+      expect(p.code, p.stderr).toBe(0);
+      const pub = jsonOut<{ status: string; platform: string; txHash: string }>(p.stdout);
+      expect(pub).toMatchObject({ status: "registered", platform: "sev-snp" });
+      expect(kds.total()).toBe(3);
+      expect(await txFrom(pub.txHash)).toBe(signer.toLowerCase());
+    } finally {
+      await stopPccs(kds);
+    }
+  }, 120_000);
 });

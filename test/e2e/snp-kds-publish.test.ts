@@ -6,8 +6,7 @@
  * `audit --reverify` re-verifies the registration from chain data alone. Without --kds it is refused
  * (SNP_VCEK_REQUIRED); with the KDS down afterwards the disk cache answers.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import type { ServerResponse } from "node:http";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -15,27 +14,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { bytesToPlainHex } from "../../src/core/bytes.js";
 import { toPem } from "../../src/dcap/x509.js";
-import { encodeDstackAttestationV1 } from "../../src/dstack/attestation.js";
-import { expectedKmsReportData } from "../../src/dstack/binding.js";
-import { snpHostDataOf } from "../../src/dstack/platforms/mr-config.js";
 import { decodeRegistryLogs } from "../../src/registry/client.js";
 import { HARDHAT_DEV_ACCOUNT_0_KEY } from "../../src/testing/devnode.js";
-import { createSnpWorld, issueVcek, kdsAnswers, makeArkCrl, makeSnpReport } from "../../src/testing/platforms/snp-world.js";
 import { runCli, type RunResult } from "../helpers/cli.js";
-import { startPccs, type Handler, type Pccs } from "../helpers/pccs-server.js";
-import { randomKms, startChain, type TestChain } from "../registry/chain-helpers.js";
+import { makeSnpKdsWorld, startKds } from "./snp-kds-world.js";
+import type { Pccs } from "../helpers/pccs-server.js";
+import { startChain, type TestChain } from "../registry/chain-helpers.js";
 
-const now = Math.floor(Date.now() / 1000);
 const tmp = mkdtempSync(join(tmpdir(), "kms-snp-kds-publish-"));
-const world = createSnpWorld({ now });
-const vcek = issueVcek(world, { chipId: new Uint8Array(64).map((_, i) => (i * 11 + 5) & 0xff), tcb: { bootloader: 4, tee: 0, snp: 22, microcode: 213 } });
-const crl = makeArkCrl(world, { thisUpdate: now - 3600, nextUpdate: now + 7 * 86_400 });
-const kmsKeys = randomKms();
-const mrConfig = JSON.stringify({ app_id: "11".repeat(20), compose_hash: "22".repeat(32), instance_id: "44".repeat(20), key_provider: "kms", key_provider_id: "33".repeat(32), version: 3 });
-const reportData = expectedKmsReportData(kmsKeys.caPubkey, kmsKeys.k256Pubkey);
-const report = makeSnpReport(world, vcek, { reportData, hostData: snpHostDataOf(mrConfig) });
-const bootstrapFile = join(tmp, "bootstrap.json");
-const arkFile = join(tmp, "test-ark.pem");
+const snp = makeSnpKdsWorld(tmp);
+const { world, vcek, bootstrapFile, arkFile } = snp;
 const env = { KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_0_KEY, KMS_REGISTRY_STATE_DIR: join(tmp, "state"), XDG_CACHE_HOME: join(tmp, "cache"), KMS_REGISTRY_DEBUG: "" };
 let chain: TestChain;
 let kds: Pccs;
@@ -47,18 +35,7 @@ const cli = async (args: string[]) => {
 };
 
 beforeAll(async () => {
-  // the attestation as dstack emits it when the kernel exposes no certificate table: an empty cert_chain
-  const attestation = encodeDstackAttestationV1({ platform: "sev-snp", evidence: report, snp: { certChain: [], mrConfig }, stack: { reportData, runtimeEvents: [], config: "{}" } });
-  writeFileSync(bootstrapFile, JSON.stringify({ ca_pubkey: bytesToPlainHex(kmsKeys.caPubkey), k256_pubkey: bytesToPlainHex(kmsKeys.k256Pubkey), attestation: bytesToPlainHex(attestation) }));
-  writeFileSync(arkFile, toPem(world.arkDer));
-  const routes = new Map<string, Handler>();
-  for (const [p, a] of kdsAnswers(world, [vcek], crl)) {
-    routes.set(p, (_req, res: ServerResponse) => {
-      res.writeHead(200, { "Content-Type": a.contentType });
-      res.end(typeof a.body === "string" ? a.body : Buffer.from(a.body));
-    });
-  }
-  [chain, kds] = await Promise.all([startChain(), startPccs(routes)]);
+  [chain, kds] = await Promise.all([startChain(), startKds(snp)]);
 }, 60_000);
 
 afterAll(async () => {

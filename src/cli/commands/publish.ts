@@ -14,7 +14,7 @@ import { UsageError } from "../../core/errors.js";
 import { readKms, readVerifiedOnChain } from "../../registry/client.js";
 import { accountFromEnv, walletFor } from "../../registry/connect.js";
 import { defaultStateDir, type PublishResult } from "../../registry/publish.js";
-import { publishKmsWorkflow, type GateResult } from "../../workflows/publish-kms.js";
+import { notGenuineWarning, publishedPlatformJson, publishedPlatformLines, publishKmsWorkflow, type GateResult } from "../../workflows/publish-kms.js";
 import { EXIT_FAIL, EXIT_OK, optFlag, optString, type CommandContext, type CommandSpec } from "../framework.js";
 import { resolvePath } from "../io.js";
 import { EXPECT_OPTION, readExpectPolicy } from "../options/expect.js";
@@ -25,22 +25,6 @@ import { amdCrlsFromFile } from "../../dstack/platforms/sev-snp-verify.js";
 import { readInputFile } from "../io.js";
 import { loadCollateral, NO_COLLATERAL_MESSAGE, readRootCaDer, verificationOptionSpecs, verificationOptionsWithoutCollateral } from "../options/verification.js";
 import { checksTable, printJson, progressPrinter } from "../output.js";
-
-export const NOT_GENUINE_WARNING =
-  "WARNING: NOT GENUINE — this quote verifies only under a simulated (non-Intel) root CA. It proves nothing about real TDX hardware. Publishing it is for development only (--allow-simulated-root).";
-
-export const SNP_NOT_GENUINE_WARNING =
-  "WARNING: NOT GENUINE — this SEV-SNP report verifies only under a test ARK (--root-ca), not AMD's pinned one. It proves nothing about real AMD hardware. Publishing it is for development only (--allow-simulated-root).";
-
-export const NITRO_NOT_GENUINE_WARNING =
-  "WARNING: NOT GENUINE — this Nitro attestation document verifies only under a test root (--root-ca), not AWS's pinned Nitro Enclaves Root-G1. It proves nothing about a real Nitro Enclave. Publishing it is for development only (--allow-simulated-root).";
-
-/** What each platform's publish puts on chain (the human output's platform line). */
-const PUBLISHED_LINE: Record<string, string> = {
-  "sev-snp": "  platform: sev-snp (registerSnp: the report, its VCEK and the AMD chain are on chain)",
-  "nitro-enclave": "  platform: nitro-enclave (registerNitro: the NSM attestation document, with its certificate chain, is on chain)",
-  "gcp-tdx": "  platform: gcp-tdx, recorded as TDX (its TDX quote is on chain; the TPM quote is only reported, not verified and not published)",
-};
 
 export const publishCommand: CommandSpec = {
   synopsis:
@@ -129,7 +113,7 @@ export const publishCommand: CommandSpec = {
       onChain: optFlag(ctx, "on-chain"),
       onProgress: progressPrinter(io, "publish"),
       onVerified: ({ gate }) => {
-        if (!gate.genuine) io.stderr(`${gate.report.platform === "sev-snp" ? SNP_NOT_GENUINE_WARNING : gate.report.platform === "nitro-enclave" ? NITRO_NOT_GENUINE_WARNING : NOT_GENUINE_WARNING}\n`);
+        if (!gate.genuine) io.stderr(`${notGenuineWarning(gate.report.platform)}\n`);
       },
     });
     if (!result.ok) return printRefusal(ctx, result.gate);
@@ -170,9 +154,7 @@ function printPublished(ctx: CommandContext, r: PublishResult, gate: GateResult,
       ok: true,
       ...r,
       genuine: gate.genuine,
-      platform: gate.report.platform,
-      onChainPlatform: gate.report.platform === "sev-snp" || gate.report.platform === "nitro-enclave" ? gate.report.platform : "tdx",
-      ...(gate.report.platform === "gcp-tdx" ? { tpmQuote: "reported only: not verified and not published" } : {}),
+      ...publishedPlatformJson(gate.report.platform),
       verification: { verdict: gate.report.verdict, status: gate.status, genuine: gate.genuine, checks: gate.checks },
       ...(onChain ? { onChain } : {}),
     });
@@ -183,11 +165,7 @@ function printPublished(ctx: CommandContext, r: PublishResult, gate: GateResult,
   if (r.gasUsed !== undefined) lines.push(`  gas used: ${r.gasUsed}`);
   if (r.estimatedGas !== undefined) lines.push(`  estimated gas: ${r.estimatedGas}`);
   const p = gate.report.platform;
-  const what = p === "sev-snp" ? "SEV-SNP report" : p === "nitro-enclave" ? "Nitro document" : "quote";
-  const notGenuine = p === "sev-snp" ? "test ARK" : p === "nitro-enclave" ? "test root, not AWS's" : "simulated root";
-  lines.push(`  KMS ${r.kms}, ${what} hash ${r.quoteHash}${gate.genuine ? "" : `  [NOT GENUINE: ${notGenuine}]`}`);
-  const line = PUBLISHED_LINE[p];
-  if (line) lines.push(line);
+  lines.push(...publishedPlatformLines(p, r.kms, r.quoteHash, gate.genuine));
   if (onChain) {
     lines.push(
       `  on chain: path ${onChain.path}, TCB status ${onChain.tcbStatus ?? "-"}, FMSPC ${onChain.fmspc.toUpperCase() || "-"}, collateral until ${onChain.collateralExpiry ? new Date(onChain.collateralExpiry * 1000).toISOString() : "-"}`,

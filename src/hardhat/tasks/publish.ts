@@ -11,6 +11,7 @@ import { INPUT_KINDS, readInput } from "../../core/files.js";
 import { packageVersion } from "../../core/version.js";
 import { parseAcceptedStatuses } from "../../dcap/tcb-policy.js";
 import { certificateDerFromFile } from "../../dcap/x509.js";
+import { AMD_KDS_URL, defaultKdsCacheDir, normalizeKdsBase } from "../../dstack/platforms/amd-kds.js";
 import { amdCrlsFromFile } from "../../dstack/platforms/sev-snp-verify.js";
 import type { PullSource } from "../../kms/pull.js";
 import { parseAddress } from "../../registry/connect.js";
@@ -18,7 +19,7 @@ import { deployRegistry, recordOf } from "../../registry/deploy.js";
 import { findDeploymentByAddress, readDeployment, type DeploymentRecord } from "../../registry/deployments.js";
 import { defaultStateDir } from "../../registry/publish.js";
 import { deployAndRecord } from "../../workflows/deploy-registry.js";
-import { publishKmsWorkflow, type RegistryTarget } from "../../workflows/publish-kms.js";
+import { notGenuineWarning, publishedPlatformJson, publishedPlatformLines, publishKmsWorkflow, type RegistryTarget } from "../../workflows/publish-kms.js";
 import { collateralLoader, deploymentsDirOf, err, given, out, printJson, progress, projectPath, runTask, taskNetwork, taskWallet, type TaskNetwork } from "../network.js";
 
 interface PublishArgs {
@@ -34,6 +35,8 @@ interface PublishArgs {
   allowSimulatedRoot: boolean;
   allowDebug: boolean;
   amdCrl: string | undefined;
+  kds: boolean;
+  kdsUrl: string | undefined;
   dryRun: boolean;
   deployRegistry: boolean;
   confirmations: number;
@@ -43,7 +46,6 @@ interface PublishArgs {
 }
 
 const TASK = "kms-registry:publish";
-export const NOT_GENUINE_WARNING = "WARNING: NOT GENUINE — verified only under a simulated (non-Intel) root CA; it proves nothing about real TDX hardware. Development only.";
 
 export default async function publishAction(args: PublishArgs, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask(TASK, async () => {
@@ -51,7 +53,7 @@ export default async function publishAction(args: PublishArgs, hre: HardhatRunti
     const source = sourceOf(hre, args);
     const now = nowOf(args.at);
     const accept = parseAcceptedStatuses(given(args.accept), "--accept");
-    const loadCollateral = collateralLoader(hre, args.collateral, args.pccs, now);
+    const loadCollateral = collateralLoader(hre, args.collateral, args.pccs, now, "when-needed");
     if (args.allowSimulatedRoot && given(args.rootCa) === undefined) throw new UsageError("--allow-simulated-root needs --root-ca FILE (the simulated root the quote must still verify under)");
     if (args.confirmations < 1 || args.confirmations > 1000) throw new UsageError("--confirmations must be 1…1000");
     const registryOpt = args.registry !== undefined && args.registry !== "" ? parseAddress(args.registry, "--registry") : undefined;
@@ -61,6 +63,8 @@ export default async function publishAction(args: PublishArgs, hre: HardhatRunti
       : undefined;
     const crlFile = given(args.amdCrl);
     const amdCrlDers = crlFile ? amdCrlsFromFile(await readInput(projectPath(hre, crlFile), INPUT_KINDS.certificate, { label: `AMD CRL file ${JSON.stringify(crlFile)}` }), `AMD CRL file ${JSON.stringify(crlFile)}`) : undefined;
+    const kdsUrl = given(args.kdsUrl);
+    const kds = args.kds || kdsUrl !== undefined ? { url: normalizeKdsBase(kdsUrl ?? AMD_KDS_URL), cacheDir: defaultKdsCacheDir(process.env) } : undefined;
     const dir = deploymentsDirOf(hre, args.deployments);
     const r = await publishKmsWorkflow({
       source,
@@ -71,13 +75,14 @@ export default async function publishAction(args: PublishArgs, hre: HardhatRunti
       allowSimulatedRoot: args.allowSimulatedRoot,
       ...(args.allowDebug ? { allowDebug: true } : {}),
       ...(amdCrlDers ? { amdCrlDers } : {}),
+      ...(kds ? { kds } : {}),
       connect: () => registryTarget(hre, registryOpt, dir, args.deployRegistry),
       confirmations: args.confirmations,
       journalDir: args.journalDir ? projectPath(hre, args.journalDir) : defaultStateDir(process.env),
       dryRun: args.dryRun,
       onProgress: progress("publish"),
       onVerified: ({ gate }) => {
-        if (!gate.genuine) err(`${NOT_GENUINE_WARNING}\n`);
+        if (!gate.genuine) err(`${notGenuineWarning(gate.report.platform)}\n`);
       },
     });
     if (!r.ok) {
@@ -89,7 +94,7 @@ export default async function publishAction(args: PublishArgs, hre: HardhatRunti
     }
     const p = r.publish;
     if (args.json) {
-      printJson({ ok: true, hardhatNetwork: hre.globalOptions.network ?? "default", ...p, genuine: r.gate.genuine });
+      printJson({ ok: true, hardhatNetwork: hre.globalOptions.network ?? "default", ...p, genuine: r.gate.genuine, ...publishedPlatformJson(r.gate.report.platform) });
       return;
     }
     out(
@@ -98,7 +103,7 @@ export default async function publishAction(args: PublishArgs, hre: HardhatRunti
         ...(p.txHash ? [`  tx hash:  ${p.txHash}`] : []),
         ...(p.gasUsed !== undefined ? [`  gas used: ${p.gasUsed}`] : []),
         ...(p.estimatedGas !== undefined ? [`  estimated gas: ${p.estimatedGas}`] : []),
-        `  KMS ${p.kms}, quote hash ${p.quoteHash}${r.gate.genuine ? "" : "  [NOT GENUINE: simulated root]"}`,
+        ...publishedPlatformLines(r.gate.report.platform, p.kms, p.quoteHash, r.gate.genuine),
         `  registry ${r.target.registry}`,
         "",
       ].join("\n"),
