@@ -9,44 +9,21 @@ import path from "node:path";
 
 import { createPublicClient, http } from "viem";
 import { hardhat } from "viem/chains";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { readKms, readPlatform } from "../../src/registry/client.js";
-import { HARDHAT_DEV_ACCOUNT_0_KEY, startDevNode, type DevNode } from "../../src/testing/devnode.js";
-import { runCli, type RunResult } from "../helpers/cli.js";
-import { startBootstrappedKms, type SimKmsProcess } from "./helpers.js";
+import type { DevNode } from "../../src/testing/devnode.js";
+import type { SimKmsProcess } from "./helpers.js";
+import { usePlatformFlow } from "./platform-flow.js";
 
-const KEY_ENV = { KMS_REGISTRY_PRIVATE_KEY: HARDHAT_DEV_ACCOUNT_0_KEY, KMS_REGISTRY_DEBUG: "" };
 let kms: SimKmsProcess;
 let node: DevNode;
 let registry: `0x${string}`;
-let deployments: string;
-let state: string;
 let root: string;
-const all: RunResult[] = [];
-
-async function cli(args: string[], env: Record<string, string> = KEY_ENV): Promise<RunResult> {
-  const r = await runCli(args, { env: { KMS_REGISTRY_STATE_DIR: state, ...env }, timeoutMs: 120_000 });
-  all.push(r);
-  return r;
-}
-
-beforeAll(async () => {
-  [kms, node] = await Promise.all([startBootstrappedKms(["--platform", "nitro-enclave", "--format", "attestation-v1"]), startDevNode()]);
-  deployments = path.join(kms.dir, "deployments");
-  state = path.join(kms.dir, "state");
+const { cli, target } = usePlatformFlow(["--platform", "nitro-enclave", "--format", "attestation-v1"], (f) => {
+  ({ kms, node, registry } = f);
   root = path.join(kms.dir, "certs.sim", "nitro-root.pem");
-  const d = await cli(["deploy", "--rpc", node.url, "--deployments", deployments, "--json"]);
-  expect(d.code, d.stderr).toBe(0);
-  registry = (JSON.parse(d.stdout) as { address: `0x${string}` }).address;
-}, 180_000);
-
-afterAll(async () => {
-  await Promise.all([kms?.stop(), node?.stop()]);
-  for (const r of all) expect(r.stdout + r.stderr).not.toContain(HARDHAT_DEV_ACCOUNT_0_KEY.slice(2));
 });
-
-const target = () => ["--registry", registry, "--rpc", node.url, "--deployments", deployments];
 
 describe("an AWS Nitro Enclave KMS: simulate-kms --platform nitro-enclave → verify / pull → publish → audit --reverify", () => {
   it("verify says NOT GENUINE under the test root and fails under AWS's pinned root; pull saves the attestation, which verifies the same", async () => {
