@@ -7,37 +7,29 @@
  * test root: a critical finding). A debug-mode enclave (PCR0–2 all zero) is refused by the policy rule. A TDX
  * registration next to them, without collateral given, is not re-verified.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
-import { publishKms } from "../../src/registry/publish.js";
 import { debugPcrs } from "../../src/testing/platforms/nitro-world.js";
-import type { Finding } from "../../src/watch/finding.js";
-import { randomKms, startChain, type TestChain } from "../registry/chain-helpers.js";
+import type { TestChain } from "../registry/chain-helpers.js";
 import { nitroTestWorld, registerNitroKms, type NitroRegistration, type NitroTestWorld } from "../registry/nitro-helpers.js";
-import { kmsAddr, startWatch } from "./helpers.js";
+import { startWatch } from "./helpers.js";
+import { findingsOf, usePlatformHistory, watchBase } from "./platform-watch.js";
 
 let chain: TestChain;
 let w: NitroTestWorld;
 let good: NitroRegistration;
 let debug: NitroRegistration;
 let tdx: string;
+usePlatformHistory(
+  async (c) => {
+    w = nitroTestWorld(c.tmp);
+    return { good: await registerNitroKms(c, w), debug: await registerNitroKms(c, w, { pcrs: debugPcrs() }) };
+  },
+  (h) => ({ chain, good, debug, tdx } = h),
+);
 
-beforeAll(async () => {
-  chain = await startChain();
-  w = nitroTestWorld(chain.tmp);
-  good = await registerNitroKms(chain, w);
-  debug = await registerNitroKms(chain, w, { pcrs: debugPcrs() });
-  const t = randomKms();
-  await publishKms({ publicClient: chain.conn.publicClient, walletClient: chain.wallet, registry: chain.registry, identity: t, journalDir: `${chain.tmp}/state` });
-  tdx = kmsAddr(t);
-}, 60_000);
-
-afterAll(async () => {
-  await chain?.node.stop();
-});
-
-const of = (fs: Finding[], kind: string, kms: string) => fs.filter((f) => f.kind === kind && f.kms?.toLowerCase() === kms.toLowerCase());
-const base = () => ["--registry", chain.registry, "--rpc", chain.node.url, "--deployments", chain.tmp, "--interval", "0.2"];
+const of = findingsOf;
+const base = () => watchBase(chain);
 
 describe("watch: AWS Nitro Enclave registrations", () => {
   it("--root-ca <test root>: registered, platform nitro-enclave, verified from the document's own chain, NOT GENUINE; the debug-mode enclave is refused", async () => {

@@ -7,36 +7,28 @@
  * whose guest policy allows debugging is refused by the policy rule. A TDX registration next to them, without
  * collateral given, is not re-verified (as before).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
-import type { Finding } from "../../src/watch/finding.js";
-import { publishKms } from "../../src/registry/publish.js";
-import { randomKms, startChain, type TestChain } from "../registry/chain-helpers.js";
+import type { TestChain } from "../registry/chain-helpers.js";
 import { registerSnpKms, snpTestWorld, type SnpRegistration, type SnpTestWorld } from "../registry/snp-helpers.js";
-import { kmsAddr, startWatch } from "./helpers.js";
+import { startWatch } from "./helpers.js";
+import { findingsOf, usePlatformHistory, watchBase } from "./platform-watch.js";
 
 let chain: TestChain;
 let w: SnpTestWorld;
 let good: SnpRegistration;
 let debug: SnpRegistration;
 let tdx: string;
+usePlatformHistory(
+  async (c) => {
+    w = snpTestWorld(c.tmp);
+    return { good: await registerSnpKms(c, w), debug: await registerSnpKms(c, w, { policy: 0x30000n | (1n << 19n) }) };
+  },
+  (h) => ({ chain, good, debug, tdx } = h),
+);
 
-beforeAll(async () => {
-  chain = await startChain();
-  w = snpTestWorld(chain.tmp);
-  good = await registerSnpKms(chain, w);
-  debug = await registerSnpKms(chain, w, { policy: 0x30000n | (1n << 19n) });
-  const t = randomKms();
-  await publishKms({ publicClient: chain.conn.publicClient, walletClient: chain.wallet, registry: chain.registry, identity: t, journalDir: `${chain.tmp}/state` });
-  tdx = kmsAddr(t);
-}, 60_000);
-
-afterAll(async () => {
-  await chain?.node.stop();
-});
-
-const of = (fs: Finding[], kind: string, kms: string) => fs.filter((f) => f.kind === kind && f.kms?.toLowerCase() === kms.toLowerCase());
-const base = () => ["--registry", chain.registry, "--rpc", chain.node.url, "--deployments", chain.tmp, "--interval", "0.2"];
+const of = findingsOf;
+const base = () => watchBase(chain);
 
 describe("watch: SEV-SNP registrations", () => {
   it("--root-ca <test ARK>: registered, platform sev-snp, verified from the published VCEK and AMD chain, NOT GENUINE; the debug policy is refused", async () => {
