@@ -111,6 +111,8 @@ describe("watch: faults", () => {
       const clean = startWatch(watchArgs(chain.node.url, ["--from-block", from]));
       try {
         await clean.untilStderr(new RegExp(`processed blocks ${from}…${head} `));
+        // stdout and stderr are separate pipes: the findings printed before that line may still be on their way
+        await clean.until((f) => f.length >= both.length, "the clean run's findings");
         expect(clean.findings.map((f) => f.id).sort()).toEqual(both.map((f) => f.id).sort());
       } finally {
         await clean.stop("SIGKILL");
